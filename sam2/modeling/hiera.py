@@ -1,0 +1,184 @@
+"""Hiera: the hierarchical vision transformer that SAM 2 uses as its image trunk.
+
+Four stages of transformer blocks on a B x H x W x C token grid. Between stages a block
+max-pools its queries by 2x2 ("query pooling"), halving the resolution and doubling the
+width. Most blocks attend inside local windows; a few chosen blocks attend globally. The
+trunk returns the last feature map of every stage (strides 4, 8, 16, 32).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sam2.configs import HieraConfig
+from sam2.modeling.common import MLP
+
+
+def pad_to_multiple(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Zero-pad the H and W axes of a B x H x W x C tensor up to multiples of ``size``."""
+    pad_h = -x.shape[1] % size
+    pad_w = -x.shape[2] % size
+    if pad_h or pad_w:
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    return x
+
+
+def to_windows(x: torch.Tensor, size: int) -> torch.Tensor:
+    """B x H x W x C (H, W multiples of size) -> (B * nWindows) x size x size x C."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // size, size, w // size, size, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, size, size, c)
+
+
+def from_windows(windows: torch.Tensor, size: int, padded_hw: Tuple[int, int], hw: Tuple[int, int]) -> torch.Tensor:
+    """Inverse of ``to_windows`` followed by cropping away the padding."""
+    hp, wp = padded_hw
+    b = windows.shape[0] // ((hp // size) * (wp // size))
+    x = windows.reshape(b, hp // size, wp // size, size, size, -1)
+    x = x.permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, -1)
+    return x[:, : hw[0], : hw[1], :] if (hp, wp) != tuple(hw) else x
+
+
+def max_pool_hw(x: torch.Tensor, stride: Tuple[int, int]) -> torch.Tensor:
+    """2-D max pooling of a B x H x W x C tensor (kernel = stride, floor mode)."""
+    x = F.max_pool2d(x.permute(0, 3, 1, 2), kernel_size=stride, stride=stride)
+    return x.permute(0, 2, 3, 1)
+
+
+class PatchEmbed(nn.Module):
+    """7x7 stride-4 convolution that turns the image into a token grid (B x H x W x C)."""
+
+    def __init__(self, embed_dim: int, in_chans: int = 3) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=7, stride=4, padding=3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).permute(0, 2, 3, 1)
+
+
+class MultiScaleAttention(nn.Module):
+    """Multi-head self-attention whose queries may be pooled (the stage transition)."""
+
+    def __init__(self, dim: int, dim_out: int, num_heads: int, q_stride: Optional[Tuple[int, int]]) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.q_stride = q_stride
+        self.qkv = nn.Linear(dim, dim_out * 3)
+        self.proj = nn.Linear(dim_out, dim_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, _ = x.shape
+        qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1)
+        q, k, v = qkv.unbind(2)
+        if self.q_stride is not None:
+            q = max_pool_hw(q.reshape(b, h, w, -1), self.q_stride)
+            h, w = q.shape[1:3]
+            q = q.reshape(b, h * w, self.num_heads, -1)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        out = out.transpose(1, 2).reshape(b, h, w, -1)
+        return self.proj(out)
+
+
+class MultiScaleBlock(nn.Module):
+    """Pre-norm transformer block: (windowed) attention, then a 2-layer GELU MLP."""
+
+    def __init__(
+        self,
+        dim: int,
+        dim_out: int,
+        num_heads: int,
+        mlp_ratio: float,
+        window_size: int,
+        q_stride: Optional[Tuple[int, int]] = None,
+    ) -> None:
+        super().__init__()
+        self.dim, self.dim_out = dim, dim_out
+        self.window_size = window_size
+        self.q_stride = q_stride
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = MultiScaleAttention(dim, dim_out, num_heads, q_stride)
+        self.norm2 = nn.LayerNorm(dim_out, eps=1e-6)
+        self.mlp = MLP(dim_out, int(dim_out * mlp_ratio), dim_out, num_layers=2, activation=nn.GELU)
+        if dim != dim_out:
+            self.proj = nn.Linear(dim, dim_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x
+        x = self.norm1(x)
+        if self.dim != self.dim_out:
+            shortcut = self.proj(x)
+            if self.q_stride is not None:
+                shortcut = max_pool_hw(shortcut, self.q_stride)
+
+        window = self.window_size
+        if window > 0:
+            x = to_windows(pad_to_multiple(x, window), window)
+        x = self.attn(x)
+        if window > 0:
+            if self.q_stride is not None:
+                window //= self.q_stride[0]
+            h, w = shortcut.shape[1:3]
+            padded = (h + (-h % window), w + (-w % window))
+            x = from_windows(x, window, padded, (h, w))
+
+        x = shortcut + x
+        return x + self.mlp(self.norm2(x))
+
+
+class Hiera(nn.Module):
+    """The Hiera trunk. ``forward`` returns one B x C x H x W map per stage, high-res first."""
+
+    def __init__(self, cfg: HieraConfig) -> None:
+        super().__init__()
+        if len(cfg.stages) != len(cfg.window_spec):
+            raise ValueError("Hiera needs one window size per stage")
+        self.cfg = cfg
+        self.patch_embed = PatchEmbed(cfg.embed_dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.embed_dim, *cfg.window_pos_embed_bkg_spatial_size))
+        first_window = cfg.window_spec[0]
+        self.pos_embed_window = nn.Parameter(torch.zeros(1, cfg.embed_dim, first_window, first_window))
+
+        stage_ends = [sum(cfg.stages[: i + 1]) - 1 for i in range(len(cfg.stages))]
+        self.stage_ends = stage_ends
+        pool_blocks = [end + 1 for end in stage_ends[:-1]][: cfg.q_pool]
+
+        self.blocks = nn.ModuleList()
+        dim, heads, stage = cfg.embed_dim, cfg.num_heads, 0
+        for i in range(sum(cfg.stages)):
+            # The first block of a stage still windows at the previous stage's size: it pools
+            # its queries inside those windows, which leaves windows of the new stage's size.
+            window = 0 if i in cfg.global_att_blocks else cfg.window_spec[stage]
+            dim_out = dim
+            if i - 1 in stage_ends:  # first block of a new stage widens the features
+                dim_out = int(dim * cfg.dim_mul)
+                heads = int(heads * cfg.head_mul)
+                stage += 1
+            self.blocks.append(
+                MultiScaleBlock(
+                    dim, dim_out, heads, cfg.mlp_ratio, window,
+                    q_stride=cfg.q_stride if i in pool_blocks else None,
+                )
+            )
+            dim = dim_out
+        self.channel_list = [self.blocks[i].dim_out for i in reversed(stage_ends)]
+
+    def _pos_embed(self, h: int, w: int) -> torch.Tensor:
+        """Background table resized bicubically to the grid, plus the tiled window table."""
+        pe = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic")
+        reps = [a // b for a, b in zip(pe.shape, self.pos_embed_window.shape)]
+        pe = pe + self.pos_embed_window.tile(reps)
+        return pe.permute(0, 2, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        x = self.patch_embed(x)
+        x = x + self._pos_embed(x.shape[1], x.shape[2])
+        outputs = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in self.stage_ends:
+                outputs.append(x.permute(0, 3, 1, 2))
+        return outputs
