@@ -1,0 +1,147 @@
+"""Benchmark harness: encoder, click, segment-everything and video tracking times and peak memory.
+
+Each model is measured in its own subprocess so that peak RSS (``ru_maxrss``) belongs to
+that model alone. Weights are seeded random (same cost as the real ones).
+
+    python bench/bench.py                                  # tiny and large, image measures
+    python bench/bench.py --models sam2.1_hiera_t --what image,amg,video
+    python bench/bench.py --threads 2 --repeat 5 --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def timed(fn: Callable, repeat: int) -> float:
+    """Median wall time of ``repeat`` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 ** 2)
+
+
+def test_image(height: int = 1200, width: int = 1800):
+    import numpy as np
+
+    media = REPO.parent / "shared" / "media" / "truck.jpg"
+    if media.exists():
+        from sam2.media.images import load_image
+
+        img = load_image(str(media))
+        if img.shape[:2] == (height, width):
+            return img
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, size=(height, width, 3), dtype=np.uint8)
+
+
+def measure_one(model: str, what: List[str], repeat: int, device: str) -> Dict[str, float]:
+    """Runs inside the child process."""
+    import numpy as np
+    import torch
+
+    from sam2.build_sam import build_sam2
+    from sam2.testing import write_random_checkpoint
+
+    results: Dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = write_random_checkpoint(os.path.join(tmp, "model.pt"), model, seed=0)
+        t0 = time.perf_counter()
+        sam = build_sam2(model, ckpt, device=device)
+        results["build_s"] = time.perf_counter() - t0
+
+    if "image" in what:
+        from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+        image = test_image()
+        predictor = SAM2ImagePredictor(sam)
+        with torch.inference_mode():
+            results["set_image_s"] = timed(lambda: predictor.set_image(image), repeat)
+            point, label = np.array([[900, 600]]), np.array([1])
+            results["click_ms"] = 1000 * timed(lambda: predictor.predict(point, label, multimask_output=True),
+                                               max(repeat, 10))
+    if "amg" in what:
+        from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+
+        image = test_image()
+        for pps in (32, 16):
+            gen = SAM2AutomaticMaskGenerator(sam, points_per_side=pps)
+            with torch.inference_mode():
+                t0 = time.perf_counter()
+                masks = gen.generate(image)
+                results[f"amg_pps{pps}_s"] = time.perf_counter() - t0
+            results[f"amg_pps{pps}_count"] = len(masks)
+    if "video" in what:
+        from bench.video_bench import measure_video
+
+        results.update(measure_video(model, device))
+    results["peak_rss_gib"] = peak_rss_gib()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="sam2.1_hiera_t,sam2.1_hiera_l")
+    parser.add_argument("--what", default="image", help="comma list of image, amg, video")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.child:
+        res = measure_one(args.child, args.what.split(","), args.repeat, args.device)
+        print("RESULT " + json.dumps(res))
+        return
+
+    import torch
+
+    print(f"torch {torch.__version__}, threads {args.threads or torch.get_num_threads()}, device {args.device}, "
+          f"cpu count {os.cpu_count()}")
+    table = {}
+    for model in args.models.split(","):
+        cmd = [sys.executable, __file__, "--child", model, "--what", args.what, "--repeat", str(args.repeat),
+               "--threads", str(args.threads), "--device", args.device]
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+        if line is None:
+            print(f"{model}: failed\n{out.stderr[-2000:]}")
+            continue
+        table[model] = json.loads(line[len("RESULT "):])
+    keys = sorted({k for r in table.values() for k in r})
+    print("| measure | " + " | ".join(table) + " |")
+    print("|---|" + "---|" * len(table))
+    for k in keys:
+        print(f"| {k} | " + " | ".join(f"{table[m].get(k, float('nan')):.3f}" for m in table) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(table, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
