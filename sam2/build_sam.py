@@ -17,6 +17,7 @@ import torch
 
 from sam2.checkpoint import CheckpointError, load_checkpoint
 from sam2.configs import HF_MODELS, MaskDecoderOptions, SAM2Config, get_config
+from sam2.precision import resolve_compute_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +89,14 @@ def apply_overrides(config: SAM2Config, overrides: Iterable[str]) -> SAM2Config:
     return dataclasses.replace(config, **top) if top else config
 
 
-def _finish(model: torch.nn.Module, ckpt_path, device: DeviceLike, mode: str) -> torch.nn.Module:
+def _finish(model: torch.nn.Module, ckpt_path, device: DeviceLike, mode: str, precision: str) -> torch.nn.Module:
     if ckpt_path is not None:
         load_checkpoint(model, ckpt_path)
     else:
         logger.warning("no checkpoint given: the SAM 2 model has untrained (random) weights")
-    model = model.to(resolve_device(device))
+    device = resolve_device(device)
+    model = model.to(device)
+    model.set_compute_dtype(resolve_compute_dtype(precision, device))
     if mode == "eval":
         model.eval()
     elif mode != "train":
@@ -124,17 +127,20 @@ def build_sam2(
     mode: str = "eval",
     hydra_overrides_extra: Iterable[str] = (),
     apply_postprocessing: bool = True,
+    precision: str = "exact",
     **kwargs,
 ):
     """Build the SAM 2 image model (``SAM2Base``) for ``config_file`` and load ``ckpt_path``.
 
     ``config_file`` may be ``"configs/sam2.1/sam2.1_hiera_l.yaml"``, ``"sam2.1_hiera_l.yaml"``
     or ``"sam2.1_hiera_l"``; ``device=None`` picks CUDA, then MPS, then the CPU.
+    ``precision``: ``"exact"`` (float32, the reference's numbers), ``"fast"`` or ``"auto"``
+    (bfloat16 image encoder where the hardware has native bfloat16; see ``sam2.precision``).
     """
     from sam2.modeling.sam2_base import SAM2Base
 
     cfg = image_config(config_file, apply_postprocessing, hydra_overrides_extra)
-    return _finish(SAM2Base(cfg), ckpt_path, device, mode)
+    return _finish(SAM2Base(cfg), ckpt_path, device, mode, precision)
 
 
 def build_sam2_video_predictor(
@@ -145,6 +151,7 @@ def build_sam2_video_predictor(
     hydra_overrides_extra: Iterable[str] = (),
     apply_postprocessing: bool = True,
     vos_optimized: bool = False,
+    precision: str = "exact",
     **kwargs,
 ):
     """Build a ``SAM2VideoPredictor``; extra keyword arguments go to its constructor
@@ -155,7 +162,7 @@ def build_sam2_video_predictor(
     cfg = video_config(config_file, apply_postprocessing, hydra_overrides_extra)
     if vos_optimized:
         logger.info("vos_optimized is accepted for compatibility; it has no separate code path here")
-    return _finish(SAM2VideoPredictor(cfg, **kwargs), ckpt_path, device, mode)
+    return _finish(SAM2VideoPredictor(cfg, **kwargs), ckpt_path, device, mode, precision)
 
 
 def hf_download(model_id: str) -> Tuple[str, str]:

@@ -57,7 +57,7 @@ class FpnNeck(nn.Module):
             else:
                 above = lateral
             feats[i] = above
-            pos[i] = self.position_encoding(above).to(above.dtype)
+            pos[i] = self.position_encoding(above)  # float32 whatever the compute dtype
         return feats, pos
 
 

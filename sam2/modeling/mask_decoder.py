@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from sam2.configs import MaskDecoderOptions
-from sam2.modeling.common import MLP, LayerNorm2d, stability_scores
+from sam2.modeling.common import MLP, LayerNorm2d, conv_transpose_2x2, stability_scores
 from sam2.modeling.transformer import TwoWayTransformer
 
 
@@ -136,13 +136,13 @@ class MaskDecoder(nn.Module):
         mask_tokens_out = hs[:, first + 1: first + 1 + self.num_mask_tokens, :]
 
         src = src.transpose(1, 2).reshape(b, c, h, w)
+        up1, norm1, act1, up2, act2 = self.output_upscaling
         if self.use_high_res_features:
-            up1, norm1, act1, up2, act2 = self.output_upscaling
             feat_s0, feat_s1 = high_res_features
-            upscaled = act1(norm1(up1(src) + feat_s1))
-            upscaled = act2(up2(upscaled) + feat_s0)
+            upscaled = act1(norm1(conv_transpose_2x2(src, up1) + feat_s1))
+            upscaled = act2(conv_transpose_2x2(upscaled, up2) + feat_s0)
         else:
-            upscaled = self.output_upscaling(src)
+            upscaled = act2(conv_transpose_2x2(act1(norm1(conv_transpose_2x2(src, up1))), up2))
 
         hyper_in = torch.stack(
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1

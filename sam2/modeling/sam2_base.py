@@ -102,6 +102,22 @@ class SAM2Base(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype the image encoder computes in (see ``set_compute_dtype``)."""
+        return self.image_encoder.trunk.pos_embed.dtype
+
+    def set_compute_dtype(self, dtype: torch.dtype) -> "SAM2Base":
+        """Run the image encoder in ``dtype`` (float32 or bfloat16); its outputs stay float32.
+
+        Only the encoder changes: it holds nearly all of an image's FLOPs, while the prompt
+        encoder and mask decoder are cheap and decide the mask edges.
+        """
+        if dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            raise ValueError(f"unsupported compute dtype {dtype}")
+        self.image_encoder.to(dtype)
+        return self
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
             "SAM2 models are used through SAM2ImagePredictor, SAM2AutomaticMaskGenerator or "
@@ -115,7 +131,14 @@ class SAM2Base(nn.Module):
         The two high-resolution FPN levels are projected here, once per image, by the
         decoder's 1x1 convolutions (conv_s0/conv_s1), since every prompt reuses them.
         """
-        out = self.image_encoder(img_batch)
+        dtype = self.compute_dtype
+        out = self.image_encoder(img_batch.to(dtype))
+        if dtype != torch.float32:
+            out = {
+                "vision_features": out["vision_features"].float(),
+                "vision_pos_enc": [p.float() for p in out["vision_pos_enc"]],
+                "backbone_fpn": [f.float() for f in out["backbone_fpn"]],
+            }
         if self.use_high_res_features_in_sam:
             fpn = list(out["backbone_fpn"])
             fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])

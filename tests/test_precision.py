@@ -1,0 +1,52 @@
+"""Fast (bfloat16 encoder) mode stays close to exact mode on the parity images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sam2.build_sam import build_sam2
+from sam2.precision import resolve_compute_dtype
+from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    inter = (a & b).sum(axis=(-1, -2))
+    union = (a | b).sum(axis=(-1, -2))
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def test_precision_names():
+    assert resolve_compute_dtype("exact", "cpu") == torch.float32
+    assert resolve_compute_dtype("fast", "cpu") in (torch.float32, torch.bfloat16)
+    with pytest.raises(ValueError, match="precision"):
+        resolve_compute_dtype("turbo", "cpu")
+
+
+@pytest.mark.slow
+def test_bfloat16_encoder_keeps_masks(tiny_checkpoint, media_dir, parity_cases):
+    image = np.array(Image.open(media_dir / "truck.jpg").convert("RGB"))
+    calls = next(c for c in parity_cases["groups"][0]["image_cases"] if c["name"] == "truck_prompts")["calls"]
+    outputs = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        model = build_sam2("sam2.1_hiera_t", tiny_checkpoint, device="cpu").set_compute_dtype(dtype)
+        assert model.compute_dtype == dtype
+        predictor = SAM2ImagePredictor(model)
+        predictor.set_image(image)
+        assert predictor.get_image_embedding().dtype == torch.float32  # outputs stay float32
+        outs = []
+        for call in calls:
+            if "mask_input_from" in call:
+                continue
+            outs.append(predictor.predict(
+                point_coords=np.array(call["point_coords"]) if "point_coords" in call else None,
+                point_labels=np.array(call["point_labels"]) if "point_labels" in call else None,
+                box=np.array(call["box"]) if "box" in call else None,
+                multimask_output=call["multimask_output"]))
+        outputs[dtype] = outs
+    for (m32, s32, l32), (m16, s16, l16) in zip(outputs[torch.float32], outputs[torch.bfloat16]):
+        assert _iou(m32, m16).min() >= 0.97
+        assert np.abs(s32 - s16).max() < 0.01
+        assert np.linalg.norm(l32 - l16) / np.linalg.norm(l32) < 0.03
