@@ -1,0 +1,363 @@
+"""Video input for tracking: decode once, keep frames compact, build model inputs on demand.
+
+A video can be given as
+* a video file (``.mp4``, ``.mov``, ``.webm``, ``.mkv``, ``.avi``, ``.m4v``) or its bytes,
+  decoded with the ffmpeg binary that ``imageio-ffmpeg`` ships;
+* a folder of JPEG/PNG frames, ordered by the number in their file names (``00012.jpg``)
+  like the reference, falling back to natural order for other names;
+* a list of RGB frames (numpy arrays or PIL images) or an N x H x W x 3 array.
+
+Frames are stored as they come, uint8 RGB at the original resolution (about 2 MB per
+1080p frame instead of 12 MB for a preprocessed 1024x1024 float frame). The model input of
+a frame is computed when asked for, with the reference's rule for JPEG folders — PIL
+bicubic ``resize((S, S))``, ``/ 255`` and ImageNet mean/std — for every kind of input, and
+a few recent results are kept in a small LRU cache.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from collections import OrderedDict
+from typing import Callable, Generic, Hashable, List, Optional, Sequence, Tuple, TypeVar, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sam2.media.images import ImageLoadError, load_image, to_rgb_uint8
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
+FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+VideoSource = Union[str, os.PathLike, bytes, np.ndarray, Sequence]
+
+
+class VideoLoadError(ValueError):
+    """The video could not be read; the message says which input and why."""
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class LRUCache(Generic[K, V]):
+    """A tiny thread-safe least-recently-used cache with a fixed number of entries."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 0:
+            raise ValueError("cache capacity must be >= 0")
+        self.capacity = capacity
+        self._items: "OrderedDict[K, V]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> Optional[V]:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: K, value: V) -> None:
+        if self.capacity == 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
+        value = self.get(key)
+        if value is None:
+            value = compute()
+            self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def preprocess_frame(
+    frame: np.ndarray,
+    image_size: int = 1024,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> torch.Tensor:
+    """H x W x 3 uint8 RGB -> 3 x S x S float32 model input (the reference's JPEG-folder rule).
+
+    PIL bicubic resize to S x S on the uint8 image, then ``/ 255`` in float64 rounded to
+    float32, then ``(x - mean) / std`` in float32 — the same operations in the same order as
+    the reference, so the inputs are bit-identical.
+    """
+    resized = Image.fromarray(frame).resize((image_size, image_size), Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(resized) / 255.0).permute(2, 0, 1).float()
+    mean_t = torch.tensor(mean, dtype=torch.float32)[:, None, None]
+    std_t = torch.tensor(std, dtype=torch.float32)[:, None, None]
+    return (x - mean_t) / std_t
+
+
+def _frame_sort_key(name: str) -> Tuple:
+    stem = os.path.splitext(name)[0]
+    if stem.lstrip("-").isdigit():
+        return (0, int(stem), name)
+    parts = re.split(r"(\d+)", stem)
+    return (1, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts), name)
+
+
+def list_frame_files(folder: str) -> List[str]:
+    """JPEG/PNG files of a frame folder, ordered by frame number (then naturally)."""
+    names = [n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in FRAME_EXTENSIONS]
+    names.sort(key=_frame_sort_key)
+    return [os.path.join(folder, n) for n in names]
+
+
+def _read_frame_file(path: str) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return to_rgb_uint8(img)
+    except (OSError, ImageLoadError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise VideoLoadError(f"cannot read video frame {path}: {exc}") from exc
+
+
+def decode_video_file(path: str) -> Tuple[List[np.ndarray], float]:
+    """Decode every frame of a video file to H x W x 3 uint8 RGB; returns (frames, fps)."""
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise VideoLoadError("reading video files needs the `imageio-ffmpeg` package") from exc
+    frames: List[np.ndarray] = []
+    try:
+        reader = imageio_ffmpeg.read_frames(path)
+        meta = next(reader)
+        width, height = meta["size"]
+        for raw in reader:
+            frames.append(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3).copy())
+    except VideoLoadError:
+        raise
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()
+        hint = detail[-1] if detail else type(exc).__name__
+        raise VideoLoadError(f"cannot decode video file {path}: {hint}") from exc
+    if not frames:
+        raise VideoLoadError(f"video file {path} contains no frames")
+    return frames, float(meta.get("fps") or 0.0)
+
+
+class VideoFrames(Sequence):
+    """The frames of one video, stored compactly, with model inputs made on demand.
+
+    ``frames[i]`` (and iteration) gives the preprocessed 3 x S x S float32 model input of
+    frame ``i`` — the same thing the reference keeps in ``inference_state["images"]`` — and
+    ``frame(i)`` the original H x W x 3 uint8 RGB frame.
+    """
+
+    def __init__(
+        self,
+        frames: Union[Sequence[np.ndarray], np.ndarray, None] = None,
+        image_size: int = 1024,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        cache_size: int = 4,
+        source: str = "<frames>",
+        fps: float = 0.0,
+        lazy_paths: Optional[List[str]] = None,
+    ) -> None:
+        self.image_size = image_size
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+        self.source = source
+        self.fps = fps
+        self._cache: LRUCache[int, torch.Tensor] = LRUCache(cache_size)
+        self._lazy_paths = lazy_paths
+        self._lock = threading.Lock()
+        if lazy_paths is not None:
+            self._frames: List[Optional[np.ndarray]] = [None] * len(lazy_paths)
+            first = self.frame(0)
+        else:
+            if frames is None or len(frames) == 0:
+                raise VideoLoadError(f"video {source} has no frames")
+            self._frames = [self._check_frame(f, i) for i, f in enumerate(frames)]
+            first = self._frames[0]
+        self.height, self.width = int(first.shape[0]), int(first.shape[1])
+        if lazy_paths is None:
+            self._check_sizes()
+
+    # ---------------------------------------------------------------- construction
+    def _check_frame(self, frame, index: int) -> np.ndarray:
+        try:
+            return to_rgb_uint8(np.asarray(frame) if not isinstance(frame, Image.Image) else frame)
+        except ImageLoadError as exc:
+            raise VideoLoadError(f"frame {index} of {self.source}: {exc}") from exc
+
+    def _check_sizes(self) -> None:
+        for i, f in enumerate(self._frames):
+            if f is not None and f.shape[:2] != (self.height, self.width):
+                raise VideoLoadError(
+                    f"frame {i} of {self.source} is {f.shape[1]}x{f.shape[0]}, but frame 0 is "
+                    f"{self.width}x{self.height}; all frames of a video must have the same size"
+                )
+
+    def load_all(self) -> None:
+        """Decode any frame not decoded yet (frame folders opened lazily)."""
+        for i in range(len(self._frames)):
+            self.frame(i)
+
+    # --------------------------------------------------------------------- access
+    @property
+    def num_frames(self) -> int:
+        return len(self._frames)
+
+    @property
+    def video_height(self) -> int:
+        return self.height
+
+    @property
+    def video_width(self) -> int:
+        return self.width
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def _index(self, index: int) -> int:
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"frame index must be an int, got {type(index).__name__}")
+        n = len(self._frames)
+        if not -n <= index < n:
+            raise IndexError(f"frame index {index} out of range for a video of {n} frames")
+        return int(index) % n
+
+    def frame(self, index: int) -> np.ndarray:
+        """The original frame ``index`` as H x W x 3 uint8 RGB."""
+        i = self._index(index)
+        f = self._frames[i]
+        if f is None:
+            with self._lock:
+                f = self._frames[i]
+                if f is None:
+                    f = _read_frame_file(self._lazy_paths[i])  # type: ignore[index]
+                    if i > 0 and f.shape[:2] != (self.height, self.width):
+                        raise VideoLoadError(
+                            f"frame {self._lazy_paths[i]} is {f.shape[1]}x{f.shape[0]}, but the first "
+                            f"frame is {self.width}x{self.height}; all frames must have the same size"
+                        )
+                    self._frames[i] = f
+        return f
+
+    def model_input(self, index: int) -> torch.Tensor:
+        """The preprocessed 3 x S x S float32 CPU tensor of frame ``index`` (cached)."""
+        i = self._index(index)
+        return self._cache.get_or_compute(
+            i, lambda: preprocess_frame(self.frame(i), self.image_size, self.mean, self.std)
+        )
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self.model_input(i) for i in range(*index.indices(len(self)))]
+        return self.model_input(index)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self.model_input(i)
+
+    def __repr__(self) -> str:
+        return (f"VideoFrames({self.source!r}, {len(self)} frames of {self.width}x{self.height}, "
+                f"model input {self.image_size}x{self.image_size})")
+
+
+def _load_folder(folder: str, lazy: bool, **kwargs) -> VideoFrames:
+    paths = list_frame_files(folder)
+    if not paths:
+        raise VideoLoadError(f"no JPEG or PNG frames found in folder {folder}")
+    if lazy:
+        frames = VideoFrames(lazy_paths=paths, source=folder, **kwargs)
+        # decode the rest in the background, as the reference's async loader does
+        threading.Thread(target=_quiet_load_all, args=(frames,), daemon=True).start()
+        return frames
+    return VideoFrames([_read_frame_file(p) for p in paths], source=folder, **kwargs)
+
+
+def _quiet_load_all(frames: VideoFrames) -> None:
+    try:
+        frames.load_all()
+    except Exception:  # errors resurface when the frame is requested
+        pass
+
+
+def load_video(
+    source: VideoSource,
+    image_size: int = 1024,
+    async_loading_frames: bool = False,
+    cache_size: int = 4,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> VideoFrames:
+    """Open a video (file path, file bytes, frame folder, frame list or array).
+
+    Raises ``VideoLoadError`` (a ``ValueError``) for missing, unreadable, empty or
+    inconsistent input. ``async_loading_frames`` decodes a frame folder in the background.
+    """
+    if isinstance(source, VideoFrames):
+        return source
+    opts = dict(image_size=image_size, cache_size=cache_size, mean=mean, std=std)
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise VideoLoadError("the video data is empty")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "video")
+            with open(path, "wb") as f:
+                f.write(source)
+            frames, fps = decode_video_file(path)
+        return VideoFrames(frames, source="<bytes>", fps=fps, **opts)
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if os.path.isdir(path):
+            return _load_folder(path, async_loading_frames, **opts)
+        if not os.path.exists(path):
+            raise VideoLoadError(f"no such video file or frame folder: {path}")
+        ext = os.path.splitext(path)[1].lower()
+        if ext in FRAME_EXTENSIONS:  # a single image: a one-frame video
+            try:
+                return VideoFrames([load_image(path)], source=path, **opts)
+            except ImageLoadError as exc:
+                raise VideoLoadError(f"cannot read {path}: {exc}") from exc
+        if ext not in VIDEO_EXTENSIONS:
+            raise VideoLoadError(
+                f"unsupported video input {path}: expected a video file "
+                f"({', '.join(VIDEO_EXTENSIONS)}) or a folder of JPEG/PNG frames"
+            )
+        if os.path.getsize(path) == 0:
+            raise VideoLoadError(f"video file {path} is empty")
+        frames, fps = decode_video_file(path)
+        return VideoFrames(frames, source=path, fps=fps, **opts)
+    if isinstance(source, np.ndarray):
+        if source.ndim != 4 and not (source.ndim == 3 and source.dtype != object):
+            raise VideoLoadError(f"a video array must be N x H x W x 3 (or N x H x W), got shape {source.shape}")
+        if len(source) == 0:
+            raise VideoLoadError("the video array has no frames")
+        return VideoFrames(list(source), source="<array>", **opts)
+    if isinstance(source, torch.Tensor):
+        raise VideoLoadError("pass video frames as numpy arrays (N x H x W x 3 uint8 RGB), not a torch tensor")
+    if isinstance(source, (list, tuple)):
+        if len(source) == 0:
+            raise VideoLoadError("the list of video frames is empty")
+        return VideoFrames(list(source), source="<frames>", **opts)
+    raise VideoLoadError(f"unsupported video input of type {type(source).__name__}")
+
+
+__all__ = [
+    "VideoFrames", "VideoLoadError", "LRUCache", "load_video", "preprocess_frame",
+    "decode_video_file", "list_frame_files", "VIDEO_EXTENSIONS", "FRAME_EXTENSIONS",
+]
