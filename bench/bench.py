@@ -55,7 +55,7 @@ def test_image(height: int = 1200, width: int = 1800):
     return rng.integers(0, 255, size=(height, width, 3), dtype=np.uint8)
 
 
-def measure_one(model: str, what: List[str], repeat: int, device: str) -> Dict[str, float]:
+def measure_one(model: str, what: List[str], repeat: int, device: str, precision: str) -> Dict[str, float]:
     """Runs inside the child process."""
     import numpy as np
     import torch
@@ -67,7 +67,7 @@ def measure_one(model: str, what: List[str], repeat: int, device: str) -> Dict[s
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = write_random_checkpoint(os.path.join(tmp, "model.pt"), model, seed=0)
         t0 = time.perf_counter()
-        sam = build_sam2(model, ckpt, device=device)
+        sam = build_sam2(model, ckpt, device=device, precision=precision)
         results["build_s"] = time.perf_counter() - t0
 
     if "image" in what:
@@ -94,7 +94,11 @@ def measure_one(model: str, what: List[str], repeat: int, device: str) -> Dict[s
     if "video" in what:
         from bench.video_bench import measure_video
 
-        results.update(measure_video(model, device))
+        results.update(measure_video(model, device, precision))
+    if "longvideo" in what:
+        from bench.video_bench import measure_long_clip_memory
+
+        results.update(measure_long_clip_memory(model, device=device, precision=precision))
     results["peak_rss_gib"] = peak_rss_gib()
     return results
 
@@ -102,10 +106,11 @@ def measure_one(model: str, what: List[str], repeat: int, device: str) -> Dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="sam2.1_hiera_t,sam2.1_hiera_l")
-    parser.add_argument("--what", default="image", help="comma list of image, amg, video")
+    parser.add_argument("--what", default="image", help="comma list of image, amg, video, longvideo")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="exact", help="exact, fast or auto (see sam2.precision)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,18 +120,19 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     if args.child:
-        res = measure_one(args.child, args.what.split(","), args.repeat, args.device)
+        res = measure_one(args.child, args.what.split(","), args.repeat, args.device, args.precision)
         print("RESULT " + json.dumps(res))
         return
 
     import torch
 
     print(f"torch {torch.__version__}, threads {args.threads or torch.get_num_threads()}, device {args.device}, "
+          f"precision {args.precision}, "
           f"cpu count {os.cpu_count()}")
     table = {}
     for model in args.models.split(","):
         cmd = [sys.executable, __file__, "--child", model, "--what", args.what, "--repeat", str(args.repeat),
-               "--threads", str(args.threads), "--device", args.device]
+               "--threads", str(args.threads), "--device", args.device, "--precision", args.precision]
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
         if line is None:

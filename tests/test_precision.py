@@ -50,3 +50,24 @@ def test_bfloat16_encoder_keeps_masks(tiny_checkpoint, media_dir, parity_cases):
         assert _iou(m32, m16).min() >= 0.97
         assert np.abs(s32 - s16).max() < 0.01
         assert np.linalg.norm(l32 - l16) / np.linalg.norm(l32) < 0.03
+
+
+@pytest.mark.slow
+def test_bfloat16_tracking_keeps_masks(tiny_checkpoint, media_dir, parity_cases):
+    """Fast mode (bf16 encoder + bf16 memory-attention products) against exact mode on the
+    first steps of the bedroom parity case: two objects, 6 tracked frames."""
+    from sam2.build_sam import build_sam2_video_predictor
+    from test_video_parity import replay
+
+    steps = next(c for c in parity_cases["groups"][0]["video_cases"] if c["name"] == "bedroom_tracking")["steps"][:3]
+    results = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        predictor = build_sam2_video_predictor("sam2.1_hiera_t", tiny_checkpoint, device="cpu")
+        predictor.set_compute_dtype(dtype)
+        records, _ = replay(predictor, media_dir / "bedroom", steps)
+        results[dtype] = records
+    assert len(results[torch.float32]) == len(results[torch.bfloat16]) >= 8
+    for (name, frame, ids, exact), (_, frame16, ids16, fast) in zip(results[torch.float32], results[torch.bfloat16]):
+        assert (frame, list(ids)) == (frame16, list(ids16))
+        ious = _iou((exact > 0).numpy()[:, 0], (fast > 0).numpy()[:, 0])
+        assert ious.min() >= 0.97, (name, frame, ious)

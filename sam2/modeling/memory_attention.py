@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2.configs import MemoryAttentionConfig
+from sam2.modeling.common import attention
 
 # ----------------------------------------------------------------------------- RoPE helpers
 
@@ -128,6 +129,8 @@ class RoPEAttention(nn.Module):
         self.rope_k_repeat = rope_k_repeat
         self.dropout_p = dropout
         self.head_dim = embedding_dim // num_heads
+        # float32 (exact) or bfloat16 (fast mode, see SAM2Base.set_compute_dtype)
+        self.attention_dtype = torch.float32
         # Rotations are a pure function of the grid; kept off the state dict, cached per size.
         self._rotations = axial_rope_frequencies(self.head_dim, feat_sizes[0], feat_sizes[1], rope_theta)
 
@@ -165,7 +168,7 @@ class RoPEAttention(nn.Module):
         k = torch.cat([k_rope, k[:, :, num_rope:]], dim=-2) if num_k_exclude_rope > 0 else k_rope
 
         dropout_p = self.dropout_p if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+        out = attention(q, k, v, self.attention_dtype, dropout_p=dropout_p)
         b, h, n, d = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, n, h * d))
 

@@ -104,18 +104,23 @@ class SAM2Base(nn.Module):
 
     @property
     def compute_dtype(self) -> torch.dtype:
-        """The dtype the image encoder computes in (see ``set_compute_dtype``)."""
+        """The dtype of the heavy computations (see ``set_compute_dtype``)."""
         return self.image_encoder.trunk.pos_embed.dtype
 
     def set_compute_dtype(self, dtype: torch.dtype) -> "SAM2Base":
-        """Run the image encoder in ``dtype`` (float32 or bfloat16); its outputs stay float32.
+        """Run the heavy parts in ``dtype`` (float32 = exact, or bfloat16); outputs stay float32.
 
-        Only the encoder changes: it holds nearly all of an image's FLOPs, while the prompt
-        encoder and mask decoder are cheap and decide the mask edges.
+        Two parts hold nearly all the FLOPs: the image encoder (all of it runs in ``dtype``)
+        and, when tracking, the attention products of the memory attention (computed in
+        ``dtype``, with projections, norms and softmax accumulation in float32). The prompt
+        encoder and mask decoder are cheap and decide the mask edges: they stay float32.
         """
         if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"unsupported compute dtype {dtype}")
         self.image_encoder.to(dtype)
+        for module in self.memory_attention.modules():
+            if hasattr(module, "attention_dtype"):
+                module.attention_dtype = dtype
         return self
 
     def forward(self, *args, **kwargs):

@@ -1,0 +1,118 @@
+"""Video tracking measures for bench.py: seconds per frame (1 and 3 objects) and memory.
+
+The clip is synthetic 720p (moving ellipses on a gradient) so the benchmark needs no media.
+Steady state = frames tracked once the memory bank is full (7 memories).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+import time
+from typing import Dict, List
+
+import numpy as np
+
+
+def synthetic_clip(num_frames: int, height: int = 720, width: int = 1280) -> List[np.ndarray]:
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([xx * 255 // width, yy * 255 // height, np.full_like(xx, 90)], axis=-1).astype(np.uint8)
+    frames = []
+    for t in range(num_frames):
+        f = base.copy()
+        for k, colour in enumerate(((230, 40, 40), (40, 200, 60), (40, 80, 230))):
+            cx, cy = 250 + 350 * k + 6 * t, 360 + int(80 * np.sin(0.2 * t + k))
+            f[((xx - cx) / 110.0) ** 2 + ((yy - cy) / 80.0) ** 2 <= 1.0] = colour
+        frames.append(f)
+    return frames
+
+
+def _rss_gib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / (1024 ** 2)
+    return float("nan")
+
+
+def _track(predictor, frames, num_objects: int, num_track: int) -> List[float]:
+    import torch
+
+    state = predictor.init_state(frames)
+    for k in range(num_objects):
+        cx, cy = 250 + 350 * k, 360 + int(80 * np.sin(k))
+        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=k + 1,
+                                        points=np.array([[cx, cy]], np.float32), labels=np.array([1], np.int32))
+    times = []
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        for _ in predictor.propagate_in_video(state, max_frame_num_to_track=num_track):
+            t1 = time.perf_counter()
+            times.append(t1 - t0)
+            t0 = t1
+    return times
+
+
+def measure_video(model: str, device: str = "cpu", precision: str = "exact", steady_frames: int = 6,
+                  objects=(1, 3)) -> Dict[str, float]:
+    from sam2.build_sam import build_sam2_video_predictor
+    from sam2.testing import write_random_checkpoint
+
+    out: Dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = write_random_checkpoint(os.path.join(tmp, "m.pt"), model, seed=0)
+        predictor = build_sam2_video_predictor(model, ckpt, device=device, precision=precision)
+    warm = 8  # frame 0 (prompted) + 7 frames to fill the memory bank
+    frames = synthetic_clip(warm + steady_frames)
+    for n in objects:
+        times = _track(predictor, frames, n, warm + steady_frames - 1)
+        steady = sorted(times[warm:])
+        out[f"video_{n}obj_s_per_frame"] = steady[len(steady) // 2]
+    if len(objects) > 1 and "video_1obj_s_per_frame" in out:
+        out[f"video_{objects[-1]}obj_over_1obj"] = out[f"video_{objects[-1]}obj_s_per_frame"] / out["video_1obj_s_per_frame"]
+    return out
+
+
+def measure_long_clip_memory(model: str, seconds: int = 60, fps: int = 30, track: int = 12,
+                             device: str = "cpu", precision: str = "exact") -> Dict[str, float]:
+    """Peak RSS for a long 720p clip (an mp4 file) with one object.
+
+    Tracking every frame of a minute would take hours on a CPU, so ``track`` frames are
+    tracked and the per-frame growth of the session state is reported, with the
+    extrapolation to the whole clip.
+    """
+    import imageio_ffmpeg
+    import torch
+
+    from sam2.build_sam import build_sam2_video_predictor
+    from sam2.testing import write_random_checkpoint
+
+    out: Dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "long.mp4")
+        writer = imageio_ffmpeg.write_frames(path, (1280, 720), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                             macro_block_size=2, quality=7)
+        writer.send(None)
+        for f in synthetic_clip(seconds * fps):
+            writer.send(np.ascontiguousarray(f))
+        writer.close()
+        ckpt = write_random_checkpoint(os.path.join(tmp, "m.pt"), model, seed=0)
+        predictor = build_sam2_video_predictor(model, ckpt, device=device, precision=precision)
+        base = _rss_gib()
+        state = predictor.init_state(path)
+        out["long_clip_frames"] = state.num_frames
+        out["long_clip_after_load_gib"] = _rss_gib()
+        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, points=np.array([[250, 360]], np.float32),
+                                        labels=np.array([1], np.int32))
+        with torch.inference_mode():
+            rss = []
+            for i, _ in enumerate(predictor.propagate_in_video(state, max_frame_num_to_track=track)):
+                rss.append(_rss_gib())
+        per_frame = (rss[-1] - rss[len(rss) // 2]) / max(1, len(rss) - 1 - len(rss) // 2)
+        out["long_clip_state_mib_per_frame"] = per_frame * 1024
+        out["long_clip_peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 ** 2)
+        out["long_clip_extrapolated_peak_gib"] = max(out["long_clip_peak_rss_gib"],
+                                                     rss[-1] + per_frame * (state.num_frames - track))
+        out["model_and_runtime_gib"] = base
+    return out
