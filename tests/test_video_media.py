@@ -135,3 +135,45 @@ def test_clear_errors(tmp_path):
     v = load_video(_frames(n=2))
     with pytest.raises(IndexError):
         v.frame(2)
+
+
+def test_long_clips_are_kept_compressed_and_folders_as_file_bytes(tmp_path):
+    """Compact storage: a clip over max_raw_bytes is kept as JPEG (close to the decoded
+    frames), a frame folder as its files' bytes (identical pixels)."""
+    import imageio_ffmpeg
+    from PIL import Image as _Image
+
+    from sam2.media.video import EncodedFrame, load_video
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:128]
+    frames = []
+    for t in range(12):
+        f = np.stack([(xx * 2 + t * 5) % 256, (yy * 2) % 256, np.full_like(xx, 100)], -1).astype(np.uint8)
+        f[20:50, 10 + 4 * t: 40 + 4 * t] = (200, 30, 30)
+        frames.append(f)
+    path = str(tmp_path / "clip.mp4")
+    w = imageio_ffmpeg.write_frames(path, (128, 96), fps=10, codec="libx264", pix_fmt_out="yuv420p",
+                                    macro_block_size=2, quality=9)
+    w.send(None)
+    for f in frames:
+        w.send(f)
+    w.close()
+    raw = load_video(path, max_raw_bytes=None)
+    small = load_video(path, max_raw_bytes=5 * 128 * 96 * 3)
+    assert len(raw) == len(small) == 12
+    assert all(isinstance(f, EncodedFrame) for f in small._frames)
+    assert small.stored_bytes < raw.stored_bytes / 2
+    for i in range(12):
+        diff = np.abs(raw.frame(i).astype(int) - small.frame(i).astype(int))
+        assert diff.mean() < 2.0 and small.frame(i).shape == (96, 128, 3)
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        _Image.fromarray(f).save(folder / f"{i:05d}.jpg", quality=90)
+    video = load_video(str(folder))
+    for i in range(12):
+        expected = np.array(_Image.open(folder / f"{i:05d}.jpg").convert("RGB"))
+        np.testing.assert_array_equal(video.frame(i), expected)
+    assert video.stored_bytes < sum(f.nbytes for f in frames)

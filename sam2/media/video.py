@@ -7,21 +7,31 @@ A video can be given as
   like the reference, falling back to natural order for other names;
 * a list of RGB frames (numpy arrays or PIL images) or an N x H x W x 3 array.
 
-Frames are stored as they come, uint8 RGB at the original resolution (about 2 MB per
-1080p frame instead of 12 MB for a preprocessed 1024x1024 float frame). The model input of
-a frame is computed when asked for, with the reference's rule for JPEG folders — PIL
-bicubic ``resize((S, S))``, ``/ 255`` and ImageNet mean/std — for every kind of input, and
-a few recent results are kept in a small LRU cache.
+Frames are kept compactly, never as the reference's float32 1024x1024 copy of every frame
+(12 MB each):
+
+* frames of a folder are kept as their files' bytes and decoded when needed (the same
+  pixels as decoding the file, at a tenth of the memory);
+* frames decoded from a video file are kept as uint8 RGB at the original resolution while
+  the whole clip stays under ``max_raw_bytes`` (1 GiB by default: 30 s of 720p at 30 fps);
+  a longer clip is kept JPEG-compressed at quality 95 instead (visually lossless, about
+  15x smaller), so a one-minute 720p clip needs a few hundred MB;
+* frames given as arrays are kept as given.
+
+The model input of a frame is computed when asked for, with the reference's rule for JPEG
+folders — PIL bicubic ``resize((S, S))``, ``/ 255`` and ImageNet mean/std — for every kind
+of input, and a few recent results (and decoded frames) are kept in small LRU caches.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
 import threading
 from collections import OrderedDict
-from typing import Callable, Generic, Hashable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Callable, Generic, Hashable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import torch
@@ -35,6 +45,40 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 VideoSource = Union[str, os.PathLike, bytes, np.ndarray, Sequence]
+
+DEFAULT_MAX_RAW_BYTES = 1 << 30  # above this, decoded video frames are kept JPEG-compressed
+JPEG_QUALITY = 95
+
+
+class EncodedFrame(NamedTuple):
+    """A frame kept compressed: ``codec`` is ``"file"`` (an image file's own bytes, decoded
+    with PIL exactly as the file would be) or ``"jpeg"`` (our quality-95 re-encoding)."""
+
+    data: bytes
+    codec: str
+
+    def decode(self) -> np.ndarray:
+        if self.codec == "jpeg":
+            import cv2
+
+            bgr = cv2.imdecode(np.frombuffer(self.data, np.uint8), cv2.IMREAD_COLOR)
+            return np.ascontiguousarray(bgr[..., ::-1])
+        # like the reference's frame loader: no EXIF rotation, PIL's decoder
+        with Image.open(io.BytesIO(self.data)) as img:
+            img.load()
+            return to_rgb_uint8(img)
+
+
+def encode_jpeg(frame: np.ndarray) -> EncodedFrame:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
+        raise VideoLoadError("could not compress a video frame")
+    return EncodedFrame(buf.tobytes(), "jpeg")
+
+
+StoredFrame = Union[np.ndarray, EncodedFrame]
 
 
 class VideoLoadError(ValueError):
@@ -124,27 +168,43 @@ def list_frame_files(folder: str) -> List[str]:
 
 
 def _read_frame_file(path: str) -> np.ndarray:
+    return _read_frame_file_kept(path)[0]
+
+
+def _read_frame_file_kept(path: str) -> Tuple[np.ndarray, EncodedFrame]:
+    """Decode a frame file (checking it) and keep its bytes as the compact stored form."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            return to_rgb_uint8(img)
+        with open(path, "rb") as fh:
+            data = fh.read()
+        return EncodedFrame(data, "file").decode(), EncodedFrame(data, "file")
     except (OSError, ImageLoadError, Image.DecompressionBombError, SyntaxError) as exc:
         raise VideoLoadError(f"cannot read video frame {path}: {exc}") from exc
 
 
-def decode_video_file(path: str) -> Tuple[List[np.ndarray], float]:
-    """Decode every frame of a video file to H x W x 3 uint8 RGB; returns (frames, fps)."""
+def decode_video_file(path: str, max_raw_bytes: Optional[int] = None) -> Tuple[List[StoredFrame], float]:
+    """Decode every frame of a video file; returns (frames, fps).
+
+    Frames are H x W x 3 uint8 RGB arrays while their total stays under ``max_raw_bytes``
+    (no limit when None); past it, every frame is kept as a quality-95 ``EncodedFrame``,
+    compressed as it is decoded so that the raw clip is never in memory at once.
+    """
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise VideoLoadError("reading video files needs the `imageio-ffmpeg` package") from exc
-    frames: List[np.ndarray] = []
+    frames: List[StoredFrame] = []
+    raw_bytes, compress = 0, False
     try:
         reader = imageio_ffmpeg.read_frames(path)
         meta = next(reader)
         width, height = meta["size"]
         for raw in reader:
-            frames.append(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3).copy())
+            frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+            raw_bytes += frame.nbytes
+            if not compress and max_raw_bytes is not None and raw_bytes > max_raw_bytes:
+                compress = True
+                frames = [encode_jpeg(f) for f in frames]
+            frames.append(encode_jpeg(frame) if compress else frame.copy())
     except VideoLoadError:
         raise
     except Exception as exc:
@@ -181,16 +241,17 @@ class VideoFrames(Sequence):
         self.source = source
         self.fps = fps
         self._cache: LRUCache[int, torch.Tensor] = LRUCache(cache_size)
+        self._decoded: LRUCache[int, np.ndarray] = LRUCache(8)  # recently decoded compressed frames
         self._lazy_paths = lazy_paths
         self._lock = threading.Lock()
         if lazy_paths is not None:
-            self._frames: List[Optional[np.ndarray]] = [None] * len(lazy_paths)
+            self._frames: List[Optional[StoredFrame]] = [None] * len(lazy_paths)
             first = self.frame(0)
         else:
             if frames is None or len(frames) == 0:
                 raise VideoLoadError(f"video {source} has no frames")
-            self._frames = [self._check_frame(f, i) for i, f in enumerate(frames)]
-            first = self._frames[0]
+            self._frames = [f if isinstance(f, EncodedFrame) else self._check_frame(f, i) for i, f in enumerate(frames)]
+            first = self.frame(0)
         self.height, self.width = int(first.shape[0]), int(first.shape[1])
         if lazy_paths is None:
             self._check_sizes()
@@ -204,7 +265,7 @@ class VideoFrames(Sequence):
 
     def _check_sizes(self) -> None:
         for i, f in enumerate(self._frames):
-            if f is not None and f.shape[:2] != (self.height, self.width):
+            if isinstance(f, np.ndarray) and f.shape[:2] != (self.height, self.width):
                 raise VideoLoadError(
                     f"frame {i} of {self.source} is {f.shape[1]}x{f.shape[0]}, but frame 0 is "
                     f"{self.width}x{self.height}; all frames of a video must have the same size"
@@ -247,14 +308,25 @@ class VideoFrames(Sequence):
             with self._lock:
                 f = self._frames[i]
                 if f is None:
-                    f = _read_frame_file(self._lazy_paths[i])  # type: ignore[index]
-                    if i > 0 and f.shape[:2] != (self.height, self.width):
+                    path = self._lazy_paths[i]  # type: ignore[index]
+                    decoded, f = _read_frame_file_kept(path)
+                    if i > 0 and decoded.shape[:2] != (self.height, self.width):
                         raise VideoLoadError(
-                            f"frame {self._lazy_paths[i]} is {f.shape[1]}x{f.shape[0]}, but the first "
+                            f"frame {path} is {decoded.shape[1]}x{decoded.shape[0]}, but the first "
                             f"frame is {self.width}x{self.height}; all frames must have the same size"
                         )
                     self._frames[i] = f
+                    self._decoded.put(i, decoded)
+                    return decoded
+        if isinstance(f, EncodedFrame):
+            return self._decoded.get_or_compute(i, f.decode)
         return f
+
+    @property
+    def stored_bytes(self) -> int:
+        """Memory held by the frames themselves (compressed or raw), excluding caches."""
+        return sum(len(f.data) if isinstance(f, EncodedFrame) else f.nbytes
+                   for f in self._frames if f is not None)
 
     def model_input(self, index: int) -> torch.Tensor:
         """The preprocessed 3 x S x S float32 CPU tensor of frame ``index`` (cached)."""
@@ -286,7 +358,19 @@ def _load_folder(folder: str, lazy: bool, **kwargs) -> VideoFrames:
         # decode the rest in the background, as the reference's async loader does
         threading.Thread(target=_quiet_load_all, args=(frames,), daemon=True).start()
         return frames
-    return VideoFrames([_read_frame_file(p) for p in paths], source=folder, **kwargs)
+    stored = []
+    height_width = None
+    for p in paths:  # decode each once to check it, keep only the file's bytes
+        decoded, kept = _read_frame_file_kept(p)
+        if height_width is None:
+            height_width = decoded.shape[:2]
+        elif decoded.shape[:2] != height_width:
+            raise VideoLoadError(
+                f"frame {p} is {decoded.shape[1]}x{decoded.shape[0]}, but the first frame is "
+                f"{height_width[1]}x{height_width[0]}; all frames of a video must have the same size"
+            )
+        stored.append(kept)
+    return VideoFrames(stored, source=folder, **kwargs)
 
 
 def _quiet_load_all(frames: VideoFrames) -> None:
@@ -303,11 +387,13 @@ def load_video(
     cache_size: int = 4,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
+    max_raw_bytes: Optional[int] = DEFAULT_MAX_RAW_BYTES,
 ) -> VideoFrames:
     """Open a video (file path, file bytes, frame folder, frame list or array).
 
     Raises ``VideoLoadError`` (a ``ValueError``) for missing, unreadable, empty or
     inconsistent input. ``async_loading_frames`` decodes a frame folder in the background.
+    A decoded video file larger than ``max_raw_bytes`` is kept JPEG-compressed (None: never).
     """
     if isinstance(source, VideoFrames):
         return source
@@ -319,7 +405,7 @@ def load_video(
             path = os.path.join(tmp, "video")
             with open(path, "wb") as f:
                 f.write(source)
-            frames, fps = decode_video_file(path)
+            frames, fps = decode_video_file(path, max_raw_bytes)
         return VideoFrames(frames, source="<bytes>", fps=fps, **opts)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
@@ -340,7 +426,7 @@ def load_video(
             )
         if os.path.getsize(path) == 0:
             raise VideoLoadError(f"video file {path} is empty")
-        frames, fps = decode_video_file(path)
+        frames, fps = decode_video_file(path, max_raw_bytes)
         return VideoFrames(frames, source=path, fps=fps, **opts)
     if isinstance(source, np.ndarray):
         if source.ndim != 4 and not (source.ndim == 3 and source.dtype != object):
@@ -358,6 +444,6 @@ def load_video(
 
 
 __all__ = [
-    "VideoFrames", "VideoLoadError", "LRUCache", "load_video", "preprocess_frame",
+    "VideoFrames", "VideoLoadError", "LRUCache", "EncodedFrame", "load_video", "preprocess_frame",
     "decode_video_file", "list_frame_files", "VIDEO_EXTENSIONS", "FRAME_EXTENSIONS",
 ]
