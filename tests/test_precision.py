@@ -55,18 +55,19 @@ def test_bfloat16_encoder_keeps_masks(tiny_checkpoint, media_dir, parity_cases):
 @pytest.mark.slow
 def test_bfloat16_tracking_keeps_masks(tiny_checkpoint, media_dir, parity_cases):
     """Fast mode (bf16 encoder + bf16 memory-attention products) against exact mode on the
-    first steps of the bedroom parity case: two objects, 6 tracked frames."""
+    first steps of the bedroom parity case: two objects, 3 tracked frames."""
     from sam2.build_sam import build_sam2_video_predictor
     from test_video_parity import replay
 
     steps = next(c for c in parity_cases["groups"][0]["video_cases"] if c["name"] == "bedroom_tracking")["steps"][:3]
+    steps = steps[:2] + [dict(steps[2], max_frames=3)]  # 3 tracked frames keep the test short
     results = {}
     for dtype in (torch.float32, torch.bfloat16):
         predictor = build_sam2_video_predictor("sam2.1_hiera_t", tiny_checkpoint, device="cpu")
         predictor.set_compute_dtype(dtype)
         records, _ = replay(predictor, media_dir / "bedroom", steps)
         results[dtype] = records
-    assert len(results[torch.float32]) == len(results[torch.bfloat16]) >= 8
+    assert len(results[torch.float32]) == len(results[torch.bfloat16]) >= 5
     for (name, frame, ids, exact), (_, frame16, ids16, fast) in zip(results[torch.float32], results[torch.bfloat16]):
         assert (frame, list(ids)) == (frame16, list(ids16))
         ious = _iou((exact > 0).numpy()[:, 0], (fast > 0).numpy()[:, 0])
