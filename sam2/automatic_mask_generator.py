@@ -1,0 +1,414 @@
+"""SAM2AutomaticMaskGenerator: "segment everything" by prompting SAM 2 with a grid of points.
+
+Pipeline, per image crop (the whole image, plus the crops of ``crop_n_layers`` layers):
+
+1. encode the crop once, then decode a single-point prompt at every grid point, in batches of
+   ``points_per_batch`` prompts (three candidate masks per point with ``multimask_output``);
+2. drop candidates whose predicted IoU is not above ``pred_iou_thresh`` or whose stability
+   score is below ``stability_score_thresh``; binarise, box, and drop masks that touch an
+   inner crop edge (they are probably cut off);
+3. store survivors as run-length encodings, then suppress duplicates with a box NMS.
+
+Across crops a second NMS prefers masks from smaller crops. Everything that decides which
+masks are kept, and in which order, follows the reference implementation exactly, so with the
+same weights the same records come out.
+
+Memory stays bounded on small machines: the full-resolution logits of a decoder batch are the
+only large buffer (and a batch is split further if it would exceed ``max_logits_bytes``); they
+are filtered and encoded in slices, and masks are kept only as RLEs afterwards.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Iterator, List, Optional, Tuple, TypedDict, Union
+
+import numpy as np
+import torch
+
+from sam2.sam2_image_predictor import SAM2ImagePredictor
+from sam2.utils.amg import (
+    CocoRLE,
+    MaskData,
+    UncompressedRLE,
+    area_from_rle,
+    batch_iterator,
+    batched_mask_to_box,
+    batched_nms,
+    box_area,
+    box_xyxy_to_xywh,
+    build_all_layer_point_grids,
+    calculate_stability_score,
+    coco_encode_rle,
+    generate_crop_boxes,
+    is_box_near_crop_edge,
+    masks_to_rle,
+    remove_small_regions,
+    rle_to_mask,
+    uncrop_boxes_xyxy,
+    uncrop_points,
+)
+
+__all__ = ["SAM2AutomaticMaskGenerator", "MaskRecord", "OUTPUT_MODES"]
+
+OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
+
+# Options of the model builders that ``from_pretrained`` (and the reference's habit of passing
+# the same kwargs to the builder and to the generator) may hand to the constructor.
+_BUILDER_OPTIONS = {"device", "mode", "hydra_overrides_extra", "apply_postprocessing", "config_file", "ckpt_path"}
+
+# Masks filtered and encoded together: bounds the temporary boolean/float copies.
+_POSTPROCESS_PIXELS = 1 << 26
+
+
+class MaskRecord(TypedDict):
+    """One generated mask, in the official record format."""
+
+    segmentation: Union[np.ndarray, UncompressedRLE, CocoRLE]  # H x W bool, or an RLE dict
+    area: int  # pixels in the mask
+    bbox: List[float]  # XYWH around the mask (inclusive pixel ends, so w = x_max - x_min)
+    predicted_iou: float  # the model's own estimate of the mask's quality
+    point_coords: List[List[float]]  # the prompt point that produced it, image pixels
+    stability_score: float  # IoU of the mask cut at mask_threshold +/- stability_score_offset
+    crop_box: List[float]  # XYWH of the image crop it came from
+
+
+class SAM2AutomaticMaskGenerator:
+    """Generate masks for everything in an image with a SAM 2 model.
+
+    Arguments (same names and defaults as the official class):
+
+    * ``points_per_side``: the grid is ``points_per_side**2`` points; exclusive with ``point_grids``.
+    * ``points_per_batch``: prompts decoded together (more is faster and uses more memory).
+    * ``pred_iou_thresh``: keep masks whose predicted IoU is above this (0 disables).
+    * ``stability_score_thresh`` / ``stability_score_offset``: keep masks whose stability score
+      (IoU of the mask cut at ``mask_threshold`` +/- offset) is at least this (0 disables).
+    * ``mask_threshold``: logit cut that binarises masks.
+    * ``box_nms_thresh``: box IoU above which duplicates within a crop are suppressed.
+    * ``crop_n_layers``: extra layers of crops; layer i has 2^i x 2^i crops.
+    * ``crop_nms_thresh``: box IoU for duplicates between crops (smaller crops win).
+    * ``crop_overlap_ratio``: overlap of first-layer crops as a fraction of the short side.
+    * ``crop_n_points_downscale_factor``: layer i uses ``points_per_side / factor**i`` points a side.
+    * ``point_grids``: explicit grids (N x 2, normalised to [0, 1]), one per layer.
+    * ``min_mask_region_area``: holes and specks smaller than this (in low-res mask pixels)
+      are removed from the decoder's masks before upsampling.
+    * ``output_mode``: ``"binary_mask"``, ``"uncompressed_rle"`` or ``"coco_rle"`` (the COCO
+      string format, encoded here without pycocotools).
+    * ``use_m2m``: refine each candidate once more, feeding its own low-res mask back.
+    * ``multimask_output``: three candidates per point instead of one.
+    * ``max_logits_bytes`` (ours): upper bound for the full-resolution logits of one decoder
+      call; a batch whose logits would be larger is decoded in smaller slices. The default
+      (1 GiB) never splits the batches of typical images, so results are the reference's.
+    """
+
+    def __init__(
+        self,
+        model,
+        points_per_side: Optional[int] = 32,
+        points_per_batch: int = 64,
+        pred_iou_thresh: float = 0.8,
+        stability_score_thresh: float = 0.95,
+        stability_score_offset: float = 1.0,
+        mask_threshold: float = 0.0,
+        box_nms_thresh: float = 0.7,
+        crop_n_layers: int = 0,
+        crop_nms_thresh: float = 0.7,
+        crop_overlap_ratio: float = 512 / 1500,
+        crop_n_points_downscale_factor: int = 1,
+        point_grids: Optional[List[np.ndarray]] = None,
+        min_mask_region_area: int = 0,
+        output_mode: str = "binary_mask",
+        use_m2m: bool = False,
+        multimask_output: bool = True,
+        max_logits_bytes: int = 1 << 30,
+        **kwargs,
+    ) -> None:
+        unknown = sorted(set(kwargs) - _BUILDER_OPTIONS)
+        if unknown:
+            warnings.warn(f"SAM2AutomaticMaskGenerator ignores unknown options: {', '.join(unknown)}", stacklevel=2)
+        if (points_per_side is None) == (point_grids is None):
+            raise ValueError("give exactly one of points_per_side and point_grids")
+        if crop_n_layers < 0:
+            raise ValueError(f"crop_n_layers must be >= 0, got {crop_n_layers}")
+        if points_per_side is not None:
+            if points_per_side < 1:
+                raise ValueError(f"points_per_side must be >= 1, got {points_per_side}")
+            if crop_n_points_downscale_factor < 1:
+                raise ValueError("crop_n_points_downscale_factor must be >= 1")
+            if int(points_per_side / crop_n_points_downscale_factor**crop_n_layers) < 1:
+                raise ValueError(
+                    f"points_per_side={points_per_side} leaves no points in crop layer {crop_n_layers} "
+                    f"with crop_n_points_downscale_factor={crop_n_points_downscale_factor}"
+                )
+            grids = build_all_layer_point_grids(points_per_side, crop_n_layers, crop_n_points_downscale_factor)
+        else:
+            grids = [np.asarray(g, dtype=np.float64) for g in point_grids]
+            if len(grids) < crop_n_layers + 1:
+                raise ValueError(f"point_grids has {len(grids)} grids; crop_n_layers={crop_n_layers} needs {crop_n_layers + 1}")
+            for i, g in enumerate(grids):
+                if g.ndim != 2 or g.shape[1] != 2 or g.shape[0] == 0:
+                    raise ValueError(f"point_grids[{i}] must be a non-empty N x 2 array, got shape {g.shape}")
+        if output_mode not in OUTPUT_MODES:
+            raise ValueError(f"output_mode must be one of {', '.join(OUTPUT_MODES)}; got {output_mode!r}")
+        if points_per_batch < 1:
+            raise ValueError(f"points_per_batch must be >= 1, got {points_per_batch}")
+        if max_logits_bytes < 1:
+            raise ValueError("max_logits_bytes must be positive")
+
+        self.point_grids = grids
+        self.predictor = SAM2ImagePredictor(
+            model, max_hole_area=min_mask_region_area, max_sprinkle_area=min_mask_region_area
+        )
+        self.points_per_batch = points_per_batch
+        self.pred_iou_thresh = pred_iou_thresh
+        self.stability_score_thresh = stability_score_thresh
+        self.stability_score_offset = stability_score_offset
+        self.mask_threshold = mask_threshold
+        self.box_nms_thresh = box_nms_thresh
+        self.crop_n_layers = crop_n_layers
+        self.crop_nms_thresh = crop_nms_thresh
+        self.crop_overlap_ratio = crop_overlap_ratio
+        self.crop_n_points_downscale_factor = crop_n_points_downscale_factor
+        self.min_mask_region_area = min_mask_region_area
+        self.output_mode = output_mode
+        self.use_m2m = use_m2m
+        self.multimask_output = multimask_output
+        self.max_logits_bytes = int(max_logits_bytes)
+
+    @classmethod
+    def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2AutomaticMaskGenerator":
+        """Build the model of a Hugging Face id (e.g. ``facebook/sam2.1-hiera-large``) and a
+        generator on it. Generator options go to the generator, the rest to the builder."""
+        from sam2.build_sam import build_sam2_hf
+
+        own = set(inspect.signature(cls.__init__).parameters) - {"self", "model", "kwargs"}
+        gen_kwargs = {k: v for k, v in kwargs.items() if k in own}
+        model_kwargs = {k: v for k, v in kwargs.items() if k not in own}
+        return cls(build_sam2_hf(model_id, **model_kwargs), **gen_kwargs)
+
+    # ------------------------------------------------------------------ public
+
+    @torch.no_grad()
+    def generate(self, image: np.ndarray) -> List[MaskRecord]:
+        """Masks for everything in ``image`` (H x W x 3 uint8 RGB; other layouts are converted
+        by ``sam2.media.images.to_rgb_uint8``), as a list of :class:`MaskRecord` dicts.
+
+        Records come in the reference's order: by crop (smaller crops first when there are
+        several), then by predicted IoU, best first.
+        """
+        from sam2.media.images import to_rgb_uint8
+
+        rgb = to_rgb_uint8(image)
+        if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+            raise ValueError(f"image has an empty side: {rgb.shape[:2]}")
+        data = self._generate_masks(rgb)
+        records: List[MaskRecord] = []
+        for i, rle in enumerate(data.rles):
+            records.append(
+                {
+                    "segmentation": self._encode(rle),
+                    "area": area_from_rle(rle),
+                    "bbox": [float(v) for v in box_xyxy_to_xywh(data.boxes[i]).tolist()],
+                    "predicted_iou": float(data.iou_preds[i].item()),
+                    "point_coords": [[float(v) for v in data.points[i].tolist()]],
+                    "stability_score": float(data.stability_score[i].item()),
+                    "crop_box": [float(v) for v in box_xyxy_to_xywh(data.crop_boxes[i]).tolist()],
+                }
+            )
+        return records
+
+    def _encode(self, rle: UncompressedRLE):
+        if self.output_mode == "binary_mask":
+            return rle_to_mask(rle)
+        if self.output_mode == "coco_rle":
+            return coco_encode_rle(rle)
+        return rle
+
+    # ------------------------------------------------------------------ stages
+
+    def _generate_masks(self, image: np.ndarray) -> MaskData:
+        orig_size = image.shape[:2]
+        crop_boxes, layer_idxs = generate_crop_boxes(orig_size, self.crop_n_layers, self.crop_overlap_ratio)
+        data = MaskData.cat(
+            [self._process_crop(image, box, layer, orig_size) for box, layer in zip(crop_boxes, layer_idxs)]
+        )
+        if len(crop_boxes) > 1 and len(data):
+            # Duplicates between crops: the mask from the smaller crop (higher score) wins.
+            device = self.predictor.device
+            scores = (1 / box_area(data.crop_boxes)).to(device)
+            boxes = data.boxes.to(device).float()
+            keep = batched_nms(boxes, scores, torch.zeros_like(boxes[:, 0]), iou_threshold=self.crop_nms_thresh)
+            data = data.filter(keep.cpu())
+        return data
+
+    def _process_crop(
+        self, image: np.ndarray, crop_box: List[int], crop_layer_idx: int, orig_size: Tuple[int, ...]
+    ) -> MaskData:
+        x0, y0, x1, y1 = crop_box
+        cropped = image[y0:y1, x0:x1, :]
+        cropped_size = cropped.shape[:2]
+        self.predictor.set_image(cropped)
+        try:
+            scale = np.array(cropped_size)[None, ::-1]  # (w, h)
+            points_for_image = self.point_grids[crop_layer_idx] * scale
+            parts = [
+                self._process_batch(points, cropped_size, crop_box, orig_size, normalize=True)
+                for (points,) in batch_iterator(self.points_per_batch, points_for_image)
+            ]
+        finally:
+            self.predictor.reset_predictor()
+        data = MaskData.cat(parts)
+        if len(data):
+            device = self.predictor.device
+            boxes = data.boxes.to(device).float()
+            keep = batched_nms(
+                boxes, data.iou_preds.to(device), torch.zeros_like(boxes[:, 0]), iou_threshold=self.box_nms_thresh
+            )
+            data = data.filter(keep.cpu())
+        return data.with_columns(
+            boxes=uncrop_boxes_xyxy(data.boxes, crop_box), points=uncrop_points(data.points, crop_box)
+        )
+
+    def _process_batch(
+        self,
+        points: np.ndarray,
+        im_size: Tuple[int, ...],
+        crop_box: List[int],
+        orig_size: Tuple[int, ...],
+        normalize: bool = False,
+    ) -> MaskData:
+        """Decode one batch of grid points (crop pixels) and keep the good masks as RLEs."""
+        device = self.predictor.device
+        pts = torch.as_tensor(points, dtype=torch.float32, device=device)
+        in_points = self.predictor._transforms.transform_coords(pts, normalize=normalize, orig_hw=im_size)
+        parts = [
+            self._filter_candidates(logits, ious, cand_points, crop_box, orig_size)
+            for logits, ious, cand_points in self._candidates(pts, in_points, im_size)
+        ]
+        return MaskData.cat(parts)
+
+    def _slice_size(self, n_masks_per_prompt: int, im_size: Tuple[int, ...]) -> int:
+        per_prompt = 4 * n_masks_per_prompt * int(im_size[0]) * int(im_size[1])
+        return max(1, min(self.points_per_batch, self.max_logits_bytes // per_prompt))
+
+    def _candidates(
+        self, pts: torch.Tensor, in_points: torch.Tensor, im_size: Tuple[int, ...]
+    ) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Yield (logits N x h x w, predicted IoUs N, prompt points N x 2) of candidate masks."""
+        n_out = 3 if self.multimask_output else 1
+        step = self._slice_size(n_out, im_size)
+        for start in range(0, pts.shape[0], step):
+            sl = slice(start, start + step)
+            n = in_points[sl].shape[0]
+            labels = torch.ones(n, dtype=torch.int, device=in_points.device)
+            logits, ious, low_res = self.predictor._predict(
+                in_points[sl, None, :], labels[:, None], multimask_output=self.multimask_output, return_logits=True
+            )
+            per_prompt = logits.shape[1]
+            cand_points = pts[sl].repeat_interleave(per_prompt, dim=0)
+            if not self.use_m2m:
+                yield logits.flatten(0, 1), ious.flatten(0, 1), cand_points
+                continue
+            del logits
+            cand_in = in_points[sl].repeat_interleave(per_prompt, dim=0)
+            yield from self._refine(cand_in, low_res.flatten(0, 1), cand_points, im_size)
+
+    def _refine(
+        self, in_points: torch.Tensor, low_res: torch.Tensor, cand_points: torch.Tensor, im_size: Tuple[int, ...]
+    ) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """One mask-to-mask step: each candidate's point again, with its own low-res mask."""
+        step = self._slice_size(1, im_size)
+        for p, mask_in, cp in batch_iterator(step, in_points, low_res, cand_points):
+            labels = torch.ones(p.shape[0], dtype=torch.int, device=p.device)
+            masks, ious, _ = self.predictor._predict(
+                p[:, None, :], labels[:, None], mask_input=mask_in[:, None], multimask_output=False, return_logits=True
+            )
+            yield masks[:, 0], ious[:, 0], cp
+
+    def refine_with_m2m(self, points, point_labels, low_res_masks, points_per_batch):
+        """Official helper: refined masks (N x 1 x H x W logits) and IoUs (N x 1)."""
+        new_masks, new_ious = [], []
+        for p, lab, mask_in in batch_iterator(points_per_batch, points, point_labels, low_res_masks):
+            masks, ious, _ = self.predictor._predict(
+                p[:, None, :], lab[:, None], mask_input=mask_in[:, None, :], multimask_output=False, return_logits=True
+            )
+            new_masks.append(masks)
+            new_ious.append(ious)
+        return torch.cat(new_masks, dim=0), torch.cat(new_ious, dim=0)
+
+    def _filter_candidates(
+        self,
+        logits: torch.Tensor,
+        ious: torch.Tensor,
+        points: torch.Tensor,
+        crop_box: List[int],
+        orig_size: Tuple[int, ...],
+    ) -> MaskData:
+        """Quality filters, binarisation, boxes, crop-edge filter and RLE, in memory-bounded slices."""
+        orig_h, orig_w = orig_size
+        h, w = logits.shape[-2:]
+        step = max(1, _POSTPROCESS_PIXELS // max(1, h * w))
+        parts = []
+        for start in range(0, logits.shape[0], step):
+            lg, io, pt = logits[start : start + step], ious[start : start + step], points[start : start + step]
+            if self.pred_iou_thresh > 0.0:
+                keep = io > self.pred_iou_thresh
+                lg, io, pt = lg[keep], io[keep], pt[keep]
+            stability = calculate_stability_score(lg, self.mask_threshold, self.stability_score_offset)
+            if self.stability_score_thresh > 0.0:
+                keep = stability >= self.stability_score_thresh
+                lg, io, pt, stability = lg[keep], io[keep], pt[keep], stability[keep]
+            masks = lg > self.mask_threshold
+            del lg
+            boxes = batched_mask_to_box(masks).to(torch.int64)
+            keep = ~is_box_near_crop_edge(boxes, crop_box, [0, 0, orig_w, orig_h])
+            if not torch.all(keep):
+                masks, boxes, io, pt, stability = masks[keep], boxes[keep], io[keep], pt[keep], stability[keep]
+            rles = masks_to_rle(masks, crop_box, (orig_h, orig_w))
+            n = len(rles)
+            parts.append(
+                MaskData(
+                    rles=rles,
+                    boxes=boxes.cpu(),
+                    iou_preds=io.float().cpu(),
+                    points=pt.float().cpu(),
+                    stability_score=stability.float().cpu(),
+                    crop_boxes=torch.tensor([list(crop_box)], dtype=torch.int64).repeat(n, 1),
+                )
+            )
+        return MaskData.cat(parts)
+
+    # ------------------------------------------------------------------ optional cleanup
+
+    @staticmethod
+    def postprocess_small_regions(mask_data: MaskData, min_area: int, nms_thresh: float) -> MaskData:
+        """Fill holes and drop islands smaller than ``min_area`` pixels in every mask, then
+        suppress duplicates the cleanup created. Untouched masks win ties in the NMS (they
+        needed no repair). Returns the new MaskData (boxes and RLEs of changed masks updated).
+        """
+        if len(mask_data) == 0:
+            return mask_data
+        rles = list(mask_data.rles)
+        boxes = mask_data.boxes.clone()
+        new_boxes, scores, changed_masks = [], [], {}
+        for i, rle in enumerate(rles):
+            mask = rle_to_mask(rle)
+            mask, filled = remove_small_regions(mask, min_area, mode="holes")
+            mask, dropped = remove_small_regions(mask, min_area, mode="islands")
+            unchanged = not (filled or dropped)
+            scores.append(float(unchanged))
+            mask_t = torch.from_numpy(np.ascontiguousarray(mask))
+            new_boxes.append(batched_mask_to_box(mask_t[None])[0].to(torch.int64))
+            if not unchanged:
+                changed_masks[i] = mask_t
+        new_boxes_t = torch.stack(new_boxes)
+        keep = batched_nms(
+            new_boxes_t.float(), torch.as_tensor(scores), torch.zeros(len(rles), dtype=torch.int64), iou_threshold=nms_thresh
+        )
+        for i in keep.tolist():
+            if i in changed_masks:
+                rles[i] = masks_to_rle(changed_masks[i][None])[0]
+                boxes[i] = new_boxes_t[i].to(boxes.dtype)
+        return mask_data.with_columns(rles=rles, boxes=boxes).filter(keep)
+
