@@ -86,7 +86,9 @@ class SAM2ImagePredictor:
         maps = [
             feat.permute(1, 2, 0).reshape(n, -1, *size) for feat, size in zip(vision_feats, self._bb_feat_sizes)
         ]
-        self._features = ImageFeatures(image_embed=maps[-1], high_res_feats=maps[:-1])
+        # The decoder adds the high-res maps to channels-last tensors: store them that way.
+        high_res = [m.contiguous(memory_format=torch.channels_last) for m in maps[:-1]]
+        self._features = ImageFeatures(image_embed=maps[-1], high_res_feats=high_res)
         self._is_image_set = True
 
     def set_image(self, image: Union[np.ndarray, Image]) -> None:

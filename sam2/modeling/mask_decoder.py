@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from sam2.configs import MaskDecoderOptions
-from sam2.modeling.common import MLP, LayerNorm2d, conv_transpose_2x2, stability_scores
+import torch.nn.functional as F
+
+from sam2.modeling.common import MLP, LayerNorm2d, stability_scores, upsample2x_tokens
 from sam2.modeling.transformer import TwoWayTransformer
 
 
@@ -128,33 +130,42 @@ class MaskDecoder(nn.Module):
                 raise ValueError("image and prompt batch sizes differ")
             src = image_embeddings
         src = src + dense_prompt_embeddings
-        pos_src = torch.repeat_interleave(image_pe, batch, dim=0)
         b, c, h, w = src.shape
 
-        hs, src = self.transformer(src, pos_src, tokens)
+        # image_pe (1 x C x h x w) is the same for every prompt: broadcast, not repeated
+        hs, src = self.transformer(src, image_pe, tokens)
         iou_token_out = hs[:, first, :]
         mask_tokens_out = hs[:, first + 1: first + 1 + self.num_mask_tokens, :]
 
-        src = src.transpose(1, 2).reshape(b, c, h, w)
-        up1, norm1, act1, up2, act2 = self.output_upscaling
-        if self.use_high_res_features:
-            feat_s0, feat_s1 = high_res_features
-            upscaled = act1(norm1(conv_transpose_2x2(src, up1) + feat_s1))
-            upscaled = act2(conv_transpose_2x2(upscaled, up2) + feat_s0)
-        else:
-            upscaled = act2(conv_transpose_2x2(act1(norm1(conv_transpose_2x2(src, up1))), up2))
-
+        upscaled = self._upscale(src.view(b, h, w, c), high_res_features)  # B x 4h x 4w x C/8
         hyper_in = torch.stack(
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
         )
-        b, c, h, w = upscaled.shape
-        masks = (hyper_in @ upscaled.view(b, c, h * w)).view(b, -1, h, w)
+        masks = (hyper_in @ upscaled.flatten(1, 2).transpose(1, 2)).view(b, -1, 4 * h, 4 * w)
         iou_pred = self.iou_prediction_head(iou_token_out)
         if self.pred_obj_scores:
             object_score_logits = self.pred_obj_score_head(hs[:, 0, :])
         else:
             object_score_logits = 10.0 * iou_pred.new_ones(iou_pred.shape[0], 1)
         return masks, iou_pred, mask_tokens_out, object_score_logits
+
+    def _upscale(self, tokens: torch.Tensor, high_res_features: Optional[List[torch.Tensor]]) -> torch.Tensor:
+        """Image tokens (B x h x w x C, channels-last) -> B x 4h x 4w x C/8 mask features.
+
+        Two 2x transposed convolutions, fused with the stride-8 and stride-4 backbone
+        features when the model uses them. Everything stays channels-last (the transformer
+        already produces that layout), so no NCHW round trips are needed.
+        """
+        up1, norm1, act1, up2, act2 = self.output_upscaling
+        x = upsample2x_tokens(tokens, up1)
+        if self.use_high_res_features:
+            feat_s0, feat_s1 = high_res_features
+            x = x + feat_s1.permute(0, 2, 3, 1)
+        x = act1(F.layer_norm(x, (x.shape[-1],), norm1.weight, norm1.bias, norm1.eps))
+        x = upsample2x_tokens(x, up2)
+        if self.use_high_res_features:
+            x = x + feat_s0.permute(0, 2, 3, 1)
+        return act2(x)
 
     def _pick_stable_single_mask(self, all_logits: torch.Tensor, all_iou: torch.Tensor):
         """Keep the single-mask answer if it is stable; otherwise the best multimask one.
