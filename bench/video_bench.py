@@ -10,22 +10,28 @@ import os
 import resource
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 import numpy as np
 
 
-def synthetic_clip(num_frames: int, height: int = 720, width: int = 1280) -> List[np.ndarray]:
+def iter_synthetic_clip(num_frames: int, height: int = 720, width: int = 1280) -> Iterator[np.ndarray]:
+    """Frames one at a time: a textured gradient (so frames compress like real footage, not
+    like flat colour) with three moving ellipses."""
     yy, xx = np.mgrid[0:height, 0:width]
-    base = np.stack([xx * 255 // width, yy * 255 // height, np.full_like(xx, 90)], axis=-1).astype(np.uint8)
-    frames = []
+    texture = np.random.default_rng(0).integers(-24, 24, size=(height, width, 1))
+    base = np.stack([xx * 255 // width, yy * 255 // height, np.full_like(xx, 90)], axis=-1) + texture
+    base = np.clip(base, 0, 255).astype(np.uint8)
     for t in range(num_frames):
         f = base.copy()
         for k, colour in enumerate(((230, 40, 40), (40, 200, 60), (40, 80, 230))):
             cx, cy = 250 + 350 * k + 6 * t, 360 + int(80 * np.sin(0.2 * t + k))
             f[((xx - cx) / 110.0) ** 2 + ((yy - cy) / 80.0) ** 2 <= 1.0] = colour
-        frames.append(f)
-    return frames
+        yield f
+
+
+def synthetic_clip(num_frames: int, height: int = 720, width: int = 1280) -> List[np.ndarray]:
+    return list(iter_synthetic_clip(num_frames, height, width))
 
 
 def _rss_gib() -> float:
@@ -34,6 +40,34 @@ def _rss_gib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / (1024 ** 2)
     return float("nan")
+
+
+def session_state_bytes(state) -> int:
+    """Bytes of the tensors a session keeps per object and frame (the part that grows)."""
+    import torch
+
+    seen, total = set(), 0
+
+    def add(t):
+        nonlocal total
+        if isinstance(t, torch.Tensor):
+            storage = t.untyped_storage()  # views of one tensor (expand) count once
+            if storage.data_ptr() not in seen:
+                seen.add(storage.data_ptr())
+                total += storage.nbytes()
+        elif isinstance(t, (list, tuple)):
+            for x in t:
+                add(x)
+        elif isinstance(t, dict):
+            for x in t.values():
+                add(x)
+
+    for bank in state.output_dict_per_obj.values():
+        for outputs in (bank.cond_frame_outputs, bank.non_cond_frame_outputs):
+            for out in outputs.values():
+                for name in ("pred_masks", "obj_ptr", "object_score_logits", "maskmem_features", "maskmem_pos_enc"):
+                    add(getattr(out, name, None))
+    return total
 
 
 def _track(predictor, frames, num_objects: int, num_track: int) -> List[float]:
@@ -74,7 +108,7 @@ def measure_video(model: str, device: str = "cpu", precision: str = "exact", ste
     return out
 
 
-def measure_long_clip_memory(model: str, seconds: int = 60, fps: int = 30, track: int = 12,
+def measure_long_clip_memory(model: str, seconds: int = 60, fps: int = 30, track: int = 24,
                              device: str = "cpu", precision: str = "exact") -> Dict[str, float]:
     """Peak RSS for a long 720p clip (an mp4 file) with one object.
 
@@ -94,7 +128,7 @@ def measure_long_clip_memory(model: str, seconds: int = 60, fps: int = 30, track
         writer = imageio_ffmpeg.write_frames(path, (1280, 720), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
                                              macro_block_size=2, quality=7)
         writer.send(None)
-        for f in synthetic_clip(seconds * fps):
+        for f in iter_synthetic_clip(seconds * fps):  # never the whole raw clip in memory
             writer.send(np.ascontiguousarray(f))
         writer.close()
         ckpt = write_random_checkpoint(os.path.join(tmp, "m.pt"), model, seed=0)
@@ -103,13 +137,16 @@ def measure_long_clip_memory(model: str, seconds: int = 60, fps: int = 30, track
         state = predictor.init_state(path)
         out["long_clip_frames"] = state.num_frames
         out["long_clip_after_load_gib"] = _rss_gib()
+        out["long_clip_stored_frames_gib"] = state.images.stored_bytes / 1024 ** 3
         predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, points=np.array([[250, 360]], np.float32),
                                         labels=np.array([1], np.int32))
         with torch.inference_mode():
             rss = []
             for i, _ in enumerate(predictor.propagate_in_video(state, max_frame_num_to_track=track)):
                 rss.append(_rss_gib())
-        per_frame = (rss[-1] - rss[len(rss) // 2]) / max(1, len(rss) - 1 - len(rss) // 2)
+        per_frame_rss = (rss[-1] - rss[len(rss) // 2]) / max(1, len(rss) - 1 - len(rss) // 2)
+        out["long_clip_rss_growth_mib_per_frame"] = per_frame_rss * 1024
+        per_frame = session_state_bytes(state) / len(rss) / 1024 ** 3
         out["long_clip_state_mib_per_frame"] = per_frame * 1024
         out["long_clip_peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 ** 2)
         out["long_clip_extrapolated_peak_gib"] = max(out["long_clip_peak_rss_gib"],

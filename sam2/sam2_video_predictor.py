@@ -25,12 +25,16 @@ from sam2.configs import SAM2Config
 from sam2.media.video import LRUCache, load_video
 from sam2.modeling.tracker import NO_OBJ_SCORE, FrameOutput, MemoryBank, SAM2Tracker
 from sam2.utils.mask_cleanup import fill_holes_in_mask_scores
+from sam2.utils.memory import trim_process_memory
 from sam2.video_state import UnknownObjectError, VideoSessionState
 
 PropagateResult = Tuple[int, List[Hashable], torch.Tensor]
 
 _COND = "cond_frame_outputs"
 _NON_COND = "non_cond_frame_outputs"
+
+# Long propagations hand freed heap memory back to the OS this often (see sam2.utils.memory).
+TRIM_EVERY_N_FRAMES = 8
 
 
 def _as_float_tensor(values: Any, what: str) -> torch.Tensor:
@@ -408,6 +412,8 @@ class SAM2VideoPredictor(SAM2Tracker):
                 per_obj.append(pred_masks)
             all_masks = torch.cat(per_obj, dim=0) if len(per_obj) > 1 else per_obj[0]
             _, video_res_masks = self._get_orig_video_res_output(state, all_masks)
+            if frame_idx % TRIM_EVERY_N_FRAMES == 0:
+                trim_process_memory()
             yield frame_idx, obj_ids, video_res_masks
 
     # ------------------------------------------------------------------ clearing state
