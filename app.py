@@ -1,0 +1,62 @@
+"""SAM 2 demo app: ``python app.py [--model ID] [--checkpoint PATH] [--device DEV] [--port N]``.
+
+Only wiring lives here (argument parsing, building the page, launching); the interface is
+in the ``ui`` package and the model in ``sam2``. On Hugging Face Spaces this file is the
+``app_file`` and runs with no arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from ui import spaces  # noqa: F401 - must be imported before torch on ZeroGPU Spaces
+from ui.app_ui import AppConfig, build_demo, launch_options
+from ui.model_names import model_ids
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Segment objects in images and videos with SAM 2 / SAM 2.1.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", default=os.environ.get("SAM2_MODEL"),
+                   help="Hugging Face id or short name (" + ", ".join(m.split("/")[1] for m in model_ids())
+                   + "); default: sam2.1-hiera-tiny on CPU, sam2.1-hiera-large on CUDA")
+    p.add_argument("--checkpoint", default=os.environ.get("SAM2_CHECKPOINT"),
+                   help="local .pt/.safetensors weights for --model (no download)")
+    p.add_argument("--device", default=os.environ.get("SAM2_DEVICE"),
+                   help="torch device (cpu, cuda, cuda:1, mps); default: cuda when available")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to bind; 0.0.0.0 to serve other machines / containers")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--share", action="store_true", help="create a temporary public gradio.live link")
+    p.add_argument("--no-video", action="store_true", help="image tab only")
+    p.add_argument("--concurrency", type=int, default=4, help="prompt events processed at once")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if spaces.ON_SPACES and args.host == "127.0.0.1":
+        args.host = "0.0.0.0"
+    try:
+        config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,
+                           concurrency_limit=max(1, args.concurrency), video=not args.no_video)
+        demo = build_demo(config)
+    except ValueError as exc:  # bad --model / --device / --checkpoint
+        sys.exit(f"app.py: error: {exc}")
+    if spaces.ZERO_GPU:
+        # ZeroGPU forks a worker per GPU call: load the default model in this process first.
+        demo.sam2_registry.get(None)
+    demo.queue(default_concurrency_limit=max(1, args.concurrency)).launch(
+        server_name=args.host, server_port=args.port, share=args.share, **launch_options()
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Write MP4 files that browsers play: H.264 (libx264), yuv420p, ``+faststart``.
+
+Why write it ourselves: Gradio only re-encodes videos when system ffmpeg is on PATH and
+does not check the pixel format, and many encoders default to yuv444p, which Chromium
+refuses. imageio-ffmpeg ships its own ffmpeg binary, so this works without system ffmpeg.
+yuv420p needs even width and height: odd sizes are padded by one pixel (edge copy)
+instead of letting the encoder resize every frame to a multiple of 16.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, Iterator, Optional, Tuple
+
+import numpy as np
+
+
+def _even_pad(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    ph, pw = h % 2, w % 2
+    if ph or pw:
+        frame = np.pad(frame, ((0, ph), (0, pw), (0, 0)), mode="edge")
+    return frame
+
+
+def _as_rgb(frame: np.ndarray) -> np.ndarray:
+    f = np.asarray(frame)
+    if f.ndim == 2:
+        f = np.repeat(f[..., None], 3, axis=2)
+    if f.ndim != 3 or f.shape[2] not in (3, 4):
+        raise ValueError(f"expected H x W x 3 (or 4) frames, got shape {f.shape}")
+    if f.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames, got {f.dtype}")
+    return np.ascontiguousarray(f[..., :3])
+
+
+class Mp4Writer:
+    """Incremental writer: ``with Mp4Writer(path, fps) as w: w.write(frame)``.
+
+    The frame size is fixed by the first frame; later frames must match it.
+    """
+
+    def __init__(self, path: str, fps: float = 24.0, quality: Optional[float] = 23) -> None:
+        if not fps or fps <= 0 or not np.isfinite(fps):
+            raise ValueError(f"fps must be a positive number, got {fps}")
+        self.path = os.fspath(path)
+        self.fps = float(fps)
+        self.crf = quality
+        self._gen: Optional[Iterator] = None
+        self._size: Optional[Tuple[int, int]] = None  # (w, h) before padding
+        self.frames_written = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        f = _as_rgb(frame)
+        h, w = f.shape[:2]
+        if self._gen is None:
+            self._start(w, h)
+        elif (w, h) != self._size:
+            raise ValueError(f"frame {self.frames_written} is {w}x{h}, expected {self._size[0]}x{self._size[1]}")
+        assert self._gen is not None
+        self._gen.send(_even_pad(f))
+        self.frames_written += 1
+
+    def _start(self, w: int, h: int) -> None:
+        import imageio_ffmpeg
+
+        self._size = (w, h)
+        size = (w + w % 2, h + h % 2)
+        params = ["-movflags", "+faststart"]
+        if self.crf is not None:
+            params += ["-crf", str(int(self.crf))]
+        self._gen = imageio_ffmpeg.write_frames(
+            self.path,
+            size,
+            fps=self.fps,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            macro_block_size=2,
+            output_params=params,
+            ffmpeg_log_level="error",
+        )
+        self._gen.send(None)  # start ffmpeg
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()
+            self._gen = None
+
+    def __enter__(self) -> "Mp4Writer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_mp4(path: str, frames: Iterable[np.ndarray], fps: float = 24.0, quality: Optional[float] = 23) -> str:
+    """Write RGB uint8 frames (H x W x 3) to a browser-playable MP4; returns ``path``."""
+    writer = Mp4Writer(path, fps=fps, quality=quality)
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.close()
+    if writer.frames_written == 0:
+        raise ValueError("no frames to write")
+    return path

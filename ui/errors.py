@@ -1,0 +1,79 @@
+"""Turn exceptions into messages a user can act on, never a stack trace in the page.
+
+* ``PromptError`` (a mistake the user can fix: click outside, no image yet, bad file):
+  a yellow ``gr.Warning`` toast plus the same words in the tab's status line; the other
+  outputs keep their values, so the session carries on where it was.
+* ``ModelUnavailableError`` and other ``ValueError``/``RuntimeError`` with a message:
+  a red ``gr.Error`` toast with that message.
+* Anything else: logged with its traceback on the server, and a short ``gr.Error``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable, TypeVar
+
+import gradio as gr
+
+from ui.image_state import PromptError
+from ui.model_registry import ModelUnavailableError
+
+log = logging.getLogger("sam2.app")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(status: Any, generator: bool = False) -> Callable[[F], F]:
+    """Decorate an event handler whose outputs include the ``status`` component.
+
+    Handlers return dicts ``{component: value}``; on a ``PromptError`` only ``status`` is
+    updated. With ``generator=True`` the handler is a generator and the same rules apply
+    to whatever it raises while streaming.
+    """
+
+    def handle(exc: BaseException) -> dict:
+        if isinstance(exc, PromptError):
+            gr.Warning(str(exc))
+            return {status: f"⚠️ {exc}"}
+        if isinstance(exc, gr.Error):
+            raise exc
+        if isinstance(exc, ModelUnavailableError):
+            raise gr.Error(str(exc), duration=None) from None
+        log.exception("event handler failed")
+        detail = str(exc).strip()
+        text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        raise gr.Error(f"Something went wrong ({text}). The session is still usable.") from None
+
+    def wrap(fn: F) -> F:
+        if generator:
+            @functools.wraps(fn)
+            def gen_inner(*args: Any, **kwargs: Any):
+                try:
+                    yield from fn(*args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 - translated for the user
+                    yield handle(exc)
+
+            return gen_inner  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - translated for the user
+                return handle(exc)
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+def progress_adapter(progress: Any) -> Callable[[Any, str], None]:
+    """Adapt ``gr.Progress`` to the ``(fraction_or_None, description)`` callbacks of ``ui``."""
+
+    def report(fraction: Any, desc: str) -> None:
+        try:
+            progress(fraction, desc=desc)
+        except Exception:  # noqa: BLE001 - progress is cosmetic; never fail the event for it
+            pass
+
+    return report

@@ -1,0 +1,142 @@
+"""Files a user can download: binary mask PNG, RGBA cutout PNG, COCO-style RLE JSON.
+
+Every file has the original image size, whatever size the browser showed. The JSON uses
+the COCO run-length encoding (``{"size": [h, w], "counts": "..."}``) produced by the
+helpers of ``sam2.utils.amg``, so ``pycocotools.mask.decode`` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class ExportedMask:
+    """One mask to export, with what is known about how it was obtained."""
+
+    mask: np.ndarray  # HxW bool, original image size
+    label: str = "object"
+    predicted_iou: Optional[float] = None
+    stability_score: Optional[float] = None
+    point_coords: Sequence[Sequence[float]] = field(default_factory=tuple)
+    point_labels: Sequence[int] = field(default_factory=tuple)
+    box_xyxy: Optional[Sequence[float]] = None
+
+
+def safe_stem(name: Optional[str], default: str = "image") -> str:
+    """A file-name-safe stem from an uploaded file's name."""
+    stem = os.path.splitext(os.path.basename(name or ""))[0]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")
+    return stem[:60] or default
+
+
+def _check_mask(mask: np.ndarray, hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"a mask must be 2-D (H x W), got shape {m.shape}")
+    if hw is not None and m.shape != tuple(hw):
+        raise ValueError(f"mask shape {m.shape} does not match the image size {tuple(hw)}")
+    return m.astype(bool, copy=False)
+
+
+def union_mask(masks: Sequence[np.ndarray], hw: Tuple[int, int]) -> np.ndarray:
+    out = np.zeros(hw, dtype=bool)
+    for m in masks:
+        out |= _check_mask(m, hw)
+    return out
+
+
+def write_mask_png(mask: np.ndarray, path: str) -> str:
+    """Single-channel PNG: 255 inside the mask, 0 outside."""
+    m = _check_mask(mask)
+    Image.fromarray(m.astype(np.uint8) * 255, mode="L").save(path, format="PNG")
+    return path
+
+
+def write_label_png(masks: Sequence[np.ndarray], path: str) -> str:
+    """Single-channel PNG where pixel value k (1..255) means "object k"; later objects win."""
+    if not masks:
+        raise ValueError("no masks to write")
+    if len(masks) > 255:
+        raise ValueError(f"a label PNG holds at most 255 objects, got {len(masks)}")
+    hw = np.asarray(masks[0]).shape
+    labels = np.zeros(hw, dtype=np.uint8)
+    for k, m in enumerate(masks, start=1):
+        labels[_check_mask(m, hw)] = k
+    Image.fromarray(labels, mode="L").save(path, format="PNG")
+    return path
+
+
+def write_cutout_png(image: np.ndarray, mask: np.ndarray, path: str) -> str:
+    """RGBA PNG of the full image with alpha 255 inside the mask and 0 outside."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 image, got {image.dtype} {image.shape}")
+    m = _check_mask(mask, image.shape[:2])
+    rgba = np.dstack([image, m.astype(np.uint8) * 255])
+    Image.fromarray(rgba, mode="RGBA").save(path, format="PNG")
+    return path
+
+
+def coco_document(
+    items: Sequence[ExportedMask], image_hw: Tuple[int, int], file_name: str = "image.png"
+) -> Dict[str, Any]:
+    """A COCO-style dict: one ``image`` entry and one annotation (RLE segmentation) per mask."""
+    import torch
+
+    from sam2.utils.amg import (
+        area_from_rle,
+        batched_mask_to_box,
+        box_xyxy_to_xywh,
+        coco_encode_rle,
+        mask_to_rle_pytorch,
+    )
+
+    h, w = int(image_hw[0]), int(image_hw[1])
+    annotations: List[Dict[str, Any]] = []
+    if items:
+        stack = torch.from_numpy(np.stack([_check_mask(it.mask, (h, w)) for it in items]))
+        rles = mask_to_rle_pytorch(stack)
+        boxes = box_xyxy_to_xywh(batched_mask_to_box(stack)).tolist()
+        for idx, (it, rle, bbox) in enumerate(zip(items, rles, boxes), start=1):
+            ann: Dict[str, Any] = {
+                "id": idx,
+                "image_id": 1,
+                "category_id": 1,
+                "label": it.label,
+                "segmentation": coco_encode_rle(rle),
+                "area": int(area_from_rle(rle)),
+                "bbox": [int(v) for v in bbox],
+                "iscrowd": 0,
+            }
+            if it.predicted_iou is not None:
+                ann["predicted_iou"] = float(it.predicted_iou)
+            if it.stability_score is not None:
+                ann["stability_score"] = float(it.stability_score)
+            if len(it.point_coords):
+                ann["point_coords"] = [[float(x), float(y)] for x, y in it.point_coords]
+                ann["point_labels"] = [int(v) for v in it.point_labels]
+            if it.box_xyxy is not None:
+                ann["prompt_box_xyxy"] = [float(v) for v in it.box_xyxy]
+            annotations.append(ann)
+    return {
+        "info": {"description": "SAM 2 masks", "format": "COCO RLE (pycocotools.mask.decode)"},
+        "images": [{"id": 1, "file_name": file_name, "height": h, "width": w}],
+        "categories": [{"id": 1, "name": "object"}],
+        "annotations": annotations,
+    }
+
+
+def write_coco_json(
+    items: Sequence[ExportedMask], image_hw: Tuple[int, int], path: str, file_name: str = "image.png"
+) -> str:
+    doc = coco_document(items, image_hw, file_name=file_name)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    return path

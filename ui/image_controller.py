@@ -1,0 +1,472 @@
+"""Image-tab behaviour without Gradio: session bookkeeping, calls to the engine, views.
+
+Every public method takes the session id, runs under that session's lock, and returns an
+``ImageView`` (what the page should show). Problems the user can fix raise
+``PromptError`` with a readable message; ``ui.image_tab`` turns those into toasts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image
+
+from ui import exports, overlay
+from ui.image_engine import EverythingParams, ImageEngine
+from ui.image_state import ImageSession, PromptError, PromptSet
+from ui.model_names import model_label
+from ui.sessions import SessionStore
+
+ProgressFn = Callable[[Optional[float], str], None]
+
+#: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
+#: message: their full-resolution masks and logits would need gigabytes per click.
+MAX_IMAGE_PIXELS = 40_000_000
+
+CLICK_MODES = ("foreground", "background", "box")
+
+
+@dataclass
+class Candidate:
+    thumbnail: np.ndarray
+    caption: str
+
+
+@dataclass
+class ImageView:
+    """Everything the image tab displays after an action."""
+
+    canvas: Optional[np.ndarray]
+    candidates: List[Candidate] = field(default_factory=list)
+    chosen: Optional[int] = None
+    objects: List[Tuple[str, int]] = field(default_factory=list)
+    active: int = 0
+    status: str = ""
+
+
+@dataclass
+class EverythingView:
+    canvas: Optional[np.ndarray]
+    count: int
+    status: str
+    json_path: Optional[str]
+
+
+def _noop(_fraction: Optional[float], _desc: str) -> None:
+    return None
+
+
+class SessionFiles:
+    """A temporary folder per session for downloads, removed with the session."""
+
+    def __init__(self) -> None:
+        self._dir: Optional[str] = None
+
+    def path(self, name: str) -> str:
+        if self._dir is None or not os.path.isdir(self._dir):
+            self._dir = tempfile.mkdtemp(prefix="sam2_app_")
+        return os.path.join(self._dir, name)
+
+    def cleanup(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+@dataclass
+class _ImageSlot:
+    state: ImageSession = field(default_factory=ImageSession)
+    files: SessionFiles = field(default_factory=SessionFiles)
+    last_encode_s: Optional[float] = None
+    last_decode_s: Optional[float] = None
+
+
+def read_image(source: Any) -> Tuple[np.ndarray, str]:
+    """(H x W x 3 uint8 RGB, file name) from a path, bytes, PIL image or array.
+
+    Refuses images above ``MAX_IMAGE_PIXELS`` before decoding them.
+    """
+    from sam2.media.images import ImageLoadError, load_image, to_rgb_uint8
+
+    if source is None:
+        raise PromptError("No image was given.")
+    name = "image"
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            name = os.path.basename(str(source))
+            try:
+                with Image.open(source) as probe:
+                    w, h = probe.size
+            except Exception:  # noqa: BLE001 - load_image below gives the proper message
+                w = h = 0
+            _check_size(h, w)
+            image = load_image(source)
+        elif isinstance(source, (bytes, bytearray)):
+            image = load_image(bytes(source))
+        else:
+            image = to_rgb_uint8(source)
+    except ImageLoadError as exc:
+        raise PromptError(f"Could not read {name!r} as an image: {exc}") from None
+    _check_size(*image.shape[:2])
+    return image, name
+
+
+def _check_size(h: int, w: int) -> None:
+    if h * w > MAX_IMAGE_PIXELS:
+        raise PromptError(
+            f"The image is {w}x{h} ({h * w / 1e6:.0f} megapixels); this app accepts up to "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Please downscale it first."
+        )
+
+
+class ImageController:
+    """The image tab's logic for all sessions."""
+
+    def __init__(self, engine: ImageEngine, max_idle_s: float = 30 * 60.0) -> None:
+        self.engine = engine
+        self.sessions: SessionStore[_ImageSlot] = SessionStore(
+            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.files.cleanup()
+        )
+
+    # ------------------------------------------------------------ session plumbing
+    def _run(self, sid: Optional[str], fn: Callable[[_ImageSlot], Any]) -> Any:
+        entry = self.sessions.get(sid)
+        with entry.lock:
+            try:
+                return fn(entry.state)
+            finally:
+                entry.touch()
+
+    def drop(self, sid: Optional[str]) -> None:
+        self.sessions.drop(sid)
+
+    def model_of(self, sid: Optional[str]) -> str:
+        return self._run(sid, lambda slot: self.engine.registry.resolve(slot.state.model_key))
+
+    # ------------------------------------------------------------ actions
+    def load_image(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> ImageView:
+        image, file_name = read_image(source)
+
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state.load(image, name or file_name, overlay.make_display(image))
+            slot.last_encode_s = slot.last_decode_s = None
+            return self._view(slot, note="Image loaded. Click on it to add a point.")
+
+        return self._run(sid, act)
+
+    def reset(self, sid: Optional[str]) -> ImageView:
+        """Forget the image (the upload box was cleared)."""
+
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state = ImageSession(model_key=slot.state.model_key)
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def set_model(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = _noop) -> ImageView:
+        """Switch model; objects that have prompts are predicted again with the new one."""
+
+        def act(slot: _ImageSlot) -> ImageView:
+            if not self._apply_model(slot, model_id):
+                return self._view(slot)
+            st = slot.state
+            if st.has_image and any(o.history for o in st.objects):
+                self._predict_all(slot, progress)
+            return self._view(slot, note=f"Model set to {model_label(self.engine.registry.resolve(st.model_key))}.")
+
+        return self._run(sid, act)
+
+    def prepare(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = _noop) -> ImageView:
+        """Load the model and encode the current image now, so that the first click is fast."""
+
+        def act(slot: _ImageSlot) -> ImageView:
+            self._apply_model(slot, model_id)
+            if not slot.state.has_image:
+                return self._view(slot)
+            self._ensure_embedding(slot, progress)
+            self._predict_all(slot, progress)
+            return self._view(slot, note="Ready. Click on the image to add a point.")
+
+        return self._run(sid, act)
+
+    def _apply_model(self, slot: _ImageSlot, model_id: Optional[str]) -> bool:
+        """Record the session's model choice; returns whether it changed."""
+        try:
+            new_id = self.engine.registry.resolve(model_id)
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        st = slot.state
+        if self.engine.registry.resolve(st.model_key) == new_id:
+            st.model_key = new_id
+            return False
+        st.model_key = new_id
+        st.embedding = None
+        st.everything = None
+        for obj in st.objects:
+            obj.prediction = None
+        return True
+
+    def click(self, sid: Optional[str], x: float, y: float, mode: str, progress: ProgressFn = _noop) -> ImageView:
+        """A click on the displayed image at display pixel (x, y)."""
+        if mode not in CLICK_MODES:
+            raise PromptError(f"Unknown click mode {mode!r}; use one of {', '.join(CLICK_MODES)}.")
+
+        def act(slot: _ImageSlot) -> ImageView:
+            st = slot.state
+            st.require_image()
+            assert st.display is not None
+            dh, dw = st.display.pixels.shape[:2]
+            if not (0 <= x < dw and 0 <= y < dh):
+                raise PromptError("That click was outside the image.")
+            ox, oy = st.display.to_original(x, y)
+            if mode == "box":
+                if st.box_click(ox, oy) is None:
+                    return self._view(slot, note="First corner set; click the opposite corner.")
+            else:
+                st.add_point(ox, oy, 1 if mode == "foreground" else 0)
+            self._predict_active(slot, progress)
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def add_point(self, sid: Optional[str], x: float, y: float, foreground: bool = True,
+                  progress: ProgressFn = _noop) -> ImageView:
+        """A point in original-image pixel coordinates (the API's way to click)."""
+        return self._prompt(sid, lambda st: st.add_point(float(x), float(y), 1 if foreground else 0), progress)
+
+    def add_box(self, sid: Optional[str], x0: float, y0: float, x1: float, y1: float,
+                progress: ProgressFn = _noop) -> ImageView:
+        return self._prompt(sid, lambda st: st.add_box(float(x0), float(y0), float(x1), float(y1)), progress)
+
+    def refine(self, sid: Optional[str], progress: ProgressFn = _noop) -> ImageView:
+        return self._prompt(sid, lambda st: st.refine(), progress)
+
+    def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> ImageView:
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state.require_image()
+            change(slot.state)
+            self._predict_active(slot, progress)
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def undo(self, sid: Optional[str], progress: ProgressFn = _noop) -> ImageView:
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state.require_image()
+            what = slot.state.undo()
+            self._predict_active(slot, progress)
+            return self._view(slot, note=f"Undid the last {what}.")
+
+        return self._run(sid, act)
+
+    def clear(self, sid: Optional[str]) -> ImageView:
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state.clear()
+            return self._view(slot, note="Cleared all objects." if slot.state.has_image else "")
+
+        return self._run(sid, act)
+
+    def choose(self, sid: Optional[str], index: int) -> ImageView:
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state.require_image()
+            slot.state.choose(int(index))
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def new_object(self, sid: Optional[str]) -> ImageView:
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state.require_image()
+            obj = slot.state.new_object()
+            return self._view(slot, note=f"{obj.name}: click on it to add points.")
+
+        return self._run(sid, act)
+
+    def select_object(self, sid: Optional[str], index: int) -> ImageView:
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state.require_image()
+            slot.state.select_object(int(index))
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def remove_object(self, sid: Optional[str]) -> ImageView:
+        def act(slot: _ImageSlot) -> ImageView:
+            slot.state.require_image()
+            slot.state.remove_object()
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def view(self, sid: Optional[str]) -> ImageView:
+        return self._run(sid, lambda slot: self._view(slot))
+
+    # ------------------------------------------------------------ segment everything
+    def segment_everything(self, sid: Optional[str], params: EverythingParams,
+                           progress: ProgressFn = _noop) -> EverythingView:
+        def act(slot: _ImageSlot) -> EverythingView:
+            st = slot.state
+            st.require_image()
+            assert st.image is not None and st.display is not None
+            try:
+                params.validated()
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            model_id = self.engine.ensure_model(st.model_key, progress)
+            progress(None, f"Segmenting everything ({params.points_per_side}x{params.points_per_side} points)...")
+            result = self.engine.segment_everything(model_id, st.image, params)
+            st.everything = result
+            canvas = overlay.colorize_everything(st.display.pixels, result.masks)
+            path = self._write_everything_json(slot)
+            n = len(result.masks)
+            status = (f"**{n} mask{'s' if n != 1 else ''}** found in {result.seconds:.1f} s "
+                      f"({model_label(model_id)}).")
+            if n == 0:
+                status += " Try lower IoU / stability thresholds."
+            return EverythingView(canvas, n, status, path)
+
+        return self._run(sid, act)
+
+    def _write_everything_json(self, slot: _ImageSlot) -> str:
+        st = slot.state
+        assert st.everything is not None
+        items = [
+            exports.ExportedMask(
+                mask=m,
+                label=f"mask {i + 1}",
+                predicted_iou=r.get("predicted_iou"),
+                stability_score=r.get("stability_score"),
+                point_coords=[tuple(p) for p in r.get("point_coords", [])],
+                point_labels=[1] * len(r.get("point_coords", [])),
+            )
+            for i, (m, r) in enumerate(zip(st.everything.masks, st.everything.records))
+        ]
+        stem = exports.safe_stem(st.name)
+        return exports.write_coco_json(items, st.hw, slot.files.path(f"{stem}_everything.json"), file_name=st.name)
+
+    # ------------------------------------------------------------ downloads
+    def export(self, sid: Optional[str]) -> List[str]:
+        """Write mask PNG, RGBA cutout and COCO JSON for the current objects; returns paths."""
+
+        def act(slot: _ImageSlot) -> List[str]:
+            st = slot.state
+            st.require_image()
+            done = st.finished_objects()
+            if not done:
+                raise PromptError("Nothing to download yet: segment at least one object.")
+            assert st.image is not None
+            stem = exports.safe_stem(st.name)
+            masks = [o.mask for o in done]
+            union = exports.union_mask(masks, st.hw)  # type: ignore[arg-type]
+            paths = [
+                exports.write_mask_png(union, slot.files.path(f"{stem}_mask.png")),
+                exports.write_cutout_png(st.image, union, slot.files.path(f"{stem}_cutout.png")),
+            ]
+            items = []
+            for o in done:
+                assert o.prediction is not None
+                coords, labels = o.prompts.point_arrays()
+                items.append(exports.ExportedMask(
+                    mask=o.mask,  # type: ignore[arg-type]
+                    label=o.name,
+                    predicted_iou=float(o.prediction.iou[o.chosen]),
+                    stability_score=float(o.prediction.stability[o.chosen]),
+                    point_coords=[] if coords is None else coords.tolist(),
+                    point_labels=[] if labels is None else labels.tolist(),
+                    box_xyxy=o.prompts.box,
+                ))
+            paths.append(exports.write_coco_json(items, st.hw, slot.files.path(f"{stem}_masks.json"), file_name=st.name))
+            if len(done) > 1:
+                paths.append(exports.write_label_png(masks, slot.files.path(f"{stem}_labels.png")))  # type: ignore[arg-type]
+            return paths
+
+        return self._run(sid, act)
+
+    # ------------------------------------------------------------ model calls
+    def _ensure_embedding(self, slot: _ImageSlot, progress: ProgressFn) -> Any:
+        st = slot.state
+        assert st.image is not None
+        model_id = self.engine.ensure_model(st.model_key, progress)
+        if st.embedding is None or st.embedding.model_id != model_id:
+            progress(None, "Encoding the image (once per image)...")
+            st.embedding = self.engine.encode(model_id, st.image)
+            slot.last_encode_s = st.embedding.seconds
+        return st.embedding
+
+    def _predict_active(self, slot: _ImageSlot, progress: ProgressFn) -> None:
+        obj = slot.state.current
+        if not obj.history or obj.prediction is not None:
+            return
+        emb = self._ensure_embedding(slot, progress)
+        t0 = time.perf_counter()
+        slot.state.set_prediction(self.engine.predict(emb, obj.prompts))
+        slot.last_decode_s = time.perf_counter() - t0
+
+    def _predict_all(self, slot: _ImageSlot, progress: ProgressFn) -> None:
+        st = slot.state
+        active = st.active
+        try:
+            for i, obj in enumerate(st.objects):
+                if obj.history and obj.prediction is None:
+                    st.active = i
+                    self._predict_active(slot, progress)
+        finally:
+            st.active = active
+
+    # ------------------------------------------------------------ rendering
+    def _view(self, slot: _ImageSlot, note: str = "") -> ImageView:
+        st = slot.state
+        objects = [(f"{o.name}{'' if o.history else ' (empty)'}", i) for i, o in enumerate(st.objects)]
+        if not st.has_image or st.display is None:
+            return ImageView(None, objects=objects, active=st.active,
+                             status=note or "Upload an image or pick an example to start.")
+        base = st.display.pixels
+        tinted = overlay.blend_masks(base, [(o.mask, o.color) for o in st.objects if o.mask is not None])
+        obj = st.current
+        p = obj.prompts
+        canvas = overlay.draw_prompts(tinted, st.display, p.points, p.box, box_color=obj.color,
+                                      pending_corner=st.pending_corner)
+        candidates: List[Candidate] = []
+        chosen: Optional[int] = None
+        if obj.prediction is not None:
+            small = overlay.thumbnail(base)
+            for i in range(obj.prediction.masks.shape[0]):
+                thumb = overlay.blend_masks(small, [(obj.prediction.masks[i], obj.color)], alpha=0.6)
+                cap = (f"{i + 1} · IoU {obj.prediction.iou[i]:.3f} · "
+                       f"stability {obj.prediction.stability[i]:.3f}")
+                candidates.append(Candidate(thumb, cap + (" ✓" if i == obj.chosen else "")))
+            chosen = obj.chosen
+        return ImageView(canvas, candidates, chosen, objects, st.active, self._status(slot, note))
+
+    def _status(self, slot: _ImageSlot, note: str) -> str:
+        st = slot.state
+        h, w = st.hw
+        obj = st.current
+        fg = sum(1 for pt in obj.prompts.points if pt[2] == 1)
+        bg = len(obj.prompts.points) - fg
+        parts = [f"**{obj.name}** ({st.active + 1} of {len(st.objects)})",
+                 f"{fg} foreground / {bg} background point{'s' if bg != 1 else ''}"]
+        if obj.prompts.box is not None:
+            parts.append("box")
+        if obj.prompts.is_refinement:
+            parts.append("refined")
+        if obj.prediction is not None:
+            parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, "
+                         f"{int(obj.mask.sum()):,} px")  # type: ignore[union-attr]
+        size = f"image {w}×{h}"
+        if st.display is not None and st.display.scale < 1.0:
+            size += f" (shown at {st.display.scale:.2f}×, outputs at full size)"
+        timing = []
+        if slot.last_encode_s is not None:
+            timing.append(f"encode {slot.last_encode_s:.2f} s")
+        if slot.last_decode_s is not None:
+            timing.append(f"decode {slot.last_decode_s * 1000:.0f} ms")
+        model = model_label(self.engine.registry.resolve(st.model_key))
+        line = " · ".join(parts) + f"  \n{size} · {model}" + (f" · {', '.join(timing)}" if timing else "")
+        return (note + "  \n" + line) if note else line

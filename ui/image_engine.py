@@ -1,0 +1,177 @@
+"""The image tab's only contact with the model: encode once, decode per prompt, AMG.
+
+Each session owns a ``SAM2ImagePredictor`` (cheap: it only points at the shared model
+and holds that session's image features), so ``set_image`` runs once per image per
+session and every click afterwards is decoder-only.
+
+On a ZeroGPU Space a GPU function runs in a forked worker and its side effects are lost,
+so a predictor cannot keep features between calls: there the image is encoded again for
+each prompt (``ui.spaces.ZERO_GPU``), inside one pure GPU call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+import numpy as np
+
+from ui import spaces
+from ui.image_state import EverythingResult, Prediction, PromptSet
+from ui.model_registry import ModelRegistry, ProgressFn
+
+#: Logit offset used for the stability score shown next to each candidate (as in the AMG).
+STABILITY_OFFSET = 1.0
+
+
+@dataclass
+class Embedding:
+    """An image encoded by one model for one session (a predictor with the image set)."""
+
+    model_id: str
+    predictor: Any  # SAM2ImagePredictor with set_image done; None on ZeroGPU
+    image: np.ndarray
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EverythingParams:
+    """The main knobs of ``SAM2AutomaticMaskGenerator`` exposed in the UI."""
+
+    points_per_side: int = 32
+    points_per_batch: int = 64
+    pred_iou_thresh: float = 0.8
+    stability_score_thresh: float = 0.95
+    box_nms_thresh: float = 0.7
+    crop_n_layers: int = 0
+    min_mask_region_area: int = 0
+    use_m2m: bool = False
+
+    def validated(self) -> "EverythingParams":
+        if not 1 <= self.points_per_side <= 128:
+            raise ValueError(f"points per side must be between 1 and 128, got {self.points_per_side}")
+        if not 1 <= self.points_per_batch <= 1024:
+            raise ValueError(f"points per batch must be between 1 and 1024, got {self.points_per_batch}")
+        for name in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name.replace('_', ' ')} must be in [0, 1], got {v}")
+        if not 0 <= self.crop_n_layers <= 3:
+            raise ValueError(f"crop layers must be between 0 and 3, got {self.crop_n_layers}")
+        if self.min_mask_region_area < 0:
+            raise ValueError("minimum region area must not be negative")
+        return self
+
+
+def _new_predictor(model: Any) -> Any:
+    from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+    return SAM2ImagePredictor(model)
+
+
+def _stability(logits: np.ndarray, threshold: float) -> np.ndarray:
+    import torch
+
+    from sam2.utils.amg import calculate_stability_score
+
+    score = calculate_stability_score(torch.from_numpy(logits), threshold, STABILITY_OFFSET)
+    return np.nan_to_num(score.float().numpy(), nan=0.0).astype(np.float32)
+
+
+def _decode(predictor: Any, prompts: PromptSet, multimask: bool) -> Prediction:
+    import torch
+
+    coords, labels = prompts.point_arrays()
+    mask_input = None if prompts.mask_input is None else prompts.mask_input[None, :, :]
+    with torch.inference_mode():
+        logits, iou, low_res = predictor.predict(
+            point_coords=coords,
+            point_labels=labels,
+            box=prompts.box_array(),
+            mask_input=mask_input,
+            multimask_output=multimask and not prompts.is_refinement,
+            return_logits=True,
+        )
+    logits = np.asarray(logits, dtype=np.float32)
+    threshold = float(getattr(predictor, "mask_threshold", 0.0))
+    return Prediction(
+        masks=logits > threshold,
+        iou=np.asarray(iou, dtype=np.float32).reshape(-1),
+        stability=_stability(logits, threshold),
+        low_res_logits=np.asarray(low_res, dtype=np.float32),
+    )
+
+
+# ZeroGPU entry points: module level, plain data in and out.
+_REGISTRY: Optional[ModelRegistry] = None
+
+
+@spaces.gpu(duration=60)
+def _gpu_encode_and_decode(model_id: str, image: np.ndarray, prompts: PromptSet, multimask: bool) -> Prediction:
+    assert _REGISTRY is not None
+    predictor = _new_predictor(_REGISTRY.get(model_id).model)
+    predictor.set_image(image)
+    return _decode(predictor, prompts, multimask)
+
+
+@spaces.gpu(duration=120)
+def _gpu_everything(model_id: str, image: np.ndarray, params: EverythingParams) -> List[dict]:
+    assert _REGISTRY is not None
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+
+    import torch
+
+    generator = SAM2AutomaticMaskGenerator(
+        _REGISTRY.get(model_id).model,
+        points_per_side=params.points_per_side,
+        points_per_batch=params.points_per_batch,
+        pred_iou_thresh=params.pred_iou_thresh,
+        stability_score_thresh=params.stability_score_thresh,
+        box_nms_thresh=params.box_nms_thresh,
+        crop_n_layers=params.crop_n_layers,
+        min_mask_region_area=params.min_mask_region_area,
+        use_m2m=params.use_m2m,
+        output_mode="binary_mask",
+    )
+    with torch.inference_mode():
+        return generator.generate(image)
+
+
+class ImageEngine:
+    """Encode / decode / segment-everything for the image tab, on top of a registry."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        global _REGISTRY
+        self.registry = registry
+        _REGISTRY = registry
+
+    def ensure_model(self, model_id: Optional[str], progress: Optional[ProgressFn] = None) -> str:
+        """Load the model in this process (with progress) and return its id."""
+        return self.registry.get(model_id, "image", progress=progress).model_id
+
+    def encode(self, model_id: str, image: np.ndarray) -> Embedding:
+        t0 = time.perf_counter()
+        if spaces.ZERO_GPU:
+            return Embedding(model_id, None, image, 0.0)
+        import torch
+
+        predictor = _new_predictor(self.registry.get(model_id).model)
+        with torch.inference_mode():
+            predictor.set_image(image)
+        return Embedding(model_id, predictor, image, time.perf_counter() - t0)
+
+    def predict(self, embedding: Embedding, prompts: PromptSet, multimask: bool = True) -> Prediction:
+        if prompts.is_empty:
+            raise ValueError("predict needs at least one point or a box")
+        if embedding.predictor is None:
+            return _gpu_encode_and_decode(embedding.model_id, embedding.image, prompts, multimask)
+        return _decode(embedding.predictor, prompts, multimask)
+
+    def segment_everything(self, model_id: str, image: np.ndarray, params: EverythingParams) -> EverythingResult:
+        params = params.validated()
+        t0 = time.perf_counter()
+        records = _gpu_everything(model_id, image, params)
+        records = sorted(records, key=lambda r: -int(r["area"]))
+        masks = [np.asarray(r.pop("segmentation"), dtype=bool) for r in records]
+        return EverythingResult(masks=masks, records=records, seconds=time.perf_counter() - t0)

@@ -1,0 +1,291 @@
+"""The "Image" tab: components and event wiring only; behaviour lives in ``ImageController``.
+
+Named API endpoints (for ``gradio_client``; each ``Client`` is one session, so the image
+loaded by ``/load_image`` stays for the following calls):
+
+* ``/load_image(image)``, ``/set_model(model)``
+* ``/add_point(x, y, foreground)`` and ``/add_box(x0, y0, x1, y1)`` in original-image pixels
+* ``/undo``, ``/clear``, ``/refine``, ``/pick_candidate(index)``, ``/new_object``,
+  ``/select_object(index)``, ``/remove_object``
+* ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, (label PNG)]
+* ``/segment_everything(points_per_side, pred_iou_thresh, stability_score_thresh,
+  box_nms_thresh, crop_n_layers, min_mask_region_area)``
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import gradio as gr
+
+from ui.errors import guarded, progress_adapter
+from ui.image_controller import ImageController, ImageView
+from ui.image_engine import EverythingParams
+from ui.overlay import MAX_DISPLAY_SIDE
+
+CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
+                 ("Box (click two corners)", "box")]
+CANDIDATE_CHOICES = [("Mask 1", 0), ("Mask 2", 1), ("Mask 3", 2)]
+PROMPT_GROUP = "image_prompt"
+EVERYTHING_GROUP = "image_everything"
+
+
+class SafeImage(gr.Image):
+    """``gr.Image`` whose upload step reports unreadable files as a message, not a traceback.
+
+    With ``type="filepath"`` and ``image_mode=None`` Gradio hands over the uploaded file
+    untouched (so our own loader applies its grayscale / 16-bit / CMYK rules), but it still
+    opens the file once with PIL and fails with a bare exception on non-images.
+    """
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "image"
+
+    def preprocess(self, payload: Any) -> Any:
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any decoder failure means "not an image"
+            name = getattr(payload, "orig_name", None) or "the file"
+            raise gr.Error(
+                f"Could not read {name} as an image ({type(exc).__name__}). "
+                "Please upload a PNG, JPEG, WebP, BMP or TIFF file."
+            ) from None
+
+
+def example_images(folder: str) -> List[str]:
+    paths: List[str] = []
+    for ext in ("png", "jpg", "jpeg", "webp"):
+        paths += glob.glob(os.path.join(folder, f"*.{ext}"))
+    return sorted(paths)
+
+
+@dataclass
+class EverythingDefaults:
+    points_per_side: int = 32
+
+
+def _session(request: Optional[gr.Request]) -> Optional[str]:
+    return None if request is None else request.session_hash
+
+
+class ImageTab:
+    """Builds the tab inside an open ``gr.Blocks`` and wires it to a controller."""
+
+    def __init__(self, controller: ImageController, examples_dir: Optional[str] = None,
+                 everything_defaults: EverythingDefaults = EverythingDefaults(),
+                 concurrency_limit: int = 4) -> None:
+        self.controller = controller
+        self.examples_dir = examples_dir
+        self.everything_defaults = everything_defaults
+        self.concurrency_limit = concurrency_limit
+
+    # ------------------------------------------------------------------ layout
+    def build(self, model: gr.Dropdown) -> None:
+        self.model = model
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                self.canvas = gr.Image(
+                    label="Click on the image to add prompts", type="numpy", format="jpeg",
+                    interactive=False, elem_id="image-canvas", height=620,
+                    buttons=["download", "fullscreen"],
+                )
+                self.mode = gr.Radio(CLICK_CHOICES, value="foreground", label="A click adds",
+                                     elem_id="image-click-mode")
+                with gr.Row():
+                    self.undo_btn = gr.Button("↶ Undo", size="sm", elem_id="image-undo")
+                    self.refine_btn = gr.Button("Refine", size="sm", elem_id="image-refine")
+                    self.new_obj_btn = gr.Button("+ New object", size="sm", elem_id="image-new-object")
+                    self.clear_btn = gr.Button("Clear all", size="sm", variant="stop", elem_id="image-clear")
+                self.status = gr.Markdown("Upload an image or pick an example to start.", elem_id="image-status")
+                with gr.Accordion("Prompt by pixel coordinates", open=False):
+                    gr.Markdown("Coordinates are in pixels of the original image, origin top-left.")
+                    with gr.Row():
+                        self.px = gr.Number(label="x", value=0, precision=1, min_width=80)
+                        self.py = gr.Number(label="y", value=0, precision=1, min_width=80)
+                        self.pfg = gr.Checkbox(label="Foreground", value=True, min_width=80)
+                        self.point_btn = gr.Button("Add point", size="sm")
+                    with gr.Row():
+                        self.bx0 = gr.Number(label="x0", value=0, precision=1, min_width=70)
+                        self.by0 = gr.Number(label="y0", value=0, precision=1, min_width=70)
+                        self.bx1 = gr.Number(label="x1", value=0, precision=1, min_width=70)
+                        self.by1 = gr.Number(label="y1", value=0, precision=1, min_width=70)
+                        self.box_btn = gr.Button("Set box", size="sm")
+            with gr.Column(scale=2, min_width=300):
+                self.upload = SafeImage(
+                    label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                    elem_id="image-upload", height=240,
+                )
+                examples = example_images(self.examples_dir) if self.examples_dir else []
+                if examples:
+                    gr.Examples(examples=[[p] for p in examples], inputs=[self.upload],
+                                cache_examples=False, label="Examples (drawn by examples/make_examples.py)")
+                self.gallery = gr.Gallery(label="Candidate masks (click one to use it)", columns=3,
+                                          height=200, allow_preview=False, object_fit="contain",
+                                          elem_id="image-candidates", interactive=False)
+                self.candidate = gr.Radio(CANDIDATE_CHOICES, value=None, label="Mask used",
+                                          elem_id="image-candidate")
+                self.objects = gr.Radio([("Object 1 (empty)", 0)], value=0, label="Objects",
+                                        elem_id="image-objects")
+                self.remove_obj_btn = gr.Button("Remove object", size="sm")
+                with gr.Group():
+                    self.export_btn = gr.Button("Prepare downloads", variant="primary", elem_id="image-export")
+                    self.files = gr.File(label="Mask PNG · RGBA cutout PNG · COCO RLE JSON",
+                                         file_count="multiple", interactive=False, elem_id="image-files")
+        with gr.Accordion("Segment everything (automatic mask generator)", open=False):
+            with gr.Row():
+                self.pps = gr.Slider(4, 64, value=self.everything_defaults.points_per_side, step=1,
+                                     label="Points per side")
+                self.iou_t = gr.Slider(0.0, 1.0, value=0.8, step=0.01, label="Predicted IoU threshold")
+                self.stab_t = gr.Slider(0.0, 1.0, value=0.95, step=0.01, label="Stability score threshold")
+            with gr.Row():
+                self.nms_t = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="Box NMS threshold")
+                self.crops = gr.Slider(0, 2, value=0, step=1, label="Crop layers")
+                self.min_area = gr.Number(value=0, precision=0, minimum=0, label="Min region area (px)")
+            self.everything_btn = gr.Button("Segment everything", variant="primary", elem_id="image-everything")
+            with gr.Row():
+                self.everything_canvas = gr.Image(label="All masks", type="numpy", format="jpeg",
+                                                  interactive=False, elem_id="image-everything-canvas")
+                with gr.Column():
+                    self.everything_status = gr.Markdown(elem_id="image-everything-status")
+                    self.everything_file = gr.File(label="COCO RLE JSON", interactive=False)
+        gr.Markdown(
+            f"Images larger than {MAX_DISPLAY_SIDE} px on their long side are shown downscaled; "
+            "prompts, masks and downloads use the original resolution."
+        )
+        self._wire()
+
+    # ------------------------------------------------------------------ rendering
+    def _view_outputs(self) -> List[Any]:
+        return [self.canvas, self.gallery, self.candidate, self.objects, self.status]
+
+    def _render(self, view: ImageView) -> Dict[Any, Any]:
+        return {
+            self.canvas: view.canvas,
+            self.gallery: [(c.thumbnail, c.caption) for c in view.candidates],
+            self.candidate: gr.Radio(value=view.chosen),
+            self.objects: gr.Radio(choices=view.objects, value=view.active),
+            self.status: view.status,
+        }
+
+    # ------------------------------------------------------------------ events
+    def _wire(self) -> None:
+        c = self.controller
+        views = self._view_outputs()
+        prompt_kw = dict(concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
+
+        @guarded(self.status)
+        def load_image(path: Optional[str], request: gr.Request):
+            sid = _session(request)
+            if not path:
+                return self._render(c.reset(sid))
+            return self._render(c.load_image(sid, path))
+
+        @guarded(self.status)
+        def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            """Load the model and encode the image right after an upload (first click is then fast)."""
+            view = c.prepare(_session(request), model_id, progress_adapter(progress))
+            return {self.status: view.status}
+
+        @guarded(self.status)
+        def set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            return self._render(c.set_model(_session(request), model_id, progress_adapter(progress)))
+
+        @guarded(self.status)
+        def on_click(mode: str, evt: gr.SelectData, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            x, y = evt.index[0], evt.index[1]
+            return self._render(c.click(_session(request), x, y, mode, progress_adapter(progress)))
+
+        @guarded(self.status)
+        def add_point(x: float, y: float, foreground: bool, request: gr.Request,
+                      progress=gr.Progress(track_tqdm=True)):
+            return self._render(c.add_point(_session(request), x, y, bool(foreground), progress_adapter(progress)))
+
+        @guarded(self.status)
+        def add_box(x0: float, y0: float, x1: float, y1: float, request: gr.Request,
+                    progress=gr.Progress(track_tqdm=True)):
+            return self._render(c.add_box(_session(request), x0, y0, x1, y1, progress_adapter(progress)))
+
+        @guarded(self.status)
+        def undo(request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            return self._render(c.undo(_session(request), progress_adapter(progress)))
+
+        @guarded(self.status)
+        def refine(request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            return self._render(c.refine(_session(request), progress_adapter(progress)))
+
+        @guarded(self.status)
+        def clear(request: gr.Request):
+            return self._render(c.clear(_session(request)))
+
+        @guarded(self.status)
+        def pick_candidate(index: Optional[int], request: gr.Request):
+            if index is None:
+                return {}
+            return self._render(c.choose(_session(request), int(index)))
+
+        @guarded(self.status)
+        def pick_from_gallery(evt: gr.SelectData, request: gr.Request):
+            return self._render(c.choose(_session(request), int(evt.index)))
+
+        @guarded(self.status)
+        def new_object(request: gr.Request):
+            return self._render(c.new_object(_session(request)))
+
+        @guarded(self.status)
+        def select_object(index: Optional[int], request: gr.Request):
+            if index is None:
+                return {}
+            return self._render(c.select_object(_session(request), int(index)))
+
+        @guarded(self.status)
+        def remove_object(request: gr.Request):
+            return self._render(c.remove_object(_session(request)))
+
+        @guarded(self.status)
+        def export(request: gr.Request):
+            paths = c.export(_session(request))
+            return {self.files: paths, self.status: f"{len(paths)} files ready to download."}
+
+        @guarded(self.everything_status)
+        def segment_everything(points_per_side: float, pred_iou_thresh: float, stability_score_thresh: float,
+                               box_nms_thresh: float, crop_n_layers: float, min_mask_region_area: float,
+                               request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            params = EverythingParams(
+                points_per_side=int(points_per_side), pred_iou_thresh=float(pred_iou_thresh),
+                stability_score_thresh=float(stability_score_thresh), box_nms_thresh=float(box_nms_thresh),
+                crop_n_layers=int(crop_n_layers), min_mask_region_area=int(min_mask_region_area or 0),
+            )
+            view = c.segment_everything(_session(request), params, progress_adapter(progress))
+            return {self.everything_canvas: view.canvas, self.everything_status: view.status,
+                    self.everything_file: view.json_path}
+
+        self.upload.change(load_image, [self.upload], views, api_name="load_image",
+                           concurrency_limit=self.concurrency_limit).then(
+            prepare, [self.model], [self.status], api_visibility="undocumented", **prompt_kw)
+        self.model.input(set_model, [self.model], views, api_name="set_model", **prompt_kw)
+        self.canvas.select(on_click, [self.mode], views, api_visibility="undocumented",
+                           trigger_mode="multiple", **prompt_kw)
+        self.point_btn.click(add_point, [self.px, self.py, self.pfg], views, api_name="add_point", **prompt_kw)
+        self.box_btn.click(add_box, [self.bx0, self.by0, self.bx1, self.by1], views, api_name="add_box",
+                           **prompt_kw)
+        self.undo_btn.click(undo, None, views, api_name="undo", **prompt_kw)
+        self.refine_btn.click(refine, None, views, api_name="refine", **prompt_kw)
+        self.clear_btn.click(clear, None, views, api_name="clear", **prompt_kw)
+        self.candidate.input(pick_candidate, [self.candidate], views, api_name="pick_candidate", **prompt_kw)
+        self.gallery.select(pick_from_gallery, None, views, api_visibility="undocumented", **prompt_kw)
+        self.new_obj_btn.click(new_object, None, views, api_name="new_object", **prompt_kw)
+        self.objects.input(select_object, [self.objects], views, api_name="select_object", **prompt_kw)
+        self.remove_obj_btn.click(remove_object, None, views, api_name="remove_object", **prompt_kw)
+        self.export_btn.click(export, None, [self.files, self.status], api_name="export", **prompt_kw)
+        self.everything_btn.click(
+            segment_everything,
+            [self.pps, self.iou_t, self.stab_t, self.nms_t, self.crops, self.min_area],
+            [self.everything_canvas, self.everything_status, self.everything_file],
+            api_name="segment_everything", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
+        )

@@ -1,0 +1,66 @@
+"""The eight official models under the names a user may type, and their display labels.
+
+The app speaks Hugging Face ids (``facebook/sam2.1-hiera-tiny``) internally; users may
+also type ``sam2.1-hiera-tiny``, ``sam2.1_hiera_t``, ``sam2.1_hiera_tiny.pt``, a config
+path, or just a size (``tiny``, ``small``, ``base-plus``, ``large``; SAM 2.1 assumed).
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+from sam2.configs import HF_MODELS, config_name
+
+DEFAULT_CPU_MODEL = "facebook/sam2.1-hiera-tiny"
+DEFAULT_CUDA_MODEL = "facebook/sam2.1-hiera-large"
+
+_SIZES = {"tiny": "tiny", "t": "tiny", "small": "small", "s": "small", "base-plus": "base-plus",
+          "base_plus": "base-plus", "b+": "base-plus", "large": "large", "l": "large"}
+
+
+def model_ids() -> List[str]:
+    """All Hugging Face ids, SAM 2.1 first, each family from tiny to large."""
+    ids = list(HF_MODELS)
+    return sorted(ids, key=lambda i: (0 if "sam2.1" in i else 1, ids.index(i)))
+
+
+def resolve_model_id(name: str) -> str:
+    """The Hugging Face id for any accepted spelling; ``ValueError`` naming the choices."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("model name must be a non-empty string")
+    text = name.strip()
+    if text in HF_MODELS:
+        return text
+    lowered = text.lower()
+    if lowered in _SIZES:
+        return f"facebook/sam2.1-hiera-{_SIZES[lowered]}"
+    if f"facebook/{lowered}" in HF_MODELS:
+        return f"facebook/{lowered}"
+    try:
+        cfg = config_name(text)
+    except ValueError:
+        choices = ", ".join(model_ids())
+        raise ValueError(
+            f"unknown model {name!r}; use one of {choices} (or a short form such as "
+            f"'sam2.1-hiera-tiny', 'sam2_hiera_l' or 'large')"
+        ) from None
+    for model_id, (cfg_name, _) in HF_MODELS.items():
+        if cfg_name == cfg:
+            return model_id
+    raise ValueError(f"model {name!r} has no Hugging Face id")  # pragma: no cover
+
+
+def model_label(model_id: str) -> str:
+    """``facebook/sam2.1-hiera-base-plus`` -> ``SAM 2.1 · base-plus``."""
+    short = model_id.split("/", 1)[-1]
+    family, size = short.split("-hiera-", 1)
+    return f"{'SAM 2.1' if family == 'sam2.1' else 'SAM 2'} · {size}"
+
+
+def model_choices() -> List[Tuple[str, str]]:
+    """(label, id) pairs for a dropdown."""
+    return [(model_label(i), i) for i in model_ids()]
+
+
+def default_model_id(device: str) -> str:
+    return DEFAULT_CUDA_MODEL if str(device).startswith("cuda") else DEFAULT_CPU_MODEL
