@@ -128,8 +128,10 @@ def test_other_prompts_change_the_mask_and_pick_undo_refine_work(client):
     # Refine feeds the chosen mask back: a single candidate comes out.
     _, gallery, chosen, _, status = client.predict(api_name="/refine")
     assert len(gallery) == 1 and chosen["value"] == 0 and "refined" in status
-    *_, status = client.predict(2, api_name="/pick_candidate")
-    assert "does not exist" in status
+    # Only the existing candidate can be picked now.
+    assert chosen["choices"] == [[chosen["choices"][0][0], 0]] and "IoU" in chosen["choices"][0][0]
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict(2, api_name="/pick_candidate")
     *_, status = client.predict(api_name="/undo")
     assert "refinement" in status
 
@@ -291,3 +293,30 @@ def test_readme_client_example_runs(app):
     assert out.stdout.count("candidate:") == 3
     assert "_mask.png" in out.stdout and "_cutout.png" in out.stdout and "_masks.json" in out.stdout
     assert "masks in" in out.stdout
+
+
+def test_closing_a_client_frees_its_session(tiny_checkpoint):
+    """In-process app with a local --checkpoint: demo.unload drops the session's state."""
+    import time
+
+    from ui.app_ui import AppConfig, build_demo
+    from ui.testing import free_port
+
+    demo = build_demo(AppConfig(model="sam2.1-hiera-tiny", checkpoint=tiny_checkpoint, device="cpu", video=False))
+    port = free_port()
+    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        store = demo.sam2_image_controller.sessions
+        c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        *_, status = c.predict(handle_file(SHAPES), api_name="/load_image")
+        assert "Image loaded" in status and len(store) == 1
+        _, gallery, *_ = c.predict(230, 260, True, api_name="/add_point")
+        assert len(gallery) == 3
+        assert demo.sam2_registry.source_of("facebook/sam2.1-hiera-tiny") == tiny_checkpoint
+        c.close()
+        deadline = time.monotonic() + 20
+        while len(store) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(store) == 0
+    finally:
+        demo.close()

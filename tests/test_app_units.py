@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 
@@ -295,3 +294,61 @@ def test_mp4_is_h264_yuv420p_and_pads_odd_sizes(tmp_path):
         write_mp4(str(tmp_path / "f.mp4"), frames, fps=0)
     with pytest.raises(ValueError, match="expected"):
         write_mp4(str(tmp_path / "g.mp4"), [frames[0], np.zeros((10, 10, 3), np.uint8)], fps=5)
+
+
+# ----------------------------------------------------------------------------- model registry
+def test_registry_loads_once_under_concurrency_and_evicts(monkeypatch):
+    import time as _time
+
+    from sam2 import build_sam
+    from ui.model_registry import ModelRegistry
+
+    calls = []
+
+    def fake_build(model_id, device=None, **kw):
+        calls.append(model_id)
+        _time.sleep(0.2)
+        return object()
+
+    monkeypatch.setattr(build_sam, "build_sam2_hf", fake_build)
+    reg = ModelRegistry(device="cpu", max_loaded=1)
+    assert reg.default_model == "facebook/sam2.1-hiera-tiny"
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(reg.get(None).model)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["facebook/sam2.1-hiera-tiny"] and len({id(m) for m in got}) == 1
+    msgs = []
+    reg.get("small", progress=lambda f, d: msgs.append(d))
+    assert "SAM 2.1 · small" in msgs[0]
+    assert reg.is_loaded("small") and not reg.is_loaded(None)  # max_loaded=1 evicted tiny
+
+
+def test_registry_explains_missing_weights_offline(monkeypatch):
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from sam2 import build_sam
+    from ui.model_registry import ModelRegistry, ModelUnavailableError
+
+    def offline(model_id, **kw):
+        try:
+            raise LocalEntryNotFoundError("outgoing traffic has been disabled")
+        except LocalEntryNotFoundError as exc:
+            raise build_sam.HubDownloadError("not cached") from exc
+
+    monkeypatch.setattr(build_sam, "build_sam2_hf", offline)
+    with pytest.raises(ModelUnavailableError, match="Check your internet connection.*--checkpoint"):
+        ModelRegistry(device="cpu").get("large")
+
+
+def test_registry_rejects_bad_options(tmp_path):
+    from ui.model_registry import ModelRegistry
+
+    with pytest.raises(ValueError, match="no such file"):
+        ModelRegistry(device="cpu", checkpoint=str(tmp_path / "missing.pt"))
+    with pytest.raises(ValueError, match="unknown model"):
+        ModelRegistry(device="cpu", default_model="sam9")
+    with pytest.raises(Exception):
+        ModelRegistry(device="gpu")

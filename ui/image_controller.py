@@ -12,14 +12,14 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
 from ui import exports, overlay
 from ui.image_engine import EverythingParams, ImageEngine
-from ui.image_state import ImageSession, PromptError, PromptSet
+from ui.image_state import ImageSession, PromptError
 from ui.model_names import model_label
 from ui.sessions import SessionStore
 
@@ -35,7 +35,8 @@ CLICK_MODES = ("foreground", "background", "box")
 @dataclass
 class Candidate:
     thumbnail: np.ndarray
-    caption: str
+    caption: str  # with a check mark on the chosen one (gallery)
+    label: str  # without it (radio button)
 
 
 @dataclass
@@ -438,9 +439,8 @@ class ImageController:
             small = overlay.thumbnail(base)
             for i in range(obj.prediction.masks.shape[0]):
                 thumb = overlay.blend_masks(small, [(obj.prediction.masks[i], obj.color)], alpha=0.6)
-                cap = (f"{i + 1} · IoU {obj.prediction.iou[i]:.3f} · "
-                       f"stability {obj.prediction.stability[i]:.3f}")
-                candidates.append(Candidate(thumb, cap + (" ✓" if i == obj.chosen else "")))
+                cap = f"{i + 1}: IoU {obj.prediction.iou[i]:.2f} · stability {obj.prediction.stability[i]:.2f}"
+                candidates.append(Candidate(thumb, cap + (" ✓" if i == obj.chosen else ""), f"Mask {cap}"))
             chosen = obj.chosen
         return ImageView(canvas, candidates, chosen, objects, st.active, self._status(slot, note))
 

@@ -106,16 +106,16 @@ class ImageTab:
                 with gr.Accordion("Prompt by pixel coordinates", open=False):
                     gr.Markdown("Coordinates are in pixels of the original image, origin top-left.")
                     with gr.Row():
-                        self.px = gr.Number(label="x", value=0, precision=1, min_width=80)
-                        self.py = gr.Number(label="y", value=0, precision=1, min_width=80)
+                        self.px = gr.Number(label="x", value=0, precision=1, elem_id="image-px", min_width=80)
+                        self.py = gr.Number(label="y", value=0, precision=1, elem_id="image-py", min_width=80)
                         self.pfg = gr.Checkbox(label="Foreground", value=True, min_width=80)
-                        self.point_btn = gr.Button("Add point", size="sm")
+                        self.point_btn = gr.Button("Add point", size="sm", elem_id="image-add-point")
                     with gr.Row():
-                        self.bx0 = gr.Number(label="x0", value=0, precision=1, min_width=70)
-                        self.by0 = gr.Number(label="y0", value=0, precision=1, min_width=70)
-                        self.bx1 = gr.Number(label="x1", value=0, precision=1, min_width=70)
-                        self.by1 = gr.Number(label="y1", value=0, precision=1, min_width=70)
-                        self.box_btn = gr.Button("Set box", size="sm")
+                        self.bx0 = gr.Number(label="x0", value=0, precision=1, elem_id="image-bx0", min_width=70)
+                        self.by0 = gr.Number(label="y0", value=0, precision=1, elem_id="image-by0", min_width=70)
+                        self.bx1 = gr.Number(label="x1", value=0, precision=1, elem_id="image-bx1", min_width=70)
+                        self.by1 = gr.Number(label="y1", value=0, precision=1, elem_id="image-by1", min_width=70)
+                        self.box_btn = gr.Button("Set box", size="sm", elem_id="image-add-box")
             with gr.Column(scale=2, min_width=300):
                 self.upload = SafeImage(
                     label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
@@ -168,7 +168,9 @@ class ImageTab:
         return {
             self.canvas: view.canvas,
             self.gallery: [(c.thumbnail, c.caption) for c in view.candidates],
-            self.candidate: gr.Radio(value=view.chosen),
+            self.candidate: gr.Radio(
+                choices=[(c.label, i) for i, c in enumerate(view.candidates)] or CANDIDATE_CHOICES,
+                value=view.chosen),
             self.objects: gr.Radio(choices=view.objects, value=view.active),
             self.status: view.status,
         }

@@ -90,7 +90,8 @@ def resize_mask(mask: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
     if mask.shape == tuple(hw):
         return mask.astype(bool, copy=False)
     img = Image.fromarray(mask.astype(np.uint8) * 255)
-    small = img.resize((hw[1], hw[0]), Image.Resampling.BILINEAR if _shrinks(mask.shape, hw) else Image.Resampling.NEAREST)
+    method = Image.Resampling.BILINEAR if _shrinks(mask.shape, hw) else Image.Resampling.NEAREST
+    small = img.resize((hw[1], hw[0]), method)
     return np.asarray(small) >= 128
 
 
@@ -155,12 +156,15 @@ def draw_prompts(
     if box is not None:
         x0, y0 = display.to_display(box[0], box[1])
         x1, y1 = display.to_display(box[2], box[3])
-        draw.rectangle([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)],
-                       outline=box_color, width=width)
+        rect = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
+        # A white halo keeps the box visible over objects of the same colour.
+        draw.rectangle([rect[0] - 2, rect[1] - 2, rect[2] + 2, rect[3] + 2], outline=OUTLINE_RGB, width=width + 4)
+        draw.rectangle(rect, outline=box_color, width=width)
     if pending_corner is not None:
         cx, cy = display.to_display(*pending_corner)
-        draw.line([cx - 2 * r, cy, cx + 2 * r, cy], fill=box_color, width=width)
-        draw.line([cx, cy - 2 * r, cx, cy + 2 * r], fill=box_color, width=width)
+        for color, w in ((OUTLINE_RGB, width + 3), (box_color, width)):
+            draw.line([cx - 2 * r, cy, cx + 2 * r, cy], fill=color, width=w)
+            draw.line([cx, cy - 2 * r, cx, cy + 2 * r], fill=color, width=w)
     for x, y, label in points:
         cx, cy = display.to_display(x, y)
         fill = FOREGROUND_RGB if int(label) == 1 else BACKGROUND_RGB

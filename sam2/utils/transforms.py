@@ -31,7 +31,10 @@ class SAM2Transforms:
 
     def to_model_input(self, image: np.ndarray, device: Optional[torch.device] = None) -> torch.Tensor:
         """H x W x 3 uint8 -> 3 x R x R normalised float tensor (resized on ``device``)."""
-        x = torch.from_numpy(np.ascontiguousarray(image))
+        image = np.ascontiguousarray(image)
+        if not image.flags.writeable:  # torch cannot wrap read-only memory without a warning
+            image = image.copy()
+        x = torch.from_numpy(image)
         if device is not None:
             x = x.to(device)
         x = x.permute(2, 0, 1).float().div_(255.0)
