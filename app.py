@@ -30,6 +30,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="local .pt/.safetensors weights for --model (no download)")
     p.add_argument("--device", default=os.environ.get("SAM2_DEVICE"),
                    help="torch device (cpu, cuda, cuda:1, mps); default: cuda when available")
+    p.add_argument("--precision", default=os.environ.get("SAM2_PRECISION", "auto"), choices=["auto", "fast", "exact"],
+                   help="auto/fast: bfloat16 encoder and memory attention where the hardware has native "
+                        "bfloat16 (2-3x faster); exact: float32, the reference's numbers")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to bind; 0.0.0.0 to serve other machines / containers")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
@@ -46,7 +49,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         args.host = "0.0.0.0"
     try:
         config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,
-                           concurrency_limit=max(1, args.concurrency), video=not args.no_video)
+                           concurrency_limit=max(1, args.concurrency), video=not args.no_video,
+                           precision=args.precision)
         demo = build_demo(config)
     except ValueError as exc:  # bad --model / --device / --checkpoint
         sys.exit(f"app.py: error: {exc}")

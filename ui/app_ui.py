@@ -42,13 +42,14 @@ class AppConfig:
     concurrency_limit: int = 4
     max_loaded_models: int = 2
     video: bool = True
+    precision: str = "auto"  # exact | fast | auto (see sam2.precision)
 
 
 def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry] = None) -> gr.Blocks:
     """The Blocks for the app; models load lazily on first use."""
     registry = registry or ModelRegistry(
         device=config.device, default_model=config.model, checkpoint=config.checkpoint,
-        max_loaded=config.max_loaded_models,
+        max_loaded=config.max_loaded_models, precision=config.precision,
     )
     idle_s = config.max_idle_minutes * 60.0
     image_controller = ImageController(ImageEngine(registry), max_idle_s=idle_s)

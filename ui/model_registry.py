@@ -90,8 +90,15 @@ class ModelRegistry:
         default_model: Optional[str] = None,
         checkpoint: Optional[str] = None,
         max_loaded: int = 2,
+        precision: str = "auto",
     ) -> None:
         self.device = pick_device(device)
+        from sam2.precision import PRECISIONS
+
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        # "auto": bfloat16 for the heavy layers where the hardware has native bfloat16 (see sam2.precision)
+        self.precision = precision
         self.default_model = resolve_model_id(default_model or default_model_id(self.device))
         if checkpoint is not None and not os.path.isfile(checkpoint):
             raise ValueError(f"--checkpoint {checkpoint}: no such file")
@@ -156,13 +163,16 @@ class ModelRegistry:
             if source != "hub":
                 cfg_name = _config_for(model_id)
                 if kind == "image":
-                    model = build_sam.build_sam2(cfg_name, ckpt_path=source, device=self.device)
+                    model = build_sam.build_sam2(cfg_name, ckpt_path=source, device=self.device,
+                                                 precision=self.precision)
                 else:
-                    model = build_sam.build_sam2_video_predictor(cfg_name, ckpt_path=source, device=self.device)
+                    model = build_sam.build_sam2_video_predictor(cfg_name, ckpt_path=source, device=self.device,
+                                                                 precision=self.precision)
             elif kind == "image":
-                model = build_sam.build_sam2_hf(model_id, device=self.device)
+                model = build_sam.build_sam2_hf(model_id, device=self.device, precision=self.precision)
             else:
-                model = build_sam.build_sam2_video_predictor_hf(model_id, device=self.device)
+                model = build_sam.build_sam2_video_predictor_hf(model_id, device=self.device,
+                                                                precision=self.precision)
         except Exception as exc:  # noqa: BLE001 - classified below
             if source == "hub" and _is_download_problem(exc):
                 raise ModelUnavailableError(
