@@ -129,7 +129,7 @@ def street(w: int = 1200, h: int = 800) -> Image.Image:
     return _noise(img, 2.0, seed=3)
 
 
-def bouncing_frames(n: int = 48, w: int = 640, h: int = 360) -> List[np.ndarray]:
+def bouncing_frames(n: int = 16, w: int = 480, h: int = 270) -> List[np.ndarray]:
     """Frames of two balls moving over a gradient, one passing in front of the other."""
     frames = []
     bg = _vertical_gradient(w, h, (230, 236, 244), (180, 190, 204))

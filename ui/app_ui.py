@@ -27,6 +27,8 @@ MAX_FILE_SIZE = "200mb"
 CSS = """
 #image-canvas img { cursor: crosshair; }
 #image-status p { margin: 0.15em 0; }
+#video-canvas img { cursor: crosshair; }
+#video-status p { margin: 0.15em 0; }
 """
 
 

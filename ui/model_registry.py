@@ -58,6 +58,10 @@ def _is_download_problem(exc: BaseException) -> bool:
     return False
 
 
+# The app's video predictors: a correction click on an already tracked frame becomes a
+# conditioning frame, so re-tracking keeps it (the reference's default would drop it).
+VIDEO_OPTIONS = dict(add_all_frames_to_correct_as_cond=True)
+
 def _hub_cache_dir() -> str:
     try:
         from huggingface_hub import constants
@@ -167,12 +171,12 @@ class ModelRegistry:
                                                  precision=self.precision)
                 else:
                     model = build_sam.build_sam2_video_predictor(cfg_name, ckpt_path=source, device=self.device,
-                                                                 precision=self.precision)
+                                                                 precision=self.precision, **VIDEO_OPTIONS)
             elif kind == "image":
                 model = build_sam.build_sam2_hf(model_id, device=self.device, precision=self.precision)
             else:
                 model = build_sam.build_sam2_video_predictor_hf(model_id, device=self.device,
-                                                                precision=self.precision)
+                                                                precision=self.precision, **VIDEO_OPTIONS)
         except Exception as exc:  # noqa: BLE001 - classified below
             if source == "hub" and _is_download_problem(exc):
                 raise ModelUnavailableError(

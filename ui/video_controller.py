@@ -1,0 +1,834 @@
+"""Video-tab behaviour without Gradio: clips, objects, prompts, tracking, renders, downloads.
+
+Every public method takes the session id and returns a ``VideoView`` (what the page shows)
+or files. Each session's state sits in a ``SessionStore`` (freed when the tab closes and by
+the idle sweep) and every action runs under that session's lock. Problems the user can fix
+raise ``PromptError``; ``ui.errors.guarded`` shows them as warnings.
+
+Tracking runs in a background thread: each frame's masks are stored (under the session
+lock) as soon as they are computed, so a cancelled or interrupted run keeps what it has
+done, and the session stays responsive (scrubbing, rendering) while the model works. The event handler only polls it, so Gradio can close (cancel) it at once
+instead of waiting for a frame that takes seconds on a CPU. While a run is going, actions
+that would change the prompts are refused with a message rather than queued behind it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from ui import overlay
+from ui.image_controller import SessionFiles
+from ui.model_names import model_label
+from ui.sessions import SessionStore
+from ui.video_engine import FrameMasks, VideoEngine
+from ui.video_exports import ClipExport, ObjectInfo, boxes_document, coco_document, write_json, write_masks_zip
+from ui.video_media import DecodedClip, VideoLimits, decode_clip
+from ui.video_render import Layer, check_effect, render_frame
+from ui.video_state import FramePrompts, PendingCorner, PromptError, VideoObject, VideoSession
+
+ProgressFn = Callable[[Optional[float], str], None]
+
+CLICK_MODES = ("foreground", "background", "box")
+DIRECTIONS = ("forward", "backward", "both")
+
+#: Frames whose long side is shorter than this are shown enlarged (small clips are hard to
+#: click on); larger than ``overlay.MAX_DISPLAY_SIDE``, shown reduced. Prompts, masks and
+#: downloads always use the clip's own pixels.
+MIN_DISPLAY_SIDE = 640
+MAX_DISPLAY_ZOOM = 4.0
+
+#: During tracking, send a preview to the browser at most this often (seconds).
+PREVIEW_INTERVAL_S = 0.5
+#: How often the tracking event checks on its job; Gradio can cancel it at each check.
+POLL_S = 0.25
+
+
+def _noop(_fraction: Optional[float], _desc: str) -> None:
+    return None
+
+
+def display_scale(height: int, width: int) -> float:
+    """Display pixels per clip pixel: enlarge small clips, reduce very large ones."""
+    long_side = max(height, width)
+    if long_side < MIN_DISPLAY_SIDE:
+        return min(MAX_DISPLAY_ZOOM, MIN_DISPLAY_SIDE / float(long_side))
+    return overlay.display_scale(height, width)
+
+
+def to_display(image: np.ndarray, scale: float) -> overlay.DisplayImage:
+    """The display copy of a clip-size picture at ``scale`` (see ``display_scale``)."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    if scale == 1.0:
+        return overlay.DisplayImage(image, 1.0, (h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    method = Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.LANCZOS
+    return overlay.DisplayImage(np.asarray(Image.fromarray(image).resize(size, method)), scale, (h, w))
+
+
+@dataclass
+class VideoView:
+    """Everything the video tab displays after an action."""
+
+    canvas: Optional[np.ndarray]
+    frame: int = 0
+    num_frames: int = 0
+    objects: List[Tuple[str, int]] = field(default_factory=list)
+    active_id: Optional[int] = None
+    legend: str = ""
+    status: str = ""
+    warning: str = ""  # shown as a toast as well (limits applied to an upload)
+
+
+@dataclass
+class _TrackJob:
+    """One tracking run of one session, done by a background thread."""
+
+    direction: str
+    start: int
+    passes: List[Tuple[int, bool]]  # (first frame, reverse) of each pass
+    total: int
+    clip_version: int
+    prompts_version: int
+    done: int = 0  # frames yielded (the start frame twice when going both ways)
+    frames: set = field(default_factory=set)  # distinct frames tracked
+    stop: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    preview: Optional[VideoView] = None
+    preview_serial: int = 0
+    final: Optional[VideoView] = None
+    error: Optional[BaseException] = None
+    thread: Optional[threading.Thread] = None
+
+
+@dataclass
+class _VideoSlot:
+    state: VideoSession = field(default_factory=VideoSession)
+    clip: Optional[DecodedClip] = None
+    frames: Any = None  # sam2.media.video.VideoFrames of the clip
+    display_scale: float = 1.0  # display pixels per clip pixel
+    model_key: Optional[str] = None  # the model the user picked (None: app default)
+    inference: Any = None  # the predictor's VideoSessionState for (clip, model)
+    inference_model: Optional[str] = None
+    files: SessionFiles = field(default_factory=SessionFiles)
+    tracking: bool = False
+    job: Optional[_TrackJob] = None
+    clip_version: int = 0
+    last_click_s: Optional[float] = None
+    last_run: str = ""
+    fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
+
+    def release(self) -> None:
+        if self.job is not None:
+            self.job.stop.set()
+        self.inference = None
+        self.frames = None
+        self.clip = None
+        self.files.cleanup()
+
+
+class VideoController:
+    """The video tab's logic for all sessions."""
+
+    def __init__(self, engine: VideoEngine, limits: Optional[VideoLimits] = None,
+                 max_idle_s: float = 30 * 60.0) -> None:
+        self.engine = engine
+        self.limits = limits or VideoLimits.for_device(engine.device)
+        self.sessions: SessionStore[_VideoSlot] = SessionStore(
+            _VideoSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
+        )
+        self._running: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
+        self._running_lock = threading.Lock()
+
+    def tracking_elsewhere(self, sid: Optional[str]) -> int:
+        """How many other sessions are tracking right now."""
+        with self._running_lock:
+            return sum(1 for other in self._running.values() if other != sid)
+
+    # ------------------------------------------------------------ session plumbing
+    def _run(self, sid: Optional[str], fn: Callable[[_VideoSlot], Any]) -> Any:
+        entry = self.sessions.get(sid)
+        with entry.lock:
+            try:
+                return fn(entry.state)
+            finally:
+                entry.touch()
+
+    def drop(self, sid: Optional[str]) -> None:
+        """Forget a session (tab closed): its frames, tracking state, masks and files."""
+        self.sessions.drop(sid)
+
+    @staticmethod
+    def _not_while_tracking(slot: _VideoSlot) -> None:
+        if slot.tracking:
+            raise PromptError("Tracking is running: wait for it to finish or press Cancel first.")
+
+    # ------------------------------------------------------------ loading
+    def load(self, sid: Optional[str], path: Optional[str], name: Optional[str] = None) -> VideoView:
+        """Decode an uploaded video within the limits and start a new clip (objects cleared)."""
+        if not path:
+            raise PromptError("No video was given.")
+        clip = decode_clip(str(path), self.limits, name=name)  # outside the lock: may take seconds
+        from sam2.media.video import VideoFrames
+
+        frames = VideoFrames(clip.frames, source=clip.name, fps=clip.fps)
+
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.job is not None:
+                slot.job.stop.set()  # it also sees the new clip_version and stops
+            slot.tracking = False
+            slot.clip_version += 1
+            slot.clip, slot.frames = clip, frames
+            slot.inference = slot.inference_model = None
+            slot.display_scale = display_scale(clip.height, clip.width)
+            slot.state.start(clip.num_frames, clip.height, clip.width)
+            slot.files.cleanup()
+            slot.last_run = ""
+            note = (f"Loaded **{clip.name}**: {clip.num_frames} frame{'s' if clip.num_frames != 1 else ''} of "
+                    f"{clip.width}×{clip.height} "
+                    f"at {clip.fps:.4g} fps.")
+            if clip.notes:
+                note += " Limits applied: " + "; ".join(clip.notes) + "."
+            note += " Click on an object to start."
+            view = self._view(slot, 0, note)
+            if clip.notes:
+                view.warning = f"{clip.name}: " + "; ".join(clip.notes) + f" (limits: {self.limits.describe()})."
+            return view
+
+        return self._run(sid, act)
+
+    def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = _noop) -> VideoView:
+        """Load the model and encode the first frame now, so that the first click is fast."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.tracking:
+                return self._view(slot, slot.state.last_frame)
+            self._apply_model(slot, model_key)
+            if slot.clip is None:
+                return self._empty_view(slot)
+            self._ensure_inference(slot, progress)
+            return self._view(slot, slot.state.last_frame, "Ready: click on an object in the frame.")
+
+        return self._run(sid, act)
+
+    def set_model(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = _noop) -> VideoView:
+        """Switch model; prompts are replayed on the new one (track again for the other frames)."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.tracking:
+                raise PromptError("The video tab keeps its model while tracking runs; pick the model "
+                                  "again once tracking has finished (or press Cancel).")
+            changed = self._apply_model(slot, model_key)
+            frame = slot.state.last_frame
+            if not changed:
+                return self._view(slot, frame) if slot.clip is not None else self._empty_view(slot)
+            note = f"Model set to {model_label(self.engine.resolve(slot.model_key))}."
+            if slot.clip is None:
+                return self._empty_view(slot, note)
+            if slot.state.all_prompted_frames():
+                self._ensure_inference(slot, progress)
+                note += " Prompts were applied again with it; track again to update the other frames."
+            return self._view(slot, frame, note)
+
+        return self._run(sid, act)
+
+    def _apply_model(self, slot: _VideoSlot, model_key: Optional[str]) -> bool:
+        try:
+            new_id = self.engine.resolve(model_key)
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        changed = self.engine.resolve(slot.model_key) != new_id
+        slot.model_key = new_id
+        if changed and slot.inference is not None:
+            slot.inference = slot.inference_model = None
+            slot.state.prompts_version += 1  # tracked frames came from the other model
+        return changed
+
+    def _ensure_inference(self, slot: _VideoSlot, progress: ProgressFn) -> Any:
+        """The predictor, with a tracking state for the clip (rebuilt with the prompts
+        replayed when the model changed)."""
+        if slot.clip is None or slot.frames is None:
+            raise PromptError("Load a video first (upload one or pick an example).")
+        model_id, predictor = self.engine.predictor(slot.model_key, progress)
+        if slot.inference is None or slot.inference_model != model_id:
+            from sam2.media.video import VideoFrames
+
+            frames = slot.frames
+            if frames.image_size != predictor.image_size:
+                frames = VideoFrames(slot.clip.frames, image_size=predictor.image_size,
+                                     source=slot.clip.name, fps=slot.clip.fps)
+            progress(None, "Preparing the video for tracking (encoding the first frame)...")
+            slot.inference = self.engine.init_state(predictor, frames)
+            slot.inference_model = model_id
+            st = slot.state
+            for obj in st.objects:
+                for f in obj.prompted_frames:
+                    progress(None, f"Applying the prompts of {obj.name} on frame {f}...")
+                    self._store(st, f, self.engine.prompt(predictor, slot.inference, f, obj.obj_id, obj.prompts[f]))
+        return predictor
+
+    @staticmethod
+    def _store(st: VideoSession, frame: int, masks: Optional[FrameMasks]) -> None:
+        if not masks:
+            return
+        for oid, mask in masks.items():
+            if st.find(oid) is not None:
+                st.masks.put(frame, oid, mask)
+
+    # ------------------------------------------------------------ viewing
+    def show(self, sid: Optional[str], frame: Any) -> VideoView:
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.clip is None:
+                return self._empty_view(slot)
+            f = slot.state.check_frame(frame)
+            slot.state.last_frame = f
+            return self._view(slot, f)
+
+        return self._run(sid, act)
+
+    def step(self, sid: Optional[str], frame: Any, delta: int) -> VideoView:
+        """Previous / next frame (stays at the ends)."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.clip is None:
+                return self._empty_view(slot)
+            st = slot.state
+            try:
+                f = st.check_frame(frame)
+            except PromptError:
+                f = st.last_frame
+            f = min(max(f + int(delta), 0), st.num_frames - 1)
+            st.last_frame = f
+            return self._view(slot, f)
+
+        return self._run(sid, act)
+
+    def view(self, sid: Optional[str]) -> VideoView:
+        return self._run(sid, lambda slot: self._view(slot, slot.state.last_frame)
+                         if slot.clip is not None else self._empty_view(slot))
+
+    # ------------------------------------------------------------ prompts
+    def click(self, sid: Optional[str], frame: Any, x: float, y: float, mode: str,
+              progress: ProgressFn = _noop) -> VideoView:
+        """A click on the displayed frame at display pixel (x, y)."""
+        if mode not in CLICK_MODES:
+            raise PromptError(f"Unknown click mode {mode!r}; use one of {', '.join(CLICK_MODES)}.")
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            s = slot.display_scale
+            dw, dh = round(st.width * s), round(st.height * s)
+            if not (0 <= x < dw and 0 <= y < dh):
+                raise PromptError("That click was outside the frame.")
+            ox = min(max((float(x) + 0.5) / s - 0.5, 0.0), st.width - 1.0)
+            oy = min(max((float(y) + 0.5) / s - 0.5, 0.0), st.height - 1.0)
+            obj = st.object_for_prompt()
+            if mode == "box":
+                pc = st.pending_corner
+                if pc is None or pc.frame != f or pc.obj_id != obj.obj_id:
+                    st.pending_corner = PendingCorner(f, obj.obj_id, ox, oy)
+                    st.last_frame = f
+                    return self._view(slot, f, "First corner set; click the opposite corner.")
+                st.pending_corner = None
+                box = st.box_from(pc.x, pc.y, ox, oy)
+                return self._set(slot, obj, f, obj.on(f).with_box(box), progress)
+            return self._set(slot, obj, f, obj.on(f).with_point(ox, oy, 1 if mode == "foreground" else 0), progress)
+
+        return self._run(sid, act)
+
+    def add_point(self, sid: Optional[str], frame: Any, x: Any, y: Any, foreground: bool = True,
+                  obj_id: Any = None, progress: ProgressFn = _noop) -> VideoView:
+        """A click in clip pixel coordinates for object ``obj_id`` (created if new; 0 or None:
+        the selected object)."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            px, py = st.check_inside(x, y)
+            obj = st.object_for_prompt(obj_id)
+            return self._set(slot, obj, f, obj.on(f).with_point(px, py, 1 if foreground else 0), progress)
+
+        return self._run(sid, act)
+
+    def add_box(self, sid: Optional[str], frame: Any, x0: Any, y0: Any, x1: Any, y1: Any,
+                obj_id: Any = None, progress: ProgressFn = _noop) -> VideoView:
+        """A box (replacing any box of the object on that frame; its clicks are kept)."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            box = st.box_from(x0, y0, x1, y1)
+            obj = st.object_for_prompt(obj_id)
+            return self._set(slot, obj, f, obj.on(f).with_box(box), progress)
+
+        return self._run(sid, act)
+
+    def undo(self, sid: Optional[str], frame: Any, progress: ProgressFn = _noop) -> VideoView:
+        """Remove the selected object's newest click (or box) on ``frame``."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            if st.pending_corner is not None:
+                st.pending_corner = None
+                return self._view(slot, f, "Box corner removed.")
+            obj = st.active
+            if obj is None or obj.on(f).is_empty:
+                raise PromptError("The selected object has no prompts on this frame to undo.")
+            return self._set(slot, obj, f, obj.on(f).without_last(), progress)
+
+        return self._run(sid, act)
+
+    def clear_frame(self, sid: Optional[str], frame: Any, obj_id: Any = None,
+                    progress: ProgressFn = _noop) -> VideoView:
+        """Remove an object's prompts (and its mask) on one frame."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            obj = st.active if obj_id in (None, 0) else st.get(st.check_id(obj_id))
+            if obj is None:
+                raise PromptError("There is no object to clear yet.")
+            return self._set(slot, obj, f, FramePrompts(), progress)
+
+        return self._run(sid, act)
+
+    def _set(self, slot: _VideoSlot, obj: VideoObject, frame: int, prompts: FramePrompts,
+             progress: ProgressFn) -> VideoView:
+        """Send an object's new prompt set on a frame to the model; commit it once that worked."""
+        st = slot.state
+        t0 = time.perf_counter()
+        predictor = self._ensure_inference(slot, progress)
+        if prompts.is_empty:
+            masks = self.engine.clear(predictor, slot.inference, frame, obj.obj_id)
+            st.set_prompts(obj, frame, prompts)
+            self._store(st, frame, masks)
+            st.masks.put(frame, obj.obj_id, np.zeros((st.height, st.width), dtype=bool))
+            note = f"Cleared the prompts of {obj.name} on frame {frame}."
+            if obj.prompted_frames:
+                note += " Track again to fill this frame from its other prompts."
+        else:
+            masks = self.engine.prompt(predictor, slot.inference, frame, obj.obj_id, prompts)
+            st.set_prompts(obj, frame, prompts)
+            self._store(st, frame, masks)
+            note = ""
+        slot.last_click_s = time.perf_counter() - t0
+        st.last_frame = frame
+        return self._view(slot, frame, note)
+
+    # ------------------------------------------------------------ objects
+    def new_object(self, sid: Optional[str], name: Optional[str] = None) -> VideoView:
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            obj = st.new_object(name)
+            return self._view(slot, st.last_frame, f"Added **{obj.name}** (id {obj.obj_id}): click on it.")
+
+        return self._run(sid, act)
+
+    def select_object(self, sid: Optional[str], obj_id: Any) -> VideoView:
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            obj = st.select(obj_id)
+            return self._view(slot, st.last_frame, f"Selected **{obj.name}**.")
+
+        return self._run(sid, act)
+
+    def rename_object(self, sid: Optional[str], obj_id: Any, name: str) -> VideoView:
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            obj = st.rename(st.active_id if obj_id in (None, 0) else obj_id, name)
+            return self._view(slot, st.last_frame, f"Renamed object {obj.obj_id} to **{obj.name}**.")
+
+        return self._run(sid, act)
+
+    def remove_object(self, sid: Optional[str], obj_id: Any = None) -> VideoView:
+        """Delete an object everywhere (0 or None: the selected one)."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            self._not_while_tracking(slot)
+            target = st.active_id if obj_id in (None, 0) else obj_id
+            if target is None:
+                raise PromptError("There is no object to delete.")
+            obj = st.get(st.check_id(target))
+            if slot.inference is not None:
+                _, predictor = self.engine.predictor(slot.model_key)
+                self.engine.remove(predictor, slot.inference, obj.obj_id)
+            st.remove(obj.obj_id)
+            return self._view(slot, st.last_frame, f"Deleted **{obj.name}**.")
+
+        return self._run(sid, act)
+
+    def reset(self, sid: Optional[str]) -> VideoView:
+        """Start over on the same clip: every object, prompt and mask goes."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            self._not_while_tracking(slot)
+            if slot.inference is not None:
+                _, predictor = self.engine.predictor(slot.model_key)
+                self.engine.reset(predictor, slot.inference)
+            st.reset()
+            slot.last_run = ""
+            return self._view(slot, st.last_frame, "Started over: all objects removed.")
+
+        return self._run(sid, act)
+
+    # ------------------------------------------------------------ tracking
+    def cancel(self, sid: Optional[str], wait_s: float = 120.0) -> VideoView:
+        """Stop a running tracking job after the frame in progress; its results are kept."""
+        entry = self.sessions.get(sid)
+        job = entry.state.job
+        if job is not None:
+            job.stop.set()
+            job.finished.wait(wait_s)
+
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.clip is None:
+                return self._empty_view(slot)
+            note = slot.last_run if job is not None else " ".join(
+                x for x in ("No tracking is running.", slot.last_run) if x)
+            return self._view(slot, slot.state.last_frame, note)
+
+        return self._run(sid, act)
+
+    def track(self, sid: Optional[str], direction: str, start_frame: Any,
+              progress: ProgressFn = _noop) -> Iterator[Optional[VideoView]]:
+        """Track every object from ``start_frame`` forward, backward or both ways.
+
+        The work runs in a background thread (``_TrackJob``) that stores each frame's masks
+        as soon as they are computed. This generator only reports: it yields a view of the
+        newest tracked frame (at most every ``PREVIEW_INTERVAL_S``; None when nothing new)
+        and a final summary. Closing it early (Gradio's Cancel, a closed tab) stops the job
+        after the frame in progress, keeping what is done.
+        """
+        if direction not in DIRECTIONS:
+            raise PromptError(f"Unknown direction {direction!r}; use one of {', '.join(DIRECTIONS)}.")
+        entry = self.sessions.get(sid)
+        with entry.lock:
+            slot = entry.state
+            st = slot.state
+            start = st.check_frame(start_frame)
+            if slot.tracking:
+                raise PromptError("Tracking is already running in this tab.")
+            if not any(o.prompted_frames for o in st.objects):
+                raise PromptError("Nothing to track yet: click on an object in a frame first.")
+            predictor = self._ensure_inference(slot, progress)
+            if direction == "backward" and start == 0:
+                raise PromptError("Frame 0 is the first frame: there is nothing before it to track. "
+                                  "Track forward, or move to a later frame.")
+            # (first frame, reverse) per pass. Going back always starts at the start frame
+            # itself (the predictor tracks nothing backward from frame 0), so "both" does
+            # that frame twice, as the reference does.
+            passes = {"forward": [(start, False)], "backward": [(start, True)],
+                      "both": [(start, False)] + ([(start, True)] if start > 0 else [])}[direction]
+            total = sum((st.num_frames - first) if not rev else (first + 1) for first, rev in passes)
+            job = _TrackJob(direction, start, passes, total, slot.clip_version, st.prompts_version)
+            slot.job = job
+            slot.tracking = True
+            slot.fresh_run = False
+            with self._running_lock:
+                self._running[id(job)] = str(sid)
+            job.thread = threading.Thread(target=self._track_worker, args=(entry, job, predictor),
+                                          name="sam2-video-track", daemon=True)
+            job.thread.start()
+        shown = -1
+        try:
+            while not job.finished.wait(POLL_S):
+                progress(job.done / max(job.total, 1), f"Tracking {direction}: {job.done} of {job.total} frames")
+                if job.preview_serial != shown and job.preview is not None:
+                    shown = job.preview_serial
+                    yield job.preview
+                else:
+                    yield None
+            if job.error is not None:
+                raise job.error
+            if job.final is not None:
+                yield job.final
+        finally:
+            job.stop.set()  # no-op when finished; else the job stops after its current frame
+
+    def _track_worker(self, entry: Any, job: "_TrackJob", predictor: Any) -> None:
+        """Run the propagation passes; each frame's masks are stored under the session lock."""
+        slot: _VideoSlot = entry.state
+        t0 = time.perf_counter()
+        last_preview = 0.0
+        stopped = False
+        try:
+            inference = slot.inference
+            for first, reverse in job.passes:
+                frames = self.engine.propagate(predictor, inference, first, reverse)
+                try:
+                    while True:
+                        if job.stop.is_set() or slot.clip_version != job.clip_version:
+                            stopped = True
+                            break
+                        # The model runs without the session lock (prompt changes are refused
+                        # while tracking), so views, renders and Cancel never wait for a frame.
+                        try:
+                            f, masks = next(frames)
+                        except StopIteration:
+                            break
+                        with entry.lock:
+                            if slot.clip_version != job.clip_version:
+                                stopped = True
+                                break
+                            self._store(slot.state, f, masks)
+                            entry.touch()
+                            job.done += 1
+                            job.frames.add(f)
+                            now = time.perf_counter()
+                            if now - last_preview >= PREVIEW_INTERVAL_S or job.done == job.total:
+                                last_preview = now
+                                rate = job.done / max(now - t0, 1e-6)
+                                note = (f"Tracking {job.direction}: frame {f} ({job.done} of {job.total}, "
+                                        f"{rate:.2g} frames/s)...")
+                                job.preview = self._view(slot, f, note)
+                                job.preview_serial += 1
+                finally:
+                    frames.close()
+                if stopped:
+                    break
+            with entry.lock:
+                if slot.clip_version != job.clip_version:
+                    return  # a new video replaced this one
+                st = slot.state
+                if stopped:
+                    slot.last_run = (f"Tracking cancelled after {len(job.frames)} frame"
+                                     f"{'s' if len(job.frames) != 1 else ''}; their masks are kept.")
+                else:
+                    if st.prompts_version == job.prompts_version:
+                        st.tracked_version = job.prompts_version
+                    slot.fresh_run = True
+                    n = len(job.frames)
+                    slot.last_run = (f"Tracked {n} frame{'s' if n != 1 else ''} {job.direction} "
+                                     f"from frame {job.start} in {time.perf_counter() - t0:.1f} s.")
+                slot.tracking = False
+                st.last_frame = job.start
+                job.final = self._view(slot, job.start, slot.last_run)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reporting generator
+            job.error = exc
+            with entry.lock:
+                if slot.clip_version == job.clip_version:
+                    slot.last_run = (f"Tracking failed after {job.done} of {job.total} frames "
+                                     f"({type(exc).__name__}); the masks computed so far are kept.")
+        finally:
+            with entry.lock:
+                if slot.clip_version == job.clip_version:
+                    slot.tracking = False
+                if slot.job is job:
+                    slot.job = None
+            with self._running_lock:
+                self._running.pop(id(job), None)
+            job.finished.set()
+
+    # ------------------------------------------------------------ outputs
+    def _clip_export(self, slot: _VideoSlot) -> ClipExport:
+        st = slot.state
+        clip = slot.clip
+        assert clip is not None
+        return ClipExport(
+            name=clip.name, num_frames=st.num_frames, height=st.height, width=st.width, fps=clip.fps,
+            objects=[ObjectInfo(o.obj_id, o.name, o.color, tuple(o.prompted_frames)) for o in st.objects],
+            masks=st.masks, source_size=clip.source_size, source_fps=clip.source_fps or None,
+        )
+
+    def _layers(self, slot: _VideoSlot, frame: int) -> List[Layer]:
+        st = slot.state
+        layers = []
+        for o in st.objects:
+            m = st.masks.mask(frame, o.obj_id)
+            if m is not None and m.any():
+                layers.append(Layer(m, o.color))
+        return layers
+
+    def render(self, sid: Optional[str], effect: Optional[str] = "overlay",
+               progress: ProgressFn = _noop) -> Tuple[str, str]:
+        """Write the preview MP4 (every frame, objects drawn with ``effect``); (path, status)."""
+
+        def act(slot: _VideoSlot) -> Tuple[str, str]:
+            st = slot.state
+            st.require_clip()
+            try:
+                key = check_effect(effect)
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            path = self._render(slot, key, progress)
+            return path, self._status(slot, st.last_frame, f"Rendered the preview ({key}).")
+
+        return self._run(sid, act)
+
+    def render_after_track(self, sid: Optional[str], effect: Optional[str] = "overlay",
+                           progress: ProgressFn = _noop) -> Optional[Tuple[str, str]]:
+        """The preview of a tracking run that just finished; None when there is none."""
+
+        def act(slot: _VideoSlot) -> Optional[Tuple[str, str]]:
+            if not slot.fresh_run or slot.clip is None or slot.tracking:
+                return None
+            slot.fresh_run = False
+            try:
+                key = check_effect(effect)
+            except ValueError:
+                key = "overlay"
+            path = self._render(slot, key, progress)
+            return path, self._status(slot, slot.state.last_frame, slot.last_run + " Preview ready.")
+
+        return self._run(sid, act)
+
+    def _render(self, slot: _VideoSlot, effect: str, progress: ProgressFn) -> str:
+        from sam2.media.mp4 import Mp4Writer
+
+        st = slot.state
+        assert slot.clip is not None and slot.frames is not None
+        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}.mp4")
+        with Mp4Writer(path, fps=slot.clip.fps) as writer:
+            for f in range(st.num_frames):
+                if f % 8 == 0:
+                    progress(f / st.num_frames, f"Rendering frame {f} of {st.num_frames}...")
+                writer.write(render_frame(slot.frames.frame(f), self._layers(slot, f), effect))
+        return path
+
+    def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
+               progress: ProgressFn = _noop) -> Tuple[List[str], str]:
+        """[rendered MP4, masks zip, COCO RLE JSON, boxes JSON] and a status line."""
+
+        def act(slot: _VideoSlot) -> Tuple[List[str], str]:
+            st = slot.state
+            st.require_clip()
+            if not st.objects or not st.masks.frames():
+                raise PromptError("Nothing to download yet: click on an object (and track it) first.")
+            try:
+                key = check_effect(effect)
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            clip = self._clip_export(slot)
+            video = self._render(slot, key, progress)
+            progress(None, "Writing the mask files...")
+            paths = [
+                video,
+                write_masks_zip(clip, slot.files.path(f"{clip.stem}_masks.zip")),
+                write_json(coco_document(clip), slot.files.path(f"{clip.stem}_coco.json")),
+                write_json(boxes_document(clip), slot.files.path(f"{clip.stem}_boxes.json")),
+            ]
+            tracked = len(st.masks.frames())
+            note = (f"{len(paths)} files ready: {tracked} of {st.num_frames} frames have masks, "
+                    f"{len(st.objects)} object{'s' if len(st.objects) != 1 else ''}.")
+            if st.tracking_stale:
+                note += " Some frames may be out of date: track again to include the latest prompts."
+            return paths, note
+
+        return self._run(sid, act)
+
+    def info(self, sid: Optional[str]) -> Dict[str, Any]:
+        """A summary of the session (clip, limits, objects, tracked frames) as plain data."""
+
+        def act(slot: _VideoSlot) -> Dict[str, Any]:
+            st = slot.state
+            out: Dict[str, Any] = {"loaded": slot.clip is not None, "tracking": slot.tracking,
+                                   "model": self.engine.resolve(slot.model_key),
+                                   "limits": {k: getattr(self.limits, k) for k in
+                                              ("max_seconds", "max_frames", "max_fps", "max_short_side",
+                                               "max_long_side")}}
+            if slot.clip is not None:
+                clip = self._clip_export(slot)
+                out.update(clip.header())
+                out["notes"] = list(slot.clip.notes)
+                out["active_object"] = st.active_id
+                out["tracking_stale"] = st.tracking_stale
+                out["mask_bytes"] = st.masks.nbytes
+                out["last_run"] = slot.last_run
+            return out
+
+        return self._run(sid, act)
+
+    # ------------------------------------------------------------ rendering the page
+    def _empty_view(self, slot: _VideoSlot, note: str = "") -> VideoView:
+        return VideoView(None, status=note or f"Upload a video or pick an example to start ({self.limits.describe()}).")
+
+    def _view(self, slot: _VideoSlot, frame: int, note: str = "") -> VideoView:
+        st = slot.state
+        if slot.clip is None or slot.frames is None:
+            return self._empty_view(slot, note)
+        frame = min(max(int(frame), 0), st.num_frames - 1)
+        base = slot.frames.frame(frame)
+        display = to_display(render_frame(base, self._layers(slot, frame), "overlay"), slot.display_scale)
+        canvas = display.pixels
+        for o in st.objects:
+            p = o.on(frame)
+            pending = None
+            pc = st.pending_corner
+            if pc is not None and pc.frame == frame and pc.obj_id == o.obj_id:
+                pending = (pc.x, pc.y)
+            if not p.is_empty or pending is not None:
+                canvas = overlay.draw_prompts(canvas, display, p.points, p.box, box_color=o.color,
+                                              pending_corner=pending)
+        objects = [(f"{o.name} · id {o.obj_id}", o.obj_id) for o in st.objects]
+        return VideoView(canvas, frame, st.num_frames, objects, st.active_id, self._legend(slot, frame),
+                         self._status(slot, frame, note))
+
+    def _legend(self, slot: _VideoSlot, frame: int) -> str:
+        st = slot.state
+        if not st.objects:
+            return "<div class='video-legend'><i>No objects yet: click on the frame to add one.</i></div>"
+        rows = []
+        for o in st.objects:
+            packed = st.masks.get(frame, o.obj_id)
+            here = "—" if packed is None else f"{packed.area:,} px"
+            prompted = ", ".join(str(f) for f in o.prompted_frames[:12]) or "none"
+            if len(o.prompted_frames) > 12:
+                prompted += ", …"
+            weight = "font-weight:600;" if o.obj_id == st.active_id else ""
+            name = o.name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            rows.append(
+                f"<div style='{weight}margin:2px 0'><span style='display:inline-block;width:0.9em;height:0.9em;"
+                f"border-radius:50%;background:{overlay.color_hex(o.color)};vertical-align:middle;"
+                f"margin-right:6px'></span>{name} (id {o.obj_id}) · on this frame: {here} · "
+                f"prompted frames: {prompted}</div>"
+            )
+        return "<div class='video-legend'>" + "".join(rows) + "</div>"
+
+    def _status(self, slot: _VideoSlot, frame: int, note: str = "") -> str:
+        st = slot.state
+        parts = [f"Frame **{frame}** of 0–{st.num_frames - 1}"]
+        obj = st.active
+        if obj is not None:
+            p = obj.on(frame)
+            fg = sum(1 for q in p.points if q[2] == 1)
+            bg = len(p.points) - fg
+            desc = f"{fg} foreground / {bg} background click{'s' if bg != 1 else ''}"
+            if p.box is not None:
+                desc += " + box"
+            parts.append(f"**{obj.name}** (id {obj.obj_id}): {desc} here")
+        tracked = len(st.masks.frames())
+        parts.append(f"{tracked}/{st.num_frames} frames with masks")
+        line = " · ".join(parts)
+        extra = []
+        if slot.tracking:
+            extra.append("tracking…")
+        elif st.objects and st.all_prompted_frames() and st.tracking_stale:
+            extra.append("prompts changed since the last tracking run: press Track to update the other frames")
+        if slot.last_click_s is not None:
+            extra.append(f"last prompt {slot.last_click_s:.2f} s")
+        model = model_label(self.engine.resolve(slot.model_key))
+        tail = f"  \n{st.width}×{st.height}, {slot.clip.fps:.4g} fps · {model}" if slot.clip else ""
+        if extra:
+            tail += " · " + " · ".join(extra)
+        body = line + tail
+        return (note + "  \n" + body) if note else body

@@ -1,0 +1,399 @@
+"""The "Video" tab: components and event wiring only; behaviour lives in ``VideoController``.
+
+Upload a clip (or pick an example), click on objects in any frame, track them forward,
+backward or both ways, correct any frame and track again, then download the results.
+Uploads are bounded (CPU: 10 s, 150 frames, 15 fps, 480p; CUDA: 30 s, 600 frames, 30 fps,
+720p; environment variables ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
+``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` change them): a larger video is trimmed,
+thinned out or downscaled with a warning, not refused.
+
+Named API endpoints (``gradio_client``; each ``Client`` is one session, so the clip loaded by
+``/video_load`` stays for the calls that follow). Coordinates are pixels of the clip as the
+app works on it — after any downscaling, see ``/video_info`` ``width`` and ``height`` —
+origin top-left; frames are numbered from 0 after any frame-rate reduction. Object ids are
+integers 1-255; a prompt for a new id creates that object, 0 means the selected object.
+Most endpoints return ``(frame image, frame slider, objects, legend HTML, status text,
+selected object id)``; the frame image is for display (clips under 640 px are enlarged),
+the downloads have the clip's size. Mistakes (a frame outside the clip, a point outside
+the frame, tracking with no objects, an unreadable file) come back as a status text
+starting with ⚠️, not as an error.
+
+* ``/video_load(video)``: read an upload (mp4, mov, webm, mkv, ...) within the limits
+* ``/video_set_model(model)``: Hugging Face id or short name, as on the image tab; the
+  prompts are applied again with the new model
+* ``/video_show_frame(frame)``
+* ``/video_add_point(frame, x, y, foreground, obj_id)``; ``/video_add_box(frame, x0, y0, x1, y1, obj_id)``
+  — the returned image shows that frame's masks at once
+* ``/video_undo(frame)`` (the selected object's last click there),
+  ``/video_clear_frame(frame, obj_id)`` (one object's prompts and mask on one frame)
+* ``/video_new_object(name)``, ``/video_select_object(obj_id)``, ``/video_rename_object(obj_id, name)``,
+  ``/video_remove_object(obj_id)``, ``/video_reset`` (start over, same clip)
+* ``/video_track(direction, frame)``: ``"forward"``, ``"backward"`` or ``"both"`` from ``frame``;
+  a generator that streams tracked frames (``job.status().progress_data`` has the
+  progress); ``job.cancel()`` or ``/video_cancel`` stops it after the frame in progress
+  and keeps what is done. Prompts can be added and corrected after a run (a correction
+  on a tracked frame stays a conditioning frame); track again to update the other frames.
+* ``/video_render(effect)`` -> (preview MP4, status); effects: ``overlay``, ``highlight``,
+  ``cutout``, ``blur``, ``pixelate``, ``erase``
+* ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status);
+  the zip has ``objects/<id>_<name>/<frame>.png`` (0/255) and DAVIS palette PNGs
+  ``davis/<frame>.png`` (pixel value = object id); see ``ui/video_exports.py``
+* ``/video_info`` -> JSON: clip size and fps (and the upload's), limits and the notes of
+  what they changed, objects with their prompted frames, tracked frames
+
+Example (``python app.py`` running; tracking the 20-frame example takes a few minutes on
+a CPU)::
+
+    from gradio_client import Client, handle_file
+
+    client = Client("http://127.0.0.1:7860/")
+    client.predict(handle_file("examples/moving_shapes.mp4"), api_name="/video_load")
+    client.predict(0, 40, 145, True, 1, api_name="/video_add_point")    # the ball, on frame 0
+    client.predict(10, 190, 115, True, 2, api_name="/video_add_point")  # the square, on frame 10
+    client.predict("both", 10, api_name="/video_track")                 # returns when done
+    files, preview, status = client.predict("overlay", api_name="/video_export")
+    print(status, files)  # MP4, masks zip, COCO JSON, boxes JSON
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any, Dict, List, Optional
+
+import gradio as gr
+
+from ui.errors import guarded, progress_adapter
+from ui.model_registry import ModelRegistry
+from ui.video_controller import VideoController, VideoView
+from ui.video_engine import VideoEngine
+from ui.video_media import VideoLimits
+from ui.video_render import EFFECT_CHOICES
+
+CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
+                 ("Box (click two corners)", "box")]
+DIRECTION_CHOICES = [("Forward", "forward"), ("Backward", "backward"), ("Both ways", "both")]
+PROMPT_GROUP = "video_prompt"
+VIEW_GROUP = "video_view"
+TRACK_GROUP = "video_track"
+EXPORT_GROUP = "video_export"
+CANCEL_GROUP = "video_cancel"
+
+#: The example drawn by examples/make_example_video.py comes first (short: fast on a CPU).
+FIRST_EXAMPLE = "moving_shapes.mp4"
+
+
+def example_videos(folder: Optional[str]) -> List[str]:
+    if not folder or not os.path.isdir(folder):
+        return []
+    paths: List[str] = []
+    for ext in ("mp4", "mov", "webm", "mkv"):
+        paths += glob.glob(os.path.join(folder, f"*.{ext}"))
+    return sorted(paths, key=lambda p: (os.path.basename(p) != FIRST_EXAMPLE, os.path.basename(p)))
+
+
+def _session(request: Optional[gr.Request]) -> Optional[str]:
+    return None if request is None else request.session_hash
+
+
+class VideoTab:
+    """Builds the tab inside an open ``gr.Blocks`` and wires it to a controller."""
+
+    def __init__(self, controller: VideoController, examples_dir: Optional[str] = None,
+                 concurrency_limit: int = 4, track_concurrency: int = 1) -> None:
+        self.controller = controller
+        self.examples_dir = examples_dir
+        self.concurrency_limit = concurrency_limit
+        self.track_concurrency = track_concurrency
+
+    # ------------------------------------------------------------------ layout
+    def build(self, model: gr.Dropdown) -> None:
+        self.model = model
+        limits = self.controller.limits
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                self.canvas = gr.Image(
+                    label="Click on the frame to add prompts for the selected object", type="numpy",
+                    format="jpeg", interactive=False, elem_id="video-canvas", height=480,
+                    buttons=["download", "fullscreen"],
+                )
+                with gr.Row(equal_height=True):
+                    self.prev_btn = gr.Button("◀", size="sm", min_width=40, scale=0, elem_id="video-prev")
+                    self.frame = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="video-frame",
+                                           interactive=False, scale=8)
+                    self.next_btn = gr.Button("▶", size="sm", min_width=40, scale=0, elem_id="video-next")
+                self.mode = gr.Radio(CLICK_CHOICES, value="foreground", label="A click adds",
+                                     elem_id="video-click-mode")
+                with gr.Row():
+                    self.undo_btn = gr.Button("↶ Undo click", size="sm", elem_id="video-undo")
+                    self.clear_frame_btn = gr.Button("Clear object on this frame", size="sm",
+                                                     elem_id="video-clear-frame")
+                self.status = gr.Markdown(f"Upload a video or pick an example to start ({limits.describe()}).",
+                                          elem_id="video-status")
+                with gr.Group():
+                    with gr.Row(equal_height=True):
+                        self.direction = gr.Radio(DIRECTION_CHOICES, value="both", scale=3,
+                                                  label="Track all objects from the current frame",
+                                                  elem_id="video-direction")
+                        self.track_btn = gr.Button("Track", variant="primary", scale=1, elem_id="video-track")
+                        self.cancel_btn = gr.Button("Cancel", variant="stop", scale=1, elem_id="video-cancel")
+                with gr.Accordion("Prompt by frame number and pixel coordinates", open=False):
+                    gr.Markdown("Pixels of the clip as shown (origin top-left), on the frame below (it "
+                                "follows the slider), for the object id below (a new id creates that object).")
+                    with gr.Row():
+                        self.fnum = gr.Number(label="Frame", value=0, precision=0, min_width=70,
+                                              elem_id="video-frame-number")
+                        self.goto_btn = gr.Button("Go to frame", size="sm")
+                    with gr.Row():
+                        self.px = gr.Number(label="x", value=0, precision=1, min_width=70)
+                        self.py = gr.Number(label="y", value=0, precision=1, min_width=70)
+                        self.pfg = gr.Checkbox(label="Foreground", value=True, min_width=80)
+                        self.pobj = gr.Number(label="Object id", value=0, precision=0,
+                                              min_width=80, elem_id="video-obj-id")
+                        self.point_btn = gr.Button("Add point", size="sm")
+                    with gr.Row():
+                        self.bx0 = gr.Number(label="x0", value=0, precision=1, min_width=60)
+                        self.by0 = gr.Number(label="y0", value=0, precision=1, min_width=60)
+                        self.bx1 = gr.Number(label="x1", value=0, precision=1, min_width=60)
+                        self.by1 = gr.Number(label="y1", value=0, precision=1, min_width=60)
+                        self.box_btn = gr.Button("Set box", size="sm")
+            with gr.Column(scale=2, min_width=300):
+                self.upload = gr.Video(label="Video (mp4, mov, webm, mkv)", sources=["upload"], format=None,
+                                       include_audio=True, elem_id="video-upload", height=220)
+                examples = example_videos(self.examples_dir)
+                if examples:
+                    gr.Examples(examples=[[p] for p in examples], inputs=[self.upload], cache_examples=False,
+                                label="Examples (drawn by examples/make_example_video.py)", elem_id="video-examples")
+                gr.Markdown(f"Limits: {limits.describe()}.")
+                self.objects = gr.Radio([], value=None, label="Objects (click to select)",
+                                        elem_id="video-objects")
+                self.legend = gr.HTML(elem_id="video-legend")
+                with gr.Row(equal_height=True):
+                    self.name = gr.Textbox(label="Name", placeholder="e.g. red ball", scale=2, min_width=120,
+                                           elem_id="video-obj-name")
+                    self.new_obj_btn = gr.Button("+ New object", size="sm", scale=1, elem_id="video-new-object")
+                    self.rename_btn = gr.Button("Rename", size="sm", scale=1)
+                with gr.Row():
+                    self.remove_obj_btn = gr.Button("Delete object", size="sm", elem_id="video-remove-object")
+                    self.reset_btn = gr.Button("Start over", size="sm", variant="stop", elem_id="video-reset")
+                with gr.Group():
+                    self.effect = gr.Dropdown(EFFECT_CHOICES, value="overlay", label="Preview effect",
+                                              elem_id="video-effect")
+                    self.render_btn = gr.Button("Render preview", elem_id="video-render")
+                    self.preview = gr.Video(label="Preview", interactive=False, format=None,
+                                            elem_id="video-preview", height=260)
+                    self.export_btn = gr.Button("Prepare downloads", variant="primary", elem_id="video-export")
+                    self.files = gr.File(label="MP4 · masks zip (PNGs) · COCO RLE JSON · boxes JSON",
+                                         file_count="multiple", interactive=False, elem_id="video-files")
+                with gr.Accordion("Session info", open=False):
+                    self.info_btn = gr.Button("Refresh", size="sm")
+                    self.info = gr.JSON(elem_id="video-info")
+        self._wire()
+
+    # ------------------------------------------------------------------ rendering
+    def _outputs(self) -> List[Any]:
+        return [self.canvas, self.frame, self.objects, self.legend, self.status, self.pobj]
+
+    def _render(self, view: VideoView, slider: bool = True) -> Dict[Any, Any]:
+        out: Dict[Any, Any] = {
+            self.canvas: view.canvas,
+            self.objects: gr.Radio(choices=view.objects, value=view.active_id),
+            self.legend: view.legend,
+            self.status: view.status,
+            self.pobj: view.active_id or 0,
+        }
+        if slider:
+            n = view.num_frames
+            out[self.frame] = gr.Slider(minimum=0, maximum=max(1, n - 1), value=view.frame, step=1,
+                                        interactive=n > 1, label=f"Frame (0–{max(0, n - 1)})" if n else "Frame")
+        return out
+
+    # ------------------------------------------------------------------ events
+    def _wire(self) -> None:
+        c = self.controller
+        outs = self._outputs()
+        prompt_kw = dict(concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
+        view_kw = dict(concurrency_id=VIEW_GROUP, concurrency_limit=self.concurrency_limit)
+        export_kw = dict(concurrency_id=EXPORT_GROUP, concurrency_limit=2)
+
+        @guarded(self.status)
+        def load(path: Optional[str], request: gr.Request):
+            if not path:
+                return {self.status: "The clip stays loaded until you upload another video."}
+            view = c.load(_session(request), path)
+            if view.warning:
+                gr.Warning(view.warning)
+            return self._render(view)
+
+        @guarded(self.status)
+        def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress()):
+            """Load the video model and encode frame 0 right after an upload."""
+            return {self.status: c.prepare(_session(request), model_id, progress_adapter(progress)).status}
+
+        @guarded(self.status)
+        def set_model(model_id: str, request: gr.Request, progress=gr.Progress()):
+            return self._render(c.set_model(_session(request), model_id, progress_adapter(progress)))
+
+        @guarded(self.status)
+        def show_frame(frame: float, request: gr.Request):
+            view = c.show(_session(request), frame)
+            return {self.canvas: view.canvas, self.legend: view.legend, self.status: view.status}
+
+        @guarded(self.status)
+        def goto_frame(frame: float, request: gr.Request):
+            return self._render(c.show(_session(request), frame))
+
+        @guarded(self.status)
+        def prev_frame(frame: float, request: gr.Request):
+            return self._render(c.step(_session(request), frame, -1))
+
+        @guarded(self.status)
+        def next_frame(frame: float, request: gr.Request):
+            return self._render(c.step(_session(request), frame, +1))
+
+        @guarded(self.status)
+        def on_click(mode: str, frame: float, evt: gr.SelectData, request: gr.Request, progress=gr.Progress()):
+            x, y = evt.index[0], evt.index[1]
+            return self._render(c.click(_session(request), frame, x, y, mode, progress_adapter(progress)))
+
+        @guarded(self.status)
+        def add_point(frame: float, x: float, y: float, foreground: bool, obj_id: float, request: gr.Request,
+                      progress=gr.Progress()):
+            return self._render(c.add_point(_session(request), frame, x, y, bool(foreground), obj_id,
+                                            progress_adapter(progress)))
+
+        @guarded(self.status)
+        def add_box(frame: float, x0: float, y0: float, x1: float, y1: float, obj_id: float,
+                    request: gr.Request, progress=gr.Progress()):
+            return self._render(c.add_box(_session(request), frame, x0, y0, x1, y1, obj_id,
+                                          progress_adapter(progress)))
+
+        @guarded(self.status)
+        def undo(frame: float, request: gr.Request, progress=gr.Progress()):
+            return self._render(c.undo(_session(request), frame, progress_adapter(progress)))
+
+        @guarded(self.status)
+        def clear_frame(frame: float, obj_id: float, request: gr.Request, progress=gr.Progress()):
+            return self._render(c.clear_frame(_session(request), frame, obj_id, progress_adapter(progress)))
+
+        @guarded(self.status)
+        def new_object(name: Optional[str], request: gr.Request):
+            return self._render(c.new_object(_session(request), name))
+
+        @guarded(self.status)
+        def select_object(obj_id: Optional[float], request: gr.Request):
+            if obj_id is None:
+                return {self.status: gr.skip()}
+            return self._render(c.select_object(_session(request), obj_id))
+
+        @guarded(self.status)
+        def rename_object(obj_id: float, name: str, request: gr.Request):
+            return self._render(c.rename_object(_session(request), obj_id, name))
+
+        @guarded(self.status)
+        def remove_object(obj_id: float, request: gr.Request):
+            return self._render(c.remove_object(_session(request), obj_id))
+
+        @guarded(self.status)
+        def reset(request: gr.Request):
+            return self._render(c.reset(_session(request)))
+
+        @guarded(self.status)
+        def announce(direction: str, frame: float, request: gr.Request):
+            """Say at once what the Track button does, and whether it has to wait its turn."""
+            busy = c.tracking_elsewhere(_session(request))
+            if busy >= self.track_concurrency:
+                return {self.status: (f"⏳ {busy} other tab{'s are' if busy > 1 else ' is'} tracking; this run "
+                                      "starts when a slot is free (Cancel withdraws it).")}
+            return {self.status: f"Starting to track {direction} from frame {int(frame or 0)}..."}
+
+        @guarded(self.status, generator=True)
+        def track(direction: str, frame: float, request: gr.Request, progress=gr.Progress()):
+            for view in c.track(_session(request), direction, frame, progress_adapter(progress)):
+                yield {self.status: gr.skip()} if view is None else self._render(view)
+
+        @guarded(self.status)
+        def cancel(request: gr.Request):
+            return self._render(c.cancel(_session(request)))
+
+        @guarded(self.status)
+        def render(effect: str, request: gr.Request, progress=gr.Progress()):
+            path, status = c.render(_session(request), effect, progress_adapter(progress))
+            return {self.preview: path, self.status: status}
+
+        @guarded(self.status)
+        def render_after_track(effect: str, request: gr.Request, progress=gr.Progress()):
+            """The preview of a tracking run that just finished (nothing after a refused one)."""
+            done = c.render_after_track(_session(request), effect, progress_adapter(progress))
+            return {self.status: gr.skip()} if done is None else {self.preview: done[0], self.status: done[1]}
+
+        @guarded(self.status)
+        def export(effect: str, request: gr.Request, progress=gr.Progress()):
+            paths, status = c.export(_session(request), effect, progress_adapter(progress))
+            return {self.files: paths, self.preview: paths[0], self.status: status}
+
+        @guarded(self.status)
+        def info(request: gr.Request):
+            return {self.info: c.info(_session(request))}
+
+        self.upload.change(load, [self.upload], outs, api_name="video_load", **prompt_kw).then(
+            prepare, [self.model], [self.status], api_visibility="undocumented", **prompt_kw)
+        self.model.input(set_model, [self.model], outs, api_name="video_set_model", **prompt_kw)
+        # The slider drives the page; API endpoints take the frame as a plain number (the
+        # slider would answer an out-of-range frame with Gradio's own bounds error).
+        self.frame.change(None, [self.frame], [self.fnum], js="(f) => f", api_visibility="private")
+        self.frame.input(show_frame, [self.frame], [self.canvas, self.legend, self.status],
+                         api_visibility="undocumented", trigger_mode="always_last", **view_kw)
+        self.goto_btn.click(goto_frame, [self.fnum], outs, api_name="video_show_frame", **view_kw)
+        self.prev_btn.click(prev_frame, [self.frame], outs, api_visibility="undocumented", **view_kw)
+        self.next_btn.click(next_frame, [self.frame], outs, api_visibility="undocumented", **view_kw)
+        self.canvas.select(on_click, [self.mode, self.frame], outs, api_visibility="undocumented",
+                           trigger_mode="multiple", **prompt_kw)
+        self.point_btn.click(add_point, [self.fnum, self.px, self.py, self.pfg, self.pobj], outs,
+                             api_name="video_add_point", **prompt_kw)
+        self.box_btn.click(add_box, [self.fnum, self.bx0, self.by0, self.bx1, self.by1, self.pobj], outs,
+                           api_name="video_add_box", **prompt_kw)
+        self.undo_btn.click(undo, [self.fnum], outs, api_name="video_undo", **prompt_kw)
+        self.clear_frame_btn.click(clear_frame, [self.fnum, self.pobj], outs, api_name="video_clear_frame",
+                                   **prompt_kw)
+        self.new_obj_btn.click(new_object, [self.name], outs, api_name="video_new_object", **prompt_kw)
+        self.objects.input(select_object, [self.objects], outs, api_name="video_select_object", **prompt_kw)
+        self.rename_btn.click(rename_object, [self.pobj, self.name], outs, api_name="video_rename_object",
+                              **prompt_kw)
+        self.remove_obj_btn.click(remove_object, [self.pobj], outs, api_name="video_remove_object", **prompt_kw)
+        self.reset_btn.click(reset, None, outs, api_name="video_reset", **prompt_kw)
+        track_event = self.track_btn.click(
+            announce, [self.direction, self.fnum], [self.status], api_visibility="undocumented", **view_kw
+        ).then(track, [self.direction, self.fnum], outs, api_name="video_track", show_progress_on=[self.frame],
+               concurrency_id=TRACK_GROUP, concurrency_limit=self.track_concurrency)
+        track_event.success(render_after_track, [self.effect], [self.preview, self.status],
+                            api_visibility="undocumented", **export_kw)
+        self.cancel_btn.click(cancel, None, outs, api_name="video_cancel", cancels=[track_event],
+                              concurrency_id=CANCEL_GROUP, concurrency_limit=8)
+        self.render_btn.click(render, [self.effect], [self.preview, self.status], api_name="video_render",
+                              **export_kw)
+        self.export_btn.click(export, [self.effect], [self.files, self.preview, self.status],
+                              api_name="video_export", **export_kw)
+        self.info_btn.click(info, None, [self.info], api_name="video_info", **view_kw)
+
+
+def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown) -> VideoController:
+    """Add the "Video" tab to the open ``gr.Tabs``; returns its controller (``.drop(sid)``).
+
+    ``config`` is the app's ``AppConfig`` (examples folder, idle timeout, concurrency, and
+    ``video_limits`` if it has one); otherwise limits come from ``VideoLimits.for_device``
+    (environment overrides included).
+    """
+    idle_s = float(getattr(config, "max_idle_minutes", 30.0)) * 60.0
+    limits = getattr(config, "video_limits", None) or VideoLimits.for_device(registry.device)
+    controller = VideoController(VideoEngine(registry), limits, max_idle_s=idle_s)
+    controller.sessions.start_sweeper(interval_s=min(60.0, idle_s))
+    on_gpu = registry.device.startswith("cuda")
+    with gr.Tab("Video", id="video"):
+        VideoTab(controller, getattr(config, "examples_dir", None),
+                 concurrency_limit=int(getattr(config, "concurrency_limit", 4)),
+                 track_concurrency=2 if on_gpu else 1).build(model)
+    return controller
+
+
+__all__ = ["VideoTab", "build_video_tab", "example_videos"]
