@@ -137,12 +137,7 @@ class ImageController:
 
     # ------------------------------------------------------------ session plumbing
     def _run(self, sid: Optional[str], fn: Callable[[_ImageSlot], Any]) -> Any:
-        entry = self.sessions.get(sid)
-        with entry.lock:
-            try:
-                return fn(entry.state)
-            finally:
-                entry.touch()
+        return self.sessions.run(sid, fn)
 
     def drop(self, sid: Optional[str]) -> None:
         self.sessions.drop(sid)

@@ -12,6 +12,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from ui.prompts import PointsAndBox
 from ui.overlay import DisplayImage, object_color
 
 Point = Tuple[float, float, int]  # x, y in original pixels; label 1 = foreground, 0 = background
@@ -26,31 +27,18 @@ class PromptError(ValueError):
 
 
 @dataclass(frozen=True)
-class PromptSet:
+class PromptSet(PointsAndBox):
     """Everything the decoder is given for one object after one user action."""
 
     points: Tuple[Point, ...] = ()
     box: Optional[Box] = None
     mask_input: Optional[np.ndarray] = field(default=None, compare=False)  # 256x256 logits
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.points and self.box is None
 
     @property
     def is_refinement(self) -> bool:
         return self.mask_input is not None
 
-    def point_arrays(self) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-        """(N x 2 float32 coordinates, N int32 labels), or (None, None) without points."""
-        if not self.points:
-            return None, None
-        coords = np.array([[p[0], p[1]] for p in self.points], dtype=np.float32)
-        labels = np.array([p[2] for p in self.points], dtype=np.int32)
-        return coords, labels
-
-    def box_array(self) -> Optional[np.ndarray]:
-        return None if self.box is None else np.array(self.box, dtype=np.float32)
 
 
 @dataclass

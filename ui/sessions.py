@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Generic, List, Optional, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: Sessions idle for longer than this are freed by the sweep (seconds).
 DEFAULT_MAX_IDLE_S = 30 * 60.0
@@ -82,6 +83,15 @@ class SessionStore(Generic[T]):
                 self._entries[key] = entry
             entry.last_used = self._clock()
             return entry
+
+    def run(self, key: Optional[str], fn: Callable[[T], R]) -> R:
+        """``fn(state)`` of session ``key`` under its lock (one action at a time per session)."""
+        entry = self.get(key)
+        with entry.lock:
+            try:
+                return fn(entry.state)
+            finally:
+                entry.touch()
 
     def drop(self, key: Optional[str]) -> bool:
         """Forget a session (tab closed). Returns whether it existed."""

@@ -153,12 +153,7 @@ class VideoController:
 
     # ------------------------------------------------------------ session plumbing
     def _run(self, sid: Optional[str], fn: Callable[[_VideoSlot], Any]) -> Any:
-        entry = self.sessions.get(sid)
-        with entry.lock:
-            try:
-                return fn(entry.state)
-            finally:
-                entry.touch()
+        return self.sessions.run(sid, fn)
 
     def drop(self, sid: Optional[str]) -> None:
         """Forget a session (tab closed): its frames, tracking state, masks and files."""

@@ -18,6 +18,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from ui.prompts import PointsAndBox
 from ui.image_state import PromptError
 from ui.overlay import object_color
 
@@ -34,15 +35,12 @@ __all__ = ["PromptError", "FramePrompts", "VideoObject", "PackedMask", "MaskStor
 
 
 @dataclass(frozen=True)
-class FramePrompts:
+class FramePrompts(PointsAndBox):
     """An object's prompts on one frame: clicks and at most one box (sent together)."""
 
     points: Tuple[Point, ...] = ()
     box: Optional[Box] = None
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.points and self.box is None
 
     def with_point(self, x: float, y: float, label: int) -> "FramePrompts":
         return FramePrompts(self.points + ((float(x), float(y), int(label)),), self.box)
@@ -56,15 +54,6 @@ class FramePrompts:
             return FramePrompts(self.points[:-1], self.box)
         return FramePrompts((), None)
 
-    def point_arrays(self) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-        if not self.points:
-            return None, None
-        coords = np.array([[p[0], p[1]] for p in self.points], dtype=np.float32)
-        labels = np.array([p[2] for p in self.points], dtype=np.int32)
-        return coords, labels
-
-    def box_array(self) -> Optional[np.ndarray]:
-        return None if self.box is None else np.array(self.box, dtype=np.float32)
 
 
 @dataclass

@@ -9,7 +9,7 @@ loads strictly into either.
 
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F

@@ -246,7 +246,6 @@ class SAM2Tracker(SAM2Base):
         """The current frame's top-level features fused with the memory bank, B x C x H x W."""
         feats = current_vision_feats[-1]
         B = feats.size(1)
-        C = self.hidden_dim
         size = feat_sizes[-1]
         device, dtype = feats.device, feats.dtype
         if self.num_maskmem == 0:  # memory disabled: plain SAM on each frame
