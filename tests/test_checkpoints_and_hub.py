@@ -12,7 +12,7 @@ import torch
 
 from sam2.build_sam import build_sam2
 from sam2.checkpoint import CheckpointError, read_state_dict
-from sam2.testing import populate_hf_cache, random_state_dict
+from sam2.testing import populate_hf_cache
 
 
 def test_safetensors_and_pt_load_the_same_weights(tmp_path, tiny_checkpoint):

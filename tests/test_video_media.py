@@ -145,7 +145,6 @@ def test_long_clips_are_kept_compressed_and_folders_as_file_bytes(tmp_path):
 
     from sam2.media.video import EncodedFrame, load_video
 
-    rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:96, 0:128]
     frames = []
     for t in range(12):
