@@ -71,6 +71,11 @@ def _new_predictor(model: Any) -> Any:
 
 
 def _stability(logits: np.ndarray, threshold: float) -> np.ndarray:
+    """Stability score of each candidate, on the decoder's own 256x256 logits.
+
+    The full-resolution logits are a bilinear upsampling of these, so the score is nearly
+    the same, at 1/30 of the cost on a 1800x1200 photo (it runs on every click).
+    """
     import torch
 
     from sam2.utils.amg import calculate_stability_score
@@ -98,7 +103,7 @@ def _decode(predictor: Any, prompts: PromptSet, multimask: bool) -> Prediction:
     return Prediction(
         masks=logits > threshold,
         iou=np.asarray(iou, dtype=np.float32).reshape(-1),
-        stability=_stability(logits, threshold),
+        stability=_stability(np.asarray(low_res, dtype=np.float32), threshold),
         low_res_logits=np.asarray(low_res, dtype=np.float32),
     )
 

@@ -117,7 +117,9 @@ def blend_masks(
     outline: bool = True,
 ) -> np.ndarray:
     """Tint ``base`` (HxWx3 uint8) with each (mask, colour); masks are resized to ``base``."""
-    out = base.astype(np.float32)
+    # Only masked pixels are touched (in float), so a click costs time in proportion to the
+    # mask, not to the whole picture.
+    out = np.array(base, dtype=np.uint8, copy=True)
     hw = base.shape[:2]
     edges_all: List[Tuple[np.ndarray, Tuple[int, int, int]]] = []
     for mask, color in masks:
@@ -125,12 +127,13 @@ def blend_masks(
         if not m.any():
             continue
         col = np.asarray(color, dtype=np.float32)
-        out[m] = out[m] * (1.0 - alpha) + col * alpha
+        tinted = out[m].astype(np.float32) * (1.0 - alpha) + col * alpha
+        out[m] = np.clip(tinted + 0.5, 0, 255).astype(np.uint8)
         if outline:
             edges_all.append((mask_edges(m), color))
     for edges, color in edges_all:
-        out[edges] = np.asarray(color, dtype=np.float32)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        out[edges] = np.asarray(color, dtype=np.uint8)
+    return out
 
 
 def _marker_radius(hw: Tuple[int, int]) -> int:
