@@ -118,3 +118,22 @@ def test_batch_api(tiny_model):
     single.set_image(imgs[1])
     m1, s1, _ = single.predict(box=np.array([5, 5, 35, 60]), multimask_output=False)
     np.testing.assert_allclose(s1, scores[1], atol=1e-5)
+
+
+def test_max_hole_and_sprinkle_area_clean_masks_on_the_cpu(tiny_model):
+    """max_hole_area fills small background holes and max_sprinkle_area removes small
+    foreground islands of the low-res masks, with no compiled extension."""
+    p = SAM2ImagePredictor(tiny_model, max_hole_area=10, max_sprinkle_area=10)
+    low = -np.ones((1, 1, 256, 256), np.float32) * 5
+    low[0, 0, 50:150, 50:150] = 5.0  # an object ...
+    low[0, 0, 90:92, 90:92] = -5.0  # ... with a 4-pixel hole
+    low[0, 0, 200:202, 200:202] = 5.0  # and a 4-pixel sprinkle
+    low[0, 0, 10:30, 200:230] = 5.0  # a large island that stays
+    import torch
+
+    out = p._transforms.postprocess_masks(torch.from_numpy(low), (256, 256))[0, 0].numpy() > 0
+    assert out[90:92, 90:92].all()
+    assert not out[200:202, 200:202].any()
+    assert out[10:30, 200:230].all()
+    plain = SAM2ImagePredictor(tiny_model)._transforms.postprocess_masks(torch.from_numpy(low), (256, 256))
+    assert not (plain[0, 0].numpy() > 0)[90:92, 90:92].any()
