@@ -116,21 +116,16 @@ def measure_long_clip_memory(model: str, seconds: int = 60, fps: int = 30, track
     tracked and the per-frame growth of the session state is reported, with the
     extrapolation to the whole clip.
     """
-    import imageio_ffmpeg
     import torch
 
     from sam2.build_sam import build_sam2_video_predictor
+    from sam2.media.mp4 import write_mp4
     from sam2.testing import write_random_checkpoint
 
     out: Dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "long.mp4")
-        writer = imageio_ffmpeg.write_frames(path, (1280, 720), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                             macro_block_size=2, quality=7)
-        writer.send(None)
-        for f in iter_synthetic_clip(seconds * fps):  # never the whole raw clip in memory
-            writer.send(np.ascontiguousarray(f))
-        writer.close()
+        write_mp4(path, iter_synthetic_clip(seconds * fps), fps=fps)  # streamed: never the whole raw clip
         ckpt = write_random_checkpoint(os.path.join(tmp, "m.pt"), model, seed=0)
         predictor = build_sam2_video_predictor(model, ckpt, device=device, precision=precision)
         base = _rss_gib()

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sam2.media.mp4 import write_mp4
 from ui.testing import AppProcess, hf_cache_env
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -27,21 +28,18 @@ from gradio_client import Client, handle_file  # noqa: E402
 W, H = 160, 120
 
 
-def _write_clip(path: str, n: int = 3) -> str:
-    """Two coloured squares moving over a gradient, written with imageio-ffmpeg."""
-    import imageio_ffmpeg
-
-    writer = imageio_ffmpeg.write_frames(path, (W, H), fps=6, codec="libx264", pix_fmt_out="yuv420p",
-                                         macro_block_size=2, ffmpeg_log_level="error")
-    writer.send(None)
+def _frames(n: int):
     for i in range(n):
         img = np.zeros((H, W, 3), np.uint8)
         img[:] = np.linspace(60, 200, W, dtype=np.uint8)[None, :, None]
         img[30:70, 20 + 10 * i: 60 + 10 * i] = (220, 40, 40)
         img[60:100, 110 - 8 * i: 140 - 8 * i] = (40, 60, 220)
-        writer.send(np.ascontiguousarray(img))
-    writer.close()
-    return path
+        yield img
+
+
+def _write_clip(path: str, n: int = 3) -> str:
+    """Two coloured squares moving over a gradient, as an H.264 MP4."""
+    return write_mp4(path, _frames(n), fps=6)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sam2.media.mp4 import write_mp4
 from ui.testing import REPO_ROOT, AppProcess, hf_cache_env
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -26,19 +27,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
 
 
-def _write_clip(path: str, n: int = 3) -> str:
-    import imageio_ffmpeg
-
-    writer = imageio_ffmpeg.write_frames(path, (W, H), fps=6, codec="libx264", pix_fmt_out="yuv420p",
-                                         macro_block_size=2, ffmpeg_log_level="error")
-    writer.send(None)
+def _frames(n: int):
     for i in range(n):
         img = np.zeros((H, W, 3), np.uint8)
         img[:] = np.linspace(80, 190, W, dtype=np.uint8)[None, :, None]
         img[40:100, 30 + 12 * i: 90 + 12 * i] = (210, 50, 40)
-        writer.send(np.ascontiguousarray(img))
-    writer.close()
-    return path
+        yield img
+
+
+def _write_clip(path: str, n: int = 3) -> str:
+    return write_mp4(path, _frames(n), fps=6)
 
 
 def _fetch_image(page, src: str) -> np.ndarray:

@@ -140,9 +140,9 @@ def test_clear_errors(tmp_path):
 def test_long_clips_are_kept_compressed_and_folders_as_file_bytes(tmp_path):
     """Compact storage: a clip over max_raw_bytes is kept as JPEG (close to the decoded
     frames), a frame folder as its files' bytes (identical pixels)."""
-    import imageio_ffmpeg
     from PIL import Image as _Image
 
+    from sam2.media.mp4 import write_mp4
     from sam2.media.video import EncodedFrame, load_video
 
     yy, xx = np.mgrid[0:96, 0:128]
@@ -151,13 +151,7 @@ def test_long_clips_are_kept_compressed_and_folders_as_file_bytes(tmp_path):
         f = np.stack([(xx * 2 + t * 5) % 256, (yy * 2) % 256, np.full_like(xx, 100)], -1).astype(np.uint8)
         f[20:50, 10 + 4 * t: 40 + 4 * t] = (200, 30, 30)
         frames.append(f)
-    path = str(tmp_path / "clip.mp4")
-    w = imageio_ffmpeg.write_frames(path, (128, 96), fps=10, codec="libx264", pix_fmt_out="yuv420p",
-                                    macro_block_size=2, quality=9)
-    w.send(None)
-    for f in frames:
-        w.send(f)
-    w.close()
+    path = write_mp4(str(tmp_path / "clip.mp4"), frames, fps=10)
     raw = load_video(path, max_raw_bytes=None)
     small = load_video(path, max_raw_bytes=5 * 128 * 96 * 3)
     assert len(raw) == len(small) == 12

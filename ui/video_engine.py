@@ -13,7 +13,6 @@ object id, so the controller never touches logits.
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -39,7 +38,6 @@ class VideoEngine:
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
-        self._flag_lock = threading.Lock()
 
     @property
     def device(self) -> str:
@@ -51,13 +49,10 @@ class VideoEngine:
     def predictor(self, model_key: Optional[str], progress: ProgressFn = _noop) -> Tuple[str, Any]:
         """(model id, its ``SAM2VideoPredictor``), loading it on first use."""
         loaded = self.registry.get(model_key, kind="video", progress=progress)
-        predictor = loaded.model
-        if not getattr(predictor, "add_all_frames_to_correct_as_cond", False):
-            with self._flag_lock:
-                # A documented constructor option kept as a plain attribute; the registry
-                # builds predictors with the library default (False).
-                predictor.add_all_frames_to_correct_as_cond = True
-        return loaded.model_id, predictor
+        # Corrections must stick whoever built the predictor (ModelRegistry already builds
+        # them this way); the option is a plain attribute, so setting it is idempotent.
+        loaded.model.add_all_frames_to_correct_as_cond = True
+        return loaded.model_id, loaded.model
 
     # ------------------------------------------------------------------ session calls
     @staticmethod
