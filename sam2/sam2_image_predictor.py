@@ -9,7 +9,7 @@ broadcasting error deep inside the network.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -17,6 +17,8 @@ from PIL.Image import Image
 
 from sam2.media.images import to_rgb_uint8
 from sam2.modeling.sam2_base import SAM2Base
+from sam2.modeling.mask_decoder import UpscalingSkips
+from sam2.modeling.transformer import ProjectedImage
 from sam2.utils.transforms import SAM2Transforms
 
 VALID_LABELS = (-1, 0, 1, 2, 3)
@@ -31,6 +33,14 @@ class ImageFeatures:
 
     def __getitem__(self, key: str):  # old code reads predictor._features["image_embed"]
         return getattr(self, key)
+
+
+@dataclass(frozen=True)
+class DecoderImageCache:
+    """The mask decoder's per-image work that no prompt changes, done once per image."""
+
+    projected: ProjectedImage  # the first block's image projections (prompts without mask input)
+    skips: UpscalingSkips  # the high-res features in the upscaling's layout (every prompt)
 
 
 @dataclass
@@ -73,6 +83,8 @@ class SAM2ImagePredictor:
         self._features: Optional[ImageFeatures] = None
         self._orig_hw: Optional[List[Tuple[int, int]]] = None
         self._is_batch = False
+        self._image_pe: Optional[torch.Tensor] = None
+        self._decoder_cache: Dict[int, DecoderImageCache] = {}  # by image index, filled on first use
 
     # ------------------------------------------------------------------ encoding
     @torch.no_grad()
@@ -86,9 +98,9 @@ class SAM2ImagePredictor:
         maps = [
             feat.permute(1, 2, 0).reshape(n, -1, *size) for feat, size in zip(vision_feats, self._bb_feat_sizes)
         ]
-        # The decoder adds the high-res maps to channels-last tensors: store them that way.
-        high_res = [m.contiguous(memory_format=torch.channels_last) for m in maps[:-1]]
-        self._features = ImageFeatures(image_embed=maps[-1], high_res_feats=high_res)
+        self._features = ImageFeatures(image_embed=maps[-1], high_res_feats=maps[:-1])
+        self._image_pe = self.model.sam_prompt_encoder.get_dense_pe()
+        self._decoder_cache = {}
         self._is_image_set = True
 
     def set_image(self, image: Union[np.ndarray, Image]) -> None:
@@ -101,6 +113,7 @@ class SAM2ImagePredictor:
         rgb = to_rgb_uint8(image)
         self._orig_hw = [tuple(rgb.shape[:2])]
         self._encode([rgb])
+        self._cached_for_decoder(-1)  # now rather than on the first click
 
     def set_image_batch(self, image_list: List[Union[np.ndarray, Image]]) -> None:
         """Compute the embeddings of several images at once, for ``predict_batch``."""
@@ -240,6 +253,21 @@ class SAM2ImagePredictor:
             out_low.append(l)
         return out_masks, out_ious, out_low
 
+    @torch.no_grad()
+    def _cached_for_decoder(self, img_idx: int) -> DecoderImageCache:
+        index = img_idx % len(self._orig_hw)
+        if index not in self._decoder_cache:
+            decoder = self.model.sam_mask_decoder
+            no_mask = self.model.sam_prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+            embed = self._features.image_embed[index].unsqueeze(0)
+            h, w = embed.shape[-2:]
+            self._decoder_cache[index] = DecoderImageCache(
+                projected=decoder.project_image(embed, self._image_pe, no_mask),
+                skips=decoder.prepare_skips([level[index].unsqueeze(0) for level in self._features.high_res_feats],
+                                            h, w),
+            )
+        return self._decoder_cache[index]
+
     @staticmethod
     def _to_numpy(masks: torch.Tensor, ious: torch.Tensor, low_res: torch.Tensor):
         masks_np = masks.squeeze(0).cpu().numpy()
@@ -271,15 +299,16 @@ class SAM2ImagePredictor:
                 points = (corners, corner_labels)
         sparse, dense = self.model.sam_prompt_encoder(points=points, boxes=None, masks=mask_input)
         several_objects = points is not None and points[0].shape[0] > 1
-        feats = self._features
+        cache = self._cached_for_decoder(img_idx)
         low_res, ious, _, _ = self.model.sam_mask_decoder(
-            image_embeddings=feats.image_embed[img_idx].unsqueeze(0),
-            image_pe=self.model.sam_prompt_encoder.get_dense_pe(),
+            image_embeddings=self._features.image_embed[img_idx].unsqueeze(0),
+            image_pe=self._image_pe,
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask_output,
             repeat_image=several_objects,
-            high_res_features=[level[img_idx].unsqueeze(0) for level in feats.high_res_feats],
+            projected=cache.projected if mask_input is None else None,
+            skips=cache.skips,
         )
         masks = self._transforms.postprocess_masks(low_res, self._orig_hw[img_idx])
         low_res = torch.clamp(low_res, -32.0, 32.0)

@@ -8,16 +8,16 @@ upsampled image features (fused with the stride-4 and stride-8 backbone features
 
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Tuple
+from dataclasses import dataclass
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sam2.configs import MaskDecoderOptions
-import torch.nn.functional as F
-
-from sam2.modeling.common import MLP, LayerNorm2d, stability_scores, upsample2x_tokens
-from sam2.modeling.transformer import TwoWayTransformer
+from sam2.modeling.common import MLP, LayerNorm2d, stability_scores
+from sam2.modeling.transformer import ProjectedImage, TwoWayTransformer
 
 
 class DecoderOutput(NamedTuple):
@@ -25,6 +25,22 @@ class DecoderOutput(NamedTuple):
     iou_pred: torch.Tensor  # B x M
     sam_tokens_out: torch.Tensor  # B x M' x C (tokens the object pointer is built from)
     object_score_logits: torch.Tensor  # B x 1
+
+
+@dataclass(frozen=True)
+class UpscalingSkips:
+    """What the two upscaling steps add to their GEMM outputs, in those outputs' row order.
+
+    Each 2x2-kernel, stride-2 transposed convolution is one GEMM whose output row for input
+    pixel (i, j) holds the 2x2 block of output pixels it writes. The decoder keeps that
+    "sub-pixel" order through both steps instead of reshuffling to image order after each
+    (the reshuffles cost more than the GEMMs' own bias and skip adds): the stride-8 and
+    stride-4 backbone features are permuted once into that order, with the convolution
+    biases folded in, and only the final masks (a few channels) are put back in image order.
+    """
+
+    after_up1: torch.Tensor  # B x hw x 4*C1: conv bias + stride-8 features
+    after_up2: torch.Tensor  # B x 4hw x 4*C2: conv bias + stride-4 features
 
 
 class MaskDecoder(nn.Module):
@@ -78,20 +94,43 @@ class MaskDecoder(nn.Module):
         self.dynamic_multimask_via_stability = options.dynamic_multimask_via_stability
         self.dynamic_multimask_stability_delta = options.dynamic_multimask_stability_delta
         self.dynamic_multimask_stability_thresh = options.dynamic_multimask_stability_thresh
+        self.matmul_dtype = torch.float32  # of the upscaling GEMMs (bfloat16 in fast precision)
+
+    def set_matmul_dtype(self, dtype: torch.dtype) -> None:
+        """Run the decoder's products with the 4096 image tokens (and the upscaling) in ``dtype``."""
+        self.matmul_dtype = dtype
+        for module in self.transformer.modules():
+            if hasattr(module, "matmul_dtype"):
+                module.matmul_dtype = dtype
+
+    def project_image(self, image_embeddings: torch.Tensor, image_pe: torch.Tensor,
+                      dense_prompt_embeddings: torch.Tensor) -> ProjectedImage:
+        """What every prompt on this image (1 x C x h x w) with these dense prompt embeddings
+        (usually the "no mask" embedding) shares; pass it to ``forward`` as ``projected``."""
+        return self.transformer.project_image(image_embeddings + dense_prompt_embeddings, image_pe)
 
     def forward(
         self,
         image_embeddings: torch.Tensor,
         image_pe: torch.Tensor,
         sparse_prompt_embeddings: torch.Tensor,
-        dense_prompt_embeddings: torch.Tensor,
+        dense_prompt_embeddings: Optional[torch.Tensor],
         multimask_output: bool,
         repeat_image: bool,
         high_res_features: Optional[List[torch.Tensor]] = None,
+        projected: Optional[ProjectedImage] = None,
+        skips: Optional[UpscalingSkips] = None,
     ) -> DecoderOutput:
+        """Masks and scores for B prompts.
+
+        ``projected`` (from ``project_image`` on the same image and dense embeddings) skips
+        the image-only part of the work; ``image_embeddings`` and ``dense_prompt_embeddings``
+        are then not read, and all B prompts are on that image. ``skips`` (from
+        ``prepare_skips``) likewise replaces ``high_res_features``.
+        """
         masks, iou_pred, mask_tokens_out, object_score_logits = self.predict_masks(
             image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
-            repeat_image, high_res_features,
+            repeat_image, high_res_features, projected, skips,
         )
         if multimask_output:
             masks, iou_pred = masks[:, 1:], iou_pred[:, 1:]
@@ -113,6 +152,8 @@ class MaskDecoder(nn.Module):
         dense_prompt_embeddings: torch.Tensor,
         repeat_image: bool,
         high_res_features: Optional[List[torch.Tensor]] = None,
+        projected: Optional[ProjectedImage] = None,
+        skips: Optional[UpscalingSkips] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """All four masks and scores, before choosing single- or multi-mask output."""
         heads = [self.iou_token.weight, self.mask_tokens.weight]
@@ -123,25 +164,29 @@ class MaskDecoder(nn.Module):
         output_tokens = torch.cat(heads, dim=0).unsqueeze(0).expand(batch, -1, -1)
         tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
 
-        if repeat_image:
-            src = torch.repeat_interleave(image_embeddings, batch, dim=0)
+        h, w = image_pe.shape[-2:]
+        if projected is not None:
+            src = None
+        elif repeat_image:
+            src = torch.repeat_interleave(image_embeddings, batch, dim=0) + dense_prompt_embeddings
         else:
             if image_embeddings.shape[0] != batch:
                 raise ValueError("image and prompt batch sizes differ")
-            src = image_embeddings
-        src = src + dense_prompt_embeddings
-        b, c, h, w = src.shape
+            src = image_embeddings + dense_prompt_embeddings
 
         # image_pe (1 x C x h x w) is the same for every prompt: broadcast, not repeated
-        hs, src = self.transformer(src, image_pe, tokens)
+        hs, src = self.transformer(src, image_pe, tokens, projected=projected)
+        b = src.shape[0]
         iou_token_out = hs[:, first, :]
         mask_tokens_out = hs[:, first + 1: first + 1 + self.num_mask_tokens, :]
 
-        upscaled = self._upscale(src.view(b, h, w, c), high_res_features)  # B x 4h x 4w x C/8
+        if skips is None:
+            skips = self.prepare_skips(high_res_features, h, w)
+        upscaled = self._upscale(src, skips)  # B x 16hw x C/8, sub-pixel order
         hyper_in = torch.stack(
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
         )
-        masks = (hyper_in @ upscaled.flatten(1, 2).transpose(1, 2)).view(b, -1, 4 * h, 4 * w)
+        masks = _subpixel_to_image(hyper_in @ upscaled.transpose(1, 2), h, w)
         iou_pred = self.iou_prediction_head(iou_token_out)
         if self.pred_obj_scores:
             object_score_logits = self.pred_obj_score_head(hs[:, 0, :])
@@ -149,22 +194,34 @@ class MaskDecoder(nn.Module):
             object_score_logits = 10.0 * iou_pred.new_ones(iou_pred.shape[0], 1)
         return masks, iou_pred, mask_tokens_out, object_score_logits
 
-    def _upscale(self, tokens: torch.Tensor, high_res_features: Optional[List[torch.Tensor]]) -> torch.Tensor:
-        """Image tokens (B x h x w x C, channels-last) -> B x 4h x 4w x C/8 mask features.
+    def prepare_skips(self, high_res_features: Optional[Sequence[torch.Tensor]], h: int, w: int) -> UpscalingSkips:
+        """The upscaling's bias + skip terms for B x C1 x 2h x 2w and B x C2 x 4h x 4w features
+        (``high_res_features`` = [stride-4, stride-8] maps), or the biases alone without them."""
+        up1, _, _, up2, _ = self.output_upscaling
+        bias1 = up1.bias.repeat(4)  # columns ordered (dy, dx, channel)
+        bias2 = up2.bias.repeat(4)
+        if not self.use_high_res_features:
+            return UpscalingSkips(bias1.view(1, 1, -1), bias2.view(1, 1, -1))
+        feat_s0, feat_s1 = high_res_features
+        b, c1 = feat_s1.shape[:2]
+        c2 = feat_s0.shape[1]
+        # s1[c, 2i+dy, 2j+dx] -> row (i, j), column (dy, dx, c)
+        s1 = feat_s1.reshape(b, c1, h, 2, w, 2).permute(0, 2, 4, 3, 5, 1).reshape(b, h * w, 4 * c1)
+        # s0[c, 4i+2dy+ey, 4j+2dx+ex] -> row (i, j, dy, dx), column (ey, ex, c)
+        s0 = feat_s0.reshape(b, c2, h, 2, 2, w, 2, 2).permute(0, 2, 5, 3, 6, 4, 7, 1).reshape(b, 4 * h * w, 4 * c2)
+        return UpscalingSkips(s1 + bias1, s0 + bias2)
 
-        Two 2x transposed convolutions, fused with the stride-8 and stride-4 backbone
-        features when the model uses them. Everything stays channels-last (the transformer
-        already produces that layout), so no NCHW round trips are needed.
-        """
+    def _upscale(self, tokens: torch.Tensor, skips: UpscalingSkips) -> torch.Tensor:
+        """Image tokens (B x hw x C) -> B x 16hw x C/8 mask features, in sub-pixel row order
+        (see ``UpscalingSkips``): two transposed convolutions as GEMMs that also add the
+        skips, with layer norm and GELUs in between."""
         up1, norm1, act1, up2, act2 = self.output_upscaling
-        x = upsample2x_tokens(tokens, up1)
-        if self.use_high_res_features:
-            feat_s0, feat_s1 = high_res_features
-            x = x + feat_s1.permute(0, 2, 3, 1)
+        b, n, c = tokens.shape
+        w1 = up1.weight.permute(0, 2, 3, 1).reshape(c, -1)  # C x (dy, dx, C1)
+        x = _gemm_add(skips.after_up1, tokens, w1, self.matmul_dtype).view(b, 4 * n, -1)
         x = act1(F.layer_norm(x, (x.shape[-1],), norm1.weight, norm1.bias, norm1.eps))
-        x = upsample2x_tokens(x, up2)
-        if self.use_high_res_features:
-            x = x + feat_s0.permute(0, 2, 3, 1)
+        w2 = up2.weight.permute(0, 2, 3, 1).reshape(x.shape[-1], -1)
+        x = _gemm_add(skips.after_up2, x, w2, self.matmul_dtype).view(b, 16 * n, -1)
         return act2(x)
 
     def _pick_stable_single_mask(self, all_logits: torch.Tensor, all_iou: torch.Tensor):
@@ -185,3 +242,21 @@ class MaskDecoder(nn.Module):
         logits = torch.where(stable[..., None, None].expand_as(single_logits), single_logits, best_logits)
         iou = torch.where(stable.expand_as(single_iou), single_iou, best_iou)
         return logits, iou
+
+
+def _gemm_add(addend: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
+              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """addend + x @ weight for x B x N x K, weight K x M, addend B or 1 x N x M (or 1 x 1 x M);
+    the product in ``dtype``, the sum in float32."""
+    if dtype != x.dtype:
+        return addend + (x.to(dtype) @ weight.to(dtype))
+    if x.shape[0] == 1:
+        return torch.addmm(addend[0], x[0], weight).unsqueeze(0)
+    return torch.baddbmm(addend, x, weight.expand(x.shape[0], -1, -1))
+
+
+def _subpixel_to_image(masks: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """B x M x 16hw masks in sub-pixel order (i, j, dy, dx, ey, ex) -> B x M x 4h x 4w."""
+    b, m = masks.shape[:2]
+    blocks = masks.view(b, m, h, w, 2, 2, 2, 2)
+    return blocks.permute(0, 1, 2, 4, 6, 3, 5, 7).reshape(b, m, 4 * h, 4 * w)

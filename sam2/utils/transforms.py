@@ -79,4 +79,28 @@ class SAM2Transforms:
             from sam2.utils.mask_cleanup import clean_mask_logits
 
             masks = clean_mask_logits(masks, self.mask_threshold, self.max_hole_area, self.max_sprinkle_area)
-        return F.interpolate(masks, tuple(int(v) for v in orig_hw), mode="bilinear", align_corners=False)
+        return resize_mask_logits(masks, tuple(int(v) for v in orig_hw))
+
+
+# OpenCV's resize refuses sizes beyond this (its coordinates are 16-bit in places)
+_CV2_MAX_SIDE = 32767
+
+
+def resize_mask_logits(masks: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize (half-pixel centres, i.e. ``align_corners=False``) of B x C x h x w logits.
+
+    On the CPU, OpenCV's resize computes the same interpolation about 6x faster than
+    PyTorch's (0.6 ms instead of 4 ms for three 256x256 masks to 1800x1200, the largest
+    cost of a click after the decoder); its float32 weights differ from PyTorch's by a few
+    ulps, which moves a logit by ~1e-5 relative. Elsewhere PyTorch does it on the device.
+    """
+    h, w = size
+    if masks.device.type != "cpu" or max(h, w) > _CV2_MAX_SIDE or masks.numel() == 0:
+        return F.interpolate(masks, size, mode="bilinear", align_corners=False)
+    import cv2
+
+    src = masks.detach().reshape(-1, *masks.shape[-2:]).contiguous().numpy()
+    out = np.empty((src.shape[0], h, w), dtype=np.float32)
+    for i, plane in enumerate(src):
+        cv2.resize(plane, (w, h), dst=out[i], interpolation=cv2.INTER_LINEAR)
+    return torch.from_numpy(out).view(*masks.shape[:-2], h, w)
