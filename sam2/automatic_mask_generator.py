@@ -13,9 +13,10 @@ Across crops a second NMS prefers masks from smaller crops. Everything that deci
 masks are kept, and in which order, follows the reference implementation exactly, so with the
 same weights the same records come out.
 
-Memory stays bounded on small machines: the full-resolution logits of a decoder batch are the
-only large buffer (and a batch is split further if it would exceed ``max_logits_bytes``); they
-are filtered and encoded in slices, and masks are kept only as RLEs afterwards.
+Speed and memory: the decoder returns 256 x 256 logits; only candidates that pass the
+predicted-IoU filter are upsampled to the crop's size, a slice at a time (at most
+``max_logits_bytes`` of full-resolution logits), then filtered and encoded, and masks are kept
+only as RLEs afterwards.
 """
 
 from __future__ import annotations
@@ -97,9 +98,8 @@ class SAM2AutomaticMaskGenerator:
       string format, encoded here without pycocotools).
     * ``use_m2m``: refine each candidate once more, feeding its own low-res mask back.
     * ``multimask_output``: three candidates per point instead of one.
-    * ``max_logits_bytes`` (ours): upper bound for the full-resolution logits of one decoder
-      call; a batch whose logits would be larger is decoded in smaller slices. The default
-      (1 GiB) never splits the batches of typical images, so results are the reference's.
+    * ``max_logits_bytes`` (ours): upper bound for the full-resolution logits held at once
+      while filtering (they are upsampled and filtered in slices); results do not depend on it.
     """
 
     def __init__(
@@ -283,48 +283,34 @@ class SAM2AutomaticMaskGenerator:
         pts = torch.as_tensor(points, dtype=torch.float32, device=device)
         in_points = self.predictor._transforms.transform_coords(pts, normalize=normalize, orig_hw=im_size)
         parts = [
-            self._filter_candidates(logits, ious, cand_points, crop_box, orig_size)
-            for logits, ious, cand_points in self._candidates(pts, in_points, im_size)
+            self._filter_candidates(low_res, ious, cand_points, crop_box, orig_size, im_size)
+            for low_res, ious, cand_points in self._candidates(pts, in_points)
         ]
         return MaskData.cat(parts)
 
-    def _slice_size(self, n_masks_per_prompt: int, im_size: Tuple[int, ...]) -> int:
-        per_prompt = 4 * n_masks_per_prompt * int(im_size[0]) * int(im_size[1])
-        return max(1, min(self.points_per_batch, self.max_logits_bytes // per_prompt))
-
     def _candidates(
-        self, pts: torch.Tensor, in_points: torch.Tensor, im_size: Tuple[int, ...]
+        self, pts: torch.Tensor, in_points: torch.Tensor
     ) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Yield (logits N x h x w, predicted IoUs N, prompt points N x 2) of candidate masks."""
-        n_out = 3 if self.multimask_output else 1
-        step = self._slice_size(n_out, im_size)
-        for start in range(0, pts.shape[0], step):
-            sl = slice(start, start + step)
-            n = in_points[sl].shape[0]
-            labels = torch.ones(n, dtype=torch.int, device=in_points.device)
-            logits, ious, low_res = self.predictor._predict(
-                in_points[sl, None, :], labels[:, None], multimask_output=self.multimask_output, return_logits=True
-            )
-            per_prompt = logits.shape[1]
-            cand_points = pts[sl].repeat_interleave(per_prompt, dim=0)
-            if not self.use_m2m:
-                yield logits.flatten(0, 1), ious.flatten(0, 1), cand_points
-                continue
-            del logits
-            cand_in = in_points[sl].repeat_interleave(per_prompt, dim=0)
-            yield from self._refine(cand_in, low_res.flatten(0, 1), cand_points, im_size)
+        """Yield (low-res logits N x 256 x 256, predicted IoUs N, prompt points N x 2) of candidates."""
+        labels = torch.ones(in_points.shape[0], 1, dtype=torch.int, device=in_points.device)
+        low_res, ious = self.predictor._decode(in_points[:, None, :], labels, multimask_output=self.multimask_output)
+        per_prompt = low_res.shape[1]
+        cand_points = pts.repeat_interleave(per_prompt, dim=0)
+        if not self.use_m2m:
+            yield low_res.flatten(0, 1), ious.flatten(0, 1), cand_points
+            return
+        cand_in = in_points.repeat_interleave(per_prompt, dim=0)
+        yield from self._refine(cand_in, torch.clamp(low_res.flatten(0, 1), -32.0, 32.0), cand_points)
 
     def _refine(
-        self, in_points: torch.Tensor, low_res: torch.Tensor, cand_points: torch.Tensor, im_size: Tuple[int, ...]
+        self, in_points: torch.Tensor, low_res: torch.Tensor, cand_points: torch.Tensor
     ) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """One mask-to-mask step: each candidate's point again, with its own low-res mask."""
-        step = self._slice_size(1, im_size)
-        for p, mask_in, cp in batch_iterator(step, in_points, low_res, cand_points):
-            labels = torch.ones(p.shape[0], dtype=torch.int, device=p.device)
-            masks, ious, _ = self.predictor._predict(
-                p[:, None, :], labels[:, None], mask_input=mask_in[:, None], multimask_output=False, return_logits=True
-            )
-            yield masks[:, 0], ious[:, 0], cp
+        for p, mask_in, cp in batch_iterator(self.points_per_batch, in_points, low_res, cand_points):
+            labels = torch.ones(p.shape[0], 1, dtype=torch.int, device=p.device)
+            refined, ious = self.predictor._decode(p[:, None, :], labels, mask_input=mask_in[:, None],
+                                                   multimask_output=False)
+            yield refined[:, 0], ious[:, 0], cp
 
     def refine_with_m2m(self, points, point_labels, low_res_masks, points_per_batch):
         """Official helper: refined masks (N x 1 x H x W logits) and IoUs (N x 1)."""
@@ -339,22 +325,29 @@ class SAM2AutomaticMaskGenerator:
 
     def _filter_candidates(
         self,
-        logits: torch.Tensor,
+        low_res: torch.Tensor,
         ious: torch.Tensor,
         points: torch.Tensor,
         crop_box: List[int],
         orig_size: Tuple[int, ...],
+        im_size: Tuple[int, ...],
     ) -> MaskData:
-        """Quality filters, binarisation, boxes, crop-edge filter and RLE, in memory-bounded slices."""
+        """Quality filters, binarisation, boxes, crop-edge filter and RLE, in memory-bounded slices.
+
+        The predicted-IoU filter needs no pixels, so it runs first and only the candidates it
+        keeps are upsampled to the crop's size (the reference upsamples every candidate; the
+        surviving records are the same).
+        """
         orig_h, orig_w = orig_size
-        h, w = logits.shape[-2:]
-        step = max(1, _POSTPROCESS_PIXELS // max(1, h * w))
+        if self.pred_iou_thresh > 0.0:
+            keep = ious > self.pred_iou_thresh
+            low_res, ious, points = low_res[keep], ious[keep], points[keep]
+        pixels = max(1, int(im_size[0]) * int(im_size[1]))
+        step = max(1, min(_POSTPROCESS_PIXELS, self.max_logits_bytes // 4) // pixels)
         parts = []
-        for start in range(0, logits.shape[0], step):
-            lg, io, pt = logits[start : start + step], ious[start : start + step], points[start : start + step]
-            if self.pred_iou_thresh > 0.0:
-                keep = io > self.pred_iou_thresh
-                lg, io, pt = lg[keep], io[keep], pt[keep]
+        for start in range(0, low_res.shape[0], step):
+            io, pt = ious[start : start + step], points[start : start + step]
+            lg = self.predictor._transforms.postprocess_masks(low_res[start : start + step, None], im_size)[:, 0]
             stability = calculate_stability_score(lg, self.mask_threshold, self.stability_score_offset)
             if self.stability_score_thresh > 0.0:
                 keep = stability >= self.stability_score_thresh

