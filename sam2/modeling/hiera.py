@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2.configs import HieraConfig
-from sam2.modeling.common import MLP
+from sam2.modeling.common import MLP, attention
 
 
 def pad_to_multiple(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -78,7 +78,7 @@ class MultiScaleAttention(nn.Module):
             q = max_pool_hw(q.reshape(b, h, w, -1), self.q_stride)
             h, w = q.shape[1:3]
             q = q.reshape(b, h * w, self.num_heads, -1)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        out = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         out = out.transpose(1, 2).reshape(b, h, w, -1)
         return self.proj(out)
 
@@ -167,11 +167,24 @@ class Hiera(nn.Module):
         self.channel_list = [self.blocks[i].dim_out for i in reversed(stage_ends)]
 
     def _pos_embed(self, h: int, w: int) -> torch.Tensor:
-        """Background table resized bicubically to the grid, plus the tiled window table."""
+        """Background table resized bicubically to the grid, plus the tiled window table.
+
+        A pure function of the parameters and the grid size, so outside training it is kept
+        and reused (the bicubic resize costs ~25 ms per image on a 2-core CPU); the key holds
+        the parameters' versions, so loading new weights recomputes it.
+        """
+        key = (h, w, self.pos_embed.dtype, self.pos_embed.device, self.pos_embed._version,
+               self.pos_embed_window._version)
+        cached = self.__dict__.get("_pos_embed_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
         pe = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic")
         reps = [a // b for a, b in zip(pe.shape, self.pos_embed_window.shape)]
-        pe = pe + self.pos_embed_window.tile(reps)
-        return pe.permute(0, 2, 3, 1)
+        pe = (pe + self.pos_embed_window.tile(reps)).permute(0, 2, 3, 1)
+        if not (self.training and torch.is_grad_enabled()):
+            pe = pe.detach()
+            self.__dict__["_pos_embed_cache"] = (key, pe)
+        return pe
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         x = self.patch_embed(x)

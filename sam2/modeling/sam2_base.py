@@ -110,15 +110,16 @@ class SAM2Base(nn.Module):
     def set_compute_dtype(self, dtype: torch.dtype) -> "SAM2Base":
         """Run the heavy parts in ``dtype`` (float32 = exact, or bfloat16); outputs stay float32.
 
-        Three parts hold nearly all the FLOPs: the image encoder (all of it runs in
-        ``dtype``); when tracking, the attention products of the memory attention (computed
-        in ``dtype``, with projections, norms and softmax accumulation in float32); and, per
-        click, the mask decoder's products with the 4096 image tokens and its upscaling
-        GEMMs (in ``dtype``; its softmaxes, norms and token-side layers stay float32).
+        Three parts hold nearly all the FLOPs: the image encoder and, when tracking, the
+        memory attention (both run in ``dtype``; norms, softmax and RoPE accumulate in
+        float32 inside, and their outputs are float32 again); and, per click, the mask
+        decoder's products with the 4096 image tokens and its upscaling GEMMs (in ``dtype``;
+        its softmaxes, norms and token-side layers stay float32).
         """
         if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"unsupported compute dtype {dtype}")
         self.image_encoder.to(dtype)
+        self.memory_attention.to(dtype)
         self.sam_mask_decoder.set_matmul_dtype(dtype)
         for module in self.memory_attention.modules():
             if hasattr(module, "attention_dtype"):
