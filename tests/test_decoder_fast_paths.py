@@ -137,3 +137,27 @@ def test_mask_resize_matches_torch_bilinear():
     wide = resize_mask_logits(logits[:1, :1, :4, :4], (2, 40000))
     assert np.allclose(wide.numpy(), F.interpolate(logits[:1, :1, :4, :4], (2, 40000), mode="bilinear",
                                                    align_corners=False).numpy())
+
+
+def test_fpn_levels_with_composed_heads_match_neck_then_heads():
+    from sam2.configs import get_config
+    from sam2.modeling.image_encoder import ImageEncoder
+
+    torch.manual_seed(4)
+    encoder = ImageEncoder(get_config("sam2.1_hiera_t")).eval()
+    for p in encoder.neck.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    heads = {0: torch.nn.Conv2d(256, 32, 1), 1: torch.nn.Conv2d(256, 64, 1)}
+    dims = encoder.trunk.channel_list[::-1]  # high-res first
+    maps = [torch.randn(1, c, 64 // 2 ** i, 64 // 2 ** i) for i, c in enumerate(dims)]
+    with torch.no_grad():
+        plain, plain_pos = encoder.neck(maps)
+        composed, pos = encoder.neck(maps, level_heads=heads)
+    for level, head in heads.items():
+        with torch.no_grad():
+            expected = head(plain[level])
+        assert composed[level].shape == expected.shape
+        assert _rel(composed[level], expected) < 1e-5
+        assert torch.equal(pos[level], plain_pos[level])
+    for level in (2, 3):  # levels with top-down fusion are untouched
+        assert torch.equal(composed[level], plain[level])

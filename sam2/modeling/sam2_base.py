@@ -136,22 +136,21 @@ class SAM2Base(nn.Module):
     def forward_image(self, img_batch: torch.Tensor) -> Dict[str, object]:
         """Encode a B x 3 x 1024 x 1024 normalised batch.
 
-        The two high-resolution FPN levels are projected here, once per image, by the
-        decoder's 1x1 convolutions (conv_s0/conv_s1), since every prompt reuses them.
+        The two high-resolution FPN levels come out already projected by the decoder's 1x1
+        convolutions (conv_s0/conv_s1), once per image, since every prompt reuses them (the
+        neck composes each with its lateral convolution, see ``FpnNeck.forward``).
         """
         dtype = self.compute_dtype
-        out = self.image_encoder(img_batch.to(dtype))
+        heads = None
+        if self.use_high_res_features_in_sam:
+            heads = {0: self.sam_mask_decoder.conv_s0, 1: self.sam_mask_decoder.conv_s1}
+        out = self.image_encoder(img_batch.to(dtype), level_heads=heads)
         if dtype != torch.float32:
             out = {
                 "vision_features": out["vision_features"].float(),
                 "vision_pos_enc": [p.float() for p in out["vision_pos_enc"]],
                 "backbone_fpn": [f.float() for f in out["backbone_fpn"]],
             }
-        if self.use_high_res_features_in_sam:
-            fpn = list(out["backbone_fpn"])
-            fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])
-            fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
-            out["backbone_fpn"] = fpn
         return out
 
     def _prepare_backbone_features(self, backbone_out: Dict[str, object]):
