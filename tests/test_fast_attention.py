@@ -58,3 +58,15 @@ def test_hiera_position_embedding_cache_follows_the_weights():
         second = trunk._pos_embed(32, 32)
     assert second is not first and not torch.allclose(second, first)
     assert trunk._pos_embed(16, 16).shape == (1, 16, 16, first.shape[-1])
+
+
+def test_adding_windows_in_place_of_unpartitioning():
+    from sam2.modeling.hiera import _add_windows, from_windows, to_windows
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 24, 8)
+    windows = to_windows(torch.randn(2, 16, 24, 8), 8)
+    expected = x + from_windows(windows, 8, (16, 24), (16, 24))
+    assert torch.equal(_add_windows(x, windows, 8), expected)
+    strided = x.permute(0, 2, 1, 3).contiguous().permute(0, 2, 1, 3)  # same values, not contiguous
+    assert torch.equal(_add_windows(strided, windows, 8), expected)

@@ -43,6 +43,14 @@ def from_windows(windows: torch.Tensor, size: int, padded_hw: Tuple[int, int], h
     return x[:, : hw[0], : hw[1], :] if (hp, wp) != tuple(hw) else x
 
 
+def _add_windows(x: torch.Tensor, windows: torch.Tensor, size: int) -> torch.Tensor:
+    """``x + from_windows(windows)`` for an unpadded B x H x W x C map, in one pass: the
+    windows are read through a permuted view instead of being copied back to image order."""
+    b, h, w, c = x.shape
+    blocks = windows.view(b, h // size, w // size, size, size, c).permute(0, 1, 3, 2, 4, 5)
+    return (x.reshape(b, h // size, size, w // size, size, c) + blocks).view(b, h, w, c)
+
+
 def max_pool_hw(x: torch.Tensor, stride: Tuple[int, int]) -> torch.Tensor:
     """2-D max pooling of a B x H x W x C tensor (kernel = stride, floor mode)."""
     x = F.max_pool2d(x.permute(0, 3, 1, 2), kernel_size=stride, stride=stride)
@@ -122,10 +130,13 @@ class MultiScaleBlock(nn.Module):
             if self.q_stride is not None:
                 window //= self.q_stride[0]
             h, w = shortcut.shape[1:3]
-            padded = (h + (-h % window), w + (-w % window))
-            x = from_windows(x, window, padded, (h, w))
-
-        x = shortcut + x
+            if h % window == 0 and w % window == 0:
+                x = _add_windows(shortcut, x, window)
+            else:
+                padded = (h + (-h % window), w + (-w % window))
+                x = shortcut + from_windows(x, window, padded, (h, w))
+        else:
+            x = shortcut + x
         return x + self.mlp(self.norm2(x))
 
 
