@@ -8,7 +8,6 @@ upsampled image features (fused with the stride-4 and stride-8 backbone features
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import List, NamedTuple, Optional, Sequence, Tuple
@@ -138,12 +137,11 @@ class MaskDecoder(nn.Module):
         step = batch if sparse_prompt_embeddings.device.type != "cpu" else self.cpu_prompts_per_pass
         parts = []
         for start in range(0, batch, step):
-            rows = slice(start, start + step)
-            per_prompt = functools.partial(_prompt_rows, rows=rows, batch=batch)
+            rows = functools.partial(_prompt_rows, rows=slice(start, start + step), batch=batch)
             parts.append(self.predict_masks(
-                per_prompt(image_embeddings), image_pe, sparse_prompt_embeddings[rows], per_prompt(dense_prompt_embeddings),
-                repeat_image, None if high_res_features is None else [per_prompt(f) for f in high_res_features],
-                projected, None if skips is None else UpscalingSkips(*map(per_prompt, dataclasses.astuple(skips))),
+                rows(image_embeddings), image_pe, rows(sparse_prompt_embeddings), rows(dense_prompt_embeddings),
+                repeat_image, None if high_res_features is None else [rows(f) for f in high_res_features],
+                projected, None if skips is None else UpscalingSkips(rows(skips.after_up1), rows(skips.after_up2)),
             ))
         masks, iou_pred, mask_tokens_out, object_score_logits = (
             parts[0] if len(parts) == 1 else [torch.cat(outputs) for outputs in zip(*parts)]
