@@ -13,6 +13,7 @@ the end of the memory, have no spatial position and are left unrotated.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -73,9 +74,12 @@ def apply_axial_rope(
     With ``repeat_for_keys`` the key sequence is a whole number of query-sized grids (one per
     memory frame) and each grid gets the same rotations as the queries.
     """
-    q_out = _rotate(q, rotations)
+    return _rotate(q, rotations), _rotate_keys(k, rotations, repeat_for_keys)
+
+
+def _rotate_keys(k: torch.Tensor, rotations: torch.Tensor, repeat_for_keys: bool) -> torch.Tensor:
     if k.shape[-2] == 0:
-        return q_out, k
+        return k
     if k.shape[-2] != rotations.shape[0]:
         if not repeat_for_keys:
             raise ValueError(
@@ -89,7 +93,7 @@ def apply_axial_rope(
                 f"({rotations.shape[0]} tokens)"
             )
         rotations = rotations.repeat(repeats, *([1] * (rotations.dim() - 1)))
-    return q_out, _rotate(k, rotations)
+    return _rotate(k, rotations)
 
 
 # ----------------------------------------------------------------------------- attention
@@ -152,35 +156,77 @@ class RoPEAttention(nn.Module):
         b, n, c = x.shape
         return x.reshape(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
 
-    def forward(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0
+    def folds_values(self, device: torch.device) -> bool:
+        """Whether the value projection follows the attention instead of preceding it.
+
+        Values carry no rotation, so sum_j p_j (W x_j + b) = W (sum_j p_j x_j) + b. With
+        64-channel memories and one head the probabilities then multiply 64 channels instead
+        of 256: the second GEMM of the cross-attention (4096 x 28,736 x 256 for 7 memories) is
+        4x cheaper. Only where attention is computed as GEMMs: PyTorch's fused CPU kernel gets
+        slower with it.
+        """
+        return (not self.training and self.num_heads * self.kv_in_dim < self.internal_dim
+                and attention_is_blocked(device, self.attention_dtype))
+
+    def project_keys(
+        self, k: torch.Tensor, num_k_exclude_rope: int = 0, grid_tokens: Optional[int] = None
     ) -> torch.Tensor:
-        """Batch-first inputs (B x N x C); the last ``num_k_exclude_rope`` keys stay unrotated."""
-        q = self._heads(self.q_proj(q))
+        """Keys (B x N x C_kv) projected to heads and rotated, B x heads x N x head_dim.
+
+        The rotated keys form whole grids of ``grid_tokens`` (default: one grid of all of
+        them; more than one needs ``rope_k_repeat``); the last ``num_k_exclude_rope`` keys
+        (object pointers) stay unrotated.
+        """
         k = self._heads(self.k_proj(k))
-        # Values carry no rotation, so their projection can follow the attention instead of
-        # preceding it: sum_j p_j (W x_j + b) = W (sum_j p_j x_j) + b. With 64-channel memories
-        # and one head, the probabilities then multiply 64 channels instead of 256: the
-        # second GEMM of the cross-attention (4096 x 28,736 x 256 for 7 memories) is 4x cheaper.
-        # Only where attention is computed as GEMMs: PyTorch's fused CPU kernel gets slower.
-        fold_values = (not self.training and self.num_heads * self.kv_in_dim < self.internal_dim
-                       and attention_is_blocked(q.device, self.attention_dtype))
-        v = v.unsqueeze(1).expand(-1, self.num_heads, -1, -1) if fold_values else self._heads(self.v_proj(v))
-
-        rotations = self._rotations_for(q.shape[-2], q.device)
-        if q.shape[-2] != k.shape[-2] and not self.rope_k_repeat:
-            raise ValueError("query and key lengths differ but rope_k_repeat is off")
         num_rope = k.shape[-2] - num_k_exclude_rope
-        q, k_rope = apply_axial_rope(q, k[:, :, :num_rope], rotations, self.rope_k_repeat)
-        k = torch.cat([k_rope, k[:, :, num_rope:]], dim=-2) if num_k_exclude_rope > 0 else k_rope
+        if num_rope == 0:
+            return k
+        rotations = self._rotations_for(grid_tokens or num_rope, k.device)
+        rotated = _rotate_keys(k[:, :, :num_rope], rotations, self.rope_k_repeat)
+        return torch.cat([rotated, k[:, :, num_rope:]], dim=-2) if num_k_exclude_rope > 0 else rotated
 
+    def project_values(self, v: torch.Tensor) -> torch.Tensor:
+        """Values (B x N x C_kv) as the attention takes them: projected to heads, or left in
+        the input width when ``folds_values`` (one copy per head, a view)."""
+        if self.folds_values(v.device):
+            return v.unsqueeze(1).expand(-1, self.num_heads, -1, -1)
+        return self._heads(self.v_proj(v))
+
+    def key_offset(self, kv_offset: torch.Tensor, num_tokens: int) -> torch.Tensor:
+        """What adding the same vector ``kv_offset`` (C_kv) to every key input of one
+        ``num_tokens`` grid adds to the projected, rotated keys: 1 x heads x N x head_dim.
+
+        Projection and rotation are linear, so keys of (x + offset) are keys of x plus this;
+        the tracker adds memory frames' temporal encodings this way, to keys it projected
+        once per stored frame.
+        """
+        projected = F.linear(kv_offset.to(self.k_proj.weight.dtype), self.k_proj.weight)
+        grid = projected.view(1, self.num_heads, 1, self.head_dim).expand(-1, -1, num_tokens, -1)
+        return _rotate(grid, self._rotations_for(num_tokens, kv_offset.device))
+
+    def attend(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Attention of queries ``q`` (B x N x C) to keys and values already prepared by
+        ``project_keys`` and ``project_values``; returns B x N x C."""
+        if keys.shape[-2] != values.shape[-2]:
+            raise ValueError(f"{keys.shape[-2]} keys but {values.shape[-2]} values")
+        q = self._heads(self.q_proj(q))
+        q = _rotate(q, self._rotations_for(q.shape[-2], q.device))
         dropout_p = self.dropout_p if self.training else 0.0
-        out = attention(q, k, v, self.attention_dtype, dropout_p=dropout_p)
-        if fold_values:  # per head: (B x N x C_kv) @ (C_kv x d) + b
+        out = attention(q, keys, values, self.attention_dtype, dropout_p=dropout_p)
+        if self.folds_values(q.device):  # per head: (B x N x C_kv) @ (C_kv x d) + b
             w = self.v_proj.weight.view(self.num_heads, self.head_dim, self.kv_in_dim)
             out = torch.matmul(out, w.transpose(1, 2)) + self.v_proj.bias.view(self.num_heads, 1, self.head_dim)
         b, h, n, d = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, n, h * d))
+
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0
+    ) -> torch.Tensor:
+        """Batch-first inputs (B x N x C); the last ``num_k_exclude_rope`` keys stay unrotated."""
+        if q.shape[-2] != k.shape[-2] - num_k_exclude_rope and not self.rope_k_repeat:
+            raise ValueError("query and key lengths differ but rope_k_repeat is off")
+        keys = self.project_keys(k, num_k_exclude_rope, grid_tokens=q.shape[-2])
+        return self.attend(q, keys, self.project_values(v))
 
 
 # ----------------------------------------------------------------------------- layers
@@ -222,23 +268,57 @@ class MemoryAttentionLayer(nn.Module):
         query_pos: Optional[torch.Tensor] = None,
         num_k_exclude_rope: int = 0,
     ) -> torch.Tensor:
+        attn = self.cross_attn_image
+        keys = attn.project_keys(self.key_inputs(memory, pos), num_k_exclude_rope, grid_tokens=tgt.shape[1])
+        return self.forward_projected(tgt, keys, attn.project_values(memory), query_pos)
+
+    def key_inputs(self, memory: torch.Tensor, pos: Optional[torch.Tensor]) -> torch.Tensor:
+        return memory + pos if self.pos_enc_at_cross_attn_keys and pos is not None else memory
+
+    def forward_projected(
+        self,
+        tgt: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        query_pos: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """The layer with its cross-attention's keys and values already prepared (by
+        ``cross_attn_image.project_keys`` / ``project_values``)."""
         x = self.norm1(tgt)
         qk = x + query_pos if self.pos_enc_at_attn and query_pos is not None else x
         tgt = tgt + self._drop(self.self_attn(qk, qk, v=x))
 
         x = self.norm2(tgt)
-        tgt = tgt + self._drop(
-            self.cross_attn_image(
-                q=x + query_pos if self.pos_enc_at_cross_attn_queries and query_pos is not None else x,
-                k=memory + pos if self.pos_enc_at_cross_attn_keys and pos is not None else memory,
-                v=memory,
-                num_k_exclude_rope=num_k_exclude_rope,
-            )
-        )
+        q = x + query_pos if self.pos_enc_at_cross_attn_queries and query_pos is not None else x
+        tgt = tgt + self._drop(self.cross_attn_image.attend(q, keys, values))
 
         x = self.norm3(tgt)
         x = self.linear2(self._drop(F.relu(self.linear1(x))))
         return tgt + self._drop(x)
+
+
+@dataclass
+class MemoryFrameProjection:
+    """One stored memory frame's cross-attention keys and values, for every layer.
+
+    A stored frame stays in the memory bank for seven frames, and projecting (and rotating)
+    its 4096 x 64 memory into each layer's 256-wide keys and values every time was measurable
+    (tiny, 7 memories, 2-core CPU: 0.92 -> 0.79 s per memory attention in bfloat16, 3.10 ->
+    3.05 s in float32). So the tracker projects each stored frame once
+    (``MemoryAttention.project_memory_frame``) and reuses it. The keys leave out the frame's temporal encoding: which temporal slot a frame
+    occupies changes from frame to frame, and its effect is added per use
+    (``RoPEAttention.key_offset``).
+
+    ``keys[i]``: B x heads x HW x head_dim for layer i; ``values[i]``: what layer i's
+    ``project_values`` gives (projected, or the raw memory when values are folded).
+    """
+
+    keys: List[torch.Tensor]
+    values: List[torch.Tensor]
+
+    @property
+    def num_tokens(self) -> int:
+        return self.keys[0].shape[-2]
 
 
 class MemoryAttention(nn.Module):
@@ -269,6 +349,73 @@ class MemoryAttention(nn.Module):
 
         The last ``num_obj_ptr_tokens`` memory tokens are object pointers, excluded from RoPE.
         """
+        output, query_pos = self._queries(curr, curr_pos, memory.shape[1])
+        dtype = output.dtype
+        memory = memory.to(dtype).transpose(0, 1)
+        memory_pos = memory_pos.to(dtype).transpose(0, 1) if memory_pos is not None else None
+        for layer in self.layers:
+            output = layer(output, memory, pos=memory_pos, query_pos=query_pos,
+                           num_k_exclude_rope=num_obj_ptr_tokens)
+        return self._finish(output, curr)
+
+    def project_memory_frame(
+        self, memory: torch.Tensor, memory_pos: Optional[torch.Tensor]
+    ) -> MemoryFrameProjection:
+        """Every layer's keys and values for one stored frame's memory (HW x B x C_mem) and
+        its spatial position encoding (same shape, without the temporal encoding)."""
+        dtype = self.norm.weight.dtype
+        memory = memory.to(dtype).transpose(0, 1)
+        memory_pos = memory_pos.to(dtype).transpose(0, 1) if memory_pos is not None else None
+        keys, values = [], []
+        for layer in self.layers:
+            attn = layer.cross_attn_image
+            keys.append(attn.project_keys(layer.key_inputs(memory, memory_pos)))
+            values.append(attn.project_values(memory))
+        return MemoryFrameProjection(keys, values)
+
+    def forward_projected(
+        self,
+        curr: Union[torch.Tensor, List[torch.Tensor]],
+        frames: Sequence[Tuple[MemoryFrameProjection, Optional[torch.Tensor]]],
+        curr_pos: Optional[Union[torch.Tensor, List[torch.Tensor]]] = None,
+        pointers: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
+    ) -> torch.Tensor:
+        """``forward`` with the spatial memories already projected, one frame at a time.
+
+        ``frames``: (projection, temporal encoding) pairs, the encoding a C_mem vector added
+        to that frame's key inputs (or None); ``pointers``: object pointer tokens and their
+        encodings (both P x B x C_mem), which are projected here and not rotated. Computes
+        what ``forward`` computes on the concatenated memory, up to float rounding.
+        """
+        if not frames and pointers is None:
+            raise ValueError("the memory attention needs at least one memory frame or pointer")
+        batch = frames[0][0].keys[0].shape[0] if frames else pointers[1].shape[1]
+        output, query_pos = self._queries(curr, curr_pos, batch)
+        dtype = output.dtype
+        if pointers is not None:
+            ptr_tokens = pointers[0].to(dtype).transpose(0, 1)
+            ptr_pos = pointers[1].to(dtype).transpose(0, 1)
+        for i, layer in enumerate(self.layers):
+            attn = layer.cross_attn_image
+            keys = [(f.keys[i], tpos if layer.pos_enc_at_cross_attn_keys else None) for f, tpos in frames]
+            values = [f.values[i] for f, _ in frames]
+            if pointers is not None:
+                ptr_keys = layer.key_inputs(ptr_tokens, ptr_pos)
+                keys.append((attn.project_keys(ptr_keys, num_k_exclude_rope=ptr_keys.shape[1]), None))
+                values.append(attn.project_values(ptr_tokens))
+            output = layer.forward_projected(
+                output, _concat_keys(attn, keys), torch.cat(values, dim=-2), query_pos
+            )
+        return self._finish(output, curr)
+
+    def _queries(
+        self,
+        curr: Union[torch.Tensor, List[torch.Tensor]],
+        curr_pos: Optional[Union[torch.Tensor, List[torch.Tensor]]],
+        memory_batch: int,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The current features and their position encoding, batch-first in the module's
+        dtype (it may run in bfloat16, see SAM2Base.set_compute_dtype)."""
         if isinstance(curr, (list, tuple)):
             if len(curr) != 1:
                 raise ValueError("MemoryAttention takes a single feature level")
@@ -277,28 +424,36 @@ class MemoryAttention(nn.Module):
             if len(curr_pos) != 1:
                 raise ValueError("MemoryAttention takes a single feature level")
             curr_pos = curr_pos[0]
-        if curr.shape[1] != memory.shape[1]:
+        if curr.shape[1] != memory_batch:
             raise ValueError(
                 f"batch size differs between current features ({curr.shape[1]}) and memory "
-                f"({memory.shape[1]})"
+                f"({memory_batch})"
             )
-
-        out_dtype = curr.dtype
-        dtype = self.norm.weight.dtype  # the module may run in bfloat16 (fast precision)
-        curr, memory = curr.to(dtype), memory.to(dtype)
+        dtype = self.norm.weight.dtype
+        output = curr.to(dtype)
         curr_pos = curr_pos.to(dtype) if curr_pos is not None else None
-        memory_pos = memory_pos.to(dtype) if memory_pos is not None else None
-
-        output = curr
         if self.pos_enc_at_input and curr_pos is not None:
             output = output + 0.1 * curr_pos
-
-        output = output.transpose(0, 1)
         query_pos = curr_pos.transpose(0, 1) if curr_pos is not None else None
-        memory = memory.transpose(0, 1)
-        memory_pos = memory_pos.transpose(0, 1) if memory_pos is not None else None
+        return output.transpose(0, 1), query_pos
 
-        for layer in self.layers:
-            output = layer(output, memory, pos=memory_pos, query_pos=query_pos,
-                           num_k_exclude_rope=num_obj_ptr_tokens)
+    def _finish(self, output: torch.Tensor, curr: Union[torch.Tensor, List[torch.Tensor]]) -> torch.Tensor:
+        out_dtype = (curr[0] if isinstance(curr, (list, tuple)) else curr).dtype
         return self.norm(output).transpose(0, 1).to(out_dtype)
+
+
+def _concat_keys(attn: RoPEAttention, parts: Sequence[Tuple[torch.Tensor, Optional[torch.Tensor]]]) -> torch.Tensor:
+    """Concatenate per-frame keys along the token axis, adding each frame's temporal offset
+    (``attn.key_offset``) on the way, in one pass over the keys."""
+    first = parts[0][0]
+    total = sum(k.shape[-2] for k, _ in parts)
+    out = first.new_empty(first.shape[0], first.shape[1], total, first.shape[-1])
+    start = 0
+    for keys, tpos in parts:
+        dst = out[:, :, start:start + keys.shape[-2]]
+        if tpos is None:
+            dst.copy_(keys)
+        else:
+            torch.add(keys, attn.key_offset(tpos, keys.shape[-2]), out=dst)
+        start += keys.shape[-2]
+    return out

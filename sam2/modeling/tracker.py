@@ -19,10 +19,11 @@ dicts with those keys are accepted wherever a bank or an output is read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
+from sam2.modeling.memory_attention import MemoryFrameProjection
 from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "ItemAccessMixin",
     "FrameOutput",
     "MemoryBank",
+    "MemoryProjectionCache",
     "SAM2Tracker",
     "select_closest_cond_frames",
     "get_1d_sine_pe",
@@ -79,16 +81,57 @@ class FrameOutput(ItemAccessMixin):
     mask_inputs: Optional[torch.Tensor] = None
 
 
+class MemoryProjectionCache:
+    """Each stored memory frame's cross-attention keys and values, kept while it is in use.
+
+    A tracked frame's memory is attended to by the next several frames (seven memories by
+    default); its projection into every layer's keys and values is computed on first use and
+    reused (see ``MemoryFrameProjection``). An entry is tied to the memory tensors it was
+    computed from, so a re-encoded memory (new clicks on a frame) is projected afresh, and
+    ``retain`` drops the frames the last tracking step no longer attended to, so the cache
+    holds at most one step's memory frames.
+    """
+
+    def __init__(self) -> None:
+        self._entries: Dict[int, Tuple[torch.Tensor, torch.Tensor, Any, MemoryFrameProjection]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(
+        self, features: torch.Tensor, pos: torch.Tensor, how: Any, make: Callable[[], MemoryFrameProjection]
+    ) -> MemoryFrameProjection:
+        """The projection of the memory ``features`` with position encoding ``pos``, made by
+        ``make`` unless one was made from these very tensors the same ``how`` (e.g. device
+        and compute dtype)."""
+        entry = self._entries.get(id(features))
+        if entry is None or entry[0] is not features or entry[1] is not pos or entry[2] != how:
+            entry = (features, pos, how, make())
+            self._entries[id(features)] = entry
+        return entry[3]
+
+    def retain(self, used: Iterable[torch.Tensor]) -> None:
+        keep = {id(t) for t in used}
+        for key in [k for k in self._entries if k not in keep]:
+            del self._entries[key]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 @dataclass
 class MemoryBank(ItemAccessMixin):
-    """Per-frame outputs of one object: prompted (conditioning) frames and tracked frames."""
+    """Per-frame outputs of one object: prompted (conditioning) frames and tracked frames,
+    and the projections of the memories the last tracking step attended to."""
 
     cond_frame_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
     non_cond_frame_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
+    projections: MemoryProjectionCache = field(default_factory=MemoryProjectionCache, repr=False, compare=False)
 
     def clear(self) -> None:
         self.cond_frame_outputs.clear()
         self.non_cond_frame_outputs.clear()
+        self.projections.clear()
 
 
 def select_closest_cond_frames(
@@ -128,6 +171,11 @@ def get_1d_sine_pe(pos_inds: torch.Tensor, dim: int, temperature: float = 10000)
     freqs = temperature ** (2 * (idx // 2) / half)
     angles = pos_inds.unsqueeze(-1) / freqs
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+def _to_sequence(features: torch.Tensor) -> torch.Tensor:
+    """B x C x H x W map -> (HW) x B x C token sequence."""
+    return features.flatten(2).permute(2, 0, 1)
 
 
 def _to_bchw(seq: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
@@ -264,29 +312,31 @@ class SAM2Tracker(SAM2Base):
                     f"cannot track frame {frame_idx}: the object has no prompted (conditioning) frame"
                 )
             selected, unselected = select_closest_cond_frames(frame_idx, cond_outputs, self.max_cond_frames_in_attn)
-            mem_list: List[torch.Tensor] = []
-            pos_list: List[torch.Tensor] = []
+            cache = output_dict.projections if isinstance(output_dict, MemoryBank) else MemoryProjectionCache()
+            frames: List[Tuple[MemoryFrameProjection, torch.Tensor]] = []
+            used: List[torch.Tensor] = []
             for t_pos, prev in self._memory_frames(frame_idx, output_dict, selected, unselected, track_in_reverse):
                 if prev is None:
                     continue
-                # stored rounded to bfloat16 (possibly on the CPU); used in the compute dtype
-                mem = prev["maskmem_features"].to(device=device, dtype=dtype, non_blocking=True)
-                mem_list.append(mem.flatten(2).permute(2, 0, 1))
-                enc = prev["maskmem_pos_enc"][-1].to(device=device, dtype=dtype)
-                enc = enc.flatten(2).permute(2, 0, 1) + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1]
-                pos_list.append(enc)
-            num_ptr_tokens = 0
+                features, pos = prev["maskmem_features"], prev["maskmem_pos_enc"][-1]
+                how = (device, dtype, self.memory_attention.norm.weight.dtype)
+                projection = cache.get(features, pos, how, lambda: self.memory_attention.project_memory_frame(
+                    # stored rounded to bfloat16 (possibly on the CPU); used in the compute dtype
+                    _to_sequence(features.to(device=device, dtype=dtype, non_blocking=True)),
+                    _to_sequence(pos.to(device=device, dtype=dtype)),
+                ))
+                frames.append((projection, self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1].flatten()))
+                used.append(features)
+            cache.retain(used)
+            pointers = None
             if self.use_obj_ptrs_in_encoder:
-                ptrs = self._object_pointer_tokens(
+                pointers = self._object_pointer_tokens(
                     frame_idx, output_dict, selected, unselected, num_frames, track_in_reverse,
                     B, device, dtype,
                 )
-                if ptrs is not None:
-                    mem_list.append(ptrs[0])
-                    pos_list.append(ptrs[1])
-                    num_ptr_tokens = ptrs[0].shape[0]
-            memory = torch.cat(mem_list, dim=0)
-            memory_pos = torch.cat(pos_list, dim=0)
+            return _to_bchw(self.memory_attention.forward_projected(
+                curr=current_vision_feats, frames=frames, curr_pos=current_vision_pos_embeds, pointers=pointers,
+            ), size)
 
         fused = self.memory_attention(
             curr=current_vision_feats,

@@ -1,0 +1,155 @@
+"""Memory frames projected once per stored frame: the same numbers as projecting the whole
+concatenated memory every frame, and a cache that is reused, refreshed and bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sam2.configs import get_config
+from sam2.modeling import memory_attention
+from sam2.modeling.memory_attention import MemoryAttention
+from sam2.modeling.tracker import MemoryBank, MemoryProjectionCache
+from sam2.sam2_video_predictor import SAM2VideoPredictor
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).norm() / b.float().norm())
+
+
+def _memory_inputs(num_frames: int, num_ptrs: int, side: int = 8, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    hw = side * side
+    curr, curr_pos = torch.randn(hw, 2, 256, generator=g), torch.randn(hw, 2, 256, generator=g)
+    mems = [torch.randn(hw, 2, 64, generator=g) for _ in range(num_frames)]
+    poss = [torch.randn(hw, 2, 64, generator=g) for _ in range(num_frames)]
+    tpos = [torch.randn(64, generator=g) for _ in range(num_frames)]
+    ptr, ptr_pos = torch.randn(num_ptrs, 2, 64, generator=g), torch.randn(num_ptrs, 2, 64, generator=g)
+    return curr, curr_pos, mems, poss, tpos, ptr, ptr_pos
+
+
+@pytest.mark.parametrize("fold_values", [False, True])
+@pytest.mark.parametrize("num_ptrs", [0, 8])
+def test_projected_frames_compute_what_the_concatenated_memory_computes(monkeypatch, fold_values, num_ptrs):
+    if fold_values:  # folding is used where attention runs as GEMMs; force it to check the math
+        monkeypatch.setattr(memory_attention, "attention_is_blocked", lambda device, dtype: True)
+    torch.manual_seed(0)
+    cfg = get_config("sam2.1_hiera_t").memory_attention
+    module = MemoryAttention(type(cfg)(**{**cfg.__dict__, "feat_sizes": (8, 8)})).eval()
+    curr, curr_pos, mems, poss, tpos, ptr, ptr_pos = _memory_inputs(3, num_ptrs)
+    memory = torch.cat(mems + [ptr])
+    memory_pos = torch.cat([p + t for p, t in zip(poss, tpos)] + [ptr_pos])
+    with torch.no_grad():
+        expected = module(curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=num_ptrs)
+        frames = [(module.project_memory_frame(m, p), t) for m, p, t in zip(mems, poss, tpos)]
+        got = module.forward_projected(curr, frames, curr_pos, (ptr, ptr_pos) if num_ptrs else None)
+        # a frame without a temporal encoding is a frame whose encoding is zero
+        frames[1] = (frames[1][0], None)
+        tpos[1] = torch.zeros(64)
+        memory_pos = torch.cat([p + t for p, t in zip(poss, tpos)] + [ptr_pos])
+        expected_no_tpos = module(curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=num_ptrs)
+        got_no_tpos = module.forward_projected(curr, frames, curr_pos, (ptr, ptr_pos) if num_ptrs else None)
+    assert got.shape == expected.shape == (64, 2, 256)
+    assert _rel(got, expected) < 1e-5
+    assert _rel(got_no_tpos, expected_no_tpos) < 1e-5
+    assert _rel(got_no_tpos, got) > 1e-3  # the temporal encoding does matter
+
+
+def test_projected_frames_need_some_memory():
+    module = MemoryAttention(get_config("sam2.1_hiera_t").memory_attention).eval()
+    with pytest.raises(ValueError, match="at least one"):
+        module.forward_projected(torch.zeros(4096, 1, 256), [], torch.zeros(4096, 1, 256), None)
+
+
+def test_cache_is_tied_to_the_memory_tensors_and_keeps_only_what_was_used():
+    cache = MemoryProjectionCache()
+    made = []
+
+    def make(tag):
+        made.append(tag)
+        return tag
+
+    a, b, pos = torch.zeros(1), torch.zeros(1), torch.zeros(1)
+    assert cache.get(a, pos, "cpu", lambda: make("a")) == "a"
+    assert cache.get(a, pos, "cpu", lambda: make("a2")) == "a"  # reused
+    assert cache.get(a, torch.zeros(1), "cpu", lambda: make("a3")) == "a3"  # other position tensor
+    assert cache.get(a, pos, "cpu/bf16", lambda: make("a4")) == "a4"  # other compute dtype
+    cache.get(b, pos, "cpu", lambda: make("b"))
+    assert len(cache) == 2
+    cache.retain([b])
+    assert len(cache) == 1 and cache.get(b, pos, "cpu", lambda: make("b2")) == "b"
+    bank = MemoryBank()
+    bank.projections.get(a, pos, "cpu", lambda: make("c"))
+    bank.clear()
+    assert len(bank.projections) == 0
+    assert made == ["a", "a3", "a4", "b", "c"]
+
+
+H, W, N = 48, 64, 10
+
+
+@pytest.fixture(scope="module")
+def frames():
+    rs = np.random.RandomState(1)
+    f = (rs.rand(N, H, W, 3) * 60).astype(np.uint8)
+    for i in range(N):
+        f[i, 12:32, 8 + 3 * i: 28 + 3 * i] = 230
+    return f
+
+
+def _predictor() -> SAM2VideoPredictor:
+    torch.manual_seed(0)
+    cfg = get_config("sam2.1_hiera_t", image_size=128)
+    return SAM2VideoPredictor(cfg).eval()
+
+
+def _track(predictor, frames, clicks):
+    state = predictor.init_state(frames)
+    for frame_idx, point in clicks:
+        predictor.add_new_points_or_box(state, frame_idx, 1, points=[point], labels=[1])
+    masks = {f: m.clone() for f, _, m in predictor.propagate_in_video(state)}
+    return state, masks
+
+
+def test_tracking_projects_each_stored_memory_once_with_the_same_masks(monkeypatch, frames):
+    predictor = _predictor()
+    projected = []
+    original = MemoryAttention.project_memory_frame
+
+    def counting(self, memory, pos):
+        projected.append(memory.data_ptr())
+        return original(self, memory, pos)
+
+    monkeypatch.setattr(MemoryAttention, "project_memory_frame", counting)
+    state, cached = _track(predictor, frames, [(0, [18, 20])])
+    # frame 0 (prompted) and frames 1..N-2 are each projected once, when first attended to
+    assert len(projected) == N - 1
+    bank = state.output_dict_per_obj[0]
+    assert len(bank.projections) <= predictor.num_maskmem
+
+    # without the cache (every frame projects its whole memory bank) the masks are identical
+    projected.clear()
+    monkeypatch.setattr(MemoryProjectionCache, "get", lambda self, f, p, how, make: make())
+    _, uncached = _track(predictor, frames, [(0, [18, 20])])
+    assert len(projected) > 3 * N
+    assert cached.keys() == uncached.keys()
+    for f in cached:
+        assert torch.equal(cached[f], uncached[f])
+
+
+def _track_then_click_again(predictor, frames):
+    state, _ = _track(predictor, frames, [(0, [18, 20])])
+    # a second click on tracked frame 4 re-encodes its memory; propagating again must use it
+    predictor.add_new_points_or_box(state, 4, 1, points=[[30, 22]], labels=[1])
+    return {f: m.clone() for f, _, m in predictor.propagate_in_video(state)}
+
+
+def test_new_clicks_on_a_tracked_frame_refresh_its_projection(monkeypatch, frames):
+    predictor = _predictor()
+    cached = _track_then_click_again(predictor, frames)
+    monkeypatch.setattr(MemoryProjectionCache, "get", lambda self, f, p, how, make: make())
+    uncached = _track_then_click_again(predictor, frames)
+    assert cached.keys() == uncached.keys() == set(range(N))
+    for f in cached:
+        assert torch.equal(cached[f], uncached[f]), f
