@@ -15,7 +15,7 @@ reported as absent instead of stopping propagation.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Hashable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -372,7 +372,6 @@ class SAM2VideoPredictor(SAM2Tracker):
         state = inference_state
         self.propagate_in_video_preflight(state)
         obj_ids = list(state.obj_ids)
-        num_objects = state.num_objects
         if start_frame_idx is None:
             start_frame_idx = min(
                 t for bank in state.output_dict_per_obj.values() for t in bank.cond_frame_outputs
@@ -390,6 +389,19 @@ class SAM2VideoPredictor(SAM2Tracker):
             end = min(start_frame_idx + max_frame_num_to_track, state.num_frames - 1)
             order = range(start_frame_idx, end + 1)
 
+        try:
+            yield from self._track_frames(state, order, obj_ids, reverse)
+        finally:
+            # Projections of stored memories only pay off while frames are being tracked;
+            # between runs they would hold ~30 MB per memory frame and object for nothing.
+            for bank in state.output_dict_per_obj.values():
+                bank.projections.clear()
+
+    def _track_frames(
+        self, state: VideoSessionState, order: Iterable[int], obj_ids: List[Hashable], reverse: bool
+    ) -> Iterator[PropagateResult]:
+        """The tracking loop of ``propagate_in_video`` over the frames in ``order``."""
+        num_objects = state.num_objects
         low_res = self.image_size // 4
         for frame_idx in order:
             per_obj: List[torch.Tensor] = []

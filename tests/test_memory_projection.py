@@ -104,11 +104,15 @@ def _predictor() -> SAM2VideoPredictor:
     return SAM2VideoPredictor(cfg).eval()
 
 
-def _track(predictor, frames, clicks):
+def _track(predictor, frames, clicks, cached_counts=None):
     state = predictor.init_state(frames)
     for frame_idx, point in clicks:
         predictor.add_new_points_or_box(state, frame_idx, 1, points=[point], labels=[1])
-    masks = {f: m.clone() for f, _, m in predictor.propagate_in_video(state)}
+    masks = {}
+    for f, _, m in predictor.propagate_in_video(state):
+        masks[f] = m.clone()
+        if cached_counts is not None:
+            cached_counts.append(len(state.output_dict_per_obj[0].projections))
     return state, masks
 
 
@@ -122,11 +126,13 @@ def test_tracking_projects_each_stored_memory_once_with_the_same_masks(monkeypat
         return original(self, memory, pos)
 
     monkeypatch.setattr(MemoryAttention, "project_memory_frame", counting)
-    state, cached = _track(predictor, frames, [(0, [18, 20])])
+    counts = []
+    state, cached = _track(predictor, frames, [(0, [18, 20])], counts)
     # frame 0 (prompted) and frames 1..N-2 are each projected once, when first attended to
     assert len(projected) == N - 1
-    bank = state.output_dict_per_obj[0]
-    assert len(bank.projections) <= predictor.num_maskmem
+    # while tracking, the cache holds the frames the last step attended to; afterwards nothing
+    assert counts == [0] + [min(f, predictor.num_maskmem) for f in range(1, N)]
+    assert len(state.output_dict_per_obj[0].projections) == 0
 
     # without the cache (every frame projects its whole memory bank) the masks are identical
     projected.clear()
@@ -153,3 +159,15 @@ def test_new_clicks_on_a_tracked_frame_refresh_its_projection(monkeypatch, frame
     assert cached.keys() == uncached.keys() == set(range(N))
     for f in cached:
         assert torch.equal(cached[f], uncached[f]), f
+
+
+def test_stopping_a_propagation_early_drops_the_projections(frames):
+    predictor = _predictor()
+    state = predictor.init_state(frames)
+    predictor.add_new_points_or_box(state, 0, 1, points=[[18, 20]], labels=[1])
+    run = predictor.propagate_in_video(state)
+    for _ in range(4):
+        next(run)
+    assert len(state.output_dict_per_obj[0].projections) == 3
+    run.close()  # what a cancelled tracking run in the app does
+    assert len(state.output_dict_per_obj[0].projections) == 0
