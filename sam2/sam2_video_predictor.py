@@ -389,12 +389,17 @@ class SAM2VideoPredictor(SAM2Tracker):
             end = min(start_frame_idx + max_frame_num_to_track, state.num_frames - 1)
             order = range(start_frame_idx, end + 1)
 
+        # Projections of stored memories pay off while frames are tracked one after another;
+        # kept after the run (or after a click) they would hold ~30 MB per memory frame and
+        # object in an idle session for nothing.
+        banks = list(state.output_dict_per_obj.values())
+        for bank in banks:
+            bank.projections.retaining = True
         try:
             yield from self._track_frames(state, order, obj_ids, reverse)
         finally:
-            # Projections of stored memories only pay off while frames are being tracked;
-            # between runs they would hold ~30 MB per memory frame and object for nothing.
-            for bank in state.output_dict_per_obj.values():
+            for bank in banks:
+                bank.projections.retaining = False
                 bank.projections.clear()
 
     def _track_frames(

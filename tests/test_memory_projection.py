@@ -71,6 +71,9 @@ def test_cache_is_tied_to_the_memory_tensors_and_keeps_only_what_was_used():
         return tag
 
     a, b, pos = torch.zeros(1), torch.zeros(1), torch.zeros(1)
+    assert cache.get(a, pos, "cpu", lambda: make("a0")) == "a0"  # not retaining: not kept
+    assert len(cache) == 0
+    cache.retaining = True
     assert cache.get(a, pos, "cpu", lambda: make("a")) == "a"
     assert cache.get(a, pos, "cpu", lambda: make("a2")) == "a"  # reused
     assert cache.get(a, torch.zeros(1), "cpu", lambda: make("a3")) == "a3"  # other position tensor
@@ -80,10 +83,11 @@ def test_cache_is_tied_to_the_memory_tensors_and_keeps_only_what_was_used():
     cache.retain([b])
     assert len(cache) == 1 and cache.get(b, pos, "cpu", lambda: make("b2")) == "b"
     bank = MemoryBank()
+    bank.projections.retaining = True
     bank.projections.get(a, pos, "cpu", lambda: make("c"))
     bank.clear()
     assert len(bank.projections) == 0
-    assert made == ["a", "a3", "a4", "b", "c"]
+    assert made == ["a0", "a", "a3", "a4", "b", "c"]
 
 
 H, W, N = 48, 64, 10
@@ -148,6 +152,7 @@ def _track_then_click_again(predictor, frames):
     state, _ = _track(predictor, frames, [(0, [18, 20])])
     # a second click on tracked frame 4 re-encodes its memory; propagating again must use it
     predictor.add_new_points_or_box(state, 4, 1, points=[[30, 22]], labels=[1])
+    assert len(state.output_dict_per_obj[0].projections) == 0  # a click keeps none
     return {f: m.clone() for f, _, m in predictor.propagate_in_video(state)}
 
 

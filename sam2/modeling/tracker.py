@@ -82,18 +82,19 @@ class FrameOutput(ItemAccessMixin):
 
 
 class MemoryProjectionCache:
-    """Each stored memory frame's cross-attention keys and values, kept while it is in use.
+    """Each stored memory frame's cross-attention keys and values, kept while in use.
 
     A tracked frame's memory is attended to by the next several frames (seven memories by
-    default); its projection into every layer's keys and values is computed on first use and
-    reused (see ``MemoryFrameProjection``). An entry is tied to the memory tensors it was
-    computed from, so a re-encoded memory (new clicks on a frame) is projected afresh, and
-    ``retain`` drops the frames the last tracking step no longer attended to, so the cache
-    holds at most one step's memory frames.
+    default); its projection into every layer's keys and values is computed on first use and,
+    while ``retaining`` (during a propagation), reused (see ``MemoryFrameProjection``). An
+    entry is tied to the memory tensors it was computed from, so a re-encoded memory (new
+    clicks on a frame) is projected afresh, and ``retain`` drops the frames the last
+    tracking step no longer attended to, so the cache holds at most one step's frames.
     """
 
     def __init__(self) -> None:
         self._entries: Dict[int, Tuple[torch.Tensor, torch.Tensor, Any, MemoryFrameProjection]] = {}
+        self.retaining = False
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -105,10 +106,12 @@ class MemoryProjectionCache:
         ``make`` unless one was made from these very tensors the same ``how`` (e.g. device
         and compute dtype)."""
         entry = self._entries.get(id(features))
-        if entry is None or entry[0] is not features or entry[1] is not pos or entry[2] != how:
-            entry = (features, pos, how, make())
-            self._entries[id(features)] = entry
-        return entry[3]
+        if entry is not None and entry[0] is features and entry[1] is pos and entry[2] == how:
+            return entry[3]
+        projection = make()
+        if self.retaining:
+            self._entries[id(features)] = (features, pos, how, projection)
+        return projection
 
     def retain(self, used: Iterable[torch.Tensor]) -> None:
         keep = {id(t) for t in used}
