@@ -70,3 +70,25 @@ def test_adding_windows_in_place_of_unpartitioning():
     assert torch.equal(_add_windows(x, windows, 8), expected)
     strided = x.permute(0, 2, 1, 3).contiguous().permute(0, 2, 1, 3)  # same values, not contiguous
     assert torch.equal(_add_windows(strided, windows, 8), expected)
+
+
+@pytest.mark.parametrize("act", [torch.nn.GELU(), torch.nn.GELU(approximate="tanh"), torch.nn.ReLU(), torch.nn.SiLU()])
+def test_activations_overwrite_fresh_buffers_only_outside_autograd(act):
+    from sam2.modeling.common import activate_in_place
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 48)
+    expected = act(x)
+    with torch.no_grad():
+        buf = x.clone()
+        out = activate_in_place(act, buf)
+    assert torch.equal(out, expected)
+    if not isinstance(act, torch.nn.SiLU):  # no in-place form used: a new tensor
+        assert out.data_ptr() == buf.data_ptr()
+    # with autograd recording, the input is left alone (backward needs it)
+    leaf = x.clone().requires_grad_()
+    y = leaf * 1.0
+    out = activate_in_place(act, y)
+    assert out.data_ptr() != y.data_ptr() and torch.equal(y.detach(), x)
+    out.sum().backward()
+    assert leaf.grad is not None

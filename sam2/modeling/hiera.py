@@ -141,7 +141,10 @@ class MultiScaleBlock(nn.Module):
                 x = shortcut + from_windows(x, window, padded, (h, w))
         else:
             x = shortcut + x
-        return x + self.mlp(self.norm2(x))
+        out = self.mlp(self.norm2(x))
+        if torch.is_grad_enabled() and out.requires_grad:
+            return x + out
+        return out.add_(x)  # the MLP's output is a fresh buffer: add the residual into it
 
 
 class Hiera(nn.Module):

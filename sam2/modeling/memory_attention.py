@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2.configs import MemoryAttentionConfig
-from sam2.modeling.common import attention, attention_is_blocked
+from sam2.modeling.common import activate_in_place, attention, attention_is_blocked
 
 # ----------------------------------------------------------------------------- RoPE helpers
 
@@ -252,6 +252,7 @@ class MemoryAttentionLayer(nn.Module):
         self.norm1 = nn.LayerNorm(d)
         self.norm2 = nn.LayerNorm(d)
         self.norm3 = nn.LayerNorm(d)
+        self.activation = nn.ReLU()
         self.dropout_p = dropout
         self.pos_enc_at_attn = cfg.pos_enc_at_attn
         self.pos_enc_at_cross_attn_queries = cfg.pos_enc_at_cross_attn_queries
@@ -293,7 +294,7 @@ class MemoryAttentionLayer(nn.Module):
         tgt = tgt + self._drop(self.cross_attn_image.attend(q, keys, values))
 
         x = self.norm3(tgt)
-        x = self.linear2(self._drop(F.relu(self.linear1(x))))
+        x = self.linear2(self._drop(activate_in_place(self.activation, self.linear1(x))))
         return tgt + self._drop(x)
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from sam2.configs import MemoryEncoderConfig
-from sam2.modeling.common import LayerNorm2d
+from sam2.modeling.common import LayerNorm2d, activate_in_place
 from sam2.modeling.position_encoding import PositionEmbeddingSine
 
 
@@ -74,7 +74,7 @@ class CXBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm(self.dwconv(x)).permute(0, 2, 3, 1)  # NCHW -> NHWC for the Linear layers
-        y = self.pwconv2(self.act(self.pwconv1(y)))
+        y = self.pwconv2(activate_in_place(self.act, self.pwconv1(y)))
         if self.gamma is not None:
             y = self.gamma * y
         return x + y.permute(0, 3, 1, 2)
