@@ -142,7 +142,7 @@ class MultiScaleBlock(nn.Module):
         else:
             x = shortcut + x
         out = self.mlp(self.norm2(x))
-        if torch.is_grad_enabled() and out.requires_grad:
+        if (torch.is_grad_enabled() and out.requires_grad) or out.dtype != x.dtype:  # autocast
             return x + out
         return out.add_(x)  # the MLP's output is a fresh buffer: add the residual into it
 

@@ -306,9 +306,9 @@ class MemoryFrameProjection:
     its 4096 x 64 memory into each layer's 256-wide keys and values every time was measurable
     (tiny, 7 memories, 2-core CPU: 0.92 -> 0.79 s per memory attention in bfloat16, 3.10 ->
     3.05 s in float32). So the tracker projects each stored frame once
-    (``MemoryAttention.project_memory_frame``) and reuses it. The keys leave out the frame's temporal encoding: which temporal slot a frame
-    occupies changes from frame to frame, and its effect is added per use
-    (``RoPEAttention.key_offset``).
+    (``MemoryAttention.project_memory_frame``) and reuses it. The keys leave out the frame's
+    temporal encoding: which temporal slot a frame occupies changes from frame to frame, and
+    its effect is added per use (``RoPEAttention.key_offset``).
 
     ``keys[i]``: B x heads x HW x head_dim for layer i; ``values[i]``: what layer i's
     ``project_values`` gives (projected, or the raw memory when values are folded).

@@ -114,6 +114,7 @@ class MemoryProjectionCache:
         return projection
 
     def retain(self, used: Iterable[torch.Tensor]) -> None:
+        """Drop every entry but those of the memory tensors in ``used``."""
         keep = {id(t) for t in used}
         for key in [k for k in self._entries if k not in keep]:
             del self._entries[key]
@@ -125,7 +126,7 @@ class MemoryProjectionCache:
 @dataclass
 class MemoryBank(ItemAccessMixin):
     """Per-frame outputs of one object: prompted (conditioning) frames and tracked frames,
-    and the projections of the memories the last tracking step attended to."""
+    and, while a propagation runs, the projections of the memories it attends to."""
 
     cond_frame_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
     non_cond_frame_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
@@ -318,11 +319,11 @@ class SAM2Tracker(SAM2Base):
             cache = output_dict.projections if isinstance(output_dict, MemoryBank) else MemoryProjectionCache()
             frames: List[Tuple[MemoryFrameProjection, torch.Tensor]] = []
             used: List[torch.Tensor] = []
+            how = (device, dtype, self.memory_attention.norm.weight.dtype)
             for t_pos, prev in self._memory_frames(frame_idx, output_dict, selected, unselected, track_in_reverse):
                 if prev is None:
                     continue
                 features, pos = prev["maskmem_features"], prev["maskmem_pos_enc"][-1]
-                how = (device, dtype, self.memory_attention.norm.weight.dtype)
                 projection = cache.get(features, pos, how, lambda: self.memory_attention.project_memory_frame(
                     # stored rounded to bfloat16 (possibly on the CPU); used in the compute dtype
                     _to_sequence(features.to(device=device, dtype=dtype, non_blocking=True)),
