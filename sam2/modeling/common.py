@@ -86,11 +86,6 @@ def stability_scores(mask_logits: torch.Tensor, offset: float, threshold: float 
     return torch.where(outer > 0, inner / outer, torch.ones_like(outer))
 
 
-def resize_bilinear(x: torch.Tensor, size) -> torch.Tensor:
-    """Bilinear resize with ``align_corners=False`` (what SAM uses for mask logits)."""
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-
-
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, compute_dtype: Optional[torch.dtype] = None,
               dropout_p: float = 0.0) -> torch.Tensor:
     """Scaled dot-product attention computed in ``compute_dtype`` (default: the inputs'),
