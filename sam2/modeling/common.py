@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sam2.modeling.workspace import Workspace, borrow, linear_into, output_numel
+
 
 class MLP(nn.Module):
     """A stack of linear layers with an activation between them (none after the last).
@@ -32,12 +34,16 @@ class MLP(nn.Module):
         self.act = activation()
         self.sigmoid_output = sigmoid_output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, workspace: Optional[Workspace] = None) -> torch.Tensor:
+        """``workspace`` (see ``sam2.modeling.workspace``) may hold the first hidden layer,
+        which is dead once the next layer has read it."""
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < last:
-                x = activate_in_place(self.act, x)
+        first = self.layers[0]
+        with borrow(workspace if last > 0 else None, output_numel(x, first), x) as buffer:
+            for i, layer in enumerate(self.layers):
+                x = linear_into(x, layer, buffer) if i == 0 else layer(x)
+                if i < last:
+                    x = activate_in_place(self.act, x)
         return torch.sigmoid(x) if self.sigmoid_output else x
 
 
