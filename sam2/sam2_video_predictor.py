@@ -401,6 +401,7 @@ class SAM2VideoPredictor(SAM2Tracker):
             for bank in banks:
                 bank.projections.retaining = False
                 bank.projections.clear()
+            self.memory_attention.forget_frame()
 
     def _track_frames(
         self, state: VideoSessionState, order: Iterable[int], obj_ids: List[Hashable], reverse: bool

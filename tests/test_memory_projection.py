@@ -176,3 +176,66 @@ def test_stopping_a_propagation_early_drops_the_projections(frames):
     assert len(state.output_dict_per_obj[0].projections) == 3
     run.close()  # what a cancelled tracking run in the app does
     assert len(state.output_dict_per_obj[0].projections) == 0
+
+
+def _counting_first_layer(monkeypatch, module_or_predictor):
+    layer0 = getattr(module_or_predictor, "memory_attention", module_or_predictor).layers[0]
+    calls = []
+    original = memory_attention.MemoryAttentionLayer.attend_to_self
+
+    def counting(self, tgt, query_pos=None):
+        if self is layer0:
+            calls.append(1)
+        return original(self, tgt, query_pos)
+
+    monkeypatch.setattr(memory_attention.MemoryAttentionLayer, "attend_to_self", counting)
+    return calls
+
+
+def test_first_layer_self_attention_is_reused_only_for_the_same_frame_and_weights(monkeypatch):
+    torch.manual_seed(0)
+    cfg = get_config("sam2.1_hiera_t").memory_attention
+    module = MemoryAttention(type(cfg)(**{**cfg.__dict__, "feat_sizes": (8, 8)})).eval()
+    curr, curr_pos, mems, poss, tpos, ptr, ptr_pos = _memory_inputs(2, 4)
+    calls = _counting_first_layer(monkeypatch, module)
+    with torch.no_grad():
+        frames_a = [(module.project_memory_frame(m, p), t) for m, p, t in zip(mems, poss, tpos)]
+        frames_b = frames_a[::-1]  # another object's memory: same frame, other keys
+        fresh = [module.forward_projected(curr, f, curr_pos, (ptr, ptr_pos)) for f in (frames_a, frames_b)]
+        assert len(calls) == 1  # the second "object" reused the frame's self-attention
+        module.forget_frame()
+        assert torch.equal(module.forward_projected(curr, frames_b, curr_pos, (ptr, ptr_pos)), fresh[1])
+        assert len(calls) == 2
+        module.forward_projected(curr.clone(), frames_a, curr_pos, (ptr, ptr_pos))  # other tensor
+        assert len(calls) == 3
+        curr.mul_(2)  # modified in place: its version counter moves
+        doubled = module.forward_projected(curr, frames_a, curr_pos, (ptr, ptr_pos))
+        assert len(calls) == 4 and not torch.equal(doubled, fresh[0])
+        module.layers[0].self_attn.q_proj.weight.mul_(2)  # new weights (load_state_dict copies in place)
+        module.forward_projected(curr, frames_a, curr_pos, (ptr, ptr_pos))
+        assert len(calls) == 5
+    # recording autograd: nothing reused
+    module.forward_projected(curr, frames_a, curr_pos, (ptr, ptr_pos))
+    module.forward_projected(curr, frames_a, curr_pos, (ptr, ptr_pos))
+    assert len(calls) == 7
+
+
+def test_objects_tracked_together_share_the_first_self_attention_with_the_same_masks(monkeypatch, frames):
+    def track_two(predictor):
+        state = predictor.init_state(frames)
+        predictor.add_new_points_or_box(state, 0, 1, points=[[18, 20]], labels=[1])
+        predictor.add_new_points_or_box(state, 0, 2, points=[[40, 50]], labels=[1])
+        return {f: m.clone() for f, _, m in predictor.propagate_in_video(state)}
+
+    predictor = _predictor()
+    calls = _counting_first_layer(monkeypatch, predictor)
+    shared = track_two(predictor)
+    assert len(calls) == N - 1  # once per tracked frame, not once per object
+    assert "_kept_self_attention" not in predictor.memory_attention.__dict__  # dropped after the run
+    monkeypatch.setattr(MemoryAttention, "_first_self_attention",
+                        lambda self, output, query_pos, source: self.layers[0].attend_to_self(output, query_pos))
+    separate = track_two(predictor)
+    assert len(calls) == 3 * (N - 1)
+    assert shared.keys() == separate.keys()
+    for f in shared:
+        assert shared[f].shape[0] == 2 and torch.equal(shared[f], separate[f]), f
