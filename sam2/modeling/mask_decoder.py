@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2.configs import MaskDecoderOptions
-from sam2.modeling.common import MLP, LayerNorm2d, stability_scores
+from sam2.modeling.common import MLP, LayerNorm2d, activate_in_place, stability_scores
 from sam2.modeling.transformer import ProjectedImage, TwoWayTransformer
 
 
@@ -233,10 +233,10 @@ class MaskDecoder(nn.Module):
         b, n, c = tokens.shape
         w1 = up1.weight.permute(0, 2, 3, 1).reshape(c, -1)  # C x (dy, dx, C1)
         x = _gemm_add(skips.after_up1, tokens, w1, self.matmul_dtype).view(b, 4 * n, -1)
-        x = act1(F.layer_norm(x, (x.shape[-1],), norm1.weight, norm1.bias, norm1.eps))
+        x = activate_in_place(act1, F.layer_norm(x, (x.shape[-1],), norm1.weight, norm1.bias, norm1.eps))
         w2 = up2.weight.permute(0, 2, 3, 1).reshape(x.shape[-1], -1)
         x = _gemm_add(skips.after_up2, x, w2, self.matmul_dtype).view(b, 16 * n, -1)
-        return act2(x)
+        return activate_in_place(act2, x)
 
     def _pick_stable_single_mask(self, all_logits: torch.Tensor, all_iou: torch.Tensor):
         """Keep the single-mask answer if it is stable; otherwise the best multimask one.
