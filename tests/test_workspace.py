@@ -122,3 +122,19 @@ def test_max_pool_matches_torch_on_strided_views(stride):
     assert got.shape == expected.shape and got.is_contiguous()
     assert torch.equal(got.isnan(), expected.isnan())
     assert torch.equal(got.nan_to_num(), expected.nan_to_num())
+
+
+def test_the_workspace_serves_no_grad_and_inference_mode_callers_alike():
+    # the image predictor runs under no_grad, the video predictor under inference_mode,
+    # and an app may use one model for both
+    trunk = _trunk()
+    image = torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        workspace, trunk.workspace = trunk.workspace, None
+        expected = trunk(image)
+        trunk.workspace = workspace
+    for mode in (torch.inference_mode, torch.no_grad, torch.inference_mode, torch.no_grad):
+        with mode():
+            got = trunk(image)
+        assert all(torch.equal(a, b) for a, b in zip(got, expected)), mode
+    assert workspace.nbytes > 0

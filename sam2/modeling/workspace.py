@@ -10,9 +10,9 @@ in time (the qkv is dead once attention has read it, before the MLP runs), so on
 kept across images, can hold each of them in turn.
 
 The buffer is used only where that is safe and useful: on the CPU (CUDA's caching
-allocator already reuses memory), under ``torch.no_grad``/``inference_mode`` only (autograd
-may save what would be overwritten), outside autocast, up to ``max_bytes``, and by one thread at a time (a
-concurrent caller simply allocates as usual).
+allocator already reuses memory), under ``torch.no_grad`` or ``torch.inference_mode`` only
+(autograd may save what would be overwritten), outside autocast, up to ``max_bytes``, and
+by one thread at a time (a concurrent caller simply allocates as usual).
 """
 
 from __future__ import annotations
