@@ -422,8 +422,8 @@ class MemoryAttention(nn.Module):
         """The first layer's self-attention, reused while the frame stays the same.
 
         It depends on the frame's features only, so when several objects are tracked every
-        object's memory attention would compute it again (~100 ms per object and frame in
-        float32 for the tiny model on a 2-core CPU, ~40 ms in bfloat16). The last result is
+        object's memory attention would compute it again (105 ms per object and frame in
+        float32 for the tiny model on a 2-core CPU, 31 ms in bfloat16). The last result is
         kept with the tensors it came from (``source``: the caller's features and positions,
         identified by storage, layout and version counter, and held so that their memory
         cannot be reused by another frame) and with the layer's weights (data and version).
