@@ -34,6 +34,16 @@ def parity_cases() -> dict:
         return json.load(f)
 
 
+def moving_square_clip(num: int, height: int, width: int, seed: int, top: int, left: int,
+                       step: int, value: int, side: int = 20) -> np.ndarray:
+    """A tiny synthetic clip: dark noise with a bright ``side``-pixel square that moves
+    ``step`` pixels to the right per frame (num x height x width x 3, uint8)."""
+    frames = (np.random.RandomState(seed).rand(num, height, width, 3) * 60).astype(np.uint8)
+    for i in range(num):
+        frames[i, top:top + side, left + step * i: left + step * i + side] = value
+    return frames
+
+
 def load_golden(name: str):
     return np.load(PARITY_DIR / "golden" / f"{name}.npz")
 

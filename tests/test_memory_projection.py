@@ -3,7 +3,6 @@ concatenated memory every frame, and a cache that is reused, refreshed and bound
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -12,6 +11,7 @@ from sam2.modeling import memory_attention
 from sam2.modeling.memory_attention import MemoryAttention
 from sam2.modeling.tracker import MemoryBank, MemoryProjectionCache
 from sam2.sam2_video_predictor import SAM2VideoPredictor
+from conftest import moving_square_clip
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -95,11 +95,7 @@ H, W, N = 48, 64, 10
 
 @pytest.fixture(scope="module")
 def frames():
-    rs = np.random.RandomState(1)
-    f = (rs.rand(N, H, W, 3) * 60).astype(np.uint8)
-    for i in range(N):
-        f[i, 12:32, 8 + 3 * i: 28 + 3 * i] = 230
-    return f
+    return moving_square_clip(N, H, W, seed=1, top=12, left=8, step=3, value=230)
 
 
 def _predictor() -> SAM2VideoPredictor:

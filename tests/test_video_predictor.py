@@ -16,6 +16,7 @@ from sam2.configs import get_config
 from sam2.modeling.tracker import NO_OBJ_SCORE, get_1d_sine_pe, select_closest_cond_frames
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 from sam2.video_state import UnknownObjectError
+from conftest import moving_square_clip
 
 H, W, N = 48, 64, 6
 
@@ -42,11 +43,7 @@ def predictor():
 
 @pytest.fixture(scope="module")
 def frames():
-    rs = np.random.RandomState(0)
-    f = (rs.rand(N, H, W, 3) * 60).astype(np.uint8)
-    for i in range(N):
-        f[i, 10:30, 10 + 2 * i: 30 + 2 * i] = 220
-    return f
+    return moving_square_clip(N, H, W, seed=0, top=10, left=10, step=2, value=220)
 
 
 def test_full_session_flow(predictor, frames):
