@@ -27,6 +27,11 @@ from sam2.modeling.prompt_encoder import PromptEncoder
 NO_OBJ_SCORE = -1024.0
 
 
+def to_sequence(features: torch.Tensor) -> torch.Tensor:
+    """B x C x H x W map -> (HW) x B x C token sequence (a view), as the tracker keeps features."""
+    return features.flatten(2).permute(2, 0, 1)
+
+
 class SamHeadsOutput(NamedTuple):
     """What one pass of the prompt encoder + mask decoder produces for a batch of objects."""
 
@@ -159,8 +164,8 @@ class SAM2Base(nn.Module):
         maps = backbone_out["backbone_fpn"][-self.num_feature_levels:]
         pos = backbone_out["vision_pos_enc"][-self.num_feature_levels:]
         feat_sizes = [(p.shape[-2], p.shape[-1]) for p in pos]
-        vision_feats = [m.flatten(2).permute(2, 0, 1) for m in maps]
-        vision_pos_embeds = [p.flatten(2).permute(2, 0, 1) for p in pos]
+        vision_feats = [to_sequence(m) for m in maps]
+        vision_pos_embeds = [to_sequence(p) for p in pos]
         return backbone_out, vision_feats, vision_pos_embeds, feat_sizes
 
     # ------------------------------------------------------------------- SAM heads

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 import torch
 
 from sam2.modeling.memory_attention import MemoryFrameProjection
-from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
+from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base, to_sequence
 
 __all__ = [
     "NO_OBJ_SCORE",
@@ -177,11 +177,6 @@ def get_1d_sine_pe(pos_inds: torch.Tensor, dim: int, temperature: float = 10000)
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
-def _to_sequence(features: torch.Tensor) -> torch.Tensor:
-    """B x C x H x W map -> (HW) x B x C token sequence."""
-    return features.flatten(2).permute(2, 0, 1)
-
-
 def _to_bchw(seq: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """(HW) x B x C token sequence -> B x C x H x W map."""
     return seq.permute(1, 2, 0).view(seq.size(1), seq.size(2), *size)
@@ -326,8 +321,8 @@ class SAM2Tracker(SAM2Base):
                 features, pos = prev["maskmem_features"], prev["maskmem_pos_enc"][-1]
                 projection = cache.get(features, pos, how, lambda: self.memory_attention.project_memory_frame(
                     # stored rounded to bfloat16 (possibly on the CPU); used in the compute dtype
-                    _to_sequence(features.to(device=device, dtype=dtype, non_blocking=True)),
-                    _to_sequence(pos.to(device=device, dtype=dtype)),
+                    to_sequence(features.to(device=device, dtype=dtype, non_blocking=True)),
+                    to_sequence(pos.to(device=device, dtype=dtype)),
                 ))
                 frames.append((projection, self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1].flatten()))
                 used.append(features)
