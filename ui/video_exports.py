@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from ui.exports import safe_stem
+from ui.exports import davis_palette, label_image, safe_stem  # noqa: F401 - davis_palette re-exported
 from ui.video_state import MaskStore
 
 
@@ -84,21 +84,6 @@ def name_slug(name: str, default: str = "object") -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name or "").strip("._")[:40] or default
 
 
-def davis_palette() -> List[int]:
-    """The 256-colour palette of DAVIS / PASCAL VOC label PNGs (flattened RGB)."""
-    pal: List[int] = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal += [r, g, b]
-    return pal
-
-
 def _png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False, compress_level=6)
@@ -118,7 +103,6 @@ def label_map(clip: ClipExport, frame: int) -> np.ndarray:
 def write_masks_zip(clip: ClipExport, path: str) -> str:
     if not clip.objects:
         raise ValueError("no objects to export")
-    palette = davis_palette()
     empty = _png_bytes(Image.fromarray(np.zeros((clip.height, clip.width), np.uint8), mode="L"))
     folders = {o.obj_id: f"objects/{o.obj_id:03d}_{name_slug(o.name)}" for o in clip.objects}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
@@ -128,9 +112,7 @@ def write_masks_zip(clip: ClipExport, path: str) -> str:
                 data = empty if m is None or not m.any() else _png_bytes(
                     Image.fromarray(m.astype(np.uint8) * 255, mode="L"))
                 zf.writestr(f"{folders[o.obj_id]}/{f:05d}.png", data)
-            img = Image.fromarray(label_map(clip, f), mode="P")
-            img.putpalette(palette)
-            zf.writestr(f"davis/{f:05d}.png", _png_bytes(img))
+            zf.writestr(f"davis/{f:05d}.png", _png_bytes(label_image(label_map(clip, f))))
         zf.writestr("objects.json", json.dumps(clip.header(), indent=1))
     return path
 
