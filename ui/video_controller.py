@@ -26,8 +26,9 @@ from ui.image_controller import SessionFiles
 from ui.model_names import model_label
 from ui.sessions import SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
-from ui.video_exports import ClipExport, ObjectInfo, boxes_document, coco_document, write_json, write_masks_zip
-from ui.video_media import DecodedClip, VideoLimits, decode_clip
+from ui.video_export_run import ExportPaths, make_exports
+from ui.video_exports import ClipExport, ObjectInfo
+from ui.video_media import DecodedClip, KeptFile, VideoLimits, decode_clip
 from ui.video_render import Layer, check_effect, render_frame
 from ui.video_state import FramePrompts, PendingCorner, PromptError, VideoObject, VideoSession
 
@@ -112,6 +113,7 @@ class _VideoSlot:
     state: VideoSession = field(default_factory=VideoSession)
     clip: Optional[DecodedClip] = None
     frames: Any = None  # sam2.media.video.VideoFrames of the clip
+    source: Optional[KeptFile] = None  # the upload, kept for full-fidelity exports
     display_scale: float = 1.0  # display pixels per clip pixel
     model_key: Optional[str] = None  # the model the user picked (None: app default)
     inference: Any = None  # the predictor's VideoSessionState for (clip, model)
@@ -123,6 +125,12 @@ class _VideoSlot:
     last_click_s: Optional[float] = None
     last_run: str = ""
     fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
+    exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
+
+    def drop_source(self) -> None:
+        if self.source is not None:
+            self.source.delete()
+            self.source = None
 
     def release(self) -> None:
         if self.job is not None:
@@ -130,6 +138,7 @@ class _VideoSlot:
         self.inference = None
         self.frames = None
         self.clip = None
+        self.drop_source()
         self.files.cleanup()
 
 
@@ -173,6 +182,12 @@ class VideoController:
         from sam2.media.video import VideoFrames
 
         frames = VideoFrames(clip.frames, source=clip.name, fps=clip.fps)
+        try:  # exports read the upload again, whatever happens to Gradio's copy meanwhile
+            kept: Optional[KeptFile] = KeptFile(str(path))
+        except OSError:
+            kept = None  # the exports then use the processed frames
+        if clip.source is not None:
+            clip.source = clip.source.with_path(kept.path) if kept is not None else None
 
         def act(slot: _VideoSlot) -> VideoView:
             if slot.job is not None:
@@ -180,6 +195,8 @@ class VideoController:
             slot.tracking = False
             slot.clip_version += 1
             slot.clip, slot.frames = clip, frames
+            slot.drop_source()
+            slot.source = kept
             slot.inference = slot.inference_model = None
             slot.display_scale = display_scale(clip.height, clip.width)
             slot.state.start(clip.num_frames, clip.height, clip.width)
@@ -196,7 +213,12 @@ class VideoController:
                 view.warning = f"{clip.name}: " + "; ".join(clip.notes) + f" (limits: {self.limits.describe()})."
             return view
 
-        return self._run(sid, act)
+        try:
+            return self._run(sid, act)
+        except BaseException:
+            if kept is not None:
+                kept.delete()
+            raise
 
     def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = _noop) -> VideoView:
         """Load the model and encode the first frame now, so that the first click is fast."""
@@ -635,14 +657,17 @@ class VideoController:
             job.finished.set()
 
     # ------------------------------------------------------------ outputs
-    def _clip_export(self, slot: _VideoSlot) -> ClipExport:
+    def _clip_export(self, slot: _VideoSlot, snapshot: bool = False) -> ClipExport:
+        """The clip as the app processed it; with ``snapshot``, a copy of the masks that
+        later prompts and tracking do not change (for work done outside the session lock)."""
         st = slot.state
         clip = slot.clip
         assert clip is not None
         return ClipExport(
             name=clip.name, num_frames=st.num_frames, height=st.height, width=st.width, fps=clip.fps,
             objects=[ObjectInfo(o.obj_id, o.name, o.color, tuple(o.prompted_frames)) for o in st.objects],
-            masks=st.masks, source_size=clip.source_size, source_fps=clip.source_fps or None,
+            masks=st.masks.copy() if snapshot else st.masks, source_size=clip.source_size,
+            source_fps=clip.source_fps or None,
         )
 
     def _layers(self, slot: _VideoSlot, frame: int) -> List[Layer]:
@@ -692,7 +717,7 @@ class VideoController:
 
         st = slot.state
         assert slot.clip is not None and slot.frames is not None
-        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}.mp4")
+        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}_preview.mp4")
         with Mp4Writer(path, fps=slot.clip.fps) as writer:
             for f in range(st.num_frames):
                 if f % 8 == 0:
@@ -702,9 +727,14 @@ class VideoController:
 
     def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
                progress: ProgressFn = _noop) -> Tuple[List[str], str]:
-        """[rendered MP4, masks zip, COCO RLE JSON, boxes JSON] and a status line."""
+        """[MP4, masks zip, COCO RLE JSON, boxes JSON] and a status line.
 
-        def act(slot: _VideoSlot) -> Tuple[List[str], str]:
+        The files have the upload's own size and frame rate, and the MP4 its sound
+        (``ui.video_export_run``). The masks are copied under the session lock and the files
+        made without it, so the session stays usable (scrubbing, prompting) meanwhile.
+        """
+
+        def prepare(slot: _VideoSlot):
             st = slot.state
             st.require_clip()
             if not st.objects or not st.masks.frames():
@@ -713,23 +743,35 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError as exc:
                 raise PromptError(str(exc)) from None
-            clip = self._clip_export(slot)
-            video = self._render(slot, key, progress)
-            progress(None, "Writing the mask files...")
-            paths = [
-                video,
-                write_masks_zip(clip, slot.files.path(f"{clip.stem}_masks.zip")),
-                write_json(coco_document(clip), slot.files.path(f"{clip.stem}_coco.json")),
-                write_json(boxes_document(clip), slot.files.path(f"{clip.stem}_boxes.json")),
-            ]
-            tracked = len(st.masks.frames())
-            note = (f"{len(paths)} files ready: {tracked} of {st.num_frames} frames have masks, "
-                    f"{len(st.objects)} object{'s' if len(st.objects) != 1 else ''}.")
-            if st.tracking_stale:
-                note += " Some frames may be out of date: track again to include the latest prompts."
-            return paths, note
+            if not slot.exporting.acquire(blocking=False):
+                raise PromptError("An export of this clip is already running; wait for it to finish.")
+            clip = self._clip_export(slot, snapshot=True)
+            paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}") for suffix in
+                                  (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
+            assert slot.clip is not None
+            stale = st.tracking_stale
+            return slot, key, clip, slot.clip.source, slot.frames, paths, stale, slot.clip_version
 
-        return self._run(sid, act)
+        slot, key, clip, span, frames, paths, stale, version = self._run(sid, prepare)
+        try:
+            result = make_exports(clip, span, frames.frame, key, paths, progress)
+        except Exception:
+            if slot.clip_version != version:
+                raise PromptError("The video was replaced while its files were being made; "
+                                  "export the new one.") from None
+            raise
+        finally:
+            slot.exporting.release()
+        note = (f"{len(result.paths.as_list())} files ready ({result.width}×{result.height}, "
+                f"{result.fps:.4g} fps, {result.num_frames} frames, "
+                f"{'with' if result.audio else 'no'} sound; made in {result.seconds:.1f} s): "
+                f"{result.tracked_frames} of {result.num_frames} frames have masks, "
+                f"{len(clip.objects)} object{'s' if len(clip.objects) != 1 else ''}.")
+        if result.notes:
+            note += " Note: " + "; ".join(result.notes) + "."
+        if stale:
+            note += " Some frames may be out of date: track again to include the latest prompts."
+        return result.paths.as_list(), note
 
     def info(self, sid: Optional[str]) -> Dict[str, Any]:
         """A summary of the session (clip, limits, objects, tracked frames) as plain data."""
