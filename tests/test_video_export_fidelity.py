@@ -134,10 +134,10 @@ def test_signed_distance_is_half_a_pixel_either_side_of_the_edge():
 # ----------------------------------------------------------------------------- the files
 @pytest.fixture(scope="module")
 def hd_clip(tmp_path_factory) -> str:
-    """2 s of 1280x720 at 30 fps (moving test pattern) with a 440 Hz tone."""
+    """1 s of 1280x720 at 30 fps (moving test pattern) with a 440 Hz tone."""
     path = tmp_path_factory.mktemp("hd") / "hd clip.mp4"
     return _make(path, "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i",
-                 "sine=frequency=440:sample_rate=44100", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast",
+                 "sine=frequency=440:sample_rate=44100", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast",
                  "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest")
 
 
@@ -152,45 +152,45 @@ def _load_and_track(c, path):
 def test_export_of_a_720p_30fps_clip_with_sound_has_its_size_rate_and_sound(hd_clip):
     c, _ = _controller(limits=VideoLimits())  # the CPU defaults: 480p, 15 fps
     view = _load_and_track(c, hd_clip)
-    assert view.num_frames == 30 and "854x480" in view.warning and "30 to 15 fps" in view.warning
+    assert view.num_frames == 15 and "854x480" in view.warning and "30 to 15 fps" in view.warning
     paths, status = c.export("s", "overlay")
-    assert "1280×720, 30 fps, 60 frames, with sound" in status, status
-    assert "60 of 60 frames have masks, 2 objects" in status
+    assert "1280×720, 30 fps, 30 frames, with sound" in status, status
+    assert "30 of 30 frames have masks, 2 objects" in status
     meta, frames = _read(paths[0])
-    assert meta["size"] == (1280, 720) and meta["fps"] == 30 and len(frames) == 60
+    assert meta["size"] == (1280, 720) and meta["fps"] == 30 and len(frames) == 30
     assert has_audio(paths[0])
     # the frames are the upload's own, one for one (not processed frames shown twice)
     _, source = _read(hd_clip)
     far = (slice(600, 720), slice(1120, 1280))  # no object there; the pattern changes every frame
-    for j in (31, 45):
+    for j in (21, 28):
         own = np.abs(frames[j][far].astype(int) - source[j][far]).mean()
         other = np.abs(frames[j][far].astype(int) - source[j - 1][far]).mean()
         assert own < 3 and own < other, (j, own, other)
     # masks: PNGs at the source size for every source frame; the box of object 1 scaled 1.5x
     with zipfile.ZipFile(paths[1]) as zf:
         names = zf.namelist()
-        assert sum(n.startswith("davis/") for n in names) == 60
-        m = np.asarray(Image.open(io.BytesIO(zf.read("objects/001_Object_1/00031.png"))))
-        davis = Image.open(io.BytesIO(zf.read("davis/00031.png")))
+        assert sum(n.startswith("davis/") for n in names) == 30
+        m = np.asarray(Image.open(io.BytesIO(zf.read("objects/001_Object_1/00021.png"))))
+        davis = Image.open(io.BytesIO(zf.read("davis/00021.png")))
         index = json.loads(zf.read("objects.json"))
     assert m.shape == (720, 1280) and davis.mode == "P" and davis.size == (1280, 720)
     ys, xs = np.nonzero(m)
     assert abs(xs.min() - 300) <= 2 and abs(xs.max() - 751) <= 2 and abs(ys.min() - 150) <= 2 and abs(ys.max() - 451) <= 2
-    assert (index["width"], index["height"], index["fps"], index["num_frames"]) == (1280, 720, 30, 60)
+    assert (index["width"], index["height"], index["fps"], index["num_frames"]) == (1280, 720, 30, 30)
     assert index["processed"]["width"] == 854 and index["processed"]["stride"] == 2
     assert index["objects"][1]["prompted_frames"] == [20]  # processed frame 10 = source frame 20
     coco = json.load(open(paths[2]))
-    assert len(coco["images"]) == 60 and coco["images"][0]["width"] == 1280
+    assert len(coco["images"]) == 30 and coco["images"][0]["width"] == 1280
     from pycocotools import mask as mask_utils
 
-    ann = next(a for a in coco["annotations"] if a["frame_index"] == 31 and a["track_id"] == 1)
+    ann = next(a for a in coco["annotations"] if a["frame_index"] == 21 and a["track_id"] == 1)
     assert np.array_equal(mask_utils.decode(ann["segmentation"]).astype(bool), m == 255)
     boxes = json.load(open(paths[3]))
-    assert len(boxes["frames"]) == 60 and boxes["frames"][20]["boxes"]["2"]
+    assert len(boxes["frames"]) == 30 and boxes["frames"][20]["boxes"]["2"]
 
 
 def test_a_clip_without_sound_and_an_upload_gone_from_disk(tmp_path, hd_clip):
-    silent = _make(tmp_path / "silent.mp4", "-i", hd_clip, "-an", "-t", "1", "-c:v", "copy")
+    silent = _make(tmp_path / "silent.mp4", "-i", hd_clip, "-an", "-c:v", "copy")
     upload = str(tmp_path / "upload.mp4")
     shutil.copyfile(silent, upload)
     c, _ = _controller(limits=VideoLimits())
@@ -206,3 +206,19 @@ def test_a_clip_without_sound_and_an_upload_gone_from_disk(tmp_path, hd_clip):
     assert "854×480, 15 fps, 15 frames" in status and "could not be read again" in status, status
     assert _read(paths[0])[0]["size"] == (854, 480)
     c.drop("s")
+
+
+def test_cropped_coco_rle_equals_the_full_scan():
+    from sam2.utils.amg import mask_to_coco_rle
+    from ui.video_exports import coco_rle
+    from ui.video_state import mask_area_box
+
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        m = np.zeros((h, w), bool)
+        y0, y1 = sorted(int(v) for v in rng.integers(0, h, 2))
+        x0, x1 = sorted(int(v) for v in rng.integers(0, w, 2))
+        m[y0:y1 + 1, x0:x1 + 1] = rng.random((y1 - y0 + 1, x1 - x0 + 1)) > 0.3
+        if m.any():
+            assert coco_rle(m, mask_area_box(m)[1]) == mask_to_coco_rle(m)
