@@ -129,15 +129,17 @@ def stored_masks(clip: ClipExport, frame: int) -> FrameMasks:
 
 
 def coco_rle(mask: np.ndarray, box: Tuple[int, int, int, int]) -> Dict[str, Any]:
-    """COCO RLE of ``mask`` given its inclusive ``box``: only the box is scanned (the RLE
-    helper of ``sam2.utils.amg`` pads the rest as runs of zeros), ~10x faster on 720p."""
+    """COCO RLE of ``mask`` given its inclusive ``box``: only the box's columns are scanned
+    (the RLE helper of ``sam2.utils.amg`` adds the others as runs of zeros), ~10x faster on
+    720p. Whole columns, not the box: padding rows costs more than scanning them."""
     import torch
 
     from sam2.utils.amg import coco_encode_rle, masks_to_rle
 
-    x0, y0, x1, y1 = box
-    crop = torch.from_numpy(np.ascontiguousarray(mask[y0:y1 + 1, x0:x1 + 1]))[None]
-    return coco_encode_rle(masks_to_rle(crop, crop_box=(x0, y0, x1 + 1, y1 + 1), orig_hw=mask.shape)[0])
+    x0, _, x1, _ = box
+    h = mask.shape[0]
+    crop = torch.from_numpy(np.ascontiguousarray(mask[:, x0:x1 + 1]))[None]
+    return coco_encode_rle(masks_to_rle(crop, crop_box=(x0, 0, x1 + 1, h), orig_hw=mask.shape)[0])
 
 
 class MaskFiles:

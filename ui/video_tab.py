@@ -35,7 +35,8 @@ starting with ⚠️, not as an error.
   on a tracked frame stays a conditioning frame); track again to update the other frames.
 * ``/video_render(effect)`` -> (preview MP4, status); effects: ``overlay``, ``highlight``,
   ``cutout``, ``blur``, ``pixelate``, ``erase``
-* ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status);
+* ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status),
+  at the upload's own size, frame rate and sound (README: "How video downloads are made");
   the zip has ``objects/<id>_<name>/<frame>.png`` (0/255) and DAVIS palette PNGs
   ``davis/<frame>.png`` (pixel value = object id); see ``ui/video_exports.py``
 * ``/video_info`` -> JSON: clip size and fps (and the upload's), limits and the notes of
