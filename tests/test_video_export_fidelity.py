@@ -222,3 +222,17 @@ def test_cropped_coco_rle_equals_the_full_scan():
         m[y0:y1 + 1, x0:x1 + 1] = rng.random((y1 - y0 + 1, x1 - x0 + 1)) > 0.3
         if m.any():
             assert coco_rle(m, mask_area_box(m)[1]) == mask_to_coco_rle(m)
+
+
+def test_mux_keeps_every_frame_when_the_sound_is_shorter(tmp_path):
+    from sam2.media.mp4 import mux_audio
+
+    video = _numbered_clip(str(tmp_path / "v.mp4"), n=30, fps=30)
+    short_tone = _make(tmp_path / "tone.m4a", "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5")
+    out = str(tmp_path / "out.mp4")
+    assert mux_audio(video, short_tone, out, seconds=1.0)
+    meta, frames = _read(out)
+    assert len(frames) == 30 and has_audio(out)
+    assert [_frame_number(f) for f in frames[:3]] == [0, 1, 2]  # the picture is copied as it was
+    assert not mux_audio(video, video, str(tmp_path / "none.mp4"))  # no sound: nothing written
+    assert not os.path.exists(tmp_path / "none.mp4")

@@ -98,7 +98,8 @@ def mux_audio(video_path: str, audio_source: str, out_path: str, seconds: Option
               timeout_s: float = 600.0) -> bool:
     """Write ``out_path``: the video of ``video_path`` (copied, not re-encoded) with the first
     audio stream of ``audio_source`` (the first ``seconds`` of it; re-encoded to AAC, which
-    every browser plays in an MP4), cut to the shorter of the two. Returns False, writing
+    every browser plays in an MP4). Every video frame is kept (no ``-shortest``: a sound
+    track a little shorter than the picture would cut frames off). Returns False, writing
     nothing, when ``audio_source`` has no audio stream; raises ``RuntimeError`` with
     ffmpeg's last line when muxing fails."""
     import subprocess
@@ -112,7 +113,7 @@ def mux_audio(video_path: str, audio_source: str, out_path: str, seconds: Option
     trim = ["-t", f"{seconds:.3f}"] if seconds is not None else []
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", os.fspath(video_path),
            *trim, "-i", os.fspath(audio_source), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-           "-c:a", "aac", "-b:a", "160k", "-shortest", "-movflags", "+faststart", os.fspath(out_path)]
+           "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", os.fspath(out_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
