@@ -59,6 +59,9 @@ def main() -> None:
     export = ClipExport("clip.mp4", clip.num_frames, clip.height, clip.width, clip.fps, objects, store,
                         clip.source_size, clip.source_fps)
     paths = ExportPaths(*(os.path.join(tmp, f"out_{s}") for s in ("video.mp4", "masks.zip", "coco.json", "boxes.json")))
+    import resource
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     result = make_exports(export, clip.source, lambda f: clip.frames[f], args.effect, paths, lambda *_: None)
     took = time.perf_counter() - t0
@@ -66,6 +69,8 @@ def main() -> None:
     print(f"exported:  {result.num_frames} frames of {result.width}x{result.height} at {result.fps:g} fps, "
           f"sound={result.audio}, effect={args.effect}, 3 objects")
     print(f"time: {took:.2f} s ({1000 * took / result.num_frames:.0f} ms per frame)")
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {rss0:.0f} MB before the export, {rss1:.0f} MB after")
     for p in paths.as_list():
         print(f"  {os.path.basename(p)}: {os.path.getsize(p) / 1e6:.2f} MB")
 
