@@ -236,3 +236,18 @@ def test_mux_keeps_every_frame_when_the_sound_is_shorter(tmp_path):
     assert [_frame_number(f) for f in frames[:3]] == [0, 1, 2]  # the picture is copied as it was
     assert not mux_audio(video, video, str(tmp_path / "none.mp4"))  # no sound: nothing written
     assert not os.path.exists(tmp_path / "none.mp4")
+
+
+def test_one_export_per_session_at_a_time(tmp_path):
+    from ui.video_state import PromptError
+
+    path = _numbered_clip(str(tmp_path / "n.mp4"), n=6, fps=6)
+    c, _ = _controller()
+    c.load("s", path)
+    c.add_point("s", 0, 40, 30, True, 1)
+    slot = c.sessions.get("s").state
+    with slot.exporting:  # as if another export of this session were running
+        with pytest.raises(PromptError, match="already running"):
+            c.export("s")
+    paths, status = c.export("s")  # and the lock is free again afterwards
+    assert "files ready" in status and c.show("s", 2).frame == 2

@@ -743,14 +743,13 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError as exc:
                 raise PromptError(str(exc)) from None
-            if not slot.exporting.acquire(blocking=False):
-                raise PromptError("An export of this clip is already running; wait for it to finish.")
+            assert slot.clip is not None
             clip = self._clip_export(slot, snapshot=True)
             paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}") for suffix in
                                   (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
-            assert slot.clip is not None
-            stale = st.tracking_stale
-            return slot, key, clip, slot.clip.source, slot.frames, paths, stale, slot.clip_version
+            if not slot.exporting.acquire(blocking=False):  # released below, once the files are made
+                raise PromptError("An export of this clip is already running; wait for it to finish.")
+            return slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version
 
         slot, key, clip, span, frames, paths, stale, version = self._run(sid, prepare)
         try:
