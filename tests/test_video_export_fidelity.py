@@ -251,3 +251,35 @@ def test_one_export_per_session_at_a_time(tmp_path):
             c.export("s")
     paths, status = c.export("s")  # and the lock is free again afterwards
     assert "files ready" in status and c.show("s", 2).frame == 2
+
+
+@pytest.mark.parametrize("effect", ["overlay", "highlight", "cutout", "blur", "pixelate", "erase"])
+def test_every_effect_is_drawn_on_the_full_size_frames(tmp_path, effect):
+    path = _make(tmp_path / "small.mp4", "-f", "lavfi", "-i", "testsrc2=size=192x128:rate=20", "-t", "0.5",
+                 "-pix_fmt", "yuv420p")
+    lim = VideoLimits(max_seconds=5, max_frames=50, max_fps=10, max_short_side=64, max_long_side=96)
+    c, _ = _controller(limits=lim)
+    view = c.load("s", path)
+    assert view.num_frames == 5
+    c.add_box("s", 0, 40, 0, 60, 40, 1)  # clip pixels (96x64)
+    _run_track(c, "s", "forward", 0)
+    paths, status = c.export("s", effect)
+    assert "192×128, 20 fps, 10 frames" in status, status
+    meta, frames = _read(paths[0])
+    assert meta["size"] == (192, 128) and len(frames) == 10
+    _, source = _read(path)
+    with zipfile.ZipFile(paths[1]) as zf:
+        mask = np.asarray(Image.open(io.BytesIO(zf.read("objects/001_Object_1/00003.png")))) > 0
+        colour = tuple(json.loads(zf.read("objects.json"))["objects"][0]["color"])
+    assert mask.shape == (128, 192) and mask[5:75, 85:115].all() and not mask[90:].any()
+    from ui.video_render import Layer, render_frame
+
+    expected = render_frame(source[3], [Layer(mask, colour)], effect).astype(int)
+    got, plain = frames[3].astype(int), source[3].astype(int)
+    # where the effect changes the picture, the exported frame shows the effect drawn on the
+    # full-size source frame (up to H.264 noise), not the plain frame
+    changed = np.abs(expected - plain).sum(axis=-1) > 60
+    assert changed.sum() > 200, effect
+    to_expected = np.abs(got - expected)[changed].mean()
+    to_plain = np.abs(got - plain)[changed].mean()
+    assert to_expected < 0.5 * to_plain, (effect, to_expected, to_plain)
