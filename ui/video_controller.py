@@ -1,8 +1,9 @@
 """Video-tab behaviour without Gradio: clips, objects, prompts, tracking, renders, downloads.
 
 Every public method takes the session id and returns a ``VideoView`` (what the page shows)
-or files. Each session's state sits in a ``SessionStore`` (freed when the tab closes and by
-the idle sweep) and every action runs under that session's lock. Problems the user can fix
+or files. Each session's state sits in a ``SessionStore`` (kept across a page reload, freed
+by the idle sweep, or at once when an API client closes) and every action runs under that
+session's lock. Problems the user can fix
 raise ``PromptError``; ``ui.errors.guarded`` shows them as warnings.
 
 Tracking runs in a background thread: each frame's masks are stored (under the session
@@ -22,9 +23,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ui import overlay
-from ui.image_controller import SessionFiles
 from ui.model_names import model_label
-from ui.sessions import SessionStore
+from ui.sessions import SessionFiles, SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
 from ui.video_exports import ClipExport, ObjectInfo, boxes_document, coco_document, write_json, write_masks_zip
 from ui.video_media import DecodedClip, VideoLimits, decode_clip
@@ -482,6 +482,7 @@ class VideoController:
                 self.engine.reset(predictor, slot.inference)
             st.reset()
             slot.last_run = ""
+            slot.files.cleanup()  # downloads and previews of the removed objects
             return self._view(slot, st.last_frame, "Started over: all objects removed.")
 
         return self._run(sid, act)
@@ -665,7 +666,8 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError as exc:
                 raise PromptError(str(exc)) from None
-            path = self._render(slot, key, progress)
+            slot.files.clear("preview")  # the preview it replaces
+            path = self._render(slot, key, progress, "preview")
             return path, self._status(slot, st.last_frame, f"Rendered the preview ({key}).")
 
         return self._run(sid, act)
@@ -682,17 +684,19 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError:
                 key = "overlay"
-            path = self._render(slot, key, progress)
+            slot.files.clear("preview")
+            path = self._render(slot, key, progress, "preview")
             return path, self._status(slot, slot.state.last_frame, slot.last_run + " Preview ready.")
 
         return self._run(sid, act)
 
-    def _render(self, slot: _VideoSlot, effect: str, progress: ProgressFn) -> str:
+    def _render(self, slot: _VideoSlot, effect: str, progress: ProgressFn, kind: str) -> str:
+        """Write the MP4 into the session's ``kind`` folder ("preview" or "export")."""
         from sam2.media.mp4 import Mp4Writer
 
         st = slot.state
         assert slot.clip is not None and slot.frames is not None
-        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}.mp4")
+        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}.mp4", kind)
         with Mp4Writer(path, fps=slot.clip.fps) as writer:
             for f in range(st.num_frames):
                 if f % 8 == 0:
@@ -714,13 +718,14 @@ class VideoController:
             except ValueError as exc:
                 raise PromptError(str(exc)) from None
             clip = self._clip_export(slot)
-            video = self._render(slot, key, progress)
+            slot.files.clear("export")  # made on demand: an earlier export is replaced
+            video = self._render(slot, key, progress, "export")
             progress(None, "Writing the mask files...")
             paths = [
                 video,
-                write_masks_zip(clip, slot.files.path(f"{clip.stem}_masks.zip")),
-                write_json(coco_document(clip), slot.files.path(f"{clip.stem}_coco.json")),
-                write_json(boxes_document(clip), slot.files.path(f"{clip.stem}_boxes.json")),
+                write_masks_zip(clip, slot.files.path(f"{clip.stem}_masks.zip", "export")),
+                write_json(coco_document(clip), slot.files.path(f"{clip.stem}_coco.json", "export")),
+                write_json(boxes_document(clip), slot.files.path(f"{clip.stem}_boxes.json", "export")),
             ]
             tracked = len(st.masks.frames())
             note = (f"{len(paths)} files ready: {tracked} of {st.num_frames} frames have masks, "
