@@ -1,0 +1,132 @@
+"""Sessions in a real headless Chromium: a reload (F5) brings the work back, a new tab does
+not share it, and offered downloads disappear as soon as the masks change. Screenshots are
+kept in test-artifacts/ for a person to look at."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ui.testing import REPO_ROOT, AppProcess, hf_cache_env
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHAPES = os.path.join(REPO_ROOT, "examples", "shapes.png")  # 1024 x 768
+ARTIFACTS = os.path.join(REPO_ROOT, "test-artifacts")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CANVAS = "#image-canvas img"
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
+
+_TO_SCREEN = """([img, x, y]) => {
+  const r = img.getBoundingClientRect();
+  const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+  const ox = (r.width - img.naturalWidth * s) / 2, oy = (r.height - img.naturalHeight * s) / 2;
+  return [r.left + ox + (x + 0.5) * s, r.top + oy + (y + 0.5) * s];
+}"""
+
+
+def _fetch(page, selector: str) -> np.ndarray:
+    body = page.request.get(page.eval_on_selector(selector, "img => img.src")).body()
+    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB")).astype(np.int16)
+
+
+def _wait_text(page, selector: str, text: str, timeout: int = 120_000) -> None:
+    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
+                           arg=[selector, text], timeout=timeout)
+
+
+def _click_pixel(page, x: int, y: int) -> None:
+    old = page.eval_on_selector(CANVAS, "img => img.src")
+    page.locator(CANVAS).scroll_into_view_if_needed()
+    sx, sy = page.evaluate(_TO_SCREEN, [page.query_selector(CANVAS), x, y])
+    page.mouse.click(sx, sy)
+    page.wait_for_function(
+        "(old) => { const i = document.querySelector('#image-canvas img'); return i && i.src !== old; }",
+        arg=old, timeout=120_000)
+
+
+def _object_labels(page, root: str) -> list:
+    return [t.strip() for t in page.locator(f"{root} label").all_inner_texts()]
+
+
+def _offered_files(page, root: str) -> int:
+    return page.locator(f"{root} a[download], {root} tbody tr").count()
+
+
+def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_path):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    env = hf_cache_env(str(tmp_path / "hf"))
+    with AppProcess(["--no-video", "--device", "cpu"], env) as app, playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1100})
+            page = context.new_page()
+            page.goto(app.url, wait_until="load", timeout=120_000)
+            page.wait_for_selector("#image-upload input[type=file]", state="attached", timeout=60_000)
+            page.set_input_files("#image-upload input[type=file]", SHAPES)
+            _wait_text(page, "#image-status", "Ready", timeout=180_000)
+            _click_pixel(page, 230, 260)  # the red disc
+            _wait_text(page, "#image-status", "1 foreground")
+            page.click("#image-new-object")
+            _wait_text(page, "#image-status", "Object 2")
+            _click_pixel(page, 620, 210)  # the blue square
+            _wait_text(page, "#image-status", "1 foreground")
+
+            # Downloads are offered, then taken away by the next change of the masks.
+            page.click("#image-export")
+            _wait_text(page, "#image-status", "files ready")
+            page.wait_for_function("() => document.querySelectorAll('#image-files tbody tr').length > 0")
+            offered = _offered_files(page, "#image-files")
+            page.screenshot(path=os.path.join(ARTIFACTS, "browser_session_offered.png"), full_page=True)
+            _click_pixel(page, 640, 230)
+            _wait_text(page, "#image-status", "2 foreground")
+            page.wait_for_timeout(500)
+            after_edit = _offered_files(page, "#image-files")
+            page.screenshot(path=os.path.join(ARTIFACTS, "browser_session_cleared.png"), full_page=True)
+
+            before = _fetch(page, CANVAS)
+            labels_before = _object_labels(page, "#image-objects")
+            status_before = page.inner_text("#image-status")
+
+            page.reload(wait_until="load")
+            _wait_text(page, "#image-status", "Restored after the page reload", timeout=60_000)
+            page.wait_for_selector(CANVAS, timeout=60_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=os.path.join(ARTIFACTS, "browser_session_reloaded.png"), full_page=True)
+            restored = _fetch(page, CANVAS)
+            labels_after = _object_labels(page, "#image-objects")
+            status_after = page.inner_text("#image-status")
+            candidates = page.locator("#image-candidates img").count()
+
+            # The restored session goes on where it was: one more click on Object 2.
+            _click_pixel(page, 600, 190)
+            _wait_text(page, "#image-status", "3 foreground")
+
+            # Another tab is another session: it starts empty.
+            other = context.new_page()
+            other.goto(app.url, wait_until="load", timeout=120_000)
+            _wait_text(other, "#image-status", "Upload an image", timeout=60_000)
+            other.wait_for_timeout(1000)
+            other_has_canvas = other.locator(CANVAS).count() > 0 and bool(
+                other.eval_on_selector(CANVAS, "img => img.getAttribute('src')"))
+            other.screenshot(path=os.path.join(ARTIFACTS, "browser_session_other_tab.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert offered >= 3, "no files were offered after 'Prepare downloads'"
+    assert after_edit == 0, "the offered files stayed after the masks changed"
+    assert restored.shape == before.shape == (768, 1024, 3)
+    assert np.abs(restored - before).mean() < 3.0, "the restored overlay differs from the one before the reload"
+    assert labels_after == labels_before and len(labels_after) == 2, (labels_before, labels_after)
+    assert "Object 2" in status_after and "2 foreground" in status_after, status_after
+    assert status_before.split("\n")[0] in status_after
+    assert candidates == 3
+    assert not other_has_canvas
