@@ -215,7 +215,7 @@ class SessionStore(Generic[T]):
             try:
                 return fn(entry.state)
             finally:
-                entry.touch()
+                entry.last_used = self._clock()
 
     def drop(self, key: Optional[str]) -> bool:
         """Forget a session now (its API client closed). Returns whether it existed."""
