@@ -58,7 +58,7 @@ def _object_labels(page, root: str) -> list:
 
 
 def _offered_files(page, root: str) -> int:
-    return page.locator(f"{root} a[download], {root} tbody tr").count()
+    return page.locator(f"{root} tbody tr").count()
 
 
 def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_path):
@@ -130,3 +130,91 @@ def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_pa
     assert status_before.split("\n")[0] in status_after
     assert candidates == 3
     assert not other_has_canvas
+
+
+def _video_frames(n: int, w: int = 240, h: int = 160):
+    for i in range(n):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:] = np.linspace(80, 190, w, dtype=np.uint8)[None, :, None]
+        img[40:100, 30 + 12 * i: 90 + 12 * i] = (210, 50, 40)
+        yield img
+
+
+def _click_video(page, x: int, y: int, clip_width: int) -> None:
+    """Click clip pixel (x, y) on the (enlarged, letterboxed) frame; wait for the new frame."""
+    canvas = page.locator("#video-canvas img")
+    old = canvas.get_attribute("src")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    natural_w, natural_h = canvas.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    zoom = natural_w / clip_width
+    dx, dy = (x + 0.5) * zoom - 0.5, (y + 0.5) * zoom - 0.5
+    r = min(box["width"] / natural_w, box["height"] / natural_h, 1.0)
+    page.mouse.click(box["x"] + (box["width"] - natural_w * r) / 2 + (dx + 0.5) * r,
+                     box["y"] + (box["height"] - natural_h * r) / 2 + (dy + 0.5) * r)
+    page.wait_for_function(
+        "(old) => { const i = document.querySelector('#video-canvas img'); return i && i.src !== old; }",
+        arg=old, timeout=120_000)
+
+
+@pytest.mark.slow
+def test_reload_restores_the_video_session_with_its_tracked_masks(tmp_path):
+    from sam2.media.mp4 import write_mp4
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    clip = write_mp4(str(tmp_path / "red_box.mp4"), _video_frames(3), fps=6)
+    env = hf_cache_env(str(tmp_path / "hf"))
+    with AppProcess(["--device", "cpu"], env) as app, playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(app.url, wait_until="load", timeout=120_000)
+            page.get_by_role("tab", name="Video").click(timeout=120_000)
+            page.locator("#video-upload input[type=file]").set_input_files(clip)
+            _wait_text(page, "#video-status", "Ready", timeout=240_000)
+            _click_video(page, 60, 70, 240)
+            _wait_text(page, "#video-status", "1 foreground")
+            page.locator("#video-direction").get_by_text("Forward", exact=True).click()
+            page.locator("#video-track").click()
+            _wait_text(page, "#video-status", "Preview ready", timeout=300_000)
+            page.locator("#video-export").click()
+            _wait_text(page, "#video-status", "files ready", timeout=120_000)
+            page.wait_for_function("() => document.querySelectorAll('#video-files tbody tr').length > 0")
+            offered = _offered_files(page, "#video-files")
+            preview_before = page.locator("#video-preview video").count()
+
+            # a correction (background click beside the box) takes the files and the preview away
+            page.locator("#video-click-mode").get_by_text("Background point", exact=True).click()
+            _click_video(page, 150, 130, 240)
+            _wait_text(page, "#video-status", "1 background")
+            page.wait_for_timeout(500)
+            offered_after = _offered_files(page, "#video-files")
+            preview_after = page.locator("#video-preview video").count()
+            page.screenshot(path=os.path.join(ARTIFACTS, "browser_session_video_corrected.png"), full_page=True)
+
+            page.locator("#video-next").click()
+            _wait_text(page, "#video-status", "Frame 1 of")
+            page.wait_for_timeout(300)
+            before = _fetch(page, "#video-canvas img")
+            objects_before = _object_labels(page, "#video-objects")
+
+            page.reload(wait_until="load")
+            page.get_by_role("tab", name="Video").click(timeout=60_000)
+            _wait_text(page, "#video-status", "Restored after the page reload", timeout=60_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=os.path.join(ARTIFACTS, "browser_session_video_reloaded.png"), full_page=True)
+            status = page.inner_text("#video-status")
+            restored = _fetch(page, "#video-canvas img")
+            objects_after = _object_labels(page, "#video-objects")
+            legend = page.inner_text("#video-legend")
+            slider = page.locator("#video-frame input[type=number]").input_value()
+        finally:
+            browser.close()
+
+    assert offered == 4 and preview_before == 1
+    assert offered_after == 0 and preview_after == 0, (offered_after, preview_after)
+    assert "Frame 1 of" in status and "3/3 frames with masks" in status, status
+    assert objects_after == objects_before and len(objects_after) == 1
+    assert "Object 1" in legend and "px" in legend
+    assert slider == "1"
+    assert restored.shape == before.shape and np.abs(restored - before).mean() < 3.0
