@@ -113,7 +113,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
         tabs = [t for t in (image_tab, video_tab) if t is not None]
         for tab in tabs[1:]:
             tab.controller.sessions.use_keys(keys)
-        _wire_sessions(demo, keys, session_key, tabs)
+        _wire_sessions(demo, keys, session_key, model, tabs)
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
@@ -121,23 +121,27 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
     return demo
 
 
-def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, tabs: List[Any]) -> None:
-    """Page load: bind this connection to the tab's key and show its work again; unload:
-    keep a tab's session for a reload, free an API client's at once."""
+def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, model: gr.Dropdown,
+                   tabs: List[Any]) -> None:
+    """Page load: bind this connection to the tab's key and show its work again (the model
+    selector included); unload: keep a tab's session for a reload, free an API client's at once."""
 
     def restore(key: Optional[str], request: gr.Request) -> Dict[Any, Any]:
         sid = request.session_hash
         out: Dict[Any, Any] = {session_key: keys.attach(sid, key)}
         for tab in tabs:
             tab.controller.sessions.adopt(sid)
-        for tab in tabs:
+        for tab in reversed(tabs):  # the image tab's model wins when both tabs have a session
             try:
                 out.update(tab.restore(sid))
+                model_id = tab.session_model(sid)
+                if model_id:
+                    out[model] = model_id
             except Exception:  # noqa: BLE001 - a tab that cannot be redrawn starts empty, the page still loads
                 log.exception("could not restore a session after a reload")
         return out
 
-    outputs = [session_key] + [c for tab in tabs for c in tab.restore_outputs()]
+    outputs = [session_key, model] + [c for tab in tabs for c in tab.restore_outputs()]
     demo.load(restore, [session_key], outputs, js=READ_KEY_JS, api_visibility="private").then(
         None, [session_key], None, js=SAVE_KEY_JS)
 

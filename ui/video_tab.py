@@ -221,6 +221,10 @@ class VideoTab:
             view.status = "Restored after the page reload.  \n" + view.status
         return self._render(view)
 
+    def session_model(self, sid: Optional[str]) -> Optional[str]:
+        """The model this tab's session works with (None: no session)."""
+        return self.controller.info(sid)["model"] if sid in self.controller.sessions else None
+
     # ------------------------------------------------------------------ events
     def _wire(self) -> None:
         c = self.controller
