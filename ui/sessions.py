@@ -48,10 +48,16 @@ class SessionKeys:
     """
 
     PREFIX = "tab:"
+    #: How long a closed connection's alias is kept (seconds). Gradio reports a page as
+    #: closed when its heartbeat stream drops, which also happens to a page that stays open
+    #: (a network blip, a laptop asleep) and reconnects with the same ``session_hash``.
+    CLOSED_ALIAS_TTL_S = 4 * 3600.0
 
-    def __init__(self, secret: Optional[bytes] = None) -> None:
+    def __init__(self, secret: Optional[bytes] = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._secret = secret or secrets.token_bytes(32)
         self._alias: Dict[str, str] = {}
+        self._closed: Dict[str, float] = {}  # session_hash -> when its page was reported closed
+        self._clock = clock
         self._guard = threading.Lock()
 
     def _sign(self, nonce: str) -> str:
@@ -73,16 +79,27 @@ class SessionKeys:
             raise ValueError("a page connection needs a session_hash")
         if not self.is_valid(key):
             key = self.issue()
+        now = self._clock()
         with self._guard:
+            for old in [h for h, t in self._closed.items() if now - t > self.CLOSED_ALIAS_TTL_S]:
+                self._closed.pop(old, None)
+                self._alias.pop(old, None)
             self._alias[session_hash] = self.PREFIX + key
+            self._closed.pop(session_hash, None)
         return key
 
     def detach(self, session_hash: Optional[str]) -> Optional[str]:
-        """Forget a closed connection; returns the store key it used (None: it had none)."""
+        """A page was reported closed; returns the store key it used (None: it had none).
+
+        The alias stays for ``CLOSED_ALIAS_TTL_S``: should the page still be open, its
+        events keep reaching its session."""
         if not session_hash:
             return None
         with self._guard:
-            return self._alias.pop(session_hash, None)
+            key = self._alias.get(session_hash)
+            if key is not None:
+                self._closed[session_hash] = self._clock()
+            return key
 
     def resolve(self, session_hash: Optional[str]) -> Optional[str]:
         """The store key of a connection: its tab key once attached, else its own hash."""
