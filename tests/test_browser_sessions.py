@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -96,9 +97,11 @@ def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_pa
             labels_before = _object_labels(page, "#image-objects")
             status_before = page.inner_text("#image-status")
 
+            t0 = time.monotonic()
             page.reload(wait_until="load")
             _wait_text(page, "#image-status", "Restored after the page reload", timeout=60_000)
             page.wait_for_selector(CANVAS, timeout=60_000)
+            print(f"\nreload -> image session shown again in {time.monotonic() - t0:.2f} s")
             page.wait_for_timeout(500)
             page.screenshot(path=os.path.join(ARTIFACTS, "browser_session_reloaded.png"), full_page=True)
             restored = _fetch(page, CANVAS)

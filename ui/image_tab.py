@@ -25,6 +25,7 @@ from ui.errors import guarded, progress_adapter
 from ui.image_controller import ImageController, ImageView
 from ui.image_engine import EverythingParams
 from ui.overlay import MAX_DISPLAY_SIDE
+from ui.sessions import RESTORED_NOTE
 
 CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
                  ("Box (click two corners)", "box")]
@@ -185,7 +186,7 @@ class ImageTab:
             return {}
         view = self.controller.view(sid)
         if view.canvas is not None:
-            view.status = "Restored after the page reload.  \n" + view.status
+            view.status = RESTORED_NOTE + "  \n" + view.status
         return self._render(view)
 
     def session_model(self, sid: Optional[str]) -> Optional[str]:

@@ -33,6 +33,9 @@ from typing import Any, Callable, Dict, Generic, List, Optional, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: First line of a tab's status after a reload brought its session back.
+RESTORED_NOTE = "Restored after the page reload."
+
 #: Sessions idle for longer than this are freed by the sweep (seconds).
 DEFAULT_MAX_IDLE_S = 30 * 60.0
 

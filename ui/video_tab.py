@@ -65,6 +65,7 @@ import gradio as gr
 
 from ui.errors import guarded, progress_adapter
 from ui.model_registry import ModelRegistry
+from ui.sessions import RESTORED_NOTE
 from ui.video_controller import VideoController, VideoView
 from ui.video_engine import VideoEngine
 from ui.video_media import VideoLimits
@@ -218,7 +219,7 @@ class VideoTab:
             return {}
         view = self.controller.view(sid)
         if view.canvas is not None:
-            view.status = "Restored after the page reload.  \n" + view.status
+            view.status = RESTORED_NOTE + "  \n" + view.status
         return self._render(view)
 
     def session_model(self, sid: Optional[str]) -> Optional[str]:
