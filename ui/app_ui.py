@@ -142,7 +142,9 @@ def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, 
         return out
 
     outputs = [session_key, model] + [c for tab in tabs for c in tab.restore_outputs()]
-    demo.load(restore, [session_key], outputs, js=READ_KEY_JS, api_visibility="private").then(
+    # Its own queue group without a limit: a page comes back at once, not behind other work.
+    demo.load(restore, [session_key], outputs, js=READ_KEY_JS, api_visibility="private",
+              concurrency_id="session_restore", concurrency_limit=None).then(
         None, [session_key], None, js=SAVE_KEY_JS)
 
     def forget(request: gr.Request) -> None:
