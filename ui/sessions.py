@@ -47,7 +47,7 @@ class SessionKeys:
     made when the server starts. ``attach`` accepts only keys this server issued (anything
     else, or a key of a previous server run, gets a fresh one), so a client can neither
     forge a key nor pick one that collides with another session's. Store keys of tab
-    sessions carry the ``tab:`` prefix: they never equal a raw ``session_hash``.
+    sessions carry the ``tab:`` prefix, unlike the hashes Gradio makes for connections.
     """
 
     PREFIX = "tab:"

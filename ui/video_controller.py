@@ -156,7 +156,7 @@ class VideoController:
         return self.sessions.run(sid, fn)
 
     def drop(self, sid: Optional[str]) -> None:
-        """Forget a session (tab closed): its frames, tracking state, masks and files."""
+        """Forget a session now (its API client closed): its frames, tracking state, masks and files."""
         self.sessions.drop(sid)
 
     @staticmethod
