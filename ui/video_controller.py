@@ -1,8 +1,9 @@
 """Video-tab behaviour without Gradio: clips, objects, prompts, tracking, renders, downloads.
 
 Every public method takes the session id and returns a ``VideoView`` (what the page shows)
-or files. Each session's state sits in a ``SessionStore`` (freed when the tab closes and by
-the idle sweep) and every action runs under that session's lock. Problems the user can fix
+or files. Each session's state sits in a ``SessionStore`` (kept across a page reload, freed
+by the idle sweep, or at once when an API client closes) and every action runs under that
+session's lock. Problems the user can fix
 raise ``PromptError``; ``ui.errors.guarded`` shows them as warnings.
 
 Tracking runs in a background thread: each frame's masks are stored (under the session
@@ -22,9 +23,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ui import overlay
-from ui.image_controller import SessionFiles
 from ui.model_names import model_label
-from ui.sessions import SessionStore
+from ui.sessions import SessionFiles, SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
 from ui.video_export_run import ExportPaths, make_exports
 from ui.video_exports import ClipExport, ObjectInfo
@@ -165,7 +165,7 @@ class VideoController:
         return self.sessions.run(sid, fn)
 
     def drop(self, sid: Optional[str]) -> None:
-        """Forget a session (tab closed): its frames, tracking state, masks and files."""
+        """Forget a session now (its API client closed): its frames, tracking state, masks and files."""
         self.sessions.drop(sid)
 
     @staticmethod
@@ -504,6 +504,7 @@ class VideoController:
                 self.engine.reset(predictor, slot.inference)
             st.reset()
             slot.last_run = ""
+            slot.files.cleanup()  # downloads and previews of the removed objects
             return self._view(slot, st.last_frame, "Started over: all objects removed.")
 
         return self._run(sid, act)
@@ -690,7 +691,8 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError as exc:
                 raise PromptError(str(exc)) from None
-            path = self._render(slot, key, progress)
+            slot.files.clear("preview")  # the preview it replaces
+            path = self._render(slot, key, progress, "preview")
             return path, self._status(slot, st.last_frame, f"Rendered the preview ({key}).")
 
         return self._run(sid, act)
@@ -707,17 +709,19 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError:
                 key = "overlay"
-            path = self._render(slot, key, progress)
+            slot.files.clear("preview")
+            path = self._render(slot, key, progress, "preview")
             return path, self._status(slot, slot.state.last_frame, slot.last_run + " Preview ready.")
 
         return self._run(sid, act)
 
-    def _render(self, slot: _VideoSlot, effect: str, progress: ProgressFn) -> str:
+    def _render(self, slot: _VideoSlot, effect: str, progress: ProgressFn, kind: str) -> str:
+        """Write the MP4 into the session's ``kind`` folder ("preview" or "export")."""
         from sam2.media.mp4 import Mp4Writer
 
         st = slot.state
         assert slot.clip is not None and slot.frames is not None
-        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}_preview.mp4")
+        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}_preview.mp4", kind)
         with Mp4Writer(path, fps=slot.clip.fps) as writer:
             for f in range(st.num_frames):
                 if f % 8 == 0:
@@ -745,10 +749,11 @@ class VideoController:
                 raise PromptError(str(exc)) from None
             assert slot.clip is not None
             clip = self._clip_export(slot, snapshot=True)
-            paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}") for suffix in
-                                  (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
             if not slot.exporting.acquire(blocking=False):  # released below, once the files are made
                 raise PromptError("An export of this clip is already running; wait for it to finish.")
+            slot.files.clear("export")  # made on demand: an earlier export is replaced
+            paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}", "export") for suffix in
+                                  (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
             return slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version
 
         slot, key, clip, span, frames, paths, stale, version = self._run(sid, prepare)
