@@ -278,17 +278,20 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
         busy.change(set_busy, busy, image)
         load_clip.click(open_clip, video_state, [video, video_state])
         track.click(run_track, video_state, video)
+        # Every gesture and key counts (trigger_mode="multiple": none is dropped while another
+        # is answered) and one concurrency group answers them in the order they were made.
+        ordered = dict(trigger_mode="multiple", concurrency_id="canvas", concurrency_limit=1)
         for canvas, state in ((image, image_state), (video, video_state)):
-            canvas.point(on_point, state, [canvas, status], trigger_mode="multiple")
-            canvas.box(on_box, state, [canvas, status], trigger_mode="multiple")
-            canvas.undo(on_undo, state, [canvas, status], trigger_mode="multiple")
-            canvas.new_object(on_new, state, [canvas, status])
-            canvas.candidate(on_candidate, state, [canvas, status])
-            canvas.delete_object(on_delete, state, [canvas, status])
-            canvas.select_object(on_select, state, [canvas, status])
-            canvas.seek(on_seek, state, status, trigger_mode="always_last")
-        image.pick_region(on_pick, image_state, [image, status])
-        image.upload(on_upload, image_state, [image, status])
+            canvas.point(on_point, state, [canvas, status], **ordered)
+            canvas.box(on_box, state, [canvas, status], **ordered)
+            canvas.undo(on_undo, state, [canvas, status], **ordered)
+            canvas.new_object(on_new, state, [canvas, status], **ordered)
+            canvas.candidate(on_candidate, state, [canvas, status], **ordered)
+            canvas.delete_object(on_delete, state, [canvas, status], **ordered)
+            canvas.select_object(on_select, state, [canvas, status], **ordered)
+            canvas.seek(on_seek, state, status, **ordered)
+        image.pick_region(on_pick, image_state, [image, status], **ordered)
+        image.upload(on_upload, image_state, [image, status], **ordered)
     demo.recorder = rec  # type: ignore[attr-defined]
     return demo
 
