@@ -356,7 +356,7 @@ def test_video_plays_masks_in_place_scrubs_and_seeks_from_the_timeline(app, page
 def test_390px_layout_fits_and_maps_clicks(app, browser):
     demo, url = app
     demo.recorder.events.clear()
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
     page = ctx.new_page()
     try:
         page.goto(url, wait_until="load", timeout=60_000)
@@ -371,6 +371,15 @@ def test_390px_layout_fits_and_maps_clicks(app, browser):
         got = _events(demo, "point")[0]
         assert abs(got["x"] - 1170) <= 6 and abs(got["y"] - 420) <= 6, got
         _wait_masks_drawn(page, IMG, 1)
+        # A long press with a finger is a background point.
+        cdp = ctx.new_cdp_session(page)
+        sx, sy = _screen(page, IMG, 600, 900)
+        touch = [{"x": sx, "y": sy, "id": 1}]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": touch})
+        page.wait_for_timeout(800)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        got = _events(demo, "point", 2)[1]
+        assert got["label"] == 0 and abs(got["x"] - 600) <= 6 and abs(got["y"] - 900) <= 6, got
         page.screenshot(path=os.path.join(ARTIFACTS, "canvas_390px.png"), full_page=True)
     finally:
         ctx.close()

@@ -22,7 +22,13 @@ root.querySelector('.sc-help').textContent = cfg.help || '';
 root.querySelector('.sc-drop-text').textContent = cfg.drop_text || '';
 fileIn.accept = cfg.accept || 'image/*';
 
-const S = {
+// The scene outlives this DOM: if Gradio mounts the component again (a tab shown later), the
+// browser-side scene is picked up again by elem_id instead of starting from the last delta.
+const host = element.parentElement && element.parentElement.closest('[id]');
+const sceneKey = host && host.id && !host.id.startsWith('html-') ? host.id : null;
+const scenes = (window.__promptCanvasScenes = window.__promptCanvasScenes || {});
+const kept = sceneKey ? scenes[sceneKey] : null;
+const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false }) : {
   kind: null, W: 0, H: 0,          // original size of the picture / clip
   frames: [], imgs: [], fps: 10,    // frame URLs and their Image objects (image: one frame)
   frame: 0, playing: false, lastTick: 0,
@@ -34,10 +40,12 @@ const S = {
   regions: null,                    // {labels: Uint32Array, w, h, count, colors, hover, layer}
   busy: '', loading: false, queued: [],
   drag: null, hover: false, seq: 0,
-  t0: 0, waitSeq: 0, expect: null, stats: [],
+  t0: 0, waitSeq: 0, expect: null, stats: [], lastSeq: null,
 };
+if (sceneKey) scenes[sceneKey] = S;
 root.__canvas = S;                  // for tests and bench/canvas_latency.py
 root.__apply = (msg) => apply(msg); // tests feed messages directly (e.g. a slow picture)
+root.__emit = (name, data) => emit(name, data);  // and measure the event round trip
 
 // ---------------------------------------------------------------- helpers
 const urlOf = (u) => (u && typeof u === 'object') ? (u.url || null) : (u || null);
@@ -184,7 +192,7 @@ function draw() {
   if (S.drag && S.drag.box) drawBox(S.drag.box, colorOf(S.selected), true);
   if (drewMask && S.expect && S.expect.left <= 0) {  // click-to-visible: the answer is on screen
     const ms = performance.now() - S.t0;
-    S.stats.push({ seq: S.expect.seq, ms });
+    S.stats.push({ seq: S.expect.seq, ms, arrived: S.expect.arrived });  // arrived: message in
     root.dataset.lastLatencyMs = ms.toFixed(1);
     S.expect = null;
   }
@@ -226,7 +234,8 @@ function reset(kind, W, H) {
   fit();
 }
 function apply(msg) {
-  if (!msg || typeof msg !== 'object' || !msg.v) return;
+  if (!msg || typeof msg !== 'object' || !msg.v || msg.seq === S.lastSeq) return;
+  S.lastSeq = msg.seq;
   if (msg.picture) {
     reset('image', msg.picture.width, msg.picture.height);
     setFrames([msg.picture.url]);
@@ -251,7 +260,7 @@ function apply(msg) {
   if (msg.masks) {
     // A mask answering the last gesture: time it until it is drawn (click-to-visible).
     const answers = S.waitSeq && (!('ack' in msg) || msg.ack >= S.waitSeq);
-    const expect = answers ? { seq: S.waitSeq, left: 0 } : null;
+    const expect = answers ? { seq: S.waitSeq, left: 0, arrived: performance.now() - S.t0 } : null;
     if (answers) S.waitSeq = 0;
     for (const [f, per] of Object.entries(msg.masks))
       for (const [id, u] of Object.entries(per)) setMask(+f, +id, urlOf(u), expect && +f === S.frame ? expect : null);
@@ -673,6 +682,12 @@ tl.addEventListener('pointerup', () => { if (tlDown) { tlDown = false; emit('see
 
 // ---------------------------------------------------------------- start
 watch('value', () => apply(props.value));
+if (kept) {
+  root.dataset.state = S.W ? (S.loading ? 'loading' : 'ready') : 'empty';
+  renderChips();
+  updatePlayer();
+  fit();
+}
 apply(props.value);
 root.dataset.ready = '1';
 void EMIT;

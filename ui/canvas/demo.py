@@ -104,17 +104,21 @@ class Recorder:
 
 
 def _stand_in_mask(scene: DemoScene, p: Dict[str, Any]) -> np.ndarray:
-    """A disc around the last point, or the box: what a predictor would answer, at once."""
+    """The box, plus a disc around each foreground point, minus one around each background
+    point: what a predictor would answer, at once (each disc costs only its own square)."""
     h, w = display_hw(scene.height, scene.width)
     s = w / scene.width
     m = np.zeros((h, w), bool)
     if p.get("box") is not None:
         x0, y0, x1, y1 = (int(round(v * s)) for v in p["box"])
         m[y0:y1 + 1, x0:x1 + 1] = True
+    r = int(0.08 * min(h, w))
     for x, y, label in p.get("points", []):
-        yy, xx = np.ogrid[0:h, 0:w]
-        disc = (xx - x * s) ** 2 + (yy - y * s) ** 2 < (0.08 * min(h, w)) ** 2
-        m = (m | disc) if label == 1 else (m & ~disc)
+        cx, cy = int(x * s), int(y * s)
+        ys, xs = slice(max(0, cy - r), cy + r + 1), slice(max(0, cx - r), cx + r + 1)
+        yy, xx = np.ogrid[ys, xs]
+        disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+        m[ys, xs] = (m[ys, xs] | disc) if label == 1 else (m[ys, xs] & ~disc)
     return m
 
 
