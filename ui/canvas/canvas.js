@@ -115,20 +115,34 @@ function toImage(ev, clamp) {
 function toCanvas(x, y) { return [(x + 0.5) / S.W * cv.width, (y + 0.5) / S.H * cv.height]; }
 
 // ---------------------------------------------------------------- drawing
+function layer(w, h) {
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  return [c, c.getContext('2d')];
+}
+// A mask PNG (opaque = inside) tinted with the object's colour, and its outline: the mask
+// minus the mask eroded by a couple of pixels (the intersection of four shifted copies).
 function tinted(m, color) {
   if (!m.img || !m.img.complete || m.img.failed || !m.img.naturalWidth) return null;
   if (m.tint && m.color === color) return m.tint;
-  const c = document.createElement('canvas');
-  c.width = m.img.naturalWidth;
-  c.height = m.img.naturalHeight;
-  const g = c.getContext('2d');
+  const w = m.img.naturalWidth, h = m.img.naturalHeight;
+  const [fill, g] = layer(w, h);
   g.drawImage(m.img, 0, 0);
   g.globalCompositeOperation = 'source-in';
   g.fillStyle = color;
-  g.fillRect(0, 0, c.width, c.height);
-  m.tint = c;
+  g.fillRect(0, 0, w, h);
+  const [inner, ig] = layer(w, h);
+  const k = Math.max(1, Math.round(w / 600));
+  ig.drawImage(m.img, 0, 0);
+  ig.globalCompositeOperation = 'destination-in';
+  for (const [dx, dy] of [[k, 0], [-k, 0], [0, k], [0, -k]]) ig.drawImage(m.img, dx, dy);
+  const [edge, eg] = layer(w, h);
+  eg.drawImage(fill, 0, 0);
+  eg.globalCompositeOperation = 'destination-out';
+  eg.drawImage(inner, 0, 0);
+  m.tint = { fill, edge };
   m.color = color;
-  return c;
+  return m.tint;
 }
 function drawPoint(x, y, label, provisional) {
   const [cx, cy] = toCanvas(x, y);
@@ -173,8 +187,9 @@ function draw() {
     const t = tinted(m, o.color);
     if (!t) continue;
     ctx.globalAlpha = o.id === S.selected ? 0.55 : 0.45;
-    ctx.drawImage(t, 0, 0, cv.width, cv.height);
+    ctx.drawImage(t.fill, 0, 0, cv.width, cv.height);
     ctx.globalAlpha = 1;
+    ctx.drawImage(t.edge, 0, 0, cv.width, cv.height);
     drewMask = true;
   }
   const prompts = S.prompts[S.frame] || {};
