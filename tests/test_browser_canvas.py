@@ -302,9 +302,36 @@ def test_upload_by_file_input_then_a_tall_picture_fits(app, page, tmp_path):
     _shot(page, "tall_upload", IMG)
 
 
+_DROP_OR_PASTE = """([sel, how, b64, name]) => {
+    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, {type: name.endsWith('.png') ? 'image/png' : 'text/plain'}));
+    const root = document.querySelector(sel + ' .sc-root');
+    if (how === 'drop') root.querySelector('.sc-stage').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    else document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}));
+}"""
+
+
+def test_drop_and_paste_upload_and_a_wrong_file_gets_a_hint(app, page):
+    demo, _ = app
+    buf = io.BytesIO()
+    Image.fromarray(np.full((300, 500, 3), 90, np.uint8)).save(buf, "PNG")
+    b64 = base64.b64encode(buf.getvalue()).decode()
+    page.evaluate(_DROP_OR_PASTE, [IMG, "drop", base64.b64encode(b"hello").decode(), "notes.txt"])
+    assert "not an image" in _state(page, IMG, "root.dataset.hint")
+    page.evaluate(_DROP_OR_PASTE, [IMG, "drop", b64, "dropped.png"])
+    assert _events(demo, "upload")[0]["name"] == "dropped.png"
+    page.wait_for_function(f"() => document.querySelector('{IMG} .sc-root').__canvas.W === 500", timeout=30_000)
+    sx, sy = _screen(page, IMG, 100, 100)
+    page.mouse.move(sx, sy)  # paste goes to the canvas under the pointer
+    page.evaluate(_DROP_OR_PASTE, [IMG, "paste", b64, "pasted.png"])
+    assert _events(demo, "upload", 2)[1]["name"] == "pasted.png"
+
+
 def test_video_plays_masks_in_place_scrubs_and_seeks_from_the_timeline(app, page):
     demo, _ = app
     page.locator(VID).scroll_into_view_if_needed()
+    assert "/gradio_api/file=" in _state(page, VID, "S.frames[0]")  # file_ref: served by Gradio
     page.click("#demo-track")
     page.wait_for_function(
         f"() => {{ const S = document.querySelector('{VID} .sc-root').__canvas; return Object.keys(S.masks).length === 10"

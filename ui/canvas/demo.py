@@ -12,6 +12,8 @@ one mask per frame. Every event is appended to ``Recorder.events`` as (name, pay
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from ui.canvas.events import (
     BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, UploadEvent, event_data,
 )
 from ui.canvas.scene import (
-    CanvasObject, CanvasUpdate, display_hw, label_map_png, mask_png, picture_url,
+    CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url,
 )
 
 IMAGE_WH = (1800, 1200)
@@ -54,6 +56,18 @@ def sample_clip() -> List[np.ndarray]:
         f[100:170, x0:x0 + 70] = 235
         frames.append(f)
     return frames
+
+
+def clip_files() -> List[str]:
+    """The clip's frames as JPEG files in a temp folder (a tab's decoded frames live on disk too)."""
+    from PIL import Image
+
+    folder = tempfile.mkdtemp(prefix="canvas_demo_clip_")
+    paths = []
+    for t, f in enumerate(sample_clip()):
+        paths.append(os.path.join(folder, f"{t:05d}.jpg"))
+        Image.fromarray(f).save(paths[-1], quality=85)
+    return paths
 
 
 def clip_mask(t: int) -> np.ndarray:
@@ -256,7 +270,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             scene.__init__(kind="video")
             scene.width, scene.height = CLIP_WH
             oid = scene.new_object()
-            frames = [picture_url(f, quality=80) for f in sample_clip()]
+            frames = [file_ref(p) for p in clip_files()]  # served by Gradio, like a tab's decoded frames
             scene.prompts[(0, oid)] = {"points": [[75.0, 135.0, 1]], "box": None}
             return CanvasUpdate.clip(frames, CLIP_FPS, *CLIP_WH, objects=scene.canvas_objects(), selected=oid,
                                      prompts={0: {oid: scene.prompts[(0, oid)]}}).to_value(), scene
