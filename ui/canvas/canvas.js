@@ -115,6 +115,8 @@ function toImage(ev, clamp) {
 function toCanvas(x, y) { return [(x + 0.5) / S.W * cv.width, (y + 0.5) / S.H * cv.height]; }
 
 // ---------------------------------------------------------------- drawing
+const TINT_CACHE = 24;
+const tintCache = [];
 function layer(w, h) {
   const c = document.createElement('canvas');
   c.width = w; c.height = h;
@@ -142,6 +144,10 @@ function tinted(m, color) {
   eg.drawImage(inner, 0, 0);
   m.tint = { fill, edge };
   m.color = color;
+  // Tinted copies are full-size bitmaps: keep only the most recent few (a tracked clip has a
+  // mask per frame and object; the playing frame's are rebuilt in a few ms when needed).
+  tintCache.push(m);
+  if (tintCache.length > TINT_CACHE) { const old = tintCache.shift(); old.tint = null; old.color = null; }
   return m.tint;
 }
 function drawPoint(x, y, label, provisional) {

@@ -14,7 +14,13 @@ How a tab uses it
         return CanvasUpdate(masks={0: {obj_id: mask_png(mask)}}, ack=p.seq,
                             prompts={0: {obj_id: {"points": pts, "box": box}}}).to_value()
 
-    canvas.point(on_point, inputs=[state], outputs=[canvas])          # one listener per event
+    # One listener per event. trigger_mode="multiple": no gesture is dropped while another
+    # is answered; one concurrency_id: they are answered in order; api_visibility="private":
+    # the API keeps its own named endpoints with explicit x, y (gradio_client cannot send
+    # event data), the canvas's events stay out of it.
+    ordered = dict(trigger_mode="multiple", concurrency_id="prompts", concurrency_limit=1,
+                   api_visibility="private")
+    canvas.point(on_point, inputs=[state], outputs=[canvas, status], **ordered)
 
 Events it emits (``gr.EventData._data``; parse them with ``ui.canvas.events``):
 
@@ -47,8 +53,11 @@ What it draws is what Python sends as the component's value: ``CanvasUpdate(...)
 draws points and boxes the moment they are made and replaces them with the prompts Python
 sends back; masks are 1-bit PNGs tinted in the browser with the object's colour.
 
-For API clients (``gradio_client``) the canvas events carry no named endpoint: as today, a
-tab gives the same core functions named endpoints with explicit inputs.
+Masks are drawn only for objects listed in ``objects`` (send the list, with colours, before or
+with the first mask). ``ui/canvas/demo.py`` is a complete example with stand-in handlers.
+
+Latency: the event round trip through Gradio's queue is most of the component's cost
+(``bench/canvas_latency.py``); the browser-side work per update (merge + draw) is a few ms.
 """
 
 from __future__ import annotations

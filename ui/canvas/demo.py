@@ -298,7 +298,8 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
         track.click(run_track, video_state, video)
         # Every gesture and key counts (trigger_mode="multiple": none is dropped while another
         # is answered) and one concurrency group answers them in the order they were made.
-        ordered = dict(trigger_mode="multiple", concurrency_id="canvas", concurrency_limit=1)
+        ordered = dict(trigger_mode="multiple", concurrency_id="canvas", concurrency_limit=1,
+                       api_visibility="private")
         for canvas, state in ((image, image_state), (video, video_state)):
             canvas.point(on_point, state, [canvas, status], **ordered)
             canvas.box(on_box, state, [canvas, status], **ordered)
