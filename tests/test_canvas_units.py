@@ -64,16 +64,25 @@ def test_upload_accepts_only_files_in_the_upload_folder(tmp_path):
             UploadEvent.parse({"path": path}, upload_dir=str(tmp_path / "up"))
 
 
-def test_mask_png_is_a_small_alpha_mask_at_display_size():
+def test_mask_png_is_a_small_coloured_mask_at_display_size():
     m = np.zeros((1200, 1800), bool)
     m[300:600, 200:900] = True
-    url = mask_png(m)
+    url = mask_png(m, "#1e90ff")
     img = _decode(url).convert("RGBA")
     assert img.size == (1280, 853) == display_hw(1200, 1800)[::-1]
-    alpha = np.asarray(img)[..., 3] > 127
-    assert alpha[300 * 853 // 1200 + 5, 500 * 1280 // 1800] and not alpha[10, 10]
-    assert abs(alpha.mean() - m.mean()) < 0.01
+    px = np.asarray(img)
+    alpha = px[..., 3]
+    inside = (300 * 853 // 1200 + 20, 500 * 1280 // 1800)
+    assert alpha[inside] == 140 and tuple(px[inside][:3]) == (30, 144, 255)
+    assert alpha[10, 10] == 0
+    column = alpha[:, 500 * 1280 // 1800]
+    top = int(np.argmax(column > 0))
+    assert column[top] == 255 and column[top + 3] == 140  # an opaque outline, a translucent inside
+    assert abs((alpha > 0).mean() - m.mean()) < 0.01
     assert len(url) < 6000, len(url)  # a click costs kilobytes, not a re-encoded picture
+    assert mask_png(m, (30, 144, 255)) == url
+    with pytest.raises(ValueError):
+        mask_png(m, "blue")
 
 
 def test_label_map_round_trips_region_indices():

@@ -1,7 +1,8 @@
 // PromptCanvas, browser side. Gradio runs this body once per component with
 // (element, trigger, props, server, upload, watch) in scope; see component.py for the events
 // and scene.py for the update messages. Everything drawn lives in one <canvas>: the picture
-// (or the current video frame), the tinted masks, the prompts and the rubber band.
+// (or the current video frame), the masks (PNGs already in their colours), the prompts and
+// the rubber band.
 const cfg = props.config || {};
 const EMIT = ['point', 'box', 'undo', 'new_object', 'candidate', 'delete_object',
   'select_object', 'pick_region', 'seek', 'upload'];
@@ -33,7 +34,7 @@ const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false 
   frames: [], imgs: [], fps: 10,    // frame URLs and their Image objects (image: one frame)
   frame: 0, playing: false, lastTick: 0,
   objects: [], selected: null,
-  masks: {},                        // frame -> object id -> {url, img, tint, color}
+  masks: {},                        // frame -> object id -> {url, img}
   prompts: {},                      // frame -> object id -> {points, box}
   pending: [],                      // provisional gestures {seq, frame, object, point|box}
   candidates: [], candidate: null, preview: null,
@@ -64,11 +65,14 @@ function redraw() {
   requestAnimationFrame(() => { drawQueued = false; draw(); });
 }
 function loadImage(url, onload) {
+  // decode() decodes off the main thread, so drawing the image later costs no decode.
   const img = new Image();
   img.decoding = 'async';
-  img.onload = () => onload && onload(img);
-  img.onerror = () => { img.failed = true; hint('Could not load a picture from the server'); };
   img.src = url;
+  img.decode().then(() => onload && onload(img), () => {
+    img.failed = true;
+    hint('Could not load a picture from the server');
+  });
   return img;
 }
 function colorOf(id) {
@@ -115,41 +119,7 @@ function toImage(ev, clamp) {
 function toCanvas(x, y) { return [(x + 0.5) / S.W * cv.width, (y + 0.5) / S.H * cv.height]; }
 
 // ---------------------------------------------------------------- drawing
-const TINT_CACHE = 24;
-const tintCache = [];
-function layer(w, h) {
-  const c = document.createElement('canvas');
-  c.width = w; c.height = h;
-  return [c, c.getContext('2d')];
-}
-// A mask PNG (opaque = inside) tinted with the object's colour, and its outline: the mask
-// minus the mask eroded by a couple of pixels (the intersection of four shifted copies).
-function tinted(m, color) {
-  if (!m.img || !m.img.complete || m.img.failed || !m.img.naturalWidth) return null;
-  if (m.tint && m.color === color) return m.tint;
-  const w = m.img.naturalWidth, h = m.img.naturalHeight;
-  const [fill, g] = layer(w, h);
-  g.drawImage(m.img, 0, 0);
-  g.globalCompositeOperation = 'source-in';
-  g.fillStyle = color;
-  g.fillRect(0, 0, w, h);
-  const [inner, ig] = layer(w, h);
-  const k = Math.max(1, Math.round(w / 600));
-  ig.drawImage(m.img, 0, 0);
-  ig.globalCompositeOperation = 'destination-in';
-  for (const [dx, dy] of [[k, 0], [-k, 0], [0, k], [0, -k]]) ig.drawImage(m.img, dx, dy);
-  const [edge, eg] = layer(w, h);
-  eg.drawImage(fill, 0, 0);
-  eg.globalCompositeOperation = 'destination-out';
-  eg.drawImage(inner, 0, 0);
-  m.tint = { fill, edge };
-  m.color = color;
-  // Tinted copies are full-size bitmaps: keep only the most recent few (a tracked clip has a
-  // mask per frame and object; the playing frame's are rebuilt in a few ms when needed).
-  tintCache.push(m);
-  if (tintCache.length > TINT_CACHE) { const old = tintCache.shift(); old.tint = null; old.color = null; }
-  return m.tint;
-}
+function ready(im) { return im && im.complete && !im.failed && im.naturalWidth > 0; }
 function drawPoint(x, y, label, provisional) {
   const [cx, cy] = toCanvas(x, y);
   const r = Math.max(5, Math.min(11, Math.min(cv.width, cv.height) / 70));
@@ -189,13 +159,8 @@ function draw() {
   for (const o of S.objects) {
     let m = masks[o.id];
     if (o.id === S.selected && S.preview) m = S.preview;
-    if (!m) continue;
-    const t = tinted(m, o.color);
-    if (!t) continue;
-    ctx.globalAlpha = o.id === S.selected ? 0.55 : 0.45;
-    ctx.drawImage(t.fill, 0, 0, cv.width, cv.height);
-    ctx.globalAlpha = 1;
-    ctx.drawImage(t.edge, 0, 0, cv.width, cv.height);
+    if (!m || !ready(m.img)) continue;
+    ctx.drawImage(m.img, 0, 0, cv.width, cv.height);  // already in the object's colour
     drewMask = true;
   }
   const prompts = S.prompts[S.frame] || {};
@@ -604,14 +569,13 @@ function step(d) {
   if (S.playing) togglePlay(false);
   seek(S.frame + d, true);
 }
-function ready(i) { const im = S.imgs[i]; return im && im.complete && im.naturalWidth > 0; }
 function tick(now) {
   if (!S.playing) return;
   const dt = 1000 / S.fps;
   if (now - S.lastTick >= dt) {
     const next = S.frame + 1;
     if (next >= S.frames.length) { togglePlay(false); return; }
-    if (ready(next)) {  // frames not yet in the browser: wait for them (buffering)
+    if (ready(S.imgs[next])) {  // frames not yet in the browser: wait for them (buffering)
       S.frame = next;
       S.lastTick = now - Math.min(dt, now - S.lastTick - dt);
       updatePlayer();

@@ -11,7 +11,7 @@ How a tab uses it
     def on_point(state, evt: gr.EventData):
         p = PointEvent.parse(evt, size=(state.width, state.height))  # original pixels
         ...                                                           # run the predictor
-        return CanvasUpdate(masks={0: {obj_id: mask_png(mask)}}, ack=p.seq,
+        return CanvasUpdate(masks={0: {obj_id: mask_png(mask, color)}}, ack=p.seq,
                             prompts={0: {obj_id: {"points": pts, "box": box}}}).to_value()
 
     # One listener per event. trigger_mode="multiple": no gesture is dropped while another
@@ -51,7 +51,7 @@ Keys act when the pointer is over the canvas or it has focus; keys that need som
 What it draws is what Python sends as the component's value: ``CanvasUpdate(...).to_value()``
 (see ``ui.canvas.scene``), a *change* merged into the scene the browser keeps. The browser
 draws points and boxes the moment they are made and replaces them with the prompts Python
-sends back; masks are 1-bit PNGs tinted in the browser with the object's colour.
+sends back; masks are small palette PNGs already in the object's colour (``mask_png``).
 
 Masks are drawn only for objects listed in ``objects`` (send the list, with colours, before or
 with the first mask). ``ui/canvas/demo.py`` is a complete example with stand-in handlers.

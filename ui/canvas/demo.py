@@ -92,6 +92,9 @@ class DemoScene:
     def canvas_objects(self) -> List[CanvasObject]:
         return [CanvasObject.numbered(o, i) for i, o in enumerate(self.objects)]
 
+    def color(self, object_id: int) -> str:
+        return CanvasObject.numbered(object_id, self.objects.index(object_id)).color
+
     def new_object(self) -> int:
         oid = max(self.objects, default=0) + 1
         self.objects.append(oid)
@@ -141,7 +144,7 @@ def _answer(scene: DemoScene, frame: int, oid: int, ack: Optional[int] = None, *
     if not p["points"] and p["box"] is None:
         url = None
     else:
-        url = mask_png(_stand_in_mask(scene, p), display_hw(scene.height, scene.width))
+        url = mask_png(_stand_in_mask(scene, p), scene.color(oid), display_hw(scene.height, scene.width))
     cands = None
     if url is not None:
         cands = [{"url": url, "score": 0.95}, {"url": url, "score": 0.81}, {"url": url, "score": 0.62}]
@@ -245,7 +248,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             d = rec.add("pick_region", evt)
             r = IndexEvent.parse(evt, upper=len(scene.regions) or None)
             oid = scene.new_object()
-            url = mask_png(scene.regions[r.index]) if scene.regions else None
+            url = mask_png(scene.regions[r.index], scene.color(oid)) if scene.regions else None
             return CanvasUpdate(objects=scene.canvas_objects(), selected=oid, masks={0: {oid: url}},
                                 regions={}).to_value(), f"pick_region {d}"
 
@@ -283,7 +286,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             yield CanvasUpdate(busy="tracking is running, press Cancel to correct").to_value()
             for t in range(CLIP_FRAMES):
                 time.sleep(0.05)
-                yield CanvasUpdate(masks={t: {oid: mask_png(clip_mask(t))}}).to_value()
+                yield CanvasUpdate(masks={t: {oid: mask_png(clip_mask(t), scene.color(oid))}}).to_value()
             yield CanvasUpdate(busy="", hint="Tracked 10 frames").to_value()
 
         def set_busy(flag: bool):
