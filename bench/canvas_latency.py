@@ -1,8 +1,8 @@
 """Click-to-visible latency of the canvas's mask layer, measured in headless Chromium.
 
-For each of N clicks, the time from the mouse-up (``pointerup`` in the page) to the frame on
-which the answering mask is drawn on the canvas (``PromptCanvas`` records it in
-``root.__canvas.stats``). Default: the component's own overhead, on ``ui.canvas.demo`` whose
+For each of N clicks, the time from the mouse-up (``pointerup`` in the page) to the start of
+the animation frame after the one that drew the answering mask, i.e. once it has been
+painted (``PromptCanvas`` records it in ``root.__canvas.stats``). Default: the component's own overhead, on ``ui.canvas.demo`` whose
 stand-in handler answers at once with a disc mask (Gradio event round trip, mask PNG encode
 and decode, drawing). With ``--url``, any page holding a PromptCanvas with a picture loaded
 (the real app once the tabs use it): the same number including the model.

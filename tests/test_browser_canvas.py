@@ -93,12 +93,17 @@ def _screen(page, sel, x, y):
 
 
 def _pixel(page, sel, x, y):
-    """RGB drawn on the canvas at original pixel (x, y)."""
+    """RGB on screen at original pixel (x, y): the overlay composited over the picture layer."""
     return page.evaluate("""([sel, x, y]) => {
         const root = document.querySelector(sel + ' .sc-root'), S = root.__canvas;
-        const c = root.querySelector('.sc-canvas');
-        const px = c.getContext('2d').getImageData(Math.floor((x + 0.5) / S.W * c.width),
-                                                   Math.floor((y + 0.5) / S.H * c.height), 1, 1).data;
+        const top = root.querySelector('.sc-canvas'), pic = root.querySelector('.sc-picture');
+        const c = document.createElement('canvas');
+        c.width = top.width; c.height = top.height;
+        const g = c.getContext('2d');
+        g.drawImage(pic, 0, 0);
+        g.drawImage(top, 0, 0);
+        const px = g.getImageData(Math.floor((x + 0.5) / S.W * c.width),
+                                  Math.floor((y + 0.5) / S.H * c.height), 1, 1).data;
         return [px[0], px[1], px[2]];
     }""", [sel, x, y])
 

@@ -84,7 +84,7 @@ HELP_VIDEO = HELP_IMAGE + " · Space: play/pause · ← →: step"
 _TEMPLATE = """
 <div class="sc-root" tabindex="0" data-state="empty">
   <div class="sc-stage">
-    <canvas class="sc-canvas"></canvas>
+    <div class="sc-frame"><canvas class="sc-picture"></canvas><canvas class="sc-canvas"></canvas></div>
     <div class="sc-drop"><span class="sc-drop-text"></span></div>
     <button type="button" class="sc-browse" title="Open another file">&#x21EA;</button>
     <div class="sc-hint" aria-live="polite"></div>
