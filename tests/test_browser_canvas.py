@@ -294,10 +294,16 @@ def test_upload_by_file_input_then_a_tall_picture_fits(app, page, tmp_path):
     tall[:, :, 1] = 180
     path = tmp_path / "tall.png"
     Image.fromarray(tall).save(path)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png at all")
+    page.set_input_files(f"{IMG} .sc-file", str(broken))
+    page.wait_for_function(f"() => (document.querySelector('{IMG} .sc-root').dataset.hint || '').includes('Could not read')",
+                           timeout=30_000)
+    assert _state(page, IMG, "root.dataset.state") == "ready"  # the old picture takes clicks again
     page.set_input_files(f"{IMG} .sc-file", str(path))
     page.wait_for_function(f"() => document.querySelector('{IMG} .sc-root').__canvas.H === 2400", timeout=30_000)
     page.wait_for_selector(f"{IMG} .sc-root[data-state=ready]")
-    assert _events(demo, "upload")[0]["name"] == "tall.png"
+    assert _events(demo, "upload", 2)[1]["name"] == "tall.png"
     w, h = page.eval_on_selector(f"{IMG} .sc-canvas", "c => [c.getBoundingClientRect().width, c.getBoundingClientRect().height]")
     assert h <= 0.76 * 1000 and abs(w / h - 300 / 2400) < 0.01, (w, h)
     sx, sy = _screen(page, IMG, 150, 2000)

@@ -287,6 +287,9 @@ function apply(msg) {
   if (msg.hint) hint(msg.hint);
   if ('frame' in msg && msg.frame !== null) seek(+msg.frame, false);
   if (!S.objects.some((o) => o.id === S.selected) && S.selected !== null && msg.objects) S.selected = null;
+  // An answer that brings no new picture ends an upload (refused, with a hint): the old
+  // picture, if any, takes clicks again.
+  if (root.dataset.state === 'uploading' && !msg.picture && !msg.video) root.dataset.state = S.W ? 'ready' : 'empty';
   updatePlayer();
   redraw();
 }
@@ -670,7 +673,7 @@ function timelineSeek(e) {
   const r = tl.getBoundingClientRect();
   const n = S.frames.length;
   if (!n) return;
-  if (S.playing) togglePlay(false);
+  if (S.playing) { S.playing = false; updatePlayer(); }  // the release below tells Python
   seek(Math.floor((e.clientX - r.left) / r.width * n), false);
 }
 let tlDown = false;

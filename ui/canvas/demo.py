@@ -263,7 +263,10 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             except CanvasPayloadError as e:
                 return CanvasUpdate(hint=str(e)).to_value(), f"upload refused {d}"
             from PIL import Image, ImageOps
-            pic = np.asarray(ImageOps.exif_transpose(Image.open(u.path)).convert("RGB"))
+            try:
+                pic = np.asarray(ImageOps.exif_transpose(Image.open(u.path)).convert("RGB"))
+            except (OSError, ValueError):
+                return CanvasUpdate(hint=f"Could not read {u.name} as an image").to_value(), "upload unreadable"
             scene.__init__()
             scene.height, scene.width = pic.shape[:2]
             return CanvasUpdate.image(picture_url(pic), scene.width, scene.height, objects=[],
