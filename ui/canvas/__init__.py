@@ -1,0 +1,15 @@
+"""The interactive canvas both tabs draw on and click on (see ``component`` for how to use it)."""
+
+from ui.canvas.component import PromptCanvas
+from ui.canvas.events import (
+    EVENT_NAMES, BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, UploadEvent,
+)
+from ui.canvas.scene import (
+    CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url,
+)
+
+__all__ = [
+    "PromptCanvas", "EVENT_NAMES", "BoxEvent", "CanvasPayloadError", "IndexEvent", "ObjectEvent",
+    "PointEvent", "UploadEvent", "CanvasObject", "CanvasUpdate", "display_hw", "file_ref",
+    "label_map_png", "mask_png", "picture_url",
+]

@@ -1,0 +1,699 @@
+// PromptCanvas, browser side. Gradio runs this body once per component with
+// (element, trigger, props, server, upload, watch) in scope; see component.py for the events
+// and scene.py for the update messages. Two stacked canvases: the picture (or the current
+// video frame), redrawn only when it changes, and above it the overlay that takes the pointer:
+// the masks (PNGs already in their colours), the prompts and the rubber band.
+const cfg = props.config || {};
+const EMIT = ['point', 'box', 'undo', 'new_object', 'candidate', 'delete_object',
+  'select_object', 'pick_region', 'seek', 'upload'];
+const root = element.querySelector('.sc-root');
+const stage = root.querySelector('.sc-stage');
+const cv = root.querySelector('.sc-canvas');
+const ctx = cv.getContext('2d');
+const pv = root.querySelector('.sc-picture');  // the picture layer, under cv
+const pctx = pv.getContext('2d');
+let picShown = null;                            // the image pv holds (redrawn only on change)
+const hintEl = root.querySelector('.sc-hint');
+const fileIn = root.querySelector('.sc-file');
+const chips = root.querySelector('.sc-candidates');
+const tl = root.querySelector('.sc-timeline');
+const tctx = tl.getContext('2d');
+const scrub = root.querySelector('.sc-scrub');
+const playBtn = root.querySelector('.sc-play');
+const frameLabel = root.querySelector('.sc-frame-label');
+root.dataset.mode = cfg.mode || 'image';
+root.querySelector('.sc-help').textContent = cfg.help || '';
+root.querySelector('.sc-drop-text').textContent = cfg.drop_text || '';
+fileIn.accept = cfg.accept || 'image/*';
+
+// The scene outlives this DOM: if Gradio mounts the component again (a tab shown later), the
+// browser-side scene is picked up again by elem_id instead of starting from the last delta.
+const host = element.parentElement && element.parentElement.closest('[id]');
+const sceneKey = host && host.id && !host.id.startsWith('html-') ? host.id : null;
+const scenes = (window.__promptCanvasScenes = window.__promptCanvasScenes || {});
+const kept = sceneKey ? scenes[sceneKey] : null;
+const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false }) : {
+  kind: null, W: 0, H: 0,          // original size of the picture / clip
+  frames: [], imgs: [], fps: 10,    // frame URLs and their Image objects (image: one frame)
+  frame: 0, playing: false, lastTick: 0,
+  objects: [], selected: null,
+  masks: {},                        // frame -> object id -> {url, img}
+  prompts: {},                      // frame -> object id -> {points, box}
+  pending: [],                      // provisional gestures {seq, frame, object, point|box}
+  candidates: [], candidate: null, preview: null,
+  regions: null,                    // {labels: Uint32Array, w, h, count, colors, hover, layer}
+  busy: '', loading: false, queued: [],
+  drag: null, hover: false, seq: 0,
+  t0: 0, waitSeq: 0, expect: null, stats: [], lastSeq: null,
+};
+if (sceneKey) scenes[sceneKey] = S;
+root.__canvas = S;                  // for tests and bench/canvas_latency.py
+root.__apply = (msg) => apply(msg); // tests feed messages directly (e.g. a slow picture)
+root.__emit = (name, data) => emit(name, data);  // and measure the event round trip
+
+// ---------------------------------------------------------------- helpers
+const urlOf = (u) => (u && typeof u === 'object') ? (u.url || null) : (u || null);
+let hintTimer = 0;
+function hint(text, ms) {
+  hintEl.textContent = text;
+  hintEl.classList.add('sc-show');
+  root.dataset.hint = text;
+  clearTimeout(hintTimer);
+  hintTimer = setTimeout(() => hintEl.classList.remove('sc-show'), ms || 2600);
+}
+let drawQueued = false;
+function redraw() {
+  if (drawQueued) return;
+  drawQueued = true;
+  requestAnimationFrame(() => { drawQueued = false; draw(); });
+}
+function loadImage(url, onload) {
+  // decode() decodes off the main thread, so drawing the image later costs no decode.
+  const img = new Image();
+  img.decoding = 'async';
+  img.src = url;
+  img.decode().then(() => onload && onload(img), () => {
+    img.failed = true;
+    hint('Could not load a picture from the server');
+  });
+  return img;
+}
+function colorOf(id) {
+  const o = S.objects.find((x) => x.id === id);
+  return o ? o.color : '#1e90ff';
+}
+
+// ---------------------------------------------------------------- layout
+function fit() {
+  if (!S.W || !S.H) return;
+  const cw = stage.clientWidth || root.clientWidth || 300;
+  let maxH = window.innerHeight * 0.75;
+  const probe = document.createElement('div');
+  probe.style.height = cfg.max_height || '75vh';
+  probe.style.position = 'absolute';
+  probe.style.visibility = 'hidden';
+  stage.appendChild(probe);
+  if (probe.offsetHeight > 0) maxH = probe.offsetHeight;
+  probe.remove();
+  const s = Math.min(cw / S.W, maxH / S.H);
+  const w = Math.max(1, Math.floor(S.W * s)), h = Math.max(1, Math.floor(S.H * s));
+  const dpr = window.devicePixelRatio || 1;
+  for (const c of [cv, pv]) {
+    c.style.width = w + 'px';
+    c.style.height = h + 'px';
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
+      c.width = Math.round(w * dpr);
+      c.height = Math.round(h * dpr);
+      picShown = null;
+    }
+  }
+  fitTimeline();
+  redraw();
+}
+new ResizeObserver(() => fit()).observe(stage);
+
+// screen <-> original pixels (pixel centres at integers, like gr.Image.select)
+function toImage(ev, clamp) {
+  const r = cv.getBoundingClientRect();
+  let u = (ev.clientX - r.left) / r.width, v = (ev.clientY - r.top) / r.height;
+  const inside = u >= 0 && u <= 1 && v >= 0 && v <= 1;
+  if (clamp) { u = Math.min(1, Math.max(0, u)); v = Math.min(1, Math.max(0, v)); }
+  const x = Math.min(S.W - 1, Math.max(0, u * S.W - 0.5));
+  const y = Math.min(S.H - 1, Math.max(0, v * S.H - 0.5));
+  return { x: Math.round(x * 100) / 100, y: Math.round(y * 100) / 100, inside };
+}
+function toCanvas(x, y) { return [(x + 0.5) / S.W * cv.width, (y + 0.5) / S.H * cv.height]; }
+
+// ---------------------------------------------------------------- drawing
+function ready(im) { return im && im.complete && !im.failed && im.naturalWidth > 0; }
+function drawPoint(x, y, label, provisional) {
+  const [cx, cy] = toCanvas(x, y);
+  const r = Math.max(5, Math.min(11, Math.min(cv.width, cv.height) / 70));
+  ctx.beginPath();
+  ctx.arc(cx, cy, r, 0, Math.PI * 2);
+  ctx.fillStyle = label === 1 ? (cfg.foreground || '#00c83c') : (cfg.background || '#e61e1e');
+  ctx.globalAlpha = provisional ? 0.75 : 1;
+  ctx.fill();
+  ctx.lineWidth = Math.max(1.5, r / 4);
+  ctx.strokeStyle = '#fff';
+  ctx.stroke();
+  ctx.globalAlpha = 1;
+}
+function drawBox(b, color, dashed) {
+  const [x0, y0] = toCanvas(b[0], b[1]), [x1, y1] = toCanvas(b[2], b[3]);
+  const lw = Math.max(2, cv.width / 400);
+  ctx.setLineDash(dashed ? [8, 5] : []);
+  ctx.lineWidth = lw + 3;
+  ctx.strokeStyle = '#fff';
+  ctx.strokeRect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0));
+  ctx.lineWidth = lw;
+  ctx.strokeStyle = color;
+  ctx.strokeRect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0));
+  ctx.setLineDash([]);
+}
+function draw() {
+  ctx.clearRect(0, 0, cv.width, cv.height);
+  const img = S.imgs[S.frame];
+  const pic = ready(img) ? img : null;
+  if (pic !== picShown) {  // a click redraws only the overlay, not the picture
+    pctx.clearRect(0, 0, pv.width, pv.height);
+    if (pic) pctx.drawImage(pic, 0, 0, pv.width, pv.height);
+    picShown = pic;
+  }
+  if (S.regions && S.regions.layer) {
+    ctx.globalAlpha = 0.55;
+    ctx.drawImage(S.regions.layer, 0, 0, cv.width, cv.height);
+    ctx.globalAlpha = 1;
+  }
+  let drewMask = false;
+  const masks = S.masks[S.frame] || {};
+  for (const o of S.objects) {
+    let m = masks[o.id];
+    if (o.id === S.selected && S.preview && ready(S.preview.img)) m = S.preview;
+    if (!m || !ready(m.img)) continue;
+    ctx.drawImage(m.img, 0, 0, cv.width, cv.height);  // already in the object's colour
+    drewMask = true;
+  }
+  const prompts = S.prompts[S.frame] || {};
+  for (const o of S.objects) {
+    const p = prompts[o.id];
+    if (!p) continue;
+    if (p.box) drawBox(p.box, o.color, false);
+    for (const q of p.points || []) drawPoint(q[0], q[1], q[2], false);
+  }
+  for (const g of S.pending) {
+    if (g.frame !== S.frame) continue;
+    if (g.box) drawBox(g.box, colorOf(g.object), true);
+    if (g.point) drawPoint(g.point[0], g.point[1], g.point[2], true);
+  }
+  if (S.drag && S.drag.box) drawBox(S.drag.box, colorOf(S.selected), true);
+  if (drewMask && S.expect && S.expect.left <= 0) {
+    // Click-to-visible: this frame holds the answer; the next animation frame starts once it
+    // has been painted, so the time is taken there.
+    const e = S.expect, t0 = S.t0;
+    S.expect = null;
+    requestAnimationFrame(() => {
+      const ms = performance.now() - t0;
+      S.stats.push({ seq: e.seq, ms, arrived: e.arrived });  // arrived: message in the page
+      root.dataset.lastLatencyMs = ms.toFixed(1);
+    });
+  }
+  root.dataset.frame = String(S.frame);
+  drawTimeline();
+}
+
+// ---------------------------------------------------------------- scene updates
+function setFrames(list) {
+  S.frames = list.map(urlOf);
+  S.imgs = S.frames.map((u, i) => u ? loadImage(u, () => frameLoaded(i)) : null);
+}
+function frameLoaded(i) {
+  if (i === S.frame) {
+    if (S.loading) { S.loading = false; root.dataset.state = 'ready'; flushQueued(); }
+    redraw();
+  }
+  drawTimeline();
+}
+function setMask(frame, id, url, expect) {
+  S.masks[frame] = S.masks[frame] || {};
+  if (!url) { delete S.masks[frame][id]; return; }
+  const m = { url };
+  if (expect) expect.left++;
+  m.img = loadImage(url, () => {
+    if (expect) expect.left--;
+    if (+frame === S.frame) redraw();
+    drawTimeline();
+  });
+  S.masks[frame][id] = m;
+}
+function reset(kind, W, H) {
+  S.kind = kind; S.W = W; S.H = H;
+  S.masks = {}; S.prompts = {}; S.pending = []; S.candidates = []; S.candidate = null;
+  S.preview = null; S.regions = null; S.frame = 0; S.playing = false; S.drag = null;
+  root.dataset.state = 'loading';
+  S.loading = true;
+  fit();
+}
+function apply(msg) {
+  if (!msg || typeof msg !== 'object' || !msg.v || msg.seq === S.lastSeq) return;
+  S.lastSeq = msg.seq;
+  if (msg.picture) {
+    reset('image', msg.picture.width, msg.picture.height);
+    setFrames([msg.picture.url]);
+  }
+  if (msg.video) {
+    reset('video', msg.video.width, msg.video.height);
+    S.fps = msg.video.fps > 0 ? msg.video.fps : 10;
+    setFrames(msg.video.frames || []);
+    scrub.max = String(Math.max(0, S.frames.length - 1));
+  }
+  if (msg.frames) {
+    for (const [k, u] of Object.entries(msg.frames)) {
+      const i = +k;
+      while (S.frames.length <= i) { S.frames.push(null); S.imgs.push(null); }
+      S.frames[i] = urlOf(u);
+      S.imgs[i] = S.frames[i] ? loadImage(S.frames[i], () => frameLoaded(i)) : null;
+    }
+    scrub.max = String(Math.max(0, S.frames.length - 1));
+  }
+  if (msg.objects) S.objects = msg.objects.map((o) => ({ id: +o.id, color: o.color, label: o.label || '' }));
+  if ('selected' in msg) S.selected = msg.selected === null ? null : +msg.selected;
+  if (msg.masks) {
+    // A mask answering the last gesture: time it until it is drawn (click-to-visible).
+    const answers = S.waitSeq && (!('ack' in msg) || msg.ack >= S.waitSeq);
+    const expect = answers ? { seq: S.waitSeq, left: 0, arrived: performance.now() - S.t0 } : null;
+    if (answers) S.waitSeq = 0;
+    for (const [f, per] of Object.entries(msg.masks))
+      for (const [id, u] of Object.entries(per)) setMask(+f, +id, urlOf(u), expect && +f === S.frame ? expect : null);
+    if (expect) S.expect = expect;
+    S.preview = null;
+  }
+  if (msg.prompts) {
+    for (const [f, per] of Object.entries(msg.prompts)) {
+      S.prompts[+f] = S.prompts[+f] || {};
+      for (const [id, p] of Object.entries(per)) S.prompts[+f][+id] = p;
+    }
+  }
+  if ('ack' in msg) S.pending = S.pending.filter((g) => g.seq > msg.ack);
+  else if (msg.prompts || msg.masks) S.pending = [];
+  if (msg.candidates) {
+    // Decoded only when chosen: three more decodes per click would compete with the mask's.
+    S.candidates = msg.candidates.map((c) => ({ url: urlOf(c.url), score: c.score, img: null }));
+  }
+  if ('candidate' in msg) S.candidate = msg.candidate;
+  if (msg.candidates || 'candidate' in msg) renderChips();
+  if ('regions' in msg) setRegions(msg.regions);
+  if ('busy' in msg) S.busy = msg.busy || '';
+  if (msg.hint) hint(msg.hint);
+  if ('frame' in msg && msg.frame !== null) seek(+msg.frame, false);
+  if (!S.objects.some((o) => o.id === S.selected) && S.selected !== null && msg.objects) S.selected = null;
+  // An answer that brings no new picture ends an upload (refused, with a hint): the old
+  // picture, if any, takes clicks again.
+  if (root.dataset.state === 'uploading' && !msg.picture && !msg.video) root.dataset.state = S.W ? 'ready' : 'empty';
+  updatePlayer();
+  redraw();
+}
+
+// ---------------------------------------------------------------- candidates
+function renderChips() {
+  chips.textContent = '';
+  S.candidates.forEach((c, i) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'sc-chip' + (i === S.candidate ? ' sc-on' : '');
+    b.textContent = (i + 1) + (typeof c.score === 'number' ? ' · ' + c.score.toFixed(2) : '');
+    b.addEventListener('click', () => chooseCandidate(i));
+    chips.appendChild(b);
+  });
+}
+function chooseCandidate(i) {
+  if (!S.candidates.length) { hint('No candidate masks yet: click the picture first'); return; }
+  if (i >= S.candidates.length) { hint('There are ' + S.candidates.length + ' candidates'); return; }
+  S.candidate = i;
+  const c = S.candidates[i];
+  if (c.url && S.selected !== null) {  // shown as soon as it is decoded, before Python answers
+    c.img = c.img || loadImage(c.url, () => redraw());
+    S.preview = { url: c.url, img: c.img };
+  }
+  renderChips();
+  redraw();
+  emit('candidate', { index: i });
+}
+
+// ---------------------------------------------------------------- segment everything
+function setRegions(r) {
+  S.regions = null;
+  if (!r || !r.url) { redraw(); return; }
+  loadImage(urlOf(r.url), (img) => {
+    const w = img.naturalWidth, h = img.naturalHeight;
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    g.drawImage(img, 0, 0);
+    const px = g.getImageData(0, 0, w, h).data;
+    const labels = new Uint32Array(w * h);
+    for (let i = 0; i < w * h; i++) labels[i] = px[4 * i] + 256 * px[4 * i + 1];
+    const colors = [];
+    for (let k = 0; k <= (r.count || 0) + 1; k++) {
+      const hue = (k * 137.508) % 360;
+      colors.push(hslToRgb(hue / 360, 0.75, 0.55));
+    }
+    S.regions = { labels, w, h, count: r.count || 0, colors, hover: 0, layer: c, g };
+    paintRegions();
+  });
+}
+function hslToRgb(h, s, l) {
+  const f = (n) => {
+    const k = (n + h * 12) % 12, a = s * Math.min(l, 1 - l);
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [f(0), f(8), f(4)];
+}
+function paintRegions() {
+  const R = S.regions;
+  const out = R.g.createImageData(R.w, R.h);
+  const d = out.data;
+  for (let i = 0; i < R.labels.length; i++) {
+    const k = R.labels[i];
+    if (!k) continue;
+    const c = R.colors[k % R.colors.length];
+    const on = k === R.hover;
+    d[4 * i] = on ? 255 : c[0]; d[4 * i + 1] = on ? 255 : c[1]; d[4 * i + 2] = on ? 255 : c[2];
+    d[4 * i + 3] = on ? 235 : 150;
+  }
+  R.g.putImageData(out, 0, 0);
+  redraw();
+}
+function regionAt(ev) {
+  const R = S.regions;
+  if (!R) return 0;
+  const r = cv.getBoundingClientRect();
+  const u = (ev.clientX - r.left) / r.width, v = (ev.clientY - r.top) / r.height;
+  if (u < 0 || u >= 1 || v < 0 || v >= 1) return 0;
+  return R.labels[Math.floor(v * R.h) * R.w + Math.floor(u * R.w)];
+}
+
+// ---------------------------------------------------------------- emitting
+function emit(name, data) {
+  const payload = Object.assign({ frame: S.frame, object: S.selected }, data || {});
+  trigger(name, payload);
+}
+function blocked() {
+  if (S.busy) { hint(S.busy, 3500); return true; }
+  return false;
+}
+function gesture(g) {  // g: {point: [x,y,l]} or {box: [x0,y0,x1,y1]}
+  if (blocked()) return;
+  if (root.dataset.state === 'uploading') { hint('Uploading: click again when the picture appears'); return; }
+  g.seq = ++S.seq;
+  g.frame = S.frame;
+  g.object = S.selected;
+  S.pending.push(g);
+  redraw();
+  if (S.loading) {
+    S.queued.push(g);
+    hint('Still loading: your ' + (g.box ? 'box' : 'click') + ' will be applied when the picture is ready');
+    return;
+  }
+  send(g);
+}
+function send(g) {
+  S.t0 = performance.now();
+  S.waitSeq = g.seq;
+  if (g.box) emit('box', { x0: g.box[0], y0: g.box[1], x1: g.box[2], y1: g.box[3], seq: g.seq, frame: g.frame, object: g.object });
+  else emit('point', { x: g.point[0], y: g.point[1], label: g.point[2], seq: g.seq, frame: g.frame, object: g.object });
+}
+function flushQueued() {
+  const q = S.queued;
+  S.queued = [];
+  for (const g of q) send(g);
+}
+
+// ---------------------------------------------------------------- pointer
+function browse() { fileIn.value = ''; fileIn.click(); }
+cv.addEventListener('contextmenu', (e) => e.preventDefault());
+stage.addEventListener('contextmenu', (e) => e.preventDefault());
+root.querySelector('.sc-drop').addEventListener('click', browse);
+root.querySelector('.sc-browse').addEventListener('click', (e) => { e.stopPropagation(); browse(); });
+cv.addEventListener('pointerdown', (e) => {
+  if (e.button !== 0 && e.button !== 2) return;
+  root.focus({ preventScroll: true });
+  if (S.playing) togglePlay(false);
+  cv.setPointerCapture(e.pointerId);
+  const d = { id: e.pointerId, x: e.clientX, y: e.clientY, button: e.button, shift: e.shiftKey,
+    start: toImage(e, true), box: null, long: false, timer: 0 };
+  if (e.pointerType === 'touch') {
+    d.timer = setTimeout(() => { d.long = true; hint('Long press: background point'); }, cfg.long_press_ms || 500);
+  }
+  S.drag = d;
+});
+cv.addEventListener('pointermove', (e) => {
+  if (S.regions && !S.drag) {
+    const k = regionAt(e);
+    if (k !== S.regions.hover) { S.regions.hover = k; root.dataset.hover = String(k); paintRegions(); }
+  }
+  const d = S.drag;
+  if (!d || d.id !== e.pointerId) return;
+  const slop = cfg.click_slop_px || 6;
+  if (!d.box && Math.hypot(e.clientX - d.x, e.clientY - d.y) < slop) return;
+  clearTimeout(d.timer);
+  const p = toImage(e, true);
+  if (!p.inside && !d.warned) { d.warned = true; hint('The box stops at the edge of the picture'); }
+  d.box = [d.start.x, d.start.y, p.x, p.y];
+  redraw();
+});
+function endDrag(e, cancelled) {
+  const d = S.drag;
+  if (!d || d.id !== e.pointerId) return;
+  clearTimeout(d.timer);
+  S.drag = null;
+  if (cancelled) { redraw(); return; }
+  const label = (d.button === 2 || d.shift || d.long) ? 0 : 1;
+  if (d.box) {
+    const b = [Math.min(d.box[0], d.box[2]), Math.min(d.box[1], d.box[3]),
+      Math.max(d.box[0], d.box[2]), Math.max(d.box[1], d.box[3])];
+    const minSide = (cfg.click_slop_px || 6) * S.W / cv.getBoundingClientRect().width;
+    if (b[2] - b[0] >= minSide && b[3] - b[1] >= minSide) { gesture({ box: b }); return; }
+    hint('That box was too thin: counted as a click');
+  }
+  if (label === 1 && S.regions) {
+    const k = regionAt(e);
+    if (k > 0) {
+      if (!blocked()) { S.t0 = performance.now(); S.waitSeq = ++S.seq; emit('pick_region', { index: k - 1 }); }
+      return;
+    }
+  }
+  gesture({ point: [d.start.x, d.start.y, label] });
+}
+cv.addEventListener('pointerup', (e) => endDrag(e, false));
+cv.addEventListener('pointercancel', (e) => endDrag(e, true));
+cv.addEventListener('pointerleave', () => {
+  if (S.regions && S.regions.hover) { S.regions.hover = 0; paintRegions(); }
+});
+root.addEventListener('pointerenter', () => { S.hover = true; });
+root.addEventListener('pointerleave', () => { S.hover = false; });
+
+// ---------------------------------------------------------------- files
+async function takeFile(file) {
+  if (!file) return;
+  const want = (cfg.accept || 'image/*').split('/')[0];
+  if (file.type && !file.type.startsWith(want + '/')) {
+    hint('That is not ' + (want === 'video' ? 'a video' : 'an image') + ': ' + file.name, 4000);
+    return;
+  }
+  root.dataset.state = 'uploading';
+  hint('Uploading ' + file.name + '…', 60000);
+  try {
+    const r = await upload(file);
+    hint('Uploaded ' + file.name, 1200);
+    emit('upload', { path: r.path, url: r.url, name: file.name });
+  } catch (err) {
+    root.dataset.state = S.W ? 'ready' : 'empty';
+    hint('Upload failed: ' + (err && err.message ? err.message : 'unknown error'), 5000);
+  }
+}
+fileIn.addEventListener('change', () => takeFile(fileIn.files && fileIn.files[0]));
+stage.addEventListener('dragover', (e) => { e.preventDefault(); root.classList.add('sc-dragover'); });
+stage.addEventListener('dragleave', () => root.classList.remove('sc-dragover'));
+stage.addEventListener('drop', (e) => {
+  e.preventDefault();
+  root.classList.remove('sc-dragover');
+  takeFile(e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0]);
+});
+document.addEventListener('paste', (e) => {
+  if (!(S.hover || document.activeElement === root)) return;
+  const items = (e.clipboardData && e.clipboardData.files) || [];
+  if (items.length) { e.preventDefault(); takeFile(items[0]); }
+});
+
+// ---------------------------------------------------------------- keys
+function stepObject(dir) {
+  if (!S.objects.length) { hint('No objects yet: click the picture to start one'); return; }
+  let i = S.objects.findIndex((o) => o.id === S.selected);
+  i = i < 0 ? (dir > 0 ? 0 : S.objects.length - 1) : (i + dir + S.objects.length) % S.objects.length;
+  S.selected = S.objects[i].id;
+  S.preview = null;
+  hint('Selected ' + (S.objects[i].label || 'object ' + S.selected), 1200);
+  redraw();
+  emit('select_object', { object: S.selected, direction: dir });
+}
+function onKey(e) {
+  const t = e.target;
+  if (t && t !== root && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+  if (!(document.activeElement === root || S.hover)) return;
+  const k = e.key;
+  const video = S.kind === 'video';
+  let handled = true;
+  if (k === 'z' || k === 'Z') {
+    if (S.busy) hint(S.busy, 3500);
+    else if (!S.objects.length && !S.pending.length) hint('Nothing to undo');
+    else emit('undo', {});
+  } else if (k === 'n' || k === 'N') {
+    if (e.ctrlKey || e.metaKey) return;
+    if (!S.W) hint('Open a picture first');
+    else emit('new_object', {});
+  } else if (k === '1' || k === '2' || k === '3') {
+    chooseCandidate(+k - 1);
+  } else if (k === 'Escape') {
+    if (S.drag && S.drag.box) { S.drag = null; hint('Box dropped', 1200); redraw(); }
+    else if (S.drag) { S.drag = null; }
+    else hint('No box being drawn', 1200);
+  } else if (k === 'Delete' || k === 'Backspace') {
+    if (S.selected === null) hint('Nothing selected: press [ or ] to pick an object');
+    else emit('delete_object', { object: S.selected });
+  } else if (k === '[' || (k === 'Tab' && e.shiftKey)) {
+    if (k === 'Tab' && !S.objects.length) return;
+    stepObject(-1);
+  } else if (k === ']' || k === 'Tab') {
+    if (k === 'Tab' && !S.objects.length) return;
+    stepObject(1);
+  } else if (k === ' ' && video) {
+    togglePlay();
+  } else if (k === 'ArrowRight' && video) {
+    step(1);
+  } else if (k === 'ArrowLeft' && video) {
+    step(-1);
+  } else if (k === 'Home' && video) {
+    seek(0, true);
+  } else if (k === 'End' && video) {
+    seek(S.frames.length - 1, true);
+  } else handled = false;
+  if (handled) { e.preventDefault(); e.stopPropagation(); }
+}
+root.addEventListener('keydown', onKey);
+document.addEventListener('keydown', (e) => { if (e.target !== root && S.hover) onKey(e); });
+
+// ---------------------------------------------------------------- player
+const PLAY_SVG = '<svg viewBox="0 0 16 16"><path d="M4 2v12l10-6z"/></svg>';
+const PAUSE_SVG = '<svg viewBox="0 0 16 16"><path d="M3 2h4v12H3zM9 2h4v12H9z"/></svg>';
+function updatePlayer() {
+  const n = S.frames.length;
+  scrub.max = String(Math.max(0, n - 1));
+  scrub.value = String(S.frame);
+  frameLabel.textContent = (n ? S.frame + 1 : 0) + ' / ' + n;
+  playBtn.innerHTML = S.playing ? PAUSE_SVG : PLAY_SVG;
+  root.dataset.playing = S.playing ? '1' : '0';
+}
+function seek(f, tell) {
+  const n = S.frames.length;
+  if (!n) return;
+  f = Math.max(0, Math.min(n - 1, f | 0));
+  const changed = f !== S.frame;
+  S.frame = f;
+  S.preview = null;
+  updatePlayer();
+  redraw();
+  if (tell && (changed || !S.playing)) emit('seek', { index: f, frame: f });
+}
+function step(d) {
+  if (S.kind !== 'video') return;
+  if (S.playing) togglePlay(false);
+  seek(S.frame + d, true);
+}
+function tick(now) {
+  if (!S.playing) return;
+  const dt = 1000 / S.fps;
+  if (now - S.lastTick >= dt) {
+    const next = S.frame + 1;
+    if (next >= S.frames.length) { togglePlay(false); return; }
+    if (ready(S.imgs[next])) {  // frames not yet in the browser: wait for them (buffering)
+      S.frame = next;
+      S.lastTick = now - Math.min(dt, now - S.lastTick - dt);
+      updatePlayer();
+      draw();
+    }
+  }
+  requestAnimationFrame(tick);
+}
+function togglePlay(on) {
+  if (S.kind !== 'video' || !S.frames.length) { hint('No clip to play'); return; }
+  const want = on === undefined ? !S.playing : on;
+  if (want === S.playing) return;
+  if (want && S.frame >= S.frames.length - 1) S.frame = 0;
+  S.playing = want;
+  updatePlayer();
+  if (want) { S.lastTick = performance.now(); requestAnimationFrame(tick); }
+  else emit('seek', { index: S.frame, frame: S.frame });
+}
+playBtn.addEventListener('click', () => togglePlay());
+root.querySelector('.sc-prev').addEventListener('click', () => step(-1));
+root.querySelector('.sc-next').addEventListener('click', () => step(1));
+scrub.addEventListener('input', () => { if (S.playing) togglePlay(false); seek(+scrub.value, false); });
+scrub.addEventListener('change', () => seek(+scrub.value, true));
+
+// ---------------------------------------------------------------- timeline
+const ROW = 12, HEAD = 6;
+function fitTimeline() {
+  const dpr = window.devicePixelRatio || 1;
+  const rows = Math.max(1, S.objects.length);
+  const w = root.clientWidth || 300, h = HEAD + rows * ROW + 4;
+  tl.style.height = h + 'px';
+  if (tl.width !== Math.round(w * dpr) || tl.height !== Math.round(h * dpr)) {
+    tl.width = Math.round(w * dpr);
+    tl.height = Math.round(h * dpr);
+  }
+}
+function drawTimeline() {
+  if (S.kind !== 'video') return;
+  const n = S.frames.length;
+  if (!n) return;
+  fitTimeline();
+  const dpr = window.devicePixelRatio || 1;
+  const W = tl.width, cw = W / n;
+  tctx.setTransform(1, 0, 0, 1, 0, 0);
+  tctx.clearRect(0, 0, W, tl.height);
+  tctx.scale(dpr, dpr);
+  const cwc = cw / dpr;
+  tctx.fillStyle = 'rgba(128,128,128,0.25)';
+  for (let f = 0; f < n; f++) if (S.imgs[f]) tctx.fillRect(f * cwc, 0, Math.max(1, cwc - 0.5), HEAD - 2);
+  S.objects.forEach((o, r) => {
+    const y = HEAD + r * ROW;
+    tctx.fillStyle = 'rgba(128,128,128,0.12)';
+    tctx.fillRect(0, y, W / dpr, ROW - 2);
+    tctx.fillStyle = o.color;
+    for (let f = 0; f < n; f++) {
+      if (S.masks[f] && S.masks[f][o.id]) tctx.fillRect(f * cwc, y, Math.max(1, cwc - 0.5), ROW - 2);
+    }
+    for (let f = 0; f < n; f++) {
+      const p = S.prompts[f] && S.prompts[f][o.id];
+      if (p && ((p.points && p.points.length) || p.box)) {
+        const cx = (f + 0.5) * cwc;
+        tctx.beginPath();
+        tctx.moveTo(cx - 4, y); tctx.lineTo(cx + 4, y); tctx.lineTo(cx, y + 6); tctx.closePath();
+        tctx.fillStyle = '#fff'; tctx.fill();
+        tctx.strokeStyle = '#111'; tctx.lineWidth = 1; tctx.stroke();
+      }
+    }
+  });
+  const x = (S.frame + 0.5) * cwc;
+  tctx.fillStyle = '#ef4444';
+  tctx.fillRect(x - 1, 0, 2, tl.height / dpr);
+}
+function timelineSeek(e) {
+  const r = tl.getBoundingClientRect();
+  const n = S.frames.length;
+  if (!n) return;
+  if (S.playing) { S.playing = false; updatePlayer(); }  // the release below tells Python
+  seek(Math.floor((e.clientX - r.left) / r.width * n), false);
+}
+let tlDown = false;
+tl.addEventListener('pointerdown', (e) => { tlDown = true; tl.setPointerCapture(e.pointerId); timelineSeek(e); });  // seek told on release
+tl.addEventListener('pointermove', (e) => {
+  if (!tlDown) return;
+  const r = tl.getBoundingClientRect();
+  const f = Math.max(0, Math.min(S.frames.length - 1, Math.floor((e.clientX - r.left) / r.width * S.frames.length)));
+  if (f !== S.frame) seek(f, false);
+});
+tl.addEventListener('pointerup', () => { if (tlDown) { tlDown = false; emit('seek', { index: S.frame, frame: S.frame }); } });
+
+// ---------------------------------------------------------------- start
+watch('value', () => apply(props.value));
+if (kept) {
+  root.dataset.state = S.W ? (S.loading ? 'loading' : 'ready') : 'empty';
+  renderChips();
+  updatePlayer();
+  fit();
+}
+apply(props.value);
+root.dataset.ready = '1';
+void EMIT;
