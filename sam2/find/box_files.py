@@ -39,10 +39,10 @@ class BoxFileError(ValueError):
     """A box file that cannot be used for this image; the message says why."""
 
 
-def _problems(kind: str, problems: List[str]) -> BoxFileError:
+def _problems(kind: str, problems: List[str], noun: str = "entry", nouns: str = "entries") -> BoxFileError:
     shown = "; ".join(problems[:_SHOWN_PROBLEMS])
     more = f" (and {len(problems) - _SHOWN_PROBLEMS} more)" if len(problems) > _SHOWN_PROBLEMS else ""
-    return BoxFileError(f"{kind}: {len(problems)} bad {'entry' if len(problems) == 1 else 'entries'}: {shown}{more}. "
+    return BoxFileError(f"{kind}: {len(problems)} bad {noun if len(problems) == 1 else nouns}: {shown}{more}. "
                         "Nothing was loaded.")
 
 
@@ -223,7 +223,7 @@ def parse_yolo_text(text: str, image_hw: Tuple[int, int], names: Names = None) -
         scores.append(score)
         where.append(f"line {number}")
     if problems:
-        raise _problems(what, problems)
+        raise _problems(what, problems, "line", "lines")
     _check_inside(boxes, image_hw, what, where)
     return [Detection(_clip(b, image_hw), lab, s) for b, lab, s in zip(boxes, labels, scores)]
 
