@@ -182,3 +182,27 @@ def test_a_wrong_folder_is_named(tmp_path):
     (tmp_path / "junk" / "config.json").write_text("{}")
     with pytest.raises(DetectorUnavailableError, match="could not load the detector"):
         load_detector(str(tmp_path / "junk"))
+
+
+def test_owlv2_boxes_and_scores_match_transformers_own_post_processing(tmp_path):
+    import torch
+
+    from sam2.find.testing import save_random_owlv2
+
+    det = load_detector(save_random_owlv2(str(tmp_path / "owlv2"), ["car", "dog"]), device="cpu")
+    assert det.kind == "owlv2" and type(det.processor.image_processor).__name__.endswith("Pil")
+    image = (np.random.RandomState(2).rand(50, 80, 3) * 255).astype(np.uint8)  # wide: padded to a square
+    dets = det.detect(image, ["car", "dog"])
+    inputs = det.processor(text=[["car", "dog"]], images=image, return_tensors="pt")
+    assert inputs["input_ids"].tolist()[0][1] != inputs["input_ids"].tolist()[1][1]  # one token per word
+    with torch.inference_mode():
+        ref = det.processor.post_process_grounded_object_detection(
+            det.model(**inputs), threshold=-1.0, target_sizes=[image.shape[:2]])[0]
+    boxes = ref["boxes"].numpy()
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, 80)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, 50)
+    np.testing.assert_allclose([d.box for d in dets], boxes, atol=1e-3)
+    np.testing.assert_allclose([d.score for d in dets], ref["scores"].numpy(), rtol=1e-5, atol=1e-6)
+    assert [d.label for d in dets] == [["car", "dog"][k] for k in ref["labels"].tolist()]
+    scores = np.array([d.score for d in dets])
+    assert scores.std() > 0.01 and 0 < scores.min() and scores.max() < 1  # a real test of the scores

@@ -71,3 +71,48 @@ def save_random_grounding_dino(folder: str, words: Iterable[str], size: str = "t
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def save_random_owlv2(folder: str, words: Iterable[str], seed: int = 0) -> str:
+    """Write a miniature random OWLv2 (64 px images, 16 patches) as a model folder.
+
+    Its CLIP BPE tokenizer knows each word as one token (its characters plus the merges
+    that rebuild it). The class head's learned scale and shift are set to 1 and 0, so the
+    scores are spread out instead of all rounding to 0 as random ones would make them.
+    """
+    import torch
+    from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2Processor
+    from transformers.models.owlv2.image_processing_pil_owlv2 import Owlv2ImageProcessorPil
+
+    # OWL-ViT/OWLv2 treat a text query whose first id is 0 as padding: BOS must not be id 0.
+    vocab = {"<|endoftext|>": 0, "<|startoftext|>": 1}
+    merges = []
+    for word in {w.lower() for phrase in words for w in phrase.split()}:
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        for piece in pieces:
+            vocab.setdefault(piece, len(vocab))
+        merged = pieces[0]
+        for piece in pieces[1:]:
+            merges.append((merged, piece))
+            merged = merged + piece
+            vocab.setdefault(merged, len(vocab))
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)
+    processor = Owlv2Processor(image_processor=Owlv2ImageProcessorPil(size={"height": 64, "width": 64}),
+                               tokenizer=tokenizer)
+    small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2)
+    config = Owlv2Config(
+        text_config=dict(vocab_size=len(vocab), max_position_embeddings=16, bos_token_id=1, eos_token_id=0,
+                         pad_token_id=0, **small),
+        vision_config=dict(image_size=64, patch_size=16, **small),
+        projection_dim=32,
+    )
+    torch.manual_seed(seed)
+    model = Owlv2ForObjectDetection(config).eval()
+    with torch.no_grad():
+        for layer, bias in ((model.class_head.logit_scale, 0.0), (model.class_head.logit_shift, 0.0)):
+            layer.weight.zero_()
+            layer.bias.fill_(bias)
+    os.makedirs(folder, exist_ok=True)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
