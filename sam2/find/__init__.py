@@ -7,7 +7,14 @@ package does not import ``transformers``.
 """
 
 from sam2.find.box_files import BoxFileError, parse_class_names, parse_coco_detections, parse_yolo_text, read_box_file
-from sam2.find.detections import DEFAULT_NMS_IOU, DEFAULT_THRESHOLD, MAX_OBJECTS, Detection, Selection, select_detections
+from sam2.find.detections import (
+    DEFAULT_NMS_IOU,
+    DEFAULT_THRESHOLD,
+    MAX_OBJECTS,
+    Detection,
+    Selection,
+    select_detections,
+)
 from sam2.find.detector import (
     DEFAULT_DETECTOR,
     OWLV2_DETECTOR,
