@@ -184,6 +184,13 @@ def test_hundreds_of_boxes_are_capped_strongest_first(predictor, scene):
     assert [o.score for o in result.objects] == sorted((d.score for d in boxes), reverse=True)[:6]
 
 
+def test_the_cap_shrinks_so_masks_fit_the_memory_budget(predictor, scene, monkeypatch):
+    monkeypatch.setattr(find_pipeline, "MASKS_BUDGET_BYTES", 3 * IMAGE_HW[0] * IMAGE_HW[1])  # room for 3 masks
+    result = find_objects(predictor, scene, boxes=KNOWN, threshold=0.0, image_is_set=True)
+    assert [o.score for o in result.objects] == [0.9, 0.6, 0.45]
+    assert result.selection.max_objects == 3 and result.selection.over_cap == 2
+
+
 def test_nothing_found_leaves_the_predictor_alone(tiny_model, scene):
     from sam2.sam2_image_predictor import SAM2ImagePredictor
 

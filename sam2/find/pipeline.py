@@ -41,6 +41,10 @@ from sam2.media.images import to_rgb_uint8
 #: Full-resolution float32 logits decoded at once are kept under this many bytes; more boxes
 #: than fit are decoded in several batched calls (same masks, bounded memory).
 DECODE_BUDGET_BYTES = 256 * 1024 * 1024
+#: The masks returned by one call stay under this many bytes (one byte per pixel each): on a
+#: very large image the cap on objects is lowered to fit (100 masks of a 12 MP photo would
+#: be 1.2 GB). ``FindResult.selection.max_objects`` is the cap that was applied.
+MASKS_BUDGET_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -127,9 +131,12 @@ def find_objects(
     already run ``predictor.set_image(image)`` (the app, which keeps the embedding per
     session) and it is not encoded again. Objects come strongest first; boxes lying partly
     outside the image are clipped. ``keep_low_res_logits`` keeps each mask's 256 x 256
-    logits (to refine it later with ``mask_input``).
+    logits (to refine it later with ``mask_input``). On images over 10 megapixels the cap
+    is lowered so that the masks fit in ``MASKS_BUDGET_BYTES`` (1 GiB).
     """
     rgb = to_rgb_uint8(image)
+    pixels = int(rgb.shape[0]) * int(rgb.shape[1])
+    max_objects = min(int(max_objects), max(1, MASKS_BUDGET_BYTES // pixels))
     labels, selection = find_boxes(rgb, query, boxes=boxes, detector=detector, threshold=threshold,
                                    max_objects=max_objects, nms_iou=nms_iou)
     kept = selection.kept
