@@ -8,6 +8,7 @@ them alike; the per-round ratio detector / set_image is the robust number.
 
     python bench/find_bench.py                         # truck.jpg 1800x1200, 3 rounds, 2 threads
     python bench/find_bench.py --rounds 5 --boxes 1,10,100 --precision auto
+    python bench/find_bench.py --short-side 512           # the detector's speed knob
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main() -> None:
     parser.add_argument("--boxes", default="10,100", help="box counts for the batched decode")
     parser.add_argument("--precision", default="exact", help="SAM 2 precision: exact, fast or auto")
     parser.add_argument("--query", default="car, person, truck, wheel")
+    parser.add_argument("--short-side", type=int, default=None,
+                        help="detector input short side (default: the model's 800 px)")
     args = parser.parse_args()
 
     import numpy as np
@@ -59,7 +62,8 @@ def main() -> None:
         ckpt = write_random_checkpoint(os.path.join(tmp, "t.pt"), "sam2.1_hiera_t")
         predictor = SAM2ImagePredictor(build_sam2("sam2.1_hiera_t", ckpt, device="cpu", precision=args.precision))
     model, processor = random_grounding_dino(labels, size="tiny")
-    detector = TransformersDetector(model, processor, name="grounding-dino-tiny architecture, random weights")
+    detector = TransformersDetector(model, processor, name="grounding-dino-tiny architecture, random weights",
+                                    short_side=args.short_side)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     rng = np.random.default_rng(0)
     counts = [int(n) for n in args.boxes.split(",") if n]
@@ -70,7 +74,8 @@ def main() -> None:
         box_sets[n] = [Detection((a, b, a + w * 0.15, b + h * 0.15), "car", 0.9) for a, b in zip(x0, y0)]
 
     print(f"image {w}x{h}, {args.threads} threads, load average {os.getloadavg()[0]:.1f}; "
-          f"detector {params:.0f}M parameters; SAM 2.1 tiny precision={args.precision}")
+          f"detector {params:.0f}M parameters, short side {args.short_side or 800}; "
+          f"SAM 2.1 tiny precision={args.precision}")
     with torch.inference_mode():
         detector.detect(image, labels)  # warm-up
         predictor.set_image(image)

@@ -104,6 +104,23 @@ def test_text_to_masks_to_labelled_export(detector, photo, tiny_model):
     assert all(outcome.category_ids[o.label] in {c["id"] for c in outcome.categories} for o in outcome.objects)
 
 
+def test_short_side_resizes_grounding_dino_input(detector_dir, photo):
+    from sam2.find import TransformersDetector
+
+    base = load_detector(detector_dir, device="cpu")
+    seen = []
+    hook = base.model.register_forward_pre_hook(lambda mod, args, kw: seen.append(kw["pixel_values"].shape),
+                                                with_kwargs=True)
+    try:
+        base.detect(photo, ["car"])
+        TransformersDetector(base.model, base.processor, short_side=64).detect(photo, ["car"])
+    finally:
+        hook.remove()
+    assert [tuple(s[-2:]) for s in seen] == [(96, 149), (64, 99)]  # 90x140 photo: own size, then 64 px
+    with pytest.raises(ValueError, match="between 64 and 2048"):
+        TransformersDetector(base.model, base.processor, short_side=10)
+
+
 @pytest.mark.slow  # a fresh interpreter importing transformers; torchvision is not installed here anyway
 def test_works_without_torchvision_even_where_it_is_installed(detector_dir):
     res = _run(f"""

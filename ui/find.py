@@ -190,10 +190,11 @@ class Finder:
     """The process's detector, loaded on first use (under a lock), and Find for a session."""
 
     def __init__(self, device: Optional[str] = None, detector: Optional[str] = None,
-                 max_objects: int = MAX_OBJECTS) -> None:
+                 max_objects: int = MAX_OBJECTS, short_side: Optional[int] = None) -> None:
         self.device = device
         self.name = detector or os.environ.get(DETECTOR_ENV) or DEFAULT_DETECTOR
         self.max_objects = max_objects
+        self.short_side = short_side  # the detector's input size knob (see sam2.find.load_detector)
         self._detector: Any = None
         self._error: Optional[str] = None
         self._lock = threading.Lock()
@@ -236,7 +237,7 @@ class Finder:
                 try:
                     from sam2.find import load_detector
 
-                    self._detector = load_detector(self.name, device=self.device)
+                    self._detector = load_detector(self.name, device=self.device, short_side=self.short_side)
                 except DetectorUnavailableError as exc:
                     self._error = f"Find is unavailable: {exc}"
                     raise ModelUnavailableError(self._error) from None

@@ -98,11 +98,15 @@ def _slow_processor_options(transformers) -> dict:
     return {"backend": "pil"} if major >= 5 else {"use_fast": False}
 
 
-def load_detector(name: str = DEFAULT_DETECTOR, device: Any = None) -> "TransformersDetector":
+def load_detector(name: str = DEFAULT_DETECTOR, device: Any = None,
+                  short_side: Optional[int] = None) -> "TransformersDetector":
     """Load a zero-shot detector from a Hub id or a local folder onto ``device``.
 
     ``device=None`` picks the same device as SAM 2's builders (CUDA, MPS, else CPU).
-    Raises ``DetectorUnavailableError`` with advice when it cannot be loaded.
+    ``short_side`` (Grounding DINO only): resize images to this short side instead of the
+    model's 800 px, a speed knob for slow CPUs (the cost falls with the pixel count; how
+    much detection quality is lost was not measured here). Raises
+    ``DetectorUnavailableError`` with advice when it cannot be loaded.
     """
     transformers = _import_transformers()
     from sam2.build_sam import resolve_device
@@ -121,17 +125,25 @@ def load_detector(name: str = DEFAULT_DETECTOR, device: Any = None) -> "Transfor
             f"{name} is a {kind or 'unknown'} model; expected Grounding DINO or OWLv2/OWL-ViT"
         )
     target = resolve_device(device)
-    return TransformersDetector(model.to(target).eval(), processor, name=name)
+    return TransformersDetector(model.to(target).eval(), processor, name=name, short_side=short_side)
 
 
 class TransformersDetector:
     """A transformers zero-shot detector (Grounding DINO or OWLv2) and its processor."""
 
-    def __init__(self, model, processor, name: str = "") -> None:
+    def __init__(self, model, processor, name: str = "", short_side: Optional[int] = None) -> None:
         self.model = model
         self.processor = processor
         self.name = name or str(getattr(model, "name_or_path", ""))
         self.kind = str(model.config.model_type)
+        self._size = None  # the processor's own (800 px short side for Grounding DINO)
+        if short_side is not None:
+            if self.kind not in _GROUNDING_TYPES:
+                raise ValueError(f"short_side applies to Grounding DINO only, not {self.kind}")
+            if not 64 <= int(short_side) <= 2048:
+                raise ValueError(f"short_side must be between 64 and 2048 pixels, got {short_side}")
+            # The long side is bounded in the model's own proportion (800 : 1333).
+            self._size = {"shortest_edge": int(short_side), "longest_edge": round(int(short_side) * 1333 / 800)}
 
     @property
     def device(self):
@@ -167,7 +179,8 @@ class TransformersDetector:
         import torch
 
         text, spans = grounding_prompt(labels)
-        inputs = self.processor(images=rgb, text=text, return_tensors="pt").to(self.device)
+        sizing = {"size": self._size} if self._size else {}
+        inputs = self.processor(images=rgb, text=text, return_tensors="pt", **sizing).to(self.device)
         outputs = self.model(**inputs)
         columns = _label_token_columns(self.processor.tokenizer, text, spans, inputs["input_ids"][0].tolist())
         probs = outputs.logits[0].float().sigmoid()  # queries x text tokens
