@@ -34,7 +34,7 @@ OWLV2_DETECTOR = "google/owlv2-base-patch16-ensemble"
 # What a detector folder needs: configs, tokenizer files, safetensors weights.
 _HUB_FILES = ["*.json", "*.txt", "*.safetensors", "*.model"]
 _GROUNDING_TYPES = ("grounding-dino", "mm-grounding-dino")
-_OWL_TYPES = ("owlv2", "owlvit")
+_OWL_TYPES = ("owlv2",)  # OWL-ViT v1 scales boxes differently (no square padding): not supported
 
 
 class DetectorUnavailableError(RuntimeError):
@@ -122,7 +122,7 @@ def load_detector(name: str = DEFAULT_DETECTOR, device: Any = None,
     kind = str(getattr(model.config, "model_type", ""))
     if kind not in _GROUNDING_TYPES + _OWL_TYPES:
         raise DetectorUnavailableError(
-            f"{name} is a {kind or 'unknown'} model; expected Grounding DINO or OWLv2/OWL-ViT"
+            f"{name} is a {kind or 'unknown'} model; expected Grounding DINO or OWLv2"
         )
     target = resolve_device(device)
     return TransformersDetector(model.to(target).eval(), processor, name=name, short_side=short_side)
