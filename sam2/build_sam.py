@@ -165,6 +165,12 @@ def build_sam2_video_predictor(
     return _finish(SAM2VideoPredictor(cfg, **kwargs), ckpt_path, device, mode, precision)
 
 
+def hub_unreachable_reason() -> str:
+    """Why a Hub download failed, in words: offline mode, or no connection to the Hub."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    return "offline mode is on (HF_HUB_OFFLINE)" if offline else "the Hub could not be reached"
+
+
 def hf_download(model_id: str) -> Tuple[str, str]:
     """Fetch (or find in the local cache) the checkpoint of an official Hub model.
 
@@ -182,8 +188,7 @@ def hf_download(model_id: str) -> Tuple[str, str]:
     try:
         return config_name, hf_hub_download(repo_id=model_id, filename=file_name)
     except Exception as exc:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-        why = "offline mode is on (HF_HUB_OFFLINE)" if offline else "the Hub could not be reached"
+        why = hub_unreachable_reason()
         raise HubDownloadError(
             f"could not get {file_name} for {model_id}: {why} and the file is not in the local "
             f"Hugging Face cache ({type(exc).__name__}: {exc}). Check the network connection, or "
