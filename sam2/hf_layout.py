@@ -271,7 +271,8 @@ def from_transformers_state_dict(state_dict: Mapping[str, torch.Tensor], config_
     # One positional-encoding matrix serves both the prompt encoder and the image-wide dense
     # encoding in SAM 2; transformers keeps a copy for each. Different copies cannot be loaded.
     prompt_pe, image_pe = sd.pop(_PROMPT_PE, None), sd.pop(_IMAGE_PE, None)
-    if prompt_pe is not None and image_pe is not None and not torch.equal(prompt_pe, image_pe):
+    both = prompt_pe is not None and image_pe is not None
+    if both and not prompt_pe.is_meta and not torch.equal(prompt_pe, image_pe):
         raise CheckpointError(
             f"{source}: {_PROMPT_PE} and {_IMAGE_PE} differ; SAM 2 uses one matrix for both, so this "
             "transformers checkpoint cannot be represented exactly"
