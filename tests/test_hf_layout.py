@@ -268,3 +268,16 @@ def test_checkpoint_saved_by_transformers_loads_here_and_ours_there(tmp_path, ti
     hf_layout.write_transformers_checkpoint(tmp_path / "ours", official, "sam2.1_hiera_t")
     loaded = transformers.Sam2VideoModel.from_pretrained(tmp_path / "ours")
     assert_same_state(dict(loaded.state_dict()), hf_layout.to_transformers_state_dict(official, "sam2.1_hiera_t"))
+
+
+def test_app_takes_a_transformers_folder_as_checkpoint(tiny_folder, tiny_checkpoint):
+    from ui.model_registry import ModelRegistry, ModelUnavailableError
+
+    loaded = ModelRegistry(device="cpu", default_model="sam2.1-hiera-tiny", checkpoint=str(tiny_folder),
+                           precision="exact").get(None)
+    assert loaded.source == str(tiny_folder)
+    expected = hf_layout.read_transformers_checkpoint(tiny_folder)[1]
+    assert_same_state(loaded.model.state_dict(), expected)
+    # the folder's config.json is for SAM 2.1 tiny: another --model is refused with the reason
+    with pytest.raises(ModelUnavailableError, match="describes sam2.1_hiera_t"):
+        ModelRegistry(device="cpu", default_model="sam2-hiera-tiny", checkpoint=str(tiny_folder)).get(None)
