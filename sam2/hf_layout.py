@@ -17,11 +17,12 @@ chain in order; the reverse applies it backwards, so the two directions cannot d
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -56,6 +57,7 @@ class _Rename:
     hf: str
 
     @staticmethod
+    @functools.lru_cache(maxsize=None)
     def _regex(template: str) -> "re.Pattern[str]":
         anchored = template.startswith("^")
         body = re.escape(template.lstrip("^")).replace(r"\{n\}", r"(\d+)")
@@ -88,13 +90,13 @@ def _r(official: str, hf: str) -> _Rename:
     return _Rename(official, hf)
 
 
-def _three_layer_mlp(head: str, hf_head: Optional[str] = None) -> Tuple[_Rename, ...]:
-    """transformers names a 3-layer MLP ``proj_in``, ``layers.0``, ``proj_out``; the order of
-    these three renames matters (``layers.1`` becomes ``layers.0`` after ``layers.0`` moved)."""
-    hf_head = hf_head or head
-    return (_r(f"{head}.layers.0", f"{hf_head}.proj_in"),
-            _r(f"{head}.layers.1", f"{hf_head}.layers.0"),
-            _r(f"{head}.layers.2", f"{hf_head}.proj_out"))
+def _three_layer_mlp(head: str) -> Tuple[_Rename, ...]:
+    """transformers names a 3-layer MLP's layers ``proj_in``, ``layers.0``, ``proj_out``; the
+    order matters (``layers.1`` becomes ``layers.0`` once ``layers.0`` has moved). ``head``: the
+    MLP's path with a trailing dot, or ``^`` when the MLP is the section itself."""
+    return (_r(f"{head}layers.0", f"{head}proj_in"),
+            _r(f"{head}layers.1", f"{head}layers.0"),
+            _r(f"{head}layers.2", f"{head}proj_out"))
 
 
 _HIERA = (
@@ -118,9 +120,9 @@ _MASK_DECODER = (
     _r("output_upscaling.0", "upscale_conv1"),
     _r("output_upscaling.1", "upscale_layer_norm"),
     _r("output_upscaling.3", "upscale_conv2"),
-    *_three_layer_mlp("iou_prediction_head"),
-    *_three_layer_mlp("pred_obj_score_head"),
-    *_three_layer_mlp("output_hypernetworks_mlps.{n}"),
+    *_three_layer_mlp("iou_prediction_head."),
+    *_three_layer_mlp("pred_obj_score_head."),
+    *_three_layer_mlp("output_hypernetworks_mlps.{n}."),
     _r("transformer.layers.{n}.mlp.layers.0", "transformer.layers.{n}.mlp.proj_in"),
     _r("transformer.layers.{n}.mlp.layers.1", "transformer.layers.{n}.mlp.proj_out"),
     _r("transformer.layers.{n}.norm{n}", "transformer.layers.{n}.layer_norm{n}"),
@@ -174,8 +176,8 @@ _SPATIAL_PERCEIVER = (
     _r("^norm", "^layer_norm"),
 )
 
-# Longest official prefix first, so that EdgeTAM's ``image_encoder.trunk.body.`` (timm's RepViT,
-# whose names transformers keeps under ``timm_model.``) wins over Hiera's ``image_encoder.trunk.``.
+# The first section whose prefix starts a key renames it. EdgeTAM's trunk is timm's RepViT, whose
+# names transformers keeps as they are under ``timm_model.``; SAM 2's is Hiera.
 _SECTIONS: Tuple[_Section, ...] = (
     _Section("image_encoder.trunk.body.", "vision_encoder.backbone.timm_model.", families=(_EDGETAM_FAMILY,)),
     _Section("image_encoder.trunk.", "vision_encoder.backbone.", _HIERA, families=(_SAM2_FAMILY,)),
@@ -189,8 +191,7 @@ _SECTIONS: Tuple[_Section, ...] = (
              families=(_EDGETAM_FAMILY,)),
     _Section("memory_encoder.", "memory_encoder.", _MEMORY_ENCODER),
     _Section("spatial_perceiver.", "spatial_perceiver.", _SPATIAL_PERCEIVER, families=(_EDGETAM_FAMILY,)),
-    _Section("obj_ptr_proj.", "object_pointer_proj.",
-             (_r("^layers.0", "^proj_in"), _r("^layers.1", "^layers.0"), _r("^layers.2", "^proj_out"))),
+    _Section("obj_ptr_proj.", "object_pointer_proj.", _three_layer_mlp("^")),
     _Section("obj_ptr_tpos_proj.", "temporal_positional_encoding_projection_layer."),
     _Section("mask_downsample.", "mask_downsample."),
 )
@@ -203,6 +204,7 @@ _TOP_LEVEL = {
     "no_obj_ptr": "no_object_pointer",
     "no_obj_embed_spatial": "occlusion_spatial_embedding_parameter",
 }
+_TOP_LEVEL_BACK = {hf: official for official, hf in _TOP_LEVEL.items()}
 
 
 def _family(config_name: str) -> str:
@@ -214,14 +216,10 @@ def _sections(family: str) -> List[_Section]:
 
 
 def _rename(key: str, family: str, to_hf: bool) -> str:
-    if to_hf and key in _TOP_LEVEL:
-        return _TOP_LEVEL[key]
-    if not to_hf:
-        for official, hf in _TOP_LEVEL.items():
-            if key == hf:
-                return official
-    sections = _sections(family)
-    for section in sorted(sections, key=lambda s: -len(s.official if to_hf else s.hf)):
+    whole = _TOP_LEVEL if to_hf else _TOP_LEVEL_BACK
+    if key in whole:
+        return whole[key]
+    for section in _sections(family):
         prefix, other = (section.official, section.hf) if to_hf else (section.hf, section.official)
         if key.startswith(prefix):
             rest = key[len(prefix):]

@@ -163,6 +163,12 @@ def test_config_json_of_another_model_is_named(tiny_folder, given):
         build_sam2(given, str(tiny_folder), device="cpu")
 
 
+def test_edgetam_folder_with_a_sam2_config_is_named(tmp_path):
+    folder = hf_layout.write_transformers_checkpoint(tmp_path / "e", manifest_state_dict("edgetam"), "edgetam")
+    with pytest.raises(CheckpointError, match="describes edgetam, but the model being built is sam2.1_hiera_t"):
+        build_sam2("sam2.1_hiera_t", str(folder), device="cpu")
+
+
 def test_config_json_of_another_architecture_or_unreadable(tmp_path, tiny_folder):
     folder = tmp_path / "f"
     folder.mkdir()
