@@ -480,3 +480,41 @@ def write_transformers_checkpoint(folder: PathLike, state_dict: Mapping[str, tor
     with open(os.path.join(folder, CONFIG_NAME), "w", encoding="utf-8") as f:
         json.dump(transformers_config(config_name), f, indent=2)
     return folder
+
+
+def download_transformers_checkpoint(repo_id: str, **hub_kwargs) -> str:
+    """Fetch (or find in the local Hugging Face cache) the transformers-layout checkpoint of a
+    Hub repo; returns the local folder, to pass as ``ckpt_path``::
+
+        build_sam2("sam2.1_hiera_t", download_transformers_checkpoint("facebook/sam2.1-hiera-tiny"))
+
+    ``hub_kwargs`` go to ``hf_hub_download`` (``revision``, ``cache_dir``, ``local_files_only``...).
+    """
+    from sam2.build_sam import HubDownloadError
+
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError as exc:  # pragma: no cover - a requirement
+        raise HubDownloadError("loading from the Hub needs the `huggingface_hub` package") from exc
+
+    def fetch(file_name: str) -> str:
+        try:
+            return hf_hub_download(repo_id=repo_id, filename=file_name, **hub_kwargs)
+        except Exception as exc:
+            raise HubDownloadError(
+                f"could not get {file_name} of {repo_id} from the Hugging Face Hub or the local cache "
+                f"({type(exc).__name__}: {exc}). Check the repo id and the network connection."
+            ) from exc
+
+    folder = os.path.dirname(fetch(CONFIG_NAME))
+    try:
+        fetch(WEIGHTS_NAME)
+    except HubDownloadError as single_failed:
+        try:
+            index = fetch(WEIGHTS_INDEX_NAME)
+        except HubDownloadError:
+            raise single_failed from None
+        for shard in _weight_files(index, folder):
+            fetch(os.path.basename(shard))
+    return folder
+

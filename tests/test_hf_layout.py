@@ -21,7 +21,7 @@ from sam2 import hf_layout
 from sam2.build_sam import build_sam2
 from sam2.checkpoint import CheckpointError, read_state_dict
 from sam2.sam2_image_predictor import SAM2ImagePredictor
-from sam2.testing import fill_value
+from sam2.testing import fill_value, hf_cache_snapshot
 
 MANIFESTS = PARITY_DIR / "manifests"
 SAM2_NAMES = [f"{fam}_hiera_{size}" for fam in ("sam2", "sam2.1") for size in ("t", "s", "b+", "l")]
@@ -131,6 +131,26 @@ def test_model_from_transformers_folder_predicts_like_the_pt(tmp_path, tiny_chec
     # the model.safetensors inside the folder names the same checkpoint
     by_file = build_sam2("sam2.1_hiera_t", os.path.join(folder, "model.safetensors"), device="cpu")
     assert_same_state(by_file.state_dict(), predictor.model.state_dict())
+
+
+def test_download_from_a_hub_repo_in_the_transformers_layout(tmp_path, tiny_folder):
+    from sam2.build_sam import HubDownloadError
+
+    cache = tmp_path / "hub"
+    snapshot = hf_cache_snapshot(str(cache), "someone/sam2.1-tiny-hf")
+    for name in ("config.json", "model.safetensors"):
+        os.symlink(os.path.join(tiny_folder, name), os.path.join(snapshot, name))
+    folder = hf_layout.download_transformers_checkpoint("someone/sam2.1-tiny-hf", cache_dir=str(cache),
+                                                        local_files_only=True)
+    assert os.path.realpath(folder) == os.path.realpath(snapshot)
+    model = build_sam2("sam2.1_hiera_t", folder, device="cpu")
+    assert_same_state(model.state_dict(), hf_layout.read_transformers_checkpoint(tiny_folder)[1])
+    with pytest.raises(HubDownloadError, match="could not get config.json of someone/else"):
+        hf_layout.download_transformers_checkpoint("someone/else", cache_dir=str(cache), local_files_only=True)
+    config_only = hf_cache_snapshot(str(cache), "someone/config-only")
+    os.symlink(os.path.join(tiny_folder, "config.json"), os.path.join(config_only, "config.json"))
+    with pytest.raises(HubDownloadError, match="could not get model.safetensors of someone/config-only"):
+        hf_layout.download_transformers_checkpoint("someone/config-only", cache_dir=str(cache), local_files_only=True)
 
 
 # ------------------------------------------------------------------------------- bad input
