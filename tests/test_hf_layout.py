@@ -307,3 +307,32 @@ def test_app_takes_a_transformers_folder_as_checkpoint(tiny_folder, tiny_checkpo
     # the folder's config.json is for SAM 2.1 tiny: another --model is refused with the reason
     with pytest.raises(ModelUnavailableError, match="describes sam2.1_hiera_t"):
         ModelRegistry(device="cpu", default_model="sam2-hiera-tiny", checkpoint=str(tiny_folder)).get(None)
+
+
+@pytest.mark.slow
+def test_transformers_computes_the_same_on_our_export(tmp_path, tiny_checkpoint, tiny_model, media_dir):
+    """Names can match and still mean other things; transformers' own Sam2Model, loaded from our
+    export of the tiny checkpoint, must give our image embeddings, scores and low-res logits."""
+    transformers = _transformers()
+    from PIL import Image
+
+    folder = hf_layout.write_transformers_checkpoint(tmp_path / "hf", read_state_dict(tiny_checkpoint),
+                                                     "sam2.1_hiera_t")
+    # 1024 x 1024, so a point means the same pixel to both (transformers' processor would rescale it)
+    image = np.asarray(Image.open(media_dir / "cars.jpg").convert("RGB").resize((1024, 1024)))
+    predictor = SAM2ImagePredictor(tiny_model)
+    predictor.set_image(image)
+    ours = [*predictor._features.high_res_feats, predictor._features.image_embed]
+    _, scores, low_res = predictor.predict(np.array([[500, 300]]), np.array([1]), multimask_output=True)
+
+    theirs_model = transformers.Sam2Model.from_pretrained(folder).eval()
+    with torch.no_grad():
+        pixels = predictor._transforms.forward_batch([image], device="cpu")
+        theirs = theirs_model.get_image_embeddings(pixels)
+        out = theirs_model(image_embeddings=theirs, input_points=torch.tensor([[[[500.0, 300.0]]]]),
+                           input_labels=torch.tensor([[[1]]]), multimask_output=True)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape and float((a - b).norm() / b.norm()) < 1e-5
+    np.testing.assert_allclose(out.iou_scores.flatten().numpy(), scores, atol=1e-5)
+    their_logits = out.pred_masks[0, 0].numpy()
+    assert np.linalg.norm(low_res - their_logits) / np.linalg.norm(their_logits) < 1e-5
