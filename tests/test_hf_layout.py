@@ -201,6 +201,17 @@ def test_config_json_of_another_architecture_or_unreadable(tmp_path, tiny_folder
         build_sam2("sam2.1_hiera_t", str(folder), device="cpu")
 
 
+def test_image_only_transformers_checkpoint_is_named(tmp_path):
+    from safetensors.torch import save_file
+
+    hf = hf_layout.to_transformers_state_dict(manifest_state_dict("sam2.1_hiera_t"), "sam2.1_hiera_t")
+    image_only = {k: v for k, v in hf.items() if not k.startswith(("memory_", "mask_downsample", "object_pointer"))}
+    save_file(image_only, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "sam2", "architectures": ["Sam2Model"]}))
+    with pytest.raises(CheckpointError, match="image-only 'sam2' model without the memory weights"):
+        build_sam2("sam2.1_hiera_t", str(tmp_path), device="cpu")
+
+
 def test_config_json_sizes_and_families():
     for name in SAM2_NAMES + ["edgetam"]:
         assert hf_layout.config_name_from_transformers_config(hf_layout.transformers_config(name)) == name
