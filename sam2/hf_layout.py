@@ -1,7 +1,7 @@
 """Checkpoints in the Hugging Face transformers layout: ``model.safetensors`` + ``config.json``.
 
-The Hub repos ``facebook/sam2.1-hiera-*`` / ``facebook/sam2-hiera-*`` also hold the weights
-as transformers' ``Sam2VideoModel`` saved them, and ``yonigozlan/EdgeTAM-hf`` holds EdgeTAM
+The Hub repos ``facebook/sam2.1-hiera-*`` also hold the weights as transformers'
+``Sam2VideoModel`` saved them, and ``yonigozlan/EdgeTAM-hf`` holds EdgeTAM
 as ``EdgeTamVideoModel``. Those files carry the same numbers as the official ``.pt`` under
 other names (transformers' conversion scripts rename every module, merge the four point
 embeddings into one matrix, split the perceiver's fused key/value projection and keep the
