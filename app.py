@@ -27,7 +27,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="Hugging Face id or short name (" + ", ".join(m.split("/")[1] for m in model_ids())
                    + "); default: sam2.1-hiera-tiny on CPU, sam2.1-hiera-large on CUDA")
     p.add_argument("--checkpoint", default=os.environ.get("SAM2_CHECKPOINT"),
-                   help="local .pt/.safetensors weights for --model (no download)")
+                   help="local .pt/.safetensors weights for --model, or a folder in the transformers layout "
+                        "(model.safetensors + config.json); no download")
     p.add_argument("--device", default=os.environ.get("SAM2_DEVICE"),
                    help="torch device (cpu, cuda, cuda:1, mps); default: cuda when available")
     p.add_argument("--precision", default=os.environ.get("SAM2_PRECISION", "auto"), choices=["auto", "fast", "exact"],

@@ -1,7 +1,8 @@
 """Reading SAM 2 checkpoints safely and checking them against the model.
 
 Official checkpoints are ``torch.save``d dicts ``{"model": state_dict}``; a ``.safetensors``
-file of the same state dict is accepted too. Loading never executes code from the file
+file of the same state dict is accepted too, and so is a folder in the Hugging Face
+transformers layout (``model.safetensors`` + ``config.json``, see ``sam2.hf_layout``). Loading never executes code from the file
 (``weights_only=True``), and every way a file can be wrong ends in one ``CheckpointError``
 whose message names the problem.
 """
@@ -86,8 +87,20 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
         )
 
 
+def read_state_dict_for(model: nn.Module, path: PathLike) -> Dict[str, torch.Tensor]:
+    """The official-layout state dict in ``path``: an official file, or a folder (or its
+    ``model.safetensors``) in the transformers layout, renamed by ``sam2.hf_layout`` after
+    checking that its ``config.json`` describes ``model``'s config."""
+    from sam2 import hf_layout
+
+    if not hf_layout.is_transformers_checkpoint(path):
+        return read_state_dict(path)
+    expected = getattr(getattr(model, "config", None), "name", None)
+    return hf_layout.read_transformers_checkpoint_for(path, expected)
+
+
 def load_checkpoint(model: nn.Module, path: PathLike) -> None:
     """Load ``path`` into ``model`` strictly (every key, every shape)."""
-    state_dict = read_state_dict(path)
+    state_dict = read_state_dict_for(model, path)
     check_state_dict(model, state_dict, source=f"checkpoint {os.fspath(path)}")
     model.load_state_dict(state_dict, strict=True)

@@ -51,6 +51,20 @@ def write_random_checkpoint(path: str, config_name: str, seed: int = 0) -> str:
     return path
 
 
+def hf_cache_snapshot(cache_dir: str, repo_id: str) -> str:
+    """The snapshot folder of ``repo_id`` in a Hugging Face hub cache at ``cache_dir``, created
+    with its ``refs/main`` as ``huggingface_hub`` lays it out; files put there are found by
+    ``hf_hub_download`` offline (``HF_HUB_OFFLINE=1`` or ``local_files_only=True``)."""
+    revision = "0" * 40
+    repo_dir = os.path.join(cache_dir, "models--" + repo_id.replace("/", "--"))
+    snapshot = os.path.join(repo_dir, "snapshots", revision)
+    os.makedirs(snapshot, exist_ok=True)
+    os.makedirs(os.path.join(repo_dir, "refs"), exist_ok=True)
+    with open(os.path.join(repo_dir, "refs", "main"), "w") as f:
+        f.write(revision)
+    return snapshot
+
+
 def populate_hf_cache(cache_dir: str, model_id: str, seed: int = 0, checkpoint: Optional[str] = None) -> str:
     """Lay out a Hugging Face hub cache holding ``model_id``'s checkpoint file.
 
@@ -62,14 +76,7 @@ def populate_hf_cache(cache_dir: str, model_id: str, seed: int = 0, checkpoint: 
     if model_id not in HF_MODELS:
         raise ValueError(f"unknown model id {model_id!r}")
     config_name, file_name = HF_MODELS[model_id]
-    revision = "0" * 40
-    repo_dir = os.path.join(cache_dir, "models--" + model_id.replace("/", "--"))
-    snapshot = os.path.join(repo_dir, "snapshots", revision)
-    os.makedirs(snapshot, exist_ok=True)
-    os.makedirs(os.path.join(repo_dir, "refs"), exist_ok=True)
-    with open(os.path.join(repo_dir, "refs", "main"), "w") as f:
-        f.write(revision)
-    target = os.path.join(snapshot, file_name)
+    target = os.path.join(hf_cache_snapshot(cache_dir, model_id), file_name)
     if checkpoint is not None:
         if os.path.exists(target):
             os.remove(target)

@@ -104,8 +104,8 @@ class ModelRegistry:
         # "auto": bfloat16 for the heavy layers where the hardware has native bfloat16 (see sam2.precision)
         self.precision = precision
         self.default_model = resolve_model_id(default_model or default_model_id(self.device))
-        if checkpoint is not None and not os.path.isfile(checkpoint):
-            raise ValueError(f"--checkpoint {checkpoint}: no such file")
+        if checkpoint is not None and not os.path.exists(checkpoint):  # a file, or a transformers-layout folder
+            raise ValueError(f"--checkpoint {checkpoint}: no such file or folder")
         self.checkpoint = checkpoint
         if max_loaded < 1:
             raise ValueError(f"max_loaded must be at least 1, got {max_loaded}")
