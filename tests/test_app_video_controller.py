@@ -122,6 +122,9 @@ class FakeRegistry:
     def resolve(self, name):
         return self.default_model if not name else resolve_model_id(name)
 
+    def require_available(self, name):
+        return self.resolve(name)
+
     def get(self, name, kind="image", progress=None):
         assert kind == "video"
         model_id = self.resolve(name)

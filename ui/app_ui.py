@@ -15,8 +15,9 @@ import gradio as gr
 from ui.image_controller import ImageController
 from ui.image_engine import ImageEngine
 from ui.image_tab import EverythingDefaults, ImageTab
-from ui.model_names import model_choices, model_label
-from ui.model_registry import ModelRegistry
+from ui.model_names import model_label
+from ui.model_registry import ModelRegistry, ModelUnavailableError
+from ui.model_selector import dropdown_update, model_dropdown
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES_DIR = os.path.join(REPO_ROOT, "examples")
@@ -47,29 +48,24 @@ class AppConfig:
     precision: str = "auto"  # exact | fast | auto (see sam2.precision)
 
 
+def make_registry(config: AppConfig) -> ModelRegistry:
+    """The app's model registry for ``config`` (``ValueError`` for bad options)."""
+    return ModelRegistry(device=config.device, default_model=config.model, checkpoint=config.checkpoint,
+                         max_loaded=config.max_loaded_models, precision=config.precision)
+
+
 def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry] = None) -> gr.Blocks:
     """The Blocks for the app; models load lazily on first use."""
-    registry = registry or ModelRegistry(
-        device=config.device, default_model=config.model, checkpoint=config.checkpoint,
-        max_loaded=config.max_loaded_models, precision=config.precision,
-    )
+    registry = registry or make_registry(config)
     idle_s = config.max_idle_minutes * 60.0
     image_controller = ImageController(ImageEngine(registry), max_idle_s=idle_s)
     image_controller.sessions.start_sweeper(interval_s=min(60.0, idle_s))
     on_gpu = registry.device.startswith("cuda")
     everything = EverythingDefaults(points_per_side=32 if on_gpu else 16)
 
-    source = "local checkpoint" if registry.checkpoint else "Hugging Face Hub"
     with gr.Blocks(title="SAM 2 — Segment Anything in images and videos") as demo:
-        gr.Markdown(
-            "## SAM 2 — Segment Anything in images and videos\n"
-            "Click on an object to segment it: green points mark the object, red points the "
-            "background, or draw a box with two clicks. The model loads on first use "
-            f"(default **{model_label(registry.default_model)}** from the {source}, on "
-            f"**{registry.device}**)."
-        )
-        model = gr.Dropdown(model_choices(), value=registry.default_model, label="Model",
-                            elem_id="model-select", interactive=True)
+        gr.Markdown(_header(registry))
+        model = model_dropdown(registry)
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
                 ImageTab(image_controller, config.examples_dir, everything,
@@ -85,9 +81,30 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
                 video_controller.drop(sid)
 
         demo.unload(forget)
+
+        def refresh_models(request: gr.Request) -> gr.Dropdown:
+            """Marks of unavailable models as the registry knows them now; the session's model."""
+            return dropdown_update(registry, image_controller.model_of(request.session_hash if request else None))
+
+        demo.load(refresh_models, None, [model], api_visibility="private")
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     return demo
+
+
+def _header(registry: ModelRegistry) -> str:
+    """Title, how to use it, and where the default model comes from (or why it cannot)."""
+    source = "local checkpoint" if registry.checkpoint else "Hugging Face Hub"
+    text = ("## SAM 2 — Segment Anything in images and videos\n"
+            "Click on an object to segment it: green points mark the object, red points the "
+            "background, or draw a box with two clicks. The model loads on first use "
+            f"(default **{model_label(registry.default_model)}** from the {source}, on "
+            f"**{registry.device}**).")
+    try:
+        registry.require_available(registry.default_model)
+    except ModelUnavailableError as exc:
+        text += f"\n\n⚠️ {exc}"
+    return text
 
 
 def _build_video_tab(registry: ModelRegistry, config: AppConfig, model: gr.Dropdown) -> Any:

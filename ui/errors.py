@@ -3,8 +3,10 @@
 * ``PromptError`` (a mistake the user can fix: click outside, no image yet, bad file):
   a yellow ``gr.Warning`` toast plus the same words in the tab's status line; the other
   outputs keep their values, so the session carries on where it was.
-* ``ModelUnavailableError`` and other ``ValueError``/``RuntimeError`` with a message:
-  a red ``gr.Error`` toast with that message.
+* ``ModelUnavailableError`` (the weights cannot be had here): the same as a
+  ``PromptError``: a short toast that names the fix and the same words in the status
+  line, while the picture and the rest stay as they were (raising would put red "Error"
+  badges on every output). Its full detail is in the server log (``ModelRegistry``).
 * Anything else: logged with its traceback on the server, and a short ``gr.Error``.
 """
 
@@ -32,13 +34,11 @@ def guarded(status: Any, generator: bool = False) -> Callable[[F], F]:
     """
 
     def handle(exc: BaseException) -> dict:
-        if isinstance(exc, PromptError):
+        if isinstance(exc, (PromptError, ModelUnavailableError)):
             gr.Warning(str(exc))
             return {status: f"⚠️ {exc}"}
         if isinstance(exc, gr.Error):
             raise exc
-        if isinstance(exc, ModelUnavailableError):
-            raise gr.Error(str(exc), duration=None) from None
         log.exception("event handler failed")
         detail = str(exc).strip()
         text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
