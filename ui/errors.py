@@ -25,17 +25,22 @@ log = logging.getLogger("sam2.app")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def guarded(status: Any, generator: bool = False) -> Callable[[F], F]:
+def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> Callable[[F], F]:
     """Decorate an event handler whose outputs include the ``status`` component.
 
     Handlers return dicts ``{component: value}``; on a ``PromptError`` only ``status`` is
     updated. With ``generator=True`` the handler is a generator and the same rules apply
     to whatever it raises while streaming.
+
+    ``model_toast=False``: a ``ModelUnavailableError`` updates the status line only, for
+    handlers of an event whose other handler already shows the same toast (the shared
+    model dropdown drives both tabs).
     """
 
     def handle(exc: BaseException) -> dict:
         if isinstance(exc, (PromptError, ModelUnavailableError)):
-            gr.Warning(str(exc))
+            if model_toast or not isinstance(exc, ModelUnavailableError):
+                gr.Warning(str(exc).replace("`", ""))  # toasts show Markdown as typed
             return {status: f"⚠️ {exc}"}
         if isinstance(exc, gr.Error):
             raise exc

@@ -32,6 +32,10 @@ MAX_IMAGE_PIXELS = 40_000_000
 
 CLICK_MODES = ("foreground", "background", "box")
 
+#: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
+#: again within this many seconds is answered from memory, without a second toast.
+REPEAT_WINDOW_S = 2.0
+
 
 @dataclass
 class Candidate:
@@ -87,6 +91,7 @@ class _ImageSlot:
     files: SessionFiles = field(default_factory=SessionFiles)
     last_encode_s: Optional[float] = None
     last_decode_s: Optional[float] = None
+    refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
 
 
 def read_image(source: Any) -> Tuple[np.ndarray, str]:
@@ -178,7 +183,19 @@ class ImageController:
         """
 
         def act(slot: _ImageSlot) -> ImageView:
-            if not self._switch_model(slot, model_id, progress):
+            try:
+                new_id = self.engine.registry.resolve(model_id)
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            refused = slot.refused
+            if refused is not None and refused[0] == new_id and time.monotonic() - refused[1] < REPEAT_WINDOW_S:
+                return self._view(slot, note=f"⚠️ {refused[2]}")
+            try:
+                changed = self._switch_model(slot, new_id, progress)
+            except ModelUnavailableError as exc:
+                slot.refused = (new_id, time.monotonic(), str(exc))
+                raise
+            if not changed:
                 return self._view(slot)
             return self._view(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.state.model_key))}.")
 
@@ -240,6 +257,7 @@ class ImageController:
         def act(slot: _ImageSlot) -> ImageView:
             st = slot.state
             st.require_image()
+            self.engine.registry.require_available(st.model_key)  # no unseen prompt without a model
             assert st.display is not None
             dh, dw = st.display.pixels.shape[:2]
             if not (0 <= x < dw and 0 <= y < dh):
@@ -270,6 +288,7 @@ class ImageController:
     def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> ImageView:
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
+            self.engine.registry.require_available(slot.state.model_key)  # no unseen prompt without a model
             change(slot.state)
             self._predict_active(slot, progress)
             return self._view(slot)
