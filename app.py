@@ -54,6 +54,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
     from sam2.checkpoint import CheckpointError
+    from ui.model_registry import ModelUnavailableError
 
     try:
         config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,
@@ -68,9 +69,13 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit(f"app.py: error: --checkpoint: {one_line(str(exc))}")
     except ValueError as exc:  # bad --model / --device / missing --checkpoint
         sys.exit(f"app.py: error: {one_line(str(exc))}")
-    if spaces.ZERO_GPU:
-        # ZeroGPU forks a worker per GPU call: load the default model in this process first.
-        demo.sam2_registry.get(None)
+    if spaces.ZERO_GPU and registry.unavailable_reason(None) is None:
+        # ZeroGPU forks a worker per GPU call: load the default model in this process first
+        # (a model that cannot be had was reported above; the page says so too).
+        try:
+            registry.get(None)
+        except ModelUnavailableError:
+            pass  # remembered and logged by the registry; every action will say it
     demo.queue(default_concurrency_limit=max(1, args.concurrency)).launch(
         server_name=args.host, server_port=args.port, share=args.share, **launch_options()
     )
