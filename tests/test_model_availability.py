@@ -138,3 +138,19 @@ def test_startup_builds_the_checkpoint_once_and_refuses_a_wrong_one(tmp_path, ch
     wrong = ModelRegistry(device="cpu", default_model="small", checkpoint=ckpt)
     with pytest.raises(CheckpointError, match="does not match model config sam2.1_hiera_s"):
         wrong.check_at_startup()
+
+
+def test_dropdown_marks_neither_log_nor_remember(empty_cache, caplog):
+    clock, probe = Clock(), Probe("gaierror: Name or service not known")
+    reg = _registry(probe, clock)
+    with caplog.at_level("WARNING", logger="sam2.app"):
+        for _ in range(3):
+            assert all(label.endswith("— unavailable offline") for label, _ in reg.choices())
+    model_lines = [r for r in caplog.records if "is unavailable" in r.getMessage()]
+    assert model_lines == [] and probe.calls == 1
+    with caplog.at_level("WARNING", logger="sam2.app"):
+        with pytest.raises(ModelUnavailableError):
+            reg.get("large")  # a user's request is what gets logged, once
+        with pytest.raises(ModelUnavailableError):
+            reg.get("large")
+    assert len([r for r in caplog.records if "is unavailable" in r.getMessage()]) == 1

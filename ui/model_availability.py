@@ -30,6 +30,10 @@ REMEMBER_S = 300.0
 #: The longest the app waits to learn whether the Hub answers.
 HUB_PROBE_TIMEOUT_S = 3.0
 
+#: Why the Hub cannot be used (the details, such as the socket error, go to the log).
+UNREACHABLE = "the Hugging Face Hub cannot be reached"
+OFFLINE_MODE = "offline mode is on (HF_HUB_OFFLINE)"
+
 #: What a user can do when the weights cannot be had (shown in the page: no server paths).
 FIX_HINT = ("start the app with `--checkpoint PATH` (weights from `bash checkpoints/download_ckpts.sh`), "
             "or set HF_HOME to a Hugging Face cache that holds them")
@@ -104,15 +108,15 @@ class HubProbe:
         self._known: Optional[tuple] = None  # (time, reason or None)
 
     def unreachable_reason(self) -> Optional[str]:
-        """None if the Hub answers, else a short reason ("offline mode (HF_HUB_OFFLINE)", ...)."""
+        """None if the Hub answers, else ``OFFLINE_MODE`` or ``UNREACHABLE``."""
         if offline_mode():
-            return "offline mode is on (HF_HUB_OFFLINE)"
+            return OFFLINE_MODE
         with self._lock:
             if self._known is not None and self._clock() - self._known[0] < self.remember_s:
                 return self._known[1]
             t0 = time.perf_counter()
             reason = self._probe(_hub_endpoint(), self.timeout_s)
-            self._known = (self._clock(), None if reason is None else f"the Hub cannot be reached ({reason})")
+            self._known = (self._clock(), None if reason is None else UNREACHABLE)
             if reason is not None:
                 log.warning("Hugging Face Hub unreachable (%s, %.1f s); checking again in %.0f s",
                             reason, time.perf_counter() - t0, self.remember_s)
@@ -123,13 +127,14 @@ class HubProbe:
 
     def mark_unreachable(self, reason: str) -> None:
         """A download just failed for network reasons: trust that for ``remember_s``."""
+        log.warning("Hugging Face Hub download failed (%s); checking again in %.0f s", reason, self.remember_s)
         with self._lock:
-            self._known = (self._clock(), f"the Hub cannot be reached ({reason})")
+            self._known = (self._clock(), UNREACHABLE)
 
     def known_reason(self) -> Optional[str]:
         """The remembered answer without probing (None: reachable or not asked yet)."""
         if offline_mode():
-            return "offline mode is on (HF_HUB_OFFLINE)"
+            return OFFLINE_MODE
         with self._lock:
             if self._known is not None and self._clock() - self._known[0] < self.remember_s:
                 return self._known[1]

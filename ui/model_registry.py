@@ -156,9 +156,13 @@ class ModelRegistry:
         return self.checkpoint if (self.checkpoint and model_id == self.default_model) else "hub"
 
     def unavailable_reason(self, name: Optional[str]) -> Optional[str]:
-        """None if the model can be used here, else a short tag for its label (no loading)."""
+        """None if the model can be used here, else a short tag for its label.
+
+        No loading, and nothing recorded or logged: the dropdown asks this for all eight
+        models on every page load.
+        """
         try:
-            self.require_available(name)
+            self.require_available(name, remember=False)
         except ModelUnavailableError as exc:
             return "unavailable offline" if exc.offline else "failed to load"
         return None
@@ -171,11 +175,12 @@ class ModelRegistry:
             out.append((f"{label} — {why}" if why else label, model_id))
         return out
 
-    def require_available(self, name: Optional[str]) -> str:
+    def require_available(self, name: Optional[str], remember: bool = True) -> str:
         """The model id if its weights can be had; else ``ModelUnavailableError`` at once.
 
         Cheap: a loaded model, the local checkpoint or a cached file answer without any
-        network; otherwise the Hub probe (remembered) decides. Failures are remembered.
+        network; otherwise the Hub probe (remembered) decides. With ``remember``, a newly
+        found failure is remembered and logged once.
         """
         model_id = self.resolve(name)
         with self._guard:
@@ -188,7 +193,8 @@ class ModelRegistry:
             return model_id
         reason = self.hub.unreachable_reason()
         if reason is not None:
-            raise self._remember(self._offline_error(model_id, reason)).again()
+            err = self._offline_error(model_id, reason)
+            raise (self._remember(err) if remember else err).again()
         return model_id
 
     def _known_failure(self, model_id: str) -> Optional[ModelUnavailableError]:
@@ -316,7 +322,7 @@ class ModelRegistry:
         except Exception as exc:  # noqa: BLE001 - classified below
             if path is None and _is_download_problem(exc):
                 reason = "the download from the Hugging Face Hub failed"
-                self.hub.mark_unreachable(f"{type(exc).__name__}")
+                self.hub.mark_unreachable(f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
                 err = self._offline_error(model_id, reason)
                 err.detail += f" ({type(exc).__name__}: {exc})"
                 raise err from exc
