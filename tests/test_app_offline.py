@@ -24,6 +24,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 SHAPES = os.path.join(REPO_ROOT, "examples", "shapes.png")  # 1024 x 768
+CLIP = os.path.join(REPO_ROOT, "examples", "moving_shapes.mp4")
 #: The issue's bound for every action once the failure is known.
 ACTION_BOUND_S = 5.0
 
@@ -53,7 +54,8 @@ def _assert_names_the_fix_without_paths(text: str, home: str) -> None:
 @pytest.mark.parametrize("how", ["offline", "unreachable"])
 def test_first_run_without_the_hub_answers_each_action_fast(tmp_path, how):
     home = str(tmp_path / "hf_home")
-    with AppProcess(["--no-video", "--device", "cpu"], _no_hub_env(home, how)) as app:
+    video = how == "offline"  # one of the two runs has the video tab too
+    with AppProcess(["--device", "cpu"] + ([] if video else ["--no-video"]), _no_hub_env(home, how)) as app:
         log = app.log()
         assert "is unavailable" in log and "--checkpoint" in log and "The app starts anyway" in log
         client = Client(app.url, verbose=False)
@@ -72,6 +74,14 @@ def test_first_run_without_the_hub_answers_each_action_fast(tmp_path, how):
             # The picture stays: the failed actions left the canvas and the candidates as they
             # were (an update with no value), no error on them.
             assert canvas2 == {"__type__": "update"} and gallery == {"__type__": "update"}
+            if video:
+                (frame, *_, status, _), t_vload = _timed(client, handle_file(CLIP), api_name="/video_load")
+                assert np.asarray(Image.open(frame)).ndim == 3
+                _assert_names_the_fix_without_paths(status, home)
+                (*_, status, _), t_vpoint = _timed(client, 0, 40, 145, True, 1, api_name="/video_add_point")
+                _assert_names_the_fix_without_paths(status, home)
+                print(f"video: load {t_vload:.2f} s, point {t_vpoint:.2f} s")
+                assert t_vload < ACTION_BOUND_S and t_vpoint < ACTION_BOUND_S
         finally:
             client.close()
 

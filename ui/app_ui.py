@@ -95,9 +95,10 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
 def _header(registry: ModelRegistry) -> str:
     """Title, how to use it, and where the default model comes from (or why it cannot)."""
     source = "local checkpoint" if registry.checkpoint else "Hugging Face Hub"
+    when = "is loaded" if registry.is_loaded(None) else "loads on first use"
     text = ("## SAM 2 — Segment Anything in images and videos\n"
             "Click on an object to segment it: green points mark the object, red points the "
-            "background, or draw a box with two clicks. The model loads on first use "
+            f"background, or draw a box with two clicks. The model {when} "
             f"(default **{model_label(registry.default_model)}** from the {source}, on "
             f"**{registry.device}**).")
     try:

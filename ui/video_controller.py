@@ -192,6 +192,10 @@ class VideoController:
             if clip.notes:
                 note += " Limits applied: " + "; ".join(clip.notes) + "."
             note += " Click on an object to start."
+            try:
+                self.engine.require_available(slot.model_key)
+            except ModelUnavailableError as exc:  # say so now, not after the first click
+                note = f"⚠️ The clip is here, but {exc}"
             view = self._view(slot, 0, note)
             if clip.notes:
                 view.warning = f"{clip.name}: " + "; ".join(clip.notes) + f" (limits: {self.limits.describe()})."
