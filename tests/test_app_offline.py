@@ -8,14 +8,15 @@ network sees: without the registry's memory every action would wait ~23 s for
 
 from __future__ import annotations
 
+import argparse
 import os
-import pickle
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ui.testing import REPO_ROOT, AppProcess, free_port
@@ -115,9 +116,8 @@ def bad_checkpoints(tmp_path, tiny_checkpoint):
     """name -> (app.py arguments, what the error line must say)."""
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(open(tiny_checkpoint, "rb").read()[:200_000])  # a cut-off download
-    not_weights = tmp_path / "not_weights.pt"
-    with open(not_weights, "wb") as f:  # a pickle that would need code to load (a PIL image)
-        pickle.dump({"model": {"x": np.zeros(3)}, "note": Image.new("L", (2, 2))}, f)
+    not_weights = tmp_path / "not_weights.pt"  # a pickle that would need code to load
+    torch.save({"model": {"x": torch.zeros(3)}, "args": argparse.Namespace(lr=0.1)}, not_weights)
     return {
         "missing": (["--checkpoint", str(tmp_path / "nope.pt")], "no such file"),
         "corrupt": (["--checkpoint", str(corrupt)], "corrupt or truncated"),

@@ -18,7 +18,9 @@ from ui.testing import AppProcess
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
+# slow: two app starts plus Chromium; the same behaviour is checked through gradio_client in
+# test_app_offline.py in the default run.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
 
 DROPDOWN = "#model-select input"
 
