@@ -241,8 +241,14 @@ def test_mask_cutout_and_label_pngs(tmp_path):
     assert cut.mode == "RGBA" and cut.size == (60, 40)
     arr = np.asarray(cut)
     assert np.array_equal(arr[..., :3], img) and np.array_equal(arr[..., 3] == 255, a)
-    lab = np.asarray(Image.open(exports.write_label_png([a, b], str(tmp_path / "l.png"))))
+    lab_img = Image.open(exports.write_label_png([a, b], str(tmp_path / "l.png")))
+    assert lab_img.mode == "P"  # a palette PNG: the ids show in colour, not as near-black greys
+    pal = lab_img.getpalette()
+    assert pal[:9] == [0, 0, 0, 128, 0, 0, 0, 128, 0] and pal == exports.davis_palette()[:len(pal)]
+    lab = np.asarray(lab_img)
     assert lab[10, 15] == 1 and lab[30, 45] == 2 and lab[0, 0] == 0
+    rgb = np.asarray(lab_img.convert("RGB"))
+    assert tuple(rgb[10, 15]) == (128, 0, 0) and tuple(rgb[30, 45]) == (0, 128, 0) and tuple(rgb[0, 0]) == (0, 0, 0)
     with pytest.raises(ValueError, match="does not match"):
         exports.write_cutout_png(img, np.zeros((5, 5), bool), str(tmp_path / "x.png"))
     assert exports.safe_stem("/tmp/My Photo (1).JPG") == "My_Photo_1"

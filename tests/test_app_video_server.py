@@ -26,6 +26,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 W, H = 160, 120
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
 
 
 def _frames(n: int):
@@ -215,3 +216,41 @@ def test_cancel_mid_run_keeps_finished_frames(client, tmp_path):
     # the session goes on: a click works right away
     *_, status, _ = client.predict(3, 40, 50, True, 1, api_name="/video_add_point")
     assert "⚠️" not in status
+
+
+def test_export_has_the_uploads_size_rate_and_sound(client, tmp_path):
+    """A 720p 30 fps clip with a tone: the app works on 854x480 at 15 fps (CPU limits), the
+    downloads come back at 1280x720, 30 fps, with the sound (see also
+    test_video_export_fidelity.py for the mask resampling)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from sam2.media.video import has_audio
+
+    src = str(tmp_path / "hd.mp4")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                    "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    "-shortest", src], check=True, timeout=120)
+    *_, status, _ = client.predict(handle_file(src), api_name="/video_load")
+    assert "15 frames of 854×480 at 15 fps" in status, status
+    *_, status, _ = client.predict(0, 300, 200, True, 1, api_name="/video_add_point")
+    assert "1/15 frames with masks" in status, status
+    t0 = time.perf_counter()
+    files, preview, status = client.predict("overlay", api_name="/video_export")
+    took = time.perf_counter() - t0
+    assert "1280×720, 30 fps, 30 frames, with sound" in status, status
+    by_name = {os.path.basename(f).split("_", 1)[-1]: f for f in files}
+    reader = imageio_ffmpeg.read_frames(by_name["overlay.mp4"])
+    meta = next(reader)
+    frames = [np.frombuffer(f, np.uint8).reshape(720, 1280, 3) for f in reader]
+    assert meta["size"] == (1280, 720) and meta["fps"] == 30 and len(frames) == 30
+    assert has_audio(by_name["overlay.mp4"])
+    with zipfile.ZipFile(by_name["masks.zip"]) as zf:
+        first = np.asarray(Image.open(io.BytesIO(zf.read("objects/001_Object_1/00000.png"))))
+        assert first.shape == (720, 1280) and sum(n.startswith("davis/") for n in zf.namelist()) == 30
+    os.makedirs(ARTIFACTS, exist_ok=True)  # for a person to look at: frame 0 with its mask
+    Image.fromarray(frames[0]).save(os.path.join(ARTIFACTS, "video_export_720p_frame0.png"))
+    Image.fromarray(first).save(os.path.join(ARTIFACTS, "video_export_720p_mask0.png"))
+    print(f"export of 30 frames at 1280x720 with sound: {took:.1f} s")

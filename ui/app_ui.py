@@ -1,14 +1,22 @@
-"""Assemble the whole page: header, model selector, tabs, session cleanup.
+"""Assemble the whole page: header, model selector, tabs, sessions and temporary files.
 
 ``build_demo`` returns a ``gr.Blocks`` that has not been launched; ``launch_options``
 returns what belongs to ``launch()`` in Gradio 6 (theme, css, upload limit).
+
+Sessions survive a page reload: the page keeps a server-issued key (``ui.sessions.SessionKeys``)
+in the tab's ``sessionStorage`` and sends it once on load; the load event then shows both
+tabs as they were. A closed tab's session stays until the idle sweep frees it (a reload
+closes the old page too), while a closed ``gradio_client`` session is freed at once.
+Gradio's own temporary copies (uploads, rendered canvases, offered downloads) are deleted
+by ``delete_cache`` once they are older than the idle time plus a margin.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import gradio as gr
 
@@ -18,12 +26,21 @@ from ui.image_tab import EverythingDefaults, ImageTab
 from ui.model_names import model_label
 from ui.model_registry import ModelRegistry, ModelUnavailableError
 from ui.model_selector import dropdown_update, model_dropdown
+from ui.sessions import SessionKeys
+
+log = logging.getLogger("sam2.app")
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES_DIR = os.path.join(REPO_ROOT, "examples")
 
 #: Largest accepted upload (images and videos).
 MAX_FILE_SIZE = "200mb"
+
+#: The tab's key lives in sessionStorage: kept by a reload, not shared with other tabs
+#: (localStorage, e.g. ``gr.BrowserState``, would make two tabs edit one session).
+SESSION_STORAGE_KEY = "sam2-studio-session"
+READ_KEY_JS = f"() => sessionStorage.getItem('{SESSION_STORAGE_KEY}') || ''"
+SAVE_KEY_JS = f"(k) => {{ if (k) sessionStorage.setItem('{SESSION_STORAGE_KEY}', k); }}"
 
 CSS = """
 #image-canvas img { cursor: crosshair; }
@@ -46,6 +63,17 @@ class AppConfig:
     max_loaded_models: int = 2
     video: bool = True
     precision: str = "auto"  # exact | fast | auto (see sam2.precision)
+    # Gradio's temporary files older than this are deleted (None: idle time + 30 min, so a
+    # file is never deleted while the session that shows it can still come back) ...
+    cache_max_age_s: Optional[float] = None
+    # ... checked this often (None: every 10 min, or the age if shorter).
+    cache_sweep_s: Optional[float] = None
+
+    def cache_policy(self) -> tuple:
+        """``gr.Blocks(delete_cache=...)``: (check every N s, delete files older than M s)."""
+        age = self.cache_max_age_s if self.cache_max_age_s is not None else self.max_idle_minutes * 60.0 + 1800.0
+        every = self.cache_sweep_s if self.cache_sweep_s is not None else min(600.0, age)
+        return (max(1, int(round(every))), max(1, int(round(age))))
 
 
 def make_registry(config: AppConfig) -> ModelRegistry:
@@ -58,38 +86,72 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
     """The Blocks for the app; models load lazily on first use."""
     registry = registry or make_registry(config)
     idle_s = config.max_idle_minutes * 60.0
+    keys = SessionKeys()
     image_controller = ImageController(ImageEngine(registry), max_idle_s=idle_s)
+    image_controller.sessions.use_keys(keys)
     image_controller.sessions.start_sweeper(interval_s=min(60.0, idle_s))
     on_gpu = registry.device.startswith("cuda")
     everything = EverythingDefaults(points_per_side=32 if on_gpu else 16)
 
-    with gr.Blocks(title="SAM 2 — Segment Anything in images and videos") as demo:
+    with gr.Blocks(title="SAM 2 — Segment Anything in images and videos",
+                   delete_cache=config.cache_policy()) as demo:
         gr.Markdown(_header(registry))
         model = model_dropdown(registry)
+        session_key = gr.Textbox(visible=False, elem_id="session-key")
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
-                ImageTab(image_controller, config.examples_dir, everything,
-                         concurrency_limit=config.concurrency_limit).build(model)
-            video_controller = None
+                image_tab = ImageTab(image_controller, config.examples_dir, everything,
+                                     concurrency_limit=config.concurrency_limit)
+                image_tab.build(model)
+            video_tab = None
             if config.video:
-                video_controller = _build_video_tab(registry, config, model)
-
-        def forget(request: gr.Request) -> None:
-            sid = request.session_hash if request is not None else None
-            image_controller.drop(sid)
-            if video_controller is not None:
-                video_controller.drop(sid)
-
-        demo.unload(forget)
-
-        def refresh_models(request: gr.Request) -> gr.Dropdown:
-            """Marks of unavailable models as the registry knows them now; the session's model."""
-            return dropdown_update(registry, image_controller.model_of(request.session_hash if request else None))
-
-        demo.load(refresh_models, None, [model], api_visibility="private")
+                video_tab = _build_video_tab(registry, config, model)
+        tabs = [t for t in (image_tab, video_tab) if t is not None]
+        for tab in tabs[1:]:
+            tab.controller.sessions.use_keys(keys)
+        _wire_sessions(demo, keys, session_key, model, tabs, registry)
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
+    demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
+    demo.sam2_session_keys = keys  # type: ignore[attr-defined]
     return demo
+
+
+def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, model: gr.Dropdown,
+                   tabs: List[Any], registry: ModelRegistry) -> None:
+    """Page load: bind this connection to the tab's key and show its work again (the model
+    selector included, with fresh marks of the models that cannot load here); unload: keep a
+    tab's session for a reload, free an API client's at once."""
+
+    def restore(key: Optional[str], request: gr.Request) -> Dict[Any, Any]:
+        sid = request.session_hash
+        out: Dict[Any, Any] = {session_key: keys.attach(sid, key)}
+        for tab in tabs:
+            tab.controller.sessions.adopt(sid)
+        model_id = None
+        for tab in reversed(tabs):  # the image tab's model wins when both tabs have a session
+            try:
+                out.update(tab.restore(sid))
+                model_id = tab.session_model(sid) or model_id
+            except Exception:  # noqa: BLE001 - a tab that cannot be redrawn starts empty, the page still loads
+                log.exception("could not restore a session after a reload")
+        out[model] = dropdown_update(registry, model_id)
+        return out
+
+    outputs = [session_key, model] + [c for tab in tabs for c in tab.restore_outputs()]
+    # Its own queue group without a limit: a page comes back at once, not behind other work.
+    demo.load(restore, [session_key], outputs, js=READ_KEY_JS, api_visibility="private",
+              concurrency_id="session_restore", concurrency_limit=None).then(
+        None, [session_key], None, js=SAVE_KEY_JS)
+
+    def forget(request: gr.Request) -> None:
+        sid = request.session_hash if request is not None else None
+        if keys.detach(sid) is not None:
+            return  # a page: its session waits for a reload until the idle sweep frees it
+        for tab in tabs:
+            tab.controller.drop(sid)
+
+    demo.unload(forget)
 
 
 def _header(registry: ModelRegistry) -> str:
@@ -109,7 +171,7 @@ def _header(registry: ModelRegistry) -> str:
 
 
 def _build_video_tab(registry: ModelRegistry, config: AppConfig, model: gr.Dropdown) -> Any:
-    """The video tab, when its module is available (returns its controller or None)."""
+    """The video tab, when its module is available (returns the ``VideoTab`` or None)."""
     import importlib.util
 
     if importlib.util.find_spec("ui.video_tab") is None:

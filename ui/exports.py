@@ -60,8 +60,33 @@ def write_mask_png(mask: np.ndarray, path: str) -> str:
     return path
 
 
+def davis_palette() -> List[int]:
+    """The 256-colour palette of DAVIS / PASCAL VOC label PNGs (flattened RGB): 0 black,
+    1 dark red, 2 green, ... — the one palette of every label PNG the app writes."""
+    pal: List[int] = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal += [r, g, b]
+    return pal
+
+
+def label_image(labels: np.ndarray) -> Image.Image:
+    """A palette ("P") image of an H x W uint8 label map: the values stay the object ids,
+    and viewers show them in the DAVIS colours instead of near-black greys."""
+    img = Image.fromarray(np.asarray(labels, dtype=np.uint8), mode="P")
+    img.putpalette(davis_palette())
+    return img
+
+
 def write_label_png(masks: Sequence[np.ndarray], path: str) -> str:
-    """Single-channel PNG where pixel value k (1..255) means "object k"; later objects win."""
+    """Palette PNG where pixel value k (1..255) means "object k" (DAVIS colours, 0 black);
+    later objects win where masks overlap."""
     if not masks:
         raise ValueError("no masks to write")
     if len(masks) > 255:
@@ -70,7 +95,7 @@ def write_label_png(masks: Sequence[np.ndarray], path: str) -> str:
     labels = np.zeros(hw, dtype=np.uint8)
     for k, m in enumerate(masks, start=1):
         labels[_check_mask(m, hw)] = k
-    Image.fromarray(labels, mode="L").save(path, format="PNG")
+    label_image(labels).save(path, format="PNG")
     return path
 
 

@@ -8,8 +8,6 @@ Every public method takes the session id, runs under that session's lock, and re
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple
@@ -22,7 +20,7 @@ from ui.image_engine import EverythingParams, ImageEngine
 from ui.image_state import ImageSession, PromptError
 from ui.model_names import model_label
 from ui.model_registry import ModelUnavailableError
-from ui.sessions import SessionStore
+from ui.sessions import SessionFiles, SessionStore
 
 ProgressFn = Callable[[Optional[float], str], None]
 
@@ -66,23 +64,6 @@ class EverythingView:
 
 def _noop(_fraction: Optional[float], _desc: str) -> None:
     return None
-
-
-class SessionFiles:
-    """A temporary folder per session for downloads, removed with the session."""
-
-    def __init__(self) -> None:
-        self._dir: Optional[str] = None
-
-    def path(self, name: str) -> str:
-        if self._dir is None or not os.path.isdir(self._dir):
-            self._dir = tempfile.mkdtemp(prefix="sam2_app_")
-        return os.path.join(self._dir, name)
-
-    def cleanup(self) -> None:
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
 
 
 @dataclass
@@ -157,6 +138,7 @@ class ImageController:
 
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.load(image, name or file_name, overlay.make_display(image))
+            slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None
             try:
                 self.engine.registry.require_available(slot.state.model_key)
@@ -171,6 +153,7 @@ class ImageController:
 
         def act(slot: _ImageSlot) -> ImageView:
             slot.state = ImageSession(model_key=slot.state.model_key)
+            slot.files.cleanup()
             return self._view(slot)
 
         return self._run(sid, act)
@@ -343,8 +326,8 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def view(self, sid: Optional[str]) -> ImageView:
-        return self._run(sid, lambda slot: self._view(slot))
+    def view(self, sid: Optional[str], note: str = "") -> ImageView:
+        return self._run(sid, lambda slot: self._view(slot, note=note))
 
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,
@@ -387,11 +370,16 @@ class ImageController:
             for i, (m, r) in enumerate(zip(st.everything.masks, st.everything.records))
         ]
         stem = exports.safe_stem(st.name)
-        return exports.write_coco_json(items, st.hw, slot.files.path(f"{stem}_everything.json"), file_name=st.name)
+        slot.files.clear("everything")  # the previous run's file is replaced
+        return exports.write_coco_json(items, st.hw, slot.files.path(f"{stem}_everything.json", "everything"),
+                                       file_name=st.name)
 
     # ------------------------------------------------------------ downloads
     def export(self, sid: Optional[str]) -> List[str]:
-        """Write mask PNG, RGBA cutout and COCO JSON for the current objects; returns paths."""
+        """Write mask PNG, RGBA cutout and COCO JSON for the current objects; returns paths.
+
+        Made on demand from the masks as they are now; the files of an earlier export are
+        deleted first (the page clears what it offers whenever the masks change)."""
 
         def act(slot: _ImageSlot) -> List[str]:
             st = slot.state
@@ -401,11 +389,16 @@ class ImageController:
                 raise PromptError("Nothing to download yet: segment at least one object.")
             assert st.image is not None
             stem = exports.safe_stem(st.name)
+            slot.files.clear("export")
+
+            def out(name: str) -> str:
+                return slot.files.path(name, "export")
+
             masks = [o.mask for o in done]
             union = exports.union_mask(masks, st.hw)  # type: ignore[arg-type]
             paths = [
-                exports.write_mask_png(union, slot.files.path(f"{stem}_mask.png")),
-                exports.write_cutout_png(st.image, union, slot.files.path(f"{stem}_cutout.png")),
+                exports.write_mask_png(union, out(f"{stem}_mask.png")),
+                exports.write_cutout_png(st.image, union, out(f"{stem}_cutout.png")),
             ]
             items = []
             for o in done:
@@ -420,9 +413,9 @@ class ImageController:
                     point_labels=[] if labels is None else labels.tolist(),
                     box_xyxy=o.prompts.box,
                 ))
-            paths.append(exports.write_coco_json(items, st.hw, slot.files.path(f"{stem}_masks.json"), file_name=st.name))
+            paths.append(exports.write_coco_json(items, st.hw, out(f"{stem}_masks.json"), file_name=st.name))
             if len(done) > 1:
-                paths.append(exports.write_label_png(masks, slot.files.path(f"{stem}_labels.png")))  # type: ignore[arg-type]
+                paths.append(exports.write_label_png(masks, out(f"{stem}_labels.png")))  # type: ignore[arg-type]
             return paths
 
         return self._run(sid, act)

@@ -26,6 +26,7 @@ from ui.image_controller import ImageController, ImageView
 from ui.image_engine import EverythingParams
 from ui.model_selector import dropdown_update
 from ui.overlay import MAX_DISPLAY_SIDE
+from ui.sessions import RESTORED_NOTE
 
 CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
                  ("Box (click two corners)", "box")]
@@ -176,6 +177,23 @@ class ImageTab:
             self.status: view.status,
         }
 
+    # ------------------------------------------------------------------ after a reload
+    def restore_outputs(self) -> List[Any]:
+        return self._view_outputs()
+
+    def restore(self, sid: Optional[str]) -> Dict[Any, Any]:
+        """What the tab showed before the page was reloaded (nothing when there is no session)."""
+        if sid not in self.controller.sessions:
+            return {}
+        view = self.controller.view(sid)
+        if view.canvas is not None:
+            view.status = RESTORED_NOTE + "  \n" + view.status
+        return self._render(view)
+
+    def session_model(self, sid: Optional[str]) -> Optional[str]:
+        """The model this tab's session works with (None: no session)."""
+        return self.controller.model_of(sid) if sid in self.controller.sessions else None
+
     # ------------------------------------------------------------------ events
     def _wire(self) -> None:
         c = self.controller
@@ -297,3 +315,12 @@ class ImageTab:
             [self.everything_canvas, self.everything_status, self.everything_file],
             api_name="segment_everything", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
         )
+        self._wire_stale_downloads()
+
+    def _wire_stale_downloads(self) -> None:
+        """Offered files always match what is on screen: downloads are made on demand, and the
+        browser takes them away (no server round trip) as soon as the masks change -- every
+        change re-renders the canvas -- or, for "segment everything", the image or model does."""
+        self.canvas.change(None, None, [self.files], js="() => null")
+        gr.on([self.upload.change, self.model.input], None, None,
+              [self.everything_file, self.everything_canvas, self.everything_status], js="() => [null, null, '']")

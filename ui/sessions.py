@@ -1,9 +1,16 @@
-"""Per-browser-session state that lives outside ``gr.State``.
+"""Per-browser-session state that lives outside ``gr.State``, and the key that finds it again.
 
 Why not ``gr.State``: image embeddings, candidate masks and video frames are large, and
 Gradio keeps a closed tab's ``gr.State`` for about an hour. Here every session's objects
-sit in a dict keyed by ``request.session_hash``, dropped as soon as the tab closes
-(``demo.unload``) and, as a backstop for sessions that never say goodbye, by an idle sweep.
+sit in a dict, freed by an idle sweep (and at once when a ``gradio_client`` closes).
+
+Which entry an event works on: Gradio gives every page load a new ``request.session_hash``,
+so a reload (F5) would start from zero. The page therefore keeps a ``SessionKeys`` key in
+the tab's ``sessionStorage`` (it survives a reload, and a second tab gets its own) and
+hands it over once, on load; from then on that connection's ``session_hash`` is an alias
+of the key. Keys are issued by the server and signed, so a client cannot make one up, and
+they are long random strings, so nobody can guess another tab's. API clients never send a
+key: each ``gradio_client.Client`` is one session keyed by its ``session_hash``, as before.
 
 Each session also owns a lock: a user can fire events faster than they are processed
 (two clicks, a click during "segment everything"), and those must not interleave on one
@@ -12,16 +19,128 @@ session's state.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Generic, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Generic, List, Optional, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: First line of a tab's status after a reload brought its session back.
+RESTORED_NOTE = "Restored after the page reload."
+
 #: Sessions idle for longer than this are freed by the sweep (seconds).
 DEFAULT_MAX_IDLE_S = 30 * 60.0
+
+
+class SessionKeys:
+    """Server-issued session keys, and which page connection (``session_hash``) uses which.
+
+    A key is ``<random>.<signature>``: 144 random bits plus an HMAC of them under a secret
+    made when the server starts. ``attach`` accepts only keys this server issued (anything
+    else, or a key of a previous server run, gets a fresh one), so a client can neither
+    forge a key nor pick one that collides with another session's. Store keys of tab
+    sessions carry the ``tab:`` prefix, unlike the hashes Gradio makes for connections.
+    """
+
+    PREFIX = "tab:"
+    #: How long a closed connection's alias is kept (seconds). Gradio reports a page as
+    #: closed when its heartbeat stream drops, which also happens to a page that stays open
+    #: (a network blip, a laptop asleep) and reconnects with the same ``session_hash``.
+    CLOSED_ALIAS_TTL_S = 4 * 3600.0
+
+    def __init__(self, secret: Optional[bytes] = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._secret = secret or secrets.token_bytes(32)
+        self._alias: Dict[str, str] = {}
+        self._closed: Dict[str, float] = {}  # session_hash -> when its page was reported closed
+        self._clock = clock
+        self._guard = threading.Lock()
+
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def issue(self) -> str:
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{self._sign(nonce)}"
+
+    def is_valid(self, key: Any) -> bool:
+        if not isinstance(key, str) or key.count(".") != 1 or len(key) > 100:
+            return False
+        nonce, sig = key.split(".")
+        return bool(nonce) and hmac.compare_digest(sig, self._sign(nonce))
+
+    def attach(self, session_hash: str, key: Any) -> str:
+        """Bind a page connection to ``key`` (a fresh key when it is not one of ours)."""
+        if not session_hash:
+            raise ValueError("a page connection needs a session_hash")
+        if not self.is_valid(key):
+            key = self.issue()
+        now = self._clock()
+        with self._guard:
+            for old in [h for h, t in self._closed.items() if now - t > self.CLOSED_ALIAS_TTL_S]:
+                self._closed.pop(old, None)
+                self._alias.pop(old, None)
+            self._alias[session_hash] = self.PREFIX + key
+            self._closed.pop(session_hash, None)
+        return key
+
+    def detach(self, session_hash: Optional[str]) -> Optional[str]:
+        """A page was reported closed; returns the store key it used (None: it had none).
+
+        The alias stays for ``CLOSED_ALIAS_TTL_S``: should the page still be open, its
+        events keep reaching its session."""
+        if not session_hash:
+            return None
+        with self._guard:
+            key = self._alias.get(session_hash)
+            if key is not None:
+                self._closed[session_hash] = self._clock()
+            return key
+
+    def resolve(self, session_hash: Optional[str]) -> Optional[str]:
+        """The store key of a connection: its tab key once attached, else its own hash."""
+        if not session_hash:
+            return session_hash
+        with self._guard:
+            return self._alias.get(session_hash, session_hash)
+
+
+class SessionFiles:
+    """A temporary folder per session for downloads, removed with the session.
+
+    Files are grouped by ``kind`` (one subfolder each): ``clear(kind)`` deletes what an
+    earlier export of that kind wrote, so replaced downloads do not pile up on disk.
+    """
+
+    def __init__(self) -> None:
+        self._dir: Optional[str] = None
+
+    @property
+    def folder(self) -> Optional[str]:
+        return self._dir
+
+    def path(self, name: str, kind: str = "files") -> str:
+        if self._dir is None or not os.path.isdir(self._dir):
+            self._dir = tempfile.mkdtemp(prefix="sam2_app_")
+        sub = os.path.join(self._dir, kind)
+        os.makedirs(sub, exist_ok=True)
+        return os.path.join(sub, name)
+
+    def clear(self, kind: str) -> None:
+        if self._dir is not None:
+            shutil.rmtree(os.path.join(self._dir, kind), ignore_errors=True)
+
+    def cleanup(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
 
 @dataclass
@@ -37,10 +156,12 @@ class SessionEntry(Generic[T]):
 
 
 class SessionStore(Generic[T]):
-    """A thread-safe ``session_hash -> SessionEntry`` map with idle expiry.
+    """A thread-safe ``session key -> SessionEntry`` map with idle expiry.
 
     ``factory`` builds the state of a new session. ``on_drop`` (optional) is called with
     a state when it is removed, to release resources it holds (temporary files, ...).
+    With ``use_keys(keys)`` the ids given to ``get``/``run``/``drop``/``in`` are page
+    connections (``session_hash``) resolved through ``SessionKeys``.
     """
 
     def __init__(
@@ -60,12 +181,34 @@ class SessionStore(Generic[T]):
         self._guard = threading.Lock()
         self._sweeper: Optional[threading.Thread] = None
         self._stop = threading.Event()
+        self._keys: Optional[SessionKeys] = None
+
+    def use_keys(self, keys: SessionKeys) -> None:
+        self._keys = keys
+
+    def _key(self, key: Optional[str]) -> Optional[str]:
+        return self._keys.resolve(key) if self._keys is not None else key
+
+    def adopt(self, session_hash: str) -> None:
+        """After ``SessionKeys.attach``: give the tab key what this connection did before
+        it was attached (events can arrive before the page's load event); restored work wins."""
+        target = self._key(session_hash)
+        if not session_hash or target == session_hash:
+            return
+        with self._guard:
+            early = self._entries.pop(session_hash, None)
+            if early is not None and target not in self._entries:
+                self._entries[target] = early  # type: ignore[index]
+                early = None
+        if early is not None:
+            self._release(early)
 
     def __len__(self) -> int:
         with self._guard:
             return len(self._entries)
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Optional[str]) -> bool:
+        key = self._key(key)
         with self._guard:
             return key in self._entries
 
@@ -75,6 +218,7 @@ class SessionStore(Generic[T]):
             raise RuntimeError(
                 "this event carries no session id; open the app in a browser or a gradio_client"
             )
+        key = self._key(key)
         self.sweep()
         with self._guard:
             entry = self._entries.get(key)
@@ -91,12 +235,13 @@ class SessionStore(Generic[T]):
             try:
                 return fn(entry.state)
             finally:
-                entry.touch()
+                entry.last_used = self._clock()
 
     def drop(self, key: Optional[str]) -> bool:
-        """Forget a session (tab closed). Returns whether it existed."""
+        """Forget a session now (its API client closed). Returns whether it existed."""
         if not key:
             return False
+        key = self._key(key)
         with self._guard:
             entry = self._entries.pop(key, None)
         if entry is None:

@@ -1,8 +1,9 @@
 """Video-tab behaviour without Gradio: clips, objects, prompts, tracking, renders, downloads.
 
 Every public method takes the session id and returns a ``VideoView`` (what the page shows)
-or files. Each session's state sits in a ``SessionStore`` (freed when the tab closes and by
-the idle sweep) and every action runs under that session's lock. Problems the user can fix
+or files. Each session's state sits in a ``SessionStore`` (kept across a page reload, freed
+by the idle sweep, or at once when an API client closes) and every action runs under that
+session's lock. Problems the user can fix
 raise ``PromptError``; ``ui.errors.guarded`` shows them as warnings.
 
 Tracking runs in a background thread: each frame's masks are stored (under the session
@@ -22,13 +23,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ui import overlay
-from ui.image_controller import SessionFiles
 from ui.model_names import model_label
 from ui.model_registry import ModelUnavailableError
-from ui.sessions import SessionStore
+from ui.sessions import SessionFiles, SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
-from ui.video_exports import ClipExport, ObjectInfo, boxes_document, coco_document, write_json, write_masks_zip
-from ui.video_media import DecodedClip, VideoLimits, decode_clip
+from ui.video_export_run import ExportPaths, make_exports
+from ui.video_exports import ClipExport, ObjectInfo
+from ui.video_media import DecodedClip, KeptFile, VideoLimits, decode_clip
 from ui.video_render import Layer, check_effect, render_frame
 from ui.video_state import FramePrompts, PendingCorner, PromptError, VideoObject, VideoSession
 
@@ -113,6 +114,7 @@ class _VideoSlot:
     state: VideoSession = field(default_factory=VideoSession)
     clip: Optional[DecodedClip] = None
     frames: Any = None  # sam2.media.video.VideoFrames of the clip
+    source: Optional[KeptFile] = None  # the upload, kept for full-fidelity exports
     display_scale: float = 1.0  # display pixels per clip pixel
     model_key: Optional[str] = None  # the model the user picked (None: app default)
     inference: Any = None  # the predictor's VideoSessionState for (clip, model)
@@ -124,6 +126,12 @@ class _VideoSlot:
     last_click_s: Optional[float] = None
     last_run: str = ""
     fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
+    exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
+
+    def drop_source(self) -> None:
+        if self.source is not None:
+            self.source.delete()
+            self.source = None
 
     def release(self) -> None:
         if self.job is not None:
@@ -131,6 +139,7 @@ class _VideoSlot:
         self.inference = None
         self.frames = None
         self.clip = None
+        self.drop_source()
         self.files.cleanup()
 
 
@@ -157,7 +166,7 @@ class VideoController:
         return self.sessions.run(sid, fn)
 
     def drop(self, sid: Optional[str]) -> None:
-        """Forget a session (tab closed): its frames, tracking state, masks and files."""
+        """Forget a session now (its API client closed): its frames, tracking state, masks and files."""
         self.sessions.drop(sid)
 
     @staticmethod
@@ -174,6 +183,12 @@ class VideoController:
         from sam2.media.video import VideoFrames
 
         frames = VideoFrames(clip.frames, source=clip.name, fps=clip.fps)
+        try:  # exports read the upload again, whatever happens to Gradio's copy meanwhile
+            kept: Optional[KeptFile] = KeptFile(str(path))
+        except OSError:
+            kept = None  # the exports then use the processed frames
+        if clip.source is not None:
+            clip.source = clip.source.with_path(kept.path) if kept is not None else None
 
         def act(slot: _VideoSlot) -> VideoView:
             if slot.job is not None:
@@ -181,6 +196,8 @@ class VideoController:
             slot.tracking = False
             slot.clip_version += 1
             slot.clip, slot.frames = clip, frames
+            slot.drop_source()
+            slot.source = kept
             slot.inference = slot.inference_model = None
             slot.display_scale = display_scale(clip.height, clip.width)
             slot.state.start(clip.num_frames, clip.height, clip.width)
@@ -201,7 +218,12 @@ class VideoController:
                 view.warning = f"{clip.name}: " + "; ".join(clip.notes) + f" (limits: {self.limits.describe()})."
             return view
 
-        return self._run(sid, act)
+        try:
+            return self._run(sid, act)
+        except BaseException:
+            if kept is not None:
+                kept.delete()
+            raise
 
     def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = _noop) -> VideoView:
         """Load the model and encode the first frame now, so that the first click is fast."""
@@ -519,6 +541,7 @@ class VideoController:
                 self.engine.reset(predictor, slot.inference)
             st.reset()
             slot.last_run = ""
+            slot.files.cleanup()  # downloads and previews of the removed objects
             return self._view(slot, st.last_frame, "Started over: all objects removed.")
 
         return self._run(sid, act)
@@ -672,14 +695,17 @@ class VideoController:
             job.finished.set()
 
     # ------------------------------------------------------------ outputs
-    def _clip_export(self, slot: _VideoSlot) -> ClipExport:
+    def _clip_export(self, slot: _VideoSlot, snapshot: bool = False) -> ClipExport:
+        """The clip as the app processed it; with ``snapshot``, a copy of the masks that
+        later prompts and tracking do not change (for work done outside the session lock)."""
         st = slot.state
         clip = slot.clip
         assert clip is not None
         return ClipExport(
             name=clip.name, num_frames=st.num_frames, height=st.height, width=st.width, fps=clip.fps,
             objects=[ObjectInfo(o.obj_id, o.name, o.color, tuple(o.prompted_frames)) for o in st.objects],
-            masks=st.masks, source_size=clip.source_size, source_fps=clip.source_fps or None,
+            masks=st.masks.copy() if snapshot else st.masks, source_size=clip.source_size,
+            source_fps=clip.source_fps or None,
         )
 
     def _layers(self, slot: _VideoSlot, frame: int) -> List[Layer]:
@@ -702,7 +728,8 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError as exc:
                 raise PromptError(str(exc)) from None
-            path = self._render(slot, key, progress)
+            slot.files.clear("preview")  # the preview it replaces
+            path = self._render(slot, key, progress, "preview")
             return path, self._status(slot, st.last_frame, f"Rendered the preview ({key}).")
 
         return self._run(sid, act)
@@ -719,17 +746,19 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError:
                 key = "overlay"
-            path = self._render(slot, key, progress)
+            slot.files.clear("preview")
+            path = self._render(slot, key, progress, "preview")
             return path, self._status(slot, slot.state.last_frame, slot.last_run + " Preview ready.")
 
         return self._run(sid, act)
 
-    def _render(self, slot: _VideoSlot, effect: str, progress: ProgressFn) -> str:
+    def _render(self, slot: _VideoSlot, effect: str, progress: ProgressFn, kind: str) -> str:
+        """Write the MP4 into the session's ``kind`` folder ("preview" or "export")."""
         from sam2.media.mp4 import Mp4Writer
 
         st = slot.state
         assert slot.clip is not None and slot.frames is not None
-        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}.mp4")
+        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}_preview.mp4", kind)
         with Mp4Writer(path, fps=slot.clip.fps) as writer:
             for f in range(st.num_frames):
                 if f % 8 == 0:
@@ -739,9 +768,14 @@ class VideoController:
 
     def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
                progress: ProgressFn = _noop) -> Tuple[List[str], str]:
-        """[rendered MP4, masks zip, COCO RLE JSON, boxes JSON] and a status line."""
+        """[MP4, masks zip, COCO RLE JSON, boxes JSON] and a status line.
 
-        def act(slot: _VideoSlot) -> Tuple[List[str], str]:
+        The files have the upload's own size and frame rate, and the MP4 its sound
+        (``ui.video_export_run``). The masks are copied under the session lock and the files
+        made without it, so the session stays usable (scrubbing, prompting) meanwhile.
+        """
+
+        def prepare(slot: _VideoSlot):
             st = slot.state
             st.require_clip()
             if not st.objects or not st.masks.frames():
@@ -750,23 +784,35 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError as exc:
                 raise PromptError(str(exc)) from None
-            clip = self._clip_export(slot)
-            video = self._render(slot, key, progress)
-            progress(None, "Writing the mask files...")
-            paths = [
-                video,
-                write_masks_zip(clip, slot.files.path(f"{clip.stem}_masks.zip")),
-                write_json(coco_document(clip), slot.files.path(f"{clip.stem}_coco.json")),
-                write_json(boxes_document(clip), slot.files.path(f"{clip.stem}_boxes.json")),
-            ]
-            tracked = len(st.masks.frames())
-            note = (f"{len(paths)} files ready: {tracked} of {st.num_frames} frames have masks, "
-                    f"{len(st.objects)} object{'s' if len(st.objects) != 1 else ''}.")
-            if st.tracking_stale:
-                note += " Some frames may be out of date: track again to include the latest prompts."
-            return paths, note
+            assert slot.clip is not None
+            clip = self._clip_export(slot, snapshot=True)
+            if not slot.exporting.acquire(blocking=False):  # released below, once the files are made
+                raise PromptError("An export of this clip is already running; wait for it to finish.")
+            slot.files.clear("export")  # made on demand: an earlier export is replaced
+            paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}", "export") for suffix in
+                                  (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
+            return slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version
 
-        return self._run(sid, act)
+        slot, key, clip, span, frames, paths, stale, version = self._run(sid, prepare)
+        try:
+            result = make_exports(clip, span, frames.frame, key, paths, progress)
+        except Exception:
+            if slot.clip_version != version:
+                raise PromptError("The video was replaced while its files were being made; "
+                                  "export the new one.") from None
+            raise
+        finally:
+            slot.exporting.release()
+        note = (f"{len(result.paths.as_list())} files ready ({result.width}×{result.height}, "
+                f"{result.fps:.4g} fps, {result.num_frames} frames, "
+                f"{'with' if result.audio else 'no'} sound; made in {result.seconds:.1f} s): "
+                f"{result.tracked_frames} of {result.num_frames} frames have masks, "
+                f"{len(clip.objects)} object{'s' if len(clip.objects) != 1 else ''}.")
+        if result.notes:
+            note += " Note: " + "; ".join(result.notes) + "."
+        if stale:
+            note += " Some frames may be out of date: track again to include the latest prompts."
+        return result.paths.as_list(), note
 
     def info(self, sid: Optional[str]) -> Dict[str, Any]:
         """A summary of the session (clip, limits, objects, tracked frames) as plain data."""

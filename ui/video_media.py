@@ -6,12 +6,15 @@ version of the upload rather than refusing it:
 
 * longer than ``max_seconds`` (or than ``max_frames`` at the chosen rate): the start of
   the clip is kept;
-* more than ``max_fps`` frames per second: every k-th frame is kept (k = ceil(fps/max));
+* more than ``max_fps`` frames per second: every k-th frame is kept (k = ceil(fps/max)),
+  so processed frame i is exactly source frame i * k;
 * larger than ``max_short_side`` / ``max_long_side``: downscaled to fit (even sizes).
 
 ffmpeg (the binary of ``imageio-ffmpeg``) does all three while decoding, so a long 4K
-upload is never decoded in full nor held at full size. Variable-frame-rate files come
-out at a constant rate (ffmpeg duplicates or drops frames to the stream's average rate).
+upload is never decoded in full nor held at full size. The file is always read at a
+constant rate, its stream's rate (variable-frame-rate files get frames duplicated or
+dropped to it), and ``iter_source_frames`` reads it again the same way at full size, so
+the exports can be made at the upload's own size and rate (``DecodedClip.source``).
 Each change is reported in ``DecodedClip.notes`` for the user.
 """
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import logging
 
@@ -85,6 +88,31 @@ class VideoLimits:
                 f"out or downscaled)")
 
 
+@dataclass(frozen=True)
+class SourceSpan:
+    """Where the processed frames come from in the uploaded file (for full-fidelity exports).
+
+    The file read at ``fps`` (constant), for at most ``trim_s`` seconds, gives the source
+    frames; processed frame i is source frame ``i * stride``, so the processed clip spans
+    source frames ``0 .. num_processed * stride - 1`` (fewer if the file ends first).
+    """
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    stride: int
+    num_processed: int
+    trim_s: Optional[float] = None
+
+    @property
+    def max_frames(self) -> int:
+        return self.num_processed * self.stride
+
+    def with_path(self, path: str) -> "SourceSpan":
+        return replace(self, path=path)
+
+
 @dataclass
 class DecodedClip:
     """Frames ready for the tracker, and how they relate to the uploaded file."""
@@ -98,6 +126,7 @@ class DecodedClip:
     source_fps: float
     source_seconds: float
     notes: List[str] = field(default_factory=list)
+    source: Optional[SourceSpan] = None  # how to read the upload again at full fidelity
 
     @property
     def num_frames(self) -> int:
@@ -186,13 +215,13 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
     if (width, height) != (probe.width, probe.height):
         notes.append(f"downscaled from {probe.width}x{probe.height} to {width}x{height}")
 
-    filters = []
-    if stride > 1:
-        filters.append(f"fps={fps:.6f}")
+    read_fps = fps * stride  # the constant rate the file is read at (its own, or the assumed one)
+    extra = [f"select=not(mod(n\\,{stride}))"] if stride > 1 else []
     if (width, height) != (probe.width, probe.height):
-        filters.append(f"scale={width}:{height}:flags=area")
-    output_params = ["-vf", ",".join(filters)] if filters else None
-    input_params = ["-t", f"{max_seconds:.3f}"] if trimmed else None
+        extra.append(f"scale={width}:{height}:flags=area")
+    output_params = _read_params(read_fps, extra)
+    trim_s = round(max_seconds, 3) if trimmed else None
+    input_params = ["-t", f"{trim_s:.3f}"] if trim_s is not None else None
 
     from sam2.media.video import encode_jpeg
 
@@ -230,4 +259,59 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
         frames=frames, fps=float(fps), width=w, height=h, name=name,
         source_size=(probe.width, probe.height), source_fps=probe.fps, source_seconds=probe.seconds,
         notes=notes,
+        source=SourceSpan(path=path, width=probe.width, height=probe.height, fps=float(read_fps),
+                          stride=stride, num_processed=len(frames), trim_s=trim_s),
     )
+
+
+def _read_params(read_fps: float, extra: Sequence[str] = ()) -> List[str]:
+    """ffmpeg output options shared by ``decode_clip`` and ``iter_source_frames``: a constant
+    ``read_fps`` first, so both number the source frames the same way; every frame the
+    filters give is passed through (the selection sets the rate, not the muxer)."""
+    return ["-vf", ",".join([f"fps={read_fps:.6f}", *extra]), "-fps_mode", "passthrough"]
+
+
+def iter_source_frames(span: SourceSpan) -> Iterator[np.ndarray]:
+    """The source frames of ``span`` (H x W x 3 uint8 at the file's own size), one at a
+    time: the file is decoded as it is consumed, never held in memory. Raises ``PromptError``
+    if the file cannot be read (it was read before, so this means it changed or vanished)."""
+    import imageio_ffmpeg
+
+    if not os.path.isfile(span.path):
+        raise PromptError("The uploaded video is no longer available; load it again to export.")
+    input_params = ["-t", f"{span.trim_s:.3f}"] if span.trim_s is not None else None
+    gen = imageio_ffmpeg.read_frames(span.path, input_params=input_params,
+                                     output_params=_read_params(span.fps))
+    try:
+        try:
+            meta = next(gen)
+        except Exception as exc:  # noqa: BLE001 - classified for the user
+            raise _explain(exc, os.path.basename(span.path)) from None
+        w, h = (int(v) for v in meta["size"])
+        for count, raw in enumerate(gen):
+            if count >= span.max_frames:
+                break
+            yield np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
+    finally:
+        gen.close()
+
+
+class KeptFile:
+    """A private hard link (a copy where linking fails) of an upload: the exports read the
+    file again, whatever happens to Gradio's temporary copy meanwhile. ``delete()`` frees it."""
+
+    def __init__(self, path: str) -> None:
+        import shutil
+        import tempfile
+
+        self._dir = tempfile.mkdtemp(prefix="sam2_source_")
+        self.path = os.path.join(self._dir, "source" + os.path.splitext(path)[1].lower())
+        try:
+            os.link(path, self.path)
+        except OSError:
+            shutil.copyfile(path, self.path)
+
+    def delete(self) -> None:
+        import shutil
+
+        shutil.rmtree(self._dir, ignore_errors=True)

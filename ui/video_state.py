@@ -77,6 +77,16 @@ class VideoObject:
         return self.prompts.get(frame, FramePrompts())
 
 
+def mask_area_box(m: np.ndarray) -> Tuple[int, Optional[Tuple[int, int, int, int]]]:
+    """(pixel count, (x0, y0, x1, y1) inclusive bounds or None when empty) of a bool mask."""
+    area = int(np.count_nonzero(m))
+    if not area:
+        return 0, None
+    ys = np.flatnonzero(m.any(axis=1))
+    xs = np.flatnonzero(m.any(axis=0))
+    return area, (int(xs[0]), int(ys[0]), int(xs[-1]), int(ys[-1]))
+
+
 @dataclass(frozen=True)
 class PackedMask:
     """A boolean mask packed to bits and zlib-compressed; ``area`` and ``box`` precomputed."""
@@ -91,12 +101,7 @@ class PackedMask:
         m = np.asarray(mask, dtype=bool)
         if m.ndim != 2:
             raise ValueError(f"a mask must be 2-D (H x W), got shape {m.shape}")
-        area = int(m.sum())
-        box = None
-        if area:
-            ys = np.flatnonzero(m.any(axis=1))
-            xs = np.flatnonzero(m.any(axis=0))
-            box = (int(xs[0]), int(ys[0]), int(xs[-1]), int(ys[-1]))
+        area, box = mask_area_box(m)
         return cls(zlib.compress(np.packbits(m).tobytes(), 1), (int(m.shape[0]), int(m.shape[1])), area, box)
 
     def unpack(self) -> np.ndarray:
@@ -133,6 +138,13 @@ class MaskStore:
 
     def frames(self) -> List[int]:
         return sorted(f for f, objs in self._frames.items() if objs)
+
+    def copy(self) -> "MaskStore":
+        """A snapshot (the packed masks are immutable and shared): later changes to this
+        store do not show in it, so long exports can read it without the session lock."""
+        out = MaskStore()
+        out._frames = {f: dict(objs) for f, objs in self._frames.items()}
+        return out
 
     def drop_object(self, obj_id: int) -> None:
         for objs in self._frames.values():

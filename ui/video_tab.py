@@ -35,7 +35,8 @@ starting with ⚠️, not as an error.
   on a tracked frame stays a conditioning frame); track again to update the other frames.
 * ``/video_render(effect)`` -> (preview MP4, status); effects: ``overlay``, ``highlight``,
   ``cutout``, ``blur``, ``pixelate``, ``erase``
-* ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status);
+* ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status),
+  at the upload's own size, frame rate and sound (README: "How video downloads are made");
   the zip has ``objects/<id>_<name>/<frame>.png`` (0/255) and DAVIS palette PNGs
   ``davis/<frame>.png`` (pixel value = object id); see ``ui/video_exports.py``
 * ``/video_info`` -> JSON: clip size and fps (and the upload's), limits and the notes of
@@ -65,6 +66,7 @@ import gradio as gr
 
 from ui.errors import guarded, progress_adapter
 from ui.model_registry import ModelRegistry
+from ui.sessions import RESTORED_NOTE
 from ui.video_controller import VideoController, VideoView
 from ui.video_engine import VideoEngine
 from ui.video_media import VideoLimits
@@ -207,6 +209,23 @@ class VideoTab:
             out[self.frame] = gr.Slider(minimum=0, maximum=max(1, n - 1), value=view.frame, step=1,
                                         interactive=n > 1, label=f"Frame (0–{max(0, n - 1)})" if n else "Frame")
         return out
+
+    # ------------------------------------------------------------------ after a reload
+    def restore_outputs(self) -> List[Any]:
+        return self._outputs()
+
+    def restore(self, sid: Optional[str]) -> Dict[Any, Any]:
+        """The clip, frame, objects and masks the tab showed before the page was reloaded."""
+        if sid not in self.controller.sessions:
+            return {}
+        view = self.controller.view(sid)
+        if view.canvas is not None:
+            view.status = RESTORED_NOTE + "  \n" + view.status
+        return self._render(view)
+
+    def session_model(self, sid: Optional[str]) -> Optional[str]:
+        """The model this tab's session works with (None: no session)."""
+        return self.controller.info(sid)["model"] if sid in self.controller.sessions else None
 
     # ------------------------------------------------------------------ events
     def _wire(self) -> None:
@@ -375,10 +394,21 @@ class VideoTab:
         self.export_btn.click(export, [self.effect], [self.files, self.preview, self.status],
                               api_name="video_export", **export_kw)
         self.info_btn.click(info, None, [self.info], api_name="video_info", **view_kw)
+        self._wire_stale_downloads()
+
+    def _wire_stale_downloads(self) -> None:
+        """Offered files and the preview always match the masks: the browser takes them away
+        (no server round trip) as soon as anything that changes masks or objects is asked
+        for -- a new clip or model, a prompt, a correction, an object added, renamed or
+        removed, a reset, a new tracking run (whose preview follows when it ends)."""
+        changes = [self.upload.change, self.model.input, self.canvas.select, self.point_btn.click,
+                   self.box_btn.click, self.undo_btn.click, self.clear_frame_btn.click, self.new_obj_btn.click,
+                   self.rename_btn.click, self.remove_obj_btn.click, self.reset_btn.click, self.track_btn.click]
+        gr.on(changes, None, None, [self.files, self.preview], js="() => [null, null]")
 
 
-def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown) -> VideoController:
-    """Add the "Video" tab to the open ``gr.Tabs``; returns its controller (``.drop(sid)``).
+def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown) -> VideoTab:
+    """Add the "Video" tab to the open ``gr.Tabs``; returns it (``.controller``, ``.restore``).
 
     ``config`` is the app's ``AppConfig`` (examples folder, idle timeout, concurrency, and
     ``video_limits`` if it has one); otherwise limits come from ``VideoLimits.for_device``
@@ -389,11 +419,12 @@ def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown) ->
     controller = VideoController(VideoEngine(registry), limits, max_idle_s=idle_s)
     controller.sessions.start_sweeper(interval_s=min(60.0, idle_s))
     on_gpu = registry.device.startswith("cuda")
+    tab = VideoTab(controller, getattr(config, "examples_dir", None),
+                   concurrency_limit=int(getattr(config, "concurrency_limit", 4)),
+                   track_concurrency=2 if on_gpu else 1)
     with gr.Tab("Video", id="video"):
-        VideoTab(controller, getattr(config, "examples_dir", None),
-                 concurrency_limit=int(getattr(config, "concurrency_limit", 4)),
-                 track_concurrency=2 if on_gpu else 1).build(model)
-    return controller
+        tab.build(model)
+    return tab
 
 
 __all__ = ["VideoTab", "build_video_tab", "example_videos"]

@@ -94,6 +94,33 @@ class Mp4Writer:
         self.close()
 
 
+def mux_audio(video_path: str, audio_source: str, out_path: str, seconds: Optional[float] = None,
+              timeout_s: float = 600.0) -> bool:
+    """Write ``out_path``: the video of ``video_path`` (copied, not re-encoded) with the first
+    audio stream of ``audio_source`` (the first ``seconds`` of it; re-encoded to AAC, which
+    every browser plays in an MP4). Every video frame is kept (no ``-shortest``: a sound
+    track a little shorter than the picture would cut frames off). Returns False, writing
+    nothing, when ``audio_source`` has no audio stream; raises ``RuntimeError`` with
+    ffmpeg's last line when muxing fails."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from sam2.media.video import has_audio
+
+    if not has_audio(audio_source):
+        return False
+    trim = ["-t", f"{seconds:.3f}"] if seconds is not None else []
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", os.fspath(video_path),
+           *trim, "-i", os.fspath(audio_source), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+           "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", os.fspath(out_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise RuntimeError(f"could not add the audio: {lines[-1] if lines else 'ffmpeg failed'}")
+    return True
+
+
 def write_mp4(path: str, frames: Iterable[np.ndarray], fps: float = 24.0, quality: Optional[float] = 23) -> str:
     """Write RGB uint8 frames (H x W x 3) to a browser-playable MP4; returns ``path``."""
     writer = Mp4Writer(path, fps=fps, quality=quality)

@@ -216,6 +216,17 @@ def decode_video_file(path: str, max_raw_bytes: Optional[int] = None) -> Tuple[L
     return frames, float(meta.get("fps") or 0.0)
 
 
+def has_audio(path: str, timeout_s: float = 60.0) -> bool:
+    """Whether the media file ``path`` has an audio stream (ffmpeg's description of it)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path)],
+                          capture_output=True, text=True, timeout=timeout_s)
+    return re.search(r"^\s*Stream #\S+.*: Audio: ", done.stderr, flags=re.MULTILINE) is not None
+
+
 class VideoFrames(Sequence):
     """The frames of one video, stored compactly, with model inputs made on demand.
 
@@ -445,5 +456,5 @@ def load_video(
 
 __all__ = [
     "VideoFrames", "VideoLoadError", "LRUCache", "EncodedFrame", "load_video", "preprocess_frame",
-    "decode_video_file", "list_frame_files", "VIDEO_EXTENSIONS", "FRAME_EXTENSIONS",
+    "decode_video_file", "list_frame_files", "has_audio", "VIDEO_EXTENSIONS", "FRAME_EXTENSIONS",
 ]
