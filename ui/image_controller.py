@@ -232,6 +232,15 @@ class ImageController:
             raise
         return True
 
+    def _apply_model(self, slot: _ImageSlot, new_id: str) -> None:
+        """Commit ``new_id`` as the session's model: what the old one computed is dropped."""
+        st = slot.state
+        st.model_key = new_id
+        st.embedding = None
+        st.everything = None
+        for obj in st.objects:
+            obj.prediction = None
+
     def click(self, sid: Optional[str], x: float, y: float, mode: str, progress: ProgressFn = _noop) -> ImageView:
         """A click on the displayed image at display pixel (x, y)."""
         if mode not in CLICK_MODES:
