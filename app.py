@@ -14,7 +14,7 @@ import sys
 from typing import List, Optional
 
 from ui import spaces  # noqa: F401 - must be imported before torch on ZeroGPU Spaces
-from ui.app_ui import AppConfig, build_demo, launch_options
+from ui.app_ui import AppConfig, build_demo, launch_options, make_registry
 from ui.model_names import model_ids
 
 
@@ -43,21 +43,40 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def one_line(text: str, limit: int = 600) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut at ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
+    from sam2.checkpoint import CheckpointError
+    from ui.model_registry import ModelUnavailableError
+
     try:
         config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,
                            concurrency_limit=max(1, args.concurrency), video=not args.no_video,
                            precision=args.precision)
-        demo = build_demo(config)
-    except ValueError as exc:  # bad --model / --device / --checkpoint
-        sys.exit(f"app.py: error: {exc}")
-    if spaces.ZERO_GPU:
-        # ZeroGPU forks a worker per GPU call: load the default model in this process first.
-        demo.sam2_registry.get(None)
+        registry = make_registry(config)
+        # A bad --checkpoint is refused here, before serving; without one, the log says
+        # whether the default model's weights can be had (cached, Hub reachable) or not.
+        registry.check_at_startup()
+        demo = build_demo(config, registry)
+    except CheckpointError as exc:  # --checkpoint unreadable, not plain weights, or another model's
+        sys.exit(f"app.py: error: --checkpoint: {one_line(str(exc))}")
+    except ValueError as exc:  # bad --model / --device / missing --checkpoint
+        sys.exit(f"app.py: error: {one_line(str(exc))}")
+    if spaces.ZERO_GPU and registry.unavailable_reason(None) is None:
+        # ZeroGPU forks a worker per GPU call: load the default model in this process first
+        # (a model that cannot be had was reported above; the page says so too).
+        try:
+            registry.get(None)
+        except ModelUnavailableError:
+            pass  # remembered and logged by the registry; every action will say it
     demo.queue(default_concurrency_limit=max(1, args.concurrency)).launch(
         server_name=args.host, server_port=args.port, share=args.share, **launch_options()
     )

@@ -49,17 +49,35 @@ def read_state_dict(path: PathLike) -> Dict[str, torch.Tensor]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as exc:
         raise CheckpointError(
-            f"could not read checkpoint {path}: the file is corrupt or truncated ({exc}). {DOWNLOAD_HINT}"
+            f"could not read checkpoint {path}: the file is corrupt or truncated ({_why(exc)}). {DOWNLOAD_HINT}"
         ) from exc
     except Exception as exc:  # pickle.UnpicklingError and friends: refuse anything but tensors
         raise CheckpointError(
-            f"refused to load checkpoint {path}: it is not a plain tensor checkpoint ({exc})"
+            f"refused to load checkpoint {path}: it is corrupt or not a plain tensor checkpoint "
+            f"({_why(exc)}); only weights are loaded, never code. {DOWNLOAD_HINT}"
         ) from exc
     if isinstance(data, Mapping) and "model" in data and isinstance(data["model"], Mapping):
         data = data["model"]
     if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise CheckpointError(f"checkpoint {path} does not hold a SAM 2 state dict ({{'model': state_dict}})")
     return dict(data)
+
+
+def _why(exc: BaseException, limit: int = 200) -> str:
+    """The telling part of a ``torch.load`` error, on one line.
+
+    ``weights_only`` refusals are a paragraph of advice around one fact ("Unsupported
+    global: GLOBAL argparse.Namespace ..."); a checkpoint error should say the fact only,
+    so that it fits the one line an app or a log shows.
+    """
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0].split(". ", 1)[0].rstrip(".") if lines else ""
+    flat = " ".join(first.split()) or type(exc).__name__
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:

@@ -107,3 +107,33 @@ def test_controller_encodes_once_per_image_per_session(engine, small_image, tmp_
     import os
 
     assert not any(os.path.exists(p) for p in paths)  # session files removed with the session
+
+
+def test_model_switch_predicts_again_and_a_refused_one_keeps_everything(tiny_model, small_image, tmp_path,
+                                                                        monkeypatch):
+    """A working switch re-predicts the session's objects with the new model; a refused one
+    (weights not here) leaves model, embedding and masks as they were."""
+    from sam2 import build_sam
+    from ui.model_availability import HubProbe
+    from ui.model_registry import ModelUnavailableError
+
+    monkeypatch.setattr(build_sam, "build_sam2_hf", lambda model_id, **kw: tiny_model)  # "small" = tiny weights
+    probe = {"reason": None}
+    registry = ModelRegistry(device="cpu", default_model="tiny",
+                             hub=HubProbe(probe=lambda url, timeout: probe["reason"], remember_s=0.0))
+    ctl = ImageController(ImageEngine(registry))
+    path = tmp_path / "small.png"
+    Image.fromarray(small_image).save(path)
+    ctl.load_image("s", str(path))
+    ctl.add_point("s", 57, 65, True)
+    view = ctl.set_model("s", "small")
+    assert "Model set to SAM 2.1 · small" in view.status and len(view.candidates) == 3
+    assert ctl.model_of("s") == "facebook/sam2.1-hiera-small"
+    before = ctl.export("s")
+    mask = np.asarray(Image.open(before[0]))
+    probe["reason"] = "gaierror"  # the network goes; large was never downloaded
+    with pytest.raises(ModelUnavailableError, match="large is unavailable.*Still using SAM 2.1 · small"):
+        ctl.set_model("s", "large")
+    view = ctl.view("s")
+    assert ctl.model_of("s") == "facebook/sam2.1-hiera-small" and len(view.candidates) == 3
+    assert np.array_equal(np.asarray(Image.open(ctl.export("s")[0])), mask)

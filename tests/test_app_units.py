@@ -303,6 +303,7 @@ def test_mp4_is_h264_yuv420p_and_pads_odd_sizes(tmp_path):
 
 
 # ----------------------------------------------------------------------------- model registry
+from ui.model_availability import HubProbe  # noqa: E402
 def test_registry_loads_once_under_concurrency_and_evicts(monkeypatch):
     import time as _time
 
@@ -317,7 +318,8 @@ def test_registry_loads_once_under_concurrency_and_evicts(monkeypatch):
         return object()
 
     monkeypatch.setattr(build_sam, "build_sam2_hf", fake_build)
-    reg = ModelRegistry(device="cpu", max_loaded=1)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    reg = ModelRegistry(device="cpu", max_loaded=1, hub=HubProbe(probe=lambda url, timeout: None))
     assert reg.default_model == "facebook/sam2.1-hiera-tiny"
     got = []
     threads = [threading.Thread(target=lambda: got.append(reg.get(None).model)) for _ in range(4)]
@@ -345,8 +347,13 @@ def test_registry_explains_missing_weights_offline(monkeypatch):
             raise build_sam.HubDownloadError("not cached") from exc
 
     monkeypatch.setattr(build_sam, "build_sam2_hf", offline)
-    with pytest.raises(ModelUnavailableError, match="Check your internet connection.*--checkpoint"):
-        ModelRegistry(device="cpu").get("large")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    reg = ModelRegistry(device="cpu", hub=HubProbe(probe=lambda url, timeout: None))
+    with pytest.raises(ModelUnavailableError, match="download from the Hugging Face Hub failed.*--checkpoint"):
+        reg.get("large")
+    # The failed download taught the registry that the Hub is out of reach: other
+    # uncached models are marked, and the failed one answers at once from memory.
+    assert reg.unavailable_reason("small") == "unavailable offline"
 
 
 def test_registry_rejects_bad_options(tmp_path):

@@ -116,11 +116,21 @@ class FakeRegistry:
     device = "cpu"
     default_model = TINY
 
-    def __init__(self, predictors) -> None:
+    def __init__(self, predictors, unavailable=()) -> None:
         self.predictors = predictors
+        self.unavailable = set(unavailable)
 
     def resolve(self, name):
         return self.default_model if not name else resolve_model_id(name)
+
+    def require_available(self, name):
+        from ui.model_registry import ModelUnavailableError
+
+        model_id = self.resolve(name)
+        if model_id in self.unavailable:
+            raise ModelUnavailableError(f"{model_id} is unavailable: no weights here.", model_id=model_id,
+                                        offline=True)
+        return model_id
 
     def get(self, name, kind="image", progress=None):
         assert kind == "video"
@@ -336,6 +346,27 @@ def test_switching_model_replays_the_prompts(clip_path):
     assert c.info("s")["model"] == SMALL and c.info("s")["tracking_stale"]
     with pytest.raises(PromptError, match="unknown model"):
         c.set_model("s", "gigantic")
+
+
+def test_a_refused_model_switch_keeps_the_session(clip_path):
+    from ui.model_registry import ModelUnavailableError
+
+    preds = {TINY: FakePredictor(), SMALL: FakePredictor()}
+    c = VideoController(VideoEngine(FakeRegistry(preds, unavailable={SMALL})), LIMITS)
+    c.load("s", clip_path)
+    c.add_point("s", 1, 30, 30, True, 1)
+    _run_track(c, "s", "forward", 1)
+    before = c.info("s")
+    mask = _mask(c, "s", 3, 1).copy()
+    with pytest.raises(ModelUnavailableError, match="unavailable.*Still using SAM 2.1 · tiny"):
+        c.set_model("s", "small")
+    after = c.info("s")
+    assert after["model"] == TINY and after["tracked_frames"] == before["tracked_frames"]
+    assert not after["tracking_stale"] and np.array_equal(_mask(c, "s", 3, 1), mask)
+    assert preds[SMALL].prompt_calls == []
+    # the session carries on with the model that works
+    view = c.add_point("s", 2, 60, 40, True, 1)
+    assert view.status and preds[TINY].prompt_calls[-1] == (2, 1)
 
 
 def test_render_and_export_files(clip_path):

@@ -23,8 +23,9 @@ import gradio as gr
 from ui.image_controller import ImageController
 from ui.image_engine import ImageEngine
 from ui.image_tab import EverythingDefaults, ImageTab
-from ui.model_names import model_choices, model_label
-from ui.model_registry import ModelRegistry
+from ui.model_names import model_label
+from ui.model_registry import ModelRegistry, ModelUnavailableError
+from ui.model_selector import dropdown_update, model_dropdown
 from ui.sessions import SessionKeys
 
 log = logging.getLogger("sam2.app")
@@ -75,12 +76,15 @@ class AppConfig:
         return (max(1, int(round(every))), max(1, int(round(age))))
 
 
+def make_registry(config: AppConfig) -> ModelRegistry:
+    """The app's model registry for ``config`` (``ValueError`` for bad options)."""
+    return ModelRegistry(device=config.device, default_model=config.model, checkpoint=config.checkpoint,
+                         max_loaded=config.max_loaded_models, precision=config.precision)
+
+
 def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry] = None) -> gr.Blocks:
     """The Blocks for the app; models load lazily on first use."""
-    registry = registry or ModelRegistry(
-        device=config.device, default_model=config.model, checkpoint=config.checkpoint,
-        max_loaded=config.max_loaded_models, precision=config.precision,
-    )
+    registry = registry or make_registry(config)
     idle_s = config.max_idle_minutes * 60.0
     keys = SessionKeys()
     image_controller = ImageController(ImageEngine(registry), max_idle_s=idle_s)
@@ -89,18 +93,10 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
     on_gpu = registry.device.startswith("cuda")
     everything = EverythingDefaults(points_per_side=32 if on_gpu else 16)
 
-    source = "local checkpoint" if registry.checkpoint else "Hugging Face Hub"
     with gr.Blocks(title="SAM 2 — Segment Anything in images and videos",
                    delete_cache=config.cache_policy()) as demo:
-        gr.Markdown(
-            "## SAM 2 — Segment Anything in images and videos\n"
-            "Click on an object to segment it: green points mark the object, red points the "
-            "background, or draw a box with two clicks. The model loads on first use "
-            f"(default **{model_label(registry.default_model)}** from the {source}, on "
-            f"**{registry.device}**)."
-        )
-        model = gr.Dropdown(model_choices(), value=registry.default_model, label="Model",
-                            elem_id="model-select", interactive=True)
+        gr.Markdown(_header(registry))
+        model = model_dropdown(registry)
         session_key = gr.Textbox(visible=False, elem_id="session-key")
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
@@ -113,7 +109,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
         tabs = [t for t in (image_tab, video_tab) if t is not None]
         for tab in tabs[1:]:
             tab.controller.sessions.use_keys(keys)
-        _wire_sessions(demo, keys, session_key, model, tabs)
+        _wire_sessions(demo, keys, session_key, model, tabs, registry)
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
@@ -122,23 +118,24 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
 
 
 def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, model: gr.Dropdown,
-                   tabs: List[Any]) -> None:
+                   tabs: List[Any], registry: ModelRegistry) -> None:
     """Page load: bind this connection to the tab's key and show its work again (the model
-    selector included); unload: keep a tab's session for a reload, free an API client's at once."""
+    selector included, with fresh marks of the models that cannot load here); unload: keep a
+    tab's session for a reload, free an API client's at once."""
 
     def restore(key: Optional[str], request: gr.Request) -> Dict[Any, Any]:
         sid = request.session_hash
         out: Dict[Any, Any] = {session_key: keys.attach(sid, key)}
         for tab in tabs:
             tab.controller.sessions.adopt(sid)
+        model_id = None
         for tab in reversed(tabs):  # the image tab's model wins when both tabs have a session
             try:
                 out.update(tab.restore(sid))
-                model_id = tab.session_model(sid)
-                if model_id:
-                    out[model] = model_id
+                model_id = tab.session_model(sid) or model_id
             except Exception:  # noqa: BLE001 - a tab that cannot be redrawn starts empty, the page still loads
                 log.exception("could not restore a session after a reload")
+        out[model] = dropdown_update(registry, model_id)
         return out
 
     outputs = [session_key, model] + [c for tab in tabs for c in tab.restore_outputs()]
@@ -155,6 +152,22 @@ def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, 
             tab.controller.drop(sid)
 
     demo.unload(forget)
+
+
+def _header(registry: ModelRegistry) -> str:
+    """Title, how to use it, and where the default model comes from (or why it cannot)."""
+    source = "local checkpoint" if registry.checkpoint else "Hugging Face Hub"
+    when = "is loaded" if registry.is_loaded(None) else "loads on first use"
+    text = ("## SAM 2 — Segment Anything in images and videos\n"
+            "Click on an object to segment it: green points mark the object, red points the "
+            f"background, or draw a box with two clicks. The model {when} "
+            f"(default **{model_label(registry.default_model)}** from the {source}, on "
+            f"**{registry.device}**).")
+    try:
+        registry.require_available(registry.default_model)
+    except ModelUnavailableError as exc:
+        text += f"\n\n⚠️ {exc}"
+    return text
 
 
 def _build_video_tab(registry: ModelRegistry, config: AppConfig, model: gr.Dropdown) -> Any:

@@ -3,8 +3,10 @@
 * ``PromptError`` (a mistake the user can fix: click outside, no image yet, bad file):
   a yellow ``gr.Warning`` toast plus the same words in the tab's status line; the other
   outputs keep their values, so the session carries on where it was.
-* ``ModelUnavailableError`` and other ``ValueError``/``RuntimeError`` with a message:
-  a red ``gr.Error`` toast with that message.
+* ``ModelUnavailableError`` (the weights cannot be had here): the same as a
+  ``PromptError``: a short toast that names the fix and the same words in the status
+  line, while the picture and the rest stay as they were (raising would put red "Error"
+  badges on every output). Its full detail is in the server log (``ModelRegistry``).
 * Anything else: logged with its traceback on the server, and a short ``gr.Error``.
 """
 
@@ -23,22 +25,25 @@ log = logging.getLogger("sam2.app")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def guarded(status: Any, generator: bool = False) -> Callable[[F], F]:
+def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> Callable[[F], F]:
     """Decorate an event handler whose outputs include the ``status`` component.
 
     Handlers return dicts ``{component: value}``; on a ``PromptError`` only ``status`` is
     updated. With ``generator=True`` the handler is a generator and the same rules apply
     to whatever it raises while streaming.
+
+    ``model_toast=False``: a ``ModelUnavailableError`` updates the status line only, for
+    handlers of an event whose other handler already shows the same toast (the shared
+    model dropdown drives both tabs).
     """
 
     def handle(exc: BaseException) -> dict:
-        if isinstance(exc, PromptError):
-            gr.Warning(str(exc))
+        if isinstance(exc, (PromptError, ModelUnavailableError)):
+            if model_toast or not isinstance(exc, ModelUnavailableError):
+                gr.Warning(str(exc).replace("`", ""))  # toasts show Markdown as typed
             return {status: f"⚠️ {exc}"}
         if isinstance(exc, gr.Error):
             raise exc
-        if isinstance(exc, ModelUnavailableError):
-            raise gr.Error(str(exc), duration=None) from None
         log.exception("event handler failed")
         detail = str(exc).strip()
         text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -19,6 +19,7 @@ from ui import exports, overlay
 from ui.image_engine import EverythingParams, ImageEngine
 from ui.image_state import ImageSession, PromptError
 from ui.model_names import model_label
+from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 
 ProgressFn = Callable[[Optional[float], str], None]
@@ -28,6 +29,10 @@ ProgressFn = Callable[[Optional[float], str], None]
 MAX_IMAGE_PIXELS = 40_000_000
 
 CLICK_MODES = ("foreground", "background", "box")
+
+#: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
+#: again within this many seconds is answered from memory, without a second toast.
+REPEAT_WINDOW_S = 2.0
 
 
 @dataclass
@@ -67,6 +72,7 @@ class _ImageSlot:
     files: SessionFiles = field(default_factory=SessionFiles)
     last_encode_s: Optional[float] = None
     last_decode_s: Optional[float] = None
+    refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
 
 
 def read_image(source: Any) -> Tuple[np.ndarray, str]:
@@ -134,6 +140,10 @@ class ImageController:
             slot.state.load(image, name or file_name, overlay.make_display(image))
             slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None
+            try:
+                self.engine.registry.require_available(slot.state.model_key)
+            except ModelUnavailableError as exc:  # say so now, not after the first click
+                return self._view(slot, note=f"⚠️ The image is here, but {exc}")
             return self._view(slot, note="Image loaded. Click on it to add a point.")
 
         return self._run(sid, act)
@@ -149,15 +159,28 @@ class ImageController:
         return self._run(sid, act)
 
     def set_model(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = _noop) -> ImageView:
-        """Switch model; objects that have prompts are predicted again with the new one."""
+        """Switch model; objects that have prompts are predicted again with the new one.
+
+        A model that cannot be had leaves the session exactly as it was (its model, image,
+        prompts and masks) and raises ``ModelUnavailableError`` saying which model stays.
+        """
 
         def act(slot: _ImageSlot) -> ImageView:
-            if not self._apply_model(slot, model_id):
+            try:
+                new_id = self.engine.registry.resolve(model_id)
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            refused = slot.refused
+            if refused is not None and refused[0] == new_id and time.monotonic() - refused[1] < REPEAT_WINDOW_S:
+                return self._view(slot, note=f"⚠️ {refused[2]}")
+            try:
+                changed = self._switch_model(slot, new_id, progress)
+            except ModelUnavailableError as exc:
+                slot.refused = (new_id, time.monotonic(), str(exc))
+                raise
+            if not changed:
                 return self._view(slot)
-            st = slot.state
-            if st.has_image and any(o.history for o in st.objects):
-                self._predict_all(slot, progress)
-            return self._view(slot, note=f"Model set to {model_label(self.engine.registry.resolve(st.model_key))}.")
+            return self._view(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.state.model_key))}.")
 
         return self._run(sid, act)
 
@@ -165,7 +188,7 @@ class ImageController:
         """Load the model and encode the current image now, so that the first click is fast."""
 
         def act(slot: _ImageSlot) -> ImageView:
-            self._apply_model(slot, model_id)
+            self._switch_model(slot, model_id, progress)
             if not slot.state.has_image:
                 return self._view(slot)
             self._ensure_embedding(slot, progress)
@@ -174,22 +197,49 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def _apply_model(self, slot: _ImageSlot, model_id: Optional[str]) -> bool:
-        """Record the session's model choice; returns whether it changed."""
+    def _switch_model(self, slot: _ImageSlot, model_id: Optional[str], progress: ProgressFn) -> bool:
+        """Make ``model_id`` the session's model; returns whether it changed.
+
+        The new model is checked (no image yet) or loaded and applied to the session's
+        objects before anything is committed: on failure the session keeps its model,
+        embedding and masks, and the error names the model that stays.
+        """
+        registry = self.engine.registry
         try:
-            new_id = self.engine.registry.resolve(model_id)
+            new_id = registry.resolve(model_id)
         except ValueError as exc:
             raise PromptError(str(exc)) from None
         st = slot.state
-        if self.engine.registry.resolve(st.model_key) == new_id:
+        old_id = registry.resolve(st.model_key)
+        if old_id == new_id:
             st.model_key = new_id
             return False
+        saved = (st.model_key, st.embedding, st.everything, [o.prediction for o in st.objects],
+                 slot.last_encode_s, slot.last_decode_s)
+        try:
+            registry.require_available(new_id)  # at once when the weights are known to be missing
+            if st.has_image:
+                self.engine.ensure_model(new_id, progress)
+            self._apply_model(slot, new_id)
+            if st.has_image and any(o.history for o in st.objects):
+                self._predict_all(slot, progress)
+        except Exception as exc:
+            st.model_key, st.embedding, st.everything, predictions, slot.last_encode_s, slot.last_decode_s = saved
+            for obj, prediction in zip(st.objects, predictions):
+                obj.prediction = prediction
+            if isinstance(exc, ModelUnavailableError):
+                raise exc.again(suffix=f" Still using {model_label(old_id)}.") from None
+            raise
+        return True
+
+    def _apply_model(self, slot: _ImageSlot, new_id: str) -> None:
+        """Commit ``new_id`` as the session's model: what the old one computed is dropped."""
+        st = slot.state
         st.model_key = new_id
         st.embedding = None
         st.everything = None
         for obj in st.objects:
             obj.prediction = None
-        return True
 
     def click(self, sid: Optional[str], x: float, y: float, mode: str, progress: ProgressFn = _noop) -> ImageView:
         """A click on the displayed image at display pixel (x, y)."""
@@ -199,6 +249,7 @@ class ImageController:
         def act(slot: _ImageSlot) -> ImageView:
             st = slot.state
             st.require_image()
+            self.engine.registry.require_available(st.model_key)  # no unseen prompt without a model
             assert st.display is not None
             dh, dw = st.display.pixels.shape[:2]
             if not (0 <= x < dw and 0 <= y < dh):
@@ -229,6 +280,7 @@ class ImageController:
     def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> ImageView:
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
+            self.engine.registry.require_available(slot.state.model_key)  # no unseen prompt without a model
             change(slot.state)
             self._predict_active(slot, progress)
             return self._view(slot)

@@ -24,6 +24,7 @@ import gradio as gr
 from ui.errors import guarded, progress_adapter
 from ui.image_controller import ImageController, ImageView
 from ui.image_engine import EverythingParams
+from ui.model_selector import dropdown_update
 from ui.overlay import MAX_DISPLAY_SIDE
 from ui.sessions import RESTORED_NOTE
 
@@ -216,6 +217,10 @@ class ImageTab:
         def set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
             return self._render(c.set_model(_session(request), model_id, progress_adapter(progress)))
 
+        def sync_model(request: gr.Request):
+            """The dropdown shows the session's model (back to it after a failed switch), marks fresh."""
+            return dropdown_update(c.engine.registry, c.model_of(_session(request)))
+
         @guarded(self.status)
         def on_click(mode: str, evt: gr.SelectData, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
             x, y = evt.index[0], evt.index[1]
@@ -288,7 +293,8 @@ class ImageTab:
         self.upload.change(load_image, [self.upload], views, api_name="load_image",
                            concurrency_limit=self.concurrency_limit).then(
             prepare, [self.model], [self.status], api_visibility="undocumented", **prompt_kw)
-        self.model.input(set_model, [self.model], views, api_name="set_model", **prompt_kw)
+        self.model.input(set_model, [self.model], views, api_name="set_model", **prompt_kw).then(
+            sync_model, None, [self.model], api_visibility="private")
         self.canvas.select(on_click, [self.mode], views, api_visibility="undocumented",
                            trigger_mode="multiple", **prompt_kw)
         self.point_btn.click(add_point, [self.px, self.py, self.pfg], views, api_name="add_point", **prompt_kw)

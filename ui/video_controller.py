@@ -24,6 +24,7 @@ import numpy as np
 
 from ui import overlay
 from ui.model_names import model_label
+from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
 from ui.video_export_run import ExportPaths, make_exports
@@ -208,6 +209,10 @@ class VideoController:
             if clip.notes:
                 note += " Limits applied: " + "; ".join(clip.notes) + "."
             note += " Click on an object to start."
+            try:
+                self.engine.require_available(slot.model_key)
+            except ModelUnavailableError as exc:  # say so now, not after the first click
+                note = f"⚠️ The clip is here, but {exc}"
             view = self._view(slot, 0, note)
             if clip.notes:
                 view.warning = f"{clip.name}: " + "; ".join(clip.notes) + f" (limits: {self.limits.describe()})."
@@ -226,7 +231,7 @@ class VideoController:
         def act(slot: _VideoSlot) -> VideoView:
             if slot.tracking:
                 return self._view(slot, slot.state.last_frame)
-            self._apply_model(slot, model_key)
+            self._switch_model(slot, model_key, progress)
             if slot.clip is None:
                 return self._empty_view(slot)
             self._ensure_inference(slot, progress)
@@ -235,13 +240,17 @@ class VideoController:
         return self._run(sid, act)
 
     def set_model(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = _noop) -> VideoView:
-        """Switch model; prompts are replayed on the new one (track again for the other frames)."""
+        """Switch model; prompts are replayed on the new one (track again for the other frames).
+
+        A model that cannot be had leaves the session as it was (model, prompts, tracked
+        masks) and raises ``ModelUnavailableError`` saying which model stays.
+        """
 
         def act(slot: _VideoSlot) -> VideoView:
             if slot.tracking:
                 raise PromptError("The video tab keeps its model while tracking runs; pick the model "
                                   "again once tracking has finished (or press Cancel).")
-            changed = self._apply_model(slot, model_key)
+            changed = self._switch_model(slot, model_key, progress)
             frame = slot.state.last_frame
             if not changed:
                 return self._view(slot, frame) if slot.clip is not None else self._empty_view(slot)
@@ -249,11 +258,39 @@ class VideoController:
             if slot.clip is None:
                 return self._empty_view(slot, note)
             if slot.state.all_prompted_frames():
-                self._ensure_inference(slot, progress)
                 note += " Prompts were applied again with it; track again to update the other frames."
             return self._view(slot, frame, note)
 
         return self._run(sid, act)
+
+    def _switch_model(self, slot: _VideoSlot, model_key: Optional[str], progress: ProgressFn) -> bool:
+        """Make ``model_key`` the session's model (prompts replayed on it); returns whether it changed.
+
+        Nothing is committed until the new model has loaded and taken the prompts: on
+        failure the session keeps its model, tracking state and masks.
+        """
+        try:
+            new_id = self.engine.resolve(model_key)
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        old_id = self.engine.resolve(slot.model_key)
+        if old_id == new_id:
+            slot.model_key = new_id
+            return False
+        saved = (slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version)
+        try:
+            self.engine.require_available(new_id)  # at once when the weights are known to be missing
+            if slot.clip is not None:
+                self.engine.predictor(new_id, progress)
+            self._apply_model(slot, new_id)
+            if slot.clip is not None and slot.state.all_prompted_frames():
+                self._ensure_inference(slot, progress)
+        except Exception as exc:
+            slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version = saved
+            if isinstance(exc, ModelUnavailableError):
+                raise exc.again(suffix=f" Still using {model_label(old_id)}.") from None
+            raise
+        return True
 
     def _apply_model(self, slot: _VideoSlot, model_key: Optional[str]) -> bool:
         try:

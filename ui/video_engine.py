@@ -46,6 +46,10 @@ class VideoEngine:
     def resolve(self, model_key: Optional[str]) -> str:
         return self.registry.resolve(model_key)
 
+    def require_available(self, model_key: Optional[str]) -> str:
+        """The model id, or ``ModelUnavailableError`` at once when its weights cannot be had."""
+        return self.registry.require_available(model_key)
+
     def predictor(self, model_key: Optional[str], progress: ProgressFn = _noop) -> Tuple[str, Any]:
         """(model id, its ``SAM2VideoPredictor``), loading it on first use."""
         loaded = self.registry.get(model_key, kind="video", progress=progress)

@@ -249,7 +249,7 @@ class VideoTab:
             """Load the video model and encode frame 0 right after an upload."""
             return {self.status: c.prepare(_session(request), model_id, progress_adapter(progress)).status}
 
-        @guarded(self.status)
+        @guarded(self.status, model_toast=False)  # the image tab's handler of the same pick shows it
         def set_model(model_id: str, request: gr.Request, progress=gr.Progress()):
             return self._render(c.set_model(_session(request), model_id, progress_adapter(progress)))
 
