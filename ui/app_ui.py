@@ -22,6 +22,8 @@ import gradio as gr
 
 from ui.image_controller import ImageController
 from ui.image_engine import ImageEngine
+from ui.image_find import ImageFind
+from ui.find import Finder
 from ui.image_tab import EverythingDefaults, ImageTab
 from ui.model_names import model_label
 from ui.model_registry import ModelRegistry, ModelUnavailableError
@@ -92,6 +94,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
     image_controller.sessions.start_sweeper(interval_s=min(60.0, idle_s))
     on_gpu = registry.device.startswith("cuda")
     everything = EverythingDefaults(points_per_side=32 if on_gpu else 16)
+    finder = Finder(device=registry.device)  # the detector loads on the first Find, once per process
 
     with gr.Blocks(title="SAM 2 — Segment Anything in images and videos",
                    delete_cache=config.cache_policy()) as demo:
@@ -101,7 +104,8 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
                 image_tab = ImageTab(image_controller, config.examples_dir, everything,
-                                     concurrency_limit=config.concurrency_limit)
+                                     concurrency_limit=config.concurrency_limit,
+                                     find=ImageFind(image_controller, finder))
                 image_tab.build(model)
             video_tab = None
             if config.video:
@@ -113,7 +117,8 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
-    demo.sam2_session_keys = keys  # type: ignore[attr-defined]
+    demo.sam2_session_keys = keys
+    demo.sam2_finder = finder  # type: ignore[attr-defined]  # type: ignore[attr-defined]
     return demo
 
 

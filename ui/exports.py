@@ -28,6 +28,7 @@ class ExportedMask:
     point_coords: Sequence[Sequence[float]] = field(default_factory=tuple)
     point_labels: Sequence[int] = field(default_factory=tuple)
     box_xyxy: Optional[Sequence[float]] = None
+    category: str = "object"  # the COCO category name: Find's label ("car"), else "object"
 
 
 def safe_stem(name: Optional[str], default: str = "image") -> str:
@@ -112,8 +113,14 @@ def write_cutout_png(image: np.ndarray, mask: np.ndarray, path: str) -> str:
 def coco_document(
     items: Sequence[ExportedMask], image_hw: Tuple[int, int], file_name: str = "image.png"
 ) -> Dict[str, Any]:
-    """A COCO-style dict: one ``image`` entry and one annotation (RLE segmentation) per mask."""
+    """A COCO-style dict: one ``image`` entry and one annotation (RLE segmentation) per mask.
+
+    Categories are the items' ``category`` names in first-seen order (ids from 1); with
+    no labelled item that is the single ``{"id": 1, "name": "object"}``.
+    """
     import torch
+
+    from sam2.find import coco_categories
 
     from sam2.utils.amg import (
         area_from_rle,
@@ -125,6 +132,7 @@ def coco_document(
 
     h, w = int(image_hw[0]), int(image_hw[1])
     annotations: List[Dict[str, Any]] = []
+    categories, category_ids = coco_categories([it.category or "object" for it in items] or ["object"])
     if items:
         stack = torch.from_numpy(np.stack([_check_mask(it.mask, (h, w)) for it in items]))
         rles = mask_to_rle_pytorch(stack)
@@ -133,7 +141,7 @@ def coco_document(
             ann: Dict[str, Any] = {
                 "id": idx,
                 "image_id": 1,
-                "category_id": 1,
+                "category_id": category_ids[it.category or "object"],
                 "label": it.label,
                 "segmentation": coco_encode_rle(rle),
                 "area": int(area_from_rle(rle)),
@@ -153,7 +161,7 @@ def coco_document(
     return {
         "info": {"description": "SAM 2 masks", "format": "COCO RLE (pycocotools.mask.decode)"},
         "images": [{"id": 1, "file_name": file_name, "height": h, "width": w}],
-        "categories": [{"id": 1, "name": "object"}],
+        "categories": categories,
         "annotations": annotations,
     }
 

@@ -421,6 +421,7 @@ class ImageController:
                     point_coords=[] if coords is None else coords.tolist(),
                     point_labels=[] if labels is None else labels.tolist(),
                     box_xyxy=o.prompts.box,
+                    category=o.label or "object",
                 ))
             paths.append(exports.write_coco_json(items, st.hw, out(f"{stem}_masks.json"), file_name=st.name))
             if len(done) > 1:

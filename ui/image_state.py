@@ -71,10 +71,16 @@ class ImageObject:
     history: List[PromptSet] = field(default_factory=list)
     prediction: Optional[Prediction] = None
     chosen: int = 0
+    label: Optional[str] = None  # what "Find" (or a box file) called it; None: clicked by hand
+    score: Optional[float] = None  # the detector's (or file's) confidence for ``label``
 
     @property
     def name(self) -> str:
-        return f"Object {self.color_index + 1}"
+        """ "Object 3", or "Object 3: car 0.92" for an object that Find made."""
+        base = f"Object {self.color_index + 1}"
+        if not self.label:
+            return base
+        return f"{base}: {self.label}" + (f" {self.score:.2f}" if self.score is not None else "")
 
     @property
     def color(self) -> Tuple[int, int, int]:
@@ -167,6 +173,18 @@ class ImageSession:
         self.objects.append(obj)
         self.active = len(self.objects) - 1
         return obj
+
+    def add_objects(self, new: List[ImageObject]) -> None:
+        """Append finished objects (from Find); an empty object without prompts makes way for them.
+
+        The first new object becomes the active one.
+        """
+        if not new:
+            return
+        self.pending_corner = None
+        self.objects = [o for o in self.objects if o.history]
+        self.active = len(self.objects)
+        self.objects.extend(new)
 
     def select_object(self, index: int) -> None:
         if not 0 <= index < len(self.objects):

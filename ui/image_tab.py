@@ -10,6 +10,9 @@ loaded by ``/load_image`` stays for the following calls):
 * ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, (label PNG)]
 * ``/segment_everything(points_per_side, pred_iou_thresh, stability_score_thresh,
   box_nms_thresh, crop_n_layers, min_mask_region_area)``
+* ``/find(query, threshold)``: "car, person" -> one object per box found (label and score
+  kept on it); ``/find_boxes_file(file)``: the same from a COCO detections ``.json`` or a
+  YOLO ``.txt`` (class numbers as labels)
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import gradio as gr
 
 from ui.errors import guarded, progress_adapter
 from ui.image_controller import ImageController, ImageView
+from ui.image_find import ImageFind
 from ui.image_engine import EverythingParams
 from ui.model_selector import dropdown_update
 from ui.overlay import MAX_DISPLAY_SIDE
@@ -81,8 +85,9 @@ class ImageTab:
 
     def __init__(self, controller: ImageController, examples_dir: Optional[str] = None,
                  everything_defaults: EverythingDefaults = EverythingDefaults(),
-                 concurrency_limit: int = 4) -> None:
+                 concurrency_limit: int = 4, find: Optional[ImageFind] = None) -> None:
         self.controller = controller
+        self.find = find  # None: no "Find objects" block
         self.examples_dir = examples_dir
         self.everything_defaults = everything_defaults
         self.concurrency_limit = concurrency_limit
@@ -118,6 +123,7 @@ class ImageTab:
                         self.bx1 = gr.Number(label="x1", value=0, precision=1, elem_id="image-bx1", min_width=70)
                         self.by1 = gr.Number(label="y1", value=0, precision=1, elem_id="image-by1", min_width=70)
                         self.box_btn = gr.Button("Set box", size="sm", elem_id="image-add-box")
+                self._build_find()
             with gr.Column(scale=2, min_width=300):
                 self.upload = SafeImage(
                     label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
@@ -315,7 +321,50 @@ class ImageTab:
             [self.everything_canvas, self.everything_status, self.everything_file],
             api_name="segment_everything", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
         )
+        self._wire_find()
         self._wire_stale_downloads()
+
+    # ------------------------------------------------------------------ find objects
+    def _build_find(self) -> None:
+        """Words or a box file in, one object per box out (``ui.image_find``)."""
+        if self.find is None:
+            return
+        from sam2.find import DEFAULT_THRESHOLD
+
+        reason = self.find.unavailable_reason()
+        with gr.Accordion("Find objects (type what to find, or upload boxes)", open=reason is None,
+                          elem_id="image-find"):
+            if reason is not None:
+                gr.Markdown(f"⚠️ {reason}")
+            with gr.Row():
+                self.find_text = gr.Textbox(label="Find", placeholder="car, person", max_lines=1,
+                                            elem_id="image-find-text", scale=3)
+                self.find_threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01,
+                                                label="Score threshold", elem_id="image-find-threshold", scale=2)
+                self.find_btn = gr.Button("Find", variant="primary", elem_id="image-find-button", scale=1)
+            self.find_file = gr.File(label="Boxes from a file (COCO JSON or YOLO .txt)", file_types=[".json", ".txt"],
+                                     type="filepath", elem_id="image-find-file", height=90)
+
+    def _wire_find(self) -> None:
+        if self.find is None:
+            return
+        finder = self.find
+        views = self._view_outputs()
+        prompt_kw = dict(concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
+
+        @guarded(self.status)
+        def find(query: str, threshold: float, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            return self._render(finder.find(_session(request), query, threshold, progress_adapter(progress)))
+
+        @guarded(self.status)
+        def find_boxes_file(file: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            if not file:
+                return {}  # the file was removed from the box
+            return self._render(finder.from_file(_session(request), file, progress=progress_adapter(progress)))
+
+        gr.on([self.find_btn.click, self.find_text.submit], find, [self.find_text, self.find_threshold], views,
+              api_name="find", **prompt_kw)
+        self.find_file.upload(find_boxes_file, [self.find_file], views, api_name="find_boxes_file", **prompt_kw)
 
     def _wire_stale_downloads(self) -> None:
         """Offered files always match what is on screen: downloads are made on demand, and the
