@@ -98,7 +98,7 @@ def test_find_adds_labelled_objects_counts_them_and_exports_their_categories(cli
     for label, n in expected.items():
         word = {"person": "people" if n != 1 else "person", "car": "cars" if n != 1 else "car"}[label]
         assert f"{n} {word}" in status, status
-    assert objects["value"] == 0
+    assert objects["value"] == 0 and names[0].startswith("Object 1: ")
     # A found object is an ordinary object: a click refines it, it can be removed.
     _, _, _, objects2, status2 = client.predict(api_name="/refine")
     assert "refined" in status2 and objects2["choices"] == objects["choices"]

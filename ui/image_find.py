@@ -128,6 +128,8 @@ class ImageFind:
             if not outcome.objects:
                 return c._view(slot, note=f"⚠️ {outcome.message} Nothing was added.")
             threshold = float(getattr(predictor, "mask_threshold", 0.0))
+            if not any(o.history for o in st.objects):
+                st.next_color = 0  # nothing made by hand yet: the found objects are Object 1, 2, ...
             new: List[ImageObject] = []
             for found in outcome.objects:
                 new.append(found_to_object(found, st.next_color, threshold))

@@ -343,7 +343,7 @@ class ImageTab:
                                                 label="Score threshold", elem_id="image-find-threshold", scale=2)
                 self.find_btn = gr.Button("Find", variant="primary", elem_id="image-find-button", scale=1)
             self.find_file = gr.File(label="Boxes from a file (COCO JSON or YOLO .txt)", file_types=[".json", ".txt"],
-                                     type="filepath", elem_id="image-find-file", height=90)
+                                     type="filepath", elem_id="image-find-file")
 
     def _wire_find(self) -> None:
         if self.find is None:
