@@ -109,7 +109,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
                 image_tab.build(model)
             video_tab = None
             if config.video:
-                video_tab = _build_video_tab(registry, config, model)
+                video_tab = _build_video_tab(registry, config, model, finder)
         tabs = [t for t in (image_tab, video_tab) if t is not None]
         for tab in tabs[1:]:
             tab.controller.sessions.use_keys(keys)
@@ -175,7 +175,8 @@ def _header(registry: ModelRegistry) -> str:
     return text
 
 
-def _build_video_tab(registry: ModelRegistry, config: AppConfig, model: gr.Dropdown) -> Any:
+def _build_video_tab(registry: ModelRegistry, config: AppConfig, model: gr.Dropdown,
+                     finder: Optional[Finder] = None) -> Any:
     """The video tab, when its module is available (returns the ``VideoTab`` or None)."""
     import importlib.util
 
@@ -183,7 +184,7 @@ def _build_video_tab(registry: ModelRegistry, config: AppConfig, model: gr.Dropd
         return None
     from ui.video_tab import build_video_tab
 
-    return build_video_tab(registry, config, model)
+    return build_video_tab(registry, config, model, finder)
 
 
 def launch_options() -> Dict[str, Any]:

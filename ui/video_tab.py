@@ -33,6 +33,8 @@ starting with ⚠️, not as an error.
   progress); ``job.cancel()`` or ``/video_cancel`` stops it after the frame in progress
   and keeps what is done. Prompts can be added and corrected after a run (a correction
   on a tracked frame stays a conditioning frame); track again to update the other frames.
+* ``/video_find(frame, query, threshold)``: "car, person" on one frame -> one new object per
+  box found (named "car 1", "car 2", ...; prompted with its box there), then ``/video_track``
 * ``/video_render(effect)`` -> (preview MP4, status); effects: ``overlay``, ``highlight``,
   ``cutout``, ``blur``, ``pixelate``, ``erase``
 * ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status),
@@ -102,8 +104,9 @@ class VideoTab:
     """Builds the tab inside an open ``gr.Blocks`` and wires it to a controller."""
 
     def __init__(self, controller: VideoController, examples_dir: Optional[str] = None,
-                 concurrency_limit: int = 4, track_concurrency: int = 1) -> None:
+                 concurrency_limit: int = 4, track_concurrency: int = 1, find: Optional[Any] = None) -> None:
         self.controller = controller
+        self.find = find  # ui.video_find.VideoFind, or None: no "Find objects" block
         self.examples_dir = examples_dir
         self.concurrency_limit = concurrency_limit
         self.track_concurrency = track_concurrency
@@ -159,6 +162,7 @@ class VideoTab:
                         self.bx1 = gr.Number(label="x1", value=0, precision=1, min_width=60)
                         self.by1 = gr.Number(label="y1", value=0, precision=1, min_width=60)
                         self.box_btn = gr.Button("Set box", size="sm")
+                self._build_find()
             with gr.Column(scale=2, min_width=300):
                 self.upload = gr.Video(label="Video (mp4, mov, webm, mkv)", sources=["upload"], format=None,
                                        include_audio=True, elem_id="video-upload", height=220)
@@ -394,7 +398,40 @@ class VideoTab:
         self.export_btn.click(export, [self.effect], [self.files, self.preview, self.status],
                               api_name="video_export", **export_kw)
         self.info_btn.click(info, None, [self.info], api_name="video_info", **view_kw)
+        self._wire_find()
         self._wire_stale_downloads()
+
+    # ------------------------------------------------------------------ find objects
+    def _build_find(self) -> None:
+        """Words in, one new object per box on the frame shown (``ui.video_find``)."""
+        if self.find is None:
+            return
+        from sam2.find import DEFAULT_THRESHOLD
+
+        reason = self.find.unavailable_reason()
+        with gr.Accordion("Find objects on this frame (type what to find)", open=False, elem_id="video-find"):
+            if reason is not None:
+                gr.Markdown(f"⚠️ {reason}")
+            with gr.Row():
+                self.find_text = gr.Textbox(label="Find", placeholder="car, person", max_lines=1,
+                                            elem_id="video-find-text", scale=3)
+                self.find_threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01,
+                                                label="Score threshold", elem_id="video-find-threshold", scale=2)
+                self.find_btn = gr.Button("Find", variant="primary", elem_id="video-find-button", scale=1)
+
+    def _wire_find(self) -> None:
+        if self.find is None:
+            return
+        finder = self.find
+
+        @guarded(self.status)
+        def find(frame: float, query: str, threshold: float, request: gr.Request, progress=gr.Progress()):
+            return self._render(finder.find(_session(request), frame, query, threshold, progress_adapter(progress)))
+
+        event = gr.on([self.find_btn.click, self.find_text.submit], find,
+                      [self.fnum, self.find_text, self.find_threshold], self._outputs(), api_name="video_find",
+                      concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
+        event.then(None, None, [self.files, self.preview], js="() => [null, null]")  # the downloads are stale
 
     def _wire_stale_downloads(self) -> None:
         """Offered files and the preview always match the masks: the browser takes them away
@@ -407,7 +444,7 @@ class VideoTab:
         gr.on(changes, None, None, [self.files, self.preview], js="() => [null, null]")
 
 
-def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown) -> VideoTab:
+def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown, finder: Optional[Any] = None) -> VideoTab:
     """Add the "Video" tab to the open ``gr.Tabs``; returns it (``.controller``, ``.restore``).
 
     ``config`` is the app's ``AppConfig`` (examples folder, idle timeout, concurrency, and
@@ -422,6 +459,10 @@ def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown) ->
     tab = VideoTab(controller, getattr(config, "examples_dir", None),
                    concurrency_limit=int(getattr(config, "concurrency_limit", 4)),
                    track_concurrency=2 if on_gpu else 1)
+    if finder is not None:  # the process's ui.find.Finder, shared with the image tab
+        from ui.video_find import VideoFind
+
+        tab.find = VideoFind(controller, finder)
     with gr.Tab("Video", id="video"):
         tab.build(model)
     return tab
