@@ -8,7 +8,6 @@ each with a mask on that frame, and that "Track" follows them to the other frame
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest

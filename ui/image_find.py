@@ -20,7 +20,7 @@ from typing import Any, Callable, List, Optional
 import numpy as np
 
 from sam2.find import DEFAULT_THRESHOLD, FoundObject
-from ui.find import FindOutcome, Finder, boxes_from_file
+from ui.find import FindOutcome, Finder, boxes_from_file, query_labels
 from ui.image_controller import ImageController, ImageView, ProgressFn, _ImageSlot, _noop
 from ui.image_engine import _new_predictor, _stability
 from ui.image_state import ImageObject, Prediction, PromptError, PromptSet
@@ -104,8 +104,6 @@ class ImageFind:
 
     @staticmethod
     def _check_query(text: Optional[str]) -> None:
-        from ui.find import query_labels
-
         query_labels(text)  # PromptError for empty / punctuation-only / too long, before any model work
 
     # ------------------------------------------------------------------ shared
