@@ -7,23 +7,27 @@ Every public method takes the session id, runs under that session's lock, and re
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
 from ui import exports, overlay
+from sam2.automatic_mask_generator import GenerationCancelled
+from ui.background_job import BackgroundJob
 from ui.image_engine import EverythingParams, ImageEngine
 from ui.image_state import ImageSession, PromptError
 from ui.model_names import model_label
 from ui.sessions import SessionStore
 
 ProgressFn = Callable[[Optional[float], str], None]
+log = logging.getLogger("sam2.app")
 
 #: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
 #: message: their full-resolution masks and logits would need gigabytes per click.
@@ -86,6 +90,13 @@ class _ImageSlot:
     files: SessionFiles = field(default_factory=SessionFiles)
     last_encode_s: Optional[float] = None
     last_decode_s: Optional[float] = None
+    everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
+
+    def release(self) -> None:
+        """The session ends (tab closed, idle): stop its work and delete its files."""
+        if self.everything_job is not None:
+            self.everything_job.cancel()
+        self.files.cleanup()
 
 
 def read_image(source: Any) -> Tuple[np.ndarray, str]:
@@ -132,7 +143,7 @@ class ImageController:
     def __init__(self, engine: ImageEngine, max_idle_s: float = 30 * 60.0) -> None:
         self.engine = engine
         self.sessions: SessionStore[_ImageSlot] = SessionStore(
-            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.files.cleanup()
+            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
         )
 
     # ------------------------------------------------------------ session plumbing
@@ -306,28 +317,92 @@ class ImageController:
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,
                            progress: ProgressFn = _noop) -> EverythingView:
-        def act(slot: _ImageSlot) -> EverythingView:
+        """Run "segment everything" to the end and return its view (see ``everything``)."""
+        view: Optional[EverythingView] = None
+        for step in self.everything(sid, params, progress):
+            view = step if step is not None else view
+        assert view is not None
+        return view
+
+    def everything(self, sid: Optional[str], params: EverythingParams,
+                   progress: ProgressFn = _noop) -> Iterator[Optional[EverythingView]]:
+        """Run "segment everything" in a background thread, yielding None while it works
+        (after reporting "batch i of n" to ``progress``) and its view at the end.
+
+        Settings above the server's budget (``ImageEngine.everything_budget``) are reduced
+        and the view says so. The session is not locked while the model works, so this tab's
+        clicks go on; closing the generator (Cancel, a closed tab) stops the work within one
+        batch of prompts, as does ``cancel_everything``.
+        """
+        try:
+            params = params.validated()
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        params, note = params.within(self.engine.everything_budget)
+        entry = self.sessions.get(sid)
+        with entry.lock:
+            slot = entry.state
             st = slot.state
             st.require_image()
-            assert st.image is not None and st.display is not None
-            try:
-                params.validated()
-            except ValueError as exc:
-                raise PromptError(str(exc)) from None
+            if slot.everything_job is not None and not slot.everything_job.finished.is_set():
+                raise PromptError("Segment everything is already running in this tab; wait for it or press Cancel.")
             model_id = self.engine.ensure_model(st.model_key, progress)
-            progress(None, f"Segmenting everything ({params.points_per_side}x{params.points_per_side} points)...")
-            result = self.engine.segment_everything(model_id, st.image, params)
-            st.everything = result
-            canvas = overlay.colorize_everything(st.display.pixels, result.masks)
-            path = self._write_everything_json(slot)
-            n = len(result.masks)
-            status = (f"**{n} mask{'s' if n != 1 else ''}** found in {result.seconds:.1f} s "
-                      f"({model_label(model_id)}).")
-            if n == 0:
-                status += " Try lower IoU / stability thresholds."
-            return EverythingView(canvas, n, status, path)
+            image, display = st.image, st.display
+            assert image is not None and display is not None
 
-        return self._run(sid, act)
+            def work(job: BackgroundJob) -> Optional[EverythingView]:
+                def on_batch(done: int, total: int) -> None:
+                    job.done, job.total = done, total
+
+                try:
+                    result = self.engine.segment_everything(model_id, image, params, on_batch, job.stop)
+                except GenerationCancelled:
+                    log.info("segment everything cancelled after %d of %d batches", job.done, job.total)
+                    raise
+                with entry.lock:
+                    if slot.state.image is not image:
+                        return None  # another image was loaded meanwhile: this result is stale
+                    slot.state.everything = result
+                    canvas = overlay.colorize_everything(display.pixels, result.masks)
+                    path = self._write_everything_json(slot)
+                n = len(result.masks)
+                status = (f"**{n} mask{'s' if n != 1 else ''}** found in {result.seconds:.1f} s "
+                          f"({params.points_per_side}x{params.points_per_side} points, {params.crop_n_layers} "
+                          f"crop layer{'s' if params.crop_n_layers != 1 else ''}, {model_label(model_id)}).")
+                if n == 0:
+                    status += " Try lower IoU / stability thresholds."
+                if note:
+                    status = f"⚠️ {note}  \n{status}"
+                return EverythingView(canvas, n, status, path)
+
+            job = BackgroundJob(work, name="sam2-everything")
+            slot.everything_job = job.start()
+        if note:
+            progress(None, note)
+
+        def tick(j: BackgroundJob) -> None:
+            if j.total:
+                progress(j.done / j.total, f"Segment everything: batch {j.done} of {j.total}")
+            else:
+                progress(None, "Segment everything: encoding the image...")
+
+        try:
+            yield from job.watch(tick)
+        except GenerationCancelled:
+            raise PromptError(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
+        if job.result is None:
+            raise PromptError("Another image was loaded while segment everything ran; run it again.")
+        yield job.result
+
+    def cancel_everything(self, sid: Optional[str], wait_s: float = 30.0) -> str:
+        """Stop this session's "segment everything" (within a batch); returns a status line."""
+        slot = self.sessions.get(sid).state
+        job = slot.everything_job
+        if job is None or job.finished.is_set():
+            return "Segment everything is not running."
+        ended = job.cancel(wait_s)
+        where = f" after {job.done} of {job.total} batches" if job.total else " before the first batch"
+        return f"Segment everything cancelled{where}." + ("" if ended else " (stopping...)")
 
     def _write_everything_json(self, slot: _ImageSlot) -> str:
         st = slot.state

@@ -23,7 +23,7 @@ import gradio as gr
 
 from ui.errors import guarded, progress_adapter
 from ui.image_controller import ImageController, ImageView
-from ui.image_engine import EverythingParams
+from ui.image_engine import ENCODE_PROMPTS, EverythingParams
 from ui.overlay import MAX_DISPLAY_SIDE
 
 CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
@@ -147,7 +147,10 @@ class ImageTab:
                 self.nms_t = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="Box NMS threshold")
                 self.crops = gr.Slider(0, 2, value=0, step=1, label="Crop layers")
                 self.min_area = gr.Number(value=0, precision=0, minimum=0, label="Min region area (px)")
-            self.everything_btn = gr.Button("Segment everything", variant="primary", elem_id="image-everything")
+            with gr.Row():
+                self.everything_btn = gr.Button("Segment everything", variant="primary", elem_id="image-everything")
+                self.everything_cancel_btn = gr.Button("Cancel", variant="stop", elem_id="image-everything-cancel")
+            gr.Markdown(self._everything_limit_text(), elem_id="image-everything-limit")
             with gr.Row():
                 self.everything_canvas = gr.Image(label="All masks", type="numpy", format="jpeg",
                                                   interactive=False, elem_id="image-everything-canvas")
@@ -159,6 +162,14 @@ class ImageTab:
             "prompts, masks and downloads use the original resolution."
         )
         self._wire()
+
+    def _everything_limit_text(self) -> str:
+        budget = self.controller.engine.everything_budget
+        if budget is None:
+            return "Progress is shown while it runs; Cancel stops it."
+        return (f"On this server one run is limited to about {budget:,} prompts (points per side² × crops, "
+                f"plus {ENCODE_PROMPTS} per crop), e.g. 44×44 points, or 18×18 with 1 crop layer, or 5×5 with 2; "
+                "larger settings are reduced with a note. Progress is shown while it runs; Cancel stops it.")
 
     # ------------------------------------------------------------------ rendering
     def _view_outputs(self) -> List[Any]:
@@ -254,18 +265,25 @@ class ImageTab:
             paths = c.export(_session(request))
             return {self.files: paths, self.status: f"{len(paths)} files ready to download."}
 
-        @guarded(self.everything_status)
+        @guarded(self.everything_status, generator=True)
         def segment_everything(points_per_side: float, pred_iou_thresh: float, stability_score_thresh: float,
                                box_nms_thresh: float, crop_n_layers: float, min_mask_region_area: float,
-                               request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+                               request: gr.Request, progress=gr.Progress()):
             params = EverythingParams(
                 points_per_side=int(points_per_side), pred_iou_thresh=float(pred_iou_thresh),
                 stability_score_thresh=float(stability_score_thresh), box_nms_thresh=float(box_nms_thresh),
                 crop_n_layers=int(crop_n_layers), min_mask_region_area=int(min_mask_region_area or 0),
             )
-            view = c.segment_everything(_session(request), params, progress_adapter(progress))
-            return {self.everything_canvas: view.canvas, self.everything_status: view.status,
-                    self.everything_file: view.json_path}
+            for view in c.everything(_session(request), params, progress_adapter(progress)):
+                if view is None:
+                    yield {self.everything_status: gr.skip()}
+                else:
+                    yield {self.everything_canvas: view.canvas, self.everything_status: view.status,
+                           self.everything_file: view.json_path}
+
+        @guarded(self.everything_status)
+        def cancel_everything(request: gr.Request):
+            return {self.everything_status: c.cancel_everything(_session(request))}
 
         self.upload.change(load_image, [self.upload], views, api_name="load_image",
                            concurrency_limit=self.concurrency_limit).then(
@@ -285,9 +303,13 @@ class ImageTab:
         self.objects.input(select_object, [self.objects], views, api_name="select_object", **prompt_kw)
         self.remove_obj_btn.click(remove_object, None, views, api_name="remove_object", **prompt_kw)
         self.export_btn.click(export, None, [self.files, self.status], api_name="export", **prompt_kw)
-        self.everything_btn.click(
+        everything_event = self.everything_btn.click(
             segment_everything,
             [self.pps, self.iou_t, self.stab_t, self.nms_t, self.crops, self.min_area],
             [self.everything_canvas, self.everything_status, self.everything_file],
             api_name="segment_everything", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
         )
+        # Not in the everything group (it must run while that event holds the group's slot).
+        self.everything_cancel_btn.click(cancel_everything, None, [self.everything_status],
+                                         api_name="cancel_everything", cancels=[everything_event],
+                                         concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)

