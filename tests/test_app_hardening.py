@@ -98,3 +98,44 @@ def test_largest_everything_streams_progress_lets_clicks_through_and_cancel_stop
     finally:
         heavy.close()
         other.close()
+
+
+def test_empty_nan_and_fractional_numbers_get_clear_messages(app):
+    client = _client(app)
+    try:
+        client.predict(handle_file(SHAPES), api_name="/load_image")
+        *_, status = client.predict(None, 100, True, api_name="/add_point")
+        assert "x must be a number" in status and "Something went wrong" not in status, status
+        *_, status = client.predict(100, None, True, api_name="/add_point")
+        assert "y must be a number" in status
+        *_, status = client.predict(10, 10, None, 200, api_name="/add_box")
+        assert "x1 must be a number" in status
+        canvas, status, _ = client.predict(16.5, 0.8, 0.9, 0.7, 0, 0, api_name="/segment_everything")
+        assert "points per side must be a whole number, got 16.5" in status
+        canvas, status, _ = client.predict(8, None, 0.9, 0.7, 0, 0, api_name="/segment_everything")
+        assert "predicted IoU threshold must be a number" in status
+        # Nothing was lost: a real click still works.
+        *_, status = client.predict(230, 260, True, api_name="/add_point")
+        assert "1 foreground" in status
+    finally:
+        client.close()
+
+
+def _raw_call(app, api_name: str, body: str) -> str:
+    """POST a hand-written JSON body to /gradio_api/call/<name> and return the result stream."""
+    import httpx
+
+    with httpx.Client(base_url=app.url, timeout=60) as http:
+        r = http.post(f"gradio_api/call/{api_name}", content=body, headers={"content-type": "application/json"})
+        r.raise_for_status()
+        event_id = r.json()["event_id"]
+        return http.get(f"gradio_api/call/{api_name}/{event_id}").text
+
+
+def test_nan_and_infinity_in_a_raw_request_get_clear_messages(app):
+    # gradio_client cannot send NaN (strict JSON); a hand-made request can.
+    for body, expected in (('{"data": [NaN, 100, true]}', "x must be a number"),
+                           ('{"data": [100, Infinity, true]}', "y must be a number"),
+                           ('{"data": ["ten", 100, true]}', "x must be a number")):
+        text = _raw_call(app, "add_point", body)
+        assert expected in text and "Something went wrong" not in text, text[-500:]

@@ -23,6 +23,7 @@ from sam2.automatic_mask_generator import GenerationCancelled
 from ui.background_job import BackgroundJob
 from ui.image_engine import EverythingParams, ImageEngine
 from ui.image_state import ImageSession, PromptError
+from ui.inputs import number, whole_number
 from ui.model_names import model_label
 from ui.sessions import SessionStore
 
@@ -245,11 +246,13 @@ class ImageController:
     def add_point(self, sid: Optional[str], x: float, y: float, foreground: bool = True,
                   progress: ProgressFn = _noop) -> ImageView:
         """A point in original-image pixel coordinates (the API's way to click)."""
-        return self._prompt(sid, lambda st: st.add_point(float(x), float(y), 1 if foreground else 0), progress)
+        px, py = number(x, "x"), number(y, "y")
+        return self._prompt(sid, lambda st: st.add_point(px, py, 1 if foreground else 0), progress)
 
     def add_box(self, sid: Optional[str], x0: float, y0: float, x1: float, y1: float,
                 progress: ProgressFn = _noop) -> ImageView:
-        return self._prompt(sid, lambda st: st.add_box(float(x0), float(y0), float(x1), float(y1)), progress)
+        box = [number(v, name) for v, name in ((x0, "x0"), (y0, "y0"), (x1, "x1"), (y1, "y1"))]
+        return self._prompt(sid, lambda st: st.add_box(*box), progress)
 
     def refine(self, sid: Optional[str], progress: ProgressFn = _noop) -> ImageView:
         return self._prompt(sid, lambda st: st.refine(), progress)
@@ -280,9 +283,11 @@ class ImageController:
         return self._run(sid, act)
 
     def choose(self, sid: Optional[str], index: int) -> ImageView:
+        i = whole_number(index, "candidate index")
+
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
-            slot.state.choose(int(index))
+            slot.state.choose(i)
             return self._view(slot)
 
         return self._run(sid, act)
@@ -296,9 +301,11 @@ class ImageController:
         return self._run(sid, act)
 
     def select_object(self, sid: Optional[str], index: int) -> ImageView:
+        i = whole_number(index, "object index")
+
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
-            slot.state.select_object(int(index))
+            slot.state.select_object(i)
             return self._view(slot)
 
         return self._run(sid, act)

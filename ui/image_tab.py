@@ -24,6 +24,8 @@ import gradio as gr
 from ui.errors import guarded, progress_adapter
 from ui.image_controller import ImageController, ImageView
 from ui.image_engine import ENCODE_PROMPTS, EverythingParams
+from ui.inputs import number, whole_number
+from ui.number_components import NumberBox, NumberSlider
 from ui.overlay import MAX_DISPLAY_SIDE
 
 CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
@@ -106,15 +108,15 @@ class ImageTab:
                 with gr.Accordion("Prompt by pixel coordinates", open=False):
                     gr.Markdown("Coordinates are in pixels of the original image, origin top-left.")
                     with gr.Row():
-                        self.px = gr.Number(label="x", value=0, precision=1, elem_id="image-px", min_width=80)
-                        self.py = gr.Number(label="y", value=0, precision=1, elem_id="image-py", min_width=80)
+                        self.px = NumberBox(label="x", value=0, precision=1, elem_id="image-px", min_width=80)
+                        self.py = NumberBox(label="y", value=0, precision=1, elem_id="image-py", min_width=80)
                         self.pfg = gr.Checkbox(label="Foreground", value=True, min_width=80)
                         self.point_btn = gr.Button("Add point", size="sm", elem_id="image-add-point")
                     with gr.Row():
-                        self.bx0 = gr.Number(label="x0", value=0, precision=1, elem_id="image-bx0", min_width=70)
-                        self.by0 = gr.Number(label="y0", value=0, precision=1, elem_id="image-by0", min_width=70)
-                        self.bx1 = gr.Number(label="x1", value=0, precision=1, elem_id="image-bx1", min_width=70)
-                        self.by1 = gr.Number(label="y1", value=0, precision=1, elem_id="image-by1", min_width=70)
+                        self.bx0 = NumberBox(label="x0", value=0, precision=1, elem_id="image-bx0", min_width=70)
+                        self.by0 = NumberBox(label="y0", value=0, precision=1, elem_id="image-by0", min_width=70)
+                        self.bx1 = NumberBox(label="x1", value=0, precision=1, elem_id="image-bx1", min_width=70)
+                        self.by1 = NumberBox(label="y1", value=0, precision=1, elem_id="image-by1", min_width=70)
                         self.box_btn = gr.Button("Set box", size="sm", elem_id="image-add-box")
             with gr.Column(scale=2, min_width=300):
                 self.upload = SafeImage(
@@ -139,14 +141,14 @@ class ImageTab:
                                          file_count="multiple", interactive=False, elem_id="image-files")
         with gr.Accordion("Segment everything (automatic mask generator)", open=False):
             with gr.Row():
-                self.pps = gr.Slider(4, 64, value=self.everything_defaults.points_per_side, step=1,
+                self.pps = NumberSlider(4, 64, value=self.everything_defaults.points_per_side, step=1,
                                      label="Points per side")
-                self.iou_t = gr.Slider(0.0, 1.0, value=0.8, step=0.01, label="Predicted IoU threshold")
-                self.stab_t = gr.Slider(0.0, 1.0, value=0.95, step=0.01, label="Stability score threshold")
+                self.iou_t = NumberSlider(0.0, 1.0, value=0.8, step=0.01, label="Predicted IoU threshold")
+                self.stab_t = NumberSlider(0.0, 1.0, value=0.95, step=0.01, label="Stability score threshold")
             with gr.Row():
-                self.nms_t = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="Box NMS threshold")
-                self.crops = gr.Slider(0, 2, value=0, step=1, label="Crop layers")
-                self.min_area = gr.Number(value=0, precision=0, minimum=0, label="Min region area (px)")
+                self.nms_t = NumberSlider(0.0, 1.0, value=0.7, step=0.01, label="Box NMS threshold")
+                self.crops = NumberSlider(0, 2, value=0, step=1, label="Crop layers")
+                self.min_area = NumberBox(value=0, precision=0, minimum=0, label="Min region area (px)")
             with gr.Row():
                 self.everything_btn = gr.Button("Segment everything", variant="primary", elem_id="image-everything")
                 self.everything_cancel_btn = gr.Button("Cancel", variant="stop", elem_id="image-everything-cancel")
@@ -240,7 +242,7 @@ class ImageTab:
         def pick_candidate(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._render(c.choose(_session(request), int(index)))
+            return self._render(c.choose(_session(request), index))
 
         @guarded(self.status)
         def pick_from_gallery(evt: gr.SelectData, request: gr.Request):
@@ -254,7 +256,7 @@ class ImageTab:
         def select_object(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._render(c.select_object(_session(request), int(index)))
+            return self._render(c.select_object(_session(request), index))
 
         @guarded(self.status)
         def remove_object(request: gr.Request):
@@ -270,9 +272,13 @@ class ImageTab:
                                box_nms_thresh: float, crop_n_layers: float, min_mask_region_area: float,
                                request: gr.Request, progress=gr.Progress()):
             params = EverythingParams(
-                points_per_side=int(points_per_side), pred_iou_thresh=float(pred_iou_thresh),
-                stability_score_thresh=float(stability_score_thresh), box_nms_thresh=float(box_nms_thresh),
-                crop_n_layers=int(crop_n_layers), min_mask_region_area=int(min_mask_region_area or 0),
+                points_per_side=whole_number(points_per_side, "points per side"),
+                pred_iou_thresh=number(pred_iou_thresh, "predicted IoU threshold"),
+                stability_score_thresh=number(stability_score_thresh, "stability score threshold"),
+                box_nms_thresh=number(box_nms_thresh, "box NMS threshold"),
+                crop_n_layers=whole_number(crop_n_layers, "crop layers"),
+                min_mask_region_area=whole_number(0 if min_mask_region_area is None else min_mask_region_area,
+                                                  "min region area"),
             )
             for view in c.everything(_session(request), params, progress_adapter(progress)):
                 if view is None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ui.prompts import PointsAndBox
 from ui.image_state import PromptError
+from ui.inputs import number, whole_number
 from ui.overlay import object_color
 
 Point = Tuple[float, float, int]  # x, y in clip pixels; label 1 = foreground, 0 = background
@@ -195,13 +196,7 @@ class VideoSession:
     def check_frame(self, frame: object) -> int:
         """``frame`` as a valid index, or a ``PromptError`` naming the valid range."""
         self.require_clip()
-        try:
-            f = float(frame)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise PromptError(f"The frame number must be an integer, got {frame!r}.") from None
-        if not np.isfinite(f) or f != int(f):
-            raise PromptError(f"The frame number must be an integer, got {frame!r}.")
-        i = int(f)
+        i = whole_number(frame, "frame")
         if not 0 <= i < self.num_frames:
             raise PromptError(
                 f"Frame {i} is outside the clip: it has {self.num_frames} frame"
@@ -238,13 +233,7 @@ class VideoSession:
         return None if self.active_id is None else self.find(self.active_id)
 
     def check_id(self, obj_id: object) -> int:
-        try:
-            f = float(obj_id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise PromptError(f"An object id must be an integer from 1 to {MAX_OBJECT_ID}, got {obj_id!r}.") from None
-        if not np.isfinite(f) or f != int(f) or not 1 <= int(f) <= MAX_OBJECT_ID:
-            raise PromptError(f"An object id must be an integer from 1 to {MAX_OBJECT_ID}, got {obj_id!r}.")
-        return int(f)
+        return whole_number(obj_id, "object id", 1, MAX_OBJECT_ID)
 
     def new_object(self, name: Optional[str] = None, obj_id: Optional[int] = None) -> VideoObject:
         """Add an object (id: the next free one unless given) and make it the active one."""
@@ -306,12 +295,7 @@ class VideoSession:
 
     # ---------------------------------------------------------------- prompts
     def check_inside(self, x: object, y: object) -> Tuple[float, float]:
-        try:
-            fx, fy = float(x), float(y)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise PromptError("Point coordinates must be numbers.") from None
-        if not (np.isfinite(fx) and np.isfinite(fy)):
-            raise PromptError("Point coordinates must be numbers.")
+        fx, fy = number(x, "x"), number(y, "y")
         if not (-0.5 <= fx <= self.width - 0.5 and -0.5 <= fy <= self.height - 0.5):
             raise PromptError(
                 f"Point ({fx:g}, {fy:g}) is outside the frame (width {self.width}, height "
