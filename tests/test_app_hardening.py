@@ -139,3 +139,38 @@ def test_nan_and_infinity_in_a_raw_request_get_clear_messages(app):
                            ('{"data": ["ten", 100, true]}', "x must be a number")):
         text = _raw_call(app, "add_point", body)
         assert expected in text and "Something went wrong" not in text, text[-500:]
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30"/></svg>'
+
+
+def test_svg_pdf_and_renamed_text_are_refused_by_name_in_the_image_upload(app, tmp_path):
+    client = _client(app)
+    try:
+        for name, data, kind in (("photo.svg", SVG, "an SVG file"), ("scan.pdf", b"%PDF-1.4\n1 0 obj", "a PDF document"),
+                                 ("notes.png", b"not a picture at all\n", "a text file")):
+            path = tmp_path / name
+            path.write_bytes(data)
+            with pytest.raises(Exception) as err:
+                client.predict(handle_file(str(path)), api_name="/load_image")
+            message = str(err.value)
+            assert f"Could not read {name} as an image: it is {kind}" in message, message
+            assert "PNG, JPEG" in message and "/tmp" not in message and "gradio" not in message.lower()
+        # The session still works afterwards.
+        *_, status = client.predict(handle_file(SHAPES), api_name="/load_image")
+        assert "Image loaded" in status
+    finally:
+        client.close()
+
+
+def test_svg_and_pdf_are_refused_by_name_in_the_video_upload(tmp_path):
+    from ui.image_state import PromptError
+    from ui.video_media import VideoLimits, decode_clip
+
+    for name, data, kind in (("clip.svg", SVG, "an SVG file"), ("clip.mp4", b"%PDF-1.4\n1 0 obj", "a PDF document")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(PromptError) as err:
+            decode_clip(str(path), VideoLimits())
+        assert str(err.value).startswith(f"Could not read {name} as a video: it is {kind}"), str(err.value)
+        assert str(tmp_path) not in str(err.value)

@@ -105,7 +105,7 @@ def read_image(source: Any) -> Tuple[np.ndarray, str]:
 
     Refuses images above ``MAX_IMAGE_PIXELS`` before decoding them.
     """
-    from sam2.media.images import ImageLoadError, load_image, to_rgb_uint8
+    from sam2.media.images import ImageLoadError, check_image_kind, load_image, to_rgb_uint8
 
     if source is None:
         raise PromptError("No image was given.")
@@ -113,19 +113,23 @@ def read_image(source: Any) -> Tuple[np.ndarray, str]:
     try:
         if isinstance(source, (str, os.PathLike)):
             name = os.path.basename(str(source))
+            check_image_kind(source, name)
             try:
                 with Image.open(source) as probe:
                     w, h = probe.size
             except Exception:  # noqa: BLE001 - load_image below gives the proper message
                 w = h = 0
             _check_size(h, w)
-            image = load_image(source)
+            image = load_image(source, name=name)
         elif isinstance(source, (bytes, bytearray)):
             image = load_image(bytes(source))
         else:
             image = to_rgb_uint8(source)
     except ImageLoadError as exc:
-        raise PromptError(f"Could not read {name!r} as an image: {exc}") from None
+        text = str(exc).replace(os.fspath(source), name) if isinstance(source, (str, os.PathLike)) else str(exc)
+        if not text.startswith("Could not read"):
+            text = f"Could not read {name} as an image: {text}"
+        raise PromptError(text) from None
     _check_size(*image.shape[:2])
     return image, name
 

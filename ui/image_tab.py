@@ -48,15 +48,22 @@ class SafeImage(gr.Image):
         return "image"
 
     def preprocess(self, payload: Any) -> Any:
+        from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind
+
+        name = getattr(payload, "orig_name", None) or "the file"
+        path = getattr(payload, "path", None)
         try:
+            if path:
+                check_image_kind(path, name)  # SVG, PDF, text...: refused by name, before PIL
             return super().preprocess(payload)
         except gr.Error:
             raise
+        except ImageLoadError as exc:
+            raise gr.Error(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - any decoder failure means "not an image"
-            name = getattr(payload, "orig_name", None) or "the file"
             raise gr.Error(
                 f"Could not read {name} as an image ({type(exc).__name__}). "
-                "Please upload a PNG, JPEG, WebP, BMP or TIFF file."
+                f"Please upload a {SUPPORTED_FORMATS} file."
             ) from None
 
 
