@@ -174,3 +174,45 @@ def test_svg_and_pdf_are_refused_by_name_in_the_video_upload(tmp_path):
             decode_clip(str(path), VideoLimits())
         assert str(err.value).startswith(f"Could not read {name} as a video: it is {kind}"), str(err.value)
         assert str(tmp_path) not in str(err.value)
+
+
+def _rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        line = next(l for l in f if l.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads memory from /proc")
+def test_data_url_over_the_limit_is_refused_before_it_is_read(app):
+    import base64
+
+    import httpx
+
+    from ui.request_limits import MAX_REQUEST_BYTES
+
+    payload = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(MAX_REQUEST_BYTES)).decode()  # ~21 MB of base64
+    body = '{"data": [{"url": "data:image/png;base64,' + payload + '", "meta": {"_type": "gradio.FileData"}}]}'
+    rss0 = _rss_mib(app.proc.pid)
+    with httpx.Client(base_url=app.url, timeout=60) as http:
+        for route in ("gradio_api/call/load_image", "gradio_api/queue/join"):
+            r = http.post(route, content=body, headers={"content-type": "application/json"})
+            assert r.status_code == 413, (route, r.status_code, r.text[:300])
+            message = r.json()["detail"]
+            assert "larger than the 16 MB" in message and "handle_file" in message and "/tmp" not in message
+        # Sent without a Content-Length (chunked): cut off while reading.
+        r = http.post("gradio_api/call/load_image", content=iter([body[i:i + (1 << 20)].encode()
+                                                                  for i in range(0, len(body), 1 << 20)]),
+                      headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        # Ordinary requests still pass.
+        assert http.get("gradio_api/info").status_code == 200
+    grown = _rss_mib(app.proc.pid) - rss0
+    print(f"server memory grew by {grown:.0f} MiB over three refused 21 MB requests")
+    assert grown < 40
+    # The upload route keeps its own limit; a normal client session still works.
+    client = _client(app)
+    try:
+        *_, status = client.predict(handle_file(SHAPES), api_name="/load_image")
+        assert "Image loaded" in status
+    finally:
+        client.close()
