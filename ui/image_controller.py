@@ -310,6 +310,7 @@ class ImageController:
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
             slot.state.select_object(i)
+            self._predict_active(slot, _noop)  # its candidates, if they were set aside
             return self._view(slot)
 
         return self._run(sid, act)
@@ -318,6 +319,7 @@ class ImageController:
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
             slot.state.remove_object()
+            self._predict_active(slot, _noop)  # the next object's candidates, if set aside
             return self._view(slot)
 
         return self._run(sid, act)
@@ -482,13 +484,19 @@ class ImageController:
         return st.embedding
 
     def _predict_active(self, slot: _ImageSlot, progress: ProgressFn) -> None:
+        """Decode the active object's prompts when its candidates are missing (new prompts,
+        or set aside while another object was edited: then the same pick is restored)."""
         obj = slot.state.current
-        if not obj.history or obj.prediction is not None:
+        if not obj.history or (obj.prediction is not None and obj.prediction.complete):
             return
+        keep = obj.chosen_before_aside if obj.prediction is not None else None
         emb = self._ensure_embedding(slot, progress)
         t0 = time.perf_counter()
         slot.state.set_prediction(self.engine.predict(emb, obj.prompts))
         slot.last_decode_s = time.perf_counter() - t0
+        obj.chosen_before_aside = None
+        if keep is not None and keep < obj.prediction.masks.shape[0]:  # type: ignore[union-attr]
+            obj.chosen = keep
 
     def _predict_all(self, slot: _ImageSlot, progress: ProgressFn) -> None:
         st = slot.state
@@ -498,6 +506,8 @@ class ImageController:
                 if obj.history and obj.prediction is None:
                     st.active = i
                     self._predict_active(slot, progress)
+                    if i != active:
+                        obj.set_aside()
         finally:
             st.active = active
 
@@ -539,7 +549,7 @@ class ImageController:
             parts.append("refined")
         if obj.prediction is not None:
             parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, "
-                         f"{int(obj.mask.sum()):,} px")  # type: ignore[union-attr]
+                         f"{obj.prediction.masks.area(obj.chosen):,} px")
         size = f"image {w}×{h}"
         if st.display is not None and st.display.scale < 1.0:
             size += f" (shown at {st.display.scale:.2f}×, outputs at full size)"

@@ -23,6 +23,7 @@ import numpy as np
 from ui import spaces
 from ui.image_state import EverythingResult, Prediction, PromptSet
 from ui.model_registry import ModelRegistry, ProgressFn
+from ui.packed_mask import PackedMask, PackedMasks
 
 #: Logit offset used for the stability score shown next to each candidate (as in the AMG).
 STABILITY_OFFSET = 1.0
@@ -280,5 +281,7 @@ class ImageEngine:
             with _cpu_threads(threads):
                 records = _everything(model, image, params, progress, stop)
         records = sorted(records, key=lambda r: -int(r["area"]))
-        masks = [np.asarray(r.pop("segmentation"), dtype=bool) for r in records]
+        # Packed one by one as they leave the records: the full-size arrays go as they are packed.
+        masks = PackedMasks([PackedMask.pack(np.asarray(r.pop("segmentation"), dtype=bool)) for r in records],
+                            image.shape[:2])
         return EverythingResult(masks=masks, records=records, seconds=time.perf_counter() - t0)

@@ -12,7 +12,6 @@ this object is what the user sees and what the downloads are made from.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -21,6 +20,7 @@ import numpy as np
 from ui.prompts import PointsAndBox
 from ui.image_state import PromptError
 from ui.inputs import number, whole_number
+from ui.packed_mask import PackedMask
 from ui.overlay import object_color
 
 Point = Tuple[float, float, int]  # x, y in clip pixels; label 1 = foreground, 0 = background
@@ -76,38 +76,6 @@ class VideoObject:
 
     def on(self, frame: int) -> FramePrompts:
         return self.prompts.get(frame, FramePrompts())
-
-
-@dataclass(frozen=True)
-class PackedMask:
-    """A boolean mask packed to bits and zlib-compressed; ``area`` and ``box`` precomputed."""
-
-    data: bytes
-    shape: Tuple[int, int]
-    area: int
-    box: Optional[Tuple[int, int, int, int]]  # x0, y0, x1, y1 inclusive pixel bounds, None if empty
-
-    @classmethod
-    def pack(cls, mask: np.ndarray) -> "PackedMask":
-        m = np.asarray(mask, dtype=bool)
-        if m.ndim != 2:
-            raise ValueError(f"a mask must be 2-D (H x W), got shape {m.shape}")
-        area = int(m.sum())
-        box = None
-        if area:
-            ys = np.flatnonzero(m.any(axis=1))
-            xs = np.flatnonzero(m.any(axis=0))
-            box = (int(xs[0]), int(ys[0]), int(xs[-1]), int(ys[-1]))
-        return cls(zlib.compress(np.packbits(m).tobytes(), 1), (int(m.shape[0]), int(m.shape[1])), area, box)
-
-    def unpack(self) -> np.ndarray:
-        h, w = self.shape
-        bits = np.frombuffer(zlib.decompress(self.data), dtype=np.uint8)
-        return np.unpackbits(bits, count=h * w).reshape(h, w).astype(bool)
-
-    @property
-    def nbytes(self) -> int:
-        return len(self.data)
 
 
 class MaskStore:
