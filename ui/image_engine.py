@@ -36,6 +36,9 @@ STABILITY_OFFSET = 1.0
 CPU_MAX_PROMPTS = 2048
 ENCODE_PROMPTS = 64
 
+#: CPU threads segment everything leaves to other sessions' clicks (see bench/everything_contention.py).
+EVERYTHING_SPARE_THREADS = 1
+
 
 def everything_budget(device: str) -> Optional[int]:
     """Most prompts one segment-everything request may cost on ``device`` (None: no limit)."""
@@ -277,7 +280,7 @@ class ImageEngine:
 
             model = self.registry.get(model_id).model
             on_cpu = not str(self.registry.device).startswith(("cuda", "mps"))
-            threads = max(1, torch.get_num_threads() - 1) if on_cpu else None
+            threads = max(1, torch.get_num_threads() - EVERYTHING_SPARE_THREADS) if on_cpu else None
             with _cpu_threads(threads):
                 records = _everything(model, image, params, progress, stop)
         records = sorted(records, key=lambda r: -int(r["area"]))

@@ -9,7 +9,9 @@ loaded by ``/load_image`` stays for the following calls):
   ``/select_object(index)``, ``/remove_object``
 * ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, (label PNG)]
 * ``/segment_everything(points_per_side, pred_iou_thresh, stability_score_thresh,
-  box_nms_thresh, crop_n_layers, min_mask_region_area)``
+  box_nms_thresh, crop_n_layers, min_mask_region_area)``: streams "batch i of n" progress;
+  settings above the server's budget are reduced (the status says so)
+* ``/cancel_everything``: stops this session's segment everything within a batch
 """
 
 from __future__ import annotations
