@@ -100,6 +100,22 @@ def test_largest_everything_streams_progress_lets_clicks_through_and_cancel_stop
         other.close()
 
 
+@pytest.mark.slow
+def test_largest_everything_runs_to_the_end_within_its_budget(app):
+    client = _client(app)
+    try:
+        client.predict(handle_file(SHAPES), api_name="/load_image")
+        t0 = time.perf_counter()
+        canvas, status, coco = client.predict(*LARGEST, api_name="/segment_everything")
+        seconds = time.perf_counter() - t0
+        print(f"largest allowed segment everything (reduced to 5x5 points, 2 crop layers): {seconds:.0f} s")
+        assert "would be 86,016 prompts" in status and "uses 5x5 points and 2 crop layers" in status
+        assert "mask" in status and coco.endswith("_everything.json")
+        assert seconds < 600  # ~1 min on a free 2-core CPU; generous for a loaded machine
+    finally:
+        client.close()
+
+
 def test_empty_nan_and_fractional_numbers_get_clear_messages(app):
     client = _client(app)
     try:

@@ -3,8 +3,8 @@
 Why a thread: Gradio stops a generator handler (Cancel button with ``cancels=[...]``, a
 closed tab) only at a ``yield``. A handler that computes for minutes between two yields
 cannot be stopped, and Gradio's close of the generator even waits for that ``next()`` to
-return. So the handler starts a ``BackgroundJob`` and ``watch``-es it, yielding every
-``poll_s``; when the generator is closed, ``watch`` sets ``stop`` and the work, which
+return. So the handler starts a ``BackgroundJob`` and ``watch``-es it, yielding after each
+step of the work; when the generator is closed, ``watch`` sets ``stop`` and the work, which
 checks ``stop`` between its steps, ends within one step.
 """
 
@@ -53,13 +53,18 @@ class BackgroundJob:
 
     def watch(self, on_tick: Optional[Callable[["BackgroundJob"], None]] = None,
               poll_s: float = POLL_S) -> Iterator[None]:
-        """Yield every ``poll_s`` until the work ends (``on_tick`` first, e.g. to report
-        progress); then re-raise its error. Closing this generator early stops the work."""
+        """Call ``on_tick`` every ``poll_s`` (e.g. to report progress) and yield each time
+        ``done`` has grown, until the work ends; then re-raise its error. Closing this
+        generator early stops the work. (Yielding only on progress keeps the page's
+        elapsed-time counter meaningful; a close waits for the next step at most.)"""
+        shown = self.done
         try:
             while not self.finished.wait(poll_s):
                 if on_tick is not None:
                     on_tick(self)
-                yield None
+                if self.done != shown:
+                    shown = self.done
+                    yield None
             if self.error is not None:
                 raise self.error
         finally:
