@@ -100,6 +100,22 @@ def test_largest_everything_streams_progress_lets_clicks_through_and_cancel_stop
         other.close()
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads CPU time from /proc")
+def test_closing_the_session_stops_its_segment_everything(app):
+    heavy = _client(app)
+    heavy.predict(handle_file(SHAPES), api_name="/load_image")
+    job = heavy.submit(*LARGEST, api_name="/segment_everything")
+    _wait_for_batches(job, 1)
+    log_before = app.log().count("segment everything cancelled")
+    heavy.close()  # as a closed browser tab: the session is dropped (demo.unload)
+    time.sleep(6.0)
+    cpu0 = _cpu_seconds(app.proc.pid)
+    time.sleep(4.0)
+    busy = _cpu_seconds(app.proc.pid) - cpu0
+    assert busy < 1.0, f"the app kept computing after the session closed ({busy:.1f} CPU s in 4 s)"
+    assert app.log().count("segment everything cancelled") == log_before + 1
+
+
 @pytest.mark.slow
 def test_largest_everything_runs_to_the_end_within_its_budget(app):
     client = _client(app)
