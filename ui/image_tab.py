@@ -178,9 +178,11 @@ class ImageTab:
         budget = self.controller.engine.everything_budget
         if budget is None:
             return "Progress is shown while it runs; Cancel stops it."
+        sides = [EverythingParams(points_per_side=128, crop_n_layers=n).within(budget)[0] for n in (0, 1, 2)]
+        examples = ", ".join(f"{p.points_per_side}×{p.points_per_side} with {p.crop_n_layers}" for p in sides)
         return (f"On this server one run is limited to about {budget:,} prompts (points per side² × crops, "
-                f"plus {ENCODE_PROMPTS} per crop), e.g. 44×44 points, or 18×18 with 1 crop layer, or 5×5 with 2; "
-                "larger settings are reduced with a note. Progress is shown while it runs; Cancel stops it.")
+                f"plus {ENCODE_PROMPTS} per crop): at most {examples} crop layers. Larger settings are reduced "
+                "with a note. Progress is shown while it runs; Cancel stops it.")
 
     # ------------------------------------------------------------------ rendering
     def _view_outputs(self) -> List[Any]:
