@@ -30,3 +30,28 @@ def test_numbers_and_whole_numbers():
         number(2, "threshold", high=1)
     with pytest.raises(PromptError, match=r"^area must be at least 0, got -3\."):
         whole_number(-3, "area", low=0)
+
+
+def test_both_tabs_use_it():
+    """The video session's checks and the image controller's API handlers answer with its messages."""
+    from ui.image_controller import ImageController
+    from ui.video_state import VideoSession
+
+    video = VideoSession()
+    video.start(12, 120, 160)
+    with pytest.raises(PromptError, match=r"^frame must be a number \(it was empty\)"):
+        video.check_frame(None)
+    with pytest.raises(PromptError, match=r"^frame must be a whole number, got 2.5"):
+        video.check_frame(2.5)
+    with pytest.raises(PromptError, match=r"^x must be a number, got nan"):
+        video.check_inside(float("nan"), 3)
+    with pytest.raises(PromptError, match=r"^object id must be a whole number, got 1.5"):
+        video.check_id(1.5)
+
+    image = ImageController(engine=None)  # type: ignore[arg-type] - the checks come before any model use
+    with pytest.raises(PromptError, match=r"^y must be a number"):
+        image.add_point("s", 3, None)
+    with pytest.raises(PromptError, match=r"^x1 must be a number, got inf"):
+        image.add_box("s", 1, 2, math.inf, 4)
+    with pytest.raises(PromptError, match=r"^candidate index must be a whole number, got 0.5"):
+        image.choose("s", 0.5)
