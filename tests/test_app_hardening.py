@@ -100,6 +100,7 @@ def test_largest_everything_streams_progress_lets_clicks_through_and_cancel_stop
         other.close()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads CPU time from /proc")
 def test_closing_the_session_stops_its_segment_everything(app):
     heavy = _client(app)
