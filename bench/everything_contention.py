@@ -2,10 +2,11 @@
 
 In one process, as in the app: session A runs segment everything (``ImageEngine``, the
 app's own thread policy) on a photo while session B, whose image is already encoded,
-clicks every 0.5 s. Prints B's click latency idle and during A's run, with the app's
-policy (one CPU thread left to others) and without it (``--spare 0``).
+clicks every 0.5 s. Prints B's click latency idle and during A's run; ``--spare N``
+runs segment everything with N CPU threads fewer (the app uses
+``ui.image_engine.EVERYTHING_SPARE_THREADS``, 0: leaving one made both slower here).
 
-    python bench/everything_contention.py [--pps 16] [--clicks 8] [--spare 1]
+    python bench/everything_contention.py [--pps 16] [--clicks 8] [--spare 0]
 """
 
 from __future__ import annotations
@@ -26,10 +27,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pps", type=int, default=16)
     ap.add_argument("--clicks", type=int, default=8)
-    ap.add_argument("--spare", type=int, default=1, help="CPU threads left to other sessions (app: 1)")
+    ap.add_argument("--spare", type=int, default=0, help="CPU threads left to other sessions (app: 0)")
     args = ap.parse_args()
-
-    import numpy as np
 
     import ui.image_engine as engine_module
     from sam2.media.images import load_image

@@ -31,13 +31,17 @@ STABILITY_OFFSET = 1.0
 #: Work one "segment everything" request may cause, in prompts: the grid points of every
 #: crop, plus ``ENCODE_PROMPTS`` per crop for its image encoding (which costs about as much
 #: as a batch of 64 prompts). On the CPU 2048 is about 45 s of a free 2-core machine (22 ms
-#: a prompt, 1.8 s an encoding with one thread, SAM 2.1 tiny); ``SAM2_EVERYTHING_MAX_PROMPTS``
-#: changes it, 0 means no limit (the default on CUDA).
+#: a prompt, 1.8 s an encoding of 1024x768, SAM 2.1 tiny; the largest reduced request,
+#: 5x5 points on 21 crops, took 113 s on the VM while other jobs kept it at load 18);
+#: ``SAM2_EVERYTHING_MAX_PROMPTS`` changes it, 0 means no limit (the default on CUDA).
 CPU_MAX_PROMPTS = 2048
 ENCODE_PROMPTS = 64
 
-#: CPU threads segment everything leaves to other sessions' clicks (see bench/everything_contention.py).
-EVERYTHING_SPARE_THREADS = 1
+#: CPU threads segment everything leaves to other sessions' clicks. 0: measured on the
+#: 2-core VM (bench/everything_contention.py, 16x16 points, 3 alternating pairs), running it
+#: with one thread fewer made both worse: 20 s instead of 10 s for the run, and another
+#: session's click 1-1.8 s instead of 60-100 ms (median) while it ran.
+EVERYTHING_SPARE_THREADS = 0
 
 
 def everything_budget(device: str) -> Optional[int]:
@@ -267,8 +271,8 @@ class ImageEngine:
         """Run the generator; ``progress(batches done, total)`` after each batch, and
         ``stop`` (a ``threading.Event``) ends it with ``GenerationCancelled`` within a batch.
 
-        On the CPU it computes with one thread fewer than the process has, so other
-        sessions' clicks find a free core while it runs. (ZeroGPU runs it in a forked GPU
+        Other sessions' clicks go on meanwhile (decoder-only, 60-100 ms on the 2-core VM
+        during a run; see ``EVERYTHING_SPARE_THREADS``). (ZeroGPU runs it in a forked GPU
         worker: no progress or cancel there; the GPU call's own time limit bounds it.)
         """
         params = params.validated()
