@@ -108,13 +108,19 @@ def test_closing_the_session_stops_its_segment_everything(app):
     job = heavy.submit(*LARGEST, api_name="/segment_everything")
     _wait_for_batches(job, 1)
     log_before = app.log().count("segment everything cancelled")
-    heavy.close()  # as a closed browser tab: the session is dropped (demo.unload)
-    time.sleep(6.0)
-    cpu0 = _cpu_seconds(app.proc.pid)
-    time.sleep(4.0)
-    busy = _cpu_seconds(app.proc.pid) - cpu0
-    assert busy < 1.0, f"the app kept computing after the session closed ({busy:.1f} CPU s in 4 s)"
-    assert app.log().count("segment everything cancelled") == log_before + 1
+    t0 = time.perf_counter()
+    heavy.close()  # as a closed browser tab; Gradio notices the disconnect within seconds
+    quiet_after = None
+    while time.perf_counter() - t0 < 60 and quiet_after is None:
+        cpu0 = _cpu_seconds(app.proc.pid)
+        time.sleep(2.0)
+        if _cpu_seconds(app.proc.pid) - cpu0 < 0.3:
+            quiet_after = time.perf_counter() - t0
+    assert quiet_after is not None, "the app kept computing for a minute after the session closed"
+    cancelled = [line for line in app.log().splitlines() if "segment everything cancelled" in line]
+    assert len(cancelled) == log_before + 1 and "of 21 batches" in cancelled[-1]
+    assert not cancelled[-1].split("cancelled after ")[1].startswith("21 ")  # stopped before the end
+    print(f"closed session: work stopped, app quiet {quiet_after:.0f} s after close ({cancelled[-1]})")
 
 
 @pytest.mark.slow
