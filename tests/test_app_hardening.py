@@ -50,6 +50,17 @@ def _batches(job):
     return (int(match[1]), int(match[2])) if match else None
 
 
+def _wait_until_quiet(app, timeout_s: float) -> float:
+    """Seconds until the app uses < 0.3 CPU s in a 2 s window (fails after ``timeout_s``)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout_s:
+        cpu0 = _cpu_seconds(app.proc.pid)
+        time.sleep(2.0)
+        if _cpu_seconds(app.proc.pid) - cpu0 < 0.3:
+            return time.perf_counter() - t0
+    raise AssertionError(f"the app kept computing for {timeout_s:.0f} s")
+
+
 def _wait_for_batches(job, minimum: int, timeout_s: float = 240.0):
     """(done, total) once at least ``minimum`` batches are done."""
     deadline = time.monotonic() + timeout_s
@@ -84,15 +95,15 @@ def test_largest_everything_streams_progress_lets_clicks_through_and_cancel_stop
         # Cancel: the run stops within about a batch and the process goes quiet.
         before = _batches(job)
         job.cancel()
-        time.sleep(6.0)  # one batch (an encoding and 25 prompts) takes a few seconds at most
-        cpu0 = _cpu_seconds(app.proc.pid)
-        time.sleep(4.0)
-        busy = _cpu_seconds(app.proc.pid) - cpu0
-        assert busy < 1.0, f"the app kept computing after cancel ({busy:.1f} CPU s in 4 s)"
-        assert "cancelled after" in app.log() and "of 21 batches" in app.log()
-        print(f"cancelled after batch {before}; {busy:.2f} CPU s in the 4 s after")
+        quiet_after = _wait_until_quiet(app, timeout_s=60)
+        cancelled = [line for line in app.log().splitlines() if "segment everything cancelled" in line]
+        assert cancelled and "of 21 batches" in cancelled[-1]
+        after = int(cancelled[-1].split("cancelled after ")[1].split()[0])
+        assert after <= before[0] + 2, (before, cancelled[-1])  # the batch running at the cancel, at most one more
+        print(f"cancel at batch {before[0]}: stopped after batch {after}, app quiet {quiet_after:.0f} s "
+              f"after cancel (checked in 2 s windows)")
 
-        # The session is still usable, and a new run says that the settings were reduced.
+        # The session is still usable.
         *_, status = heavy.predict(230, 260, True, api_name="/add_point")
         assert "1 foreground" in status
     finally:
@@ -108,15 +119,8 @@ def test_closing_the_session_stops_its_segment_everything(app):
     job = heavy.submit(*LARGEST, api_name="/segment_everything")
     _wait_for_batches(job, 1)
     log_before = app.log().count("segment everything cancelled")
-    t0 = time.perf_counter()
     heavy.close()  # as a closed browser tab; Gradio notices the disconnect within seconds
-    quiet_after = None
-    while time.perf_counter() - t0 < 60 and quiet_after is None:
-        cpu0 = _cpu_seconds(app.proc.pid)
-        time.sleep(2.0)
-        if _cpu_seconds(app.proc.pid) - cpu0 < 0.3:
-            quiet_after = time.perf_counter() - t0
-    assert quiet_after is not None, "the app kept computing for a minute after the session closed"
+    quiet_after = _wait_until_quiet(app, timeout_s=60)
     cancelled = [line for line in app.log().splitlines() if "segment everything cancelled" in line]
     assert len(cancelled) == log_before + 1 and "of 21 batches" in cancelled[-1]
     assert not cancelled[-1].split("cancelled after ")[1].startswith("21 ")  # stopped before the end
