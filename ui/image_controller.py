@@ -564,7 +564,8 @@ class ImageController:
             return ImageView(None, objects=objects, active=st.active,
                              status=note or "Upload an image or pick an example to start.")
         base = st.display.pixels
-        tinted = overlay.blend_masks(base, [(o.mask, o.color) for o in st.objects if o.mask is not None])
+        # One object's mask unpacked at a time (each is a full-size array once unpacked).
+        tinted = overlay.blend_masks(base, ((o.mask, o.color) for o in st.objects if o.prediction is not None))
         obj = st.current
         p = obj.prompts
         canvas = overlay.draw_prompts(tinted, st.display, p.points, p.box, box_color=obj.color,

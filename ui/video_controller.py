@@ -536,6 +536,8 @@ class VideoController:
             st = slot.state
             st.require_clip()
             self._not_while_tracking(slot)
+            if slot.exporting.locked():  # its files are being written into the folder reset deletes
+                raise PromptError("The downloads are being made; start over once they are ready.")
             if slot.inference is not None:
                 _, predictor = self.engine.predictor(slot.model_key)
                 self.engine.reset(predictor, slot.inference)
