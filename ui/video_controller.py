@@ -793,9 +793,10 @@ class VideoController:
             slot.files.clear("export")  # made on demand: an earlier export is replaced
             paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}", "export") for suffix in
                                   (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
-            return slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version
+            return (slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version,
+                    st.prompts_version)
 
-        slot, key, clip, span, frames, paths, stale, version = self._run(sid, prepare)
+        slot, key, clip, span, frames, paths, stale, version, prompts_version = self._run(sid, prepare)
         try:
             result = make_exports(clip, span, frames.frame, key, paths, progress)
         except Exception:
@@ -814,6 +815,9 @@ class VideoController:
             note += " Note: " + "; ".join(result.notes) + "."
         if stale:
             note += " Some frames may be out of date: track again to include the latest prompts."
+        if slot.state.prompts_version != prompts_version:  # prompts changed while the files were made
+            note += (" The prompts changed while these files were being made: they show the masks from "
+                     "before; prepare the downloads again for the current ones.")
         return result.paths.as_list(), note
 
     def info(self, sid: Optional[str]) -> Dict[str, Any]:
