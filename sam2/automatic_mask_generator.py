@@ -13,6 +13,11 @@ Across crops a second NMS prefers masks from smaller crops. Everything that deci
 masks are kept, and in which order, follows the reference implementation exactly, so with the
 same weights the same records come out.
 
+Long runs: ``generate(image, progress=..., stop=...)`` reports ``(batches done, total)`` after
+every batch of prompts and checks ``stop`` before each crop's encoding and each batch; when
+it is set the run ends with ``GenerationCancelled`` within one batch. Neither changes the
+records of a run that completes.
+
 Speed and memory: the decoder returns 256 x 256 logits; only candidates that pass the
 predicted-IoU filter are upsampled to the crop's size, a slice at a time (at most
 ``max_logits_bytes`` of full-resolution logits), then filtered and encoded, and masks are kept
@@ -22,8 +27,10 @@ only as RLEs afterwards.
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
-from typing import Iterator, List, Optional, Tuple, TypedDict, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, List, Optional, Tuple, TypedDict, Union
 
 import numpy as np
 import torch
@@ -51,7 +58,7 @@ from sam2.utils.amg import (
     uncrop_points,
 )
 
-__all__ = ["SAM2AutomaticMaskGenerator", "MaskRecord", "OUTPUT_MODES"]
+__all__ = ["SAM2AutomaticMaskGenerator", "MaskRecord", "OUTPUT_MODES", "GenerationCancelled"]
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 
@@ -61,6 +68,36 @@ _BUILDER_OPTIONS = {"device", "mode", "hydra_overrides_extra", "apply_postproces
 
 # Masks filtered and encoded together: bounds the temporary boolean/float copies.
 _POSTPROCESS_PIXELS = 1 << 26
+
+
+#: ``progress(batches_done, batches_total)``, called after every batch of prompts.
+ProgressCallback = Callable[[int, int], None]
+
+
+class GenerationCancelled(RuntimeError):
+    """``generate`` stopped early because its ``stop`` flag was set; nothing is returned."""
+
+
+@dataclass
+class _RunControl:
+    """Progress and cancellation of one ``generate`` call (no effect on its results)."""
+
+    total: int
+    progress: Optional[ProgressCallback] = None
+    stop: Any = None  # anything with ``is_set()`` (threading.Event), or a callable returning bool
+    done: int = 0
+
+    def check(self) -> None:
+        if self.stop is None:
+            return
+        stopped = self.stop.is_set() if hasattr(self.stop, "is_set") else self.stop()
+        if stopped:
+            raise GenerationCancelled(f"segment everything was cancelled after {self.done} of {self.total} batches")
+
+    def batch_done(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
 
 
 class MaskRecord(TypedDict):
@@ -175,6 +212,7 @@ class SAM2AutomaticMaskGenerator:
         self.use_m2m = use_m2m
         self.multimask_output = multimask_output
         self.max_logits_bytes = int(max_logits_bytes)
+        self._control = _RunControl(0)
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2AutomaticMaskGenerator":
@@ -189,20 +227,36 @@ class SAM2AutomaticMaskGenerator:
 
     # ------------------------------------------------------------------ public
 
+    def count_batches(self, image_hw: Tuple[int, int]) -> int:
+        """How many decoder batches ``generate`` runs on an image of this size (all crops)."""
+        _, layer_idxs = generate_crop_boxes(tuple(image_hw), self.crop_n_layers, self.crop_overlap_ratio)
+        return sum(math.ceil(len(self.point_grids[layer]) / self.points_per_batch) for layer in layer_idxs)
+
     @torch.no_grad()
-    def generate(self, image: np.ndarray) -> List[MaskRecord]:
+    def generate(
+        self, image: np.ndarray, *, progress: Optional[ProgressCallback] = None, stop: Any = None
+    ) -> List[MaskRecord]:
         """Masks for everything in ``image`` (H x W x 3 uint8 RGB; other layouts are converted
         by ``sam2.media.images.to_rgb_uint8``), as a list of :class:`MaskRecord` dicts.
 
         Records come in the reference's order: by crop (smaller crops first when there are
         several), then by predicted IoU, best first.
+
+        ``progress(done, total)`` (ours, optional) is called after each batch of prompts;
+        ``stop`` (ours, optional: a ``threading.Event`` or a callable returning bool) is
+        checked before each crop and each batch, and ends the run with
+        :class:`GenerationCancelled` once set.
         """
         from sam2.media.images import to_rgb_uint8
 
         rgb = to_rgb_uint8(image)
         if rgb.shape[0] == 0 or rgb.shape[1] == 0:
             raise ValueError(f"image has an empty side: {rgb.shape[:2]}")
-        data = self._generate_masks(rgb)
+        self._control = _RunControl(self.count_batches(rgb.shape[:2]), progress, stop)
+        try:
+            data = self._generate_masks(rgb)
+        finally:
+            self._control = _RunControl(0)
         records: List[MaskRecord] = []
         for i, rle in enumerate(data.rles):
             records.append(
@@ -248,14 +302,17 @@ class SAM2AutomaticMaskGenerator:
         x0, y0, x1, y1 = crop_box
         cropped = image[y0:y1, x0:x1, :]
         cropped_size = cropped.shape[:2]
+        control = self._control
+        control.check()
         self.predictor.set_image(cropped)
         try:
             scale = np.array(cropped_size)[None, ::-1]  # (w, h)
             points_for_image = self.point_grids[crop_layer_idx] * scale
-            parts = [
-                self._process_batch(points, cropped_size, crop_box, orig_size, normalize=True)
-                for (points,) in batch_iterator(self.points_per_batch, points_for_image)
-            ]
+            parts = []
+            for (points,) in batch_iterator(self.points_per_batch, points_for_image):
+                control.check()
+                parts.append(self._process_batch(points, cropped_size, crop_box, orig_size, normalize=True))
+                control.batch_done()
         finally:
             self.predictor.reset_predictor()
         data = MaskData.cat(parts)

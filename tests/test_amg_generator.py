@@ -246,3 +246,46 @@ def test_from_pretrained_splits_options(monkeypatch):
     gen = SAM2AutomaticMaskGenerator.from_pretrained("facebook/sam2.1-hiera-tiny", points_per_side=4, device="cpu")
     assert seen == {"id": "facebook/sam2.1-hiera-tiny", "kwargs": {"device": "cpu"}}
     assert len(gen.point_grids[0]) == 16
+
+
+def test_progress_counts_every_batch_and_leaves_records_unchanged(fake, scene):
+    params = dict(points_per_side=8, points_per_batch=10, crop_n_layers=1, pred_iou_thresh=0.0,
+                  stability_score_thresh=0.0, output_mode="coco_rle")
+    plain = fake(**params).generate(scene)
+    gen = fake(**params)
+    seen = []
+    with_hooks = gen.generate(scene, progress=lambda done, total: seen.append((done, total)),
+                              stop=lambda: False)
+    total = gen.count_batches(scene.shape[:2])
+    assert total == 5 * 7  # 5 crops (the image + 4), 64 points in batches of 10
+    assert seen == [(i, total) for i in range(1, total + 1)]
+    assert with_hooks == plain
+
+
+def test_stop_flag_ends_the_run_within_one_batch(fake, scene):
+    import threading
+
+    from sam2.automatic_mask_generator import GenerationCancelled
+
+    stop = threading.Event()
+    decoded = []
+    gen = fake(points_per_side=8, points_per_batch=4, crop_n_layers=1)
+    real_decode = gen.predictor._decode
+
+    def counting_decode(*args, **kwargs):
+        decoded.append(1)
+        return real_decode(*args, **kwargs)
+
+    gen.predictor._decode = counting_decode
+
+    def progress(done, total):
+        if done == 3:
+            stop.set()
+
+    with pytest.raises(GenerationCancelled, match="3 of"):
+        gen.generate(scene, progress=progress, stop=stop)
+    assert len(decoded) == 3  # no batch after the one that saw the flag
+    # The generator is reusable afterwards, and a set flag stops it before any work.
+    with pytest.raises(GenerationCancelled):
+        gen.generate(scene, stop=stop)
+    assert len(decoded) == 3

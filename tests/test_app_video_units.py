@@ -147,7 +147,7 @@ def test_session_objects_prompts_and_frame_checks():
     s.start(12, 120, 160)
     with pytest.raises(PromptError, match="outside the clip"):
         s.check_frame(12)
-    with pytest.raises(PromptError, match="integer"):
+    with pytest.raises(PromptError, match="frame must be a whole number"):
         s.check_frame(1.5)
     a = s.new_object("  red   ball ")
     b = s.object_for_prompt(7)  # a new id creates that object

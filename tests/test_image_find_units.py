@@ -52,3 +52,17 @@ def test_coco_export_uses_labels_as_categories():
     assert doc["categories"] == [{"id": 1, "name": "object"}, {"id": 2, "name": "car"}]
     assert [a["category_id"] for a in doc["annotations"]] == [1, 2, 2]
     assert coco_document([ExportedMask(m)], (4, 5))["categories"] == [{"id": 1, "name": "object"}]
+
+
+def test_a_session_takes_found_objects_only_up_to_its_limit():
+    import pytest
+
+    from ui.image_state import MAX_OBJECTS, PromptError
+
+    st = ImageSession()
+    assert st.room == MAX_OBJECTS  # the empty first object does not count
+    st.add_objects([found_to_object(_found(), i) for i in range(MAX_OBJECTS - 1)])
+    assert st.room == 1
+    with pytest.raises(PromptError, match=f"at most {MAX_OBJECTS}"):
+        st.add_objects([found_to_object(_found(), 90 + i) for i in range(2)])
+    assert len(st.objects) == MAX_OBJECTS - 1  # a refused add changes nothing

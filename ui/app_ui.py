@@ -188,4 +188,14 @@ def _build_video_tab(registry: ModelRegistry, config: AppConfig, model: gr.Dropd
 
 
 def launch_options() -> Dict[str, Any]:
-    return dict(theme=gr.themes.Soft(), css=CSS, max_file_size=MAX_FILE_SIZE)
+    """``launch()`` arguments: theme, CSS, the upload limit, the same limit for files sent
+    any other way (a ``data:`` URL in a request body), and no file fetched from a URL a
+    request names (``ui.request_limits``; the size guard runs first and bounds the body the
+    URL guard reads)."""
+    from starlette.middleware import Middleware
+
+    from ui.request_limits import RemoteFileRefGuard, RequestSizeLimit
+
+    guard = Middleware(RequestSizeLimit, upload_limit=MAX_FILE_SIZE.upper().replace("MB", " MB"))
+    return dict(theme=gr.themes.Soft(), css=CSS, max_file_size=MAX_FILE_SIZE,
+                app_kwargs={"middleware": [guard, Middleware(RemoteFileRefGuard)]})

@@ -45,9 +45,10 @@ def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> C
         if isinstance(exc, gr.Error):
             raise exc
         log.exception("event handler failed")
-        detail = str(exc).strip()
-        text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        raise gr.Error(f"Something went wrong ({text}). The session is still usable.") from None
+        # Only the exception's type reaches the page: its text may hold server paths or
+        # internals (an OSError names the file). The server log has the whole traceback.
+        raise gr.Error(f"Something went wrong ({type(exc).__name__}; details are in the server log). "
+                       "The session is still usable.") from None
 
     def wrap(fn: F) -> F:
         if generator:

@@ -7,22 +7,27 @@ Every public method takes the session id, runs under that session's lock, and re
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
 from ui import exports, overlay
+from sam2.automatic_mask_generator import GenerationCancelled
+from ui.background_job import BackgroundJob
 from ui.image_engine import EverythingParams, ImageEngine
 from ui.image_state import ImageSession, PromptError
+from ui.inputs import number, whole_number
 from ui.model_names import model_label
 from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 
 ProgressFn = Callable[[Optional[float], str], None]
+log = logging.getLogger("sam2.app")
 
 #: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
 #: message: their full-resolution masks and logits would need gigabytes per click.
@@ -73,6 +78,13 @@ class _ImageSlot:
     last_encode_s: Optional[float] = None
     last_decode_s: Optional[float] = None
     refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
+    everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
+
+    def release(self) -> None:
+        """The session ends (tab closed, idle): stop its work and delete its files."""
+        if self.everything_job is not None:
+            self.everything_job.cancel()
+        self.files.cleanup()
 
 
 def read_image(source: Any) -> Tuple[np.ndarray, str]:
@@ -80,7 +92,7 @@ def read_image(source: Any) -> Tuple[np.ndarray, str]:
 
     Refuses images above ``MAX_IMAGE_PIXELS`` before decoding them.
     """
-    from sam2.media.images import ImageLoadError, load_image, to_rgb_uint8
+    from sam2.media.images import ImageLoadError, check_image_kind, load_image, to_rgb_uint8
 
     if source is None:
         raise PromptError("No image was given.")
@@ -88,19 +100,23 @@ def read_image(source: Any) -> Tuple[np.ndarray, str]:
     try:
         if isinstance(source, (str, os.PathLike)):
             name = os.path.basename(str(source))
+            check_image_kind(source, name)
             try:
                 with Image.open(source) as probe:
                     w, h = probe.size
             except Exception:  # noqa: BLE001 - load_image below gives the proper message
                 w = h = 0
             _check_size(h, w)
-            image = load_image(source)
+            image = load_image(source, name=name)
         elif isinstance(source, (bytes, bytearray)):
             image = load_image(bytes(source))
         else:
             image = to_rgb_uint8(source)
     except ImageLoadError as exc:
-        raise PromptError(f"Could not read {name!r} as an image: {exc}") from None
+        text = str(exc).replace(os.fspath(source), name) if isinstance(source, (str, os.PathLike)) else str(exc)
+        if not text.startswith("Could not read"):
+            text = f"Could not read {name} as an image: {text}"
+        raise PromptError(text) from None
     _check_size(*image.shape[:2])
     return image, name
 
@@ -119,7 +135,7 @@ class ImageController:
     def __init__(self, engine: ImageEngine, max_idle_s: float = 30 * 60.0) -> None:
         self.engine = engine
         self.sessions: SessionStore[_ImageSlot] = SessionStore(
-            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.files.cleanup()
+            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
         )
 
     # ------------------------------------------------------------ session plumbing
@@ -268,11 +284,13 @@ class ImageController:
     def add_point(self, sid: Optional[str], x: float, y: float, foreground: bool = True,
                   progress: ProgressFn = _noop) -> ImageView:
         """A point in original-image pixel coordinates (the API's way to click)."""
-        return self._prompt(sid, lambda st: st.add_point(float(x), float(y), 1 if foreground else 0), progress)
+        px, py = number(x, "x"), number(y, "y")
+        return self._prompt(sid, lambda st: st.add_point(px, py, 1 if foreground else 0), progress)
 
     def add_box(self, sid: Optional[str], x0: float, y0: float, x1: float, y1: float,
                 progress: ProgressFn = _noop) -> ImageView:
-        return self._prompt(sid, lambda st: st.add_box(float(x0), float(y0), float(x1), float(y1)), progress)
+        box = [number(v, name) for v, name in ((x0, "x0"), (y0, "y0"), (x1, "x1"), (y1, "y1"))]
+        return self._prompt(sid, lambda st: st.add_box(*box), progress)
 
     def refine(self, sid: Optional[str], progress: ProgressFn = _noop) -> ImageView:
         return self._prompt(sid, lambda st: st.refine(), progress)
@@ -304,9 +322,11 @@ class ImageController:
         return self._run(sid, act)
 
     def choose(self, sid: Optional[str], index: int) -> ImageView:
+        i = whole_number(index, "candidate index")
+
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
-            slot.state.choose(int(index))
+            slot.state.choose(i)
             return self._view(slot)
 
         return self._run(sid, act)
@@ -320,9 +340,12 @@ class ImageController:
         return self._run(sid, act)
 
     def select_object(self, sid: Optional[str], index: int) -> ImageView:
+        i = whole_number(index, "object index")
+
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
-            slot.state.select_object(int(index))
+            slot.state.select_object(i)
+            self._predict_active(slot, _noop)  # its candidates, if they were set aside
             return self._view(slot)
 
         return self._run(sid, act)
@@ -331,6 +354,7 @@ class ImageController:
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
             slot.state.remove_object()
+            self._predict_active(slot, _noop)  # the next object's candidates, if set aside
             return self._view(slot)
 
         return self._run(sid, act)
@@ -341,28 +365,92 @@ class ImageController:
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,
                            progress: ProgressFn = _noop) -> EverythingView:
-        def act(slot: _ImageSlot) -> EverythingView:
+        """Run "segment everything" to the end and return its view (see ``everything``)."""
+        view: Optional[EverythingView] = None
+        for step in self.everything(sid, params, progress):
+            view = step if step is not None else view
+        assert view is not None
+        return view
+
+    def everything(self, sid: Optional[str], params: EverythingParams,
+                   progress: ProgressFn = _noop) -> Iterator[Optional[EverythingView]]:
+        """Run "segment everything" in a background thread, yielding None while it works
+        (after reporting "batch i of n" to ``progress``) and its view at the end.
+
+        Settings above the server's budget (``ImageEngine.everything_budget``) are reduced
+        and the view says so. The session is not locked while the model works, so this tab's
+        clicks go on; closing the generator (Cancel, a closed tab) stops the work within one
+        batch of prompts, as does ``cancel_everything``.
+        """
+        try:
+            params = params.validated()
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        params, note = params.within(self.engine.everything_budget)
+        entry = self.sessions.get(sid)
+        with entry.lock:
+            slot = entry.state
             st = slot.state
             st.require_image()
-            assert st.image is not None and st.display is not None
-            try:
-                params.validated()
-            except ValueError as exc:
-                raise PromptError(str(exc)) from None
+            if slot.everything_job is not None and not slot.everything_job.finished.is_set():
+                raise PromptError("Segment everything is already running in this tab; wait for it or press Cancel.")
             model_id = self.engine.ensure_model(st.model_key, progress)
-            progress(None, f"Segmenting everything ({params.points_per_side}x{params.points_per_side} points)...")
-            result = self.engine.segment_everything(model_id, st.image, params)
-            st.everything = result
-            canvas = overlay.colorize_everything(st.display.pixels, result.masks)
-            path = self._write_everything_json(slot)
-            n = len(result.masks)
-            status = (f"**{n} mask{'s' if n != 1 else ''}** found in {result.seconds:.1f} s "
-                      f"({model_label(model_id)}).")
-            if n == 0:
-                status += " Try lower IoU / stability thresholds."
-            return EverythingView(canvas, n, status, path)
+            image, display = st.image, st.display
+            assert image is not None and display is not None
 
-        return self._run(sid, act)
+            def work(job: BackgroundJob) -> Optional[EverythingView]:
+                def on_batch(done: int, total: int) -> None:
+                    job.done, job.total = done, total
+
+                try:
+                    result = self.engine.segment_everything(model_id, image, params, on_batch, job.stop)
+                except GenerationCancelled:
+                    log.info("segment everything cancelled after %d of %d batches", job.done, job.total)
+                    raise
+                with entry.lock:
+                    if slot.state.image is not image:
+                        return None  # another image was loaded meanwhile: this result is stale
+                    slot.state.everything = result
+                    canvas = overlay.colorize_everything(display.pixels, result.masks)
+                    path = self._write_everything_json(slot)
+                n = len(result.masks)
+                status = (f"**{n} mask{'s' if n != 1 else ''}** found in {result.seconds:.1f} s "
+                          f"({params.points_per_side}x{params.points_per_side} points, {params.crop_n_layers} "
+                          f"crop layer{'s' if params.crop_n_layers != 1 else ''}, {model_label(model_id)}).")
+                if n == 0:
+                    status += " Try lower IoU / stability thresholds."
+                if note:
+                    status = f"⚠️ {note}  \n{status}"
+                return EverythingView(canvas, n, status, path)
+
+            job = BackgroundJob(work, name="sam2-everything")
+            slot.everything_job = job.start()
+        if note:
+            progress(None, note)
+
+        def tick(j: BackgroundJob) -> None:
+            if j.total:
+                progress(j.done / j.total, f"Segment everything: batch {j.done} of {j.total}")
+            else:
+                progress(None, "Segment everything: encoding the image...")
+
+        try:
+            yield from job.watch(tick)
+        except GenerationCancelled:
+            raise PromptError(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
+        if job.result is None:
+            raise PromptError("Another image was loaded while segment everything ran; run it again.")
+        yield job.result
+
+    def cancel_everything(self, sid: Optional[str], wait_s: float = 30.0) -> str:
+        """Stop this session's "segment everything" (within a batch); returns a status line."""
+        slot = self.sessions.get(sid).state
+        job = slot.everything_job
+        if job is None or job.finished.is_set():
+            return "Segment everything is not running."
+        ended = job.cancel(wait_s)
+        where = f" after {job.done} of {job.total} batches" if job.total else " before the first batch"
+        return f"Segment everything cancelled{where}." + ("" if ended else " (stopping...)")
 
     def _write_everything_json(self, slot: _ImageSlot) -> str:
         st = slot.state
@@ -442,13 +530,19 @@ class ImageController:
         return st.embedding
 
     def _predict_active(self, slot: _ImageSlot, progress: ProgressFn) -> None:
+        """Decode the active object's prompts when its candidates are missing (new prompts,
+        or set aside while another object was edited: then the same pick is restored)."""
         obj = slot.state.current
-        if not obj.history or obj.prediction is not None:
+        if not obj.history or (obj.prediction is not None and obj.prediction.complete):
             return
+        keep = obj.chosen_before_aside if obj.prediction is not None else None
         emb = self._ensure_embedding(slot, progress)
         t0 = time.perf_counter()
         slot.state.set_prediction(self.engine.predict(emb, obj.prompts))
         slot.last_decode_s = time.perf_counter() - t0
+        obj.chosen_before_aside = None
+        if keep is not None and keep < obj.prediction.masks.shape[0]:  # type: ignore[union-attr]
+            obj.chosen = keep
 
     def _predict_all(self, slot: _ImageSlot, progress: ProgressFn) -> None:
         st = slot.state
@@ -458,6 +552,8 @@ class ImageController:
                 if obj.history and obj.prediction is None:
                     st.active = i
                     self._predict_active(slot, progress)
+                    if i != active:
+                        obj.set_aside()
         finally:
             st.active = active
 
@@ -469,7 +565,8 @@ class ImageController:
             return ImageView(None, objects=objects, active=st.active,
                              status=note or "Upload an image or pick an example to start.")
         base = st.display.pixels
-        tinted = overlay.blend_masks(base, [(o.mask, o.color) for o in st.objects if o.mask is not None])
+        # One object's mask unpacked at a time (each is a full-size array once unpacked).
+        tinted = overlay.blend_masks(base, ((o.mask, o.color) for o in st.objects if o.prediction is not None))
         obj = st.current
         p = obj.prompts
         canvas = overlay.draw_prompts(tinted, st.display, p.points, p.box, box_color=obj.color,
@@ -499,7 +596,7 @@ class ImageController:
             parts.append("refined")
         if obj.prediction is not None:
             parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, "
-                         f"{int(obj.mask.sum()):,} px")  # type: ignore[union-attr]
+                         f"{obj.prediction.masks.area(obj.chosen):,} px")
         size = f"image {w}×{h}"
         if st.display is not None and st.display.scale < 1.0:
             size += f" (shown at {st.display.scale:.2f}×, outputs at full size)"

@@ -11,18 +11,49 @@ each prompt (``ui.spaces.ZERO_GPU``), inside one pure GPU call.
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
 import time
-from dataclasses import dataclass
-from typing import Any, List, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from ui import spaces
 from ui.image_state import EverythingResult, Prediction, PromptSet
 from ui.model_registry import ModelRegistry, ProgressFn
+from ui.packed_mask import PackedMask, PackedMasks
 
 #: Logit offset used for the stability score shown next to each candidate (as in the AMG).
 STABILITY_OFFSET = 1.0
+
+#: Work one "segment everything" request may cause, in prompts: the grid points of every
+#: crop, plus ``ENCODE_PROMPTS`` per crop for its image encoding (which costs about as much
+#: as a batch of 64 prompts). On the CPU 2048 is about 45 s of a free 2-core machine (22 ms
+#: a prompt, 1.8 s an encoding of 1024x768, SAM 2.1 tiny; the largest reduced request,
+#: 5x5 points on 21 crops, took 113 s on the VM while other jobs kept it at load 18);
+#: ``SAM2_EVERYTHING_MAX_PROMPTS`` changes it, 0 means no limit (the default on CUDA).
+CPU_MAX_PROMPTS = 2048
+ENCODE_PROMPTS = 64
+
+#: CPU threads segment everything leaves to other sessions' clicks. 0: measured on the
+#: 2-core VM (bench/everything_contention.py, 16x16 points, 3 alternating pairs), running it
+#: with one thread fewer made both worse: 20 s instead of 10 s for the run, and another
+#: session's click 1-1.8 s instead of 60-100 ms (median) while it ran.
+EVERYTHING_SPARE_THREADS = 0
+
+
+def everything_budget(device: str) -> Optional[int]:
+    """Most prompts one segment-everything request may cost on ``device`` (None: no limit)."""
+    text = os.environ.get("SAM2_EVERYTHING_MAX_PROMPTS", "").strip()
+    if text:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"SAM2_EVERYTHING_MAX_PROMPTS={text!r} is not a whole number") from None
+        return value if value > 0 else None
+    return None if str(device).startswith("cuda") else CPU_MAX_PROMPTS
 
 
 @dataclass
@@ -62,6 +93,42 @@ class EverythingParams:
         if self.min_mask_region_area < 0:
             raise ValueError("minimum region area must not be negative")
         return self
+
+    @property
+    def crops(self) -> int:
+        """Image crops encoded: the whole image, then 4**i crops in layer i."""
+        return sum(4 ** i for i in range(self.crop_n_layers + 1))
+
+    @property
+    def prompts(self) -> int:
+        """Grid points over all crops (each crop gets the full grid; the app keeps the
+        generator's crop_n_points_downscale_factor of 1)."""
+        return self.points_per_side ** 2 * self.crops
+
+    @property
+    def work(self) -> int:
+        """The cost measure that ``everything_budget`` bounds (see ``CPU_MAX_PROMPTS``)."""
+        return self.prompts + ENCODE_PROMPTS * self.crops
+
+    def within(self, budget: Optional[int]) -> Tuple["EverythingParams", str]:
+        """These settings, or the nearest cheaper ones that fit ``budget`` and a note saying so.
+
+        Fewer points per side first (the crop layers the user asked for stay), then fewer
+        crop layers if even one point per crop is too much.
+        """
+        if budget is None or self.work <= budget:
+            return self, ""
+        fitted = self
+        while fitted.crop_n_layers > 0 and replace(fitted, points_per_side=1).work > budget:
+            fitted = replace(fitted, crop_n_layers=fitted.crop_n_layers - 1)
+        side = int(math.isqrt(max(budget // fitted.crops - ENCODE_PROMPTS, 1)))
+        fitted = replace(fitted, points_per_side=max(1, min(side, self.points_per_side)))
+        layers = f" and {fitted.crop_n_layers} crop layer{'s' if fitted.crop_n_layers != 1 else ''}"
+        note = (f"{self.points_per_side}x{self.points_per_side} points with {self.crop_n_layers} crop layer"
+                f"{'s' if self.crop_n_layers != 1 else ''} would be {self.prompts:,} prompts; this server runs "
+                f"at most about {budget:,} per request (each crop also costs {ENCODE_PROMPTS}), so this run "
+                f"uses {fitted.points_per_side}x{fitted.points_per_side} points{layers}.")
+        return fitted, note
 
 
 def _new_predictor(model: Any) -> Any:
@@ -123,12 +190,32 @@ def _gpu_encode_and_decode(model_id: str, image: np.ndarray, prompts: PromptSet,
 @spaces.gpu(duration=120)
 def _gpu_everything(model_id: str, image: np.ndarray, params: EverythingParams) -> List[dict]:
     assert _REGISTRY is not None
+    return _everything(_REGISTRY.get(model_id).model, image, params)
+
+
+@contextlib.contextmanager
+def _cpu_threads(n: Optional[int]) -> Iterator[None]:
+    """Torch CPU threads of the calling thread only, for the block (OpenMP's setting is per thread)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _everything(model: Any, image: np.ndarray, params: EverythingParams,
+                progress: Optional[Callable[[int, int], None]] = None, stop: Any = None) -> List[dict]:
     from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
     import torch
 
     generator = SAM2AutomaticMaskGenerator(
-        _REGISTRY.get(model_id).model,
+        model,
         points_per_side=params.points_per_side,
         points_per_batch=params.points_per_batch,
         pred_iou_thresh=params.pred_iou_thresh,
@@ -140,7 +227,7 @@ def _gpu_everything(model_id: str, image: np.ndarray, params: EverythingParams) 
         output_mode="binary_mask",
     )
     with torch.inference_mode():
-        return generator.generate(image)
+        return generator.generate(image, progress=progress, stop=stop)
 
 
 class ImageEngine:
@@ -173,10 +260,35 @@ class ImageEngine:
             return _gpu_encode_and_decode(embedding.model_id, embedding.image, prompts, multimask)
         return _decode(embedding.predictor, prompts, multimask)
 
-    def segment_everything(self, model_id: str, image: np.ndarray, params: EverythingParams) -> EverythingResult:
+    @property
+    def everything_budget(self) -> Optional[int]:
+        """Most work (``EverythingParams.work``) one segment-everything request may cost here."""
+        return everything_budget(self.registry.device)
+
+    def segment_everything(self, model_id: str, image: np.ndarray, params: EverythingParams,
+                           progress: Optional[Callable[[int, int], None]] = None,
+                           stop: Any = None) -> EverythingResult:
+        """Run the generator; ``progress(batches done, total)`` after each batch, and
+        ``stop`` (a ``threading.Event``) ends it with ``GenerationCancelled`` within a batch.
+
+        Other sessions' clicks go on meanwhile (decoder-only, 60-100 ms on the 2-core VM
+        during a run; see ``EVERYTHING_SPARE_THREADS``). (ZeroGPU runs it in a forked GPU
+        worker: no progress or cancel there; the GPU call's own time limit bounds it.)
+        """
         params = params.validated()
         t0 = time.perf_counter()
-        records = _gpu_everything(model_id, image, params)
+        if spaces.ZERO_GPU:
+            records = _gpu_everything(model_id, image, params)
+        else:
+            import torch
+
+            model = self.registry.get(model_id).model
+            on_cpu = not str(self.registry.device).startswith(("cuda", "mps"))
+            threads = max(1, torch.get_num_threads() - EVERYTHING_SPARE_THREADS) if on_cpu else None
+            with _cpu_threads(threads):
+                records = _everything(model, image, params, progress, stop)
         records = sorted(records, key=lambda r: -int(r["area"]))
-        masks = [np.asarray(r.pop("segmentation"), dtype=bool) for r in records]
+        # Packed one by one as they leave the records: the full-size arrays go as they are packed.
+        masks = PackedMasks([PackedMask.pack(np.asarray(r.pop("segmentation"), dtype=bool)) for r in records],
+                            image.shape[:2])
         return EverythingResult(masks=masks, records=records, seconds=time.perf_counter() - t0)

@@ -20,10 +20,10 @@ from typing import Any, Callable, List, Optional
 import numpy as np
 
 from sam2.find import DEFAULT_THRESHOLD, FoundObject
-from ui.find import FindOutcome, Finder, boxes_from_file, query_labels
+from ui.find import FindOutcome, Finder, boxes_from_file, count_summary, query_labels
 from ui.image_controller import ImageController, ImageView, ProgressFn, _ImageSlot, _noop
 from ui.image_engine import _new_predictor, _stability
-from ui.image_state import ImageObject, Prediction, PromptError, PromptSet
+from ui.image_state import MAX_OBJECTS, ImageObject, Prediction, PromptError, PromptSet
 from ui.model_registry import ModelUnavailableError
 
 #: Longest query accepted from the page before it reaches the parser (which has its own,
@@ -78,7 +78,7 @@ class ImageFind:
         if reason is not None:
             raise ModelUnavailableError(reason)
 
-        def run(predictor: Any, image: np.ndarray, is_set: bool) -> FindOutcome:
+        def run(predictor: Any, image: np.ndarray, is_set: bool, room: int) -> FindOutcome:
             try:
                 return self.finder.find(predictor, image, text, threshold, image_is_set=is_set,
                                         progress=progress)
@@ -93,10 +93,10 @@ class ImageFind:
         if not path:
             raise PromptError("Upload a COCO detections .json or a YOLO .txt file first.")
 
-        def run(predictor: Any, image: np.ndarray, is_set: bool) -> FindOutcome:
+        def run(predictor: Any, image: np.ndarray, is_set: bool, room: int) -> FindOutcome:
             try:
                 return boxes_from_file(predictor, image, path, threshold, names_text=names_text,
-                                       image_is_set=is_set, max_objects=self.finder.max_objects)
+                                       image_is_set=is_set, max_objects=min(self.finder.max_objects, room))
             except PromptError as exc:
                 raise PromptError(without_paths(str(exc))) from None
 
@@ -107,7 +107,7 @@ class ImageFind:
         query_labels(text)  # PromptError for empty / punctuation-only / too long, before any model work
 
     # ------------------------------------------------------------------ shared
-    def _add(self, sid: Optional[str], run: Callable[[Any, np.ndarray, bool], FindOutcome],
+    def _add(self, sid: Optional[str], run: Callable[[Any, np.ndarray, bool, int], FindOutcome],
              progress: ProgressFn, check_first: Optional[Callable[[], None]] = None) -> ImageView:
         c = self.controller
 
@@ -116,23 +116,35 @@ class ImageFind:
             st.require_image()
             if check_first is not None:
                 check_first()
+            room = st.room
+            if room <= 0:
+                raise PromptError(f"This image already has {MAX_OBJECTS} objects, the most this app keeps; "
+                                  "remove some (or Clear all) first.")
             c.engine.registry.require_available(st.model_key)
             assert st.image is not None
             emb = c._ensure_embedding(slot, progress)
             predictor, is_set = emb.predictor, True
             if predictor is None:  # ZeroGPU: no features kept between calls, encode here
                 predictor, is_set = _new_predictor(c.engine.registry.get(emb.model_id).model), False
-            outcome = run(predictor, st.image, is_set)
+            outcome = run(predictor, st.image, is_set, room)
             if not outcome.objects:
                 return c._view(slot, note=f"⚠️ {outcome.message} Nothing was added.")
+            found = outcome.objects[:room]  # strongest first
+            note = outcome.message
+            if len(found) < len(outcome.objects):
+                counts: dict = {}
+                for f in found:
+                    counts[f.label] = counts.get(f.label, 0) + 1
+                note = (f"Added {count_summary(counts)}: the {room} strongest of {len(outcome.objects)} found "
+                        f"(this app keeps at most {MAX_OBJECTS} objects per image). {outcome.message}")
             threshold = float(getattr(predictor, "mask_threshold", 0.0))
             if not any(o.history for o in st.objects):
                 st.next_color = 0  # nothing made by hand yet: the found objects are Object 1, 2, ...
             new: List[ImageObject] = []
-            for found in outcome.objects:
-                new.append(found_to_object(found, st.next_color, threshold))
+            for obj in found:
+                new.append(found_to_object(obj, st.next_color, threshold))
                 st.next_color += 1
             st.add_objects(new)
-            return c._view(slot, note=outcome.message)
+            return c._view(slot, note=note)
 
         return c._run(sid, act)

@@ -3,6 +3,12 @@
 An image holds several objects; each object keeps the history of its prompt sets (one
 entry per user action), so "undo" just steps back one entry and asks the decoder again,
 and "refine" is one more entry that carries the previous mask's low-resolution logits.
+
+Memory stays bounded on large photos: masks are kept packed (``ui.packed_mask``), only the
+object being edited keeps all its candidates (the others keep their chosen mask and its
+logits; selecting one again recomputes its candidates, decoder only), and a session holds
+at most ``MAX_OBJECTS`` objects. On a 36-megapixel photo an object costs ~1 MB instead of
+~100 MB (``bench/image_session_memory.py``).
 """
 
 from __future__ import annotations
@@ -12,14 +18,18 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ui.prompts import PointsAndBox
 from ui.overlay import DisplayImage, object_color
+from ui.packed_mask import PackedMasks
+from ui.prompts import PointsAndBox
 
 Point = Tuple[float, float, int]  # x, y in original pixels; label 1 = foreground, 0 = background
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 in original pixels, x0 < x1, y0 < y1
 
 #: Smallest box side, in original pixels, that counts as a box rather than a misclick.
 MIN_BOX_SIDE = 2.0
+
+#: Objects one image session may hold (each keeps a packed full-size mask and its logits).
+MAX_OBJECTS = 20
 
 
 class PromptError(ValueError):
@@ -43,14 +53,21 @@ class PromptSet(PointsAndBox):
 
 @dataclass
 class Prediction:
-    """Decoder output for one prompt set: C candidate masks and their scores."""
+    """Decoder output for one prompt set: C candidate masks and their scores.
 
-    masks: np.ndarray  # C x H x W bool, original image size
+    ``masks`` may be given as a C x H x W bool array; it is kept packed (``PackedMasks``:
+    ``masks[i]`` unpacks candidate i, ``masks.shape`` is (C, H, W)).
+    """
+
+    masks: PackedMasks  # C x H x W bool, original image size, packed
     iou: np.ndarray  # C float32, the model's predicted IoU
     stability: np.ndarray  # C float32, IoU of the mask thresholded at +/- 1 logit
     low_res_logits: np.ndarray  # C x 256 x 256 float32, fed back by "refine"
+    complete: bool = True  # False once only the chosen candidate is kept (``only``)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.masks, PackedMasks):
+            self.masks = PackedMasks.pack(np.asarray(self.masks, dtype=bool))
         c = self.masks.shape[0]
         if self.masks.ndim != 3 or self.iou.shape != (c,) or self.stability.shape != (c,):
             raise ValueError(
@@ -62,6 +79,17 @@ class Prediction:
     def best(self) -> int:
         return int(np.argmax(self.iou))
 
+    def only(self, index: int) -> "Prediction":
+        """This prediction reduced to candidate ``index`` (what a finished object keeps)."""
+        i = int(index)
+        return Prediction(masks=self.masks[i:i + 1], iou=self.iou[i:i + 1].copy(),
+                          stability=self.stability[i:i + 1].copy(),
+                          low_res_logits=self.low_res_logits[i:i + 1].copy(), complete=False)
+
+    @property
+    def nbytes(self) -> int:
+        return self.masks.nbytes + self.iou.nbytes + self.stability.nbytes + self.low_res_logits.nbytes
+
 
 @dataclass
 class ImageObject:
@@ -71,6 +99,7 @@ class ImageObject:
     history: List[PromptSet] = field(default_factory=list)
     prediction: Optional[Prediction] = None
     chosen: int = 0
+    chosen_before_aside: Optional[int] = None  # candidate index before ``set_aside``
     label: Optional[str] = None  # what "Find" (or a box file) called it; None: clicked by hand
     score: Optional[float] = None  # the detector's (or file's) confidence for ``label``
 
@@ -100,6 +129,20 @@ class ImageObject:
         self.history.append(prompts)
         self.prediction = None
 
+    def set_aside(self) -> None:
+        """Another object becomes the active one: keep only the chosen candidate (which
+        one it was is remembered, for when the candidates are computed again)."""
+        if self.prediction is not None and self.prediction.complete and self.prediction.masks.shape[0] > 1:
+            self.prediction = self.prediction.only(self.chosen)
+            self.chosen_before_aside = self.chosen
+            self.chosen = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of masks, scores and logits this object keeps (prompt history included)."""
+        history = sum(p.mask_input.nbytes for p in self.history if p.mask_input is not None)
+        return history + (self.prediction.nbytes if self.prediction is not None else 0)
+
     def pop(self) -> None:
         self.history.pop()
         self.prediction = None
@@ -109,9 +152,13 @@ class ImageObject:
 class EverythingResult:
     """Output of the automatic mask generator, sorted by area (largest first)."""
 
-    masks: List[np.ndarray]
+    masks: PackedMasks  # N x H x W bool, packed (a list of H x W arrays is packed on creation)
     records: List[dict]  # per-mask scores, boxes, points (no segmentation arrays)
     seconds: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.masks, PackedMasks):
+            self.masks = PackedMasks.pack(list(self.masks))
 
 
 @dataclass
@@ -168,11 +215,21 @@ class ImageSession:
         self.pending_corner = None
         if not self.current.history:
             return self.current
+        if len(self.objects) >= MAX_OBJECTS:
+            raise PromptError(
+                f"This app keeps at most {MAX_OBJECTS} objects per image; remove one (or Clear all) to add another."
+            )
+        self.current.set_aside()
         obj = ImageObject(self.next_color)
         self.next_color += 1
         self.objects.append(obj)
         self.active = len(self.objects) - 1
         return obj
+
+    @property
+    def room(self) -> int:
+        """How many more objects fit (an empty object without prompts does not count)."""
+        return MAX_OBJECTS - sum(1 for o in self.objects if o.history)
 
     def add_objects(self, new: List[ImageObject]) -> None:
         """Append finished objects (from Find); an empty object without prompts makes way for them.
@@ -181,16 +238,29 @@ class ImageSession:
         """
         if not new:
             return
+        kept = [o for o in self.objects if o.history]
+        if len(kept) + len(new) > MAX_OBJECTS:
+            raise PromptError(f"This app keeps at most {MAX_OBJECTS} objects per image; "
+                              f"{len(kept)} are there, {len(new)} more do not fit.")
         self.pending_corner = None
-        self.objects = [o for o in self.objects if o.history]
+        self.current.set_aside()
+        self.objects = kept
         self.active = len(self.objects)
         self.objects.extend(new)
 
     def select_object(self, index: int) -> None:
         if not 0 <= index < len(self.objects):
             raise PromptError(f"There is no object number {index + 1}.")
+        if index != self.active:
+            self.current.set_aside()
         self.active = index
         self.pending_corner = None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of masks and logits the session's objects keep (the image not counted)."""
+        everything = self.everything.masks.nbytes if self.everything is not None else 0
+        return sum(o.nbytes for o in self.objects) + everything
 
     def remove_object(self) -> None:
         """Delete the active object (the last one left is emptied instead)."""

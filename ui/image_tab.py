@@ -9,7 +9,9 @@ loaded by ``/load_image`` stays for the following calls):
   ``/select_object(index)``, ``/remove_object``
 * ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, (label PNG)]
 * ``/segment_everything(points_per_side, pred_iou_thresh, stability_score_thresh,
-  box_nms_thresh, crop_n_layers, min_mask_region_area)``
+  box_nms_thresh, crop_n_layers, min_mask_region_area)``: streams "batch i of n" progress;
+  settings above the server's budget are reduced (the status says so)
+* ``/cancel_everything``: stops this session's segment everything within a batch
 * ``/find(query, threshold)``: "car, person" -> one object per box found (label and score
   kept on it); ``/find_boxes_file(file)``: the same from a COCO detections ``.json`` or a
   YOLO ``.txt`` (class numbers as labels)
@@ -26,9 +28,11 @@ import gradio as gr
 
 from ui.errors import guarded, progress_adapter
 from ui.image_controller import ImageController, ImageView
+from ui.image_engine import ENCODE_PROMPTS, EverythingParams
+from ui.inputs import number, whole_number
 from ui.image_find import ImageFind
-from ui.image_engine import EverythingParams
 from ui.model_selector import dropdown_update
+from ui.number_components import NumberBox, NumberSlider
 from ui.overlay import MAX_DISPLAY_SIDE
 from ui.sessions import RESTORED_NOTE
 
@@ -52,15 +56,22 @@ class SafeImage(gr.Image):
         return "image"
 
     def preprocess(self, payload: Any) -> Any:
+        from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind
+
+        name = getattr(payload, "orig_name", None) or "the file"
+        path = getattr(payload, "path", None)
         try:
+            if path:
+                check_image_kind(path, name)  # SVG, PDF, text...: refused by name, before PIL
             return super().preprocess(payload)
         except gr.Error:
             raise
+        except ImageLoadError as exc:
+            raise gr.Error(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - any decoder failure means "not an image"
-            name = getattr(payload, "orig_name", None) or "the file"
             raise gr.Error(
                 f"Could not read {name} as an image ({type(exc).__name__}). "
-                "Please upload a PNG, JPEG, WebP, BMP or TIFF file."
+                f"Please upload a {SUPPORTED_FORMATS} file."
             ) from None
 
 
@@ -113,15 +124,15 @@ class ImageTab:
                 with gr.Accordion("Prompt by pixel coordinates", open=False):
                     gr.Markdown("Coordinates are in pixels of the original image, origin top-left.")
                     with gr.Row():
-                        self.px = gr.Number(label="x", value=0, precision=1, elem_id="image-px", min_width=80)
-                        self.py = gr.Number(label="y", value=0, precision=1, elem_id="image-py", min_width=80)
+                        self.px = NumberBox(label="x", value=0, precision=1, elem_id="image-px", min_width=80)
+                        self.py = NumberBox(label="y", value=0, precision=1, elem_id="image-py", min_width=80)
                         self.pfg = gr.Checkbox(label="Foreground", value=True, min_width=80)
                         self.point_btn = gr.Button("Add point", size="sm", elem_id="image-add-point")
                     with gr.Row():
-                        self.bx0 = gr.Number(label="x0", value=0, precision=1, elem_id="image-bx0", min_width=70)
-                        self.by0 = gr.Number(label="y0", value=0, precision=1, elem_id="image-by0", min_width=70)
-                        self.bx1 = gr.Number(label="x1", value=0, precision=1, elem_id="image-bx1", min_width=70)
-                        self.by1 = gr.Number(label="y1", value=0, precision=1, elem_id="image-by1", min_width=70)
+                        self.bx0 = NumberBox(label="x0", value=0, precision=1, elem_id="image-bx0", min_width=70)
+                        self.by0 = NumberBox(label="y0", value=0, precision=1, elem_id="image-by0", min_width=70)
+                        self.bx1 = NumberBox(label="x1", value=0, precision=1, elem_id="image-bx1", min_width=70)
+                        self.by1 = NumberBox(label="y1", value=0, precision=1, elem_id="image-by1", min_width=70)
                         self.box_btn = gr.Button("Set box", size="sm", elem_id="image-add-box")
                 self._build_find()
             with gr.Column(scale=2, min_width=300):
@@ -147,15 +158,18 @@ class ImageTab:
                                          file_count="multiple", interactive=False, elem_id="image-files")
         with gr.Accordion("Segment everything (automatic mask generator)", open=False):
             with gr.Row():
-                self.pps = gr.Slider(4, 64, value=self.everything_defaults.points_per_side, step=1,
-                                     label="Points per side")
-                self.iou_t = gr.Slider(0.0, 1.0, value=0.8, step=0.01, label="Predicted IoU threshold")
-                self.stab_t = gr.Slider(0.0, 1.0, value=0.95, step=0.01, label="Stability score threshold")
+                self.pps = NumberSlider(4, 64, value=self.everything_defaults.points_per_side, step=1,
+                                        label="Points per side", elem_id="image-pps")
+                self.iou_t = NumberSlider(0.0, 1.0, value=0.8, step=0.01, label="Predicted IoU threshold")
+                self.stab_t = NumberSlider(0.0, 1.0, value=0.95, step=0.01, label="Stability score threshold")
             with gr.Row():
-                self.nms_t = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="Box NMS threshold")
-                self.crops = gr.Slider(0, 2, value=0, step=1, label="Crop layers")
-                self.min_area = gr.Number(value=0, precision=0, minimum=0, label="Min region area (px)")
-            self.everything_btn = gr.Button("Segment everything", variant="primary", elem_id="image-everything")
+                self.nms_t = NumberSlider(0.0, 1.0, value=0.7, step=0.01, label="Box NMS threshold")
+                self.crops = NumberSlider(0, 2, value=0, step=1, label="Crop layers", elem_id="image-crops")
+                self.min_area = NumberBox(value=0, precision=0, minimum=0, label="Min region area (px)")
+            with gr.Row():
+                self.everything_btn = gr.Button("Segment everything", variant="primary", elem_id="image-everything")
+                self.everything_cancel_btn = gr.Button("Cancel", variant="stop", elem_id="image-everything-cancel")
+            gr.Markdown(self._everything_limit_text(), elem_id="image-everything-limit")
             with gr.Row():
                 self.everything_canvas = gr.Image(label="All masks", type="numpy", format="jpeg",
                                                   interactive=False, elem_id="image-everything-canvas")
@@ -167,6 +181,16 @@ class ImageTab:
             "prompts, masks and downloads use the original resolution."
         )
         self._wire()
+
+    def _everything_limit_text(self) -> str:
+        budget = self.controller.engine.everything_budget
+        if budget is None:
+            return "Progress is shown while it runs; Cancel stops it."
+        sides = [EverythingParams(points_per_side=128, crop_n_layers=n).within(budget)[0] for n in (0, 1, 2)]
+        examples = ", ".join(f"{p.points_per_side}×{p.points_per_side} with {p.crop_n_layers}" for p in sides)
+        return (f"On this server one run is limited to about {budget:,} prompts (points per side² × crops, "
+                f"plus {ENCODE_PROMPTS} per crop): at most {examples} crop layers. Larger settings are reduced "
+                "with a note. Progress is shown while it runs; Cancel stops it.")
 
     # ------------------------------------------------------------------ rendering
     def _view_outputs(self) -> List[Any]:
@@ -258,7 +282,7 @@ class ImageTab:
         def pick_candidate(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._render(c.choose(_session(request), int(index)))
+            return self._render(c.choose(_session(request), index))
 
         @guarded(self.status)
         def pick_from_gallery(evt: gr.SelectData, request: gr.Request):
@@ -272,7 +296,7 @@ class ImageTab:
         def select_object(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._render(c.select_object(_session(request), int(index)))
+            return self._render(c.select_object(_session(request), index))
 
         @guarded(self.status)
         def remove_object(request: gr.Request):
@@ -283,18 +307,29 @@ class ImageTab:
             paths = c.export(_session(request))
             return {self.files: paths, self.status: f"{len(paths)} files ready to download."}
 
-        @guarded(self.everything_status)
+        @guarded(self.everything_status, generator=True)
         def segment_everything(points_per_side: float, pred_iou_thresh: float, stability_score_thresh: float,
                                box_nms_thresh: float, crop_n_layers: float, min_mask_region_area: float,
-                               request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+                               request: gr.Request, progress=gr.Progress()):
             params = EverythingParams(
-                points_per_side=int(points_per_side), pred_iou_thresh=float(pred_iou_thresh),
-                stability_score_thresh=float(stability_score_thresh), box_nms_thresh=float(box_nms_thresh),
-                crop_n_layers=int(crop_n_layers), min_mask_region_area=int(min_mask_region_area or 0),
+                points_per_side=whole_number(points_per_side, "points per side"),
+                pred_iou_thresh=number(pred_iou_thresh, "predicted IoU threshold"),
+                stability_score_thresh=number(stability_score_thresh, "stability score threshold"),
+                box_nms_thresh=number(box_nms_thresh, "box NMS threshold"),
+                crop_n_layers=whole_number(crop_n_layers, "crop layers"),
+                min_mask_region_area=whole_number(0 if min_mask_region_area is None else min_mask_region_area,
+                                                  "min region area"),
             )
-            view = c.segment_everything(_session(request), params, progress_adapter(progress))
-            return {self.everything_canvas: view.canvas, self.everything_status: view.status,
-                    self.everything_file: view.json_path}
+            for view in c.everything(_session(request), params, progress_adapter(progress)):
+                if view is None:
+                    yield {self.everything_status: gr.skip()}
+                else:
+                    yield {self.everything_canvas: view.canvas, self.everything_status: view.status,
+                           self.everything_file: view.json_path}
+
+        @guarded(self.everything_status)
+        def cancel_everything(request: gr.Request):
+            return {self.everything_status: c.cancel_everything(_session(request))}
 
         self.upload.change(load_image, [self.upload], views, api_name="load_image",
                            concurrency_limit=self.concurrency_limit).then(
@@ -315,12 +350,16 @@ class ImageTab:
         self.objects.input(select_object, [self.objects], views, api_name="select_object", **prompt_kw)
         self.remove_obj_btn.click(remove_object, None, views, api_name="remove_object", **prompt_kw)
         self.export_btn.click(export, None, [self.files, self.status], api_name="export", **prompt_kw)
-        self.everything_btn.click(
+        everything_event = self.everything_btn.click(
             segment_everything,
             [self.pps, self.iou_t, self.stab_t, self.nms_t, self.crops, self.min_area],
             [self.everything_canvas, self.everything_status, self.everything_file],
             api_name="segment_everything", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
         )
+        # Not in the everything group (it must run while that event holds the group's slot).
+        self.everything_cancel_btn.click(cancel_everything, None, [self.everything_status],
+                                         api_name="cancel_everything", cancels=[everything_event],
+                                         concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
         self._wire_find()
         self._wire_stale_downloads()
 

@@ -183,7 +183,9 @@ def colorize_everything(
     Larger masks are painted first so that small parts stay visible on top of them.
     """
     rng = np.random.default_rng(seed)
-    order = sorted(range(len(masks)), key=lambda i: -int(np.count_nonzero(masks[i])))
+    # A packed stack knows each mask's area; counting pixels would unpack every mask twice.
+    area = getattr(masks, "area", None) or (lambda i: int(np.count_nonzero(masks[i])))
+    order = sorted(range(len(masks)), key=lambda i: -area(i))
     colors = [tuple(int(c) for c in rng.integers(40, 256, size=3)) for _ in masks]
     return blend_masks(base, ((masks[i], colors[i]) for i in order), alpha=alpha, outline=True)
 

@@ -127,6 +127,7 @@ class _VideoSlot:
     last_run: str = ""
     fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
     exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
+    rendering: threading.Lock = field(default_factory=threading.Lock)  # one preview written at a time
 
     def drop_source(self) -> None:
         if self.source is not None:
@@ -536,6 +537,8 @@ class VideoController:
             st = slot.state
             st.require_clip()
             self._not_while_tracking(slot)
+            if slot.exporting.locked():  # its files are being written into the folder reset deletes
+                raise PromptError("The downloads are being made; start over once they are ready.")
             if slot.inference is not None:
                 _, predictor = self.engine.predictor(slot.model_key)
                 self.engine.reset(predictor, slot.inference)
@@ -721,24 +724,23 @@ class VideoController:
                progress: ProgressFn = _noop) -> Tuple[str, str]:
         """Write the preview MP4 (every frame, objects drawn with ``effect``); (path, status)."""
 
-        def act(slot: _VideoSlot) -> Tuple[str, str]:
-            st = slot.state
-            st.require_clip()
+        def snapshot(slot: _VideoSlot) -> Tuple[_VideoSlot, str, ClipExport, Any]:
+            slot.state.require_clip()
             try:
                 key = check_effect(effect)
             except ValueError as exc:
                 raise PromptError(str(exc)) from None
-            slot.files.clear("preview")  # the preview it replaces
-            path = self._render(slot, key, progress, "preview")
-            return path, self._status(slot, st.last_frame, f"Rendered the preview ({key}).")
+            return slot, key, self._clip_export(slot, snapshot=True), slot.frames
 
-        return self._run(sid, act)
+        slot, key, clip, frames = self._run(sid, snapshot)
+        path = self._write_preview(slot, clip, frames, key, progress)
+        return path, self._run(sid, lambda s: self._status(s, s.state.last_frame, f"Rendered the preview ({key})."))
 
     def render_after_track(self, sid: Optional[str], effect: Optional[str] = "overlay",
                            progress: ProgressFn = _noop) -> Optional[Tuple[str, str]]:
         """The preview of a tracking run that just finished; None when there is none."""
 
-        def act(slot: _VideoSlot) -> Optional[Tuple[str, str]]:
+        def snapshot(slot: _VideoSlot) -> Optional[Tuple[_VideoSlot, str, ClipExport, Any]]:
             if not slot.fresh_run or slot.clip is None or slot.tracking:
                 return None
             slot.fresh_run = False
@@ -746,24 +748,33 @@ class VideoController:
                 key = check_effect(effect)
             except ValueError:
                 key = "overlay"
-            slot.files.clear("preview")
-            path = self._render(slot, key, progress, "preview")
-            return path, self._status(slot, slot.state.last_frame, slot.last_run + " Preview ready.")
+            return slot, key, self._clip_export(slot, snapshot=True), slot.frames
 
-        return self._run(sid, act)
+        job = self._run(sid, snapshot)
+        if job is None:
+            return None
+        path = self._write_preview(*job, progress)
+        return path, self._run(sid, lambda s: self._status(s, s.state.last_frame, s.last_run + " Preview ready."))
 
-    def _render(self, slot: _VideoSlot, effect: str, progress: ProgressFn, kind: str) -> str:
-        """Write the MP4 into the session's ``kind`` folder ("preview" or "export")."""
+    @staticmethod
+    def _write_preview(slot: _VideoSlot, clip: ClipExport, frames: Any, effect: str,
+                       progress: ProgressFn) -> str:
+        """Write the preview MP4 from a snapshot of the masks, outside the session lock: a
+        render takes seconds, and the session's clicks (or a reload's restore) must not wait
+        for it. Renders of one session take turns, since they replace the same file."""
         from sam2.media.mp4 import Mp4Writer
 
-        st = slot.state
-        assert slot.clip is not None and slot.frames is not None
-        path = slot.files.path(f"{self._clip_export(slot).stem}_{effect}_preview.mp4", kind)
-        with Mp4Writer(path, fps=slot.clip.fps) as writer:
-            for f in range(st.num_frames):
-                if f % 8 == 0:
-                    progress(f / st.num_frames, f"Rendering frame {f} of {st.num_frames}...")
-                writer.write(render_frame(slot.frames.frame(f), self._layers(slot, f), effect))
+        with slot.rendering:
+            slot.files.clear("preview")  # the preview it replaces
+            path = slot.files.path(f"{clip.stem}_{effect}_preview.mp4", "preview")
+            with Mp4Writer(path, fps=clip.fps) as writer:
+                for f in range(clip.num_frames):
+                    if f % 8 == 0:
+                        progress(f / clip.num_frames, f"Rendering frame {f} of {clip.num_frames}...")
+                    packed = clip.masks.frame(f)
+                    layers = [Layer(packed[o.obj_id].unpack(), o.color) for o in clip.objects
+                              if o.obj_id in packed and packed[o.obj_id].area]
+                    writer.write(render_frame(frames.frame(f), layers, effect))
         return path
 
     def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
@@ -791,9 +802,10 @@ class VideoController:
             slot.files.clear("export")  # made on demand: an earlier export is replaced
             paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}", "export") for suffix in
                                   (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
-            return slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version
+            return (slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version,
+                    st.prompts_version)
 
-        slot, key, clip, span, frames, paths, stale, version = self._run(sid, prepare)
+        slot, key, clip, span, frames, paths, stale, version, prompts_version = self._run(sid, prepare)
         try:
             result = make_exports(clip, span, frames.frame, key, paths, progress)
         except Exception:
@@ -812,6 +824,9 @@ class VideoController:
             note += " Note: " + "; ".join(result.notes) + "."
         if stale:
             note += " Some frames may be out of date: track again to include the latest prompts."
+        if slot.state.prompts_version != prompts_version:  # prompts changed while the files were made
+            note += (" The prompts changed while these files were being made: they show the masks from "
+                     "before; prepare the downloads again for the current ones.")
         return result.paths.as_list(), note
 
     def info(self, sid: Optional[str]) -> Dict[str, Any]:

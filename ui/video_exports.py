@@ -35,7 +35,8 @@ import numpy as np
 from PIL import Image
 
 from ui.exports import davis_palette, label_image, safe_stem  # noqa: F401 - davis_palette re-exported
-from ui.video_state import MaskStore, mask_area_box
+from ui.packed_mask import mask_area_box
+from ui.video_state import MaskStore
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import logging
 
 import numpy as np
 
+from sam2.media.file_kind import sniff_file
 from ui.image_state import PromptError
 
 # imageio-ffmpeg logs a warning whenever the output size differs from the source's, which
@@ -141,6 +142,10 @@ class _Probe:
     seconds: float
 
 
+#: File kinds (``sam2.media.file_kind``) refused by name before ffmpeg sees them.
+NOT_VIDEO = ("vector", "document", "archive", "web", "text", "audio")
+
+
 def _explain(exc: BaseException, name: str) -> PromptError:
     text = str(exc)
     low = text.lower()
@@ -197,6 +202,11 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
         raise PromptError(f"The video {name!r} was not received; please upload it again.")
     if os.path.getsize(path) == 0:
         raise PromptError(f"The file {name!r} is empty (0 bytes).")
+    kind = sniff_file(path)
+    if kind.category in NOT_VIDEO:
+        what = kind.description + (", with no video track" if kind.category == "audio" else "")
+        raise PromptError(f"Could not read {name} as a video: it is {what}. "
+                          "Please upload an MP4, MOV, WebM, MKV or AVI file.")
     probe = _probe(path, name)
     notes: List[str] = []
 

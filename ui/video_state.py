@@ -12,7 +12,6 @@ this object is what the user sees and what the downloads are made from.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -20,6 +19,8 @@ import numpy as np
 
 from ui.prompts import PointsAndBox
 from ui.image_state import PromptError
+from ui.inputs import number, whole_number
+from ui.packed_mask import PackedMask
 from ui.overlay import object_color
 
 Point = Tuple[float, float, int]  # x, y in clip pixels; label 1 = foreground, 0 = background
@@ -75,43 +76,6 @@ class VideoObject:
 
     def on(self, frame: int) -> FramePrompts:
         return self.prompts.get(frame, FramePrompts())
-
-
-def mask_area_box(m: np.ndarray) -> Tuple[int, Optional[Tuple[int, int, int, int]]]:
-    """(pixel count, (x0, y0, x1, y1) inclusive bounds or None when empty) of a bool mask."""
-    area = int(np.count_nonzero(m))
-    if not area:
-        return 0, None
-    ys = np.flatnonzero(m.any(axis=1))
-    xs = np.flatnonzero(m.any(axis=0))
-    return area, (int(xs[0]), int(ys[0]), int(xs[-1]), int(ys[-1]))
-
-
-@dataclass(frozen=True)
-class PackedMask:
-    """A boolean mask packed to bits and zlib-compressed; ``area`` and ``box`` precomputed."""
-
-    data: bytes
-    shape: Tuple[int, int]
-    area: int
-    box: Optional[Tuple[int, int, int, int]]  # x0, y0, x1, y1 inclusive pixel bounds, None if empty
-
-    @classmethod
-    def pack(cls, mask: np.ndarray) -> "PackedMask":
-        m = np.asarray(mask, dtype=bool)
-        if m.ndim != 2:
-            raise ValueError(f"a mask must be 2-D (H x W), got shape {m.shape}")
-        area, box = mask_area_box(m)
-        return cls(zlib.compress(np.packbits(m).tobytes(), 1), (int(m.shape[0]), int(m.shape[1])), area, box)
-
-    def unpack(self) -> np.ndarray:
-        h, w = self.shape
-        bits = np.frombuffer(zlib.decompress(self.data), dtype=np.uint8)
-        return np.unpackbits(bits, count=h * w).reshape(h, w).astype(bool)
-
-    @property
-    def nbytes(self) -> int:
-        return len(self.data)
 
 
 class MaskStore:
@@ -207,13 +171,7 @@ class VideoSession:
     def check_frame(self, frame: object) -> int:
         """``frame`` as a valid index, or a ``PromptError`` naming the valid range."""
         self.require_clip()
-        try:
-            f = float(frame)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise PromptError(f"The frame number must be an integer, got {frame!r}.") from None
-        if not np.isfinite(f) or f != int(f):
-            raise PromptError(f"The frame number must be an integer, got {frame!r}.")
-        i = int(f)
+        i = whole_number(frame, "frame")
         if not 0 <= i < self.num_frames:
             raise PromptError(
                 f"Frame {i} is outside the clip: it has {self.num_frames} frame"
@@ -250,13 +208,7 @@ class VideoSession:
         return None if self.active_id is None else self.find(self.active_id)
 
     def check_id(self, obj_id: object) -> int:
-        try:
-            f = float(obj_id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise PromptError(f"An object id must be an integer from 1 to {MAX_OBJECT_ID}, got {obj_id!r}.") from None
-        if not np.isfinite(f) or f != int(f) or not 1 <= int(f) <= MAX_OBJECT_ID:
-            raise PromptError(f"An object id must be an integer from 1 to {MAX_OBJECT_ID}, got {obj_id!r}.")
-        return int(f)
+        return whole_number(obj_id, "object id", 1, MAX_OBJECT_ID)
 
     def new_object(self, name: Optional[str] = None, obj_id: Optional[int] = None) -> VideoObject:
         """Add an object (id: the next free one unless given) and make it the active one."""
@@ -318,12 +270,7 @@ class VideoSession:
 
     # ---------------------------------------------------------------- prompts
     def check_inside(self, x: object, y: object) -> Tuple[float, float]:
-        try:
-            fx, fy = float(x), float(y)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise PromptError("Point coordinates must be numbers.") from None
-        if not (np.isfinite(fx) and np.isfinite(fy)):
-            raise PromptError("Point coordinates must be numbers.")
+        fx, fy = number(x, "x"), number(y, "y")
         if not (-0.5 <= fx <= self.width - 0.5 and -0.5 <= fy <= self.height - 0.5):
             raise PromptError(
                 f"Point ({fx:g}, {fy:g}) is outside the frame (width {self.width}, height "

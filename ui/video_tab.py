@@ -67,8 +67,10 @@ from typing import Any, Dict, List, Optional
 import gradio as gr
 
 from ui.errors import guarded, progress_adapter
+from ui.inputs import whole_number
 from ui.model_registry import ModelRegistry
 from ui.sessions import RESTORED_NOTE
+from ui.number_components import NumberBox, NumberSlider
 from ui.video_controller import VideoController, VideoView
 from ui.video_engine import VideoEngine
 from ui.video_media import VideoLimits
@@ -124,7 +126,7 @@ class VideoTab:
                 )
                 with gr.Row(equal_height=True):
                     self.prev_btn = gr.Button("◀", size="sm", min_width=40, scale=0, elem_id="video-prev")
-                    self.frame = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="video-frame",
+                    self.frame = NumberSlider(0, 1, value=0, step=1, label="Frame", elem_id="video-frame",
                                            interactive=False, scale=8)
                     self.next_btn = gr.Button("▶", size="sm", min_width=40, scale=0, elem_id="video-next")
                 self.mode = gr.Radio(CLICK_CHOICES, value="foreground", label="A click adds",
@@ -146,21 +148,21 @@ class VideoTab:
                     gr.Markdown("Pixels of the clip as shown (origin top-left), on the frame below (it "
                                 "follows the slider), for the object id below (a new id creates that object).")
                     with gr.Row():
-                        self.fnum = gr.Number(label="Frame", value=0, precision=0, min_width=70,
+                        self.fnum = NumberBox(label="Frame", value=0, precision=0, min_width=70,
                                               elem_id="video-frame-number")
                         self.goto_btn = gr.Button("Go to frame", size="sm")
                     with gr.Row():
-                        self.px = gr.Number(label="x", value=0, precision=1, min_width=70)
-                        self.py = gr.Number(label="y", value=0, precision=1, min_width=70)
+                        self.px = NumberBox(label="x", value=0, precision=1, min_width=70)
+                        self.py = NumberBox(label="y", value=0, precision=1, min_width=70)
                         self.pfg = gr.Checkbox(label="Foreground", value=True, min_width=80)
-                        self.pobj = gr.Number(label="Object id", value=0, precision=0,
+                        self.pobj = NumberBox(label="Object id", value=0, precision=0,
                                               min_width=80, elem_id="video-obj-id")
                         self.point_btn = gr.Button("Add point", size="sm")
                     with gr.Row():
-                        self.bx0 = gr.Number(label="x0", value=0, precision=1, min_width=60)
-                        self.by0 = gr.Number(label="y0", value=0, precision=1, min_width=60)
-                        self.bx1 = gr.Number(label="x1", value=0, precision=1, min_width=60)
-                        self.by1 = gr.Number(label="y1", value=0, precision=1, min_width=60)
+                        self.bx0 = NumberBox(label="x0", value=0, precision=1, min_width=60)
+                        self.by0 = NumberBox(label="y0", value=0, precision=1, min_width=60)
+                        self.bx1 = NumberBox(label="x1", value=0, precision=1, min_width=60)
+                        self.by1 = NumberBox(label="y1", value=0, precision=1, min_width=60)
                         self.box_btn = gr.Button("Set box", size="sm")
                 self._build_find()
             with gr.Column(scale=2, min_width=300):
@@ -328,7 +330,7 @@ class VideoTab:
             if busy >= self.track_concurrency:
                 return {self.status: (f"⏳ {busy} other tab{'s are' if busy > 1 else ' is'} tracking; this run "
                                       "starts when a slot is free (Cancel withdraws it).")}
-            return {self.status: f"Starting to track {direction} from frame {int(frame or 0)}..."}
+            return {self.status: f"Starting to track {direction} from frame {whole_number(frame, 'frame')}..."}
 
         @guarded(self.status, generator=True)
         def track(direction: str, frame: float, request: gr.Request, progress=gr.Progress()):

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from sam2.media.file_kind import UNKNOWN, FileKind, sniff_file
 
 ImageLike = Union[np.ndarray, Image.Image]
 
@@ -108,21 +110,53 @@ def to_rgb_uint8(image: ImageLike) -> np.ndarray:
     return rgb
 
 
-def load_image(source: Union[str, os.PathLike, bytes, io.IOBase]) -> np.ndarray:
+#: What ``load_image`` reads, for messages (PIL reads more, but these are what users have).
+SUPPORTED_FORMATS = "PNG, JPEG, WebP, BMP, TIFF or GIF"
+
+
+def _refusal(name: str, kind: FileKind) -> str:
+    if kind.category == "image":
+        return f"Could not read {name} as an image: it looks like {kind.description} but cannot be decoded " \
+               f"(damaged, truncated, or a variant this app does not read). Please use a {SUPPORTED_FORMATS} file."
+    what = f"it is {kind.description}" if kind.category != "unknown" else "it is not in a known picture format"
+    return f"Could not read {name} as an image: {what}. Please use a {SUPPORTED_FORMATS} file."
+
+
+def check_image_kind(source: Union[str, os.PathLike, bytes], name: Optional[str] = None) -> None:
+    """Refuse, by name, a file whose content is plainly not a picture (SVG, PDF, text,
+    video, ...), before any decoder sees it. ``name`` is used in the message (default:
+    the file's base name), never the full path."""
+    kind = sniff_file(source)
+    if kind.category not in ("image", "unknown"):
+        raise ImageLoadError(_refusal(name or _name_of(source), kind))
+
+
+def _name_of(source: object) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.basename(os.fspath(source)) or "the file"
+    return "the uploaded data"
+
+
+def load_image(source: Union[str, os.PathLike, bytes, io.IOBase], name: Optional[str] = None) -> np.ndarray:
     """Read an image file (path, bytes or file object) as H x W x 3 uint8 RGB.
 
     EXIF orientation is applied, so photos from phones come out upright, as viewers show them.
+    Files that are not pictures (SVG, PDF, text, video...) are refused by their kind; error
+    messages name the file by ``name`` (default: its base name), not by its full path.
     """
+    name = name or _name_of(source)
     try:
         if isinstance(source, (bytes, bytearray)):
             if not source:
-                raise ImageLoadError("the uploaded file is empty")
+                raise ImageLoadError(f"{name} is empty (0 bytes)")
+            check_image_kind(bytes(source), name)
             source = io.BytesIO(source)
         elif isinstance(source, (str, os.PathLike)):
             if not os.path.exists(source):
                 raise ImageLoadError(f"no such image file: {source}")
             if os.path.getsize(source) == 0:
-                raise ImageLoadError(f"the image file is empty: {source}")
+                raise ImageLoadError(f"{name} is empty (0 bytes)")
+            check_image_kind(source, name)
         with Image.open(source) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
@@ -130,6 +164,8 @@ def load_image(source: Union[str, os.PathLike, bytes, io.IOBase]) -> np.ndarray:
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(f"image is too large to decode safely: {exc}") from exc
+        raise ImageLoadError(f"{name} is too large to decode safely: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ImageLoadError(f"not a readable image file ({exc})") from exc
+        kind = sniff_file(source.getvalue()) if isinstance(source, io.BytesIO) else (
+            sniff_file(source) if isinstance(source, (str, os.PathLike)) else UNKNOWN)
+        raise ImageLoadError(_refusal(name, kind)) from exc

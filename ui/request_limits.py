@@ -1,0 +1,185 @@
+"""Refuse oversized request bodies before anything reads them.
+
+``launch(max_file_size=...)`` guards Gradio's upload route only. The same picture can
+also arrive inside a JSON request body, as a ``data:`` URL (``{"url": "data:image/png;
+base64,..."}``), which Gradio decodes in memory: a 250 MB one cost the server 680 MB.
+Files from the page and from ``gradio_client.handle_file`` always go through the upload
+route, so other requests carry only small JSON (numbers, names, file references). This
+ASGI middleware lets the upload route through (it has its own limit) and answers any
+other request whose body is larger than ``max_bytes`` with ``413`` and a short message,
+checked on the ``Content-Length`` header before reading and, for bodies sent without
+one, while reading (the request is cut off as soon as it passes the limit).
+
+A file reference can also name a URL (``{"path": "https://...", "meta": {"_type":
+"gradio.FileData"}}``): Gradio downloads it into its cache while preprocessing the input,
+streamed to disk with no size limit, which would bypass the upload limit and make the server
+fetch whatever a client names. ``RemoteFileRefGuard`` reads the (already size-limited) JSON
+body of every non-upload request before Gradio sees it and answers ``400`` when a file
+reference's ``path`` has a URL scheme (``http:``, ``https:``, ``ftp:``, ``file:``, ...), or
+when a reference without a path names a URL other than a ``data:`` one. Uploaded files and
+the app's examples are sent as server paths, which pass; the ``url`` next to such a path
+(the page sends the file's own ``/gradio_api/file=`` address there) is not fetched by
+Gradio when it reads an input, and is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Awaitable, Callable, Dict
+
+Scope = Dict[str, Any]
+Message = Dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Largest body of a request other than a file upload (JSON with numbers and file references).
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+#: A URL scheme (two or more characters, so a Windows drive letter is not one).
+_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.\-]+:")
+
+REMOTE_FILE_MESSAGE = ("This server only accepts files uploaded to it (from the page, or with gradio_client: "
+                       "handle_file(path)); it does not fetch files from URLs named in a request. Download "
+                       "the file and upload it instead.")
+
+
+def names_remote_file(data: Any) -> bool:
+    """Whether JSON ``data`` holds a file reference that would make the server fetch a URL."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            path, url = item.get("path"), item.get("url")
+            if isinstance(path, str) and _SCHEME.match(path):
+                return True
+            if not isinstance(path, str) and isinstance(url, str) and _SCHEME.match(url) \
+                    and not url.lstrip().lower().startswith("data:"):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _too_large_message(max_bytes: int, upload_limit: str) -> str:
+    return (f"This request is larger than the {max_bytes // (1024 * 1024)} MB this server accepts outside "
+            f"file uploads. Send images and videos as file uploads (up to {upload_limit}; with gradio_client: "
+            "handle_file(path)), not as data: URLs inside the request.")
+
+
+class RequestSizeLimit:
+    """ASGI middleware: ``413`` for non-upload requests whose body exceeds ``max_bytes``."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int = MAX_REQUEST_BYTES,
+                 upload_limit: str = "200 MB", exempt_suffixes: tuple = ("/upload",)) -> None:
+        self.app = app
+        self.max_bytes = int(max_bytes)
+        self.message = _too_large_message(self.max_bytes, upload_limit)
+        self.exempt_suffixes = exempt_suffixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http" or str(scope.get("path", "")).rstrip("/").endswith(self.exempt_suffixes):
+            await self.app(scope, receive, send)
+            return
+        length = self._content_length(scope)
+        if length is not None and length > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        too_large = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message.get("type") == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True  # the app sees a client that went away; we answer 413
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if too_large:
+                return
+            if message.get("type") == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:  # noqa: BLE001 - a handler cut off mid-body may raise; answered below
+            if not too_large:
+                raise
+        if too_large and not started:
+            await self._refuse(send)
+
+    @staticmethod
+    def _content_length(scope: Scope) -> Any:
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return None
+        return None
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"detail": self.message, "error": self.message}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class RemoteFileRefGuard:
+    """ASGI middleware: ``400`` for non-upload requests whose JSON body names a file by URL.
+
+    The body is read in full before the app runs (``RequestSizeLimit`` outside this one bounds
+    it), parsed as Gradio's routes parse it (``json.loads``), and replayed to the app.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], exempt_suffixes: tuple = ("/upload",)) -> None:
+        self.app = app
+        self.exempt_suffixes = exempt_suffixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http" or str(scope.get("path", "")).rstrip("/").endswith(self.exempt_suffixes):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message.get("type") != "http.request":
+                return  # the client went away (or RequestSizeLimit cut the body off and answers 413)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body:
+            try:
+                data = json.loads(body)
+            except (ValueError, RecursionError):
+                data = None  # not JSON: the route refuses it itself
+            if names_remote_file(data):
+                payload = json.dumps({"detail": REMOTE_FILE_MESSAGE, "error": REMOTE_FILE_MESSAGE}).encode()
+                await send({"type": "http.response.start", "status": 400,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(payload)).encode())]})
+                await send({"type": "http.response.body", "body": payload})
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # later calls wait for the client's disconnect, as before
+
+        await self.app(scope, replay, send)
