@@ -120,6 +120,8 @@ def test_bad_queries_leave_the_session_unchanged(client):
         *_, status = client.predict(query, threshold, api_name="/find")
         assert words in status.lower(), (query[:20], status)
         assert _object_names(client) == ["Object 1"]
+    *_, status = client.predict("car", "abc", api_name="/find")
+    assert "threshold must be a number" in status, status
     # ... and still works afterwards.
     _, _, _, objects, status = client.predict("car", THRESHOLD, api_name="/find")
     assert len(objects["choices"]) > 1 and objects["choices"][0][0] == "Object 1"

@@ -378,8 +378,8 @@ class ImageTab:
             with gr.Row():
                 self.find_text = gr.Textbox(label="Find", placeholder="car, person", max_lines=1,
                                             elem_id="image-find-text", scale=3)
-                self.find_threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01,
-                                                label="Score threshold", elem_id="image-find-threshold", scale=2)
+                self.find_threshold = NumberSlider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01, label="Score threshold",
+                                                   elem_id="image-find-threshold", scale=2)
                 self.find_btn = gr.Button("Find", variant="primary", elem_id="image-find-button", scale=1)
             self.find_file = gr.File(label="Boxes from a file (COCO JSON or YOLO .txt)", file_types=[".json", ".txt"],
                                      type="filepath", elem_id="image-find-file")

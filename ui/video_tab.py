@@ -417,8 +417,8 @@ class VideoTab:
             with gr.Row():
                 self.find_text = gr.Textbox(label="Find", placeholder="car, person", max_lines=1,
                                             elem_id="video-find-text", scale=3)
-                self.find_threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01,
-                                                label="Score threshold", elem_id="video-find-threshold", scale=2)
+                self.find_threshold = NumberSlider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01, label="Score threshold",
+                                                   elem_id="video-find-threshold", scale=2)
                 self.find_btn = gr.Button("Find", variant="primary", elem_id="video-find-button", scale=1)
 
     def _wire_find(self) -> None:
