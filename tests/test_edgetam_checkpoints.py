@@ -87,3 +87,14 @@ def test_edgetam_from_pretrained_offline(tmp_path, edgetam_checkpoint):
                          timeout=600, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert res.returncode == 0, res.stderr
     assert "OK (3, 32, 48) SAM2VideoPredictor edgetam" in res.stdout
+
+
+def test_download_script_knows_edgetam():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints", "download_ckpts.py")
+    spec = importlib.util.spec_from_file_location("download_ckpts", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.wanted(["edgetam"]) == script.wanted(["facebook/EdgeTAM"]) == ["facebook/EdgeTAM"]
+    assert "facebook/EdgeTAM" in script.wanted(["all"]) and "facebook/EdgeTAM" not in script.wanted([])

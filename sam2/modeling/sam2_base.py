@@ -132,7 +132,10 @@ class SAM2Base(nn.Module):
         """
         if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"unsupported compute dtype {dtype}")
-        self.image_encoder.to(dtype)
+        if getattr(self.image_encoder.trunk, "keeps_float32", False):
+            self.image_encoder.neck.to(dtype)  # EdgeTAM's CNN trunk: bfloat16 does not pay there
+        else:
+            self.image_encoder.to(dtype)
         self.memory_attention.to(dtype)
         self.sam_mask_decoder.set_matmul_dtype(dtype)
         for module in self.memory_attention.modules():
