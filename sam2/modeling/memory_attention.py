@@ -101,6 +101,15 @@ def _rotate_keys(k: torch.Tensor, rotations: torch.Tensor, repeat_for_keys: bool
     return _rotate(k, rotations)
 
 
+def _rotations_on(rot: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Rotations moved to ``device``; on Apple MPS (no complex tensors) as (cos, sin) pairs."""
+    if rot.device == device:
+        return rot
+    if device.type == "mps":
+        rot = torch.view_as_real(rot) if rot.is_complex() else rot
+    return rot.to(device)
+
+
 # ----------------------------------------------------------------------------- attention
 
 
@@ -156,13 +165,8 @@ class RoPEAttention(nn.Module):
         return self._key_rotations is not None
 
     def _memory_key_rotations(self, device: torch.device) -> torch.Tensor:
-        rot = self._key_rotations
-        if rot.device != device:
-            if device.type == "mps":
-                rot = torch.view_as_real(rot) if rot.is_complex() else rot
-            rot = rot.to(device)
-            self._key_rotations = rot
-        return rot
+        self._key_rotations = _rotations_on(self._key_rotations, device)
+        return self._key_rotations
 
     def _rotate_compressed(self, k: torch.Tensor) -> torch.Tensor:
         """Rotate keys (B x heads x N x D) made of whole compressed memory frames: in each,
@@ -187,12 +191,8 @@ class RoPEAttention(nn.Module):
             if side * side != num_tokens:
                 raise ValueError(f"RoPE attention expects a square token grid, got {num_tokens} tokens")
             rot = axial_rope_frequencies(self.head_dim, side, side, self.rope_theta)
-        if rot.device != device:
-            if device.type == "mps":  # no complex tensors there: keep (cos, sin) pairs
-                rot = torch.view_as_real(rot) if rot.is_complex() else rot
-            rot = rot.to(device)
-        self._rotations = rot
-        return rot
+        self._rotations = _rotations_on(rot, device)
+        return self._rotations
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
