@@ -9,7 +9,8 @@ that model alone. Weights are seeded random (same cost as the real ones).
     python bench/bench.py --models sam2.1_hiera_t,edgetam --what image,video --precision fast
 
 ``*_cpu_s`` measures are CPU-seconds of the process (all threads): on a machine shared with
-other work they stay close to the work done while wall times stretch. EdgeTAM's reference
+other work they stretch less than wall times, but they do stretch (waiting threads spin),
+so compare models within one run only. EdgeTAM's reference
 (facebookresearch/EdgeTAM) needs timm, which cannot be installed beside the CPU torch used
 here; its numbers measured with this harness on an idle 2-core machine are printed next
 to ours (``EDGETAM_REFERENCE``).

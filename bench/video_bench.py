@@ -107,7 +107,7 @@ def measure_video(model: str, device: str = "cpu", precision: str = "exact", ste
         steady = sorted(times[warm:])
         out[f"video_{n}obj_s_per_frame"] = steady[len(steady) // 2]
         # CPU-seconds of this process per frame (all threads): on a machine shared with
-        # other work, wall time stretches but this stays close to the work done
+        # other work this stretches less than wall time (but waiting threads spin)
         cpu = sorted(_track.cpu_times[warm:])
         out[f"video_{n}obj_cpu_s_per_frame"] = cpu[len(cpu) // 2]
     if len(objects) > 1 and "video_1obj_s_per_frame" in out:
