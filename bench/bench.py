@@ -6,6 +6,14 @@ that model alone. Weights are seeded random (same cost as the real ones).
     python bench/bench.py                                  # tiny and large, image measures
     python bench/bench.py --models sam2.1_hiera_t --what image,amg,video
     python bench/bench.py --threads 2 --repeat 5 --json results.json
+    python bench/bench.py --models sam2.1_hiera_t,edgetam --what image,video --precision fast
+
+``*_cpu_s`` measures are CPU-seconds of the process (all threads): on a machine shared with
+other work they stretch less than wall times, but they do stretch (waiting threads spin),
+so compare models within one run only. EdgeTAM's reference
+(facebookresearch/EdgeTAM) needs timm, which cannot be installed beside the CPU torch used
+here; its numbers measured with this harness on an idle 2-core machine are printed next
+to ours (``EDGETAM_REFERENCE``).
 """
 
 from __future__ import annotations
@@ -23,6 +31,23 @@ from typing import Callable, Dict, List
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+
+# facebookresearch/EdgeTAM, float32, 2 threads, this harness (issue #15): set_image, one
+# click, video seconds per frame with one object.
+EDGETAM_REFERENCE = {"set_image_s": 0.54, "click_ms": 83.0, "video_1obj_s_per_frame": 1.30}
+
+
+def cpu_timed(fn: Callable, repeat: int) -> float:
+    """Median CPU-seconds of this process (all threads) per call, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        c0 = time.process_time()
+        fn()
+        times.append(time.process_time() - c0)
+    times.sort()
+    return times[len(times) // 2]
 
 
 def timed(fn: Callable, repeat: int) -> float:
@@ -77,6 +102,7 @@ def measure_one(model: str, what: List[str], repeat: int, device: str, precision
         predictor = SAM2ImagePredictor(sam)
         with torch.inference_mode():
             results["set_image_s"] = timed(lambda: predictor.set_image(image), repeat)
+            results["set_image_cpu_s"] = cpu_timed(lambda: predictor.set_image(image), repeat)
             point, label = np.array([[900, 600]]), np.array([1])
             results["click_ms"] = 1000 * timed(lambda: predictor.predict(point, label, multimask_output=True),
                                                max(repeat, 10))
@@ -139,6 +165,8 @@ def main() -> None:
             print(f"{model}: failed\n{out.stderr[-2000:]}")
             continue
         table[model] = json.loads(line[len("RESULT "):])
+    if "edgetam" in table:
+        table["edgetam reference (documented)"] = dict(EDGETAM_REFERENCE)
     keys = sorted({k for r in table.values() for k in r})
     print("| measure | " + " | ".join(table) + " |")
     print("|---|" + "---|" * len(table))

@@ -98,10 +98,11 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
     if wrong_shape:
         problems.append(f"{len(wrong_shape)} shape mismatches (e.g. {'; '.join(wrong_shape[:3])})")
     if problems:
-        name = getattr(getattr(model, "config", None), "name", type(model).__name__)
+        config = getattr(model, "config", None)
+        name = getattr(config, "name", type(model).__name__)
         raise CheckpointError(
             f"{source} does not match model config {name}: " + "; ".join(problems)
-            + ". Is it a checkpoint of a different model size or version (SAM 2 vs SAM 2.1)?"
+            + ". " + _mismatch_hint(config, state_dict)
         )
 
 
@@ -115,6 +116,21 @@ def read_state_dict_for(model: nn.Module, path: PathLike) -> Dict[str, torch.Ten
         return read_state_dict(path)
     expected = getattr(getattr(model, "config", None), "name", None)
     return hf_layout.read_transformers_checkpoint_for(path, expected)
+
+
+def _mismatch_hint(config, state_dict: Mapping[str, torch.Tensor]) -> str:
+    """Say which architecture the file holds when it is not the config's (EdgeTAM vs SAM 2)."""
+    from sam2.configs import architecture_name, architecture_of_keys
+
+    found = architecture_of_keys(state_dict)
+    wanted = getattr(config, "architecture", None)
+    if found is not None and wanted is not None and found != wanted:
+        config_hint = "configs/edgetam.yaml" if found == "edgetam" else "the SAM 2 / SAM 2.1 config of its size"
+        return (f"The file is a checkpoint of {architecture_name(found)}, but the config builds "
+                f"{architecture_name(wanted)}: use {config_hint}.")
+    if found is None and state_dict:
+        return "The file does not look like a SAM 2 or EdgeTAM checkpoint."
+    return "Is it a checkpoint of a different model size or version (SAM 2 vs SAM 2.1), or a truncated file?"
 
 
 def load_checkpoint(model: nn.Module, path: PathLike) -> None:

@@ -1,5 +1,8 @@
 """The eight official SAM 2 / SAM 2.1 model configurations as plain typed dataclasses.
 
+Besides the eight SAM 2 / SAM 2.1 models there is EdgeTAM (facebookresearch/EdgeTAM), SAM 2
+with a RepViT-M1 image trunk and a spatial perceiver that compresses each memory frame.
+
 The reference describes its models in hydra YAML files. The numbers in those files are
 all this module keeps: a frozen dataclass per model, so that a configuration can be read,
 compared and overridden with ``dataclasses.replace`` without any config framework.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Dict, Iterable, Optional, Tuple, Union
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,40 @@ class HieraConfig:
 
 
 @dataclass(frozen=True)
+class RepViTConfig:
+    """The RepViT image trunk (timm's ``repvit_m1``, a mobile CNN) that EdgeTAM uses.
+
+    ``embed_dims``/``depths`` per stage; every stage but the first starts with a stride-2
+    downsampling block. Squeeze-excitation sits on every other block of a stage.
+    """
+
+    embed_dims: Tuple[int, ...] = (48, 96, 192, 384)
+    depths: Tuple[int, ...] = (2, 2, 14, 2)
+    mlp_ratio: int = 2
+    kernel_size: int = 3
+    se_ratio: float = 0.25
+
+    @property
+    def channel_list(self) -> Tuple[int, ...]:
+        """Output channels per stage, lowest resolution first (as the FPN neck wants them)."""
+        return tuple(reversed(self.embed_dims))
+
+
+@dataclass(frozen=True)
+class SpatialPerceiverConfig:
+    """EdgeTAM's memory compressor: ``num_latents`` global latents read the whole memory
+    frame, ``num_latents_2d`` local latents each read one window of a square grid."""
+
+    dim: int = 64
+    depth: int = 2
+    dim_head: int = 64
+    heads: int = 1
+    ff_mult: int = 4
+    num_latents: int = 256
+    num_latents_2d: int = 256
+
+
+@dataclass(frozen=True)
 class MemoryAttentionConfig:
     """Memory attention: RoPE self-attention on the frame, RoPE cross-attention to memories."""
 
@@ -55,6 +92,11 @@ class MemoryAttentionConfig:
     pos_enc_at_attn: bool = False
     pos_enc_at_cross_attn_keys: bool = True
     pos_enc_at_cross_attn_queries: bool = False
+    # Compressed memories (EdgeTAM): each memory frame is ``memory_unrotated_tokens`` tokens
+    # without a position (the perceiver's global latents) followed by a ``memory_grid``
+    # grid of tokens, rotated with that grid's RoPE. None: memories are query-sized grids.
+    memory_grid: Optional[Tuple[int, int]] = None
+    memory_unrotated_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,7 +128,7 @@ class SAM2Config:
     """Everything needed to build one SAM 2 model (the ``model:`` block of an official YAML)."""
 
     name: str
-    trunk: HieraConfig
+    trunk: Union[HieraConfig, RepViTConfig]
     d_model: int = 256
     fpn_top_down_levels: Tuple[int, ...] = (2, 3)
     fpn_interp_model: str = "nearest"
@@ -124,12 +166,21 @@ class SAM2Config:
     soft_no_obj_ptr: bool = False
     use_mlp_for_obj_ptr_proj: bool = True
     no_obj_embed_spatial: bool = False
+    # EdgeTAM's memory compressor (None for SAM 2).
+    spatial_perceiver: Optional[SpatialPerceiverConfig] = None
     # Video-only post-processing (on with ``apply_postprocessing`` in the video builder).
     fill_hole_area: int = 0
 
     @property
     def family(self) -> str:
+        if self.name.startswith("edgetam"):
+            return "edgetam"
         return "sam2.1" if self.name.startswith("sam2.1") else "sam2"
+
+    @property
+    def architecture(self) -> str:
+        """``"edgetam"`` or ``"sam2"``: which module tree (and checkpoint layout) it builds."""
+        return "edgetam" if isinstance(self.trunk, RepViTConfig) else "sam2"
 
 
 _TRUNKS: Dict[str, HieraConfig] = {
@@ -156,6 +207,18 @@ CONFIGS: Dict[str, SAM2Config] = {
     for size, trunk in _TRUNKS.items()
 }
 
+# EdgeTAM (configs/edgetam.yaml of facebookresearch/EdgeTAM): SAM 2-style options (no
+# temporal encoding of object pointers), a 2-layer memory attention whose cross-attention
+# reads 512 compressed tokens per memory frame (256 global latents without a position and
+# a 16 x 16 grid of local ones).
+CONFIGS["edgetam"] = SAM2Config(
+    name="edgetam",
+    trunk=RepViTConfig(),
+    memory_attention=MemoryAttentionConfig(num_layers=2, memory_grid=(16, 16), memory_unrotated_tokens=256),
+    spatial_perceiver=SpatialPerceiverConfig(),
+    **_FAMILY_OPTIONS["sam2"],
+)
+
 _SIZE_WORDS = {"t": "tiny", "s": "small", "b+": "base_plus", "l": "large"}
 
 # Official Hugging Face model id -> (config name, checkpoint file name in that repo).
@@ -167,6 +230,29 @@ HF_MODELS: Dict[str, Tuple[str, str]] = {
     for family in _FAMILY_OPTIONS
     for size in _TRUNKS
 }
+HF_MODELS["facebook/EdgeTAM"] = ("edgetam", "edgetam.pt")
+
+
+# The one place that tells the two architectures apart by their state-dict keys.
+_ARCHITECTURE_MARKERS = {
+    "edgetam": ("image_encoder.trunk.body.", "spatial_perceiver."),
+    "sam2": ("image_encoder.trunk.blocks.", "image_encoder.trunk.patch_embed."),
+}
+_ARCHITECTURE_NAMES = {"edgetam": "EdgeTAM", "sam2": "SAM 2 / SAM 2.1 (Hiera)"}
+
+
+def architecture_of_keys(keys: Iterable[str]) -> Optional[str]:
+    """``"edgetam"``, ``"sam2"`` or None: which architecture a checkpoint's keys belong to."""
+    keys = list(keys)
+    for arch, prefixes in _ARCHITECTURE_MARKERS.items():
+        if any(k.startswith(prefixes) for k in keys):
+            return arch
+    return None
+
+
+def architecture_name(arch: Optional[str]) -> str:
+    """A human name for an ``architecture`` value, for error messages."""
+    return _ARCHITECTURE_NAMES.get(arch, "an unknown model")
 
 
 def config_name(name: str) -> str:
@@ -186,14 +272,16 @@ def config_name(name: str) -> str:
             base = base[: -len(suffix)]
     if base in CONFIGS:
         return base
+    if base.lower() == "edgetam":  # also "EdgeTAM"
+        return "edgetam"
     for cfg_name, (_, file_name) in ((v[0], v) for v in HF_MODELS.values()):
         if base == file_name[: -len(".pt")]:
             return cfg_name
     known = ", ".join(sorted(CONFIGS))
     raise ValueError(
         f"unknown SAM 2 model config {name!r}; expected one of {known} "
-        f"(optionally as 'configs/<family>/<name>.yaml') or a Hugging Face id such as "
-        f"'facebook/sam2.1-hiera-large'"
+        f"(optionally as 'configs/<family>/<name>.yaml' or 'configs/edgetam.yaml') or a Hugging "
+        f"Face id such as 'facebook/sam2.1-hiera-large' or 'facebook/EdgeTAM'"
     )
 
 

@@ -648,7 +648,7 @@ class SAM2VideoPredictor(SAM2Tracker):
         if "maskmem_pos_enc" not in constants:
             constants["maskmem_pos_enc"] = [x[0:1].clone() for x in pos]
         batch = pos[0].size(0)
-        return [x.expand(batch, -1, -1, -1) for x in constants["maskmem_pos_enc"]]
+        return [x.expand(batch, *x.shape[1:]) for x in constants["maskmem_pos_enc"]]
 
 
 __all__ = ["SAM2VideoPredictor", "VideoSessionState", "UnknownObjectError"]

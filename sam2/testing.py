@@ -5,7 +5,10 @@ the reference is checked on random weights that both sides generate identically.
 (from the parity data's README): for each state-dict key, a NumPy ``RandomState`` seeded
 with ``crc32(key) ^ seed`` draws standard normals ``z`` of the key's shape; 1-D ``*.weight``
 (norm scales) become ``1 + 0.1 z``, other ``*.weight`` become ``z / sqrt(fan_in)``, anything
-else ``0.1 z``; all float32. The legacy ``RandomState`` stream is stable across NumPy versions.
+else ``0.1 z``; all float32. BatchNorm buffers (EdgeTAM's RepViT trunk) add two lines:
+``*.running_var`` becomes ``1 + 0.1 z`` (a variance must be positive) and integer buffers
+(``*.num_batches_tracked``) zeros of their dtype. The legacy ``RandomState`` stream is stable
+across NumPy versions.
 """
 
 from __future__ import annotations
@@ -21,27 +24,35 @@ import torch
 from sam2.configs import HF_MODELS, get_config
 
 
-def fill_value(key: str, shape: Tuple[int, ...], seed: int) -> np.ndarray:
+def fill_value(key: str, shape: Tuple[int, ...], seed: int, dtype: torch.dtype = torch.float32) -> np.ndarray:
+    if not dtype.is_floating_point:
+        return np.zeros(shape, dtype=torch.empty(0, dtype=dtype).numpy().dtype)
     rs = np.random.RandomState((zlib.crc32(key.encode("utf-8")) ^ seed) & 0xFFFFFFFF)
     z = rs.standard_normal(size=shape)
-    if key.endswith(".weight") and len(shape) == 1:
+    if (key.endswith(".weight") and len(shape) == 1) or key.endswith(".running_var"):
         return (1.0 + 0.1 * z).astype(np.float32)
     if key.endswith(".weight") and len(shape) >= 2:
         return (z / math.sqrt(int(np.prod(shape[1:])))).astype(np.float32)
     return (0.1 * z).astype(np.float32)
 
 
-def model_shapes(config_name: str) -> Dict[str, Tuple[int, ...]]:
-    """Every state-dict key of a model and its shape (from our own module tree)."""
+def _meta_state_dict(config_name: str) -> Dict[str, torch.Tensor]:
     from sam2.modeling.sam2_base import SAM2Base
 
     with torch.device("meta"):
-        model = SAM2Base(get_config(config_name))
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        return SAM2Base(get_config(config_name)).state_dict()
+
+
+def model_shapes(config_name: str) -> Dict[str, Tuple[int, ...]]:
+    """Every state-dict key of a model and its shape (from our own module tree)."""
+    return {k: tuple(v.shape) for k, v in _meta_state_dict(config_name).items()}
 
 
 def random_state_dict(config_name: str, seed: int = 0) -> Dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(fill_value(k, s, seed)) for k, s in model_shapes(config_name).items()}
+    return {
+        k: torch.from_numpy(fill_value(k, tuple(v.shape), seed, v.dtype))
+        for k, v in _meta_state_dict(config_name).items()
+    }
 
 
 def write_random_checkpoint(path: str, config_name: str, seed: int = 0) -> str:

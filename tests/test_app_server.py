@@ -8,7 +8,6 @@ structure (sizes, files that decode, masks that follow the prompts), not exact p
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.app_support import decode_coco, launch_demo
 from ui.testing import REPO_ROOT, AppProcess, hf_cache_env
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -54,17 +54,9 @@ def _files(client) -> dict:
 
 
 def _decode_coco(path: str):
-    from pycocotools import mask as mask_utils
-
-    with open(path) as f:
-        doc = json.load(f)
-    masks = []
-    for ann in doc["annotations"]:
-        rle = dict(ann["segmentation"])
-        rle["counts"] = rle["counts"].encode()
-        m = mask_utils.decode(rle).astype(bool)
+    doc, masks = decode_coco(path)
+    for ann, m in zip(doc["annotations"], masks):
         assert ann["area"] == int(m.sum())
-        masks.append(m)
     return doc, masks
 
 
@@ -300,14 +292,12 @@ def test_closing_a_client_frees_its_session(tiny_checkpoint):
     import time
 
     from ui.app_ui import AppConfig, build_demo
-    from ui.testing import free_port
 
     demo = build_demo(AppConfig(model="sam2.1-hiera-tiny", checkpoint=tiny_checkpoint, device="cpu", video=False))
-    port = free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    url = launch_demo(demo)
     try:
         store = demo.sam2_image_controller.sessions
-        c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        c = Client(url, verbose=False)
         *_, status = c.predict(handle_file(SHAPES), api_name="/load_image")
         assert "Image loaded" in status and len(store) == 1
         _, gallery, *_ = c.predict(230, 260, True, api_name="/add_point")

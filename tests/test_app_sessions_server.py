@@ -4,7 +4,6 @@ and Gradio's temporary copies are deleted by ``delete_cache``."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -13,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.app_support import decode_coco, launch_demo
 from ui import exports
-from ui.testing import REPO_ROOT, free_port
+from ui.testing import REPO_ROOT
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -27,9 +27,7 @@ def _launch(tiny_checkpoint, **config):
 
     demo = build_demo(AppConfig(model="sam2.1-hiera-tiny", checkpoint=tiny_checkpoint, device="cpu",
                                 examples_dir=None, **config))
-    port = free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    return demo, f"http://127.0.0.1:{port}/"
+    return demo, launch_demo(demo)
 
 
 def _mask(path: str) -> np.ndarray:
@@ -37,16 +35,7 @@ def _mask(path: str) -> np.ndarray:
 
 
 def _coco_masks(path: str):
-    from pycocotools import mask as mask_utils
-
-    with open(path) as f:
-        doc = json.load(f)
-    out = []
-    for ann in doc["annotations"]:
-        rle = dict(ann["segmentation"])
-        rle["counts"] = rle["counts"].encode()
-        out.append(mask_utils.decode(rle).astype(bool))
-    return out
+    return decode_coco(path)[1]
 
 
 def _files_under(folder: str):

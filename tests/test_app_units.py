@@ -218,8 +218,10 @@ def test_model_names_resolve(name, expected):
     assert resolve_model_id(name) == expected
 
 
-def test_model_names_list_all_eight_and_reject_unknown():
-    assert len(model_ids()) == 8 and model_ids()[0].startswith("facebook/sam2.1")
+def test_model_names_list_all_nine_and_reject_unknown():
+    assert len(model_ids()) == 9 and model_ids()[0].startswith("facebook/sam2.1")
+    assert model_ids()[4] == "facebook/EdgeTAM" and model_label("facebook/EdgeTAM") == "EdgeTAM"
+    assert resolve_model_id("edgetam") == resolve_model_id("EdgeTAM") == "facebook/EdgeTAM"
     assert ("SAM 2 · base-plus", "facebook/sam2-hiera-base-plus") in model_choices()
     assert model_label("facebook/sam2.1-hiera-large") == "SAM 2.1 · large"
     assert default_model_id("cpu").endswith("tiny") and default_model_id("cuda:0").endswith("large")

@@ -383,6 +383,13 @@ def test_render_and_export_files(clip_path):
     assert path.endswith(".mp4") and "highlight" in status
     with pytest.raises(PromptError, match="unknown effect"):
         c.render("s", "sparkles")
+    # the preview of a run that just finished is made once, after the run, outside the lock
+    _run_track(c, "s", "forward", 0)
+    after = c.render_after_track("s", "overlay")
+    assert after is not None and "Preview ready." in after[1]
+    reader = imageio_ffmpeg.read_frames(after[0])
+    assert next(reader)["size"] == (160, 120) and sum(1 for _ in reader) == 8
+    assert c.render_after_track("s", "overlay") is None
     paths, status = c.export("s", "overlay")
     assert [os.path.basename(p) for p in paths] == ["clip_overlay.mp4", "clip_masks.zip", "clip_coco.json",
                                                      "clip_boxes.json"]

@@ -11,20 +11,18 @@ from __future__ import annotations
 import base64
 import io
 import os
-import shutil
 import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.app_support import launch_demo
+from tests.browser_support import ARTIFACTS, CHROMIUM
 from ui.canvas import demo as canvas_demo
-from ui.testing import REPO_ROOT, free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = os.path.join(REPO_ROOT, "test-artifacts")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 IMG = "#demo-image"
 VID = "#demo-video"
@@ -37,11 +35,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIU
 @pytest.fixture(scope="module")
 def app():
     demo = canvas_demo.build_demo()
-    port = free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    url = launch_demo(demo)
     os.makedirs(ARTIFACTS, exist_ok=True)
     try:
-        yield demo, f"http://127.0.0.1:{port}/"
+        yield demo, url
     finally:
         demo.close()
 

@@ -12,9 +12,9 @@ import os
 
 import pytest
 
-from tests.test_browser_image import (ARTIFACTS, CANVAS, CHROMIUM, CHROMIUM_ARGS, SHAPES, _click_pixel,
-                                      _wait_status)
-from ui.testing import AppProcess
+from tests.browser_support import (ARTIFACTS, CANVAS, CHROMIUM, app_and_browser, click_pixel, open_page,
+                                   screen_of_pixel, upload_image)
+from tests.test_browser_image import _wait_status
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -26,90 +26,74 @@ DROPDOWN = "#model-select input"
 
 
 def test_failed_switch_in_the_page_returns_to_the_working_model(tmp_path, tiny_checkpoint):
-    os.makedirs(ARTIFACTS, exist_ok=True)
     home = str(tmp_path / "hf_home")
     env = {"HF_HOME": home, "HF_HUB_CACHE": os.path.join(home, "hub"), "HF_HUB_OFFLINE": "1"}
     args = ["--no-video", "--device", "cpu", "--model", "tiny", "--checkpoint", tiny_checkpoint]
-    with AppProcess(args, env) as app, playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(app.url, wait_until="load", timeout=120_000)
-            page.wait_for_selector("#image-upload input[type=file]", state="attached", timeout=60_000)
-            page.set_input_files("#image-upload input[type=file]", SHAPES)
-            page.wait_for_selector(CANVAS, timeout=120_000)
-            _wait_status(page, "Ready", timeout=180_000)
-            _click_pixel(page, 230, 260)
-            _wait_status(page, "1 foreground")
-            assert page.input_value(DROPDOWN) == "SAM 2.1 · tiny"
+    with app_and_browser(args, env) as (app, browser):
+        page = open_page(browser, app.url)
+        upload_image(page)
+        page.wait_for_selector(CANVAS, timeout=120_000)
+        _wait_status(page, "Ready", timeout=180_000)
+        click_pixel(page, 230, 260)
+        _wait_status(page, "1 foreground")
+        assert page.input_value(DROPDOWN) == "SAM 2.1 · tiny"
 
-            page.click(DROPDOWN)
-            options = page.locator("[data-testid=dropdown-option]")
-            options.first.wait_for(timeout=30_000)
-            labels = [options.nth(i).get_attribute("aria-label") for i in range(options.count())]
-            assert "SAM 2.1 · tiny" in labels and "SAM 2.1 · small — unavailable offline" in labels, labels
-            page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_dropdown.png"), full_page=True)
-            page.locator("[data-testid=dropdown-option][aria-label^='SAM 2.1 · small']").click()
+        page.click(DROPDOWN)
+        options = page.locator("[data-testid=dropdown-option]")
+        options.first.wait_for(timeout=30_000)
+        labels = [options.nth(i).get_attribute("aria-label") for i in range(options.count())]
+        assert "SAM 2.1 · tiny" in labels and "SAM 2.1 · small — unavailable offline" in labels, labels
+        page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_dropdown.png"), full_page=True)
+        page.locator("[data-testid=dropdown-option][aria-label^='SAM 2.1 · small']").click()
 
-            _wait_status(page, "Still using SAM 2.1 · tiny", timeout=30_000)
-            page.wait_for_function(
-                "(sel) => document.querySelector(sel)?.value === 'SAM 2.1 · tiny'", arg=DROPDOWN, timeout=30_000)
-            toast = page.get_by_text("SAM 2.1 · small is unavailable").first
-            toast.wait_for(timeout=30_000)
-            page.wait_for_timeout(1500)
-            page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_failed_switch.png"), full_page=True)
-            # One toast, although Gradio's dropdown sends the pick twice.
-            assert page.locator(".toast-body").count() == 1
-            status = page.inner_text("#image-status")
-            assert "--checkpoint" in status and "/tmp" not in status and home not in status
-            # The picture and its candidates stay; no error badge on them.
-            assert page.locator(CANVAS).count() == 1 and page.locator("#image-candidates img").count() == 3
-            assert page.locator("#image-canvas").get_by_text("Error").count() == 0
+        _wait_status(page, "Still using SAM 2.1 · tiny", timeout=30_000)
+        page.wait_for_function(
+            "(sel) => document.querySelector(sel)?.value === 'SAM 2.1 · tiny'", arg=DROPDOWN, timeout=30_000)
+        toast = page.get_by_text("SAM 2.1 · small is unavailable").first
+        toast.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_failed_switch.png"), full_page=True)
+        # One toast, although Gradio's dropdown sends the pick twice.
+        assert page.locator(".toast-body").count() == 1
+        status = page.inner_text("#image-status")
+        assert "--checkpoint" in status and "/tmp" not in status and home not in status
+        # The picture and its candidates stay; no error badge on them.
+        assert page.locator(CANVAS).count() == 1 and page.locator("#image-candidates img").count() == 3
+        assert page.locator("#image-canvas").get_by_text("Error").count() == 0
 
-            _click_pixel(page, 800, 560)
-            _wait_status(page, "2 foreground")
-            assert "SAM 2.1 · tiny" in page.inner_text("#image-status")
-            page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_click_after.png"), full_page=True)
-        finally:
-            browser.close()
+        click_pixel(page, 800, 560)
+        _wait_status(page, "2 foreground")
+        assert "SAM 2.1 · tiny" in page.inner_text("#image-status")
+        page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_click_after.png"), full_page=True)
 
 
 def test_first_run_without_the_hub_keeps_the_picture_and_says_why(tmp_path):
     import time
 
-    from tests.test_browser_image import _TO_SCREEN
-
-    os.makedirs(ARTIFACTS, exist_ok=True)
     home = str(tmp_path / "hf_home")
     env = {"HF_HOME": home, "HF_HUB_CACHE": os.path.join(home, "hub"), "HF_HUB_OFFLINE": "1"}
-    with AppProcess(["--no-video", "--device", "cpu"], env) as app, playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(app.url, wait_until="load", timeout=120_000)
-            page.wait_for_selector("#image-upload input[type=file]", state="attached", timeout=60_000)
-            assert "is unavailable" in page.inner_text("body")  # the header says it before any upload
-            page.set_input_files("#image-upload input[type=file]", SHAPES)
-            page.wait_for_selector(CANVAS, timeout=120_000)
-            _wait_status(page, "is unavailable", timeout=30_000)
-            src = page.eval_on_selector(CANVAS, "img => img.src")
-            page.locator(CANVAS).scroll_into_view_if_needed()
-            sx, sy = page.evaluate(_TO_SCREEN, [page.query_selector(CANVAS), 230, 260])
-            # The answer to the click is one more warning (the status line keeps the same words).
-            count = "() => document.querySelectorAll('.toast-messages > *').length"
-            before = page.evaluate(count)
-            t0 = time.perf_counter()
-            page.mouse.click(sx, sy)
-            page.wait_for_function(f"() => ({count})() > {before}", timeout=30_000)
-            answered_s = time.perf_counter() - t0
-            page.wait_for_timeout(800)
-            page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_no_hub_click.png"), full_page=True)
-            status = page.inner_text("#image-status")
-            assert "--checkpoint" in status and "download_ckpts.sh" in status and home not in status
-            assert "Image loaded" not in status
-            assert answered_s < 5.0, answered_s
-            # The picture stays, without an error badge.
-            assert page.eval_on_selector(CANVAS, "img => img.src") == src
-            assert page.locator("#image-canvas").get_by_text("Error").count() == 0
-        finally:
-            browser.close()
+    with app_and_browser(["--no-video", "--device", "cpu"], env) as (app, browser):
+        page = open_page(browser, app.url)
+        page.wait_for_selector("#image-upload input[type=file]", state="attached", timeout=60_000)
+        assert "is unavailable" in page.inner_text("body")  # the header says it before any upload
+        upload_image(page)
+        page.wait_for_selector(CANVAS, timeout=120_000)
+        _wait_status(page, "is unavailable", timeout=30_000)
+        src = page.eval_on_selector(CANVAS, "img => img.src")
+        sx, sy = screen_of_pixel(page, 230, 260)
+        # The answer to the click is one more warning (the status line keeps the same words).
+        count = "() => document.querySelectorAll('.toast-messages > *').length"
+        before = page.evaluate(count)
+        t0 = time.perf_counter()
+        page.mouse.click(sx, sy)
+        page.wait_for_function(f"() => ({count})() > {before}", timeout=30_000)
+        answered_s = time.perf_counter() - t0
+        page.wait_for_timeout(800)
+        page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_no_hub_click.png"), full_page=True)
+        status = page.inner_text("#image-status")
+        assert "--checkpoint" in status and "download_ckpts.sh" in status and home not in status
+        assert "Image loaded" not in status
+        assert answered_s < 5.0, answered_s
+        # The picture stays, without an error badge.
+        assert page.eval_on_selector(CANVAS, "img => img.src") == src
+        assert page.locator("#image-canvas").get_by_text("Error").count() == 0

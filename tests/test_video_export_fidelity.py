@@ -211,7 +211,7 @@ def test_a_clip_without_sound_and_an_upload_gone_from_disk(tmp_path, hd_clip):
 def test_cropped_coco_rle_equals_the_full_scan():
     from sam2.utils.amg import mask_to_coco_rle
     from ui.video_exports import coco_rle
-    from ui.video_state import mask_area_box
+    from ui.packed_mask import mask_area_box
 
     rng = np.random.default_rng(1)
     for _ in range(40):

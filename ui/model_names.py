@@ -1,8 +1,9 @@
-"""The eight official models under the names a user may type, and their display labels.
+"""The eight official SAM 2 models and EdgeTAM under the names a user may type, and their labels.
 
 The app speaks Hugging Face ids (``facebook/sam2.1-hiera-tiny``) internally; users may
 also type ``sam2.1-hiera-tiny``, ``sam2.1_hiera_t``, ``sam2.1_hiera_tiny.pt``, a config
-path, or just a size (``tiny``, ``small``, ``base-plus``, ``large``; SAM 2.1 assumed).
+path, or just a size (``tiny``, ``small``, ``base-plus``, ``large``; SAM 2.1 assumed);
+EdgeTAM is ``facebook/EdgeTAM`` or ``edgetam``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ _SIZES = {"tiny": "tiny", "t": "tiny", "small": "small", "s": "small", "base-plu
 
 
 def model_ids() -> List[str]:
-    """All Hugging Face ids, SAM 2.1 first, each family from tiny to large."""
+    """All Hugging Face ids: SAM 2.1, then EdgeTAM, then SAM 2, each family from tiny to large."""
     ids = list(HF_MODELS)
-    return sorted(ids, key=lambda i: (0 if "sam2.1" in i else 1, ids.index(i)))
+    return sorted(ids, key=lambda i: (0 if "sam2.1" in i else 1 if "hiera" not in i else 2, ids.index(i)))
 
 
 def resolve_model_id(name: str) -> str:
@@ -53,6 +54,8 @@ def resolve_model_id(name: str) -> str:
 def model_label(model_id: str) -> str:
     """``facebook/sam2.1-hiera-base-plus`` -> ``SAM 2.1 · base-plus``."""
     short = model_id.split("/", 1)[-1]
+    if "-hiera-" not in short:
+        return short  # EdgeTAM
     family, size = short.split("-hiera-", 1)
     return f"{'SAM 2.1' if family == 'sam2.1' else 'SAM 2'} · {size}"
 

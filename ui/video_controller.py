@@ -753,7 +753,8 @@ class VideoController:
         job = self._run(sid, snapshot)
         if job is None:
             return None
-        path = self._write_preview(*job, progress)
+        slot, key, clip, frames = job
+        path = self._write_preview(slot, clip, frames, key, progress)
         return path, self._run(sid, lambda s: self._status(s, s.state.last_frame, s.last_run + " Preview ready."))
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""The image encoder: Hiera trunk + feature-pyramid neck.
+"""The image encoder: a trunk (Hiera for SAM 2, RepViT for EdgeTAM) + feature-pyramid neck.
 
 The neck projects every trunk stage to ``d_model`` channels with a 1x1 convolution and adds
 top-down (nearest-neighbour upsampled) features on the chosen levels. With ``scalp=1`` the
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sam2.configs import SAM2Config
+from sam2.configs import RepViTConfig, SAM2Config
 from sam2.modeling.hiera import Hiera
 from sam2.modeling.position_encoding import PositionEmbeddingSine
 
@@ -94,7 +94,12 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, config: SAM2Config) -> None:
         super().__init__()
-        self.trunk = Hiera(config.trunk)
+        if isinstance(config.trunk, RepViTConfig):
+            from sam2.modeling.repvit import RepViT
+
+            self.trunk = RepViT(config.trunk)
+        else:
+            self.trunk = Hiera(config.trunk)
         self.neck = FpnNeck(
             config.d_model, self.trunk.channel_list, config.fpn_top_down_levels, config.fpn_interp_model
         )

@@ -8,6 +8,11 @@ Both attentions use 2-D axial rotary position encoding (RoPE) on queries and key
 tokens are laid out as whole frames one after another, so the key rotation is the query
 rotation tiled once per memory frame ("rope_k_repeat"). Object pointer tokens, appended at
 the end of the memory, have no spatial position and are left unrotated.
+
+EdgeTAM's memories are compressed (see ``sam2.modeling.perceiver``): a memory frame is a
+run of tokens without position (global latents, unrotated) followed by a small grid (16 x
+16 local latents) whose keys are rotated with that grid's own RoPE, while the queries keep
+the 64 x 64 rotation ("memory_grid" in ``MemoryAttentionConfig``).
 """
 
 from __future__ import annotations
@@ -96,6 +101,15 @@ def _rotate_keys(k: torch.Tensor, rotations: torch.Tensor, repeat_for_keys: bool
     return _rotate(k, rotations)
 
 
+def _rotations_on(rot: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Rotations moved to ``device``; on Apple MPS (no complex tensors) as (cos, sin) pairs."""
+    if rot.device == device:
+        return rot
+    if device.type == "mps":
+        rot = torch.view_as_real(rot) if rot.is_complex() else rot
+    return rot.to(device)
+
+
 # ----------------------------------------------------------------------------- attention
 
 
@@ -116,6 +130,8 @@ class RoPEAttention(nn.Module):
         rope_k_repeat: bool = False,
         feat_sizes: Sequence[int] = (64, 64),
         dropout: float = 0.0,
+        key_grid: Optional[Sequence[int]] = None,
+        key_unrotated: int = 0,
     ) -> None:
         super().__init__()
         if embedding_dim % num_heads:
@@ -137,6 +153,36 @@ class RoPEAttention(nn.Module):
         self.attention_dtype = torch.float32
         # Rotations are a pure function of the grid; kept off the state dict, cached per size.
         self._rotations = axial_rope_frequencies(self.head_dim, feat_sizes[0], feat_sizes[1], rope_theta)
+        # Compressed memories: each memory frame is ``key_unrotated`` tokens, then a
+        # ``key_grid`` grid rotated with that grid's RoPE (None: key grids match queries).
+        self.key_unrotated = key_unrotated
+        self._key_rotations = (
+            axial_rope_frequencies(self.head_dim, key_grid[0], key_grid[1], rope_theta) if key_grid else None
+        )
+
+    @property
+    def compressed_keys(self) -> bool:
+        return self._key_rotations is not None
+
+    def _memory_key_rotations(self, device: torch.device) -> torch.Tensor:
+        self._key_rotations = _rotations_on(self._key_rotations, device)
+        return self._key_rotations
+
+    def _rotate_compressed(self, k: torch.Tensor) -> torch.Tensor:
+        """Rotate keys (B x heads x N x D) made of whole compressed memory frames: in each,
+        the first ``key_unrotated`` tokens stay as they are, the grid tokens are rotated."""
+        rotations = self._memory_key_rotations(k.device)
+        per_frame = self.key_unrotated + rotations.shape[0]
+        frames, rest = divmod(k.shape[-2], per_frame)
+        if rest:
+            raise ValueError(
+                f"compressed memory keys ({k.shape[-2]} tokens) are not a whole number of "
+                f"{per_frame}-token memory frames"
+            )
+        b, h, _, d = k.shape
+        k = k.reshape(b, h, frames, per_frame, d)
+        rotated = _rotate(k[..., self.key_unrotated:, :], rotations)
+        return torch.cat([k[..., : self.key_unrotated, :], rotated], dim=-2).reshape(b, h, frames * per_frame, d)
 
     def _rotations_for(self, num_tokens: int, device: torch.device) -> torch.Tensor:
         rot = self._rotations
@@ -145,12 +191,8 @@ class RoPEAttention(nn.Module):
             if side * side != num_tokens:
                 raise ValueError(f"RoPE attention expects a square token grid, got {num_tokens} tokens")
             rot = axial_rope_frequencies(self.head_dim, side, side, self.rope_theta)
-        if rot.device != device:
-            if device.type == "mps":  # no complex tensors there: keep (cos, sin) pairs
-                rot = torch.view_as_real(rot) if rot.is_complex() else rot
-            rot = rot.to(device)
-        self._rotations = rot
-        return rot
+        self._rotations = _rotations_on(rot, device)
+        return self._rotations
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
@@ -181,8 +223,11 @@ class RoPEAttention(nn.Module):
         num_rope = k.shape[-2] - num_k_exclude_rope
         if num_rope == 0:
             return k
-        rotations = self._rotations_for(grid_tokens or num_rope, k.device)
-        rotated = _rotate_keys(k[:, :, :num_rope], rotations, self.rope_k_repeat)
+        if self.compressed_keys:
+            rotated = self._rotate_compressed(k[:, :, :num_rope])
+        else:
+            rotations = self._rotations_for(grid_tokens or num_rope, k.device)
+            rotated = _rotate_keys(k[:, :, :num_rope], rotations, self.rope_k_repeat)
         return torch.cat([rotated, k[:, :, num_rope:]], dim=-2) if num_k_exclude_rope > 0 else rotated
 
     def project_values(self, v: torch.Tensor) -> torch.Tensor:
@@ -202,6 +247,8 @@ class RoPEAttention(nn.Module):
         """
         projected = F.linear(kv_offset.to(self.k_proj.weight.dtype), self.k_proj.weight)
         grid = projected.view(1, self.num_heads, 1, self.head_dim).expand(-1, -1, num_tokens, -1)
+        if self.compressed_keys:
+            return self._rotate_compressed(grid)
         return _rotate(grid, self._rotations_for(num_tokens, kv_offset.device))
 
     def attend(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -246,6 +293,7 @@ class MemoryAttentionLayer(nn.Module):
         self.cross_attn_image = RoPEAttention(
             d, cfg.num_heads, kv_in_dim=cfg.kv_in_dim, rope_theta=cfg.rope_theta,
             rope_k_repeat=True, feat_sizes=cfg.feat_sizes, dropout=dropout,
+            key_grid=cfg.memory_grid, key_unrotated=cfg.memory_unrotated_tokens,
         )
         self.linear1 = nn.Linear(d, cfg.dim_feedforward)
         self.linear2 = nn.Linear(cfg.dim_feedforward, d)

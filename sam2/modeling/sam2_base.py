@@ -21,6 +21,7 @@ from sam2.modeling.image_encoder import ImageEncoder
 from sam2.modeling.mask_decoder import MaskDecoder
 from sam2.modeling.memory_attention import MemoryAttention
 from sam2.modeling.memory_encoder import MemoryEncoder
+from sam2.modeling.perceiver import SpatialPerceiver
 from sam2.modeling.prompt_encoder import PromptEncoder
 
 # Logit given to every pixel of an object that is absent from a frame.
@@ -28,7 +29,13 @@ NO_OBJ_SCORE = -1024.0
 
 
 def to_sequence(features: torch.Tensor) -> torch.Tensor:
-    """B x C x H x W map -> (HW) x B x C token sequence (a view), as the tracker keeps features."""
+    """B x C x H x W map -> (HW) x B x C token sequence (a view), as the tracker keeps features.
+
+    A memory already compressed to tokens (EdgeTAM's perceiver output, B x N x C) becomes
+    N x B x C the same way.
+    """
+    if features.dim() == 3:
+        return features.transpose(0, 1)
     return features.flatten(2).permute(2, 0, 1)
 
 
@@ -75,6 +82,8 @@ class SAM2Base(nn.Module):
         if config.pred_obj_scores and config.use_obj_ptrs_in_encoder:
             self.no_obj_ptr = _trunc_normal_param(1, self.hidden_dim)
         self.no_obj_embed_spatial = _trunc_normal_param(1, self.mem_dim) if config.no_obj_embed_spatial else None
+        # EdgeTAM: compresses every new memory frame to a few hundred tokens
+        self.spatial_perceiver = SpatialPerceiver(config.spatial_perceiver) if config.spatial_perceiver else None
 
         self.sam_prompt_embed_dim = self.hidden_dim
         self.sam_image_embedding_size = config.image_size // config.backbone_stride
@@ -110,7 +119,7 @@ class SAM2Base(nn.Module):
     @property
     def compute_dtype(self) -> torch.dtype:
         """The dtype of the heavy computations (see ``set_compute_dtype``)."""
-        return self.image_encoder.trunk.pos_embed.dtype
+        return self.image_encoder.neck.convs[0].conv.weight.dtype
 
     def set_compute_dtype(self, dtype: torch.dtype) -> "SAM2Base":
         """Run the heavy parts in ``dtype`` (float32 = exact, or bfloat16); outputs stay float32.
@@ -123,7 +132,10 @@ class SAM2Base(nn.Module):
         """
         if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"unsupported compute dtype {dtype}")
-        self.image_encoder.to(dtype)
+        if getattr(self.image_encoder.trunk, "keeps_float32", False):
+            self.image_encoder.neck.to(dtype)  # EdgeTAM's CNN trunk: bfloat16 does not pay there
+        else:
+            self.image_encoder.to(dtype)
         self.memory_attention.to(dtype)
         self.sam_mask_decoder.set_matmul_dtype(dtype)
         for module in self.memory_attention.modules():

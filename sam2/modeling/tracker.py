@@ -66,8 +66,9 @@ class FrameOutput(ItemAccessMixin):
     """What tracking one frame produced for a batch of objects (usually one object).
 
     ``pred_masks``: B x 1 x 256 x 256 logits; ``obj_ptr``: B x C; ``object_score_logits``:
-    B x 1; ``maskmem_features``: B x mem_dim x 64 x 64 (None until the memory encoder ran);
-    ``maskmem_pos_enc``: list with one B x mem_dim x 64 x 64 map. The last three fields are
+    B x 1; ``maskmem_features``: B x mem_dim x 64 x 64 (None until the memory encoder ran;
+    EdgeTAM: B x 512 x mem_dim compressed tokens); ``maskmem_pos_enc``: list with one map
+    (or token sequence) of the same shape. The last three fields are
     kept only by ``track_step`` output and dropped from what a session stores.
     """
 
@@ -374,6 +375,10 @@ class SAM2Tracker(SAM2Base):
             # frames where the object is predicted absent get a learned "no object" offset
             absent = 1 - (object_score_logits > 0).to(features.dtype)
             features = features + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None].to(features.dtype)
+        if self.spatial_perceiver is not None:
+            # EdgeTAM: the memory is kept as B x 512 x C compressed tokens and their positions
+            features, compressed_pos = self.spatial_perceiver(features, pos_enc[0])
+            pos_enc = [compressed_pos]
         return features, pos_enc
 
     def _encode_memory_in_output(

@@ -1,0 +1,275 @@
+"""RepViT-M1: the mobile CNN image trunk of EdgeTAM.
+
+EdgeTAM takes its trunk from timm (``repvit_m1.dist_in1k``, features of its four stages);
+timm is not a dependency here, so this is our own implementation of the same function
+under the same state-dict names (``body.stem.conv1.c.weight``, ``body.stages_2.blocks.0
+.token_mixer.conv.bn.running_var``, ...), so that an EdgeTAM checkpoint loads strictly.
+
+Every convolution is followed by a BatchNorm. In eval mode a BatchNorm is an affine map
+per channel, so it is folded into the convolution before it; the RepVGG-style token mixer
+(depthwise 3x3 + depthwise 1x1 + identity, summed) is then one depthwise 3x3 convolution.
+The folds are computed in float32 from the loaded weights (on construction, after every
+``load_state_dict``, and when the trunk returns to eval mode after training) and kept in
+non-persistent buffers, so the state dict keeps the checkpoint's layout. The result equals
+the unfolded network up to float rounding; training mode runs the unfolded layers.
+
+The trunk runs channels-last (NHWC): oneDNN's depthwise and 1x1 convolutions need about
+half the CPU time they need on NCHW maps (trunk at 1024 px, float32, 2 threads: 1.37 ->
+0.70 CPU-seconds). Its outputs are handed on in the usual NCHW layout.
+
+It also stays in float32 in the fast (bfloat16) precision: its convolutions gain nothing
+from bfloat16 on the CPU (0.78 CPU-seconds against 0.70 in float32, AVX512-BF16), so the
+trunk takes and returns the caller's dtype but computes in its own (``keeps_float32``).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sam2.configs import RepViTConfig
+
+
+def _bn_scale_shift(bn: nn.BatchNorm2d) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Float32 (scale, shift) with bn(x) == x * scale + shift in eval mode."""
+    scale = bn.weight.float() * torch.rsqrt(bn.running_var.float() + bn.eps)
+    return scale, bn.bias.float() - bn.running_mean.float() * scale
+
+
+class FoldedConv(nn.Module):
+    """A unit that, in eval mode, runs as one convolution with a folded weight and bias.
+
+    Subclasses say how to run unfolded (``forward_unfolded``) and how to fold
+    (``fold``: float32 weight and bias); ``refold`` stores the fold in the module's dtype.
+    """
+
+    stride: int = 1
+    padding: int = 0
+    groups: int = 1
+
+    def _init_fold_buffers(self) -> None:
+        self.register_buffer("folded_weight", torch.empty(0), persistent=False)
+        self.register_buffer("folded_bias", torch.empty(0), persistent=False)
+
+    def fold(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward_unfolded(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def refold(self) -> None:
+        weight, bias = self.fold()
+        dtype = self._param_dtype()
+        self.folded_weight = weight.to(dtype).contiguous(memory_format=torch.channels_last)
+        self.folded_bias = bias.to(dtype)
+
+    def _param_dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return self.forward_unfolded(x)
+        return F.conv2d(x, self.folded_weight, self.folded_bias, self.stride, self.padding, 1, self.groups)
+
+
+class ConvNorm(FoldedConv):
+    """Convolution without bias followed by BatchNorm (timm's ``c`` / ``bn`` names)."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int = 1, stride: int = 1, groups: int = 1) -> None:
+        super().__init__()
+        self.stride, self.padding, self.groups = stride, (kernel_size - 1) // 2, groups
+        self.c = nn.Conv2d(in_dim, out_dim, kernel_size, stride, self.padding, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(out_dim)
+        self._init_fold_buffers()
+        self.refold()
+
+    def fold(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        scale, shift = _bn_scale_shift(self.bn)
+        return self.c.weight.float() * scale[:, None, None, None], shift
+
+    def forward_unfolded(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.c(x))
+
+
+class RepDepthwise(FoldedConv):
+    """Token mixer: depthwise 3x3 (+BN) plus depthwise 1x1 (+BN) plus the input itself.
+
+    Folded, the three branches are one depthwise 3x3 convolution: the 1x1 kernel and the
+    identity (a 1 at the kernel's centre) are added to the centre tap.
+    """
+
+    def __init__(self, dim: int, kernel_size: int) -> None:
+        super().__init__()
+        self.padding, self.groups = (kernel_size - 1) // 2, dim
+        self.conv = ConvNorm(dim, dim, kernel_size, groups=dim)
+        self.conv1 = ConvNorm(dim, dim, 1, groups=dim)
+        self._init_fold_buffers()
+        self.refold()
+
+    def fold(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        weight, bias = self.conv.fold()
+        point_weight, point_bias = self.conv1.fold()
+        centre = self.padding
+        weight = weight.clone()
+        weight[:, :, centre, centre] += point_weight[:, :, 0, 0] + 1.0
+        return weight, bias + point_bias
+
+    def forward_unfolded(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) + self.conv1(x) + x
+
+
+class SqueezeExcite(nn.Module):
+    """Channel gating: x * sigmoid(fc2(relu(fc1(mean over the map))))."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.fc2 = nn.Conv2d(hidden, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True))))
+        return x * gate.sigmoid()
+
+
+def _se_hidden(dim: int, ratio: float, divisor: int = 8) -> int:
+    """timm's ``make_divisible(dim * ratio, 8)``: round to a multiple of 8, never 10 % below."""
+    value = dim * ratio
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+class ConvMlp(nn.Module):
+    """1x1 expand (+BN), GELU, 1x1 project (+BN)."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.conv1 = ConvNorm(dim, hidden)
+        self.conv2 = ConvNorm(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(F.gelu(self.conv1(x)))
+
+
+def _residual(branch: torch.Tensor, x: torch.Tensor, training: bool) -> torch.Tensor:
+    """branch + x, in place into the branch's fresh output when not training (saves one
+    map-sized allocation per block; the maps are up to 25 MB at 1024 px)."""
+    return branch + x if training else branch.add_(x)
+
+
+class RepViTBlock(nn.Module):
+    """Token mixer, optional squeeze-excitation, then a residual channel MLP."""
+
+    def __init__(self, dim: int, mlp_ratio: int, kernel_size: int, se_hidden: Optional[int]) -> None:
+        super().__init__()
+        self.token_mixer = RepDepthwise(dim, kernel_size)
+        self.se = SqueezeExcite(dim, se_hidden) if se_hidden else None
+        self.channel_mixer = ConvMlp(dim, dim * mlp_ratio)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.token_mixer(x)
+        if self.se is not None:
+            x = self.se(x)
+        return _residual(self.channel_mixer(x), x, self.training)
+
+
+class Downsample(nn.Module):
+    """A block, a stride-2 depthwise convolution, a 1x1 widening, and a residual MLP."""
+
+    def __init__(self, in_dim: int, out_dim: int, mlp_ratio: int, kernel_size: int) -> None:
+        super().__init__()
+        self.pre_block = RepViTBlock(in_dim, mlp_ratio, kernel_size, se_hidden=None)
+        self.spatial_downsample = ConvNorm(in_dim, in_dim, kernel_size, stride=2, groups=in_dim)
+        self.channel_downsample = ConvNorm(in_dim, out_dim)
+        self.ffn = ConvMlp(out_dim, out_dim * mlp_ratio)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.channel_downsample(self.spatial_downsample(self.pre_block(x)))
+        return _residual(self.ffn(x), x, self.training)
+
+
+class Stem(nn.Module):
+    """Two stride-2 3x3 convolutions (+BN) with a GELU between: stride 4."""
+
+    def __init__(self, out_dim: int) -> None:
+        super().__init__()
+        self.conv1 = ConvNorm(3, out_dim // 2, 3, stride=2)
+        self.conv2 = ConvNorm(out_dim // 2, out_dim, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(F.gelu(self.conv1(x)))
+
+
+class Stage(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, depth: int, cfg: RepViTConfig, downsample: bool) -> None:
+        super().__init__()
+        self.downsample = Downsample(in_dim, out_dim, cfg.mlp_ratio, cfg.kernel_size) if downsample else None
+        hidden = _se_hidden(out_dim, cfg.se_ratio)
+        self.blocks = nn.Sequential(*(
+            RepViTBlock(out_dim, cfg.mlp_ratio, cfg.kernel_size, hidden if i % 2 == 0 else None)
+            for i in range(depth)
+        ))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.downsample is not None:
+            x = self.downsample(x)
+        return self.blocks(x)
+
+
+class RepViTBody(nn.Module):
+    """Stem and stages under timm's feature-extractor names (``stages_0`` ... ``stages_3``)."""
+
+    def __init__(self, cfg: RepViTConfig) -> None:
+        super().__init__()
+        self.stem = Stem(cfg.embed_dims[0])
+        in_dim = cfg.embed_dims[0]
+        for i, (dim, depth) in enumerate(zip(cfg.embed_dims, cfg.depths)):
+            self.add_module(f"stages_{i}", Stage(in_dim, dim, depth, cfg, downsample=i > 0))
+            in_dim = dim
+        self.num_stages = len(cfg.embed_dims)
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        x = self.stem(x)
+        out = []
+        for i in range(self.num_stages):
+            x = getattr(self, f"stages_{i}")(x)
+            out.append(x)
+        return out
+
+
+class RepViT(nn.Module):
+    """The trunk: one B x C x H x W map per stage (strides 4, 8, 16, 32), high-res first."""
+
+    # SAM2Base.set_compute_dtype leaves this trunk in float32 (see the module docstring)
+    keeps_float32 = True
+
+    def __init__(self, cfg: RepViTConfig) -> None:
+        super().__init__()
+        self.body = RepViTBody(cfg)
+        self.channel_list = list(cfg.channel_list)
+        self._fold_stale = False
+        self.register_load_state_dict_post_hook(lambda module, _incompatible: module.refold())
+
+    @torch.no_grad()
+    def refold(self) -> None:
+        """Recompute every folded convolution from the current weights."""
+        for module in self.modules():
+            if isinstance(module, FoldedConv):
+                module.refold()
+        self._fold_stale = False
+
+    def train(self, mode: bool = True) -> "RepViT":
+        super().train(mode)
+        if mode:
+            self._fold_stale = True  # weights may change; fold again when back in eval
+        elif self._fold_stale:
+            self.refold()
+        return self
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        dtype = self.body.stem.conv1.c.weight.dtype
+        out = self.body(x.to(dtype).contiguous(memory_format=torch.channels_last))
+        return [f.to(x.dtype).contiguous() for f in out]

@@ -1,0 +1,131 @@
+"""Shared set-up for the browser tests: Chromium with Playwright, the app in a subprocess,
+image upload, and clicks on image or video pixels mapped to the screen."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Tuple
+
+import numpy as np
+from PIL import Image
+
+from ui.testing import REPO_ROOT, AppProcess
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHAPES = os.path.join(REPO_ROOT, "examples", "shapes.png")  # 1024 x 768
+ARTIFACTS = os.path.join(REPO_ROOT, "test-artifacts")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CANVAS = "#image-canvas img"
+
+# Screen position of an image pixel in an <img> drawn with object-fit: contain (letterboxed).
+TO_SCREEN = """([img, x, y]) => {
+  const r = img.getBoundingClientRect();
+  const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+  const ox = (r.width - img.naturalWidth * s) / 2, oy = (r.height - img.naturalHeight * s) / 2;
+  return [r.left + ox + (x + 0.5) * s, r.top + oy + (y + 0.5) * s];
+}"""
+
+
+@contextmanager
+def app_and_browser(args: List[str], env: dict) -> Iterator[Tuple[AppProcess, object]]:
+    """The app in a subprocess and a headless Chromium: ``(app, browser)``; both closed after.
+    Makes sure ARTIFACTS exists."""
+    from playwright.sync_api import sync_playwright
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with AppProcess(args, env) as app, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield app, browser
+        finally:
+            browser.close()
+
+
+def open_page(browser, url: str, width: int = 1400, height: int = 1100):
+    """A new page of ``browser`` with that viewport, loaded from ``url``."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url, wait_until="load", timeout=120_000)
+    return page
+
+
+def upload_video(page, path: str) -> None:
+    """Open the Video tab and upload the clip at ``path``."""
+    page.get_by_role("tab", name="Video").click(timeout=120_000)
+    page.locator("#video-upload input[type=file]").set_input_files(path)
+
+
+def upload_image(page, path: str = SHAPES) -> None:
+    """Wait for the image tab's file input and upload ``path`` through it."""
+    page.wait_for_selector("#image-upload input[type=file]", state="attached", timeout=60_000)
+    page.set_input_files("#image-upload input[type=file]", path)
+
+
+def fetch_image(page, src: str) -> np.ndarray:
+    """The picture at URL ``src`` as an int16 RGB array."""
+    body = page.request.get(src).body()
+    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB")).astype(np.int16)
+
+
+def fetch_shown(page, selector: str = CANVAS) -> np.ndarray:
+    """The picture shown by the <img> at ``selector`` as an int16 RGB array."""
+    return fetch_image(page, page.eval_on_selector(selector, "img => img.src"))
+
+
+def wait_text(page, selector: str, text: str, timeout: int = 120_000) -> None:
+    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
+                           arg=[selector, text], timeout=timeout)
+
+
+def screen_of_pixel(page, x: int, y: int) -> Tuple[float, float]:
+    """Screen position of image pixel (x, y) on the image canvas (scrolled into view first)."""
+    page.locator(CANVAS).scroll_into_view_if_needed()
+    return page.evaluate(TO_SCREEN, [page.query_selector(CANVAS), x, y])
+
+
+def click_pixel(page, x: int, y: int) -> None:
+    """Click image pixel (x, y) and wait until the canvas shows the new overlay."""
+    old = page.eval_on_selector(CANVAS, "img => img.src")
+    sx, sy = screen_of_pixel(page, x, y)
+    page.mouse.click(sx, sy)
+    page.wait_for_function(
+        "(old) => { const i = document.querySelector('#image-canvas img'); return i && i.src !== old; }",
+        arg=old, timeout=120_000)
+
+
+def video_frames(n: int, w: int = 240, h: int = 160):
+    """``n`` frames: a grey ramp with a red box moving 12 px right per frame."""
+    for i in range(n):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:] = np.linspace(80, 190, w, dtype=np.uint8)[None, :, None]
+        img[40:100, 30 + 12 * i: 90 + 12 * i] = (210, 50, 40)
+        yield img
+
+
+def click_video(page, x: int, y: int, clip_width: int, check_zoom: Optional[int] = None) -> Tuple[float, float]:
+    """Click clip pixel (x, y) on the (enlarged, letterboxed) frame; wait for the new frame.
+
+    The frame is shown enlarged (a small clip) and the <img> letterboxed in its box the way
+    Gradio's click handler assumes (contain, never above natural size); map to the screen
+    the same way. With ``check_zoom`` (the clip height) assert the frame is enlarged evenly.
+    Returns the clicked position in the enlarged frame's pixels.
+    """
+    canvas = page.locator("#video-canvas img")
+    old = canvas.get_attribute("src")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    natural_w, natural_h = canvas.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    zoom = natural_w / clip_width
+    if check_zoom is not None:
+        assert natural_w > clip_width and abs(natural_h / check_zoom - zoom) < 0.02
+    dx, dy = (x + 0.5) * zoom - 0.5, (y + 0.5) * zoom - 0.5
+    r = min(box["width"] / natural_w, box["height"] / natural_h, 1.0)
+    page.mouse.click(box["x"] + (box["width"] - natural_w * r) / 2 + (dx + 0.5) * r,
+                     box["y"] + (box["height"] - natural_h * r) / 2 + (dy + 0.5) * r)
+    page.wait_for_function(
+        "(old) => { const i = document.querySelector('#video-canvas img'); return i && i.src !== old; }",
+        arg=old, timeout=120_000)
+    return dx, dy
