@@ -16,14 +16,15 @@ from ui.testing import REPO_ROOT, AppProcess, hf_cache_env
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("transformers")
 
-from tests.test_browser_image import (  # noqa: E402 - after the skips
-    ARTIFACTS,
-    CANVAS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    _fetch_image,
-    _wait_status,
-)
+from tests.browser_support import ARTIFACTS, CANVAS, CHROMIUM, CHROMIUM_ARGS, fetch_shown, wait_text  # noqa: E402
+
+
+def _fetch_image(page):
+    return fetch_shown(page)
+
+
+def _wait_status(page, text, timeout=120_000):
+    wait_text(page, "#image-status", text, timeout=timeout)
 
 STREET = os.path.join(REPO_ROOT, "examples", "street.jpg")  # 1200 x 800
 
