@@ -273,3 +273,19 @@ def test_coco_and_boxes_documents_decode_to_the_masks():
     assert boxes["frames"][0]["boxes"] == {"1": [3, 2, 11, 9], "4": [10, 8, 29, 19]}
     assert boxes["frames"][2]["boxes"] == {"4": [10, 8, 29, 19]}
     json.dumps(doc), json.dumps(boxes)  # serialisable
+
+
+def test_coco_categories_group_objects_found_by_label():
+    from dataclasses import replace
+
+    clip, m1, m2 = _clip_export()
+    found = replace(clip, objects=[replace(clip.objects[0], name="car 1", label="car"),
+                                   ObjectInfo(4, "car 2", (255, 140, 0), (2,), "car")])
+    doc = coco_document(found)
+    assert doc["categories"] == [{"id": 1, "name": "car"}]
+    assert {a["category_id"] for a in doc["annotations"]} == {1}
+    assert {a["track_id"] for a in doc["annotations"]} == {1, 4}  # still one track per object
+    mixed = replace(clip, objects=[clip.objects[0], replace(clip.objects[1], label="dog")])
+    doc = coco_document(mixed)
+    assert doc["categories"] == [{"id": 1, "name": "ball"}, {"id": 2, "name": "dog"}]
+    assert sorted({(a["track_id"], a["category_id"]) for a in doc["annotations"]}) == [(1, 1), (4, 2)]

@@ -706,7 +706,7 @@ class VideoController:
         assert clip is not None
         return ClipExport(
             name=clip.name, num_frames=st.num_frames, height=st.height, width=st.width, fps=clip.fps,
-            objects=[ObjectInfo(o.obj_id, o.name, o.color, tuple(o.prompted_frames)) for o in st.objects],
+            objects=[ObjectInfo(o.obj_id, o.name, o.color, tuple(o.prompted_frames), o.label) for o in st.objects],
             masks=st.masks.copy() if snapshot else st.masks, source_size=clip.source_size,
             source_fps=clip.source_fps or None,
         )

@@ -22,7 +22,7 @@ from typing import Callable, Iterator, List, Optional
 
 import numpy as np
 
-from ui.video_exports import ClipExport, MaskFiles, ObjectInfo, stored_masks, write_json
+from ui.video_exports import ClipExport, MaskFiles, stored_masks, write_json
 from ui.video_fullres import SourceRateMasks
 from ui.video_media import SourceSpan, iter_source_frames
 from ui.video_render import Layer, render_frame
@@ -75,8 +75,7 @@ def _frames_or_fail(span: SourceSpan) -> Iterator[np.ndarray]:
 def _source_clip(clip: ClipExport, span: SourceSpan, hw) -> ClipExport:
     """The export description at the source's size and rate; prompted frames renumbered."""
     h, w = hw
-    objects = [ObjectInfo(o.obj_id, o.name, o.color, tuple(f * span.stride for f in o.prompted_frames))
-               for o in clip.objects]
+    objects = [replace(o, prompted_frames=tuple(f * span.stride for f in o.prompted_frames)) for o in clip.objects]
     return replace(
         clip, num_frames=span.max_frames, height=h, width=w, fps=span.fps, objects=objects,
         processed={"width": clip.width, "height": clip.height, "fps": clip.fps, "num_frames": clip.num_frames,

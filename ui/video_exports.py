@@ -45,6 +45,7 @@ class ObjectInfo:
     name: str
     color: Tuple[int, int, int]
     prompted_frames: Tuple[int, ...] = ()
+    label: Optional[str] = None  # what "Find" looked for ("car"); None for objects made by clicks
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,18 @@ class ClipExport:
     @property
     def stem(self) -> str:
         return safe_stem(self.name, default="video")
+
+    def coco_categories(self) -> Tuple[List[Dict[str, Any]], Dict[int, int]]:
+        """COCO ``categories`` and object id -> category id. Objects found by "Find" share
+        their label's category ("car" for "car 1" and "car 2"); without any label, each
+        object is its own category, numbered by its id."""
+        if not any(o.label for o in self.objects):
+            return [{"id": o.obj_id, "name": o.name} for o in self.objects], {o.obj_id: o.obj_id for o in self.objects}
+        from sam2.find import coco_categories
+
+        names = [o.label or o.name for o in self.objects]
+        categories, ids = coco_categories(names)
+        return categories, {o.obj_id: ids[n] for o, n in zip(self.objects, names)}
 
     def header(self, tracked_frames: Optional[Sequence[int]] = None) -> Dict[str, Any]:
         out = {
@@ -149,6 +162,7 @@ class MaskFiles:
     boxes (small) are collected, and ``close`` finishes the zip with ``objects.json``."""
 
     def __init__(self, clip: ClipExport, zip_path: Optional[str] = None) -> None:
+        self._category_ids = clip.coco_categories()[1]
         if not clip.objects:
             raise ValueError("no objects to export")
         self.clip = clip
@@ -186,7 +200,7 @@ class MaskFiles:
                 "id": len(self.annotations) + 1,
                 "image_id": f + 1,
                 "frame_index": f,
-                "category_id": o.obj_id,
+                "category_id": self._category_ids[o.obj_id],
                 "track_id": o.obj_id,
                 "segmentation": coco_rle(m, box),
                 "area": area,
@@ -215,7 +229,7 @@ class MaskFiles:
             "info": dict(self.header(), description="SAM 2 video masks",
                          format="COCO RLE (pycocotools.mask.decode); image_id = frame_index + 1"),
             "images": images,
-            "categories": [{"id": o.obj_id, "name": o.name} for o in clip.objects],
+            "categories": clip.coco_categories()[0],
             "annotations": list(self.annotations),
         }
 

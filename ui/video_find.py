@@ -78,6 +78,7 @@ class VideoFind:
                 for label, box in boxes:
                     seen[label] = seen.get(label, 0) + 1
                     obj = st.new_object(f"{label} {seen[label]}")
+                    obj.label = label
                     added.append(obj)
                     c._set(slot, obj, f, FramePrompts().with_box(box), progress)
             except Exception:

@@ -65,6 +65,7 @@ class VideoObject:
     name: str
     color_index: int
     prompts: Dict[int, FramePrompts] = field(default_factory=dict)
+    label: Optional[str] = None  # what "Find" looked for; the COCO export groups objects by it
 
     @property
     def color(self) -> Tuple[int, int, int]:
