@@ -34,7 +34,7 @@ from ui.image_find import ImageFind
 from ui.model_selector import dropdown_update
 from ui.number_components import NumberBox, NumberSlider
 from ui.overlay import MAX_DISPLAY_SIDE
-from ui.sessions import RESTORED_NOTE
+from ui.sessions import restore_tab
 
 CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
                  ("Box (click two corners)", "box")]
@@ -213,12 +213,7 @@ class ImageTab:
 
     def restore(self, sid: Optional[str]) -> Dict[Any, Any]:
         """What the tab showed before the page was reloaded (nothing when there is no session)."""
-        if sid not in self.controller.sessions:
-            return {}
-        view = self.controller.view(sid)
-        if view.canvas is not None:
-            view.status = RESTORED_NOTE + "  \n" + view.status
-        return self._render(view)
+        return restore_tab(self.controller.sessions, sid, self.controller.view, self._render)
 
     def session_model(self, sid: Optional[str]) -> Optional[str]:
         """The model this tab's session works with (None: no session)."""

@@ -36,6 +36,19 @@ R = TypeVar("R")
 #: First line of a tab's status after a reload brought its session back.
 RESTORED_NOTE = "Restored after the page reload."
 
+
+def restore_tab(sessions: "SessionStore", sid: Optional[str], view_of: Callable[[Optional[str]], Any],
+                render: Callable[[Any], Dict[Any, Any]]) -> Dict[Any, Any]:
+    """A tab's outputs as they were before the page reload: its session's view, with the
+    status saying it was restored; nothing when the session is gone (the tab stays empty).
+    Both tabs restore this way; ``view_of`` and ``render`` are the tab's own."""
+    if sid not in sessions:
+        return {}
+    view = view_of(sid)
+    if view.canvas is not None:
+        view.status = RESTORED_NOTE + "  \n" + view.status
+    return render(view)
+
 #: Sessions idle for longer than this are freed by the sweep (seconds).
 DEFAULT_MAX_IDLE_S = 30 * 60.0
 

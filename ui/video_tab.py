@@ -69,7 +69,7 @@ import gradio as gr
 from ui.errors import guarded, progress_adapter
 from ui.inputs import whole_number
 from ui.model_registry import ModelRegistry
-from ui.sessions import RESTORED_NOTE
+from ui.sessions import restore_tab
 from ui.number_components import NumberBox, NumberSlider
 from ui.video_controller import VideoController, VideoView
 from ui.video_engine import VideoEngine
@@ -222,12 +222,7 @@ class VideoTab:
 
     def restore(self, sid: Optional[str]) -> Dict[Any, Any]:
         """The clip, frame, objects and masks the tab showed before the page was reloaded."""
-        if sid not in self.controller.sessions:
-            return {}
-        view = self.controller.view(sid)
-        if view.canvas is not None:
-            view.status = RESTORED_NOTE + "  \n" + view.status
-        return self._render(view)
+        return restore_tab(self.controller.sessions, sid, self.controller.view, self._render)
 
     def session_model(self, sid: Optional[str]) -> Optional[str]:
         """The model this tab's session works with (None: no session)."""
