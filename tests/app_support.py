@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import List, Tuple
+from typing import Iterator, List, Tuple
 
 import numpy as np
 
@@ -29,3 +30,23 @@ def decode_coco(path: str) -> Tuple[dict, List[np.ndarray]]:
         rle["counts"] = rle["counts"].encode()
         masks.append(mask_utils.decode(rle).astype(bool))
     return doc, masks
+
+
+
+def random_detector_dir(tmp_path_factory, words: List[str]) -> str:
+    """A folder holding a seeded random Grounding DINO that knows ``words`` (no network)."""
+    from sam2.find.testing import save_random_grounding_dino
+
+    return save_random_grounding_dino(str(tmp_path_factory.mktemp("gdino")), words)
+
+
+@contextlib.contextmanager
+def find_app(tmp_path_factory, detector_dir: str, args: List[str]) -> Iterator[object]:
+    """The real app in a subprocess, "Find" using the detector in ``detector_dir``, with an
+    empty Hugging Face cache."""
+    from ui.testing import AppProcess, hf_cache_env
+
+    env = hf_cache_env(str(tmp_path_factory.mktemp("hf_home")))
+    env["SAM2_FIND_DETECTOR"] = detector_dir
+    with AppProcess(args, env) as proc:
+        yield proc

@@ -16,7 +16,8 @@ import re
 
 import pytest
 
-from ui.testing import REPO_ROOT, AppProcess, hf_cache_env
+from tests.app_support import find_app, random_detector_dir
+from ui.testing import REPO_ROOT
 
 pytest.importorskip("transformers")
 gradio_client = pytest.importorskip("gradio_client")
@@ -29,16 +30,12 @@ THRESHOLD = 0.95
 
 @pytest.fixture(scope="module")
 def detector_dir(tmp_path_factory):
-    from sam2.find.testing import save_random_grounding_dino
-
-    return save_random_grounding_dino(str(tmp_path_factory.mktemp("gdino")), WORDS)
+    return random_detector_dir(tmp_path_factory, WORDS)
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, detector_dir):
-    env = hf_cache_env(str(tmp_path_factory.mktemp("hf_home")))
-    env["SAM2_FIND_DETECTOR"] = detector_dir
-    with AppProcess(["--no-video", "--device", "cpu"], env) as proc:
+    with find_app(tmp_path_factory, detector_dir, ["--no-video", "--device", "cpu"]) as proc:
         yield proc
 
 
@@ -154,9 +151,8 @@ def test_boxes_from_coco_and_yolo_files(client, tmp_path):
 
 
 def test_find_without_a_detector_says_why_and_changes_nothing(tmp_path_factory):
-    env = hf_cache_env(str(tmp_path_factory.mktemp("hf_home_nodet")))
-    env["SAM2_FIND_DETECTOR"] = str(tmp_path_factory.mktemp("no_detector_here"))  # an empty folder
-    with AppProcess(["--no-video", "--device", "cpu"], env) as proc:
+    empty = str(tmp_path_factory.mktemp("no_detector_here"))  # an empty folder
+    with find_app(tmp_path_factory, empty, ["--no-video", "--device", "cpu"]) as proc:
         c = Client(proc.url, verbose=False)
         try:
             c.predict(handle_file(STREET), api_name="/load_image")

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from ui.testing import AppProcess, hf_cache_env
+from tests.app_support import find_app, random_detector_dir
 
 pytest.importorskip("transformers")
 gradio_client = pytest.importorskip("gradio_client")
@@ -25,16 +25,12 @@ WORDS = ["square", "ball"]
 
 @pytest.fixture(scope="module")
 def detector_dir(tmp_path_factory):
-    from sam2.find.testing import save_random_grounding_dino
-
-    return save_random_grounding_dino(str(tmp_path_factory.mktemp("gdino")), WORDS)
+    return random_detector_dir(tmp_path_factory, WORDS)
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, detector_dir):
-    env = hf_cache_env(str(tmp_path_factory.mktemp("hf_home")))
-    env["SAM2_FIND_DETECTOR"] = detector_dir
-    with AppProcess(["--device", "cpu"], env) as proc:
+    with find_app(tmp_path_factory, detector_dir, ["--device", "cpu"]) as proc:
         yield proc
 
 
