@@ -9,7 +9,8 @@ from PIL import Image
 from ui import spaces
 from ui.image_controller import ImageController
 from ui.image_engine import EverythingParams, ImageEngine
-from ui.image_state import PromptError, PromptSet
+from ui.image_state import PromptSet
+from ui.prompts import PromptError
 from ui.model_registry import ModelRegistry
 from ui.testing import REPO_ROOT
 

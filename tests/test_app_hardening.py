@@ -207,7 +207,7 @@ def test_svg_pdf_and_renamed_text_are_refused_by_name_in_the_image_upload(app, t
 
 
 def test_svg_and_pdf_are_refused_by_name_in_the_video_upload(tmp_path):
-    from ui.image_state import PromptError
+    from ui.prompts import PromptError
     from ui.video_media import VideoLimits, decode_clip
 
     for name, data, kind in (("clip.svg", SVG, "an SVG file"), ("clip.mp4", b"%PDF-1.4\n1 0 obj", "a PDF document")):

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from ui import overlay
-from ui.image_state import ImageSession, Prediction, PromptError
+from ui.image_state import ImageSession, Prediction
+from ui.prompts import PromptError
 from ui.model_names import default_model_id, model_choices, model_ids, model_label, resolve_model_id
 from ui.sessions import SessionStore
 

@@ -9,7 +9,6 @@ frame, removing an object, several objects compressed in one batch.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

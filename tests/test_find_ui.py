@@ -13,7 +13,7 @@ import pytest
 
 from sam2.find import Detection
 from ui.find import Finder, boxes_file_boxes, boxes_from_file, count_summary, plural, query_labels
-from ui.image_state import PromptError
+from ui.prompts import PromptError
 from ui.model_registry import ModelUnavailableError
 
 

@@ -57,7 +57,8 @@ def test_coco_export_uses_labels_as_categories():
 def test_a_session_takes_found_objects_only_up_to_its_limit():
     import pytest
 
-    from ui.image_state import MAX_OBJECTS, PromptError
+    from ui.image_state import MAX_OBJECTS
+    from ui.prompts import PromptError
 
     st = ImageSession()
     assert st.room == MAX_OBJECTS  # the empty first object does not count

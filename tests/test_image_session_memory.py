@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from ui import overlay
-from ui.image_state import MAX_OBJECTS, ImageSession, Prediction, PromptError
+from ui.image_state import MAX_OBJECTS, ImageSession, Prediction
+from ui.prompts import PromptError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.image_session_memory import blob_candidates  # noqa: E402

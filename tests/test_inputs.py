@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ui.image_state import PromptError
+from ui.prompts import PromptError
 from ui.inputs import number, whole_number
 
 

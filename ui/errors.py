@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 
 import gradio as gr
 
-from ui.image_state import PromptError
+from ui.prompts import PromptError
 from ui.model_registry import ModelUnavailableError
 
 log = logging.getLogger("sam2.app")
@@ -71,15 +71,3 @@ def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> C
         return inner  # type: ignore[return-value]
 
     return wrap
-
-
-def progress_adapter(progress: Any) -> Callable[[Any, str], None]:
-    """Adapt ``gr.Progress`` to the ``(fraction_or_None, description)`` callbacks of ``ui``."""
-
-    def report(fraction: Any, desc: str) -> None:
-        try:
-            progress(fraction, desc=desc)
-        except Exception:  # noqa: BLE001 - progress is cosmetic; never fail the event for it
-            pass
-
-    return report

@@ -66,7 +66,7 @@ from sam2.find import (
     parse_query,
     read_box_file,
 )
-from ui.image_state import PromptError
+from ui.prompts import PromptError
 from ui.model_registry import ModelUnavailableError
 
 #: Environment variable naming the detector (a Hub id or a local folder).

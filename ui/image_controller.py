@@ -20,20 +20,20 @@ from ui import exports, overlay
 from sam2.automatic_mask_generator import GenerationCancelled
 from ui.background_job import BackgroundJob
 from ui.image_engine import EverythingParams, ImageEngine
-from ui.image_state import ImageSession, PromptError
+from ui.image_state import ImageSession
+from ui.progress import ProgressFn, no_progress
+from ui.prompts import CLICK_MODES, PromptError
 from ui.inputs import number, whole_number
 from ui.model_names import model_label
 from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 
-ProgressFn = Callable[[Optional[float], str], None]
 log = logging.getLogger("sam2.app")
 
 #: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
 #: message: their full-resolution masks and logits would need gigabytes per click.
 MAX_IMAGE_PIXELS = 40_000_000
 
-CLICK_MODES = ("foreground", "background", "box")
 
 #: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
 #: again within this many seconds is answered from memory, without a second toast.
@@ -66,9 +66,6 @@ class EverythingView:
     status: str
     json_path: Optional[str]
 
-
-def _noop(_fraction: Optional[float], _desc: str) -> None:
-    return None
 
 
 @dataclass
@@ -174,7 +171,7 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def set_model(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = _noop) -> ImageView:
+    def set_model(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> ImageView:
         """Switch model; objects that have prompts are predicted again with the new one.
 
         A model that cannot be had leaves the session exactly as it was (its model, image,
@@ -200,7 +197,7 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def prepare(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = _noop) -> ImageView:
+    def prepare(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> ImageView:
         """Load the model and encode the current image now, so that the first click is fast."""
 
         def act(slot: _ImageSlot) -> ImageView:
@@ -257,7 +254,7 @@ class ImageController:
         for obj in st.objects:
             obj.prediction = None
 
-    def click(self, sid: Optional[str], x: float, y: float, mode: str, progress: ProgressFn = _noop) -> ImageView:
+    def click(self, sid: Optional[str], x: float, y: float, mode: str, progress: ProgressFn = no_progress) -> ImageView:
         """A click on the displayed image at display pixel (x, y)."""
         if mode not in CLICK_MODES:
             raise PromptError(f"Unknown click mode {mode!r}; use one of {', '.join(CLICK_MODES)}.")
@@ -282,17 +279,17 @@ class ImageController:
         return self._run(sid, act)
 
     def add_point(self, sid: Optional[str], x: float, y: float, foreground: bool = True,
-                  progress: ProgressFn = _noop) -> ImageView:
+                  progress: ProgressFn = no_progress) -> ImageView:
         """A point in original-image pixel coordinates (the API's way to click)."""
         px, py = number(x, "x"), number(y, "y")
         return self._prompt(sid, lambda st: st.add_point(px, py, 1 if foreground else 0), progress)
 
     def add_box(self, sid: Optional[str], x0: float, y0: float, x1: float, y1: float,
-                progress: ProgressFn = _noop) -> ImageView:
+                progress: ProgressFn = no_progress) -> ImageView:
         box = [number(v, name) for v, name in ((x0, "x0"), (y0, "y0"), (x1, "x1"), (y1, "y1"))]
         return self._prompt(sid, lambda st: st.add_box(*box), progress)
 
-    def refine(self, sid: Optional[str], progress: ProgressFn = _noop) -> ImageView:
+    def refine(self, sid: Optional[str], progress: ProgressFn = no_progress) -> ImageView:
         return self._prompt(sid, lambda st: st.refine(), progress)
 
     def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> ImageView:
@@ -305,7 +302,7 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def undo(self, sid: Optional[str], progress: ProgressFn = _noop) -> ImageView:
+    def undo(self, sid: Optional[str], progress: ProgressFn = no_progress) -> ImageView:
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
             what = slot.state.undo()
@@ -345,7 +342,7 @@ class ImageController:
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
             slot.state.select_object(i)
-            self._predict_active(slot, _noop)  # its candidates, if they were set aside
+            self._predict_active(slot, no_progress)  # its candidates, if they were set aside
             return self._view(slot)
 
         return self._run(sid, act)
@@ -354,7 +351,7 @@ class ImageController:
         def act(slot: _ImageSlot) -> ImageView:
             slot.state.require_image()
             slot.state.remove_object()
-            self._predict_active(slot, _noop)  # the next object's candidates, if set aside
+            self._predict_active(slot, no_progress)  # the next object's candidates, if set aside
             return self._view(slot)
 
         return self._run(sid, act)
@@ -364,7 +361,7 @@ class ImageController:
 
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,
-                           progress: ProgressFn = _noop) -> EverythingView:
+                           progress: ProgressFn = no_progress) -> EverythingView:
         """Run "segment everything" to the end and return its view (see ``everything``)."""
         view: Optional[EverythingView] = None
         for step in self.everything(sid, params, progress):
@@ -373,7 +370,7 @@ class ImageController:
         return view
 
     def everything(self, sid: Optional[str], params: EverythingParams,
-                   progress: ProgressFn = _noop) -> Iterator[Optional[EverythingView]]:
+                   progress: ProgressFn = no_progress) -> Iterator[Optional[EverythingView]]:
         """Run "segment everything" in a background thread, yielding None while it works
         (after reporting "batch i of n" to ``progress``) and its view at the end.
 

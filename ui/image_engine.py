@@ -22,7 +22,8 @@ import numpy as np
 
 from ui import spaces
 from ui.image_state import EverythingResult, Prediction, PromptSet
-from ui.model_registry import ModelRegistry, ProgressFn
+from ui.model_registry import ModelRegistry
+from ui.progress import ProgressFn
 from ui.packed_mask import PackedMask, PackedMasks
 
 #: Logit offset used for the stability score shown next to each candidate (as in the AMG).

@@ -21,9 +21,11 @@ import numpy as np
 
 from sam2.find import DEFAULT_THRESHOLD, FoundObject
 from ui.find import FindOutcome, Finder, boxes_from_file, count_summary, query_labels
-from ui.image_controller import ImageController, ImageView, ProgressFn, _ImageSlot, _noop
+from ui.image_controller import ImageController, ImageView, _ImageSlot
+from ui.progress import ProgressFn, no_progress
 from ui.image_engine import _new_predictor, _stability
-from ui.image_state import MAX_OBJECTS, ImageObject, Prediction, PromptError, PromptSet
+from ui.image_state import MAX_OBJECTS, ImageObject, Prediction, PromptSet
+from ui.prompts import PromptError
 from ui.model_registry import ModelUnavailableError
 
 #: Longest query accepted from the page before it reaches the parser (which has its own,
@@ -70,7 +72,7 @@ class ImageFind:
 
     # ------------------------------------------------------------------ actions
     def find(self, sid: Optional[str], text: Optional[str], threshold: float = DEFAULT_THRESHOLD,
-             progress: ProgressFn = _noop) -> ImageView:
+             progress: ProgressFn = no_progress) -> ImageView:
         """Objects for the words in ``text`` (e.g. "car, person") on the session's image."""
         if text is not None and len(text) > MAX_QUERY_CHARS:
             raise PromptError(f"The query is {len(text)} characters long; type a few words separated by commas.")
@@ -88,7 +90,7 @@ class ImageFind:
         return self._add(sid, run, progress, check_first=lambda: self._check_query(text))
 
     def from_file(self, sid: Optional[str], path: Optional[str], threshold: float = 0.0,
-                  names_text: Optional[str] = None, progress: ProgressFn = _noop) -> ImageView:
+                  names_text: Optional[str] = None, progress: ProgressFn = no_progress) -> ImageView:
         """Objects for the boxes of an uploaded COCO detections ``.json`` or YOLO ``.txt``."""
         if not path:
             raise PromptError("Upload a COCO detections .json or a YOLO .txt file first.")

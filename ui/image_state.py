@@ -20,20 +20,14 @@ import numpy as np
 
 from ui.overlay import DisplayImage, object_color
 from ui.packed_mask import PackedMasks
-from ui.prompts import PointsAndBox
+from ui.prompts import Box, Point, PointsAndBox, PromptError
 
-Point = Tuple[float, float, int]  # x, y in original pixels; label 1 = foreground, 0 = background
-Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 in original pixels, x0 < x1, y0 < y1
 
 #: Smallest box side, in original pixels, that counts as a box rather than a misclick.
 MIN_BOX_SIDE = 2.0
 
 #: Objects one image session may hold (each keeps a packed full-size mask and its logits).
 MAX_OBJECTS = 20
-
-
-class PromptError(ValueError):
-    """A prompt the app cannot use; the message is shown to the user as is."""
 
 
 @dataclass(frozen=True)

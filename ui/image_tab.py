@@ -26,7 +26,8 @@ from typing import Any, Dict, List, Optional
 
 import gradio as gr
 
-from ui.errors import guarded, progress_adapter
+from ui.errors import guarded
+from ui.progress import progress_adapter
 from ui.image_controller import ImageController, ImageView
 from ui.image_engine import ENCODE_PROMPTS, EverythingParams
 from ui.inputs import number, whole_number
@@ -34,7 +35,7 @@ from ui.image_find import ImageFind
 from ui.model_selector import dropdown_update
 from ui.number_components import NumberBox, NumberSlider
 from ui.overlay import MAX_DISPLAY_SIDE
-from ui.sessions import restore_tab
+from ui.sessions import connection_of, restore_tab
 
 CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
                  ("Box (click two corners)", "box")]
@@ -85,10 +86,6 @@ def example_images(folder: str) -> List[str]:
 @dataclass
 class EverythingDefaults:
     points_per_side: int = 32
-
-
-def _session(request: Optional[gr.Request]) -> Optional[str]:
-    return None if request is None else request.session_hash
 
 
 class ImageTab:
@@ -227,7 +224,7 @@ class ImageTab:
 
         @guarded(self.status)
         def load_image(path: Optional[str], request: gr.Request):
-            sid = _session(request)
+            sid = connection_of(request)
             if not path:
                 return self._render(c.reset(sid))
             return self._render(c.load_image(sid, path))
@@ -235,71 +232,71 @@ class ImageTab:
         @guarded(self.status)
         def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
             """Load the model and encode the image right after an upload (first click is then fast)."""
-            view = c.prepare(_session(request), model_id, progress_adapter(progress))
+            view = c.prepare(connection_of(request), model_id, progress_adapter(progress))
             return {self.status: view.status}
 
         @guarded(self.status)
         def set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.set_model(_session(request), model_id, progress_adapter(progress)))
+            return self._render(c.set_model(connection_of(request), model_id, progress_adapter(progress)))
 
         def sync_model(request: gr.Request):
             """The dropdown shows the session's model (back to it after a failed switch), marks fresh."""
-            return dropdown_update(c.engine.registry, c.model_of(_session(request)))
+            return dropdown_update(c.engine.registry, c.model_of(connection_of(request)))
 
         @guarded(self.status)
         def on_click(mode: str, evt: gr.SelectData, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
             x, y = evt.index[0], evt.index[1]
-            return self._render(c.click(_session(request), x, y, mode, progress_adapter(progress)))
+            return self._render(c.click(connection_of(request), x, y, mode, progress_adapter(progress)))
 
         @guarded(self.status)
         def add_point(x: float, y: float, foreground: bool, request: gr.Request,
                       progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.add_point(_session(request), x, y, bool(foreground), progress_adapter(progress)))
+            return self._render(c.add_point(connection_of(request), x, y, bool(foreground), progress_adapter(progress)))
 
         @guarded(self.status)
         def add_box(x0: float, y0: float, x1: float, y1: float, request: gr.Request,
                     progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.add_box(_session(request), x0, y0, x1, y1, progress_adapter(progress)))
+            return self._render(c.add_box(connection_of(request), x0, y0, x1, y1, progress_adapter(progress)))
 
         @guarded(self.status)
         def undo(request: gr.Request, progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.undo(_session(request), progress_adapter(progress)))
+            return self._render(c.undo(connection_of(request), progress_adapter(progress)))
 
         @guarded(self.status)
         def refine(request: gr.Request, progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.refine(_session(request), progress_adapter(progress)))
+            return self._render(c.refine(connection_of(request), progress_adapter(progress)))
 
         @guarded(self.status)
         def clear(request: gr.Request):
-            return self._render(c.clear(_session(request)))
+            return self._render(c.clear(connection_of(request)))
 
         @guarded(self.status)
         def pick_candidate(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._render(c.choose(_session(request), index))
+            return self._render(c.choose(connection_of(request), index))
 
         @guarded(self.status)
         def pick_from_gallery(evt: gr.SelectData, request: gr.Request):
-            return self._render(c.choose(_session(request), int(evt.index)))
+            return self._render(c.choose(connection_of(request), int(evt.index)))
 
         @guarded(self.status)
         def new_object(request: gr.Request):
-            return self._render(c.new_object(_session(request)))
+            return self._render(c.new_object(connection_of(request)))
 
         @guarded(self.status)
         def select_object(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._render(c.select_object(_session(request), index))
+            return self._render(c.select_object(connection_of(request), index))
 
         @guarded(self.status)
         def remove_object(request: gr.Request):
-            return self._render(c.remove_object(_session(request)))
+            return self._render(c.remove_object(connection_of(request)))
 
         @guarded(self.status)
         def export(request: gr.Request):
-            paths = c.export(_session(request))
+            paths = c.export(connection_of(request))
             return {self.files: paths, self.status: f"{len(paths)} files ready to download."}
 
         @guarded(self.everything_status, generator=True)
@@ -315,7 +312,7 @@ class ImageTab:
                 min_mask_region_area=whole_number(0 if min_mask_region_area is None else min_mask_region_area,
                                                   "min region area"),
             )
-            for view in c.everything(_session(request), params, progress_adapter(progress)):
+            for view in c.everything(connection_of(request), params, progress_adapter(progress)):
                 if view is None:
                     yield {self.everything_status: gr.skip()}
                 else:
@@ -324,7 +321,7 @@ class ImageTab:
 
         @guarded(self.everything_status)
         def cancel_everything(request: gr.Request):
-            return {self.everything_status: c.cancel_everything(_session(request))}
+            return {self.everything_status: c.cancel_everything(connection_of(request))}
 
         self.upload.change(load_image, [self.upload], views, api_name="load_image",
                            concurrency_limit=self.concurrency_limit).then(
@@ -388,13 +385,13 @@ class ImageTab:
 
         @guarded(self.status)
         def find(query: str, threshold: float, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
-            return self._render(finder.find(_session(request), query, threshold, progress_adapter(progress)))
+            return self._render(finder.find(connection_of(request), query, threshold, progress_adapter(progress)))
 
         @guarded(self.status)
         def find_boxes_file(file: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
             if not file:
                 return {}  # the file was removed from the box
-            return self._render(finder.from_file(_session(request), file, progress=progress_adapter(progress)))
+            return self._render(finder.from_file(connection_of(request), file, progress=progress_adapter(progress)))
 
         gr.on([self.find_btn.click, self.find_text.submit], find, [self.find_text, self.find_threshold], views,
               api_name="find", **prompt_kw)

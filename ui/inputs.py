@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from ui.image_state import PromptError
+from ui.prompts import PromptError
 
 
 def number(value: object, name: str, low: Optional[float] = None, high: Optional[float] = None) -> float:

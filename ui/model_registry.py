@@ -28,10 +28,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ui.model_availability import (FIX_HINT, REMEMBER_S, HubProbe, cache_location, cached_checkpoint)
 from ui.model_names import default_model_id, model_choices, model_label, resolve_model_id
+from ui.progress import ProgressFn
 
 log = logging.getLogger("sam2.app")
 
-ProgressFn = Callable[[Optional[float], str], None]
 
 
 class ModelUnavailableError(RuntimeError):

@@ -1,4 +1,6 @@
-"""What the image and video tabs share about click prompts: array views for the predictors."""
+"""The prompt vocabulary both tabs share: points, boxes, click modes and the prompt error.
+
+One home, so the video side does not import image-side modules for its words."""
 
 from __future__ import annotations
 
@@ -7,7 +9,14 @@ from typing import Optional, Tuple
 import numpy as np
 
 Point = Tuple[float, float, int]  # x, y (original pixels), label 1 = foreground, 0 = background
-Box = Tuple[float, float, float, float]  # x0, y0, x1, y1
+Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 (original pixels), x0 < x1, y0 < y1
+
+#: What a click on the picture means, for API callers that name it (the canvas uses gestures).
+CLICK_MODES = ("foreground", "background", "box")
+
+
+class PromptError(ValueError):
+    """A prompt or input the app cannot use; the message is shown to the user as is."""
 
 
 class PointsAndBox:

@@ -37,6 +37,13 @@ R = TypeVar("R")
 RESTORED_NOTE = "Restored after the page reload."
 
 
+def connection_of(request: Any) -> Optional[str]:
+    """The page connection an event came from (``request.session_hash``; None without one).
+
+    Stores resolve it to the session key through ``SessionKeys``."""
+    return None if request is None else request.session_hash
+
+
 def restore_tab(sessions: "SessionStore", sid: Optional[str], view_of: Callable[[Optional[str]], Any],
                 render: Callable[[Any], Dict[Any, Any]]) -> Dict[Any, Any]:
     """A tab's outputs as they were before the page reload: its session's view, with the

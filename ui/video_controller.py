@@ -31,11 +31,10 @@ from ui.video_export_run import ExportPaths, make_exports
 from ui.video_exports import ClipExport, ObjectInfo
 from ui.video_media import DecodedClip, KeptFile, VideoLimits, decode_clip
 from ui.video_render import Layer, check_effect, render_frame
-from ui.video_state import FramePrompts, PendingCorner, PromptError, VideoObject, VideoSession
+from ui.progress import ProgressFn, no_progress
+from ui.prompts import CLICK_MODES, PromptError
+from ui.video_state import FramePrompts, PendingCorner, VideoObject, VideoSession
 
-ProgressFn = Callable[[Optional[float], str], None]
-
-CLICK_MODES = ("foreground", "background", "box")
 DIRECTIONS = ("forward", "backward", "both")
 
 #: Frames whose long side is shorter than this are shown enlarged (small clips are hard to
@@ -49,9 +48,6 @@ PREVIEW_INTERVAL_S = 0.5
 #: How often the tracking event checks on its job; Gradio can cancel it at each check.
 POLL_S = 0.25
 
-
-def _noop(_fraction: Optional[float], _desc: str) -> None:
-    return None
 
 
 def display_scale(height: int, width: int) -> float:
@@ -226,7 +222,7 @@ class VideoController:
                 kept.delete()
             raise
 
-    def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = _noop) -> VideoView:
+    def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = no_progress) -> VideoView:
         """Load the model and encode the first frame now, so that the first click is fast."""
 
         def act(slot: _VideoSlot) -> VideoView:
@@ -240,7 +236,7 @@ class VideoController:
 
         return self._run(sid, act)
 
-    def set_model(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = _noop) -> VideoView:
+    def set_model(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = no_progress) -> VideoView:
         """Switch model; prompts are replayed on the new one (track again for the other frames).
 
         A model that cannot be had leaves the session as it was (model, prompts, tracked
@@ -370,7 +366,7 @@ class VideoController:
 
     # ------------------------------------------------------------ prompts
     def click(self, sid: Optional[str], frame: Any, x: float, y: float, mode: str,
-              progress: ProgressFn = _noop) -> VideoView:
+              progress: ProgressFn = no_progress) -> VideoView:
         """A click on the displayed frame at display pixel (x, y)."""
         if mode not in CLICK_MODES:
             raise PromptError(f"Unknown click mode {mode!r}; use one of {', '.join(CLICK_MODES)}.")
@@ -400,7 +396,7 @@ class VideoController:
         return self._run(sid, act)
 
     def add_point(self, sid: Optional[str], frame: Any, x: Any, y: Any, foreground: bool = True,
-                  obj_id: Any = None, progress: ProgressFn = _noop) -> VideoView:
+                  obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
         """A click in clip pixel coordinates for object ``obj_id`` (created if new; 0 or None:
         the selected object)."""
 
@@ -415,7 +411,7 @@ class VideoController:
         return self._run(sid, act)
 
     def add_box(self, sid: Optional[str], frame: Any, x0: Any, y0: Any, x1: Any, y1: Any,
-                obj_id: Any = None, progress: ProgressFn = _noop) -> VideoView:
+                obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
         """A box (replacing any box of the object on that frame; its clicks are kept)."""
 
         def act(slot: _VideoSlot) -> VideoView:
@@ -428,7 +424,7 @@ class VideoController:
 
         return self._run(sid, act)
 
-    def undo(self, sid: Optional[str], frame: Any, progress: ProgressFn = _noop) -> VideoView:
+    def undo(self, sid: Optional[str], frame: Any, progress: ProgressFn = no_progress) -> VideoView:
         """Remove the selected object's newest click (or box) on ``frame``."""
 
         def act(slot: _VideoSlot) -> VideoView:
@@ -446,7 +442,7 @@ class VideoController:
         return self._run(sid, act)
 
     def clear_frame(self, sid: Optional[str], frame: Any, obj_id: Any = None,
-                    progress: ProgressFn = _noop) -> VideoView:
+                    progress: ProgressFn = no_progress) -> VideoView:
         """Remove an object's prompts (and its mask) on one frame."""
 
         def act(slot: _VideoSlot) -> VideoView:
@@ -568,7 +564,7 @@ class VideoController:
         return self._run(sid, act)
 
     def track(self, sid: Optional[str], direction: str, start_frame: Any,
-              progress: ProgressFn = _noop) -> Iterator[Optional[VideoView]]:
+              progress: ProgressFn = no_progress) -> Iterator[Optional[VideoView]]:
         """Track every object from ``start_frame`` forward, backward or both ways.
 
         The work runs in a background thread (``_TrackJob``) that stores each frame's masks
@@ -721,7 +717,7 @@ class VideoController:
         return layers
 
     def render(self, sid: Optional[str], effect: Optional[str] = "overlay",
-               progress: ProgressFn = _noop) -> Tuple[str, str]:
+               progress: ProgressFn = no_progress) -> Tuple[str, str]:
         """Write the preview MP4 (every frame, objects drawn with ``effect``); (path, status)."""
 
         def snapshot(slot: _VideoSlot) -> Tuple[_VideoSlot, str, ClipExport, Any]:
@@ -737,7 +733,7 @@ class VideoController:
         return path, self._run(sid, lambda s: self._status(s, s.state.last_frame, f"Rendered the preview ({key})."))
 
     def render_after_track(self, sid: Optional[str], effect: Optional[str] = "overlay",
-                           progress: ProgressFn = _noop) -> Optional[Tuple[str, str]]:
+                           progress: ProgressFn = no_progress) -> Optional[Tuple[str, str]]:
         """The preview of a tracking run that just finished; None when there is none."""
 
         def snapshot(slot: _VideoSlot) -> Optional[Tuple[_VideoSlot, str, ClipExport, Any]]:
@@ -779,7 +775,7 @@ class VideoController:
         return path
 
     def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
-               progress: ProgressFn = _noop) -> Tuple[List[str], str]:
+               progress: ProgressFn = no_progress) -> Tuple[List[str], str]:
         """[MP4, masks zip, COCO RLE JSON, boxes JSON] and a status line.
 
         The files have the upload's own size and frame rate, and the MP4 its sound

@@ -17,14 +17,12 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ui.model_registry import ModelRegistry, ProgressFn
+from ui.model_registry import ModelRegistry
+from ui.progress import ProgressFn, no_progress
 from ui.video_state import FramePrompts
 
 FrameMasks = Dict[int, np.ndarray]  # obj_id -> H x W bool
 
-
-def _noop(_fraction: Optional[float], _desc: str) -> None:
-    return None
 
 
 def logits_to_masks(obj_ids: List[Any], logits: Any) -> FrameMasks:
@@ -50,7 +48,7 @@ class VideoEngine:
         """The model id, or ``ModelUnavailableError`` at once when its weights cannot be had."""
         return self.registry.require_available(model_key)
 
-    def predictor(self, model_key: Optional[str], progress: ProgressFn = _noop) -> Tuple[str, Any]:
+    def predictor(self, model_key: Optional[str], progress: ProgressFn = no_progress) -> Tuple[str, Any]:
         """(model id, its ``SAM2VideoPredictor``), loading it on first use."""
         loaded = self.registry.get(model_key, kind="video", progress=progress)
         # Corrections must stick whoever built the predictor (ModelRegistry already builds

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, List, Optional
 
 import numpy as np
 
+from ui.progress import ProgressFn
 from ui.video_exports import ClipExport, MaskFiles, stored_masks, write_json
 from ui.video_fullres import SourceRateMasks
 from ui.video_media import SourceSpan, iter_source_frames
@@ -29,7 +30,6 @@ from ui.video_render import Layer, render_frame
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[Optional[float], str], None]
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ import numpy as np
 from sam2.find import DEFAULT_THRESHOLD
 from ui.find import Finder
 from ui.image_find import MAX_QUERY_CHARS, without_paths
-from ui.image_state import PromptError
+from ui.prompts import PromptError
 from ui.model_registry import ModelUnavailableError
-from ui.video_controller import ProgressFn, VideoController, VideoView, _noop
+from ui.progress import ProgressFn, no_progress
+from ui.video_controller import VideoController, VideoView
 from ui.video_state import FramePrompts
 
 
@@ -40,7 +41,7 @@ class VideoFind:
         return None if reason is None else without_paths(reason)
 
     def find(self, sid: Optional[str], frame: Any, text: Optional[str], threshold: float = DEFAULT_THRESHOLD,
-             progress: ProgressFn = _noop) -> VideoView:
+             progress: ProgressFn = no_progress) -> VideoView:
         if text is not None and len(text) > MAX_QUERY_CHARS:
             raise PromptError(f"The query is {len(text)} characters long; type a few words separated by commas.")
         reason = self.unavailable_reason()

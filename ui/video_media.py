@@ -30,7 +30,7 @@ import logging
 import numpy as np
 
 from sam2.media.file_kind import sniff_file
-from ui.image_state import PromptError
+from ui.prompts import PromptError
 
 # imageio-ffmpeg logs a warning whenever the output size differs from the source's, which
 # is exactly what downscaling asks for.

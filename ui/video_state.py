@@ -18,7 +18,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ui.prompts import PointsAndBox
-from ui.image_state import PromptError
+from ui.prompts import PromptError
 from ui.inputs import number, whole_number
 from ui.packed_mask import PackedMask
 from ui.overlay import object_color

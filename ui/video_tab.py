@@ -66,10 +66,11 @@ from typing import Any, Dict, List, Optional
 
 import gradio as gr
 
-from ui.errors import guarded, progress_adapter
+from ui.errors import guarded
+from ui.progress import progress_adapter
 from ui.inputs import whole_number
 from ui.model_registry import ModelRegistry
-from ui.sessions import restore_tab
+from ui.sessions import connection_of, restore_tab
 from ui.number_components import NumberBox, NumberSlider
 from ui.video_controller import VideoController, VideoView
 from ui.video_engine import VideoEngine
@@ -96,10 +97,6 @@ def example_videos(folder: Optional[str]) -> List[str]:
     for ext in ("mp4", "mov", "webm", "mkv"):
         paths += glob.glob(os.path.join(folder, f"*.{ext}"))
     return sorted(paths, key=lambda p: (os.path.basename(p) != FIRST_EXAMPLE, os.path.basename(p)))
-
-
-def _session(request: Optional[gr.Request]) -> Optional[str]:
-    return None if request is None else request.session_hash
 
 
 class VideoTab:
@@ -240,7 +237,7 @@ class VideoTab:
         def load(path: Optional[str], request: gr.Request):
             if not path:
                 return {self.status: "The clip stays loaded until you upload another video."}
-            view = c.load(_session(request), path)
+            view = c.load(connection_of(request), path)
             if view.warning:
                 gr.Warning(view.warning)
             return self._render(view)
@@ -248,80 +245,80 @@ class VideoTab:
         @guarded(self.status)
         def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress()):
             """Load the video model and encode frame 0 right after an upload."""
-            return {self.status: c.prepare(_session(request), model_id, progress_adapter(progress)).status}
+            return {self.status: c.prepare(connection_of(request), model_id, progress_adapter(progress)).status}
 
         @guarded(self.status, model_toast=False)  # the image tab's handler of the same pick shows it
         def set_model(model_id: str, request: gr.Request, progress=gr.Progress()):
-            return self._render(c.set_model(_session(request), model_id, progress_adapter(progress)))
+            return self._render(c.set_model(connection_of(request), model_id, progress_adapter(progress)))
 
         @guarded(self.status)
         def show_frame(frame: float, request: gr.Request):
-            view = c.show(_session(request), frame)
+            view = c.show(connection_of(request), frame)
             return {self.canvas: view.canvas, self.legend: view.legend, self.status: view.status}
 
         @guarded(self.status)
         def goto_frame(frame: float, request: gr.Request):
-            return self._render(c.show(_session(request), frame))
+            return self._render(c.show(connection_of(request), frame))
 
         @guarded(self.status)
         def prev_frame(frame: float, request: gr.Request):
-            return self._render(c.step(_session(request), frame, -1))
+            return self._render(c.step(connection_of(request), frame, -1))
 
         @guarded(self.status)
         def next_frame(frame: float, request: gr.Request):
-            return self._render(c.step(_session(request), frame, +1))
+            return self._render(c.step(connection_of(request), frame, +1))
 
         @guarded(self.status)
         def on_click(mode: str, frame: float, evt: gr.SelectData, request: gr.Request, progress=gr.Progress()):
             x, y = evt.index[0], evt.index[1]
-            return self._render(c.click(_session(request), frame, x, y, mode, progress_adapter(progress)))
+            return self._render(c.click(connection_of(request), frame, x, y, mode, progress_adapter(progress)))
 
         @guarded(self.status)
         def add_point(frame: float, x: float, y: float, foreground: bool, obj_id: float, request: gr.Request,
                       progress=gr.Progress()):
-            return self._render(c.add_point(_session(request), frame, x, y, bool(foreground), obj_id,
+            return self._render(c.add_point(connection_of(request), frame, x, y, bool(foreground), obj_id,
                                             progress_adapter(progress)))
 
         @guarded(self.status)
         def add_box(frame: float, x0: float, y0: float, x1: float, y1: float, obj_id: float,
                     request: gr.Request, progress=gr.Progress()):
-            return self._render(c.add_box(_session(request), frame, x0, y0, x1, y1, obj_id,
+            return self._render(c.add_box(connection_of(request), frame, x0, y0, x1, y1, obj_id,
                                           progress_adapter(progress)))
 
         @guarded(self.status)
         def undo(frame: float, request: gr.Request, progress=gr.Progress()):
-            return self._render(c.undo(_session(request), frame, progress_adapter(progress)))
+            return self._render(c.undo(connection_of(request), frame, progress_adapter(progress)))
 
         @guarded(self.status)
         def clear_frame(frame: float, obj_id: float, request: gr.Request, progress=gr.Progress()):
-            return self._render(c.clear_frame(_session(request), frame, obj_id, progress_adapter(progress)))
+            return self._render(c.clear_frame(connection_of(request), frame, obj_id, progress_adapter(progress)))
 
         @guarded(self.status)
         def new_object(name: Optional[str], request: gr.Request):
-            return self._render(c.new_object(_session(request), name))
+            return self._render(c.new_object(connection_of(request), name))
 
         @guarded(self.status)
         def select_object(obj_id: Optional[float], request: gr.Request):
             if obj_id is None:
                 return {self.status: gr.skip()}
-            return self._render(c.select_object(_session(request), obj_id))
+            return self._render(c.select_object(connection_of(request), obj_id))
 
         @guarded(self.status)
         def rename_object(obj_id: float, name: str, request: gr.Request):
-            return self._render(c.rename_object(_session(request), obj_id, name))
+            return self._render(c.rename_object(connection_of(request), obj_id, name))
 
         @guarded(self.status)
         def remove_object(obj_id: float, request: gr.Request):
-            return self._render(c.remove_object(_session(request), obj_id))
+            return self._render(c.remove_object(connection_of(request), obj_id))
 
         @guarded(self.status)
         def reset(request: gr.Request):
-            return self._render(c.reset(_session(request)))
+            return self._render(c.reset(connection_of(request)))
 
         @guarded(self.status)
         def announce(direction: str, frame: float, request: gr.Request):
             """Say at once what the Track button does, and whether it has to wait its turn."""
-            busy = c.tracking_elsewhere(_session(request))
+            busy = c.tracking_elsewhere(connection_of(request))
             if busy >= self.track_concurrency:
                 return {self.status: (f"⏳ {busy} other tab{'s are' if busy > 1 else ' is'} tracking; this run "
                                       "starts when a slot is free (Cancel withdraws it).")}
@@ -329,32 +326,32 @@ class VideoTab:
 
         @guarded(self.status, generator=True)
         def track(direction: str, frame: float, request: gr.Request, progress=gr.Progress()):
-            for view in c.track(_session(request), direction, frame, progress_adapter(progress)):
+            for view in c.track(connection_of(request), direction, frame, progress_adapter(progress)):
                 yield {self.status: gr.skip()} if view is None else self._render(view)
 
         @guarded(self.status)
         def cancel(request: gr.Request):
-            return self._render(c.cancel(_session(request)))
+            return self._render(c.cancel(connection_of(request)))
 
         @guarded(self.status)
         def render(effect: str, request: gr.Request, progress=gr.Progress()):
-            path, status = c.render(_session(request), effect, progress_adapter(progress))
+            path, status = c.render(connection_of(request), effect, progress_adapter(progress))
             return {self.preview: path, self.status: status}
 
         @guarded(self.status)
         def render_after_track(effect: str, request: gr.Request, progress=gr.Progress()):
             """The preview of a tracking run that just finished (nothing after a refused one)."""
-            done = c.render_after_track(_session(request), effect, progress_adapter(progress))
+            done = c.render_after_track(connection_of(request), effect, progress_adapter(progress))
             return {self.status: gr.skip()} if done is None else {self.preview: done[0], self.status: done[1]}
 
         @guarded(self.status)
         def export(effect: str, request: gr.Request, progress=gr.Progress()):
-            paths, status = c.export(_session(request), effect, progress_adapter(progress))
+            paths, status = c.export(connection_of(request), effect, progress_adapter(progress))
             return {self.files: paths, self.preview: paths[0], self.status: status}
 
         @guarded(self.status)
         def info(request: gr.Request):
-            return {self.info: c.info(_session(request))}
+            return {self.info: c.info(connection_of(request))}
 
         self.upload.change(load, [self.upload], outs, api_name="video_load", **prompt_kw).then(
             prepare, [self.model], [self.status], api_visibility="undocumented", **prompt_kw)
@@ -423,7 +420,7 @@ class VideoTab:
 
         @guarded(self.status)
         def find(frame: float, query: str, threshold: float, request: gr.Request, progress=gr.Progress()):
-            return self._render(finder.find(_session(request), frame, query, threshold, progress_adapter(progress)))
+            return self._render(finder.find(connection_of(request), frame, query, threshold, progress_adapter(progress)))
 
         event = gr.on([self.find_btn.click, self.find_text.submit], find,
                       [self.fnum, self.find_text, self.find_threshold], self._outputs(), api_name="video_find",
