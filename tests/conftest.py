@@ -90,6 +90,27 @@ def mask_mismatch(actual_bool: np.ndarray, golden_packed: np.ndarray, shape) -> 
     return float((actual_bool != golden).mean())
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test: tiny models lose more to threading than they gain on a
+    shared 2-core machine. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def small_video_predictor(config: str, image_size: int, **kwargs):
+    """A seeded random ``SAM2VideoPredictor`` of ``config`` at a small input size, with the
+    options the session tests rely on (small holes filled, binarised memory from clicks)."""
+    from sam2.configs import get_config
+    from sam2.sam2_video_predictor import SAM2VideoPredictor
+
+    torch.manual_seed(0)
+    cfg = get_config(config, image_size=image_size, fill_hole_area=8, binarize_mask_from_pts_for_mem_enc=True)
+    return SAM2VideoPredictor(cfg, **kwargs).eval()
+
+
 def check_image_features(predictor, golden, tol: float) -> None:
     """The encoded image of ``predictor`` against a golden case: slices and channel means of
     the image embedding and of both high-resolution feature maps (SAM 2 and EdgeTAM alike)."""
