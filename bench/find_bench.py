@@ -89,10 +89,10 @@ def main() -> None:
                   + f"; load average {os.getloadavg()[0]:.1f}")
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"\nmedian of {args.rounds} rounds, seconds per image:")
-    print(f"  {'detector':28s} {med['detector']:6.2f}")
+    print(f"  {'detector':36s} {med['detector']:6.2f}")
     for name in sam:
         total = med[f"{name} set_image"] + med[f"{name} decode"]
-        print(f"  {'SAM 2.1 tiny ' + name + ' set_image+decode':28s} {total:6.2f}   (set_image "
+        print(f"  {'SAM 2.1 tiny ' + name + ' set_image+decode':36s} {total:6.2f}   (set_image "
               f"{med[f'{name} set_image']:.2f} + decode of {args.boxes} boxes {med[f'{name} decode']:.2f}); "
               f"detector / SAM 2 = {med['detector'] / total:.2f}")
 
