@@ -90,6 +90,69 @@ def mask_mismatch(actual_bool: np.ndarray, golden_packed: np.ndarray, shape) -> 
     return float((actual_bool != golden).mean())
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test: tiny models lose more to threading than they gain on a
+    shared 2-core machine. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def small_video_predictor(config: str, image_size: int, **kwargs):
+    """A seeded random ``SAM2VideoPredictor`` of ``config`` at a small input size, with the
+    options the session tests rely on (small holes filled, binarised memory from clicks)."""
+    from sam2.configs import get_config
+    from sam2.sam2_video_predictor import SAM2VideoPredictor
+
+    torch.manual_seed(0)
+    cfg = get_config(config, image_size=image_size, fill_hole_area=8, binarize_mask_from_pts_for_mem_enc=True)
+    return SAM2VideoPredictor(cfg, **kwargs).eval()
+
+
+def check_image_features(predictor, golden, tol: float) -> None:
+    """The encoded image of ``predictor`` against a golden case: slices and channel means of
+    the image embedding and of both high-resolution feature maps (SAM 2 and EdgeTAM alike)."""
+    embed = predictor._features.image_embed[0].numpy()
+    assert rel_l2(embed[:16, :8, :8], golden["image_embed_slice"]) < tol
+    assert rel_l2(embed.mean(axis=(1, 2)), golden["image_embed_chan_mean"]) < tol
+    for i in range(2):
+        feat = predictor._features.high_res_feats[i][0].numpy()
+        assert rel_l2(feat[:8, :16, :16], golden[f"high_res_{i}_slice"]) < tol, f"high_res_{i}"
+        assert rel_l2(feat.mean(axis=(1, 2)), golden[f"high_res_{i}_chan_mean"]) < tol, f"high_res_{i}"
+
+
+def check_prompt_calls(predictor, calls, golden, score_tol: float, tol: float, mask_tol: float) -> None:
+    """Replay a golden case's ``predict`` calls on ``predictor`` (a call may refine the best
+    low-res mask of an earlier one) and compare scores, low-res logits, masks and, where the
+    case asks, full-size logits; also the output dtypes the reference returns."""
+    results = []
+    for i, call in enumerate(calls):
+        mask_input = None
+        if "mask_input_from" in call:
+            _, prev_scores, prev_low = results[call["mask_input_from"]]
+            mask_input = prev_low[np.argmax(prev_scores)][None]
+        kwargs = dict(
+            point_coords=np.array(call["point_coords"]) if "point_coords" in call else None,
+            point_labels=np.array(call["point_labels"]) if "point_labels" in call else None,
+            box=np.array(call["box"]) if "box" in call else None,
+            mask_input=mask_input,
+            multimask_output=call["multimask_output"],
+        )
+        masks, scores, low = predictor.predict(**kwargs)
+        results.append((masks, scores, low))
+        assert masks.dtype == np.bool_ and scores.dtype == np.float32 and low.dtype == np.float32
+        np.testing.assert_allclose(scores, golden[f"call{i}_scores"], atol=score_tol, err_msg=f"call {i}")
+        assert rel_l2(low, golden[f"call{i}_low_res_logits"]) < tol, f"call {i}"
+        shape = tuple(golden[f"call{i}_mask_shape"])
+        assert mask_mismatch(masks, golden[f"call{i}_masks_packed"], shape) < mask_tol, f"call {i}"
+        if call.get("return_logits"):
+            logits, _, _ = predictor.predict(**kwargs, return_logits=True)
+            assert logits.dtype == np.float32
+            assert rel_l2(logits[..., ::4, ::4], golden[f"call{i}_logits_sub4"]) < tol, f"call {i}"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _threads():
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

@@ -12,6 +12,7 @@ import pytest
 
 from tests.browser_support import (ARTIFACTS, CANVAS, CHROMIUM, app_and_browser, click_pixel, click_video,
                                    fetch_shown, open_page, upload_image, upload_video, video_frames, wait_text)
+from ui.app_ui import SESSION_STORAGE_KEY
 from ui.testing import hf_cache_env
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -83,6 +84,22 @@ def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_pa
             other.eval_on_selector(CANVAS, "img => img.getAttribute('src')"))
         other.screenshot(path=os.path.join(ARTIFACTS, "browser_session_other_tab.png"), full_page=True)
 
+        # A duplicated tab (Chrome's "Duplicate" copies sessionStorage, key included) while the
+        # original is open: it starts empty with a key of its own; the original keeps its work.
+        key = page.evaluate(f"() => sessionStorage.getItem('{SESSION_STORAGE_KEY}')")
+        dup = context.new_page()
+        dup.add_init_script(f"sessionStorage.setItem('{SESSION_STORAGE_KEY}', '{key}')")
+        dup.goto(app.url, wait_until="load", timeout=120_000)
+        wait_text(dup, "#image-status", "Upload an image", timeout=60_000)
+        dup.wait_for_function(f"() => sessionStorage.getItem('{SESSION_STORAGE_KEY}') !== '{key}'",
+                              timeout=60_000)
+        dup_has_canvas = dup.locator(CANVAS).count() > 0 and bool(
+            dup.eval_on_selector(CANVAS, "img => img.getAttribute('src')"))
+        dup.screenshot(path=os.path.join(ARTIFACTS, "browser_session_duplicate_tab.png"), full_page=True)
+        click_pixel(page, 610, 200)  # the original still works on its own objects
+        wait_text(page, "#image-status", "4 foreground")
+        original_labels = _object_labels(page, "#image-objects")
+
     assert offered >= 3, "no files were offered after 'Prepare downloads'"
     assert after_edit == 0, "the offered files stayed after the masks changed"
     assert restored.shape == before.shape == (768, 1024, 3)
@@ -92,6 +109,8 @@ def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_pa
     assert status_before.split("\n")[0] in status_after
     assert candidates == 3
     assert not other_has_canvas
+    assert not dup_has_canvas, "the duplicated tab shows the original's session"
+    assert original_labels == labels_before
 
 
 @pytest.mark.slow

@@ -12,27 +12,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import moving_square_clip
-from sam2.configs import get_config
+from conftest import moving_square_clip, small_video_predictor
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 H, W, N = 48, 64, 6
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def predictor() -> SAM2VideoPredictor:
-    torch.manual_seed(0)
-    cfg = get_config("edgetam", image_size=256, fill_hole_area=8, binarize_mask_from_pts_for_mem_enc=True)
     # as the app runs it: a click on a tracked frame makes it a prompted frame (corrections stick)
-    model = SAM2VideoPredictor(cfg, add_all_frames_to_correct_as_cond=True).eval()
+    model = small_video_predictor("edgetam", 256, add_all_frames_to_correct_as_cond=True)
     with torch.no_grad():  # random weights would often call the object absent: keep it visible
         model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(10.0)
     return model

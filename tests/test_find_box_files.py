@@ -76,6 +76,21 @@ def test_coco_with_several_images_or_bad_entries(tmp_path):
         read_box_file(_write(tmp_path, "d.json", {"images": []}), HW)
 
 
+def test_coco_numbers_too_large_for_an_integer_are_bad_entries_not_a_crash(tmp_path):
+    """JSON's 1e999 (and Python's Infinity/NaN) decode to floats ``int()`` cannot take."""
+    text = ('{"images": [{"id": 1, "width": 1e999, "height": 480}],'
+            ' "categories": [{"id": 1e999, "name": "car"}, {"id": 2, "name": "dog"}],'
+            ' "annotations": [{"image_id": 1, "category_id": 1e999, "bbox": [1, 1, 5, 5]},'
+            ' {"image_id": 1, "category_id": NaN, "bbox": [1, 1, 5, 5]},'
+            ' {"image_id": 1, "category_id": 2, "bbox": [1, 1, 5, 5], "score": Infinity}]}')
+    with pytest.raises(BoxFileError) as info:
+        read_box_file(_write(tmp_path, "huge.json", text), HW)
+    msg = str(info.value)
+    assert "3 bad entries" in msg and "category_id must be an integer, got inf" in msg and "score" in msg
+    fine = text.replace('"category_id": 1e999', '"category_id": 2').replace('NaN', '2').replace('Infinity', '0.5')
+    assert [d.label for d in read_box_file(_write(tmp_path, "ok.json", fine), HW)] == ["dog"] * 3
+
+
 # ----------------------------------------------------------------------------- YOLO
 def test_yolo_lines_with_and_without_names(tmp_path):
     text = "# exported by a YOLO model\n0 0.5 0.5 0.25 0.5 0.9\n\n2 0.1 0.2 0.1 0.1\n"

@@ -21,6 +21,7 @@ from sam2.find import (
     select_detections,
 )
 from sam2.find import pipeline as find_pipeline
+from sam2.find.testing import StandInDetector
 
 
 # ----------------------------------------------------------------------------- query
@@ -102,18 +103,6 @@ def test_coco_categories_follow_first_appearance():
 
 
 # ----------------------------------------------------------------------------- pipeline
-class StandInDetector:
-    """Returns fixed boxes whatever the image; records what it was asked."""
-
-    def __init__(self, detections):
-        self.detections = list(detections)
-        self.calls = []
-
-    def detect(self, image, labels):
-        self.calls.append((image.shape, tuple(labels)))
-        return [d for d in self.detections if d.label in labels]
-
-
 IMAGE_HW = (96, 128)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 
@@ -27,12 +29,52 @@ def test_attach_accepts_only_our_keys_and_resolves_the_connection():
     keys = SessionKeys()
     k = keys.attach("page1", "")
     assert keys.is_valid(k) and keys.resolve("page1") == SessionKeys.PREFIX + k
+    keys.detach("page1")
     assert keys.attach("page2", k) == k  # the reload: same key, new connection
     assert keys.resolve("page2") == keys.resolve("page1")
     forged = keys.attach("page3", "someone-elses-session")
     assert forged != "someone-elses-session" and keys.resolve("page3") != keys.resolve("page1")
     assert keys.resolve("api-client") == "api-client"  # never attached: its own hash
     assert keys.detach("api-client") is None and keys.detach(None) is None
+
+
+def test_a_duplicated_tab_gets_its_own_session_and_the_original_keeps_its_work():
+    """Chrome's "Duplicate" copies sessionStorage: the copy presents the key of a page that
+    is still open. It must not share that page's session: it starts with a fresh key, empty."""
+    keys = SessionKeys()
+    keys.RELOAD_GRACE_S = 0.3
+    store: SessionStore[dict] = SessionStore(dict)
+    store.use_keys(keys)
+    k = keys.attach("original", "")
+    store.adopt("original")
+    store.run("original", lambda st: st.update(image="cat"))
+    t0 = time.monotonic()
+    dup = keys.attach("duplicate", k)
+    waited = time.monotonic() - t0
+    store.adopt("duplicate")
+    assert dup != k and keys.is_valid(dup) and waited >= 0.3  # it waited for a close that never came
+    assert keys.resolve("duplicate") != keys.resolve("original")
+    assert store.run("duplicate", lambda st: dict(st)) == {}
+    store.run("duplicate", lambda st: st.update(image="dog"))
+    assert store.run("original", lambda st: st["image"]) == "cat"
+    # The same connection attaching again (its own key) does not wait and keeps it.
+    t0 = time.monotonic()
+    assert keys.attach("original", k) == k and time.monotonic() - t0 < 0.3
+
+
+def test_a_reload_whose_old_page_closes_late_keeps_its_session():
+    """The new page's load may come before the old page's close is reported: attach waits
+    for that close (up to RELOAD_GRACE_S) and then hands over the same key."""
+    keys = SessionKeys()
+    keys.RELOAD_GRACE_S = 30.0
+    k = keys.attach("before-reload", "")
+    closer = threading.Timer(0.2, keys.detach, args=("before-reload",))
+    closer.start()
+    t0 = time.monotonic()
+    assert keys.attach("after-reload", k) == k
+    assert 0.1 < time.monotonic() - t0 < 10  # returned when the close came, not at the deadline
+    closer.join()
+    assert keys.resolve("after-reload") == keys.resolve("before-reload")
 
 
 def test_a_closed_page_keeps_its_alias_for_a_while():
@@ -74,6 +116,7 @@ def test_adopt_moves_early_work_to_the_key_and_restored_work_wins():
     # a reload whose connection already made an (empty) entry before attaching: the old work wins
     k = keys.resolve("fresh")[len(SessionKeys.PREFIX):]
     store.run("reload", lambda st: st.update(stray=True))
+    keys.detach("fresh")  # the old page is gone
     keys.attach("reload", k)
     store.adopt("reload")
     assert store.run("reload", lambda st: st) == {"early": True}

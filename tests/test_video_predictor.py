@@ -16,24 +16,16 @@ from sam2.configs import get_config
 from sam2.modeling.tracker import NO_OBJ_SCORE, get_1d_sine_pe, select_closest_cond_frames
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 from sam2.video_state import UnknownObjectError
-from conftest import moving_square_clip
+from conftest import moving_square_clip, small_video_predictor
 
 H, W, N = 48, 64, 6
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # these models are tiny: threading costs more than it gives on a shared 2-core machine
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _predictor(**kwargs) -> SAM2VideoPredictor:
-    torch.manual_seed(0)
-    cfg = get_config("sam2.1_hiera_t", image_size=128, fill_hole_area=8, binarize_mask_from_pts_for_mem_enc=True)
-    return SAM2VideoPredictor(cfg, **kwargs).eval()
+    return small_video_predictor("sam2.1_hiera_t", 128, **kwargs)
 
 
 @pytest.fixture(scope="module")

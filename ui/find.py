@@ -35,8 +35,8 @@ found is not an error: ``objects == ()`` and the message says so; the tab then l
 session as it was. The tab should add the objects (label and score shown with each) only
 after a call returns, so a refused request changes nothing.
 
-On a ZeroGPU Space the tab runs ``finder.find(fresh_predictor, image, ..., image_is_set=False)``
-inside its GPU function (features do not survive between GPU calls there).
+On a ZeroGPU Space the tab passes a fresh predictor (``image_is_set=False``): the model work
+then runs inside a ``spaces.GPU`` function (``ui.find_runner``), which encodes the image there.
 """
 
 from __future__ import annotations
@@ -60,12 +60,11 @@ from sam2.find import (
     QueryError,
     Selection,
     coco_categories,
-    find_boxes,
-    find_objects,
     parse_class_names,
     parse_query,
     read_box_file,
 )
+from ui import find_runner
 from ui.prompts import PromptError
 from ui.model_registry import ModelUnavailableError
 
@@ -198,6 +197,7 @@ class Finder:
         self._detector: Any = None
         self._error: Optional[str] = None
         self._lock = threading.Lock()
+        self.key = find_runner.register(self)  # how a ZeroGPU worker finds this finder (ui.find_runner)
 
     @classmethod
     def with_detector(cls, detector: Any, max_objects: int = MAX_OBJECTS) -> "Finder":
@@ -248,13 +248,9 @@ class Finder:
         """Objects (with masks) for a typed query on the image the predictor holds."""
         labels = query_labels(text)
         threshold = _check_threshold(threshold)
-        detector = self.detector(progress)
-        import torch
-
-        with torch.inference_mode():
-            result: FindResult = find_objects(predictor, image, labels, detector=detector, threshold=threshold,
-                                              max_objects=self.max_objects, image_is_set=image_is_set,
-                                              keep_low_res_logits=True)
+        self.detector(progress)  # loaded here first: its progress and its errors reach the page
+        result: FindResult = find_runner.run_find_objects(predictor, image, labels, finder=self, threshold=threshold,
+                                                          max_objects=self.max_objects, image_is_set=image_is_set)
         return _outcome(result.labels, result.selection, result.objects, "detector")
 
     def find_boxes(self, image: np.ndarray, text: Optional[str], threshold: float = DEFAULT_THRESHOLD,
@@ -262,9 +258,9 @@ class Finder:
         """Boxes only (no masks) for a typed query: the video tab's Find on one frame."""
         labels = query_labels(text)
         threshold = _check_threshold(threshold)
-        detector = self.detector(progress)
-        labels, selection = find_boxes(image, labels, detector=detector, threshold=threshold,
-                                       max_objects=self.max_objects)
+        self.detector(progress)
+        labels, selection = find_runner.run_find_boxes(image, labels, finder=self, threshold=threshold,
+                                                       max_objects=self.max_objects)
         return _outcome(labels, selection, (), "detector")
 
 
@@ -284,11 +280,8 @@ def boxes_from_file(predictor: Any, image: np.ndarray, path: Optional[str], thre
     """Objects (with masks) from an uploaded box file for the image the predictor holds."""
     threshold = _check_threshold(threshold)
     boxes = _read_boxes(image, path, names_text)
-    import torch
-
-    with torch.inference_mode():
-        result = find_objects(predictor, image, boxes=boxes, threshold=threshold, max_objects=max_objects,
-                              image_is_set=image_is_set, keep_low_res_logits=True)
+    result = find_runner.run_find_objects(predictor, image, boxes=boxes, threshold=threshold,
+                                          max_objects=max_objects, image_is_set=image_is_set)
     return _outcome(result.labels, result.selection, result.objects, "file")
 
 
@@ -297,5 +290,5 @@ def boxes_file_boxes(image: np.ndarray, path: Optional[str], threshold: float = 
     """Boxes only from an uploaded box file: the video tab's upload on one frame."""
     threshold = _check_threshold(threshold)
     boxes = _read_boxes(image, path, names_text)
-    labels, selection = find_boxes(image, boxes=boxes, threshold=threshold, max_objects=max_objects)
+    labels, selection = find_runner.run_find_boxes(image, boxes=boxes, threshold=threshold, max_objects=max_objects)
     return _outcome(labels, selection, (), "file")

@@ -8,7 +8,11 @@ Which entry an event works on: Gradio gives every page load a new ``request.sess
 so a reload (F5) would start from zero. The page therefore keeps a ``SessionKeys`` key in
 the tab's ``sessionStorage`` (it survives a reload, and a second tab gets its own) and
 hands it over once, on load; from then on that connection's ``session_hash`` is an alias
-of the key. Keys are issued by the server and signed, so a client cannot make one up, and
+of the key. A duplicated tab (Chrome's "Duplicate" copies ``sessionStorage``) presents a key
+that another open page still uses: it gets a fresh key and starts empty rather than share
+(two pages driving one session would overwrite each other's work). A reload also presents
+a key in use for a moment, until the old page's close is reported; ``SessionKeys.attach``
+waits up to ``RELOAD_GRACE_S`` for that close before deciding it is a second tab. Keys are issued by the server and signed, so a client cannot make one up, and
 they are long random strings, so nobody can guess another tab's. API clients never send a
 key: each ``gradio_client.Client`` is one session keyed by its ``session_hash``, as before.
 
@@ -75,13 +79,18 @@ class SessionKeys:
     #: closed when its heartbeat stream drops, which also happens to a page that stays open
     #: (a network blip, a laptop asleep) and reconnects with the same ``session_hash``.
     CLOSED_ALIAS_TTL_S = 4 * 3600.0
+    #: A key still used by another open page: how long ``attach`` waits for that page to be
+    #: reported closed (a reload: Gradio reports the old page's close when its heartbeat
+    #: stream drops, usually before the new page's load event, but not always) before it
+    #: takes the newcomer for a duplicated tab and gives it a fresh key (seconds).
+    RELOAD_GRACE_S = 3.0
 
     def __init__(self, secret: Optional[bytes] = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._secret = secret or secrets.token_bytes(32)
         self._alias: Dict[str, str] = {}
         self._closed: Dict[str, float] = {}  # session_hash -> when its page was reported closed
         self._clock = clock
-        self._guard = threading.Lock()
+        self._guard = threading.Condition(threading.Lock())  # notified when a page is reported closed
 
     def _sign(self, nonce: str) -> str:
         return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()[:32]
@@ -97,19 +106,33 @@ class SessionKeys:
         return bool(nonce) and hmac.compare_digest(sig, self._sign(nonce))
 
     def attach(self, session_hash: str, key: Any) -> str:
-        """Bind a page connection to ``key`` (a fresh key when it is not one of ours)."""
+        """Bind a page connection to ``key``; a fresh key when it is not one of ours, or when
+        another open page still uses it after ``RELOAD_GRACE_S`` (a duplicated tab)."""
         if not session_hash:
             raise ValueError("a page connection needs a session_hash")
         if not self.is_valid(key):
             key = self.issue()
-        now = self._clock()
         with self._guard:
-            for old in [h for h, t in self._closed.items() if now - t > self.CLOSED_ALIAS_TTL_S]:
-                self._closed.pop(old, None)
-                self._alias.pop(old, None)
+            self._prune(self._clock())
+            deadline = time.monotonic() + self.RELOAD_GRACE_S
+            while self._open_pages_using(key, session_hash):
+                left = deadline - time.monotonic()
+                if left <= 0:  # still open: a second tab with a copy of the first one's storage
+                    key = self.issue()
+                    break
+                self._guard.wait(left)
             self._alias[session_hash] = self.PREFIX + key
             self._closed.pop(session_hash, None)
         return key
+
+    def _open_pages_using(self, key: str, session_hash: str) -> bool:
+        target = self.PREFIX + key
+        return any(v == target and h != session_hash and h not in self._closed for h, v in self._alias.items())
+
+    def _prune(self, now: float) -> None:
+        for old in [h for h, t in self._closed.items() if now - t > self.CLOSED_ALIAS_TTL_S]:
+            self._closed.pop(old, None)
+            self._alias.pop(old, None)
 
     def detach(self, session_hash: Optional[str]) -> Optional[str]:
         """A page was reported closed; returns the store key it used (None: it had none).
@@ -122,6 +145,7 @@ class SessionKeys:
             key = self._alias.get(session_hash)
             if key is not None:
                 self._closed[session_hash] = self._clock()
+                self._guard.notify_all()  # a reload may be waiting for this page to go
             return key
 
     def resolve(self, session_hash: Optional[str]) -> Optional[str]:

@@ -95,10 +95,9 @@ def parse_coco_detections(data: Any, image_hw: Tuple[int, int], names: Names = N
         images = data.get("images") or []
         for cat in data.get("categories") or []:
             if isinstance(cat, Mapping) and "id" in cat and "name" in cat:
-                try:
-                    categories[int(cat["id"])] = str(cat["name"])
-                except (TypeError, ValueError):
-                    continue
+                cat_id = _number(cat["id"], int)
+                if cat_id is not None:
+                    categories[cat_id] = str(cat["name"])
     else:
         anns = data
     if not isinstance(anns, list):
@@ -132,19 +131,13 @@ def parse_coco_detections(data: Any, image_hw: Tuple[int, int], names: Names = N
         if not all(math.isfinite(v) for v in (x, y, bw, bh)) or bw <= 0 or bh <= 0:
             problems.append(f"{tag}: bbox needs finite numbers and a positive width and height, got {bbox}")
             continue
-        score = ann.get("score", 1.0)
-        try:
-            score = float(score)
-        except (TypeError, ValueError):
-            score = float("nan")
-        if not math.isfinite(score):
+        score = _number(ann.get("score", 1.0), float)
+        if score is None or not math.isfinite(score):
             problems.append(f"{tag}: score must be a number, got {ann.get('score')!r}")
             continue
-        cat = ann.get("category_id", 0)
-        try:
-            cat = int(cat)
-        except (TypeError, ValueError):
-            problems.append(f"{tag}: category_id must be an integer, got {cat!r}")
+        cat = _number(ann.get("category_id", 0), int)
+        if cat is None:
+            problems.append(f"{tag}: category_id must be an integer, got {ann.get('category_id')!r}")
             continue
         label = str(ann["label"]) if isinstance(ann.get("label"), str) and ann["label"].strip() and names is None \
             else _name_of(label_names, cat, "category")
@@ -158,6 +151,15 @@ def parse_coco_detections(data: Any, image_hw: Tuple[int, int], names: Names = N
     return [Detection(_clip(b, image_hw), lab, s) for b, lab, s in zip(boxes, labels, scores)]
 
 
+def _number(value: Any, kind: type) -> Any:
+    """``kind(value)`` for ``kind`` int or float, None when the value is not one (text, null,
+    a list, or an infinity that JSON's 1e999 gives and ``int`` cannot take)."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _check_image_entry(images: List[Any], image_id: Any, image_hw: Tuple[int, int], what: str) -> None:
     """Refuse a file whose ``images`` entry gives another size than this image's."""
     entry = None
@@ -167,9 +169,8 @@ def _check_image_entry(images: List[Any], image_id: Any, image_hw: Tuple[int, in
             break
     if entry is None:
         return
-    try:
-        fw, fh = int(entry["width"]), int(entry["height"])
-    except (KeyError, TypeError, ValueError):
+    fw, fh = _number(entry.get("width"), int), _number(entry.get("height"), int)
+    if fw is None or fh is None:
         return
     h, w = int(image_hw[0]), int(image_hw[1])
     if (fw, fh) != (w, h):

@@ -6,13 +6,28 @@ a fraction of a second; ``"tiny"`` is the architecture of ``IDEA-Research/ground
 (Swin-T backbone, BERT-base text encoder, 900 queries, images resized to 800 px on the short
 side), whose cost per image is the real model's. The tokenizer is a BERT WordPiece tokenizer
 over the given words (plus BERT's special tokens and punctuation), made in memory.
-Needs ``transformers``.
+Needs ``transformers`` (``StandInDetector`` does not).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Iterable, Tuple
+from typing import Iterable, List, Sequence, Tuple
+
+class StandInDetector:
+    """A detector with known answers: the given ``Detection``s whose label was asked for, whatever
+    the image. ``calls`` records each ``(image shape, labels)`` it was asked, to check the plumbing."""
+
+    name = "stand-in"
+
+    def __init__(self, detections: Sequence[object]) -> None:
+        self.detections = list(detections)
+        self.calls: List[Tuple[tuple, Tuple[str, ...]]] = []
+
+    def detect(self, image, labels: Sequence[str]) -> list:
+        self.calls.append((tuple(image.shape), tuple(labels)))
+        return [d for d in self.detections if d.label in labels]
+
 
 _SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 _PUNCTUATION = tuple(".,;:!?'\"()-")

@@ -46,7 +46,20 @@ _OTHER_MAGIC = (
     (b"\x1a\x45\xdf\xa3", FileKind("video", "a Matroska / WebM video")),
     (b"ID3", FileKind("audio", "an MP3 audio file")),
     (b"fLaC", FileKind("audio", "a FLAC audio file")),
-    (b"OggS", FileKind("audio", "an Ogg audio or video file")),
+)
+# Ogg: the first packet of each stream names its codec. A video stream makes it a video.
+_OGG_VIDEO_CODECS = (
+    (b"\x80theora", "Theora"),
+    (b"OVP80", "VP8"),
+    (b"\x80daala", "Daala"),
+    (b"BBCD\x00", "Dirac"),
+    (b"\x01video", "OGM video"),
+)
+_OGG_AUDIO_CODECS = (
+    (b"OpusHead", "Opus"),
+    (b"\x01vorbis", "Vorbis"),
+    (b"\x7fFLAC", "FLAC"),
+    (b"Speex   ", "Speex"),
 )
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 
@@ -70,6 +83,8 @@ def sniff(head: bytes) -> FileKind:
         if head[8:11] == b"M4A":
             return FileKind("audio", "an M4A audio file")
         return FileKind("video", "an MP4 / MOV video")
+    if head.startswith(b"OggS"):
+        return _sniff_ogg(head)
     for magic, kind in _OTHER_MAGIC:
         if head.startswith(magic):
             return kind
@@ -86,6 +101,43 @@ def sniff(head: bytes) -> FileKind:
                 return UNKNOWN
         return FileKind("text", "a text file")
     return UNKNOWN
+
+
+def _ogg_first_packets(head: bytes) -> list:
+    """The payload starts of the beginning-of-stream pages at the head of an Ogg file.
+
+    Every logical stream (video, audio, metadata) opens with a page flagged "beginning of
+    stream" whose first packet identifies its codec, and all those pages come before any
+    other page; so walking the pages until the first one without the flag finds them all.
+    """
+    starts = []
+    at = 0
+    while head[at:at + 4] == b"OggS" and at + 27 <= len(head):
+        header_type = head[at + 5]
+        if not header_type & 0x02:  # no longer a beginning-of-stream page
+            break
+        segments = head[at + 26]
+        body = at + 27 + segments
+        if body > len(head):
+            break
+        size = sum(head[at + 27:body])
+        starts.append(head[body:body + size])
+        at = body + size
+    return starts
+
+
+def _sniff_ogg(head: bytes) -> FileKind:
+    """An Ogg file is a video if one of its streams is, audio if all known ones are audio."""
+    video, audio = [], []
+    for packet in _ogg_first_packets(head):
+        video += [name for magic, name in _OGG_VIDEO_CODECS if packet.startswith(magic)]
+        audio += [name for magic, name in _OGG_AUDIO_CODECS if packet.startswith(magic)]
+    if video:
+        return FileKind("video", f"an Ogg video ({', '.join(dict.fromkeys(video))})")
+    if audio:
+        return FileKind("audio", f"an Ogg audio file ({', '.join(dict.fromkeys(audio))})")
+    # Codec not recognised (or the head cut short): not refused here, the video decoder decides.
+    return FileKind("video", "an Ogg file")
 
 
 def sniff_file(source: Union[str, os.PathLike, bytes, bytearray]) -> FileKind:
