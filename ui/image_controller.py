@@ -56,7 +56,6 @@ class EverythingView:
     masks: Any  # PackedMasks, N x H x W
     status: str
     json_path: Optional[str]
-    regions: Dict[str, Any] = field(default_factory=dict)  # label map for the canvas
 
     @property
     def count(self) -> int:

@@ -120,7 +120,6 @@ class CanvasShown:
 
     image: Optional["weakref.ref"] = None
     masks: Dict[int, Tuple["weakref.ref", int]] = field(default_factory=dict)
-    everything: Optional["weakref.ref"] = None
 
 
 def canvas_id(obj: ImageObject) -> int:
@@ -156,7 +155,7 @@ class CanvasRenderer:
         hw = display_hw(h, w)
         if not _same(shown.image, st.image):
             update.picture = {"url": picture_url(st.display.pixels), "width": w, "height": h}
-            shown.image, shown.masks, shown.everything = weakref.ref(st.image), {}, None
+            shown.image, shown.masks = weakref.ref(st.image), {}
             if max(h, w) / max(1, min(h, w)) > EXTREME_ASPECT:
                 update.hint = (f"A very {'wide' if w > h else 'tall'} picture ({w}×{h}): it is shown small; "
                                "clicks and masks still use every pixel.")
@@ -190,22 +189,16 @@ class CanvasRenderer:
             update.candidate = obj.chosen
         else:
             update.candidates = []
-        if st.everything is None and shown.everything is not None:
-            update.regions, shown.everything = {}, None
         return CanvasView(update, objects, st.active, status_line(slot, self.registry, note), True)
 
-    @staticmethod
-    def regions(slot: "_ImageSlot") -> Dict[str, Any]:
-        """The "segment everything" regions as a label map for the canvas (hover and pick)."""
-        st = slot.state
-        ev = st.everything
-        shown: CanvasShown = slot.shown if isinstance(slot.shown, CanvasShown) else CanvasShown()
-        slot.shown = shown
-        if ev is None or not len(ev.masks):
-            shown.everything = None
-            return {}
-        shown.everything = weakref.ref(ev)
-        return {"url": label_map_png(ev.masks, display_hw(*st.hw)), "count": len(ev.masks)}
+
+
+def everything_regions(masks: Any, display: overlay.DisplayImage) -> Dict[str, Any]:
+    """"Segment everything" masks as the canvas's regions (a label map: hover and pick), or
+    ``{}`` (no regions) when there are none."""
+    if masks is None or not len(masks):
+        return {}
+    return {"url": label_map_png(masks, display.pixels.shape[:2]), "count": len(masks)}
 
 
 # ---------------------------------------------------------------------------- status line
