@@ -225,3 +225,47 @@ def test_upload_by_drop_at_390px_wide(served):
     assert abs(pts[0][0] - 450) <= 4 and abs(pts[0][1] - 300) <= 4, pts
     _shot(page, "390px")
     assert _toasts(page) == 0 and not page.errors, page.errors
+
+
+def _set_slider(page, elem_id: str, value: float) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.scroll_into_view_if_needed()
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def test_segment_everything_regions_hover_pick_then_refine(served):
+    page = _page(served, height=1400)
+    upload_image(page)
+    _status(page, "Ready", timeout=180_000)
+    page.get_by_text("Segment everything (automatic mask generator)").click()
+    _set_slider(page, "image-pps", 4)
+    _set_slider(page, "image-iou-thresh", 0)
+    _set_slider(page, "image-stability-thresh", 0)
+    page.locator("#image-everything").click()
+    wait_text(page, "#image-everything-status", "found in", timeout=240_000)
+    page.wait_for_function(f"() => document.querySelector('{ROOT}').__canvas.regions !== null", timeout=30_000)
+    count = _scene(page, "S.regions.count")
+    assert count >= 1
+    # Hover: the region under the pointer is highlighted (its label in data-hover).
+    spot = None
+    for x, y in ((230, 260), (620, 210), (270, 560), (820, 560), (60, 60), (500, 700)):
+        _hover(page, x, y)
+        page.wait_for_timeout(150)
+        if int(page.eval_on_selector(ROOT, "r => r.dataset.hover || '0'")) > 0:
+            spot = (x, y)
+            break
+    assert spot is not None, "no region under any probe point"
+    page.wait_for_timeout(200)
+    _shot(page, "everything_hover")
+    # Click: that region becomes an object, selected, and the regions go.
+    page.mouse.click(*screen_of_pixel(page, *spot))
+    _status(page, "is now Object")
+    page.wait_for_function(f"() => document.querySelector('{ROOT}').__canvas.regions === null", timeout=30_000)
+    assert _scene(page, "S.objects.length") == 1 and _scene(page, "Object.keys(S.masks[0]).length") == 1
+    # A click refines it: the region's point plus this one.
+    click_pixel(page, *spot)
+    _status(page, "2 foreground")
+    _shot(page, "everything_picked")
+    assert _toasts(page) == 0 and not page.errors, page.errors

@@ -164,8 +164,10 @@ class ImageTab:
             with gr.Row():
                 self.pps = NumberSlider(4, 64, value=self.everything_defaults.points_per_side, step=1,
                                         label="Points per side", elem_id="image-pps")
-                self.iou_t = NumberSlider(0.0, 1.0, value=0.8, step=0.01, label="Predicted IoU threshold")
-                self.stab_t = NumberSlider(0.0, 1.0, value=0.95, step=0.01, label="Stability score threshold")
+                self.iou_t = NumberSlider(0.0, 1.0, value=0.8, step=0.01, label="Predicted IoU threshold",
+                                         elem_id="image-iou-thresh")
+                self.stab_t = NumberSlider(0.0, 1.0, value=0.95, step=0.01, label="Stability score threshold",
+                                          elem_id="image-stability-thresh")
             with gr.Row():
                 self.nms_t = NumberSlider(0.0, 1.0, value=0.7, step=0.01, label="Box NMS threshold")
                 self.crops = NumberSlider(0, 2, value=0, step=1, label="Crop layers", elem_id="image-crops")
