@@ -13,8 +13,12 @@ import os
 import pytest
 
 from tests.browser_support import (ARTIFACTS, CANVAS, CHROMIUM, app_and_browser, click_pixel, open_page,
-                                   screen_of_pixel, upload_image)
-from tests.test_browser_image import _wait_status
+                                   screen_of_pixel, upload_image, wait_text)
+
+
+def _wait_status(page, text: str, timeout: int = 120_000) -> None:
+    wait_text(page, "#image-status", text, timeout=timeout)
+
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
