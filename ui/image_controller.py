@@ -399,6 +399,8 @@ class ImageController:
                 raise PromptError("This image already has the most objects this app keeps; remove one first.")
             rec = ev.records[i]
             mask = np.asarray(ev.masks[i], dtype=bool)
+            if not any(o.history for o in st.objects):
+                st.next_color = 0  # nothing made yet: the picked region is Object 1
             (px, py), = rec.get("point_coords") or [[float(np.nonzero(mask)[1].mean()), float(np.nonzero(mask)[0].mean())]]
             obj = ImageObject(st.next_color, history=[PromptSet(points=((float(px), float(py), 1),))])
             obj.prediction = Prediction(
