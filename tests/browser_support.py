@@ -28,16 +28,19 @@ CANVAS_TO_SCREEN = """([sel, x, y]) => {
   return [r.left + (x + 0.5) / S.W * r.width, r.top + (y + 0.5) / S.H * r.height];
 }"""
 
-# What a PromptCanvas shows (picture layer + overlay) as RGB rows, at the canvas's resolution.
-CANVAS_PIXELS = """(sel) => {
-  const root = document.querySelector(sel + ' .sc-root');
+# What a PromptCanvas shows (picture layer + overlay composited) at the canvas's resolution:
+# [w, h, RGBA bytes], or with an original pixel (x, y) the RGB there.
+CANVAS_PIXELS = """([sel, x, y]) => {
+  const root = document.querySelector(sel + ' .sc-root'), S = root.__canvas;
   const top = root.querySelector('.sc-canvas'), pic = root.querySelector('.sc-picture');
   const c = document.createElement('canvas');
   c.width = top.width; c.height = top.height;
   const g = c.getContext('2d');
   g.drawImage(pic, 0, 0);
   g.drawImage(top, 0, 0);
-  return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];
+  if (x === null) return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];
+  const px = g.getImageData(Math.floor((x + 0.5) / S.W * c.width), Math.floor((y + 0.5) / S.H * c.height), 1, 1).data;
+  return [px[0], px[1], px[2]];
 }"""
 
 # Screen position of an image pixel in an <img> drawn with object-fit: contain (letterboxed).
@@ -97,10 +100,19 @@ def fetch_shown(page, selector: str = CANVAS) -> np.ndarray:
     picture and overlay together, resized to the original image size (index it with image pixels)."""
     if selector.rstrip().endswith("img"):
         return fetch_image(page, page.eval_on_selector(selector, "img => img.src"))
-    w, h, data = page.evaluate(CANVAS_PIXELS, selector)
+    w, h, data = page.evaluate(CANVAS_PIXELS, [selector, None, None])
     rgba = np.asarray(data, dtype=np.uint8).reshape(h, w, 4)
     W, H = page.eval_on_selector(f"{selector} .sc-root", "r => [r.__canvas.W, r.__canvas.H]")
     return np.asarray(Image.fromarray(rgba[..., :3]).resize((W, H), Image.Resampling.NEAREST)).astype(np.int16)
+
+
+def set_slider(page, elem_id: str, value: float) -> None:
+    """Type ``value`` into the number box of the slider ``#elem_id`` (as a person would)."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.scroll_into_view_if_needed()
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
 
 
 def wait_text(page, selector: str, text: str, timeout: int = 120_000) -> None:
@@ -112,6 +124,11 @@ def screen_of_pixel(page, x: float, y: float, selector: str = CANVAS) -> Tuple[f
     """Screen position of image pixel (x, y) on the image canvas (scrolled into view first)."""
     page.locator(f"{selector} .sc-canvas").scroll_into_view_if_needed()
     return page.evaluate(CANVAS_TO_SCREEN, [selector, x, y])
+
+
+def canvas_pixel(page, selector: str, x: float, y: float) -> List[int]:
+    """RGB on screen at original pixel (x, y) of the PromptCanvas ``selector``."""
+    return page.evaluate(CANVAS_PIXELS, [selector, x, y])
 
 
 def masks_drawn(page, selector: str = CANVAS) -> int:

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.browser_support import (ARTIFACTS, CANVAS, CHROMIUM, app_and_browser, click_pixel, drag_pixels,
-                                   fetch_shown, open_page, screen_of_pixel, upload_image, wait_text)
+                                   fetch_shown, open_page, screen_of_pixel, set_slider, upload_image, wait_text)
 from ui.testing import hf_cache_env
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -227,22 +227,14 @@ def test_upload_by_drop_at_390px_wide(served):
     assert _toasts(page) == 0 and not page.errors, page.errors
 
 
-def _set_slider(page, elem_id: str, value: float) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.scroll_into_view_if_needed()
-    box.fill(str(value))
-    box.press("Enter")
-    box.blur()
-
-
 def test_segment_everything_regions_hover_pick_then_refine(served):
     page = _page(served, height=1400)
     upload_image(page)
     _status(page, "Ready", timeout=180_000)
     page.get_by_text("Segment everything (automatic mask generator)").click()
-    _set_slider(page, "image-pps", 4)
-    _set_slider(page, "image-iou-thresh", 0)
-    _set_slider(page, "image-stability-thresh", 0)
+    set_slider(page, "image-pps", 4)
+    set_slider(page, "image-iou-thresh", 0)
+    set_slider(page, "image-stability-thresh", 0)
     page.locator("#image-everything").click()
     wait_text(page, "#image-everything-status", "found in", timeout=240_000)
     page.wait_for_function(f"() => document.querySelector('{ROOT}').__canvas.regions !== null", timeout=30_000)

@@ -269,6 +269,21 @@ class ImageTab:
     def _prompt_kw(self) -> Dict[str, Any]:
         return dict(concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
 
+    def _everything_handler(self, controller: ImageController, show: Callable[[Any], Dict[Any, Any]]) -> Callable:
+        """The generator behind a "segment everything" event: progress while it runs, then
+        ``show(view)`` (the page draws regions on its canvas, the API gets the overlay picture)."""
+
+        @guarded(self.everything_status, generator=True)
+        def segment_everything(points_per_side: float, pred_iou_thresh: float, stability_score_thresh: float,
+                               box_nms_thresh: float, crop_n_layers: float, min_mask_region_area: float,
+                               request: gr.Request, progress=gr.Progress()):
+            params = self._everything_params(points_per_side, pred_iou_thresh, stability_score_thresh,
+                                             box_nms_thresh, crop_n_layers, min_mask_region_area)
+            for view in controller.everything(connection_of(request), params, progress_adapter(progress)):
+                yield {self.everything_status: gr.skip()} if view is None else show(view)
+
+        return segment_everything
+
     def _everything_params(self, points_per_side: float, pred_iou_thresh: float, stability_score_thresh: float,
                            box_nms_thresh: float, crop_n_layers: float, min_mask_region_area: float) -> EverythingParams:
         return EverythingParams(
@@ -398,19 +413,6 @@ class ImageTab:
                 return {}
             return self._hinted(lambda: ui.select_object(sid_of(request), index))
 
-        @guarded(self.everything_status, generator=True)
-        def page_segment_everything(points_per_side: float, pred_iou_thresh: float, stability_score_thresh: float,
-                               box_nms_thresh: float, crop_n_layers: float, min_mask_region_area: float,
-                               request: gr.Request, progress=gr.Progress()):
-            params = self._everything_params(points_per_side, pred_iou_thresh, stability_score_thresh,
-                                             box_nms_thresh, crop_n_layers, min_mask_region_area)
-            for view in ui.everything(sid_of(request), params, progress_adapter(progress)):
-                if view is None:
-                    yield {self.everything_status: gr.skip()}
-                else:
-                    yield {self.canvas: CanvasUpdate(regions=everything_regions(view.masks, view.display)).to_value(),
-                           self.everything_status: view.status, self.everything_file: view.json_path}
-
         c = self.canvas
         c.point(on_point, None, page, **gesture_kw)
         c.box(on_box, None, page, **gesture_kw)
@@ -433,7 +435,10 @@ class ImageTab:
         self.point_btn.click(page_add_point, [self.px, self.py, self.pfg], page, **button_kw)
         self.box_btn.click(page_add_box, [self.bx0, self.by0, self.bx1, self.by1], page, **button_kw)
         self.page_everything = self.everything_btn.click(
-            page_segment_everything, self._everything_inputs(),
+            self._everything_handler(ui, lambda view: {
+                self.canvas: CanvasUpdate(regions=everything_regions(view.masks, view.display)).to_value(),
+                self.everything_status: view.status, self.everything_file: view.json_path}),
+            self._everything_inputs(),
             [self.canvas, self.everything_status, self.everything_file],
             api_visibility="private", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1)
 
@@ -504,19 +509,6 @@ class ImageTab:
             paths = c.export(connection_of(request))
             return {self.files: paths, self.status: f"{len(paths)} files ready to download."}
 
-        @guarded(self.everything_status, generator=True)
-        def segment_everything(points_per_side: float, pred_iou_thresh: float, stability_score_thresh: float,
-                               box_nms_thresh: float, crop_n_layers: float, min_mask_region_area: float,
-                               request: gr.Request, progress=gr.Progress()):
-            params = self._everything_params(points_per_side, pred_iou_thresh, stability_score_thresh,
-                                             box_nms_thresh, crop_n_layers, min_mask_region_area)
-            for view in c.everything(connection_of(request), params, progress_adapter(progress)):
-                if view is None:
-                    yield {self.everything_status: gr.skip()}
-                else:
-                    yield {self.everything_canvas: view.canvas, self.everything_status: view.status,
-                           self.everything_file: view.json_path}
-
         @guarded(self.everything_status)
         def cancel_everything(request: gr.Request):
             return {self.everything_status: c.cancel_everything(connection_of(request))}
@@ -535,7 +527,10 @@ class ImageTab:
         api.click(remove_object, None, views, api_name="remove_object", **prompt_kw)
         self.export_btn.click(export, None, [self.files, self.status], api_name="export", **prompt_kw)
         everything_event = api.click(
-            segment_everything, self._everything_inputs(),
+            self._everything_handler(c, lambda view: {
+                self.everything_canvas: view.canvas, self.everything_status: view.status,
+                self.everything_file: view.json_path}),
+            self._everything_inputs(),
             [self.everything_canvas, self.everything_status, self.everything_file],
             api_name="segment_everything", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
         )
