@@ -68,7 +68,7 @@ def mask_png(mask: np.ndarray, color: Union[Sequence[int], str],
     if m.ndim != 2:
         raise ValueError(f"expected an HxW mask, got shape {m.shape}")
     rgb = _rgb(color)
-    m = resize_mask(m.astype(bool, copy=False), hw or display_hw(*m.shape))
+    m = resize_mask(m.astype(bool, copy=False), hw or display_hw(*m.shape), nearest=True)
     idx = m.astype(np.uint8)
     idx[mask_edges(m)] = 2
     img = Image.fromarray(idx, mode="L").convert("P")
