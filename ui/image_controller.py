@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from ui import exports, overlay
+from ui import image_exports, overlay
 from sam2.automatic_mask_generator import GenerationCancelled
 from ui.background_job import BackgroundJob
 from ui.image_engine import EverythingParams, ImageEngine, mask_as_logits
@@ -503,23 +503,8 @@ class ImageController:
         return f"Segment everything cancelled{where}." + ("" if ended else " (stopping...)")
 
     def _write_everything_json(self, slot: _ImageSlot) -> str:
-        st = slot.state
-        assert st.everything is not None
-        items = [
-            exports.ExportedMask(
-                mask=m,
-                label=f"mask {i + 1}",
-                predicted_iou=r.get("predicted_iou"),
-                stability_score=r.get("stability_score"),
-                point_coords=[tuple(p) for p in r.get("point_coords", [])],
-                point_labels=[1] * len(r.get("point_coords", [])),
-            )
-            for i, (m, r) in enumerate(zip(st.everything.masks, st.everything.records))
-        ]
-        stem = exports.safe_stem(st.name)
         slot.files.clear("everything")  # the previous run's file is replaced
-        return exports.write_coco_json(items, st.hw, slot.files.path(f"{stem}_everything.json", "everything"),
-                                       file_name=st.name)
+        return image_exports.write_everything_json(slot.state, lambda name: slot.files.path(name, "everything"))
 
     # ------------------------------------------------------------ downloads
     def export(self, sid: Optional[str]) -> List[str]:
@@ -529,42 +514,9 @@ class ImageController:
         deleted first (the page clears what it offers whenever the masks change)."""
 
         def act(slot: _ImageSlot) -> List[str]:
-            st = slot.state
-            st.require_image()
-            done = st.finished_objects()
-            if not done:
-                raise PromptError("Nothing to download yet: segment at least one object.")
-            assert st.image is not None
-            stem = exports.safe_stem(st.name)
+            slot.state.require_image()
             slot.files.clear("export")
-
-            def out(name: str) -> str:
-                return slot.files.path(name, "export")
-
-            masks = [o.mask for o in done]
-            union = exports.union_mask(masks, st.hw)  # type: ignore[arg-type]
-            paths = [
-                exports.write_mask_png(union, out(f"{stem}_mask.png")),
-                exports.write_cutout_png(st.image, union, out(f"{stem}_cutout.png")),
-            ]
-            items = []
-            for o in done:
-                assert o.prediction is not None
-                coords, labels = o.prompts.point_arrays()
-                items.append(exports.ExportedMask(
-                    mask=o.mask,  # type: ignore[arg-type]
-                    label=o.name,
-                    predicted_iou=float(o.prediction.iou[o.chosen]),
-                    stability_score=float(o.prediction.stability[o.chosen]),
-                    point_coords=[] if coords is None else coords.tolist(),
-                    point_labels=[] if labels is None else labels.tolist(),
-                    box_xyxy=o.prompts.box,
-                    category=o.label or "object",
-                ))
-            paths.append(exports.write_coco_json(items, st.hw, out(f"{stem}_masks.json"), file_name=st.name))
-            if len(done) > 1:
-                paths.append(exports.write_label_png(masks, out(f"{stem}_labels.png")))  # type: ignore[arg-type]
-            return paths
+            return image_exports.write_object_files(slot.state, lambda name: slot.files.path(name, "export"))
 
         return self._run(sid, act)
 
