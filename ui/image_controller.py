@@ -136,7 +136,7 @@ class ImageController:
             _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
         )
         #: What every action returns: ``render(slot, note)``, called under the session's lock.
-        self.render: Callable[[_ImageSlot, str], Any] = render or ApiRenderer(engine.registry)
+        self.render: Callable[[_ImageSlot, str], Any] = render or ApiRenderer(getattr(engine, "registry", None))
 
     def rendering(self, render: Callable[[_ImageSlot, str], Any]) -> "ImageController":
         """The same controller (same sessions, engine and locks) whose actions return what
