@@ -261,3 +261,14 @@ def test_segment_everything_regions_hover_pick_then_refine(served):
     _status(page, "2 foreground")
     _shot(page, "everything_picked")
     assert _toasts(page) == 0 and not page.errors, page.errors
+
+
+def test_an_example_opens_on_the_canvas(served):
+    page = _page(served)
+    page.wait_for_selector(f"{ROOT}[data-ready='1']", timeout=60_000)
+    page.locator("button.gallery-item:has(img[src*='shapes'])").first.click()
+    page.wait_for_function(f"() => document.querySelector('{ROOT}').__canvas.W === 1024", timeout=60_000)
+    _status(page, "Ready", timeout=180_000)
+    click_pixel(page, 230, 260)
+    _status(page, "1 foreground")
+    assert _toasts(page) == 0 and not page.errors, page.errors
