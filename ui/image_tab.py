@@ -45,6 +45,7 @@ from ui.model_registry import ModelUnavailableError
 from ui.prompts import PromptError
 from ui.image_engine import ENCODE_PROMPTS, EverythingParams
 from ui.inputs import number, whole_number
+from ui.image_api import EVERYTHING_GROUP, wire_api
 from ui.image_find import ImageFind
 from ui.model_selector import dropdown_update
 from ui.number_components import NumberBox, NumberSlider
@@ -53,7 +54,7 @@ from ui.sessions import connection_of, restore_tab
 
 CANDIDATE_CHOICES = [("Mask 1", 0), ("Mask 2", 1), ("Mask 3", 2)]
 PROMPT_GROUP = "image_prompt"
-EVERYTHING_GROUP = "image_everything"
+
 
 
 class SafeImage(gr.Image):
@@ -204,13 +205,13 @@ class ImageTab:
                 "with a note. Progress is shown while it runs; Cancel stops it.")
 
     # ------------------------------------------------------------------ rendering
-    def _api_outputs(self) -> List[Any]:
+    def api_outputs(self) -> List[Any]:
         return [self.overlay, self.gallery, self.candidate, self.objects, self.status]
 
     def _page_outputs(self) -> List[Any]:
         return [self.canvas, self.objects, self.status]
 
-    def _render(self, view: ImageView) -> Dict[Any, Any]:
+    def render_api(self, view: ImageView) -> Dict[Any, Any]:
         """An API endpoint's outputs (unchanged since before the canvas)."""
         return {
             self.overlay: view.canvas,
@@ -256,20 +257,20 @@ class ImageTab:
 
     # ------------------------------------------------------------------ events
     def _wire(self) -> None:
-        self._wire_api()  # first: the named endpoints keep their plain names
+        wire_api(self)  # first: the named endpoints keep their plain names
         self._wire_page()
         # Not in the everything group (it must run while that event holds the group's slot).
         self.everything_cancel_btn.click(self.cancel_everything, None, [self.everything_status],
                                          api_name="cancel_everything",
                                          cancels=[self.api_everything, self.page_everything],
-                                         **self._prompt_kw())
+                                         **self.prompt_kw())
         self._wire_find()
         self._wire_stale_downloads()
 
-    def _prompt_kw(self) -> Dict[str, Any]:
+    def prompt_kw(self) -> Dict[str, Any]:
         return dict(concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
 
-    def _everything_handler(self, controller: ImageController, show: Callable[[Any], Dict[Any, Any]]) -> Callable:
+    def everything_handler(self, controller: ImageController, show: Callable[[Any], Dict[Any, Any]]) -> Callable:
         """The generator behind a "segment everything" event: progress while it runs, then
         ``show(view)`` (the page draws regions on its canvas, the API gets the overlay picture)."""
 
@@ -303,8 +304,8 @@ class ImageTab:
         # Every gesture counts (none dropped while another is answered); the page shows no
         # progress veil over the picture per click.
         gesture_kw = dict(trigger_mode="multiple", api_visibility="private", show_progress="hidden",
-                          **self._prompt_kw())
-        button_kw = dict(api_visibility="private", show_progress="hidden", **self._prompt_kw())
+                          **self.prompt_kw())
+        button_kw = dict(api_visibility="private", show_progress="hidden", **self.prompt_kw())
 
         def sid_of(request: gr.Request) -> Optional[str]:
             return connection_of(request)
@@ -435,107 +436,15 @@ class ImageTab:
         self.point_btn.click(page_add_point, [self.px, self.py, self.pfg], page, **button_kw)
         self.box_btn.click(page_add_box, [self.bx0, self.by0, self.bx1, self.by1], page, **button_kw)
         self.page_everything = self.everything_btn.click(
-            self._everything_handler(ui, lambda view: {
+            self.everything_handler(ui, lambda view: {
                 self.canvas: CanvasUpdate(regions=everything_regions(view.masks, view.display)).to_value(),
                 self.everything_status: view.status, self.everything_file: view.json_path}),
-            self._everything_inputs(),
+            self.everything_inputs(),
             [self.canvas, self.everything_status, self.everything_file],
             api_visibility="private", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1)
 
-    def _everything_inputs(self) -> List[Any]:
+    def everything_inputs(self) -> List[Any]:
         return [self.pps, self.iou_t, self.stab_t, self.nms_t, self.crops, self.min_area]
-
-    def _wire_api(self) -> None:
-        """The named endpoints, as before the canvas: same inputs, same outputs (``ImageView``)."""
-        c = self.controller
-        views = self._api_outputs()
-        prompt_kw = self._prompt_kw()
-
-        @guarded(self.status)
-        def load_image(path: Optional[str], request: gr.Request):
-            sid = connection_of(request)
-            if not path:
-                return self._render(c.reset(sid))
-            return self._render(c.load_image(sid, path))
-
-        @guarded(self.status)
-        def set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.set_model(connection_of(request), model_id, progress_adapter(progress)))
-
-        @guarded(self.status)
-        def add_point(x: float, y: float, foreground: bool, request: gr.Request,
-                      progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.add_point(connection_of(request), x, y, bool(foreground), progress_adapter(progress)))
-
-        @guarded(self.status)
-        def add_box(x0: float, y0: float, x1: float, y1: float, request: gr.Request,
-                    progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.add_box(connection_of(request), x0, y0, x1, y1, progress_adapter(progress)))
-
-        @guarded(self.status)
-        def undo(request: gr.Request, progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.undo(connection_of(request), progress_adapter(progress)))
-
-        @guarded(self.status)
-        def refine(request: gr.Request, progress=gr.Progress(track_tqdm=True)):
-            return self._render(c.refine(connection_of(request), progress_adapter(progress)))
-
-        @guarded(self.status)
-        def clear(request: gr.Request):
-            return self._render(c.clear(connection_of(request)))
-
-        @guarded(self.status)
-        def pick_candidate(index: Optional[int], request: gr.Request):
-            if index is None:
-                return {}
-            return self._render(c.choose(connection_of(request), index))
-
-        @guarded(self.status)
-        def new_object(request: gr.Request):
-            return self._render(c.new_object(connection_of(request)))
-
-        @guarded(self.status)
-        def select_object(index: Optional[int], request: gr.Request):
-            if index is None:
-                return {}
-            return self._render(c.select_object(connection_of(request), index))
-
-        @guarded(self.status)
-        def remove_object(request: gr.Request):
-            return self._render(c.remove_object(connection_of(request)))
-
-        @guarded(self.status)
-        def export(request: gr.Request):
-            paths = c.export(connection_of(request))
-            return {self.files: paths, self.status: f"{len(paths)} files ready to download."}
-
-        @guarded(self.everything_status)
-        def cancel_everything(request: gr.Request):
-            return {self.everything_status: c.cancel_everything(connection_of(request))}
-
-        api = self.api
-        api.click(load_image, [self.upload], views, api_name="load_image", concurrency_limit=self.concurrency_limit)
-        api.click(set_model, [self.model], views, api_name="set_model", **prompt_kw)
-        api.click(add_point, [self.px, self.py, self.pfg], views, api_name="add_point", **prompt_kw)
-        api.click(add_box, [self.bx0, self.by0, self.bx1, self.by1], views, api_name="add_box", **prompt_kw)
-        api.click(undo, None, views, api_name="undo", **prompt_kw)
-        api.click(refine, None, views, api_name="refine", **prompt_kw)
-        api.click(clear, None, views, api_name="clear", **prompt_kw)
-        api.click(pick_candidate, [self.candidate], views, api_name="pick_candidate", **prompt_kw)
-        api.click(new_object, None, views, api_name="new_object", **prompt_kw)
-        api.click(select_object, [self.objects], views, api_name="select_object", **prompt_kw)
-        api.click(remove_object, None, views, api_name="remove_object", **prompt_kw)
-        self.export_btn.click(export, None, [self.files, self.status], api_name="export", **prompt_kw)
-        everything_event = api.click(
-            self._everything_handler(c, lambda view: {
-                self.everything_canvas: view.canvas, self.everything_status: view.status,
-                self.everything_file: view.json_path}),
-            self._everything_inputs(),
-            [self.everything_canvas, self.everything_status, self.everything_file],
-            api_name="segment_everything", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
-        )
-        self.api_everything = everything_event
-        self.cancel_everything = cancel_everything
 
     # ------------------------------------------------------------------ find objects
     def _build_find(self) -> None:
@@ -561,7 +470,7 @@ class ImageTab:
     def _wire_find(self) -> None:
         if self.find is None or self.ui_find is None:
             return
-        prompt_kw = self._prompt_kw()
+        prompt_kw = self.prompt_kw()
 
         def wire(finder: ImageFind, render: Callable[[Any], Dict[Any, Any]], outputs: List[Any], **kw: Any) -> tuple:
             @guarded(self.status)
@@ -584,9 +493,9 @@ class ImageTab:
         self.find_file.upload(find_boxes_file, [self.find_file], self._page_outputs(), api_visibility="private",
                               **prompt_kw)
         # The API: as before.
-        find, find_boxes_file = wire(self.find, self._render, self._api_outputs())
-        self.api.click(find, [self.find_text, self.find_threshold], self._api_outputs(), api_name="find", **prompt_kw)
-        self.api.click(find_boxes_file, [self.find_file], self._api_outputs(), api_name="find_boxes_file",
+        find, find_boxes_file = wire(self.find, self.render_api, self.api_outputs())
+        self.api.click(find, [self.find_text, self.find_threshold], self.api_outputs(), api_name="find", **prompt_kw)
+        self.api.click(find_boxes_file, [self.find_file], self.api_outputs(), api_name="find_boxes_file",
                        **prompt_kw)
 
     def _wire_stale_downloads(self) -> None:
