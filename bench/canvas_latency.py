@@ -8,12 +8,20 @@ and decode, drawing). With ``--url``, any page holding a PromptCanvas with a pic
 (the real app once the tabs use it): the same number including the model.
 
     python bench/canvas_latency.py [--clicks 20] [--url http://127.0.0.1:7860/ --canvas '#image-canvas']
+    python bench/canvas_latency.py --app [--photo /work/shared/media/truck.jpg] [--precision auto]
+
+``--app``: the real app (``python app.py --no-video``, SAM 2.1 tiny with seeded random weights,
+which cost the same as real ones) on an 1800x1200 photo, uploaded through the image canvas;
+then the server-side part of a click measured in this process with the same model (the
+controller's ``add_point`` through the canvas renderer: decoder, mask PNG), so that the
+rest of the browser number is the round trip (Gradio's queue, transfer, PNG decode, drawing).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -42,7 +50,50 @@ def server_side_ms(repeats: int = 20) -> dict:
     return {"mask_png_ms": statistics.median(times), "mask_png_bytes": len(url)}
 
 
-def measure(url: str, canvas: str, clicks: int, warmup: int, headed_chromium: str) -> list:
+def app_server_side_ms(photo: str, precision: str, clicks: int, cache_env: dict) -> dict:
+    """Median ms of a click's server-side work in the image tab's controller: total, decoder,
+    and rendering the canvas update (mask PNG of the changed object); with the app's model."""
+    os.environ.update(cache_env)
+    from ui.app_ui import AppConfig, make_registry
+    from ui.image_controller import ImageController
+    from ui.image_engine import ImageEngine
+    from ui.image_view import CanvasRenderer
+
+    registry = make_registry(AppConfig(device="cpu", precision=precision))
+    controller = ImageController(ImageEngine(registry))
+    ui = controller.rendering(CanvasRenderer(registry))
+    ui.load_image("bench", photo)
+    ui.prepare("bench", None)
+    total, decode, png = [], [], []
+    h, w = ui.sessions.run("bench", lambda slot: slot.state.hw)
+    for i in range(clicks + 2):
+        x, y = w * (0.15 + 0.7 * ((i * 0.37) % 1.0)), h * (0.2 + 0.6 * ((i * 0.61) % 1.0))
+        t = time.perf_counter()
+        view = ui.add_point("bench", x, y, True)
+        total.append((time.perf_counter() - t) * 1000)
+        decode.append(ui.sessions.run("bench", lambda slot: slot.last_decode_s) * 1000)
+        png.append(sum(len(u or "") for per in (view.update.masks or {}).values() for u in per.values()))
+    total, decode, png = total[2:], decode[2:], png[2:]
+    return {"total_ms": statistics.median(total), "decode_ms": statistics.median(decode),
+            "render_ms": statistics.median([a - b for a, b in zip(total, decode)]),
+            "mask_bytes": int(statistics.median(png))}
+
+
+def photo_copy(photo: str, folder: str, size=(1800, 1200)) -> str:
+    """``photo`` at exactly ``size`` (the issue's 1800x1200), as a JPEG in ``folder``."""
+    from PIL import Image
+
+    out = os.path.join(folder, "photo_1800x1200.jpg")
+    with Image.open(photo) as im:
+        im = im.convert("RGB")
+        if im.size != size:
+            im = im.resize(size, Image.Resampling.LANCZOS)
+        im.save(out, quality=92)
+    return out
+
+
+def measure(url: str, canvas: str, clicks: int, warmup: int, headed_chromium: str,
+            upload: str = None) -> list:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -50,6 +101,11 @@ def measure(url: str, canvas: str, clicks: int, warmup: int, headed_chromium: st
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(url, wait_until="load", timeout=120_000)
+            if upload:  # through the canvas's file input, then wait until the image is encoded
+                page.wait_for_selector(f"{canvas} .sc-root[data-ready='1']", timeout=120_000)
+                page.locator(f"{canvas} .sc-file").set_input_files(upload)
+                page.wait_for_function("() => (document.querySelector('#image-status')?.innerText || '')"
+                                       ".includes('Ready')", timeout=300_000)
             page.wait_for_selector(f"{canvas} .sc-root[data-state=ready]", timeout=300_000)
             rect = page.eval_on_selector(f"{canvas} .sc-canvas",
                                          "c => { const r = c.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }")
@@ -57,6 +113,7 @@ def measure(url: str, canvas: str, clicks: int, warmup: int, headed_chromium: st
             rect = page.eval_on_selector(f"{canvas} .sc-canvas",
                                          "c => { const r = c.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }")
             total = warmup + clicks
+            decodes = []
             for i in range(total):
                 # Points spread over the picture; Z between clicks keeps one object with one point.
                 u = 0.15 + 0.7 * ((i * 0.37) % 1.0)
@@ -66,9 +123,15 @@ def measure(url: str, canvas: str, clicks: int, warmup: int, headed_chromium: st
                     "([sel, n]) => document.querySelector(sel + ' .sc-root').__canvas.stats.length >= n",
                     arg=[canvas, i + 1], timeout=120_000)
                 page.wait_for_timeout(50)
+                if upload:  # the app's status line says how long its decoder took for this click
+                    text = page.inner_text("#image-status")
+                    found = re.search(r"decode (\d+) ms", text)
+                    decodes.append(float(found.group(1)) if found else float("nan"))
             stats = page.eval_on_selector(f"{canvas} .sc-root", "r => r.__canvas.stats.map(s => [s.ms, s.arrived])")
         finally:
             browser.close()
+    if upload:
+        return [(m, a, d) for (m, a), d in zip(stats[warmup:], decodes[warmup:])]
     return stats[warmup:]
 
 
@@ -79,7 +142,12 @@ def main() -> None:
     ap.add_argument("--url", help="a running app; default: start ui.canvas.demo in this process")
     ap.add_argument("--canvas", default="#demo-image", help="CSS selector of the PromptCanvas (its elem_id)")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    ap.add_argument("--app", action="store_true", help="start the real app (tiny, random weights) on a photo")
+    ap.add_argument("--photo", default=str(REPO.parent / "shared" / "media" / "truck.jpg"))
+    ap.add_argument("--precision", default="auto", choices=["auto", "fast", "exact"])
     args = ap.parse_args()
+    if args.app:
+        return main_app(args)
 
     demo = None
     url = args.url
@@ -108,6 +176,32 @@ def main() -> None:
     if demo is not None:
         s = server_side_ms()
         print(f"  of which the stand-in's mask PNG: {s['mask_png_ms']:.1f} ms, {s['mask_png_bytes']} bytes (data URL)")
+
+
+def main_app(args) -> None:
+    import tempfile
+
+    from ui.testing import AppProcess, hf_cache_env
+
+    with tempfile.TemporaryDirectory(prefix="canvas_latency_") as tmp:
+        env = hf_cache_env(os.path.join(tmp, "hf"))
+        photo = photo_copy(args.photo, tmp)
+        with AppProcess(["--no-video", "--device", "cpu", "--precision", args.precision], env) as app:
+            stats = measure(app.url, "#image-canvas", args.clicks, args.warmup, args.chromium, upload=photo)
+        server = app_server_side_ms(photo, args.precision, args.clicks, env)
+    ms, arrived, decoder = [m for m, _, _ in stats], [a for _, a, _ in stats], [d for _, _, d in stats]
+    ms_sorted = sorted(ms)
+    print(f"image tab, SAM 2.1 tiny (random weights), --precision {args.precision}, 1800x1200 photo, "
+          f"{len(ms)} clicks:")
+    print(f"  click-to-visible in Chromium: median {statistics.median(ms):.1f} ms, min {ms_sorted[0]:.1f}, "
+          f"p90 {ms_sorted[int(0.9 * (len(ms) - 1))]:.1f}, max {ms_sorted[-1]:.1f}")
+    print(f"  answer in the page after a median {statistics.median(arrived):.1f} ms (the rest: PNG decode, drawing)")
+    print(f"  server side: the app's decoder (its status line) median {statistics.median(decoder):.1f} ms; "
+          f"the canvas update (in-process: state, mask PNG {server['mask_bytes']} bytes) "
+          f"{server['render_ms']:.1f} ms")
+    print(f"  so the round trip (queue, transfer, browser decode and draw) is about "
+          f"{statistics.median(ms) - statistics.median(decoder) - server['render_ms']:.1f} ms "
+          f"(in-process the decoder took a median {server['decode_ms']:.1f} ms: this machine is shared)")
 
 
 if __name__ == "__main__":

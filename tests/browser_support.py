@@ -19,7 +19,29 @@ SHAPES = os.path.join(REPO_ROOT, "examples", "shapes.png")  # 1024 x 768
 ARTIFACTS = os.path.join(REPO_ROOT, "test-artifacts")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CANVAS = "#image-canvas img"
+CANVAS = "#image-canvas"  # the image tab's PromptCanvas (ui/canvas)
+
+# Screen position of an image pixel on a PromptCanvas (original pixels, centres at integers).
+CANVAS_TO_SCREEN = """([sel, x, y]) => {
+  const root = document.querySelector(sel + ' .sc-root'), S = root.__canvas;
+  const r = root.querySelector('.sc-canvas').getBoundingClientRect();
+  return [r.left + (x + 0.5) / S.W * r.width, r.top + (y + 0.5) / S.H * r.height];
+}"""
+
+# What a PromptCanvas shows (picture layer + overlay composited) at the canvas's resolution:
+# [w, h, RGBA bytes], or with an original pixel (x, y) the RGB there.
+CANVAS_PIXELS = """([sel, x, y]) => {
+  const root = document.querySelector(sel + ' .sc-root'), S = root.__canvas;
+  const top = root.querySelector('.sc-canvas'), pic = root.querySelector('.sc-picture');
+  const c = document.createElement('canvas');
+  c.width = top.width; c.height = top.height;
+  const g = c.getContext('2d');
+  g.drawImage(pic, 0, 0);
+  g.drawImage(top, 0, 0);
+  if (x === null) return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];
+  const px = g.getImageData(Math.floor((x + 0.5) / S.W * c.width), Math.floor((y + 0.5) / S.H * c.height), 1, 1).data;
+  return [px[0], px[1], px[2]];
+}"""
 
 # Screen position of an image pixel in an <img> drawn with object-fit: contain (letterboxed).
 TO_SCREEN = """([img, x, y]) => {
@@ -59,9 +81,12 @@ def upload_video(page, path: str) -> None:
 
 
 def upload_image(page, path: str = SHAPES) -> None:
-    """Wait for the image tab's file input and upload ``path`` through it."""
-    page.wait_for_selector("#image-upload input[type=file]", state="attached", timeout=60_000)
-    page.set_input_files("#image-upload input[type=file]", path)
+    """Upload ``path`` through the image canvas's file input (what "click to browse" opens)
+    and wait until the canvas shows it."""
+    page.wait_for_selector(f"{CANVAS} .sc-root[data-ready='1']", timeout=60_000)
+    page.locator(f"{CANVAS} .sc-file").set_input_files(path)
+    page.wait_for_function(f"() => document.querySelector('{CANVAS} .sc-root').dataset.state === 'ready'"
+                           f" && document.querySelector('{CANVAS} .sc-root').__canvas.W > 0", timeout=120_000)
 
 
 def fetch_image(page, src: str) -> np.ndarray:
@@ -71,8 +96,23 @@ def fetch_image(page, src: str) -> np.ndarray:
 
 
 def fetch_shown(page, selector: str = CANVAS) -> np.ndarray:
-    """The picture shown by the <img> at ``selector`` as an int16 RGB array."""
-    return fetch_image(page, page.eval_on_selector(selector, "img => img.src"))
+    """What ``selector`` shows as an int16 RGB array: an <img>'s picture, or a PromptCanvas's
+    picture and overlay together, resized to the original image size (index it with image pixels)."""
+    if selector.rstrip().endswith("img"):
+        return fetch_image(page, page.eval_on_selector(selector, "img => img.src"))
+    w, h, data = page.evaluate(CANVAS_PIXELS, [selector, None, None])
+    rgba = np.asarray(data, dtype=np.uint8).reshape(h, w, 4)
+    W, H = page.eval_on_selector(f"{selector} .sc-root", "r => [r.__canvas.W, r.__canvas.H]")
+    return np.asarray(Image.fromarray(rgba[..., :3]).resize((W, H), Image.Resampling.NEAREST)).astype(np.int16)
+
+
+def set_slider(page, elem_id: str, value: float) -> None:
+    """Type ``value`` into the number box of the slider ``#elem_id`` (as a person would)."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.scroll_into_view_if_needed()
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
 
 
 def wait_text(page, selector: str, text: str, timeout: int = 120_000) -> None:
@@ -80,20 +120,50 @@ def wait_text(page, selector: str, text: str, timeout: int = 120_000) -> None:
                            arg=[selector, text], timeout=timeout)
 
 
-def screen_of_pixel(page, x: int, y: int) -> Tuple[float, float]:
+def screen_of_pixel(page, x: float, y: float, selector: str = CANVAS) -> Tuple[float, float]:
     """Screen position of image pixel (x, y) on the image canvas (scrolled into view first)."""
-    page.locator(CANVAS).scroll_into_view_if_needed()
-    return page.evaluate(TO_SCREEN, [page.query_selector(CANVAS), x, y])
+    page.locator(f"{selector} .sc-canvas").scroll_into_view_if_needed()
+    return page.evaluate(CANVAS_TO_SCREEN, [selector, x, y])
 
 
-def click_pixel(page, x: int, y: int) -> None:
-    """Click image pixel (x, y) and wait until the canvas shows the new overlay."""
-    old = page.eval_on_selector(CANVAS, "img => img.src")
-    sx, sy = screen_of_pixel(page, x, y)
-    page.mouse.click(sx, sy)
-    page.wait_for_function(
-        "(old) => { const i = document.querySelector('#image-canvas img'); return i && i.src !== old; }",
-        arg=old, timeout=120_000)
+def canvas_pixel(page, selector: str, x: float, y: float) -> List[int]:
+    """RGB on screen at original pixel (x, y) of the PromptCanvas ``selector``."""
+    return page.evaluate(CANVAS_PIXELS, [selector, x, y])
+
+
+def masks_drawn(page, selector: str = CANVAS) -> int:
+    """How many answers with a mask the canvas has drawn so far (its click-to-visible log)."""
+    return page.eval_on_selector(f"{selector} .sc-root", "r => r.__canvas.stats.length")
+
+
+def wait_masks_drawn(page, n: int, selector: str = CANVAS, timeout: int = 120_000) -> None:
+    page.wait_for_function("([s, n]) => document.querySelector(s + ' .sc-root').__canvas.stats.length >= n",
+                           arg=[selector, n], timeout=timeout)
+
+
+def click_pixel(page, x: float, y: float, button: str = "left", modifiers: Optional[List[str]] = None,
+                selector: str = CANVAS) -> None:
+    """Click image pixel (x, y) with a real mouse and wait until the answering mask is drawn."""
+    before = masks_drawn(page, selector)
+    sx, sy = screen_of_pixel(page, x, y, selector)
+    if modifiers:
+        for key in modifiers:
+            page.keyboard.down(key)
+    page.mouse.click(sx, sy, button=button)
+    if modifiers:
+        for key in modifiers:
+            page.keyboard.up(key)
+    wait_masks_drawn(page, before + 1, selector)
+
+
+def drag_pixels(page, x0: float, y0: float, x1: float, y1: float, selector: str = CANVAS, steps: int = 8) -> None:
+    """Press at image pixel (x0, y0), move to (x1, y1) (may be outside the picture), release."""
+    sx0, sy0 = screen_of_pixel(page, x0, y0, selector)
+    sx1, sy1 = page.evaluate(CANVAS_TO_SCREEN, [selector, x1, y1])
+    page.mouse.move(sx0, sy0)
+    page.mouse.down()
+    page.mouse.move(sx1, sy1, steps=steps)
+    page.mouse.up()
 
 
 def video_frames(n: int, w: int = 240, h: int = 160):

@@ -8,21 +8,13 @@ import os
 
 import pytest
 
-from tests.browser_support import ARTIFACTS, CHROMIUM, app_and_browser, open_page, upload_image
+from tests.browser_support import ARTIFACTS, CHROMIUM, app_and_browser, open_page, set_slider, upload_image
 from ui.testing import hf_cache_env
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
-
-
-def _set_slider(page, elem_id: str, value: int) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.scroll_into_view_if_needed()
-    box.fill(str(value))
-    box.press("Enter")
-    box.blur()
 
 
 def test_progress_and_cancel_in_the_page(tmp_path):
@@ -33,8 +25,8 @@ def test_progress_and_cancel_in_the_page(tmp_path):
         page.wait_for_function(
             "() => (document.querySelector('#image-status')?.innerText || '').includes('Ready')", timeout=180_000)
         page.get_by_text("Segment everything (automatic mask generator)").click()
-        _set_slider(page, "image-pps", 64)
-        _set_slider(page, "image-crops", 2)
+        set_slider(page, "image-pps", 64)
+        set_slider(page, "image-crops", 2)
         assert "about 2,048 prompts" in page.inner_text("#image-everything-limit")
         page.locator("#image-everything").click()
         page.wait_for_function("() => /batch \\d+ of 21/.test(document.body.innerText)", timeout=240_000)

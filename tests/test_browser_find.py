@@ -1,6 +1,6 @@
 """The image tab's "Find objects" in a real headless Chromium: type words, press Find, see
 one labelled object per box in the list, the count in the status and the masks on the
-canvas. The detector is a seeded random miniature Grounding DINO (``sam2.find.testing``);
+canvas with a label chip each. The detector is a seeded random miniature Grounding DINO (``sam2.find.testing``);
 the screenshot is kept in test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from ui.testing import REPO_ROOT, AppProcess, hf_cache_env
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("transformers")
 
-from tests.browser_support import ARTIFACTS, CANVAS, CHROMIUM, CHROMIUM_ARGS, fetch_shown, wait_text  # noqa: E402
+from tests.browser_support import (ARTIFACTS, CANVAS, CHROMIUM, CHROMIUM_ARGS, fetch_shown, upload_image,  # noqa: E402
+                                   wait_text)
 
 
 def _fetch_image(page):
@@ -43,9 +44,7 @@ def test_typing_a_query_adds_labelled_objects(tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
             page.goto(app.url, wait_until="load", timeout=120_000)
-            page.wait_for_selector("#image-upload input[type=file]", state="attached", timeout=60_000)
-            page.set_input_files("#image-upload input[type=file]", STREET)
-            page.wait_for_selector(CANVAS, timeout=120_000)
+            upload_image(page, STREET)
             _wait_status(page, "Ready", timeout=180_000)
             before = _fetch_image(page)
 
@@ -63,6 +62,7 @@ def test_typing_a_query_adds_labelled_objects(tmp_path):
             status = page.inner_text("#image-status")
             names = page.locator("#image-objects label").all_inner_texts()
             after = _fetch_image(page)
+            tags = page.eval_on_selector(f"{CANVAS} .sc-root", "r => r.dataset.tags || ''").split("|")
         finally:
             browser.close()
 
@@ -72,5 +72,7 @@ def test_typing_a_query_adds_labelled_objects(tmp_path):
     # The count in the status is the number of objects in the list.
     cars = sum(": car " in n for n in names)
     assert f"{cars} car" in status, (status, names)
+    # Each found object has its label chip on the picture ("car 0.97").
+    assert len(tags) == len(names) and all(t.split(" ")[0] in ("car", "person") for t in tags), (tags, names)
     changed = np.abs(after - before).sum(axis=-1) > 40
     assert changed.mean() > 0.01, "no mask was drawn on the canvas"

@@ -13,8 +13,12 @@ import os
 import pytest
 
 from tests.browser_support import (ARTIFACTS, CANVAS, CHROMIUM, app_and_browser, click_pixel, open_page,
-                                   screen_of_pixel, upload_image)
-from tests.test_browser_image import _wait_status
+                                   screen_of_pixel, upload_image, wait_text)
+
+
+def _wait_status(page, text: str, timeout: int = 120_000) -> None:
+    wait_text(page, "#image-status", text, timeout=timeout)
+
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -32,7 +36,6 @@ def test_failed_switch_in_the_page_returns_to_the_working_model(tmp_path, tiny_c
     with app_and_browser(args, env) as (app, browser):
         page = open_page(browser, app.url)
         upload_image(page)
-        page.wait_for_selector(CANVAS, timeout=120_000)
         _wait_status(page, "Ready", timeout=180_000)
         click_pixel(page, 230, 260)
         _wait_status(page, "1 foreground")
@@ -58,7 +61,8 @@ def test_failed_switch_in_the_page_returns_to_the_working_model(tmp_path, tiny_c
         status = page.inner_text("#image-status")
         assert "--checkpoint" in status and "/tmp" not in status and home not in status
         # The picture and its candidates stay; no error badge on them.
-        assert page.locator(CANVAS).count() == 1 and page.locator("#image-candidates img").count() == 3
+        assert page.eval_on_selector(f"{CANVAS} .sc-root", "r => r.__canvas.W") == 1024
+        assert page.locator(f"{CANVAS} .sc-chip").count() == 3
         assert page.locator("#image-canvas").get_by_text("Error").count() == 0
 
         click_pixel(page, 800, 560)
@@ -74,19 +78,20 @@ def test_first_run_without_the_hub_keeps_the_picture_and_says_why(tmp_path):
     env = {"HF_HOME": home, "HF_HUB_CACHE": os.path.join(home, "hub"), "HF_HUB_OFFLINE": "1"}
     with app_and_browser(["--no-video", "--device", "cpu"], env) as (app, browser):
         page = open_page(browser, app.url)
-        page.wait_for_selector("#image-upload input[type=file]", state="attached", timeout=60_000)
+        page.wait_for_selector(f"{CANVAS} .sc-root[data-ready='1']", timeout=60_000)
         assert "is unavailable" in page.inner_text("body")  # the header says it before any upload
         upload_image(page)
-        page.wait_for_selector(CANVAS, timeout=120_000)
         _wait_status(page, "is unavailable", timeout=30_000)
-        src = page.eval_on_selector(CANVAS, "img => img.src")
         sx, sy = screen_of_pixel(page, 230, 260)
-        # The answer to the click is one more warning (the status line keeps the same words).
-        count = "() => document.querySelectorAll('.toast-messages > *').length"
-        before = page.evaluate(count)
+        # The answer to the click is a hint on the picture (and the status line keeps the same
+        # words); the click's provisional mark goes.
+        page.eval_on_selector(f"{CANVAS} .sc-root", "r => { r.dataset.hint = ''; }")
         t0 = time.perf_counter()
         page.mouse.click(sx, sy)
-        page.wait_for_function(f"() => ({count})() > {before}", timeout=30_000)
+        page.wait_for_function(f"() => (document.querySelector('{CANVAS} .sc-root').dataset.hint || '')"
+                               ".includes('unavailable')", timeout=30_000)
+        page.wait_for_function(f"() => document.querySelector('{CANVAS} .sc-root').__canvas.pending.length === 0",
+                               timeout=30_000)
         answered_s = time.perf_counter() - t0
         page.wait_for_timeout(800)
         page.screenshot(path=os.path.join(ARTIFACTS, "browser_models_no_hub_click.png"), full_page=True)
@@ -95,5 +100,5 @@ def test_first_run_without_the_hub_keeps_the_picture_and_says_why(tmp_path):
         assert "Image loaded" not in status
         assert answered_s < 5.0, answered_s
         # The picture stays, without an error badge.
-        assert page.eval_on_selector(CANVAS, "img => img.src") == src
+        assert page.eval_on_selector(f"{CANVAS} .sc-root", "r => r.__canvas.W") == 1024
         assert page.locator("#image-canvas").get_by_text("Error").count() == 0

@@ -62,14 +62,19 @@ def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_pa
         t0 = time.monotonic()
         page.reload(wait_until="load")
         wait_text(page, "#image-status", "Restored after the page reload", timeout=60_000)
-        page.wait_for_selector(CANVAS, timeout=60_000)
+        # The canvas has the picture again and both objects' masks drawn.
+        page.wait_for_function("() => { const S = document.querySelector('#image-canvas .sc-root').__canvas;"
+                               " return S.W === 1024 && S.imgs[0] && S.imgs[0].complete && S.masks[0]"
+                               " && Object.values(S.masks[0]).filter((m) => m.img && m.img.complete).length === 2; }",
+                               timeout=60_000)
         print(f"\nreload -> image session shown again in {time.monotonic() - t0:.2f} s")
         page.wait_for_timeout(500)
         page.screenshot(path=os.path.join(ARTIFACTS, "browser_session_reloaded.png"), full_page=True)
         restored = fetch_shown(page, CANVAS)
         labels_after = _object_labels(page, "#image-objects")
         status_after = page.inner_text("#image-status")
-        candidates = page.locator("#image-candidates img").count()
+        candidates = page.locator("#image-canvas .sc-chip").count()
+        prompts = page.eval_on_selector("#image-canvas .sc-root", "r => r.__canvas.prompts[0]")
 
         # The restored session goes on where it was: one more click on Object 2.
         click_pixel(page, 600, 190)
@@ -78,10 +83,9 @@ def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_pa
         # Another tab is another session: it starts empty.
         other = context.new_page()
         other.goto(app.url, wait_until="load", timeout=120_000)
-        wait_text(other, "#image-status", "Upload an image", timeout=60_000)
+        wait_text(other, "#image-status", "Drop an image", timeout=60_000)
         other.wait_for_timeout(1000)
-        other_has_canvas = other.locator(CANVAS).count() > 0 and bool(
-            other.eval_on_selector(CANVAS, "img => img.getAttribute('src')"))
+        other_has_canvas = other.eval_on_selector("#image-canvas .sc-root", "r => r.__canvas.W > 0")
         other.screenshot(path=os.path.join(ARTIFACTS, "browser_session_other_tab.png"), full_page=True)
 
         # A duplicated tab (Chrome's "Duplicate" copies sessionStorage, key included) while the
@@ -108,6 +112,7 @@ def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_pa
     assert "Object 2" in status_after and "2 foreground" in status_after, status_after
     assert status_before.split("\n")[0] in status_after
     assert candidates == 3
+    assert [len(p["points"]) for p in prompts.values()] == [1, 2], prompts  # the points, redrawn
     assert not other_has_canvas
     assert not dup_has_canvas, "the duplicated tab shows the original's session"
     assert original_labels == labels_before

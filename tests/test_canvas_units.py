@@ -102,7 +102,7 @@ def test_update_message_is_json_with_only_what_changed():
     assert u1["seq"] != u2["seq"]  # two equal changes both reach the browser
     assert u1["masks"] == {"0": {"1": "data:x"}} and u1["ack"] == 4
     assert u1["prompts"]["0"]["1"] == {"points": [[1.0, 2.0, 1]], "box": None}
-    assert u1["objects"] == [{"id": 1, "color": "#1e90ff", "label": "object 1"}]
+    assert u1["objects"] == [{"id": 1, "color": "#1e90ff", "label": "object 1", "tag": ""}]
     assert set(u2) == {"v", "seq", "masks"}
     json.dumps(u1)
     pic = CanvasUpdate.image(picture_url(np.zeros((10, 20, 3), np.uint8)), 20, 10).to_value()

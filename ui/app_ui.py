@@ -45,7 +45,6 @@ READ_KEY_JS = f"() => sessionStorage.getItem('{SESSION_STORAGE_KEY}') || ''"
 SAVE_KEY_JS = f"(k) => {{ if (k) sessionStorage.setItem('{SESSION_STORAGE_KEY}', k); }}"
 
 CSS = """
-#image-canvas img { cursor: crosshair; }
 #image-status p { margin: 0.15em 0; }
 #video-canvas img { cursor: crosshair; }
 #video-status p { margin: 0.15em 0; }
@@ -164,8 +163,8 @@ def _header(registry: ModelRegistry) -> str:
     source = "local checkpoint" if registry.checkpoint else "Hugging Face Hub"
     when = "is loaded" if registry.is_loaded(None) else "loads on first use"
     text = ("## SAM 2 — Segment Anything in images and videos\n"
-            "Click on an object to segment it: green points mark the object, red points the "
-            f"background, or draw a box with two clicks. The model {when} "
+            "Click on an object to segment it: a click marks the object (green), a right click or "
+            f"Shift+click the background (red), a drag draws a box. The model {when} "
             f"(default **{model_label(registry.default_model)}** from the {source}, on "
             f"**{registry.device}**).")
     try:

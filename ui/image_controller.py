@@ -1,7 +1,9 @@
-"""Image-tab behaviour without Gradio: session bookkeeping, calls to the engine, views.
+"""Image-tab behaviour without Gradio: session bookkeeping and calls to the engine.
 
-Every public method takes the session id, runs under that session's lock, and returns an
-``ImageView`` (what the page should show). Problems the user can fix raise
+Every public method takes the session id, runs under that session's lock, and returns what
+the controller's renderer makes of the session afterwards (``ui.image_view``: an
+``ImageView`` for the API endpoints, a ``CanvasView`` for the page's canvas; see
+``rendering``). Problems the user can fix raise
 ``PromptError`` with a readable message; ``ui.image_tab`` turns those into toasts.
 """
 
@@ -11,16 +13,18 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+import copy
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
-from ui import exports, overlay
+from ui import image_exports, overlay
 from sam2.automatic_mask_generator import GenerationCancelled
 from ui.background_job import BackgroundJob
-from ui.image_engine import EverythingParams, ImageEngine
-from ui.image_state import ImageSession
+from ui.image_engine import EverythingParams, ImageEngine, mask_as_logits
+from ui.image_state import ImageObject, ImageSession, Prediction, PromptSet
+from ui.image_view import ApiRenderer, Candidate, ImageView  # noqa: F401 - ImageView, Candidate: re-exported
 from ui.progress import ProgressFn, no_progress
 from ui.prompts import CLICK_MODES, PromptError
 from ui.inputs import number, whole_number
@@ -29,6 +33,9 @@ from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 
 log = logging.getLogger("sam2.app")
+
+#: What an action returns: whatever the controller's renderer makes (``ui.image_view``).
+View = Any
 
 #: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
 #: message: their full-resolution masks and logits would need gigabytes per click.
@@ -41,30 +48,22 @@ REPEAT_WINDOW_S = 2.0
 
 
 @dataclass
-class Candidate:
-    thumbnail: np.ndarray
-    caption: str  # with a check mark on the chosen one (gallery)
-    label: str  # without it (radio button)
-
-
-@dataclass
-class ImageView:
-    """Everything the image tab displays after an action."""
-
-    canvas: Optional[np.ndarray]
-    candidates: List[Candidate] = field(default_factory=list)
-    chosen: Optional[int] = None
-    objects: List[Tuple[str, int]] = field(default_factory=list)
-    active: int = 0
-    status: str = ""
-
-
-@dataclass
 class EverythingView:
-    canvas: Optional[np.ndarray]
-    count: int
+    """The result of "segment everything": its masks over the picture (made when asked: the
+    API returns it, the page's canvas draws ``regions`` instead), count, status and file."""
+
+    display: Any  # ui.overlay.DisplayImage
+    masks: Any  # PackedMasks, N x H x W
     status: str
     json_path: Optional[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.masks)
+
+    @property
+    def canvas(self) -> np.ndarray:
+        return overlay.colorize_everything(self.display.pixels, self.masks)
 
 
 
@@ -76,6 +75,7 @@ class _ImageSlot:
     last_decode_s: Optional[float] = None
     refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
     everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
+    shown: Any = None  # what the page's canvas already has (``ui.image_view.CanvasShown``)
 
     def release(self) -> None:
         """The session ends (tab closed, idle): stop its work and delete its files."""
@@ -129,11 +129,22 @@ def _check_size(h: int, w: int) -> None:
 class ImageController:
     """The image tab's logic for all sessions."""
 
-    def __init__(self, engine: ImageEngine, max_idle_s: float = 30 * 60.0) -> None:
+    def __init__(self, engine: ImageEngine, max_idle_s: float = 30 * 60.0,
+                 render: Optional[Callable[[_ImageSlot, str], Any]] = None) -> None:
         self.engine = engine
         self.sessions: SessionStore[_ImageSlot] = SessionStore(
             _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
         )
+        #: What every action returns: ``render(slot, note)``, called under the session's lock.
+        self.render: Callable[[_ImageSlot, str], Any] = render or ApiRenderer(getattr(engine, "registry", None))
+
+    def rendering(self, render: Callable[[_ImageSlot, str], Any]) -> "ImageController":
+        """The same controller (same sessions, engine and locks) whose actions return what
+        ``render`` makes: the page's canvas uses ``ui.image_view.CanvasRenderer``, the API
+        endpoints the default ``ApiRenderer``."""
+        twin = copy.copy(self)
+        twin.render = render
+        return twin
 
     # ------------------------------------------------------------ session plumbing
     def _run(self, sid: Optional[str], fn: Callable[[_ImageSlot], Any]) -> Any:
@@ -146,10 +157,10 @@ class ImageController:
         return self._run(sid, lambda slot: self.engine.registry.resolve(slot.state.model_key))
 
     # ------------------------------------------------------------ actions
-    def load_image(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> ImageView:
+    def load_image(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> View:
         image, file_name = read_image(source)
 
-        def act(slot: _ImageSlot) -> ImageView:
+        def act(slot: _ImageSlot) -> View:
             slot.state.load(image, name or file_name, overlay.make_display(image))
             slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None
@@ -161,24 +172,24 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def reset(self, sid: Optional[str]) -> ImageView:
+    def reset(self, sid: Optional[str]) -> View:
         """Forget the image (the upload box was cleared)."""
 
-        def act(slot: _ImageSlot) -> ImageView:
+        def act(slot: _ImageSlot) -> View:
             slot.state = ImageSession(model_key=slot.state.model_key)
             slot.files.cleanup()
             return self._view(slot)
 
         return self._run(sid, act)
 
-    def set_model(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> ImageView:
+    def set_model(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> View:
         """Switch model; objects that have prompts are predicted again with the new one.
 
         A model that cannot be had leaves the session exactly as it was (its model, image,
         prompts and masks) and raises ``ModelUnavailableError`` saying which model stays.
         """
 
-        def act(slot: _ImageSlot) -> ImageView:
+        def act(slot: _ImageSlot) -> View:
             try:
                 new_id = self.engine.registry.resolve(model_id)
             except ValueError as exc:
@@ -197,10 +208,10 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def prepare(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> ImageView:
+    def prepare(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> View:
         """Load the model and encode the current image now, so that the first click is fast."""
 
-        def act(slot: _ImageSlot) -> ImageView:
+        def act(slot: _ImageSlot) -> View:
             self._switch_model(slot, model_id, progress)
             if not slot.state.has_image:
                 return self._view(slot)
@@ -254,12 +265,12 @@ class ImageController:
         for obj in st.objects:
             obj.prediction = None
 
-    def click(self, sid: Optional[str], x: float, y: float, mode: str, progress: ProgressFn = no_progress) -> ImageView:
+    def click(self, sid: Optional[str], x: float, y: float, mode: str, progress: ProgressFn = no_progress) -> View:
         """A click on the displayed image at display pixel (x, y)."""
         if mode not in CLICK_MODES:
             raise PromptError(f"Unknown click mode {mode!r}; use one of {', '.join(CLICK_MODES)}.")
 
-        def act(slot: _ImageSlot) -> ImageView:
+        def act(slot: _ImageSlot) -> View:
             st = slot.state
             st.require_image()
             self.engine.registry.require_available(st.model_key)  # no unseen prompt without a model
@@ -279,21 +290,21 @@ class ImageController:
         return self._run(sid, act)
 
     def add_point(self, sid: Optional[str], x: float, y: float, foreground: bool = True,
-                  progress: ProgressFn = no_progress) -> ImageView:
+                  progress: ProgressFn = no_progress) -> View:
         """A point in original-image pixel coordinates (the API's way to click)."""
         px, py = number(x, "x"), number(y, "y")
         return self._prompt(sid, lambda st: st.add_point(px, py, 1 if foreground else 0), progress)
 
     def add_box(self, sid: Optional[str], x0: float, y0: float, x1: float, y1: float,
-                progress: ProgressFn = no_progress) -> ImageView:
+                progress: ProgressFn = no_progress) -> View:
         box = [number(v, name) for v, name in ((x0, "x0"), (y0, "y0"), (x1, "x1"), (y1, "y1"))]
         return self._prompt(sid, lambda st: st.add_box(*box), progress)
 
-    def refine(self, sid: Optional[str], progress: ProgressFn = no_progress) -> ImageView:
+    def refine(self, sid: Optional[str], progress: ProgressFn = no_progress) -> View:
         return self._prompt(sid, lambda st: st.refine(), progress)
 
-    def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> ImageView:
-        def act(slot: _ImageSlot) -> ImageView:
+    def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> View:
+        def act(slot: _ImageSlot) -> View:
             slot.state.require_image()
             self.engine.registry.require_available(slot.state.model_key)  # no unseen prompt without a model
             change(slot.state)
@@ -302,8 +313,8 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def undo(self, sid: Optional[str], progress: ProgressFn = no_progress) -> ImageView:
-        def act(slot: _ImageSlot) -> ImageView:
+    def undo(self, sid: Optional[str], progress: ProgressFn = no_progress) -> View:
+        def act(slot: _ImageSlot) -> View:
             slot.state.require_image()
             what = slot.state.undo()
             self._predict_active(slot, progress)
@@ -311,35 +322,35 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def clear(self, sid: Optional[str]) -> ImageView:
-        def act(slot: _ImageSlot) -> ImageView:
+    def clear(self, sid: Optional[str]) -> View:
+        def act(slot: _ImageSlot) -> View:
             slot.state.clear()
             return self._view(slot, note="Cleared all objects." if slot.state.has_image else "")
 
         return self._run(sid, act)
 
-    def choose(self, sid: Optional[str], index: int) -> ImageView:
+    def choose(self, sid: Optional[str], index: int) -> View:
         i = whole_number(index, "candidate index")
 
-        def act(slot: _ImageSlot) -> ImageView:
+        def act(slot: _ImageSlot) -> View:
             slot.state.require_image()
             slot.state.choose(i)
             return self._view(slot)
 
         return self._run(sid, act)
 
-    def new_object(self, sid: Optional[str]) -> ImageView:
-        def act(slot: _ImageSlot) -> ImageView:
+    def new_object(self, sid: Optional[str]) -> View:
+        def act(slot: _ImageSlot) -> View:
             slot.state.require_image()
             obj = slot.state.new_object()
             return self._view(slot, note=f"{obj.name}: click on it to add points.")
 
         return self._run(sid, act)
 
-    def select_object(self, sid: Optional[str], index: int) -> ImageView:
+    def select_object(self, sid: Optional[str], index: int) -> View:
         i = whole_number(index, "object index")
 
-        def act(slot: _ImageSlot) -> ImageView:
+        def act(slot: _ImageSlot) -> View:
             slot.state.require_image()
             slot.state.select_object(i)
             self._predict_active(slot, no_progress)  # its candidates, if they were set aside
@@ -347,17 +358,60 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def remove_object(self, sid: Optional[str]) -> ImageView:
-        def act(slot: _ImageSlot) -> ImageView:
+    def remove_object(self, sid: Optional[str], index: Optional[int] = None) -> View:
+        """Delete the selected object (or object ``index``)."""
+
+        def act(slot: _ImageSlot) -> View:
             slot.state.require_image()
+            if index is not None:
+                slot.state.select_object(whole_number(index, "object index"))
             slot.state.remove_object()
             self._predict_active(slot, no_progress)  # the next object's candidates, if set aside
             return self._view(slot)
 
         return self._run(sid, act)
 
-    def view(self, sid: Optional[str], note: str = "") -> ImageView:
-        return self._run(sid, lambda slot: self._view(slot, note=note))
+    def view(self, sid: Optional[str], note: str = "", fresh: bool = False) -> Any:
+        """The session as it is; ``fresh``: for a page that has nothing yet (after a reload),
+        so a renderer that sends changes sends everything."""
+
+        def act(slot: _ImageSlot) -> Any:
+            if fresh:
+                slot.shown = None
+            return self._view(slot, note=note)
+
+        return self._run(sid, act)
+
+    def pick_region(self, sid: Optional[str], index: int) -> Any:
+        """Region ``index`` of "segment everything" becomes a new object, selected: its mask is
+        the object's mask and its prompt the point that produced it, so clicks refine it."""
+        i = whole_number(index, "region index")
+
+        def act(slot: _ImageSlot) -> Any:
+            st = slot.state
+            st.require_image()
+            ev = st.everything
+            if ev is None or not len(ev.masks):
+                raise PromptError("Run segment everything first, then click one of its regions.")
+            if not 0 <= i < len(ev.masks):
+                raise PromptError(f"There is no region {i + 1} (there are {len(ev.masks)}).")
+            if st.room <= 0:
+                raise PromptError("This image already has the most objects this app keeps; remove one first.")
+            rec = ev.records[i]
+            mask = np.asarray(ev.masks[i], dtype=bool)
+            if not any(o.history for o in st.objects):
+                st.next_color = 0  # nothing made yet: the picked region is Object 1
+            (px, py), = rec.get("point_coords") or [[float(np.nonzero(mask)[1].mean()), float(np.nonzero(mask)[0].mean())]]
+            obj = ImageObject(st.next_color, history=[PromptSet(points=((float(px), float(py), 1),))])
+            obj.prediction = Prediction(
+                masks=mask[None], iou=np.array([rec.get("predicted_iou", 0.0)], np.float32),
+                stability=np.array([rec.get("stability_score", 0.0)], np.float32),
+                low_res_logits=mask_as_logits(mask)[None])
+            st.next_color += 1
+            st.add_objects([obj])
+            return self._view(slot, note=f"Region {i + 1} is now {obj.name}: click to refine it.")
+
+        return self._run(sid, act)
 
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,
@@ -408,7 +462,6 @@ class ImageController:
                     if slot.state.image is not image:
                         return None  # another image was loaded meanwhile: this result is stale
                     slot.state.everything = result
-                    canvas = overlay.colorize_everything(display.pixels, result.masks)
                     path = self._write_everything_json(slot)
                 n = len(result.masks)
                 status = (f"**{n} mask{'s' if n != 1 else ''}** found in {result.seconds:.1f} s "
@@ -418,7 +471,7 @@ class ImageController:
                     status += " Try lower IoU / stability thresholds."
                 if note:
                     status = f"⚠️ {note}  \n{status}"
-                return EverythingView(canvas, n, status, path)
+                return EverythingView(display, result.masks, status, path)
 
             job = BackgroundJob(work, name="sam2-everything")
             slot.everything_job = job.start()
@@ -450,23 +503,8 @@ class ImageController:
         return f"Segment everything cancelled{where}." + ("" if ended else " (stopping...)")
 
     def _write_everything_json(self, slot: _ImageSlot) -> str:
-        st = slot.state
-        assert st.everything is not None
-        items = [
-            exports.ExportedMask(
-                mask=m,
-                label=f"mask {i + 1}",
-                predicted_iou=r.get("predicted_iou"),
-                stability_score=r.get("stability_score"),
-                point_coords=[tuple(p) for p in r.get("point_coords", [])],
-                point_labels=[1] * len(r.get("point_coords", [])),
-            )
-            for i, (m, r) in enumerate(zip(st.everything.masks, st.everything.records))
-        ]
-        stem = exports.safe_stem(st.name)
         slot.files.clear("everything")  # the previous run's file is replaced
-        return exports.write_coco_json(items, st.hw, slot.files.path(f"{stem}_everything.json", "everything"),
-                                       file_name=st.name)
+        return image_exports.write_everything_json(slot.state, lambda name: slot.files.path(name, "everything"))
 
     # ------------------------------------------------------------ downloads
     def export(self, sid: Optional[str]) -> List[str]:
@@ -476,42 +514,9 @@ class ImageController:
         deleted first (the page clears what it offers whenever the masks change)."""
 
         def act(slot: _ImageSlot) -> List[str]:
-            st = slot.state
-            st.require_image()
-            done = st.finished_objects()
-            if not done:
-                raise PromptError("Nothing to download yet: segment at least one object.")
-            assert st.image is not None
-            stem = exports.safe_stem(st.name)
+            slot.state.require_image()
             slot.files.clear("export")
-
-            def out(name: str) -> str:
-                return slot.files.path(name, "export")
-
-            masks = [o.mask for o in done]
-            union = exports.union_mask(masks, st.hw)  # type: ignore[arg-type]
-            paths = [
-                exports.write_mask_png(union, out(f"{stem}_mask.png")),
-                exports.write_cutout_png(st.image, union, out(f"{stem}_cutout.png")),
-            ]
-            items = []
-            for o in done:
-                assert o.prediction is not None
-                coords, labels = o.prompts.point_arrays()
-                items.append(exports.ExportedMask(
-                    mask=o.mask,  # type: ignore[arg-type]
-                    label=o.name,
-                    predicted_iou=float(o.prediction.iou[o.chosen]),
-                    stability_score=float(o.prediction.stability[o.chosen]),
-                    point_coords=[] if coords is None else coords.tolist(),
-                    point_labels=[] if labels is None else labels.tolist(),
-                    box_xyxy=o.prompts.box,
-                    category=o.label or "object",
-                ))
-            paths.append(exports.write_coco_json(items, st.hw, out(f"{stem}_masks.json"), file_name=st.name))
-            if len(done) > 1:
-                paths.append(exports.write_label_png(masks, out(f"{stem}_labels.png")))  # type: ignore[arg-type]
-            return paths
+            return image_exports.write_object_files(slot.state, lambda name: slot.files.path(name, "export"))
 
         return self._run(sid, act)
 
@@ -555,53 +560,5 @@ class ImageController:
             st.active = active
 
     # ------------------------------------------------------------ rendering
-    def _view(self, slot: _ImageSlot, note: str = "") -> ImageView:
-        st = slot.state
-        objects = [(f"{o.name}{'' if o.history else ' (empty)'}", i) for i, o in enumerate(st.objects)]
-        if not st.has_image or st.display is None:
-            return ImageView(None, objects=objects, active=st.active,
-                             status=note or "Upload an image or pick an example to start.")
-        base = st.display.pixels
-        # One object's mask unpacked at a time (each is a full-size array once unpacked).
-        tinted = overlay.blend_masks(base, ((o.mask, o.color) for o in st.objects if o.prediction is not None))
-        obj = st.current
-        p = obj.prompts
-        canvas = overlay.draw_prompts(tinted, st.display, p.points, p.box, box_color=obj.color,
-                                      pending_corner=st.pending_corner)
-        candidates: List[Candidate] = []
-        chosen: Optional[int] = None
-        if obj.prediction is not None:
-            small = overlay.thumbnail(base)
-            for i in range(obj.prediction.masks.shape[0]):
-                thumb = overlay.blend_masks(small, [(obj.prediction.masks[i], obj.color)], alpha=0.6)
-                cap = f"{i + 1}: IoU {obj.prediction.iou[i]:.2f} · stability {obj.prediction.stability[i]:.2f}"
-                candidates.append(Candidate(thumb, cap + (" ✓" if i == obj.chosen else ""), f"Mask {cap}"))
-            chosen = obj.chosen
-        return ImageView(canvas, candidates, chosen, objects, st.active, self._status(slot, note))
-
-    def _status(self, slot: _ImageSlot, note: str) -> str:
-        st = slot.state
-        h, w = st.hw
-        obj = st.current
-        fg = sum(1 for pt in obj.prompts.points if pt[2] == 1)
-        bg = len(obj.prompts.points) - fg
-        parts = [f"**{obj.name}** ({st.active + 1} of {len(st.objects)})",
-                 f"{fg} foreground / {bg} background point{'s' if bg != 1 else ''}"]
-        if obj.prompts.box is not None:
-            parts.append("box")
-        if obj.prompts.is_refinement:
-            parts.append("refined")
-        if obj.prediction is not None:
-            parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, "
-                         f"{obj.prediction.masks.area(obj.chosen):,} px")
-        size = f"image {w}×{h}"
-        if st.display is not None and st.display.scale < 1.0:
-            size += f" (shown at {st.display.scale:.2f}×, outputs at full size)"
-        timing = []
-        if slot.last_encode_s is not None:
-            timing.append(f"encode {slot.last_encode_s:.2f} s")
-        if slot.last_decode_s is not None:
-            timing.append(f"decode {slot.last_decode_s * 1000:.0f} ms")
-        model = model_label(self.engine.registry.resolve(st.model_key))
-        line = " · ".join(parts) + f"  \n{size} · {model}" + (f" · {', '.join(timing)}" if timing else "")
-        return (note + "  \n" + line) if note else line
+    def _view(self, slot: _ImageSlot, note: str = "") -> Any:
+        return self.render(slot, note)

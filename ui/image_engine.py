@@ -138,6 +138,16 @@ def _new_predictor(model: Any) -> Any:
     return SAM2ImagePredictor(model)
 
 
+def mask_as_logits(mask: np.ndarray, strength: float = 10.0) -> np.ndarray:
+    """A finished mask as the decoder's 256x256 low-resolution logits (+strength inside,
+    -strength outside), so that "refine" can feed it back like a predicted mask. The model
+    sees the image stretched to a square, so the mask is too."""
+    from PIL import Image
+
+    small = np.asarray(Image.fromarray(np.asarray(mask, dtype=np.uint8) * 255).resize((256, 256), Image.Resampling.BILINEAR))
+    return np.where(small >= 128, strength, -strength).astype(np.float32)
+
+
 def _stability(logits: np.ndarray, threshold: float) -> np.ndarray:
     """Stability score of each candidate, on the decoder's own 256x256 logits.
 

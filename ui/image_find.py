@@ -21,7 +21,7 @@ import numpy as np
 
 from sam2.find import DEFAULT_THRESHOLD, FoundObject
 from ui.find import FindOutcome, Finder, boxes_from_file, count_summary, query_labels
-from ui.image_controller import ImageController, ImageView, _ImageSlot
+from ui.image_controller import ImageController, View, _ImageSlot
 from ui.progress import ProgressFn, no_progress
 from ui.image_engine import _new_predictor, _stability
 from ui.image_state import MAX_OBJECTS, ImageObject, Prediction, PromptSet
@@ -65,6 +65,10 @@ class ImageFind:
         self.controller = controller
         self.finder = finder
 
+    def rendering(self, render: Callable[[_ImageSlot, str], Any]) -> "ImageFind":
+        """The same Find whose results are shown by ``render`` (see ``ImageController.rendering``)."""
+        return ImageFind(self.controller.rendering(render), self.finder)
+
     def unavailable_reason(self) -> Optional[str]:
         """Why Find cannot work here (shown next to the box), or None; cheap."""
         reason = self.finder.unavailable_reason()
@@ -72,7 +76,7 @@ class ImageFind:
 
     # ------------------------------------------------------------------ actions
     def find(self, sid: Optional[str], text: Optional[str], threshold: float = DEFAULT_THRESHOLD,
-             progress: ProgressFn = no_progress) -> ImageView:
+             progress: ProgressFn = no_progress) -> View:
         """Objects for the words in ``text`` (e.g. "car, person") on the session's image."""
         if text is not None and len(text) > MAX_QUERY_CHARS:
             raise PromptError(f"The query is {len(text)} characters long; type a few words separated by commas.")
@@ -90,7 +94,7 @@ class ImageFind:
         return self._add(sid, run, progress, check_first=lambda: self._check_query(text))
 
     def from_file(self, sid: Optional[str], path: Optional[str], threshold: float = 0.0,
-                  names_text: Optional[str] = None, progress: ProgressFn = no_progress) -> ImageView:
+                  names_text: Optional[str] = None, progress: ProgressFn = no_progress) -> View:
         """Objects for the boxes of an uploaded COCO detections ``.json`` or YOLO ``.txt``."""
         if not path:
             raise PromptError("Upload a COCO detections .json or a YOLO .txt file first.")
@@ -110,10 +114,10 @@ class ImageFind:
 
     # ------------------------------------------------------------------ shared
     def _add(self, sid: Optional[str], run: Callable[[Any, np.ndarray, bool, int], FindOutcome],
-             progress: ProgressFn, check_first: Optional[Callable[[], None]] = None) -> ImageView:
+             progress: ProgressFn, check_first: Optional[Callable[[], None]] = None) -> View:
         c = self.controller
 
-        def act(slot: _ImageSlot) -> ImageView:
+        def act(slot: _ImageSlot) -> View:
             st = slot.state
             st.require_image()
             if check_first is not None:

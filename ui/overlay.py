@@ -85,12 +85,17 @@ def make_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> Display
     return DisplayImage(pixels, size[0] / float(w), (h, w))
 
 
-def resize_mask(mask: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
-    """Resize a boolean mask to ``hw`` = (height, width) (area-weighted, then thresholded)."""
+def resize_mask(mask: np.ndarray, hw: Tuple[int, int], nearest: bool = False) -> np.ndarray:
+    """Resize a boolean mask to ``hw`` = (height, width) (area-weighted, then thresholded).
+
+    ``nearest``: sample the nearest pixel instead, ~30x faster when shrinking (0.3 vs 10 ms
+    for 1800x1200 -> 1280x853); edges may differ by one pixel, which is what a mask drawn
+    in the browser after every click can afford."""
     if mask.shape == tuple(hw):
         return mask.astype(bool, copy=False)
     img = Image.fromarray(mask.astype(np.uint8) * 255)
-    method = Image.Resampling.BILINEAR if _shrinks(mask.shape, hw) else Image.Resampling.NEAREST
+    shrink = _shrinks(mask.shape, hw) and not nearest
+    method = Image.Resampling.BILINEAR if shrink else Image.Resampling.NEAREST
     small = img.resize((hw[1], hw[0]), method)
     return np.asarray(small) >= 128
 

@@ -151,6 +151,22 @@ function drawBox(b, color, dashed) {
   ctx.strokeRect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0));
   ctx.setLineDash([]);
 }
+function drawTag(o, p) {
+  // A label chip (e.g. what Find called the object) at its box's top-left, or its first point.
+  const at = p.box ? [p.box[0], p.box[1]] : (p.points && p.points.length ? p.points[0] : null);
+  if (!at) return null;
+  const [x, y] = toCanvas(at[0], at[1]);
+  const fs = Math.max(11, Math.min(16, cv.width / 70));
+  ctx.font = `600 ${fs}px sans-serif`;
+  const w = ctx.measureText(o.tag).width + fs * 0.8, h = fs * 1.5;
+  const top = Math.max(0, y - h), left = Math.min(Math.max(0, x), cv.width - w);
+  ctx.fillStyle = o.color;
+  ctx.fillRect(left, top, w, h);
+  ctx.fillStyle = '#fff';
+  ctx.textBaseline = 'middle';
+  ctx.fillText(o.tag, left + fs * 0.4, top + h / 2);
+  return o.tag;
+}
 function draw() {
   ctx.clearRect(0, 0, cv.width, cv.height);
   const img = S.imgs[S.frame];
@@ -181,6 +197,9 @@ function draw() {
     if (p.box) drawBox(p.box, o.color, false);
     for (const q of p.points || []) drawPoint(q[0], q[1], q[2], false);
   }
+  const tags = [];
+  for (const o of S.objects) if (o.tag && prompts[o.id] && drawTag(o, prompts[o.id])) tags.push(o.tag);
+  root.dataset.tags = tags.join('|');  // what the chips say (tests read it)
   for (const g of S.pending) {
     if (g.frame !== S.frame) continue;
     if (g.box) drawBox(g.box, colorOf(g.object), true);
@@ -256,7 +275,7 @@ function apply(msg) {
     }
     scrub.max = String(Math.max(0, S.frames.length - 1));
   }
-  if (msg.objects) S.objects = msg.objects.map((o) => ({ id: +o.id, color: o.color, label: o.label || '' }));
+  if (msg.objects) S.objects = msg.objects.map((o) => ({ id: +o.id, color: o.color, label: o.label || '', tag: o.tag || '' }));
   if ('selected' in msg) S.selected = msg.selected === null ? null : +msg.selected;
   if (msg.masks) {
     // A mask answering the last gesture: time it until it is drawn (click-to-visible).

@@ -68,7 +68,7 @@ def mask_png(mask: np.ndarray, color: Union[Sequence[int], str],
     if m.ndim != 2:
         raise ValueError(f"expected an HxW mask, got shape {m.shape}")
     rgb = _rgb(color)
-    m = resize_mask(m.astype(bool, copy=False), hw or display_hw(*m.shape))
+    m = resize_mask(m.astype(bool, copy=False), hw or display_hw(*m.shape), nearest=True)
     idx = m.astype(np.uint8)
     idx[mask_edges(m)] = 2
     img = Image.fromarray(idx, mode="L").convert("P")
@@ -105,12 +105,14 @@ def label_map_png(masks: Sequence[np.ndarray], hw: Optional[Tuple[int, int]] = N
 
 @dataclass(frozen=True)
 class CanvasObject:
-    """An object as the canvas shows it: its id, its colour (use the same for its ``mask_png``)
-    and a short label."""
+    """An object as the canvas shows it: its id, its colour (use the same for its ``mask_png``),
+    a short label (named when it is selected) and a ``tag``: a chip drawn on the picture at
+    its box or first point (e.g. what Find called it), none when empty."""
 
     id: int
     color: str
     label: str = ""
+    tag: str = ""
 
     @classmethod
     def numbered(cls, object_id: int, index: int) -> "CanvasObject":
@@ -174,7 +176,7 @@ class CanvasUpdate:
         if self.frames is not None:
             out["frames"] = {str(int(k)): v for k, v in self.frames.items()}
         if self.objects is not None:
-            out["objects"] = [{"id": o.id, "color": o.color, "label": o.label} for o in self.objects]
+            out["objects"] = [{"id": o.id, "color": o.color, "label": o.label, "tag": o.tag} for o in self.objects]
         if self.masks is not None:
             out["masks"] = {str(int(f)): {str(int(o)): u for o, u in per.items()} for f, per in self.masks.items()}
         if self.prompts is not None:
