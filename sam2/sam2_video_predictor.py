@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from sam2.configs import SAM2Config
 from sam2.media.video import LRUCache, load_video
+from sam2.modeling.memory_cache import ObjectMemoryCache
 from sam2.modeling.tracker import NO_OBJ_SCORE, FrameOutput, MemoryBank, SAM2Tracker
 from sam2.utils.mask_cleanup import fill_holes_in_mask_scores
 from sam2.utils.memory import trim_process_memory
@@ -389,19 +390,15 @@ class SAM2VideoPredictor(SAM2Tracker):
             end = min(start_frame_idx + max_frame_num_to_track, state.num_frames - 1)
             order = range(start_frame_idx, end + 1)
 
-        # Projections of stored memories pay off while frames are tracked one after another;
-        # kept after the run (or after a click) they would hold ~30 MB per memory frame and
-        # object in an idle session for nothing.
-        banks = list(state.output_dict_per_obj.values())
-        for bank in banks:
-            bank.projections.retaining = True
+        # What tracking keeps between frames pays off while frames are tracked one after
+        # another; kept after the run (or after a click) it would hold ~30 MB per memory
+        # frame and object in an idle session for nothing.
+        state.memory_cache.active = True
         try:
             yield from self._track_frames(state, order, obj_ids, reverse)
         finally:
-            for bank in banks:
-                bank.projections.retaining = False
-                bank.projections.clear()
-            self.memory_attention.forget_frame()
+            state.memory_cache.active = False
+            state.memory_cache.clear()
 
     def _track_frames(
         self, state: VideoSessionState, order: Iterable[int], obj_ids: List[Hashable], reverse: bool
@@ -424,6 +421,7 @@ class SAM2VideoPredictor(SAM2Tracker):
                     current_out, pred_masks = self._run_single_frame_inference(
                         state, bank, frame_idx, batch_size=1, is_init_cond_frame=False,
                         point_inputs=None, mask_inputs=None, reverse=reverse, run_mem_encoder=True,
+                        memory_cache=state.memory_cache.for_object(obj_idx),
                     )
                     bank.non_cond_frame_outputs[frame_idx] = current_out
                 state.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
@@ -580,6 +578,7 @@ class SAM2VideoPredictor(SAM2Tracker):
         reverse: bool,
         run_mem_encoder: bool,
         prev_sam_mask_logits: Optional[torch.Tensor] = None,
+        memory_cache: Optional[ObjectMemoryCache] = None,
     ) -> Tuple[FrameOutput, torch.Tensor]:
         """Track one frame; returns the compact output to store and the (hole-filled) masks."""
         state = inference_state
@@ -599,6 +598,7 @@ class SAM2VideoPredictor(SAM2Tracker):
             track_in_reverse=reverse,
             run_mem_encoder=run_mem_encoder,
             prev_sam_mask_logits=prev_sam_mask_logits,
+            memory_cache=memory_cache,
         )
         storage = state.storage_device
         maskmem_features = out.maskmem_features
