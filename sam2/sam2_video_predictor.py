@@ -85,10 +85,13 @@ class SAM2VideoPredictor(SAM2Tracker):
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs: Any) -> "SAM2VideoPredictor":
-        """Build from an official Hugging Face model id (``"facebook/sam2.1-hiera-large"``)."""
-        from sam2.build_sam import build_sam2_video_predictor_hf
+        """Build from an official Hugging Face model id (``"facebook/sam2.1-hiera-large"``);
+        keyword arguments as for ``sam2.build_sam.build_sam2_video_predictor``."""
+        from sam2.assembly import build_video_model
+        from sam2.hub import hf_download
 
-        return build_sam2_video_predictor_hf(model_id, **kwargs)
+        config_name, ckpt_path = hf_download(model_id)
+        return build_video_model(cls, config_name, ckpt_path, **kwargs)
 
     # ------------------------------------------------------------------------ session
     @torch.inference_mode()
@@ -613,7 +616,7 @@ class SAM2VideoPredictor(SAM2Tracker):
             obj_ptr=out.obj_ptr,
             object_score_logits=out.object_score_logits,
             maskmem_features=maskmem_features,
-            maskmem_pos_enc=self._get_maskmem_pos_enc(state, out),
+            maskmem_pos_enc=self._shared_maskmem_pos_enc(state, out.maskmem_pos_enc),
         )
         return compact, pred_masks_dev
 
@@ -637,11 +640,16 @@ class SAM2VideoPredictor(SAM2Tracker):
             is_mask_from_pts=is_mask_from_pts,
         )
         features = features.to(torch.bfloat16).to(state.storage_device, non_blocking=True)
-        return features, self._get_maskmem_pos_enc(state, {"maskmem_pos_enc": pos_enc})
+        return features, self._shared_maskmem_pos_enc(state, pos_enc)
 
     def _get_maskmem_pos_enc(self, inference_state: VideoSessionState, current_out: Any) -> Optional[List[torch.Tensor]]:
+        """The reference's name: ``current_out`` is a frame output (or a dict with its key)."""
+        return self._shared_maskmem_pos_enc(inference_state, current_out["maskmem_pos_enc"])
+
+    def _shared_maskmem_pos_enc(
+        self, inference_state: VideoSessionState, pos: Optional[List[torch.Tensor]]
+    ) -> Optional[List[torch.Tensor]]:
         """The memory position encoding is the same for all frames and objects: keep one copy."""
-        pos = current_out["maskmem_pos_enc"]
         if pos is None:
             return None
         constants = inference_state.constants
