@@ -386,11 +386,12 @@ class MemoryAttention(nn.Module):
         if parts is None:
             if memory is None:
                 raise ValueError("the memory attention needs a memory or projected memory parts")
-            hw = (curr[0] if isinstance(curr, (list, tuple)) else curr).shape[0]
-            parts = [(self.project(memory, memory_pos, num_obj_ptr_tokens, grid_tokens=hw), None)]
-        if not parts:
+            output, query_pos = self._queries(curr, curr_pos, memory.shape[1])
+            parts = [(self.project(memory, memory_pos, num_obj_ptr_tokens, grid_tokens=output.shape[1]), None)]
+        elif not parts:
             raise ValueError("the memory attention needs at least one memory frame or pointer")
-        output, query_pos = self._queries(curr, curr_pos, parts[0][0].keys[0].shape[0])
+        else:
+            output, query_pos = self._queries(curr, curr_pos, parts[0][0].keys[0].shape[0])
         for i, layer in enumerate(self.layers):
             attn = layer.cross_attn_image
             keys = _concat_keys(attn, [(p.keys[i], t if layer.pos_enc_at_cross_attn_keys else None) for p, t in parts])
