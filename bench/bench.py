@@ -6,7 +6,12 @@ that model alone. Weights are seeded random (same cost as the real ones).
     python bench/bench.py                                  # tiny and large, image measures
     python bench/bench.py --models sam2.1_hiera_t --what image,amg,video
     python bench/bench.py --threads 2 --repeat 5 --json results.json
-    python bench/bench.py --models sam2.1_hiera_t,edgetam --what image,video --precision fast
+    python bench/bench.py --models sam2.1_hiera_t,edgetam --what image,video --precision exact,fast
+    python bench/bench.py --models sam2.1_hiera_t --what video --objects 1,3   # the 3-object row too
+
+Every (model, precision) pair is one column of the printed table; with EdgeTAM among the
+models the EdgeTAM reference's documented figures are a column too. Video tracking is
+measured with one object unless ``--objects`` says otherwise.
 
 ``*_cpu_s`` measures are CPU-seconds of the process (all threads): on a machine shared with
 other work they stretch less than wall times, but they do stretch (waiting threads spin),
@@ -80,7 +85,8 @@ def test_image(height: int = 1200, width: int = 1800):
     return rng.integers(0, 255, size=(height, width, 3), dtype=np.uint8)
 
 
-def measure_one(model: str, what: List[str], repeat: int, device: str, precision: str) -> Dict[str, float]:
+def measure_one(model: str, what: List[str], repeat: int, device: str, precision: str,
+                objects=(1,)) -> Dict[str, float]:
     """Runs inside the child process."""
     import numpy as np
     import torch
@@ -120,7 +126,7 @@ def measure_one(model: str, what: List[str], repeat: int, device: str, precision
     if "video" in what:
         from bench.video_bench import measure_video
 
-        results.update(measure_video(model, device, precision))
+        results.update(measure_video(model, device, precision, objects=objects))
     if "longvideo" in what:
         from bench.video_bench import measure_long_clip_memory
 
@@ -136,7 +142,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="exact", help="exact, fast or auto (see sam2.precision)")
+    parser.add_argument("--precision", default="exact",
+                        help="comma list of exact, fast, auto (see sam2.precision): one column each")
+    parser.add_argument("--objects", default="1", help="comma list of object counts for video tracking")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -145,8 +153,9 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
+    objects = tuple(int(n) for n in args.objects.split(","))
     if args.child:
-        res = measure_one(args.child, args.what.split(","), args.repeat, args.device, args.precision)
+        res = measure_one(args.child, args.what.split(","), args.repeat, args.device, args.precision, objects)
         print("RESULT " + json.dumps(res))
         return
 
@@ -156,17 +165,22 @@ def main() -> None:
           f"precision {args.precision}, "
           f"cpu count {os.cpu_count()}")
     table = {}
+    precisions = args.precision.split(",")
     for model in args.models.split(","):
-        cmd = [sys.executable, __file__, "--child", model, "--what", args.what, "--repeat", str(args.repeat),
-               "--threads", str(args.threads), "--device", args.device, "--precision", args.precision]
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-        line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
-        if line is None:
-            print(f"{model}: failed\n{out.stderr[-2000:]}")
-            continue
-        table[model] = json.loads(line[len("RESULT "):])
-    if "edgetam" in table:
-        table["edgetam reference (documented)"] = dict(EDGETAM_REFERENCE)
+        for precision in precisions:
+            column = model if len(precisions) == 1 else f"{model} {precision}"
+            cmd = [sys.executable, __file__, "--child", model, "--what", args.what, "--repeat", str(args.repeat),
+                   "--threads", str(args.threads), "--device", args.device, "--precision", precision,
+                   "--objects", args.objects]
+            out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+            line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+            if line is None:
+                print(f"{column}: failed\n{out.stderr[-2000:]}")
+                continue
+            table[column] = json.loads(line[len("RESULT "):])
+            print(f"{column}: done", flush=True)
+    if "edgetam" in args.models.split(","):
+        table["edgetam reference (documented, exact)"] = dict(EDGETAM_REFERENCE)
     keys = sorted({k for r in table.values() for k in r})
     print("| measure | " + " | ".join(table) + " |")
     print("|---|" + "---|" * len(table))

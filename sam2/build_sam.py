@@ -1,123 +1,23 @@
 """Builders with the official signatures: a config name (+ checkpoint) in, a ready model out.
 
-No hydra: configurations are the dataclasses of ``sam2.configs``. The official
-``hydra_overrides_extra`` strings of the form ``++model.<field>=<value>`` (and
-``++model.sam_mask_decoder_extra_args.<option>=<value>``) are still understood, so scripts
-that pass them keep working.
+The work is done by ``sam2.assembly`` (configs, weights, device, precision) and ``sam2.hub``
+(Hub downloads), which the predictors' ``from_pretrained`` use too; this module imports the
+predictors, never the reverse. No hydra: configurations are the dataclasses of
+``sam2.configs``; official ``++model.<field>=<value>`` override strings are understood.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import os
-from typing import Iterable, Optional, Tuple, Union
+from typing import Iterable, Optional
 
-import torch
-
-from sam2.checkpoint import CheckpointError, load_checkpoint
-from sam2.configs import HF_MODELS, MaskDecoderOptions, SAM2Config, get_config
-from sam2.precision import resolve_compute_dtype
-
-logger = logging.getLogger(__name__)
-
-DeviceLike = Union[str, torch.device, None]
-
-# Options the official builders switch on with apply_postprocessing=True.
-_IMAGE_POSTPROCESSING = dict(
-    dynamic_multimask_via_stability=True,
-    dynamic_multimask_stability_delta=0.05,
-    dynamic_multimask_stability_thresh=0.98,
+from sam2.assembly import (
+    DeviceLike, apply_overrides, build_image_model, build_video_model, default_device, image_config,
+    resolve_device, video_config,
 )
-
-
-class HubDownloadError(RuntimeError):
-    """A checkpoint could not be fetched from the Hugging Face Hub (and is not cached)."""
-
-
-def default_device() -> torch.device:
-    """CUDA if available, else Apple MPS, else the CPU (the reference assumes CUDA)."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def resolve_device(device: DeviceLike) -> torch.device:
-    if device is None or device == "auto":
-        return default_device()
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was requested but CUDA is not available; use device=None or 'cpu'")
-    return device
-
-
-def _parse_value(text: str):
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("null", "none"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def apply_overrides(config: SAM2Config, overrides: Iterable[str]) -> SAM2Config:
-    """Apply official-style ``++model.<field>=<value>`` override strings to a config."""
-    top, decoder = {}, {}
-    for item in overrides or ():
-        key, sep, value = item.lstrip("+").partition("=")
-        if not sep or not key.startswith("model."):
-            raise ValueError(f"unsupported config override {item!r}; expected '++model.<field>=<value>'")
-        key = key[len("model."):]
-        if key.startswith("sam_mask_decoder_extra_args."):
-            decoder[key.split(".", 1)[1]] = _parse_value(value)
-        elif key == "_target_" or key == "compile_image_encoder":
-            continue  # choosing the class is the builder's job; compilation is a speed option
-        elif key in SAM2Config.__dataclass_fields__:
-            top[key] = _parse_value(value)
-        else:
-            raise ValueError(f"unknown SAM 2 config field in override {item!r}")
-    if decoder:
-        top["mask_decoder"] = dataclasses.replace(config.mask_decoder, **decoder)
-    return dataclasses.replace(config, **top) if top else config
-
-
-def _finish(model: torch.nn.Module, ckpt_path, device: DeviceLike, mode: str, precision: str) -> torch.nn.Module:
-    if ckpt_path is not None:
-        load_checkpoint(model, ckpt_path)
-    else:
-        logger.warning("no checkpoint given: the SAM 2 model has untrained (random) weights")
-    device = resolve_device(device)
-    model = model.to(device)
-    model.set_compute_dtype(resolve_compute_dtype(precision, device))
-    if mode == "eval":
-        model.eval()
-    elif mode != "train":
-        raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
-    return model
-
-
-def image_config(config_file: str, apply_postprocessing: bool = True, overrides: Iterable[str] = ()) -> SAM2Config:
-    cfg = get_config(config_file)
-    if apply_postprocessing:
-        cfg = dataclasses.replace(cfg, mask_decoder=MaskDecoderOptions(**_IMAGE_POSTPROCESSING))
-    return apply_overrides(cfg, overrides)
-
-
-def video_config(config_file: str, apply_postprocessing: bool = True, overrides: Iterable[str] = ()) -> SAM2Config:
-    cfg = image_config(config_file, apply_postprocessing)
-    if apply_postprocessing:
-        # Encode clicked frames' masks binarised, as the user sees them, and fill holes of up
-        # to 8 low-res pixels before masks are resized to the video resolution.
-        cfg = dataclasses.replace(cfg, binarize_mask_from_pts_for_mem_enc=True, fill_hole_area=8)
-    return apply_overrides(cfg, overrides)
+from sam2.checkpoint import CheckpointError
+from sam2.configs import HF_MODELS
+from sam2.hub import HubDownloadError, hf_download, hub_unreachable_reason
+from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 
 def build_sam2(
@@ -137,10 +37,8 @@ def build_sam2(
     ``precision``: ``"exact"`` (float32, the reference's numbers), ``"fast"`` or ``"auto"``
     (bfloat16 image encoder where the hardware has native bfloat16; see ``sam2.precision``).
     """
-    from sam2.modeling.sam2_base import SAM2Base
-
-    cfg = image_config(config_file, apply_postprocessing, hydra_overrides_extra)
-    return _finish(SAM2Base(cfg), ckpt_path, device, mode, precision)
+    return build_image_model(config_file, ckpt_path, device, mode, hydra_overrides_extra,
+                             apply_postprocessing, precision, **kwargs)
 
 
 def build_sam2_video_predictor(
@@ -157,44 +55,8 @@ def build_sam2_video_predictor(
     """Build a ``SAM2VideoPredictor``; extra keyword arguments go to its constructor
     (``fill_hole_area``, ``non_overlap_masks``, ``clear_non_cond_mem_around_input``,
     ``add_all_frames_to_correct_as_cond``, ...)."""
-    from sam2.sam2_video_predictor import SAM2VideoPredictor
-
-    cfg = video_config(config_file, apply_postprocessing, hydra_overrides_extra)
-    if vos_optimized:
-        logger.info("vos_optimized is accepted for compatibility; it has no separate code path here")
-    return _finish(SAM2VideoPredictor(cfg, **kwargs), ckpt_path, device, mode, precision)
-
-
-def hub_unreachable_reason() -> str:
-    """Why a Hub download failed, in words: offline mode, or no connection to the Hub."""
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    return "offline mode is on (HF_HUB_OFFLINE)" if offline else "the Hub could not be reached"
-
-
-def hf_download(model_id: str) -> Tuple[str, str]:
-    """Fetch (or find in the local cache) the checkpoint of an official Hub model.
-
-    Returns ``(config_name, local_path)``. Raises ``HubDownloadError`` with advice when
-    the Hub cannot be reached and the file is not cached.
-    """
-    if model_id not in HF_MODELS:
-        known = ", ".join(sorted(HF_MODELS))
-        raise ValueError(f"unknown SAM 2 model id {model_id!r}; expected one of {known}")
-    config_name, file_name = HF_MODELS[model_id]
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError as exc:  # pragma: no cover
-        raise HubDownloadError("loading from the Hub needs the `huggingface_hub` package") from exc
-    try:
-        return config_name, hf_hub_download(repo_id=model_id, filename=file_name)
-    except Exception as exc:
-        why = hub_unreachable_reason()
-        raise HubDownloadError(
-            f"could not get {file_name} for {model_id}: {why} and the file is not in the local "
-            f"Hugging Face cache ({type(exc).__name__}: {exc}). Check the network connection, or "
-            f"download {file_name} from https://huggingface.co/{model_id} and pass its path "
-            f"(build_sam2('{config_name}', '<path>') or `python app.py --checkpoint <path>`)."
-        ) from exc
+    return build_video_model(SAM2VideoPredictor, config_file, ckpt_path, device, mode, hydra_overrides_extra,
+                             apply_postprocessing, vos_optimized, precision, **kwargs)
 
 
 def build_sam2_hf(model_id: str, **kwargs):
@@ -209,5 +71,6 @@ def build_sam2_video_predictor_hf(model_id: str, **kwargs):
 
 __all__ = [
     "CheckpointError", "HubDownloadError", "build_sam2", "build_sam2_hf", "build_sam2_video_predictor",
-    "build_sam2_video_predictor_hf", "default_device", "hf_download", "HF_MODELS",
+    "build_sam2_video_predictor_hf", "default_device", "hf_download", "HF_MODELS", "apply_overrides",
+    "image_config", "video_config", "resolve_device", "hub_unreachable_reason",
 ]

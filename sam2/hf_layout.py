@@ -33,7 +33,8 @@ WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 CONFIG_NAME = "config.json"
 
 EDGETAM = "edgetam"
-# Architecture families whose module names differ (EdgeTAM's memory attention names its MLP).
+# Architecture families whose module names differ (EdgeTAM's memory attention names its MLP):
+# the values of ``SAM2Config.architecture``, which says which architecture a config builds.
 _SAM2_FAMILY, _EDGETAM_FAMILY = "sam2", "edgetam"
 
 StateDict = Dict[str, torch.Tensor]
@@ -208,7 +209,9 @@ _TOP_LEVEL_BACK = {hf: official for official, hf in _TOP_LEVEL.items()}
 
 
 def _family(config_name: str) -> str:
-    return _EDGETAM_FAMILY if config_name.startswith(EDGETAM) else _SAM2_FAMILY
+    from sam2.configs import get_config
+
+    return get_config(config_name).architecture
 
 
 def _sections(family: str) -> List[_Section]:
@@ -490,7 +493,7 @@ def download_transformers_checkpoint(repo_id: str, **hub_kwargs) -> str:
 
     ``hub_kwargs`` go to ``hf_hub_download`` (``revision``, ``cache_dir``, ``local_files_only``...).
     """
-    from sam2.build_sam import HubDownloadError
+    from sam2.hub import HubDownloadError
 
     try:
         from huggingface_hub import hf_hub_download

@@ -69,9 +69,11 @@ class SAM2ImagePredictor:
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2ImagePredictor":
         """Load an official model from the Hugging Face Hub (or the local Hub cache)."""
-        from sam2.build_sam import build_sam2_hf
+        from sam2.assembly import build_image_model
+        from sam2.hub import hf_download
 
-        return cls(build_sam2_hf(model_id, **kwargs), **kwargs)
+        config_name, ckpt_path = hf_download(model_id)
+        return cls(build_image_model(config_name, ckpt_path, **kwargs), **kwargs)
 
     @property
     def device(self) -> torch.device:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from sam2.configs import SAM2Config
 from sam2.media.video import LRUCache, load_video
+from sam2.modeling.memory_cache import ObjectMemoryCache
 from sam2.modeling.tracker import NO_OBJ_SCORE, FrameOutput, MemoryBank, SAM2Tracker
 from sam2.utils.mask_cleanup import fill_holes_in_mask_scores
 from sam2.utils.memory import trim_process_memory
@@ -84,10 +85,13 @@ class SAM2VideoPredictor(SAM2Tracker):
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs: Any) -> "SAM2VideoPredictor":
-        """Build from an official Hugging Face model id (``"facebook/sam2.1-hiera-large"``)."""
-        from sam2.build_sam import build_sam2_video_predictor_hf
+        """Build from an official Hugging Face model id (``"facebook/sam2.1-hiera-large"``);
+        keyword arguments as for ``sam2.build_sam.build_sam2_video_predictor``."""
+        from sam2.assembly import build_video_model
+        from sam2.hub import hf_download
 
-        return build_sam2_video_predictor_hf(model_id, **kwargs)
+        config_name, ckpt_path = hf_download(model_id)
+        return build_video_model(cls, config_name, ckpt_path, **kwargs)
 
     # ------------------------------------------------------------------------ session
     @torch.inference_mode()
@@ -389,19 +393,15 @@ class SAM2VideoPredictor(SAM2Tracker):
             end = min(start_frame_idx + max_frame_num_to_track, state.num_frames - 1)
             order = range(start_frame_idx, end + 1)
 
-        # Projections of stored memories pay off while frames are tracked one after another;
-        # kept after the run (or after a click) they would hold ~30 MB per memory frame and
-        # object in an idle session for nothing.
-        banks = list(state.output_dict_per_obj.values())
-        for bank in banks:
-            bank.projections.retaining = True
+        # What tracking keeps between frames pays off while frames are tracked one after
+        # another; kept after the run (or after a click) it would hold ~30 MB per memory
+        # frame and object in an idle session for nothing.
+        state.memory_cache.active = True
         try:
             yield from self._track_frames(state, order, obj_ids, reverse)
         finally:
-            for bank in banks:
-                bank.projections.retaining = False
-                bank.projections.clear()
-            self.memory_attention.forget_frame()
+            state.memory_cache.active = False
+            state.memory_cache.clear()
 
     def _track_frames(
         self, state: VideoSessionState, order: Iterable[int], obj_ids: List[Hashable], reverse: bool
@@ -424,6 +424,7 @@ class SAM2VideoPredictor(SAM2Tracker):
                     current_out, pred_masks = self._run_single_frame_inference(
                         state, bank, frame_idx, batch_size=1, is_init_cond_frame=False,
                         point_inputs=None, mask_inputs=None, reverse=reverse, run_mem_encoder=True,
+                        memory_cache=state.memory_cache.for_object(obj_idx),
                     )
                     bank.non_cond_frame_outputs[frame_idx] = current_out
                 state.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
@@ -580,6 +581,7 @@ class SAM2VideoPredictor(SAM2Tracker):
         reverse: bool,
         run_mem_encoder: bool,
         prev_sam_mask_logits: Optional[torch.Tensor] = None,
+        memory_cache: Optional[ObjectMemoryCache] = None,
     ) -> Tuple[FrameOutput, torch.Tensor]:
         """Track one frame; returns the compact output to store and the (hole-filled) masks."""
         state = inference_state
@@ -599,6 +601,7 @@ class SAM2VideoPredictor(SAM2Tracker):
             track_in_reverse=reverse,
             run_mem_encoder=run_mem_encoder,
             prev_sam_mask_logits=prev_sam_mask_logits,
+            memory_cache=memory_cache,
         )
         storage = state.storage_device
         maskmem_features = out.maskmem_features
@@ -613,7 +616,7 @@ class SAM2VideoPredictor(SAM2Tracker):
             obj_ptr=out.obj_ptr,
             object_score_logits=out.object_score_logits,
             maskmem_features=maskmem_features,
-            maskmem_pos_enc=self._get_maskmem_pos_enc(state, out),
+            maskmem_pos_enc=self._shared_maskmem_pos_enc(state, out.maskmem_pos_enc),
         )
         return compact, pred_masks_dev
 
@@ -637,11 +640,16 @@ class SAM2VideoPredictor(SAM2Tracker):
             is_mask_from_pts=is_mask_from_pts,
         )
         features = features.to(torch.bfloat16).to(state.storage_device, non_blocking=True)
-        return features, self._get_maskmem_pos_enc(state, {"maskmem_pos_enc": pos_enc})
+        return features, self._shared_maskmem_pos_enc(state, pos_enc)
 
     def _get_maskmem_pos_enc(self, inference_state: VideoSessionState, current_out: Any) -> Optional[List[torch.Tensor]]:
+        """The reference's name: ``current_out`` is a frame output (or a dict with its key)."""
+        return self._shared_maskmem_pos_enc(inference_state, current_out["maskmem_pos_enc"])
+
+    def _shared_maskmem_pos_enc(
+        self, inference_state: VideoSessionState, pos: Optional[List[torch.Tensor]]
+    ) -> Optional[List[torch.Tensor]]:
         """The memory position encoding is the same for all frames and objects: keep one copy."""
-        pos = current_out["maskmem_pos_enc"]
         if pos is None:
             return None
         constants = inference_state.constants

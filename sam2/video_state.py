@@ -15,6 +15,7 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple
 import torch
 
 from sam2.media.video import LRUCache, VideoFrames
+from sam2.modeling.memory_cache import MemoryCache
 from sam2.modeling.tracker import ItemAccessMixin, MemoryBank
 
 PointInputs = Dict[str, torch.Tensor]  # {"point_coords": 1 x P x 2, "point_labels": 1 x P}
@@ -51,6 +52,8 @@ class VideoSessionState(ItemAccessMixin):
     temp_output_dict_per_obj: Dict[int, MemoryBank] = field(default_factory=dict)
     # frames already tracked per object -> {"reverse": direction it was tracked in}
     frames_tracked_per_obj: Dict[int, Dict[int, Dict[str, bool]]] = field(default_factory=dict)
+    # what a propagation keeps between frames (memory projections, the frame's self-attention)
+    memory_cache: MemoryCache = field(default_factory=MemoryCache, repr=False, compare=False)
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -233,18 +233,20 @@ def test_postprocess_small_regions(fake):
 
 
 def test_from_pretrained_splits_options(monkeypatch):
-    import sam2.build_sam as build_sam
+    import sam2.assembly as assembly
+    import sam2.hub as hub
 
     seen = {}
 
-    def fake_build(model_id, **kwargs):
-        seen["id"], seen["kwargs"] = model_id, kwargs
+    def fake_build(config_name, ckpt_path, **kwargs):
+        seen["cfg"], seen["kwargs"] = (config_name, ckpt_path), kwargs
         return None
 
-    monkeypatch.setattr(build_sam, "build_sam2_hf", fake_build)
+    monkeypatch.setattr(hub, "hf_download", lambda model_id: ("sam2.1_hiera_t", f"/cache/{model_id}.pt"))
+    monkeypatch.setattr(assembly, "build_image_model", fake_build)
     monkeypatch.setattr(amg_module, "SAM2ImagePredictor", FakePredictor)
     gen = SAM2AutomaticMaskGenerator.from_pretrained("facebook/sam2.1-hiera-tiny", points_per_side=4, device="cpu")
-    assert seen == {"id": "facebook/sam2.1-hiera-tiny", "kwargs": {"device": "cpu"}}
+    assert seen == {"cfg": ("sam2.1_hiera_t", "/cache/facebook/sam2.1-hiera-tiny.pt"), "kwargs": {"device": "cpu"}}
     assert len(gen.point_grids[0]) == 16
 
 

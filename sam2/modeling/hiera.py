@@ -202,6 +202,8 @@ class Hiera(nn.Module):
         self.channel_list = [self.blocks[i].dim_out for i in reversed(stage_ends)]
         # Kept across images: the largest per-block temporaries reuse its mapped pages.
         self.workspace = Workspace()
+        # (key, table) of the last position embedding computed outside training (_pos_embed)
+        self.pos_embed_kept: Optional[Tuple[tuple, torch.Tensor]] = None
 
     def _pos_embed(self, h: int, w: int) -> torch.Tensor:
         """Background table resized bicubically to the grid, plus the tiled window table.
@@ -212,15 +214,15 @@ class Hiera(nn.Module):
         """
         key = (h, w, self.pos_embed.dtype, self.pos_embed.device, self.pos_embed._version,
                self.pos_embed_window._version)
-        cached = self.__dict__.get("_pos_embed_cache")
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        kept = self.pos_embed_kept
+        if kept is not None and kept[0] == key:
+            return kept[1]
         pe = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic")
         reps = [a // b for a, b in zip(pe.shape, self.pos_embed_window.shape)]
         pe = (pe + self.pos_embed_window.tile(reps)).permute(0, 2, 3, 1)
         if not (self.training and torch.is_grad_enabled()):
             pe = pe.detach()
-            self.__dict__["_pos_embed_cache"] = (key, pe)
+            self.pos_embed_kept = (key, pe)
         return pe
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:

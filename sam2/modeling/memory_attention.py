@@ -18,7 +18,6 @@ the 64 x 64 rotation ("memory_grid" in ``MemoryAttentionConfig``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -27,6 +26,7 @@ from torch import nn
 
 from sam2.configs import MemoryAttentionConfig
 from sam2.modeling.common import activate_in_place, attention, attention_is_blocked
+from sam2.modeling.memory_cache import MemoryFrameProjection
 
 # ----------------------------------------------------------------------------- RoPE helpers
 
@@ -312,14 +312,24 @@ class MemoryAttentionLayer(nn.Module):
     def forward(
         self,
         tgt: torch.Tensor,
-        memory: torch.Tensor,
-        pos: Optional[torch.Tensor] = None,
+        keys: torch.Tensor,
+        values: torch.Tensor,
         query_pos: Optional[torch.Tensor] = None,
-        num_k_exclude_rope: int = 0,
+        self_attended: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
-        attn = self.cross_attn_image
-        keys = attn.project_keys(self.key_inputs(memory, pos), num_k_exclude_rope, grid_tokens=tgt.shape[1])
-        return self.forward_projected(tgt, keys, attn.project_values(memory), query_pos)
+        """The layer, its cross-attention's keys and values prepared by
+        ``cross_attn_image.project_keys`` / ``project_values`` (``MemoryAttention`` does it).
+        ``self_attended``: what ``attend_to_self(tgt, query_pos)`` gives, when the caller
+        already has it."""
+        tgt = self.attend_to_self(tgt, query_pos) if self_attended is None else self_attended
+
+        x = self.norm2(tgt)
+        q = x + query_pos if self.pos_enc_at_cross_attn_queries and query_pos is not None else x
+        tgt = tgt + self._drop(self.cross_attn_image.attend(q, keys, values))
+
+        x = self.norm3(tgt)
+        x = self.linear2(self._drop(activate_in_place(self.activation, self.linear1(x))))
+        return tgt + self._drop(x)
 
     def key_inputs(self, memory: torch.Tensor, pos: Optional[torch.Tensor]) -> torch.Tensor:
         return memory + pos if self.pos_enc_at_cross_attn_keys and pos is not None else memory
@@ -331,50 +341,10 @@ class MemoryAttentionLayer(nn.Module):
         qk = x + query_pos if self.pos_enc_at_attn and query_pos is not None else x
         return tgt + self._drop(self.self_attn(qk, qk, v=x))
 
-    def forward_projected(
-        self,
-        tgt: torch.Tensor,
-        keys: torch.Tensor,
-        values: torch.Tensor,
-        query_pos: Optional[torch.Tensor] = None,
-        self_attended: Optional[torch.Tensor] = None,
-    ) -> torch.Tensor:
-        """The layer with its cross-attention's keys and values already prepared (by
-        ``cross_attn_image.project_keys`` / ``project_values``). ``self_attended``: what
-        ``attend_to_self(tgt, query_pos)`` gives, when the caller already has it."""
-        tgt = self.attend_to_self(tgt, query_pos) if self_attended is None else self_attended
 
-        x = self.norm2(tgt)
-        q = x + query_pos if self.pos_enc_at_cross_attn_queries and query_pos is not None else x
-        tgt = tgt + self._drop(self.cross_attn_image.attend(q, keys, values))
-
-        x = self.norm3(tgt)
-        x = self.linear2(self._drop(activate_in_place(self.activation, self.linear1(x))))
-        return tgt + self._drop(x)
-
-
-@dataclass
-class MemoryFrameProjection:
-    """One stored memory frame's cross-attention keys and values, for every layer.
-
-    A stored frame stays in the memory bank for seven frames, and projecting (and rotating)
-    its 4096 x 64 memory into each layer's 256-wide keys and values every time was measurable
-    (tiny, 7 memories, 2-core CPU: 0.92 -> 0.79 s per memory attention in bfloat16, 3.10 ->
-    3.05 s in float32). So the tracker projects each stored frame once
-    (``MemoryAttention.project_memory_frame``) and reuses it. The keys leave out the frame's
-    temporal encoding: which temporal slot a frame occupies changes from frame to frame, and
-    its effect is added per use (``RoPEAttention.key_offset``).
-
-    ``keys[i]``: B x heads x HW x head_dim for layer i; ``values[i]``: what layer i's
-    ``project_values`` gives (projected, or the raw memory when values are folded).
-    """
-
-    keys: List[torch.Tensor]
-    values: List[torch.Tensor]
-
-    @property
-    def num_tokens(self) -> int:
-        return self.keys[0].shape[-2]
+# A run of memory tokens with its prepared keys and values, and the temporal encoding (a
+# C_mem vector added to its key inputs) of the frame it belongs to, or None.
+MemoryPart = Tuple[MemoryFrameProjection, Optional[torch.Tensor]]
 
 
 class MemoryAttention(nn.Module):
@@ -396,107 +366,76 @@ class MemoryAttention(nn.Module):
     def forward(
         self,
         curr: Union[torch.Tensor, List[torch.Tensor]],
-        memory: torch.Tensor,
+        memory: Optional[torch.Tensor] = None,
         curr_pos: Optional[Union[torch.Tensor, List[torch.Tensor]]] = None,
         memory_pos: Optional[torch.Tensor] = None,
         num_obj_ptr_tokens: int = 0,
+        *,
+        parts: Optional[Sequence[MemoryPart]] = None,
+        self_attended: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
-        """Condition ``curr`` (HW x B x C) on ``memory`` (M x B x C_mem).
+        """Condition ``curr`` (HW x B x C) on a memory.
 
-        The last ``num_obj_ptr_tokens`` memory tokens are object pointers, excluded from RoPE.
+        Either ``memory`` (M x B x C_mem) and ``memory_pos``, as the reference takes them (the
+        last ``num_obj_ptr_tokens`` tokens are object pointers, excluded from RoPE), which are
+        projected here; or ``parts`` already projected (``project``), e.g. stored frames
+        projected once and kept by the tracker (``sam2.modeling.memory_cache``), each with its
+        temporal encoding. ``self_attended``: what ``first_self_attention`` gives for
+        ``curr``, when the caller kept it.
         """
-        output, query_pos = self._queries(curr, curr_pos, memory.shape[1])
-        dtype = output.dtype
-        memory = memory.to(dtype).transpose(0, 1)
-        memory_pos = memory_pos.to(dtype).transpose(0, 1) if memory_pos is not None else None
-        for layer in self.layers:
-            output = layer(output, memory, pos=memory_pos, query_pos=query_pos,
-                           num_k_exclude_rope=num_obj_ptr_tokens)
+        if parts is None:
+            if memory is None:
+                raise ValueError("the memory attention needs a memory or projected memory parts")
+            output, query_pos = self._queries(curr, curr_pos, memory.shape[1])
+            parts = [(self.project(memory, memory_pos, num_obj_ptr_tokens, grid_tokens=output.shape[1]), None)]
+        elif not parts:
+            raise ValueError("the memory attention needs at least one memory frame or pointer")
+        else:
+            output, query_pos = self._queries(curr, curr_pos, parts[0][0].keys[0].shape[0])
+        for i, layer in enumerate(self.layers):
+            attn = layer.cross_attn_image
+            keys = _concat_keys(attn, [(p.keys[i], t if layer.pos_enc_at_cross_attn_keys else None) for p, t in parts])
+            values = parts[0][0].values[i] if len(parts) == 1 else torch.cat([p.values[i] for p, _ in parts], dim=-2)
+            output = layer(output, keys, values, query_pos, self_attended if i == 0 else None)
         return self._finish(output, curr)
 
-    def project_memory_frame(
-        self, memory: torch.Tensor, memory_pos: Optional[torch.Tensor]
+    def project(
+        self,
+        memory: torch.Tensor,
+        memory_pos: Optional[torch.Tensor],
+        num_unrotated_tail: int = 0,
+        grid_tokens: Optional[int] = None,
     ) -> MemoryFrameProjection:
-        """Every layer's keys and values for one stored frame's memory (HW x B x C_mem) and
-        its spatial position encoding (same shape, without the temporal encoding)."""
+        """Every layer's keys and values for memory tokens (M x B x C_mem) and their position
+        encoding (same shape): a stored frame (its spatial encoding, without the temporal
+        one), object pointers (``num_unrotated_tail`` = all of them) or a whole concatenated
+        memory whose spatial grids have ``grid_tokens`` tokens each."""
         dtype = self.norm.weight.dtype
         memory = memory.to(dtype).transpose(0, 1)
         memory_pos = memory_pos.to(dtype).transpose(0, 1) if memory_pos is not None else None
         keys, values = [], []
         for layer in self.layers:
             attn = layer.cross_attn_image
-            keys.append(attn.project_keys(layer.key_inputs(memory, memory_pos)))
+            keys.append(attn.project_keys(layer.key_inputs(memory, memory_pos), num_unrotated_tail, grid_tokens))
             values.append(attn.project_values(memory))
         return MemoryFrameProjection(keys, values)
 
-    def forward_projected(
+    def first_self_attention(
         self,
         curr: Union[torch.Tensor, List[torch.Tensor]],
-        frames: Sequence[Tuple[MemoryFrameProjection, Optional[torch.Tensor]]],
         curr_pos: Optional[Union[torch.Tensor, List[torch.Tensor]]] = None,
-        pointers: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
     ) -> torch.Tensor:
-        """``forward`` with the spatial memories already projected, one frame at a time.
-
-        ``frames``: (projection, temporal encoding) pairs, the encoding a C_mem vector added
-        to that frame's key inputs (or None); ``pointers``: object pointer tokens and their
-        encodings (both P x B x C_mem), which are projected here and not rotated. Computes
-        what ``forward`` computes on the concatenated memory, up to float rounding.
-        """
-        if not frames and pointers is None:
-            raise ValueError("the memory attention needs at least one memory frame or pointer")
-        batch = frames[0][0].keys[0].shape[0] if frames else pointers[1].shape[1]
-        output, query_pos = self._queries(curr, curr_pos, batch)
-        dtype = output.dtype
-        if pointers is not None:
-            ptr_tokens = pointers[0].to(dtype).transpose(0, 1)
-            ptr_pos = pointers[1].to(dtype).transpose(0, 1)
-        for i, layer in enumerate(self.layers):
-            attn = layer.cross_attn_image
-            keys = [(f.keys[i], tpos if layer.pos_enc_at_cross_attn_keys else None) for f, tpos in frames]
-            values = [f.values[i] for f, _ in frames]
-            if pointers is not None:
-                ptr_keys = layer.key_inputs(ptr_tokens, ptr_pos)
-                keys.append((attn.project_keys(ptr_keys, num_k_exclude_rope=ptr_keys.shape[1]), None))
-                values.append(attn.project_values(ptr_tokens))
-            self_attended = self._first_self_attention(output, query_pos, (curr, curr_pos)) if i == 0 else None
-            output = layer.forward_projected(
-                output, _concat_keys(attn, keys), torch.cat(values, dim=-2), query_pos, self_attended
-            )
-        return self._finish(output, curr)
-
-    def _first_self_attention(self, output: torch.Tensor, query_pos: Optional[torch.Tensor],
-                              source: Tuple[object, object]) -> torch.Tensor:
-        """The first layer's self-attention, reused while the frame stays the same.
-
-        It depends on the frame's features only, so when several objects are tracked every
-        object's memory attention would compute it again (105 ms per object and frame in
-        float32 for the tiny model on a 2-core CPU, 31 ms in bfloat16). The last result is
-        kept with the tensors it came from (``source``: the caller's features and positions,
-        identified by storage, layout and version counter, and held so that their memory
-        cannot be reused by another frame) and with the layer's weights (data and version).
-        Never reused under autograd or in training.
-        """
-        layer = self.layers[0]
-        if self.training or torch.is_grad_enabled():
-            return layer.attend_to_self(output, query_pos)
-        key = (_tensors_key(source), _tensors_key(list(layer.norm1.parameters()) + list(layer.self_attn.parameters())))
-        kept = self.__dict__.get("_kept_self_attention")
-        if kept is not None and kept[0] == key:
-            return kept[2]
-        result = layer.attend_to_self(output, query_pos)
-        self.__dict__["_kept_self_attention"] = (key, source, result)
-        return result
-
-    def forget_frame(self) -> None:
-        """Drop the kept first-layer self-attention (see ``_first_self_attention``)."""
-        self.__dict__.pop("_kept_self_attention", None)
+        """The first layer's self-attention on ``curr``: it depends on the frame only, so a
+        caller tracking several objects on one frame can compute it once and pass it to
+        ``forward`` as ``self_attended``."""
+        output, query_pos = self._queries(curr, curr_pos, None)
+        return self.layers[0].attend_to_self(output, query_pos)
 
     def _queries(
         self,
         curr: Union[torch.Tensor, List[torch.Tensor]],
         curr_pos: Optional[Union[torch.Tensor, List[torch.Tensor]]],
-        memory_batch: int,
+        memory_batch: Optional[int],
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The current features and their position encoding, batch-first in the module's
         dtype (it may run in bfloat16, see SAM2Base.set_compute_dtype)."""
@@ -508,7 +447,7 @@ class MemoryAttention(nn.Module):
             if len(curr_pos) != 1:
                 raise ValueError("MemoryAttention takes a single feature level")
             curr_pos = curr_pos[0]
-        if curr.shape[1] != memory_batch:
+        if memory_batch is not None and curr.shape[1] != memory_batch:
             raise ValueError(
                 f"batch size differs between current features ({curr.shape[1]}) and memory "
                 f"({memory_batch})"
@@ -526,27 +465,12 @@ class MemoryAttention(nn.Module):
         return self.norm(output).transpose(0, 1).to(out_dtype)
 
 
-def _tensors_key(tensors) -> tuple:
-    """What identifies the contents of (nested lists or tuples of) tensors, as long as they
-    are held: storage address, offset, shape, strides, dtype, device and version counter.
-
-    Tensors made under ``torch.inference_mode`` (the video predictor's features) have no
-    version counter; nothing in this package modifies features in place.
-    """
-    if isinstance(tensors, (list, tuple)):
-        return tuple(_tensors_key(t) for t in tensors)
-    if tensors is None:
-        return (None,)
-    t = tensors
-    version = -1 if t.is_inference() else t._version
-    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(), t.dtype,
-            t.device, version)
-
-
 def _concat_keys(attn: RoPEAttention, parts: Sequence[Tuple[torch.Tensor, Optional[torch.Tensor]]]) -> torch.Tensor:
     """Concatenate per-frame keys along the token axis, adding each frame's temporal offset
     (``attn.key_offset``) on the way, in one pass over the keys (a plain concatenation where
     autograd records, which cannot write into a preallocated output)."""
+    if len(parts) == 1 and parts[0][1] is None:
+        return parts[0][0]
     if torch.is_grad_enabled():
         return torch.cat([k if t is None else k + attn.key_offset(t, k.shape[-2]) for k, t in parts], dim=-2)
     first = parts[0][0]

@@ -128,15 +128,17 @@ class SAM2Base(nn.Module):
         memory attention (both run in ``dtype``; norms, softmax and RoPE accumulate in
         float32 inside, and their outputs are float32 again); and, per click, the mask
         decoder's products with the 4096 image tokens and its upscaling GEMMs (in ``dtype``;
-        its softmaxes, norms and token-side layers stay float32).
+        its softmaxes, norms and token-side layers stay float32). When tracking, the memory
+        encoder's channel MLPs run in ``dtype`` too (the rest of it stays float32).
         """
         if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"unsupported compute dtype {dtype}")
         if getattr(self.image_encoder.trunk, "keeps_float32", False):
-            self.image_encoder.neck.to(dtype)  # EdgeTAM's CNN trunk: bfloat16 does not pay there
+            self.image_encoder.neck.to(dtype)  # EdgeTAM's CNN trunk: see sam2/modeling/repvit.py
         else:
             self.image_encoder.to(dtype)
         self.memory_attention.to(dtype)
+        self.memory_encoder.set_matmul_dtype(dtype)
         self.sam_mask_decoder.set_matmul_dtype(dtype)
         for module in self.memory_attention.modules():
             if hasattr(module, "attention_dtype"):

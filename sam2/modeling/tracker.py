@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
-from sam2.modeling.memory_attention import MemoryFrameProjection
+from sam2.modeling.memory_cache import MemoryFrameProjection, ObjectMemoryCache
 from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base, to_sequence
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "ItemAccessMixin",
     "FrameOutput",
     "MemoryBank",
-    "MemoryProjectionCache",
     "SAM2Tracker",
     "select_closest_cond_frames",
     "get_1d_sine_pe",
@@ -82,61 +81,16 @@ class FrameOutput(ItemAccessMixin):
     mask_inputs: Optional[torch.Tensor] = None
 
 
-class MemoryProjectionCache:
-    """Each stored memory frame's cross-attention keys and values, kept while in use.
-
-    A tracked frame's memory is attended to by the next several frames (seven memories by
-    default); its projection into every layer's keys and values is computed on first use and,
-    while ``retaining`` (during a propagation), reused (see ``MemoryFrameProjection``). An
-    entry is tied to the memory tensors it was computed from, so a re-encoded memory (new
-    clicks on a frame) is projected afresh, and ``retain`` drops the frames the last
-    tracking step no longer attended to, so the cache holds at most one step's frames.
-    """
-
-    def __init__(self) -> None:
-        self._entries: Dict[int, Tuple[torch.Tensor, torch.Tensor, Any, MemoryFrameProjection]] = {}
-        self.retaining = False
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(
-        self, features: torch.Tensor, pos: torch.Tensor, how: Any, make: Callable[[], MemoryFrameProjection]
-    ) -> MemoryFrameProjection:
-        """The projection of the memory ``features`` with position encoding ``pos``, made by
-        ``make`` unless one was made from these very tensors the same ``how`` (e.g. device
-        and compute dtype)."""
-        entry = self._entries.get(id(features))
-        if entry is not None and entry[0] is features and entry[1] is pos and entry[2] == how:
-            return entry[3]
-        projection = make()
-        if self.retaining:
-            self._entries[id(features)] = (features, pos, how, projection)
-        return projection
-
-    def retain(self, used: Iterable[torch.Tensor]) -> None:
-        """Drop every entry but those of the memory tensors in ``used``."""
-        keep = {id(t) for t in used}
-        for key in [k for k in self._entries if k not in keep]:
-            del self._entries[key]
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
 @dataclass
 class MemoryBank(ItemAccessMixin):
-    """Per-frame outputs of one object: prompted (conditioning) frames and tracked frames,
-    and, while a propagation runs, the projections of the memories it attends to."""
+    """Per-frame outputs of one object: prompted (conditioning) frames and tracked frames."""
 
     cond_frame_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
     non_cond_frame_outputs: Dict[int, FrameOutput] = field(default_factory=dict)
-    projections: MemoryProjectionCache = field(default_factory=MemoryProjectionCache, repr=False, compare=False)
 
     def clear(self) -> None:
         self.cond_frame_outputs.clear()
         self.non_cond_frame_outputs.clear()
-        self.projections.clear()
 
 
 def select_closest_cond_frames(
@@ -194,14 +148,15 @@ class SAM2Tracker(SAM2Base):
         selected_cond: Mapping[int, Any],
         unselected_cond: Mapping[int, Any],
         track_in_reverse: bool,
-    ) -> List[Tuple[int, Any]]:
-        """(temporal slot, output) pairs whose spatial memories are attended to.
+    ) -> List[Tuple[int, int, Any]]:
+        """(temporal slot, frame index, output) of the frames whose spatial memories are
+        attended to.
 
         Conditioning frames take slot 0. Slots 1 .. num_maskmem-1 hold the recent frames,
         slot num_maskmem-1 being the adjacent one; with a memory stride r > 1 the others
         are taken among every r-th frame. Missing frames are simply absent.
         """
-        pairs: List[Tuple[int, Any]] = [(0, out) for out in selected_cond.values()]
+        pairs: List[Tuple[int, int, Any]] = [(0, t, out) for t, out in selected_cond.items()]
         stride = 1 if self.training else self.memory_temporal_stride_for_eval
         step = -1 if track_in_reverse else 1  # direction of "the past"
         non_cond = output_dict["non_cond_frame_outputs"]
@@ -217,7 +172,8 @@ class SAM2Tracker(SAM2Base):
             if out is None:
                 # an unselected conditioning frame among the recent ones still counts
                 out = unselected_cond.get(prev, None)
-            pairs.append((t_pos, out))
+            if out is not None:
+                pairs.append((t_pos, prev, out))
         return pairs
 
     def _object_pointer_tokens(
@@ -290,8 +246,13 @@ class SAM2Tracker(SAM2Base):
         output_dict: Mapping[str, Mapping[int, Any]],
         num_frames: Optional[int],
         track_in_reverse: bool = False,
+        memory_cache: Optional[ObjectMemoryCache] = None,
     ) -> torch.Tensor:
-        """The current frame's top-level features fused with the memory bank, B x C x H x W."""
+        """The current frame's top-level features fused with the memory bank, B x C x H x W.
+
+        ``memory_cache``: where stored memories' projections and the frame's first
+        self-attention are kept between calls (see ``sam2.modeling.memory_cache``); without
+        one (and under autograd) everything is computed afresh, with the same numbers."""
         feats = current_vision_feats[-1]
         B = feats.size(1)
         size = feat_sizes[-1]
@@ -312,30 +273,44 @@ class SAM2Tracker(SAM2Base):
                     f"cannot track frame {frame_idx}: the object has no prompted (conditioning) frame"
                 )
             selected, unselected = select_closest_cond_frames(frame_idx, cond_outputs, self.max_cond_frames_in_attn)
-            cache = output_dict.projections if isinstance(output_dict, MemoryBank) else MemoryProjectionCache()
-            frames: List[Tuple[MemoryFrameProjection, torch.Tensor]] = []
-            used: List[torch.Tensor] = []
+            reuse = memory_cache is not None and not self.training and not torch.is_grad_enabled()
             how = (device, dtype, self.memory_attention.norm.weight.dtype)
-            for t_pos, prev in self._memory_frames(frame_idx, output_dict, selected, unselected, track_in_reverse):
-                if prev is None:
-                    continue
+            parts: List[Tuple[MemoryFrameProjection, Optional[torch.Tensor]]] = []
+            used: List[int] = []
+            for t_pos, prev_idx, prev in self._memory_frames(frame_idx, output_dict, selected, unselected,
+                                                             track_in_reverse):
                 features, pos = prev["maskmem_features"], prev["maskmem_pos_enc"][-1]
-                projection = cache.get(features, pos, how, lambda: self.memory_attention.project_memory_frame(
+
+                def project(features=features, pos=pos) -> MemoryFrameProjection:
                     # stored rounded to bfloat16 (possibly on the CPU); used in the compute dtype
-                    to_sequence(features.to(device=device, dtype=dtype, non_blocking=True)),
-                    to_sequence(pos.to(device=device, dtype=dtype)),
-                ))
-                frames.append((projection, self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1].flatten()))
-                used.append(features)
-            cache.retain(used)
-            pointers = None
+                    return self.memory_attention.project(
+                        to_sequence(features.to(device=device, dtype=dtype, non_blocking=True)),
+                        to_sequence(pos.to(device=device, dtype=dtype)),
+                    )
+
+                projection = memory_cache.projection(prev_idx, features, pos, how, project) if reuse else project()
+                parts.append((projection, self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1].flatten()))
+                used.append(prev_idx)
+            if reuse:
+                memory_cache.retain(used)
             if self.use_obj_ptrs_in_encoder:
                 pointers = self._object_pointer_tokens(
                     frame_idx, output_dict, selected, unselected, num_frames, track_in_reverse,
                     B, device, dtype,
                 )
-            return _to_bchw(self.memory_attention.forward_projected(
-                curr=current_vision_feats, frames=frames, curr_pos=current_vision_pos_embeds, pointers=pointers,
+                if pointers is not None:
+                    parts.append((self.memory_attention.project(*pointers, num_unrotated_tail=pointers[0].shape[0]),
+                                  None))
+            self_attended = None
+            if reuse:
+                self_attended = memory_cache.first_self_attention(
+                    frame_idx, (B, device, dtype, self.memory_attention.norm.weight.dtype),
+                    lambda: self.memory_attention.first_self_attention(current_vision_feats,
+                                                                       current_vision_pos_embeds),
+                )
+            return _to_bchw(self.memory_attention(
+                curr=current_vision_feats, curr_pos=current_vision_pos_embeds, parts=parts,
+                self_attended=self_attended,
             ), size)
 
         fused = self.memory_attention(
@@ -392,7 +367,7 @@ class SAM2Tracker(SAM2Base):
         current_out: FrameOutput,
     ) -> None:
         if run_mem_encoder and self.num_maskmem > 0:
-            current_out["maskmem_features"], current_out["maskmem_pos_enc"] = self._encode_new_memory(
+            current_out.maskmem_features, current_out.maskmem_pos_enc = self._encode_new_memory(
                 current_vision_feats=current_vision_feats,
                 feat_sizes=feat_sizes,
                 pred_masks_high_res=high_res_masks,
@@ -400,8 +375,8 @@ class SAM2Tracker(SAM2Base):
                 is_mask_from_pts=point_inputs is not None,
             )
         else:
-            current_out["maskmem_features"] = None
-            current_out["maskmem_pos_enc"] = None
+            current_out.maskmem_features = None
+            current_out.maskmem_pos_enc = None
 
     # ------------------------------------------------------------------------ tracking
     def _track_step(
@@ -417,6 +392,7 @@ class SAM2Tracker(SAM2Base):
         num_frames: Optional[int],
         track_in_reverse: bool,
         prev_sam_mask_logits: Optional[torch.Tensor],
+        memory_cache: Optional[ObjectMemoryCache] = None,
     ):
         current_out = FrameOutput(point_inputs=point_inputs, mask_inputs=mask_inputs)
         if len(current_vision_feats) > 1:
@@ -438,6 +414,7 @@ class SAM2Tracker(SAM2Base):
                 output_dict=output_dict,
                 num_frames=num_frames,
                 track_in_reverse=track_in_reverse,
+                memory_cache=memory_cache,
             )
             if prev_sam_mask_logits is not None:
                 # correction clicks are decoded together with the previous mask logits
@@ -467,15 +444,18 @@ class SAM2Tracker(SAM2Base):
         track_in_reverse: bool = False,
         run_mem_encoder: bool = True,
         prev_sam_mask_logits: Optional[torch.Tensor] = None,
+        memory_cache: Optional[ObjectMemoryCache] = None,
     ) -> FrameOutput:
         """Track (or segment, on a prompted frame) the objects of one frame.
 
         ``run_mem_encoder=False`` skips encoding the result into a memory (done later, e.g.
-        once the user has finished clicking on a frame).
+        once the user has finished clicking on a frame). ``memory_cache``: what a session
+        keeps between frames (``sam2.modeling.memory_cache``; not in the reference).
         """
         current_out, sam_outputs, _, _ = self._track_step(
             frame_idx, is_init_cond_frame, current_vision_feats, current_vision_pos_embeds, feat_sizes,
             point_inputs, mask_inputs, output_dict, num_frames, track_in_reverse, prev_sam_mask_logits,
+            memory_cache,
         )
         _, _, _, low_res_masks, high_res_masks, obj_ptr, object_score_logits = sam_outputs
         current_out.pred_masks = low_res_masks

@@ -75,8 +75,8 @@ class Workspace:
     def __getstate__(self) -> dict:
         return {"max_bytes": self.max_bytes}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["max_bytes"])
+    def __setstate__(self, pickled: dict) -> None:
+        self.__init__(pickled["max_bytes"])
 
 
 def borrow(workspace: Optional[Workspace], numel: int, like: torch.Tensor):
