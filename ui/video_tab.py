@@ -72,7 +72,8 @@ from ui.inputs import whole_number
 from ui.model_registry import ModelRegistry
 from ui.sessions import connection_of, restore_tab
 from ui.number_components import NumberBox, NumberSlider
-from ui.video_controller import VideoController, VideoView
+from ui.video_controller import VideoController
+from ui.video_view import VideoView
 from ui.video_engine import VideoEngine
 from ui.video_media import VideoLimits
 from ui.video_render import EFFECT_CHOICES
