@@ -32,7 +32,7 @@ from ui.video_exports import ClipExport, ObjectInfo
 from ui.video_media import DecodedClip, KeptFile, VideoLimits, decode_clip
 from ui.video_render import check_effect
 from ui.video_tracking import DIRECTIONS, PREVIEW_INTERVAL_S, TrackRun, plan_run, plural
-from ui.video_view import VideoView, empty_view, frame_display_scale, frame_view, layers, status_text
+from ui.video_view import VideoView, empty_view, frame_display_scale, frame_view, status_text
 from ui.progress import ProgressFn, no_progress
 from ui.prompts import CLICK_MODES, PromptError
 from ui.video_state import FramePrompts, PendingCorner, VideoObject, VideoSession

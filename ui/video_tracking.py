@@ -8,7 +8,7 @@ the run's plan and the progress the watching generator shows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Set, Tuple
+from typing import Any, List, Set, Tuple
 
 from ui.prompts import PromptError
 
