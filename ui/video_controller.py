@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ui.background_job import BackgroundJob
-from ui.model_names import model_label
+from ui.model_names import fastest_tracking_note, model_label
 from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
@@ -32,7 +32,9 @@ from ui.video_exports import ClipExport, ObjectInfo
 from ui.video_media import DecodedClip, KeptFile, VideoLimits, decode_clip
 from ui.video_render import check_effect
 from ui.video_tracking import DIRECTIONS, PREVIEW_INTERVAL_S, TrackRun, plan_run, plural
-from ui.video_view import VideoView, empty_view, frame_display_scale, frame_view, status_text
+from ui.canvas.scene import CanvasUpdate
+from ui.video_view import (TRACKING_BUSY, VideoView, canvas_update, empty_view, frame_display_scale, frame_view,
+                           mask_urls, packed_masks, status_text, write_frame_files)
 from ui.progress import ProgressFn, no_progress
 from ui.prompts import CLICK_MODES, PromptError
 from ui.video_state import FramePrompts, PendingCorner, VideoObject, VideoSession
@@ -48,13 +50,16 @@ class _VideoSlot:
     frames: Any = None  # sam2.media.video.VideoFrames of the clip
     source: Optional[KeptFile] = None  # the upload, kept for full-fidelity exports
     display_scale: float = 1.0  # display pixels per clip pixel
-    model_key: Optional[str] = None  # the model the user picked (None: app default)
+    model_key: Optional[str] = None  # the model the session uses (None: the engine's default)
+    model_chosen: bool = False  # the user picked it (else the page's dropdown value is not a choice)
     inference: Any = None  # the predictor's VideoSessionState for (clip, model)
     inference_model: Optional[str] = None
     files: SessionFiles = field(default_factory=SessionFiles)
     tracking: bool = False
     job: Optional[BackgroundJob] = None  # the tracking run in progress (its plan: ``run``)
-    run: Optional[TrackRun] = None
+    run: Optional[TrackRun] = None  # the latest run (kept after it ends: its frames are streamed)
+    track_pending: bool = False  # the page asked to track and its run has not ended yet
+    frame_urls: List[Dict[str, Any]] = field(default_factory=list)  # the canvas's frame JPEGs
     clip_version: int = 0
     last_click_s: Optional[float] = None
     last_run: str = ""
@@ -90,6 +95,13 @@ class VideoController:
         self._running: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
         self._running_lock = threading.Lock()
 
+    def model_note(self) -> str:
+        """One line for the page when tracking uses a faster model than the app's default."""
+        model_id = self.engine.default_model
+        if model_id == self.engine.registry.default_model:
+            return ""
+        return fastest_tracking_note(model_id, self.engine.device)
+
     def tracking_elsewhere(self, sid: Optional[str]) -> int:
         """How many other sessions are tracking right now."""
         with self._running_lock:
@@ -106,7 +118,7 @@ class VideoController:
     @staticmethod
     def _not_while_tracking(slot: _VideoSlot) -> None:
         if slot.tracking:
-            raise PromptError("Tracking is running: wait for it to finish or press Cancel first.")
+            raise PromptError(f"{TRACKING_BUSY} (or wait for it to finish).")
 
     # ------------------------------------------------------------ loading
     def load(self, sid: Optional[str], path: Optional[str], name: Optional[str] = None) -> VideoView:
@@ -136,6 +148,8 @@ class VideoController:
             slot.display_scale = frame_display_scale(clip.height, clip.width)
             slot.state.start(clip.num_frames, clip.height, clip.width)
             slot.files.cleanup()
+            slot.frame_urls = write_frame_files(frames, slot.files)
+            slot.run, slot.track_pending = None, False
             slot.last_run = ""
             note = (f"Loaded **{clip.name}**: {clip.num_frames} frame{'s' if clip.num_frames != 1 else ''} of "
                     f"{clip.width}×{clip.height} "
@@ -165,7 +179,9 @@ class VideoController:
         def act(slot: _VideoSlot) -> VideoView:
             if slot.tracking:
                 return self._view(slot, slot.state.last_frame)
-            self._switch_model(slot, model_key, progress)
+            # The dropdown always has a value: it is the user's choice only once they picked
+            # one; until then the session tracks with the engine's default (EdgeTAM on a CPU).
+            self._switch_model(slot, model_key if slot.model_chosen else None, progress)
             if slot.clip is None:
                 return self._empty_view(slot)
             self._ensure_inference(slot, progress)
@@ -185,6 +201,7 @@ class VideoController:
                 raise PromptError("The video tab keeps its model while tracking runs; pick the model "
                                   "again once tracking has finished (or press Cancel).")
             changed = self._switch_model(slot, model_key, progress)
+            slot.model_chosen = True
             frame = slot.state.last_frame
             if not changed:
                 return self._view(slot, frame) if slot.clip is not None else self._empty_view(slot)
@@ -477,12 +494,72 @@ class VideoController:
                 self.engine.reset(predictor, slot.inference)
             st.reset()
             slot.last_run = ""
-            slot.files.cleanup()  # downloads and previews of the removed objects
+            slot.files.clear("preview")  # downloads and previews of the removed objects
+            slot.files.clear("export")
             return self._view(slot, st.last_frame, "Started over: all objects removed.")
 
         return self._run(sid, act)
 
     # ------------------------------------------------------------ tracking
+    # ------------------------------------------------------------ the canvas
+    def canvas(self, sid: Optional[str], frames: Any = None, clip: bool = False, **kw: Any) -> CanvasUpdate:
+        """The canvas update after an action (``ui.video_view.canvas_update``)."""
+        return self._run(sid, lambda slot: canvas_update(slot, frames, clip, **kw))
+
+    def frame_shown(self, sid: Optional[str]) -> int:
+        """The frame the session's last action was on."""
+        return self._run(sid, lambda slot: slot.state.last_frame)
+
+    def clip_size(self, sid: Optional[str]) -> Optional[Tuple[int, int]]:
+        """(width, height) of the session's clip, None without one (for clamping gestures)."""
+        if sid not in self.sessions:
+            return None
+        return self._run(sid, lambda slot: (slot.state.width, slot.state.height) if slot.clip is not None else None)
+
+    def track_requested(self, sid: Optional[str]) -> None:
+        """The page pressed Track: ``track_updates`` streams until that run has ended."""
+        def act(slot: _VideoSlot) -> None:
+            slot.track_pending = slot.clip is not None
+            if not slot.tracking:
+                slot.run = None  # the frames of an earlier run were sent already
+
+        self._run(sid, act)
+
+    def track_updates(self, sid: Optional[str], poll_s: float = 0.3,
+                      max_s: float = 3600.0) -> Iterator[CanvasUpdate]:
+        """Canvas updates while a run requested by the page goes on: the busy message, then
+        the masks of each newly tracked frame (so the player plays them as they come), then
+        the end. The masks are taken under the session lock and encoded without it."""
+        sent: set = set()
+        busy = False
+        deadline = time.monotonic() + max_s
+        while time.monotonic() < deadline:
+            if sid not in self.sessions:
+                return
+            with self.sessions.get(sid).lock:
+                slot = self.sessions.get(sid).state
+                running, pending, run = slot.tracking, slot.track_pending, slot.run
+                st = slot.state
+                new = sorted(run.frames - sent) if run is not None else []
+                packed = packed_masks(st, new)
+                colors = {o.obj_id: o.color for o in st.objects}
+                note = slot.last_run
+            sent.update(new)
+            update = CanvasUpdate()
+            if running and not busy:
+                busy = True
+                update.busy = TRACKING_BUSY
+            if packed:
+                update.masks = mask_urls(packed, colors)
+            if not running and not pending:
+                update.busy = ""
+                update.hint = note or None
+                yield update
+                return
+            if update.busy is not None or update.masks:
+                yield update
+            time.sleep(poll_s)
+
     def cancel(self, sid: Optional[str], wait_s: float = 120.0) -> VideoView:
         """Stop a running tracking job after the frame in progress; its results are kept."""
         entry = self.sessions.get(sid)
@@ -491,6 +568,7 @@ class VideoController:
             job.cancel(wait_s)
 
         def act(slot: _VideoSlot) -> VideoView:
+            slot.track_pending = False  # a run still queued behind other tabs is withdrawn
             if slot.clip is None:
                 return self._empty_view(slot)
             note = slot.last_run if job is not None else " ".join(
@@ -513,36 +591,51 @@ class VideoController:
             raise PromptError(f"Unknown direction {direction!r}; use one of {', '.join(DIRECTIONS)}.")
         entry = self.sessions.get(sid)
         with entry.lock:
+            try:
+                job, run = self._start_track(entry, sid, direction, start_frame, progress)
+            except BaseException:
+                entry.state.track_pending = False
+                raise
             slot = entry.state
-            st = slot.state
-            start = st.check_frame(start_frame)
-            if slot.tracking:
-                raise PromptError("Tracking is already running in this tab.")
-            if not any(o.prompted_frames for o in st.objects):
-                raise PromptError("Nothing to track yet: click on an object in a frame first.")
-            predictor = self._ensure_inference(slot, progress)
-            run = plan_run(direction, start, st.num_frames, slot.clip_version, st.prompts_version)
-            job = BackgroundJob(lambda j: self._track_work(entry, run, j, predictor), name="sam2-video-track")
-            job.total = run.total
-            slot.job, slot.run = job, run
-            slot.tracking = True
-            slot.fresh_run = False
-            with self._running_lock:
-                self._running[id(job)] = str(sid)
-            job.start()
         shown = -1
 
         def report(j: BackgroundJob) -> None:
             progress(j.done / max(j.total, 1), f"Tracking {direction}: {j.done} of {j.total} frames")
 
-        for _ in job.watch(report, poll_s=POLL_S):
-            if run.preview_serial != shown and run.preview is not None:
-                shown = run.preview_serial
-                yield run.preview
-            else:
-                yield None
-        if job.result is not None:
-            yield job.result
+        try:
+            for _ in job.watch(report, poll_s=POLL_S):
+                if run.preview_serial != shown and run.preview is not None:
+                    shown = run.preview_serial
+                    yield run.preview
+                else:
+                    yield None
+            if job.result is not None:
+                yield job.result
+        finally:
+            with entry.lock:
+                slot.track_pending = False
+
+    def _start_track(self, entry: Any, sid: Optional[str], direction: str, start_frame: Any,
+                     progress: ProgressFn) -> Tuple[BackgroundJob, TrackRun]:
+        """Check the request and start its ``BackgroundJob`` (under the session lock)."""
+        slot = entry.state
+        st = slot.state
+        start = st.check_frame(start_frame)
+        if slot.tracking:
+            raise PromptError("Tracking is already running in this tab.")
+        if not any(o.prompted_frames for o in st.objects):
+            raise PromptError("Nothing to track yet: click on an object in a frame first.")
+        predictor = self._ensure_inference(slot, progress)
+        run = plan_run(direction, start, st.num_frames, slot.clip_version, st.prompts_version)
+        job = BackgroundJob(lambda j: self._track_work(entry, run, j, predictor), name="sam2-video-track")
+        job.total = run.total
+        slot.job, slot.run = job, run
+        slot.tracking = True
+        slot.fresh_run = False
+        with self._running_lock:
+            self._running[id(job)] = str(sid)
+        job.start()
+        return job, run
 
     def _track_work(self, entry: Any, run: TrackRun, job: BackgroundJob, predictor: Any) -> Optional[VideoView]:
         """Run the propagation passes; each frame's masks are stored under the session lock.

@@ -10,11 +10,13 @@ the clip's own pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from PIL import Image
 
 from ui import overlay
+from ui.canvas.scene import CanvasObject, CanvasUpdate, display_hw, file_ref, mask_png
 from ui.video_render import Layer, render_frame
 
 #: Frames whose long side is shorter than this are shown enlarged (small clips are hard to
@@ -34,6 +36,12 @@ class VideoView:
     legend: str = ""
     status: str = ""
     warning: str = ""  # shown as a toast as well (limits applied to an upload)
+
+
+#: What the canvas says to a gesture made while tracking runs (the browser says it at once).
+TRACKING_BUSY = "Tracking is running: press Cancel to correct"
+#: JPEG quality of the frames the canvas plays (display size, written once per clip).
+FRAME_JPEG_QUALITY = 85
 
 
 def frame_display_scale(height: int, width: int) -> float:
@@ -136,3 +144,73 @@ def status_text(slot: Any, frame: int, model: str, note: str = "") -> str:
         tail += " · " + " · ".join(extra)
     body = line + tail
     return (note + "  \n" + body) if note else body
+
+
+# ---------------------------------------------------------------------------- the canvas
+def write_frame_files(frames: Any, files: Any) -> List[Dict[str, Any]]:
+    """Every frame of the clip as a display-size JPEG in the session's folder, as canvas file
+    references: the browser fetches each once and plays the clip from them."""
+    refs = []
+    for i in range(len(frames)):
+        pic = frames.frame(i)
+        h, w = display_hw(*pic.shape[:2])
+        img = Image.fromarray(pic)
+        if (h, w) != pic.shape[:2]:
+            img = img.resize((w, h), Image.Resampling.LANCZOS)
+        path = files.path(f"{i:05d}.jpg", "frames")
+        img.save(path, quality=FRAME_JPEG_QUALITY)
+        refs.append(file_ref(path))
+    return refs
+
+
+def canvas_objects(st: Any) -> List[CanvasObject]:
+    return [CanvasObject(o.obj_id, overlay.color_hex(o.color), o.name) for o in st.objects]
+
+
+def prompt_dict(p: Any) -> Dict[str, Any]:
+    return {"points": [list(q) for q in p.points], "box": None if p.box is None else list(p.box)}
+
+
+PackedFrames = Dict[int, Dict[int, Any]]  # frame -> object id -> PackedMask or None
+
+
+def packed_masks(st: Any, frames: Iterable[int]) -> PackedFrames:
+    """The stored (packed, immutable) masks of every object on ``frames``: taken under the
+    session lock, encoded for the browser (``mask_urls``) without it."""
+    return {f: {o.obj_id: st.masks.get(f, o.obj_id) for o in st.objects} for f in frames}
+
+
+def mask_urls(packed: PackedFrames, colors: Mapping[int, Tuple[int, int, int]]) -> Dict[int, Dict[int, Optional[str]]]:
+    """Packed masks as the canvas's palette PNGs (None: no mask there, the browser drops it)."""
+    out: Dict[int, Dict[int, Optional[str]]] = {}
+    for f, per in packed.items():
+        out[f] = {}
+        for oid, pm in per.items():
+            out[f][oid] = mask_png(pm.unpack(), colors[oid]) if pm is not None and pm.area else None
+    return out
+
+
+def canvas_update(slot: Any, frames: Union[None, str, Sequence[int]] = None, clip: bool = False,
+                  **kw: Any) -> CanvasUpdate:
+    """What the canvas needs after an action: objects, selection, and the masks and prompts
+    of ``frames`` (None: the frame shown; ``"all"``: every frame with masks or prompts).
+    ``clip``: the whole scene from scratch (the frames to play too): after a new clip, a
+    reset, a removed object, or a page reload."""
+    st = slot.state
+    if slot.clip is None or not st.num_frames:
+        return CanvasUpdate(**kw)
+    if clip or frames == "all":
+        fs = sorted(set(st.masks.frames()) | set(st.all_prompted_frames()) | {st.last_frame})
+    elif frames is None:
+        fs = [st.last_frame]
+    else:
+        fs = sorted(set(int(f) for f in frames))
+    colors = {o.obj_id: o.color for o in st.objects}
+    masks = mask_urls(packed_masks(st, fs), colors)
+    prompts = {f: {o.obj_id: prompt_dict(o.on(f)) for o in st.objects} for f in fs}
+    common = dict(objects=canvas_objects(st), selected=st.active_id, masks=masks, prompts=prompts)
+    common.update(kw)
+    if clip:
+        common.setdefault("frame", st.last_frame)
+        return CanvasUpdate.clip(slot.frame_urls, slot.clip.fps, st.width, st.height, **common)
+    return CanvasUpdate(**common)
