@@ -28,6 +28,13 @@ def _status(page) -> str:
     return page.locator("#video-status").inner_text()
 
 
+def _wait_status(page, text: str, timeout: int = 120_000) -> None:
+    try:
+        wait_text(page, "#video-status", text, timeout=timeout)
+    except Exception:  # noqa: BLE001 - say what the status was
+        raise AssertionError(f"status never said {text!r}: {_status(page)!r}") from None
+
+
 def _shot(page, name: str, full: bool = False) -> None:
     path = os.path.join(ARTIFACTS, f"browser_video_{name}.png")
     if full:
@@ -55,7 +62,7 @@ def _loaded_page(app, **viewport):
         raise AssertionError(f"the clip did not reach the canvas: {_status(page)!r} "
                              f"{video_state(page, '[S.kind, S.frames.length, root.dataset.state, root.dataset.hint]')}"
                              f"\n{proc.log()[-3000:]}")
-    wait_text(page, "#video-status", "Ready", timeout=240_000)
+    _wait_status(page, "Ready", timeout=240_000)
     return page
 
 
@@ -68,14 +75,14 @@ def test_gestures_on_a_frame_then_track_play_scrub_and_seek(app):
     # Left click inside the red box: a foreground point, and its mask on frame 0 in the canvas.
     sx, sy = video_screen(page, 60, 70)
     page.mouse.click(sx, sy)
-    wait_text(page, "#video-status", "1 foreground / 0 background")
+    _wait_status(page, "1 foreground / 0 background")
     wait_video(page, "S.masks[0] && S.masks[0][1] && S.masks[0][1].img && S.masks[0][1].img.complete")
     pts = video_state(page, "S.prompts[0][1].points")
     assert len(pts) == 1 and abs(pts[0][0] - 60) <= 2 and abs(pts[0][1] - 70) <= 2 and pts[0][2] == 1, pts
     # Right click beside it: a background point (and no browser menu).
     sx, sy = video_screen(page, 200, 140)
     page.mouse.click(sx, sy, button="right")
-    wait_text(page, "#video-status", "1 foreground / 1 background")
+    _wait_status(page, "1 foreground / 1 background")
     # Press-drag-release: a box around the red square.
     x0, y0 = video_screen(page, 25, 35)
     x1, y1 = video_screen(page, 95, 105)
@@ -84,7 +91,7 @@ def test_gestures_on_a_frame_then_track_play_scrub_and_seek(app):
     page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
     page.mouse.move(x1, y1, steps=4)
     page.mouse.up()
-    wait_text(page, "#video-status", "+ box")
+    _wait_status(page, "+ box")
     box = video_state(page, "S.prompts[0][1].box")
     assert box is not None and abs(box[0] - 25) <= 2 and abs(box[3] - 105) <= 2, box
     _shot(page, "gestures")
@@ -103,7 +110,7 @@ def test_gestures_on_a_frame_then_track_play_scrub_and_seek(app):
     wait_video(page, "(document.querySelector('#video-canvas .sc-root').dataset.hint || '').includes('press Cancel')")
     _shot(page, "busy_hint")
     wait_video(page, f"S.busy === '' && Object.keys(S.masks).length === {N}", timeout=300_000)
-    wait_text(page, "#video-status", f"{N}/{N} frames with masks", timeout=120_000)
+    _wait_status(page, f"{N}/{N} frames with masks", timeout=120_000)
     assert video_state(page, "S.prompts[0][1].points.length") == 2, "the click during tracking was sent"
     # Every frame has the object's mask in the browser, drawn from its PNG.
     wait_video(page, f"[...Array({N}).keys()].every(f => S.masks[f] && S.masks[f][1] && S.masks[f][1].img.complete)")
@@ -126,7 +133,7 @@ def test_gestures_on_a_frame_then_track_play_scrub_and_seek(app):
     page.keyboard.press("Space")
     assert not video_state(page, "S.playing")
     paused = video_state(page, "S.frame")
-    wait_text(page, "#video-status", f"Frame **{paused}**".replace("**", ""))  # the server follows the pause
+    _wait_status(page, f"Frame **{paused}**".replace("**", ""))  # the server follows the pause
     # Arrows step one frame.
     if paused == N - 1:
         page.keyboard.press("ArrowLeft")
@@ -151,7 +158,7 @@ def test_gestures_on_a_frame_then_track_play_scrub_and_seek(app):
     tl = page.locator(f"{VIDEO} .sc-timeline").bounding_box()
     page.mouse.click(tl["x"] + tl["width"] * (3.5 / N), tl["y"] + tl["height"] / 2)
     wait_video(page, "S.frame === 3")
-    wait_text(page, "#video-status", "Frame 3 of")
+    _wait_status(page, "Frame 3 of")
     _shot(page, "seeked", full=True)
 
 
@@ -162,7 +169,7 @@ def test_390px_layout_fits_and_maps_clicks(app):
     assert r[0] >= 0 and r[1] <= 390 and abs(r[2] / r[3] - W / H) < 0.02, r
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     page.mouse.click(*video_screen(page, 60, 70))
-    wait_text(page, "#video-status", "1 foreground")
+    _wait_status(page, "1 foreground")
     pts = video_state(page, "S.prompts[0][1].points")
     assert abs(pts[0][0] - 60) <= 3 and abs(pts[0][1] - 70) <= 3, pts
     page.locator(VIDEO).scroll_into_view_if_needed()
