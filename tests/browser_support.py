@@ -86,18 +86,18 @@ def wait_video(page, expr: str, timeout: int = 120_000) -> None:
                            timeout=timeout)
 
 
-def video_screen(page, x: float, y: float) -> Tuple[float, float]:
-    """Screen position of clip pixel (x, y) on the video canvas (scrolled into view first)."""
-    page.locator(f"{VIDEO} .sc-canvas").scroll_into_view_if_needed()
+def canvas_screen(page, sel: str, x: float, y: float) -> Tuple[float, float]:
+    """Screen position of original pixel (x, y) on the PromptCanvas ``sel`` (an elem_id selector)."""
     return page.evaluate("""([sel, x, y]) => {
         const root = document.querySelector(sel + ' .sc-root'), S = root.__canvas;
         const r = root.querySelector('.sc-canvas').getBoundingClientRect();
         return [r.left + (x + 0.5) / S.W * r.width, r.top + (y + 0.5) / S.H * r.height];
-    }""", [VIDEO, x, y])
+    }""", [sel, x, y])
 
 
-def video_pixel(page, x: float, y: float) -> Tuple[int, int, int]:
-    """RGB on screen at clip pixel (x, y): the canvas's mask layer over its frame layer."""
+def canvas_pixel(page, sel: str, x: float, y: float) -> Tuple[int, int, int]:
+    """RGB on screen at original pixel (x, y) of the PromptCanvas ``sel``: its overlay
+    (masks, prompts) composited over its picture layer."""
     return tuple(page.evaluate("""([sel, x, y]) => {
         const root = document.querySelector(sel + ' .sc-root'), S = root.__canvas;
         const top = root.querySelector('.sc-canvas'), pic = root.querySelector('.sc-picture');
@@ -109,7 +109,18 @@ def video_pixel(page, x: float, y: float) -> Tuple[int, int, int]:
         const px = g.getImageData(Math.floor((x + 0.5) / S.W * c.width),
                                   Math.floor((y + 0.5) / S.H * c.height), 1, 1).data;
         return [px[0], px[1], px[2]];
-    }""", [VIDEO, x, y]))
+    }""", [sel, x, y]))
+
+
+def video_screen(page, x: float, y: float) -> Tuple[float, float]:
+    """Screen position of clip pixel (x, y) on the video canvas (scrolled into view first)."""
+    page.locator(f"{VIDEO} .sc-canvas").scroll_into_view_if_needed()
+    return canvas_screen(page, VIDEO, x, y)
+
+
+def video_pixel(page, x: float, y: float) -> Tuple[int, int, int]:
+    """RGB on screen at clip pixel (x, y) of the video canvas."""
+    return canvas_pixel(page, VIDEO, x, y)
 
 
 def upload_image(page, path: str = SHAPES) -> None:
