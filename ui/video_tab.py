@@ -397,16 +397,17 @@ class VideoTab:
         then_sync(self.remove_obj_btn.click(remove_object, [self.pobj], outs, api_name="video_remove_object",
                                             **prompt_kw), clip=True)
         then_sync(self.reset_btn.click(reset, None, outs, api_name="video_reset", **prompt_kw), clip=True)
-        track_event = self.track_btn.click(
-            announce, [self.direction, self.fnum], [self.status], api_visibility="undocumented", **view_kw
-        ).then(track, [self.direction, self.fnum], outs, api_name="video_track",
-               concurrency_id=TRACK_GROUP, concurrency_limit=self.track_concurrency)
+        announced = self.track_btn.click(announce, [self.direction, self.fnum], [self.status],
+                                         api_visibility="undocumented", **view_kw)
+        track_event = announced.then(track, [self.direction, self.fnum], outs, api_name="video_track",
+                                     concurrency_id=TRACK_GROUP, concurrency_limit=self.track_concurrency)
         track_event.success(render_after_track, [self.effect], [self.preview, self.status],
                             api_visibility="undocumented", **export_kw)
-        # The canvas gets each tracked frame's masks while the run goes on (its own event:
-        # the named endpoint keeps its outputs), so the player plays them as they arrive.
-        self.track_btn.click(stream_masks, None, [self.canvas], **private,
-                             concurrency_id=STREAM_GROUP, concurrency_limit=16)
+        # The canvas gets each tracked frame's masks while the run goes on (its own step
+        # beside the run, once the request is recorded: the named endpoint keeps its
+        # outputs), so the player plays them as they arrive.
+        announced.then(stream_masks, None, [self.canvas], **private,
+                       concurrency_id=STREAM_GROUP, concurrency_limit=16)
         then_sync(self.cancel_btn.click(cancel, None, outs, api_name="video_cancel", cancels=[track_event],
                                         concurrency_id=CANCEL_GROUP, concurrency_limit=8), "all", busy="")
         self.render_btn.click(render, [self.effect], [self.preview, self.status], api_name="video_render",
