@@ -62,7 +62,7 @@ def upload_video(page, path: str) -> None:
     is being replaced is lost, so the upload is given again if it did not start."""
     page.get_by_role("tab", name="Video").click(timeout=120_000)
     for attempt in range(3):
-        page.wait_for_selector(f"{VIDEO} .sc-root[data-ready='1']", state="visible", timeout=60_000)
+        page.wait_for_selector(f"{VIDEO} .sc-root[data-ready='1'][data-mode='video']", state="visible", timeout=60_000)
         page.wait_for_timeout(300)
         page.set_input_files(f"{VIDEO} .sc-file", path)
         try:
