@@ -33,7 +33,7 @@ from ui.video_render import check_effect
 from ui.video_tracking import TrackingActions, TrackRun
 from ui.canvas.scene import CanvasUpdate
 from ui.video_view import (TRACKING_BUSY, VideoView, canvas_update, empty_view, frame_display_scale, frame_view,
-                           status_text, write_frame_files)
+                           legend_html, status_text, write_frame_files)
 from ui.progress import ProgressFn, no_progress
 from ui.prompts import CLICK_MODES, PromptError
 from ui.video_state import FramePrompts, PendingCorner, VideoObject, VideoSession
@@ -286,6 +286,17 @@ class VideoController(TrackingActions):
             f = slot.state.check_frame(frame)
             slot.state.last_frame = f
             return self._view(slot, f)
+
+        return self._run(sid, act)
+
+    def seek(self, sid: Optional[str], frame: Any) -> Tuple[int, str, str]:
+        """The player moved to ``frame`` (the browser already shows it): (frame, legend,
+        status), with no frame picture made."""
+        def act(slot: _VideoSlot) -> Tuple[int, str, str]:
+            slot.state.require_clip()
+            f = slot.state.check_frame(frame)
+            slot.state.last_frame = f
+            return f, legend_html(slot, f), self._status(slot, f)
 
         return self._run(sid, act)
 

@@ -93,6 +93,7 @@ TRACK_GROUP = "video_track"
 EXPORT_GROUP = "video_export"
 CANCEL_GROUP = "video_cancel"
 STREAM_GROUP = "video_stream"
+SEEK_GROUP = "video_seek"
 
 log = logging.getLogger("sam2.app")
 
@@ -514,8 +515,8 @@ class VideoTab:
             sid = connection_of(request)
             if sid not in c.sessions:
                 return {self.status: gr.skip()}
-            view = c.show(sid, IndexEvent.parse(evt).index)
-            return {self.legend: view.legend, self.status: view.status, self.fnum: view.frame}
+            frame, legend, status = c.seek(sid, IndexEvent.parse(evt).index)
+            return {self.legend: legend, self.status: status, self.fnum: frame}
 
         @guarded(self.status)
         def on_upload(evt: gr.EventData, request: gr.Request):
@@ -540,8 +541,11 @@ class VideoTab:
         self.canvas.delete_object(on_delete, None, page, **ordered)
         self.canvas.select_object(on_select, None, page, **ordered)
         self.canvas.candidate(no_candidates, None, [self.canvas], **ordered)
-        self.canvas.seek(on_seek, None, [self.legend, self.status, self.fnum], trigger_mode="always_last",
-                         api_visibility="private", concurrency_id=VIEW_GROUP, concurrency_limit=self.concurrency_limit)
+        # Seeks are answered one at a time, in the order they were made (two answered at once
+        # could finish in the other order and leave the server on an older frame); each
+        # costs a legend and a status line, no picture.
+        self.canvas.seek(on_seek, None, [self.legend, self.status, self.fnum], trigger_mode="multiple",
+                         api_visibility="private", concurrency_id=SEEK_GROUP, concurrency_limit=1)
         self.canvas.upload(on_upload, None, page, **ordered).then(
             prepare, [self.model], [self.status], api_visibility="private", **dict(concurrency_id=PROMPT_GROUP,
                                                                                   concurrency_limit=self.concurrency_limit))
