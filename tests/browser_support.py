@@ -74,10 +74,54 @@ def open_page(browser, url: str, width: int = 1400, height: int = 1100):
     return page
 
 
+VIDEO = "#video-canvas"
+
+
 def upload_video(page, path: str) -> None:
-    """Open the Video tab and upload the clip at ``path``."""
+    """Open the Video tab and give the clip at ``path`` to its canvas (as "browse" does).
+
+    The tab's canvas is mounted when the tab is first shown; a file given to an instance that
+    is being replaced is lost, so the upload is given again if it did not start."""
     page.get_by_role("tab", name="Video").click(timeout=120_000)
-    page.locator("#video-upload input[type=file]").set_input_files(path)
+    for attempt in range(3):
+        page.wait_for_selector(f"{VIDEO} .sc-root[data-ready='1'][data-mode='video']", state="visible", timeout=60_000)
+        page.wait_for_timeout(300)
+        page.set_input_files(f"{VIDEO} .sc-file", path)
+        try:
+            page.wait_for_function(
+                f"() => {{ const r = document.querySelector('{VIDEO} .sc-root'); "
+                "return r && (r.dataset.state !== 'empty' || r.__canvas.kind === 'video'); }", timeout=20_000)
+            return
+        except Exception:  # noqa: BLE001 - the upload did not start: give the file again
+            if attempt == 2:
+                raise
+
+
+def video_state(page, expr: str):
+    """``expr`` evaluated with ``S``, the video canvas's browser-side scene."""
+    return page.eval_on_selector(f"{VIDEO} .sc-root", f"root => {{ const S = root.__canvas; return {expr}; }}")
+
+
+def wait_video(page, expr: str, timeout: int = 120_000) -> None:
+    """Wait until ``expr`` (with ``S``, the video canvas's scene) is true."""
+    page.wait_for_function(f"() => {{ const S = document.querySelector('{VIDEO} .sc-root').__canvas; return {expr}; }}",
+                           timeout=timeout)
+
+
+def canvas_screen(page, sel: str, x: float, y: float) -> Tuple[float, float]:
+    """Screen position of original pixel (x, y) on the PromptCanvas ``sel`` (an elem_id selector)."""
+    return tuple(page.evaluate(CANVAS_TO_SCREEN, [sel, x, y]))
+
+
+def video_screen(page, x: float, y: float) -> Tuple[float, float]:
+    """Screen position of clip pixel (x, y) on the video canvas (scrolled into view first)."""
+    page.locator(f"{VIDEO} .sc-canvas").scroll_into_view_if_needed()
+    return canvas_screen(page, VIDEO, x, y)
+
+
+def video_pixel(page, x: float, y: float) -> Tuple[int, int, int]:
+    """RGB on screen at clip pixel (x, y) of the video canvas."""
+    return canvas_pixel(page, VIDEO, x, y)
 
 
 def upload_image(page, path: str = SHAPES) -> None:
@@ -173,29 +217,3 @@ def video_frames(n: int, w: int = 240, h: int = 160):
         img[:] = np.linspace(80, 190, w, dtype=np.uint8)[None, :, None]
         img[40:100, 30 + 12 * i: 90 + 12 * i] = (210, 50, 40)
         yield img
-
-
-def click_video(page, x: int, y: int, clip_width: int, check_zoom: Optional[int] = None) -> Tuple[float, float]:
-    """Click clip pixel (x, y) on the (enlarged, letterboxed) frame; wait for the new frame.
-
-    The frame is shown enlarged (a small clip) and the <img> letterboxed in its box the way
-    Gradio's click handler assumes (contain, never above natural size); map to the screen
-    the same way. With ``check_zoom`` (the clip height) assert the frame is enlarged evenly.
-    Returns the clicked position in the enlarged frame's pixels.
-    """
-    canvas = page.locator("#video-canvas img")
-    old = canvas.get_attribute("src")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    natural_w, natural_h = canvas.evaluate("img => [img.naturalWidth, img.naturalHeight]")
-    zoom = natural_w / clip_width
-    if check_zoom is not None:
-        assert natural_w > clip_width and abs(natural_h / check_zoom - zoom) < 0.02
-    dx, dy = (x + 0.5) * zoom - 0.5, (y + 0.5) * zoom - 0.5
-    r = min(box["width"] / natural_w, box["height"] / natural_h, 1.0)
-    page.mouse.click(box["x"] + (box["width"] - natural_w * r) / 2 + (dx + 0.5) * r,
-                     box["y"] + (box["height"] - natural_h * r) / 2 + (dy + 0.5) * r)
-    page.wait_for_function(
-        "(old) => { const i = document.querySelector('#video-canvas img'); return i && i.src !== old; }",
-        arg=old, timeout=120_000)
-    return dx, dy

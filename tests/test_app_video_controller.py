@@ -123,6 +123,9 @@ class FakeRegistry:
     def resolve(self, name):
         return self.default_model if not name else resolve_model_id(name)
 
+    def tracking_default(self):
+        return self.default_model
+
     def require_available(self, name):
         from ui.model_registry import ModelUnavailableError
 

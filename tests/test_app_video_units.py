@@ -164,6 +164,10 @@ def test_session_objects_prompts_and_frame_checks():
     p = FramePrompts().with_point(5, 6, 1).with_box((1, 2, 30, 40)).with_point(7, 8, 0)
     assert p.point_arrays()[1].tolist() == [1, 0] and p.box_array().tolist() == [1, 2, 30, 40]
     assert p.without_last().points == ((5.0, 6.0, 1),) and FramePrompts((), (1, 2, 3, 4)).without_last().is_empty
+    # Undo takes the newest prompt: a box drawn after the clicks goes first, the clicks stay.
+    q = FramePrompts().with_point(5, 6, 1).with_point(7, 8, 0).with_box((1, 2, 30, 40))
+    assert q.without_last() == FramePrompts(q.points, None)
+    assert q.without_last().without_last() == FramePrompts(((5.0, 6.0, 1),), None)
     v = s.prompts_version
     s.set_prompts(a, 4, p)
     assert a.prompted_frames == [4] and s.prompts_version == v + 1 and s.all_prompted_frames() == [4]

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.app_support import launch_demo
-from tests.browser_support import ARTIFACTS, CHROMIUM, canvas_pixel
+from tests.browser_support import ARTIFACTS, CHROMIUM, canvas_pixel, canvas_screen
 from ui.canvas import demo as canvas_demo
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -80,18 +80,8 @@ def _events(demo, name, n=1, timeout=15.0):
     raise AssertionError(f"expected {n} '{name}' events, got {demo.recorder.events}")
 
 
-def _screen(page, sel, x, y):
-    """Screen position of original pixel (x, y) on the canvas of ``sel``."""
-    return page.evaluate("""([sel, x, y]) => {
-        const root = document.querySelector(sel + ' .sc-root'), S = root.__canvas;
-        const r = root.querySelector('.sc-canvas').getBoundingClientRect();
-        return [r.left + (x + 0.5) / S.W * r.width, r.top + (y + 0.5) / S.H * r.height];
-    }""", [sel, x, y])
-
-
-def _pixel(page, sel, x, y):
-    """RGB on screen at original pixel (x, y): the overlay composited over the picture layer."""
-    return canvas_pixel(page, sel, x, y)
+_screen = canvas_screen  # original pixel (x, y) of the canvas ``sel`` -> screen
+_pixel = canvas_pixel  # RGB on screen there: the overlay composited over the picture layer
 
 
 def _state(page, sel, expr):

@@ -154,3 +154,27 @@ def test_dropdown_marks_neither_log_nor_remember(empty_cache, caplog):
         with pytest.raises(ModelUnavailableError):
             reg.get("large")
     assert len([r for r in caplog.records if "is unavailable" in r.getMessage()]) == 1
+
+
+def test_video_tracks_with_edgetam_on_a_cpu_only_when_it_can_load_and_nobody_chose(empty_cache, tmp_path):
+    from ui.model_names import EDGETAM_MODEL
+    from ui.video_controller import VideoController
+    from ui.video_engine import VideoEngine
+
+    clock = Clock()
+    offline = _registry(Probe("gaierror: Name or service not known"), clock)
+    assert offline.tracking_default() == TINY  # EdgeTAM neither cached nor reachable
+    assert VideoController(VideoEngine(offline)).model_note() == ""
+    online = _registry(Probe(None), clock)
+    assert online.tracking_default() == EDGETAM_MODEL  # the Hub answers: it can be had
+    note = VideoController(VideoEngine(online)).model_note()
+    assert "EdgeTAM" in note and "fastest" in note and "Model" in note
+    assert _registry(Probe(None), clock, default_model="small").tracking_default() == SMALL  # --model wins
+    gpu = _registry(Probe(None), clock)
+    gpu.device = "cuda"  # (no GPU needed to ask)
+    assert gpu.tracking_default() == gpu.default_model  # a GPU keeps the app's default
+    from sam2.testing import populate_hf_cache
+
+    populate_hf_cache(empty_cache, EDGETAM_MODEL)
+    cached = _registry(Probe("gaierror: Name or service not known"), clock)
+    assert cached.tracking_default() == EDGETAM_MODEL  # cached weights need no Hub

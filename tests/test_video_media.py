@@ -170,3 +170,23 @@ def test_long_clips_are_kept_compressed_and_folders_as_file_bytes(tmp_path):
         expected = np.array(_Image.open(folder / f"{i:05d}.jpg").convert("RGB"))
         np.testing.assert_array_equal(video.frame(i), expected)
     assert video.stored_bytes < sum(f.nbytes for f in frames)
+
+
+def test_decode_video_applies_limits_in_one_pass(tmp_path):
+    """The options the app uses: frame rate thinned by a whole stride, start kept, sides fitted,
+    frames kept compressed past the memory budget; a damaged tail keeps the frames before."""
+    from sam2.media.mp4 import write_mp4
+    from sam2.media.video import EncodedFrame, decode_video
+
+    frames = [np.full((120, 200, 3), 8 * i, np.uint8) for i in range(30)]  # brightness = frame number
+    path = write_mp4(str(tmp_path / "ramp.mp4"), frames, fps=30)
+    d = decode_video(path, max_fps=10, max_frames=6, max_short_side=60, max_long_side=100, max_raw_bytes=50_000)
+    assert d.stride == 3 and d.fps == pytest.approx(10) and d.read_fps == pytest.approx(30)
+    assert len(d.frames) == 6 and d.capped and (d.width, d.height) == (100, 60) and d.resized
+    assert isinstance(d.frames[0], EncodedFrame)  # 6 x 18 KB is over the 50 KB budget
+    means = [float(f.decode().mean()) for f in d.frames]
+    assert means == pytest.approx([8 * 3 * i for i in range(6)], abs=4)  # frames 0, 3, 6, ... of the file
+    whole = decode_video(path)  # no options: every frame as stored, as before
+    assert len(whole.frames) == 30 and whole.stride == 1 and whole.read_fps is None and not whole.capped
+    with pytest.raises(VideoLoadError, match="cannot decode"):
+        decode_video(str(tmp_path / "missing.mp4"))

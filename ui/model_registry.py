@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ui.model_availability import (FIX_HINT, REMEMBER_S, HubProbe, cache_location, cached_checkpoint)
-from ui.model_names import default_model_id, model_choices, model_label, resolve_model_id
+from ui.model_names import EDGETAM_MODEL, default_model_id, model_choices, model_label, resolve_model_id
 from ui.progress import ProgressFn
 
 log = logging.getLogger("sam2.app")
@@ -130,6 +130,7 @@ class ModelRegistry:
         # "auto": bfloat16 for the heavy layers where the hardware has native bfloat16 (see sam2.precision)
         self.precision = precision
         self.default_model = resolve_model_id(default_model or default_model_id(self.device))
+        self.model_given = default_model is not None or checkpoint is not None  # --model / --checkpoint
         if checkpoint is not None and not os.path.exists(checkpoint):  # a file, or a transformers-layout folder
             raise ValueError(f"--checkpoint {checkpoint}: no such file or folder")
         self.checkpoint = checkpoint
@@ -147,6 +148,17 @@ class ModelRegistry:
     # ------------------------------------------------------------------ queries
     def resolve(self, name: Optional[str]) -> str:
         return self.default_model if not name else resolve_model_id(name)
+
+    def tracking_default(self) -> str:
+        """The video tab's model when the user has chosen none: on a machine without a GPU
+        the one that tracks fastest there (EdgeTAM), when its weights can be had (cached,
+        the Hub answers, or ``--checkpoint`` is EdgeTAM's); else the app's default."""
+        if self.model_given or self.device.startswith("cuda"):
+            return self.default_model
+        try:
+            return self.require_available(EDGETAM_MODEL, remember=False)
+        except ModelUnavailableError:
+            return self.default_model
 
     def is_loaded(self, name: Optional[str], kind: str = "image") -> bool:
         with self._guard:

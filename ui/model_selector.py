@@ -13,13 +13,14 @@ from typing import Optional
 
 import gradio as gr
 
+from ui.model_names import EDGETAM_TRADE
 from ui.model_registry import ModelRegistry
 
 
 def model_dropdown(registry: ModelRegistry) -> gr.Dropdown:
     """The dropdown component (build it inside the page's ``gr.Blocks``)."""
     return gr.Dropdown(registry.choices(), value=registry.default_model, label="Model",
-                       elem_id="model-select", interactive=True)
+                       elem_id="model-select", interactive=True, info=EDGETAM_TRADE)
 
 
 def dropdown_update(registry: ModelRegistry, value: Optional[str]) -> gr.Dropdown:

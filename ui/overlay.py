@@ -51,7 +51,7 @@ class DisplayImage:
     """The image as shown in the browser and how it maps to the original."""
 
     pixels: np.ndarray  # HxWx3 uint8, display size
-    scale: float  # display pixels per original pixel (<= 1)
+    scale: float  # display pixels per original pixel (<= 1, or > 1 for an enlarged small frame)
     orig_hw: Tuple[int, int]
 
     def to_original(self, x: float, y: float) -> Tuple[float, float]:
@@ -65,22 +65,31 @@ class DisplayImage:
         return (float(x) + 0.5) * self.scale - 0.5, (float(y) + 0.5) * self.scale - 0.5
 
 
-def display_scale(height: int, width: int, max_side: int = MAX_DISPLAY_SIDE) -> float:
-    """Factor that brings the long side down to ``max_side`` (1.0 when already small)."""
+def display_scale(height: int, width: int, max_side: int = MAX_DISPLAY_SIDE, min_side: int = 0,
+                  max_zoom: float = 4.0) -> float:
+    """Factor that brings the long side down to ``max_side`` (1.0 when already small).
+
+    With ``min_side``, a picture whose long side is shorter is enlarged to it instead (at
+    most ``max_zoom`` times): small video frames are hard to click on at their own size.
+    """
     long_side = max(height, width)
+    if long_side < min_side:
+        return min(max_zoom, min_side / float(long_side))
     return 1.0 if long_side <= max_side else max_side / float(long_side)
 
 
-def make_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> DisplayImage:
-    """A display copy of an HxWx3 uint8 image, downscaled if its long side exceeds ``max_side``."""
+def make_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE, min_side: int = 0) -> DisplayImage:
+    """A display copy of an HxWx3 uint8 image, downscaled if its long side exceeds ``max_side``
+    (enlarged if it is under ``min_side``, see ``display_scale``)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 image, got {image.dtype} {image.shape}")
     h, w = image.shape[:2]
-    scale = display_scale(h, w, max_side)
-    if scale >= 1.0:
+    scale = display_scale(h, w, max_side, min_side)
+    if scale == 1.0:
         return DisplayImage(image, 1.0, (h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    pixels = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+    method = Image.Resampling.BILINEAR if scale > 1.0 else Image.Resampling.LANCZOS
+    pixels = np.asarray(Image.fromarray(image).resize(size, method))
     # Use the realised scale so that clicks map back exactly.
     return DisplayImage(pixels, size[0] / float(w), (h, w))
 

@@ -6,11 +6,10 @@ by the idle sweep, or at once when an API client closes) and every action runs u
 session's lock. Problems the user can fix
 raise ``PromptError``; ``ui.errors.guarded`` shows them as warnings.
 
-Tracking runs in a background thread: each frame's masks are stored (under the session
-lock) as soon as they are computed, so a cancelled or interrupted run keeps what it has
-done, and the session stays responsive (scrubbing, rendering) while the model works. The event handler only polls it, so Gradio can close (cancel) it at once
-instead of waiting for a frame that takes seconds on a CPU. While a run is going, actions
-that would change the prompts are refused with a message rather than queued behind it.
+Tracking (``ui.video_tracking``) runs in a background job that stores each frame's masks as
+soon as they are computed; while a run is going, actions that would change the prompts are
+refused with a message rather than queued behind it. What the page shows is made by
+``ui.video_view`` (picture, legend, status, and the canvas's updates).
 """
 
 from __future__ import annotations
@@ -18,91 +17,27 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ui import overlay
-from ui.model_names import model_label
+from ui.background_job import BackgroundJob
+from ui.model_names import fastest_tracking_note, model_label
 from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
-from ui.video_export_run import ExportPaths, make_exports
+from ui.video_export_run import ExportPaths, make_exports, write_preview
 from ui.video_exports import ClipExport, ObjectInfo
 from ui.video_media import DecodedClip, KeptFile, VideoLimits, decode_clip
-from ui.video_render import Layer, check_effect, render_frame
+from ui.video_render import check_effect
+from ui.video_tracking import TrackingActions, TrackRun
+from ui.canvas.scene import CanvasUpdate
+from ui.video_view import (TRACKING_BUSY, VideoView, canvas_update, empty_view, frame_display_scale, frame_view,
+                           legend_html, status_text, write_frame_files)
 from ui.progress import ProgressFn, no_progress
 from ui.prompts import CLICK_MODES, PromptError
 from ui.video_state import FramePrompts, PendingCorner, VideoObject, VideoSession
 
-DIRECTIONS = ("forward", "backward", "both")
-
-#: Frames whose long side is shorter than this are shown enlarged (small clips are hard to
-#: click on); larger than ``overlay.MAX_DISPLAY_SIDE``, shown reduced. Prompts, masks and
-#: downloads always use the clip's own pixels.
-MIN_DISPLAY_SIDE = 640
-MAX_DISPLAY_ZOOM = 4.0
-
-#: During tracking, send a preview to the browser at most this often (seconds).
-PREVIEW_INTERVAL_S = 0.5
-#: How often the tracking event checks on its job; Gradio can cancel it at each check.
-POLL_S = 0.25
-
-
-
-def display_scale(height: int, width: int) -> float:
-    """Display pixels per clip pixel: enlarge small clips, reduce very large ones."""
-    long_side = max(height, width)
-    if long_side < MIN_DISPLAY_SIDE:
-        return min(MAX_DISPLAY_ZOOM, MIN_DISPLAY_SIDE / float(long_side))
-    return overlay.display_scale(height, width)
-
-
-def to_display(image: np.ndarray, scale: float) -> overlay.DisplayImage:
-    """The display copy of a clip-size picture at ``scale`` (see ``display_scale``)."""
-    from PIL import Image
-
-    h, w = image.shape[:2]
-    if scale == 1.0:
-        return overlay.DisplayImage(image, 1.0, (h, w))
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    method = Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.LANCZOS
-    return overlay.DisplayImage(np.asarray(Image.fromarray(image).resize(size, method)), scale, (h, w))
-
-
-@dataclass
-class VideoView:
-    """Everything the video tab displays after an action."""
-
-    canvas: Optional[np.ndarray]
-    frame: int = 0
-    num_frames: int = 0
-    objects: List[Tuple[str, int]] = field(default_factory=list)
-    active_id: Optional[int] = None
-    legend: str = ""
-    status: str = ""
-    warning: str = ""  # shown as a toast as well (limits applied to an upload)
-
-
-@dataclass
-class _TrackJob:
-    """One tracking run of one session, done by a background thread."""
-
-    direction: str
-    start: int
-    passes: List[Tuple[int, bool]]  # (first frame, reverse) of each pass
-    total: int
-    clip_version: int
-    prompts_version: int
-    done: int = 0  # frames yielded (the start frame twice when going both ways)
-    frames: set = field(default_factory=set)  # distinct frames tracked
-    stop: threading.Event = field(default_factory=threading.Event)
-    finished: threading.Event = field(default_factory=threading.Event)
-    preview: Optional[VideoView] = None
-    preview_serial: int = 0
-    final: Optional[VideoView] = None
-    error: Optional[BaseException] = None
-    thread: Optional[threading.Thread] = None
 
 
 @dataclass
@@ -112,12 +47,16 @@ class _VideoSlot:
     frames: Any = None  # sam2.media.video.VideoFrames of the clip
     source: Optional[KeptFile] = None  # the upload, kept for full-fidelity exports
     display_scale: float = 1.0  # display pixels per clip pixel
-    model_key: Optional[str] = None  # the model the user picked (None: app default)
+    model_key: Optional[str] = None  # the model the session uses (None: the engine's default)
+    model_chosen: bool = False  # the user picked it (else the page's dropdown value is not a choice)
     inference: Any = None  # the predictor's VideoSessionState for (clip, model)
     inference_model: Optional[str] = None
     files: SessionFiles = field(default_factory=SessionFiles)
     tracking: bool = False
-    job: Optional[_TrackJob] = None
+    job: Optional[BackgroundJob] = None  # the tracking run in progress (its plan: ``run``)
+    run: Optional[TrackRun] = None  # the latest run (kept after it ends: its frames are streamed)
+    track_pending: bool = False  # the page asked to track and its run has not ended yet
+    frame_urls: List[Dict[str, Any]] = field(default_factory=list)  # the canvas's frame JPEGs
     clip_version: int = 0
     last_click_s: Optional[float] = None
     last_run: str = ""
@@ -132,7 +71,7 @@ class _VideoSlot:
 
     def release(self) -> None:
         if self.job is not None:
-            self.job.stop.set()
+            self.job.cancel()
         self.inference = None
         self.frames = None
         self.clip = None
@@ -140,8 +79,8 @@ class _VideoSlot:
         self.files.cleanup()
 
 
-class VideoController:
-    """The video tab's logic for all sessions."""
+class VideoController(TrackingActions):
+    """The video tab's logic for all sessions (tracking: ``ui.video_tracking.TrackingActions``)."""
 
     def __init__(self, engine: VideoEngine, limits: Optional[VideoLimits] = None,
                  max_idle_s: float = 30 * 60.0) -> None:
@@ -153,10 +92,12 @@ class VideoController:
         self._running: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
         self._running_lock = threading.Lock()
 
-    def tracking_elsewhere(self, sid: Optional[str]) -> int:
-        """How many other sessions are tracking right now."""
-        with self._running_lock:
-            return sum(1 for other in self._running.values() if other != sid)
+    def model_note(self) -> str:
+        """One line for the page when tracking uses a faster model than the app's default."""
+        model_id = self.engine.default_model
+        if model_id == self.engine.registry.default_model:
+            return ""
+        return fastest_tracking_note(model_id, self.engine.device)
 
     # ------------------------------------------------------------ session plumbing
     def _run(self, sid: Optional[str], fn: Callable[[_VideoSlot], Any]) -> Any:
@@ -169,7 +110,7 @@ class VideoController:
     @staticmethod
     def _not_while_tracking(slot: _VideoSlot) -> None:
         if slot.tracking:
-            raise PromptError("Tracking is running: wait for it to finish or press Cancel first.")
+            raise PromptError(f"{TRACKING_BUSY} (or wait for it to finish).")
 
     # ------------------------------------------------------------ loading
     def load(self, sid: Optional[str], path: Optional[str], name: Optional[str] = None) -> VideoView:
@@ -189,16 +130,18 @@ class VideoController:
 
         def act(slot: _VideoSlot) -> VideoView:
             if slot.job is not None:
-                slot.job.stop.set()  # it also sees the new clip_version and stops
+                slot.job.cancel()  # it also sees the new clip_version and stops
             slot.tracking = False
             slot.clip_version += 1
             slot.clip, slot.frames = clip, frames
             slot.drop_source()
             slot.source = kept
             slot.inference = slot.inference_model = None
-            slot.display_scale = display_scale(clip.height, clip.width)
+            slot.display_scale = frame_display_scale(clip.height, clip.width)
             slot.state.start(clip.num_frames, clip.height, clip.width)
             slot.files.cleanup()
+            slot.frame_urls = write_frame_files(frames, slot.files)
+            slot.run, slot.track_pending = None, False
             slot.last_run = ""
             note = (f"Loaded **{clip.name}**: {clip.num_frames} frame{'s' if clip.num_frames != 1 else ''} of "
                     f"{clip.width}×{clip.height} "
@@ -228,7 +171,9 @@ class VideoController:
         def act(slot: _VideoSlot) -> VideoView:
             if slot.tracking:
                 return self._view(slot, slot.state.last_frame)
-            self._switch_model(slot, model_key, progress)
+            # The dropdown always has a value: it is the user's choice only once they picked
+            # one; until then the session tracks with the engine's default (EdgeTAM on a CPU).
+            self._switch_model(slot, model_key if slot.model_chosen else None, progress)
             if slot.clip is None:
                 return self._empty_view(slot)
             self._ensure_inference(slot, progress)
@@ -248,6 +193,7 @@ class VideoController:
                 raise PromptError("The video tab keeps its model while tracking runs; pick the model "
                                   "again once tracking has finished (or press Cancel).")
             changed = self._switch_model(slot, model_key, progress)
+            slot.model_chosen = True
             frame = slot.state.last_frame
             if not changed:
                 return self._view(slot, frame) if slot.clip is not None else self._empty_view(slot)
@@ -340,6 +286,17 @@ class VideoController:
             f = slot.state.check_frame(frame)
             slot.state.last_frame = f
             return self._view(slot, f)
+
+        return self._run(sid, act)
+
+    def seek(self, sid: Optional[str], frame: Any) -> Tuple[int, str, str]:
+        """The player moved to ``frame`` (the browser already shows it): (frame, legend,
+        status), with no frame picture made."""
+        def act(slot: _VideoSlot) -> Tuple[int, str, str]:
+            slot.state.require_clip()
+            f = slot.state.check_frame(frame)
+            slot.state.last_frame = f
+            return f, legend_html(slot, f), self._status(slot, f)
 
         return self._run(sid, act)
 
@@ -540,158 +497,26 @@ class VideoController:
                 self.engine.reset(predictor, slot.inference)
             st.reset()
             slot.last_run = ""
-            slot.files.cleanup()  # downloads and previews of the removed objects
+            slot.files.clear("preview")  # downloads and previews of the removed objects
+            slot.files.clear("export")
             return self._view(slot, st.last_frame, "Started over: all objects removed.")
 
         return self._run(sid, act)
 
-    # ------------------------------------------------------------ tracking
-    def cancel(self, sid: Optional[str], wait_s: float = 120.0) -> VideoView:
-        """Stop a running tracking job after the frame in progress; its results are kept."""
-        entry = self.sessions.get(sid)
-        job = entry.state.job
-        if job is not None:
-            job.stop.set()
-            job.finished.wait(wait_s)
+    # ------------------------------------------------------------ the canvas
+    def canvas(self, sid: Optional[str], frames: Any = None, clip: bool = False, **kw: Any) -> CanvasUpdate:
+        """The canvas update after an action (``ui.video_view.canvas_update``)."""
+        return self._run(sid, lambda slot: canvas_update(slot, frames, clip, **kw))
 
-        def act(slot: _VideoSlot) -> VideoView:
-            if slot.clip is None:
-                return self._empty_view(slot)
-            note = slot.last_run if job is not None else " ".join(
-                x for x in ("No tracking is running.", slot.last_run) if x)
-            return self._view(slot, slot.state.last_frame, note)
+    def frame_shown(self, sid: Optional[str]) -> int:
+        """The frame the session's last action was on."""
+        return self._run(sid, lambda slot: slot.state.last_frame)
 
-        return self._run(sid, act)
-
-    def track(self, sid: Optional[str], direction: str, start_frame: Any,
-              progress: ProgressFn = no_progress) -> Iterator[Optional[VideoView]]:
-        """Track every object from ``start_frame`` forward, backward or both ways.
-
-        The work runs in a background thread (``_TrackJob``) that stores each frame's masks
-        as soon as they are computed. This generator only reports: it yields a view of the
-        newest tracked frame (at most every ``PREVIEW_INTERVAL_S``; None when nothing new)
-        and a final summary. Closing it early (Gradio's Cancel, a closed tab) stops the job
-        after the frame in progress, keeping what is done.
-        """
-        if direction not in DIRECTIONS:
-            raise PromptError(f"Unknown direction {direction!r}; use one of {', '.join(DIRECTIONS)}.")
-        entry = self.sessions.get(sid)
-        with entry.lock:
-            slot = entry.state
-            st = slot.state
-            start = st.check_frame(start_frame)
-            if slot.tracking:
-                raise PromptError("Tracking is already running in this tab.")
-            if not any(o.prompted_frames for o in st.objects):
-                raise PromptError("Nothing to track yet: click on an object in a frame first.")
-            predictor = self._ensure_inference(slot, progress)
-            if direction == "backward" and start == 0:
-                raise PromptError("Frame 0 is the first frame: there is nothing before it to track. "
-                                  "Track forward, or move to a later frame.")
-            # (first frame, reverse) per pass. Going back always starts at the start frame
-            # itself (the predictor tracks nothing backward from frame 0), so "both" does
-            # that frame twice, as the reference does.
-            passes = {"forward": [(start, False)], "backward": [(start, True)],
-                      "both": [(start, False)] + ([(start, True)] if start > 0 else [])}[direction]
-            total = sum((st.num_frames - first) if not rev else (first + 1) for first, rev in passes)
-            job = _TrackJob(direction, start, passes, total, slot.clip_version, st.prompts_version)
-            slot.job = job
-            slot.tracking = True
-            slot.fresh_run = False
-            with self._running_lock:
-                self._running[id(job)] = str(sid)
-            job.thread = threading.Thread(target=self._track_worker, args=(entry, job, predictor),
-                                          name="sam2-video-track", daemon=True)
-            job.thread.start()
-        shown = -1
-        try:
-            while not job.finished.wait(POLL_S):
-                progress(job.done / max(job.total, 1), f"Tracking {direction}: {job.done} of {job.total} frames")
-                if job.preview_serial != shown and job.preview is not None:
-                    shown = job.preview_serial
-                    yield job.preview
-                else:
-                    yield None
-            if job.error is not None:
-                raise job.error
-            if job.final is not None:
-                yield job.final
-        finally:
-            job.stop.set()  # no-op when finished; else the job stops after its current frame
-
-    def _track_worker(self, entry: Any, job: "_TrackJob", predictor: Any) -> None:
-        """Run the propagation passes; each frame's masks are stored under the session lock."""
-        slot: _VideoSlot = entry.state
-        t0 = time.perf_counter()
-        last_preview = 0.0
-        stopped = False
-        try:
-            inference = slot.inference
-            for first, reverse in job.passes:
-                frames = self.engine.propagate(predictor, inference, first, reverse)
-                try:
-                    while True:
-                        if job.stop.is_set() or slot.clip_version != job.clip_version:
-                            stopped = True
-                            break
-                        # The model runs without the session lock (prompt changes are refused
-                        # while tracking), so views, renders and Cancel never wait for a frame.
-                        try:
-                            f, masks = next(frames)
-                        except StopIteration:
-                            break
-                        with entry.lock:
-                            if slot.clip_version != job.clip_version:
-                                stopped = True
-                                break
-                            self._store(slot.state, f, masks)
-                            entry.touch()
-                            job.done += 1
-                            job.frames.add(f)
-                            now = time.perf_counter()
-                            if now - last_preview >= PREVIEW_INTERVAL_S or job.done == job.total:
-                                last_preview = now
-                                rate = job.done / max(now - t0, 1e-6)
-                                note = (f"Tracking {job.direction}: frame {f} ({job.done} of {job.total}, "
-                                        f"{rate:.2g} frames/s)...")
-                                job.preview = self._view(slot, f, note)
-                                job.preview_serial += 1
-                finally:
-                    frames.close()
-                if stopped:
-                    break
-            with entry.lock:
-                if slot.clip_version != job.clip_version:
-                    return  # a new video replaced this one
-                st = slot.state
-                if stopped:
-                    slot.last_run = (f"Tracking cancelled after {len(job.frames)} frame"
-                                     f"{'s' if len(job.frames) != 1 else ''}; their masks are kept.")
-                else:
-                    if st.prompts_version == job.prompts_version:
-                        st.tracked_version = job.prompts_version
-                    slot.fresh_run = True
-                    n = len(job.frames)
-                    slot.last_run = (f"Tracked {n} frame{'s' if n != 1 else ''} {job.direction} "
-                                     f"from frame {job.start} in {time.perf_counter() - t0:.1f} s.")
-                slot.tracking = False
-                st.last_frame = job.start
-                job.final = self._view(slot, job.start, slot.last_run)
-        except BaseException as exc:  # noqa: BLE001 - handed to the reporting generator
-            job.error = exc
-            with entry.lock:
-                if slot.clip_version == job.clip_version:
-                    slot.last_run = (f"Tracking failed after {job.done} of {job.total} frames "
-                                     f"({type(exc).__name__}); the masks computed so far are kept.")
-        finally:
-            with entry.lock:
-                if slot.clip_version == job.clip_version:
-                    slot.tracking = False
-                if slot.job is job:
-                    slot.job = None
-            with self._running_lock:
-                self._running.pop(id(job), None)
-            job.finished.set()
+    def clip_size(self, sid: Optional[str]) -> Optional[Tuple[int, int]]:
+        """(width, height) of the session's clip, None without one (for clamping gestures)."""
+        if sid not in self.sessions:
+            return None
+        return self._run(sid, lambda slot: (slot.state.width, slot.state.height) if slot.clip is not None else None)
 
     # ------------------------------------------------------------ outputs
     def _clip_export(self, slot: _VideoSlot, snapshot: bool = False) -> ClipExport:
@@ -706,15 +531,6 @@ class VideoController:
             masks=st.masks.copy() if snapshot else st.masks, source_size=clip.source_size,
             source_fps=clip.source_fps or None,
         )
-
-    def _layers(self, slot: _VideoSlot, frame: int) -> List[Layer]:
-        st = slot.state
-        layers = []
-        for o in st.objects:
-            m = st.masks.mask(frame, o.obj_id)
-            if m is not None and m.any():
-                layers.append(Layer(m, o.color))
-        return layers
 
     def render(self, sid: Optional[str], effect: Optional[str] = "overlay",
                progress: ProgressFn = no_progress) -> Tuple[str, str]:
@@ -759,20 +575,10 @@ class VideoController:
         """Write the preview MP4 from a snapshot of the masks, outside the session lock: a
         render takes seconds, and the session's clicks (or a reload's restore) must not wait
         for it. Renders of one session take turns, since they replace the same file."""
-        from sam2.media.mp4 import Mp4Writer
-
         with slot.rendering:
             slot.files.clear("preview")  # the preview it replaces
             path = slot.files.path(f"{clip.stem}_{effect}_preview.mp4", "preview")
-            with Mp4Writer(path, fps=clip.fps) as writer:
-                for f in range(clip.num_frames):
-                    if f % 8 == 0:
-                        progress(f / clip.num_frames, f"Rendering frame {f} of {clip.num_frames}...")
-                    packed = clip.masks.frame(f)
-                    layers = [Layer(packed[o.obj_id].unpack(), o.color) for o in clip.objects
-                              if o.obj_id in packed and packed[o.obj_id].area]
-                    writer.write(render_frame(frames.frame(f), layers, effect))
-        return path
+            return write_preview(path, clip, frames.frame, effect, progress)
 
     def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
                progress: ProgressFn = no_progress) -> Tuple[List[str], str]:
@@ -850,75 +656,10 @@ class VideoController:
 
     # ------------------------------------------------------------ rendering the page
     def _empty_view(self, slot: _VideoSlot, note: str = "") -> VideoView:
-        return VideoView(None, status=note or f"Upload a video or pick an example to start ({self.limits.describe()}).")
+        return empty_view(self.limits.describe(), note)
 
     def _view(self, slot: _VideoSlot, frame: int, note: str = "") -> VideoView:
-        st = slot.state
-        if slot.clip is None or slot.frames is None:
-            return self._empty_view(slot, note)
-        frame = min(max(int(frame), 0), st.num_frames - 1)
-        base = slot.frames.frame(frame)
-        display = to_display(render_frame(base, self._layers(slot, frame), "overlay"), slot.display_scale)
-        canvas = display.pixels
-        for o in st.objects:
-            p = o.on(frame)
-            pending = None
-            pc = st.pending_corner
-            if pc is not None and pc.frame == frame and pc.obj_id == o.obj_id:
-                pending = (pc.x, pc.y)
-            if not p.is_empty or pending is not None:
-                canvas = overlay.draw_prompts(canvas, display, p.points, p.box, box_color=o.color,
-                                              pending_corner=pending)
-        objects = [(f"{o.name} · id {o.obj_id}", o.obj_id) for o in st.objects]
-        return VideoView(canvas, frame, st.num_frames, objects, st.active_id, self._legend(slot, frame),
-                         self._status(slot, frame, note))
-
-    def _legend(self, slot: _VideoSlot, frame: int) -> str:
-        st = slot.state
-        if not st.objects:
-            return "<div class='video-legend'><i>No objects yet: click on the frame to add one.</i></div>"
-        rows = []
-        for o in st.objects:
-            packed = st.masks.get(frame, o.obj_id)
-            here = "—" if packed is None else f"{packed.area:,} px"
-            prompted = ", ".join(str(f) for f in o.prompted_frames[:12]) or "none"
-            if len(o.prompted_frames) > 12:
-                prompted += ", …"
-            weight = "font-weight:600;" if o.obj_id == st.active_id else ""
-            name = o.name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            rows.append(
-                f"<div style='{weight}margin:2px 0'><span style='display:inline-block;width:0.9em;height:0.9em;"
-                f"border-radius:50%;background:{overlay.color_hex(o.color)};vertical-align:middle;"
-                f"margin-right:6px'></span>{name} (id {o.obj_id}) · on this frame: {here} · "
-                f"prompted frames: {prompted}</div>"
-            )
-        return "<div class='video-legend'>" + "".join(rows) + "</div>"
+        return frame_view(slot, frame, model_label(self.engine.resolve(slot.model_key)), self.limits.describe(), note)
 
     def _status(self, slot: _VideoSlot, frame: int, note: str = "") -> str:
-        st = slot.state
-        parts = [f"Frame **{frame}** of 0–{st.num_frames - 1}"]
-        obj = st.active
-        if obj is not None:
-            p = obj.on(frame)
-            fg = sum(1 for q in p.points if q[2] == 1)
-            bg = len(p.points) - fg
-            desc = f"{fg} foreground / {bg} background click{'s' if bg != 1 else ''}"
-            if p.box is not None:
-                desc += " + box"
-            parts.append(f"**{obj.name}** (id {obj.obj_id}): {desc} here")
-        tracked = len(st.masks.frames())
-        parts.append(f"{tracked}/{st.num_frames} frames with masks")
-        line = " · ".join(parts)
-        extra = []
-        if slot.tracking:
-            extra.append("tracking…")
-        elif st.objects and st.all_prompted_frames() and st.tracking_stale:
-            extra.append("prompts changed since the last tracking run: press Track to update the other frames")
-        if slot.last_click_s is not None:
-            extra.append(f"last prompt {slot.last_click_s:.2f} s")
-        model = model_label(self.engine.resolve(slot.model_key))
-        tail = f"  \n{st.width}×{st.height}, {slot.clip.fps:.4g} fps · {model}" if slot.clip else ""
-        if extra:
-            tail += " · " + " · ".join(extra)
-        body = line + tail
-        return (note + "  \n" + body) if note else body
+        return status_text(slot, frame, model_label(self.engine.resolve(slot.model_key)), note)

@@ -36,13 +36,22 @@ class VideoEngine:
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
+        self._default: Optional[str] = None
+
+    @property
+    def default_model(self) -> str:
+        """The model a session tracks with until the user picks one (decided once:
+        ``ModelRegistry.tracking_default``, EdgeTAM on a machine without a GPU if it can load)."""
+        if self._default is None:
+            self._default = self.registry.tracking_default()
+        return self._default
 
     @property
     def device(self) -> str:
         return self.registry.device
 
     def resolve(self, model_key: Optional[str]) -> str:
-        return self.registry.resolve(model_key)
+        return self.default_model if not model_key else self.registry.resolve(model_key)
 
     def require_available(self, model_key: Optional[str]) -> str:
         """The model id, or ``ModelUnavailableError`` at once when its weights cannot be had."""

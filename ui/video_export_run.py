@@ -173,3 +173,20 @@ def make_exports(clip: ClipExport, span: Optional[SourceSpan], processed_frame: 
                   paths, progress)
     return ExportResult(paths, done.width, done.height, done.fps, done.num_frames, len(clip.masks.frames()),
                         False, False, time.perf_counter() - t0, notes)
+
+
+def write_preview(path: str, clip: ClipExport, frame_of: Callable[[int], np.ndarray], effect: str,
+                  progress: ProgressFn) -> str:
+    """The preview MP4 of the processed clip: every frame, its objects drawn with ``effect``,
+    from the snapshot of masks in ``clip``."""
+    from sam2.media.mp4 import Mp4Writer
+
+    with Mp4Writer(path, fps=clip.fps) as writer:
+        for f in range(clip.num_frames):
+            if f % 8 == 0:
+                progress(f / clip.num_frames, f"Rendering frame {f} of {clip.num_frames}...")
+            packed = clip.masks.frame(f)
+            layers = [Layer(packed[o.obj_id].unpack(), o.color) for o in clip.objects
+                      if o.obj_id in packed and packed[o.obj_id].area]
+            writer.write(render_frame(frame_of(f), layers, effect))
+    return path

@@ -20,7 +20,8 @@ from ui.image_find import MAX_QUERY_CHARS, without_paths
 from ui.prompts import PromptError
 from ui.model_registry import ModelUnavailableError
 from ui.progress import ProgressFn, no_progress
-from ui.video_controller import VideoController, VideoView
+from ui.video_controller import VideoController
+from ui.video_view import VideoView
 from ui.video_state import FramePrompts
 
 

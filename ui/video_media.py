@@ -10,8 +10,9 @@ version of the upload rather than refusing it:
   so processed frame i is exactly source frame i * k;
 * larger than ``max_short_side`` / ``max_long_side``: downscaled to fit (even sizes).
 
-ffmpeg (the binary of ``imageio-ffmpeg``) does all three while decoding, so a long 4K
-upload is never decoded in full nor held at full size. The file is always read at a
+The one decoder is ``sam2.media.video.decode_video`` (ffmpeg, the binary of
+``imageio-ffmpeg``, does all three while decoding, so a long 4K upload is never decoded in
+full nor held at full size); this module decides the limits and words the messages. The file is always read at a
 constant rate, its stream's rate (variable-frame-rate files get frames duplicated or
 dropped to it), and ``iter_source_frames`` reads it again the same way at full size, so
 the exports can be made at the upload's own size and rate (``DecodedClip.source``).
@@ -20,16 +21,16 @@ Each change is reported in ``DecodedClip.notes`` for the user.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field, replace
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import logging
 
 import numpy as np
 
 from sam2.media.file_kind import sniff_file
+from sam2.media.video import VideoLoadError, decode_video, fit_within, iter_video_frames
 from ui.prompts import PromptError
 
 # imageio-ffmpeg logs a warning whenever the output size differs from the source's, which
@@ -134,69 +135,41 @@ class DecodedClip:
         return len(self.frames)
 
 
-@dataclass(frozen=True)
-class _Probe:
-    width: int
-    height: int
-    fps: float
-    seconds: float
-
-
 #: File kinds (``sam2.media.file_kind``) refused by name before ffmpeg sees them.
 NOT_VIDEO = ("vector", "document", "archive", "web", "text", "audio")
 
 
 def _explain(exc: BaseException, name: str) -> PromptError:
-    text = str(exc)
+    """A ``VideoLoadError`` of the decoder (or ffmpeg's own exception) as a reason for the
+    user, without the server's file path."""
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    text = str(cause)
     low = text.lower()
-    if "does not contain any stream" in low or "no video" in low or "matches no streams" in low:
+    if "contains no frames" in low:
+        why = "it contains no frames"
+    elif "no picture size" in low:
+        why = "it has no picture size"
+    elif "does not contain any stream" in low or "no video" in low or "matches no streams" in low:
         why = "it has no video track (an audio-only file?)"
     elif "moov atom not found" in low or "invalid data found" in low or "end of file" in low:
         why = "the file is corrupt, truncated or not a video"
-    elif isinstance(exc, (IndexError, KeyError, AttributeError)):  # imageio-ffmpeg found no video stream line
+    elif isinstance(cause, (IndexError, KeyError, AttributeError)):  # imageio-ffmpeg found no video stream line
         why = "it has no video track (an audio-only file?)"
     else:
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-        why = lines[-1] if lines else type(exc).__name__
+        why = lines[-1] if lines else type(cause).__name__
     return PromptError(f"Could not read {name!r} as a video: {why}.")
-
-
-def _probe(path: str, name: str) -> _Probe:
-    import imageio_ffmpeg
-
-    gen = imageio_ffmpeg.read_frames(path)
-    try:
-        meta = next(gen)
-    except StopIteration:
-        raise PromptError(f"Could not read {name!r} as a video: it contains no frames.") from None
-    except Exception as exc:  # noqa: BLE001 - ffmpeg's reasons vary; classified for the user
-        raise _explain(exc, name) from None
-    finally:
-        gen.close()
-    w, h = (int(v) for v in meta.get("size", (0, 0)))
-    if w <= 0 or h <= 0:
-        raise PromptError(f"Could not read {name!r} as a video: it has no picture size.")
-    fps = float(meta.get("fps") or 0.0)
-    seconds = float(meta.get("duration") or 0.0)
-    return _Probe(w, h, fps if math.isfinite(fps) else 0.0, seconds if math.isfinite(seconds) else 0.0)
 
 
 def fit_size(width: int, height: int, limits: VideoLimits) -> Tuple[int, int]:
     """(w, h) scaled down to fit the limits (even sides), or unchanged when it fits."""
-    short, long = min(width, height), max(width, height)
-    scale = min(1.0, limits.max_short_side / short, limits.max_long_side / long)
-    if scale >= 1.0:
-        return width, height
-    w = max(2, int(round(width * scale / 2)) * 2)
-    h = max(2, int(round(height * scale / 2)) * 2)
-    return w, h
+    return fit_within(width, height, limits.max_short_side, limits.max_long_side)
 
 
 def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
                 raw_bytes_budget: int = RAW_BYTES_BUDGET) -> DecodedClip:
-    """Decode ``path`` within ``limits``. ``PromptError`` with a readable reason on failure."""
-    import imageio_ffmpeg
-
+    """Decode ``path`` within ``limits`` (``sam2.media.video.decode_video`` does the work);
+    ``PromptError`` with a readable reason on failure, and a note per limit applied."""
     name = name or os.path.basename(path)
     if not path or not os.path.isfile(path):
         raise PromptError(f"The video {name!r} was not received; please upload it again.")
@@ -207,103 +180,44 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
         what = kind.description + (", with no video track" if kind.category == "audio" else "")
         raise PromptError(f"Could not read {name} as a video: it is {what}. "
                           "Please upload an MP4, MOV, WebM, MKV or AVI file.")
-    probe = _probe(path, name)
-    notes: List[str] = []
-
-    stride = 1
-    fps = probe.fps
-    if fps <= 0:
-        fps = min(limits.max_fps, 24.0)
-        notes.append(f"the frame rate is unknown; assumed {fps:g} fps")
-    elif fps > limits.max_fps + 1e-6:
-        stride = int(math.ceil(fps / limits.max_fps - 1e-9))
-        notes.append(f"frame rate reduced from {probe.fps:g} to {fps / stride:.4g} fps (1 frame in {stride} kept)")
-        fps = fps / stride
-    max_seconds = min(limits.max_seconds, limits.max_frames / fps)
-    trimmed = probe.seconds > max_seconds + 0.5 / fps
-    width, height = fit_size(probe.width, probe.height, limits)
-    if (width, height) != (probe.width, probe.height):
-        notes.append(f"downscaled from {probe.width}x{probe.height} to {width}x{height}")
-
-    read_fps = fps * stride  # the constant rate the file is read at (its own, or the assumed one)
-    extra = [f"select=not(mod(n\\,{stride}))"] if stride > 1 else []
-    if (width, height) != (probe.width, probe.height):
-        extra.append(f"scale={width}:{height}:flags=area")
-    output_params = _read_params(read_fps, extra)
-    trim_s = round(max_seconds, 3) if trimmed else None
-    input_params = ["-t", f"{trim_s:.3f}"] if trim_s is not None else None
-
-    from sam2.media.video import encode_jpeg
-
-    frames: List = []
-    raw_total, compress = 0, False
-    frame_cap_hit = False
-    gen = imageio_ffmpeg.read_frames(path, input_params=input_params, output_params=output_params)
     try:
-        meta = next(gen)
-        w, h = (int(v) for v in meta["size"])
-        for raw in gen:
-            if len(frames) >= limits.max_frames:
-                frame_cap_hit = True
-                break
-            frame = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
-            raw_total += frame.nbytes
-            if not compress and raw_total > raw_bytes_budget:
-                compress = True
-                frames = [encode_jpeg(f) for f in frames]
-            frames.append(encode_jpeg(frame) if compress else frame.copy())
-    except PromptError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a decode error midway: keep what decoded, if anything
-        if not frames:
-            raise _explain(exc, name) from None
-        notes.append(f"the file is damaged after frame {len(frames) - 1}; kept the frames before")
-    finally:
-        gen.close()
-    if not frames:
-        raise PromptError(f"Could not read {name!r} as a video: it contains no frames.")
-    if trimmed or frame_cap_hit:
-        notes.insert(0, f"trimmed to the first {len(frames) / fps:.1f} s ({len(frames)} frames) of "
+        d = decode_video(path, max_seconds=limits.max_seconds, max_frames=limits.max_frames,
+                         max_fps=limits.max_fps, max_short_side=limits.max_short_side,
+                         max_long_side=limits.max_long_side, max_raw_bytes=raw_bytes_budget, keep_partial=True)
+    except VideoLoadError as exc:
+        raise _explain(exc, name) from None
+    probe = d.probe
+    notes: List[str] = []
+    if d.fps_assumed:
+        notes.append(f"the frame rate is unknown; assumed {d.fps:g} fps")
+    elif d.stride > 1:
+        notes.append(f"frame rate reduced from {probe.fps:g} to {d.fps:.4g} fps (1 frame in {d.stride} kept)")
+    if d.resized:
+        notes.append(f"downscaled from {probe.width}x{probe.height} to {d.width}x{d.height}")
+    if d.damaged_after is not None:
+        notes.append(f"the file is damaged after frame {d.damaged_after}; kept the frames before")
+    if d.capped:
+        notes.insert(0, f"trimmed to the first {len(d.frames) / d.fps:.1f} s ({len(d.frames)} frames) of "
                         f"{probe.seconds:.1f} s")
     return DecodedClip(
-        frames=frames, fps=float(fps), width=w, height=h, name=name,
+        frames=d.frames, fps=d.fps, width=d.width, height=d.height, name=name,
         source_size=(probe.width, probe.height), source_fps=probe.fps, source_seconds=probe.seconds,
         notes=notes,
-        source=SourceSpan(path=path, width=probe.width, height=probe.height, fps=float(read_fps),
-                          stride=stride, num_processed=len(frames), trim_s=trim_s),
+        source=SourceSpan(path=path, width=probe.width, height=probe.height, fps=float(d.read_fps or d.fps),
+                          stride=d.stride, num_processed=len(d.frames), trim_s=d.trim_s),
     )
-
-
-def _read_params(read_fps: float, extra: Sequence[str] = ()) -> List[str]:
-    """ffmpeg output options shared by ``decode_clip`` and ``iter_source_frames``: a constant
-    ``read_fps`` first, so both number the source frames the same way; every frame the
-    filters give is passed through (the selection sets the rate, not the muxer)."""
-    return ["-vf", ",".join([f"fps={read_fps:.6f}", *extra]), "-fps_mode", "passthrough"]
 
 
 def iter_source_frames(span: SourceSpan) -> Iterator[np.ndarray]:
     """The source frames of ``span`` (H x W x 3 uint8 at the file's own size), one at a
     time: the file is decoded as it is consumed, never held in memory. Raises ``PromptError``
     if the file cannot be read (it was read before, so this means it changed or vanished)."""
-    import imageio_ffmpeg
-
     if not os.path.isfile(span.path):
         raise PromptError("The uploaded video is no longer available; load it again to export.")
-    input_params = ["-t", f"{span.trim_s:.3f}"] if span.trim_s is not None else None
-    gen = imageio_ffmpeg.read_frames(span.path, input_params=input_params,
-                                     output_params=_read_params(span.fps))
     try:
-        try:
-            meta = next(gen)
-        except Exception as exc:  # noqa: BLE001 - classified for the user
-            raise _explain(exc, os.path.basename(span.path)) from None
-        w, h = (int(v) for v in meta["size"])
-        for count, raw in enumerate(gen):
-            if count >= span.max_frames:
-                break
-            yield np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
-    finally:
-        gen.close()
+        yield from iter_video_frames(span.path, span.fps, span.trim_s, max_frames=span.max_frames)
+    except VideoLoadError as exc:
+        raise _explain(exc, os.path.basename(span.path)) from None
 
 
 class KeptFile:

@@ -41,20 +41,19 @@ class FramePrompts(PointsAndBox):
 
     points: Tuple[Point, ...] = ()
     box: Optional[Box] = None
-
+    box_newest: bool = field(default=False, compare=False)  # the box came after the last click
 
     def with_point(self, x: float, y: float, label: int) -> "FramePrompts":
         return FramePrompts(self.points + ((float(x), float(y), int(label)),), self.box)
 
     def with_box(self, box: Box) -> "FramePrompts":
-        return FramePrompts(self.points, box)
+        return FramePrompts(self.points, box, box_newest=True)
 
     def without_last(self) -> "FramePrompts":
-        """Drop the newest click (or the box when there are no clicks)."""
-        if self.points:
+        """Drop the newest prompt: the box if it came after the last click, else that click."""
+        if self.points and not (self.box is not None and self.box_newest):
             return FramePrompts(self.points[:-1], self.box)
-        return FramePrompts((), None)
-
+        return FramePrompts(self.points, None)
 
 
 @dataclass

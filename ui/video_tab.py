@@ -1,5 +1,11 @@
 """The "Video" tab: components and event wiring only; behaviour lives in ``VideoController``.
 
+The frame is a ``PromptCanvas(mode="video")``: upload by drop / paste / browse on it, the same
+gestures and keys as the image tab, a player that plays the frames and masks held in the
+browser, and a timeline. Its gestures call the same controller functions as the named
+endpoints below; those keep their outputs, and a private step after each brings the canvas
+to the new state.
+
 Upload a clip (or pick an example), click on objects in any frame, track them forward,
 backward or both ways, correct any frame and track again, then download the results.
 Uploads are bounded (CPU: 10 s, 150 frames, 15 fps, 480p; CUDA: 30 s, 600 frames, 30 fps,
@@ -13,8 +19,8 @@ app works on it — after any downscaling, see ``/video_info`` ``width`` and ``h
 origin top-left; frames are numbered from 0 after any frame-rate reduction. Object ids are
 integers 1-255; a prompt for a new id creates that object, 0 means the selected object.
 Most endpoints return ``(frame image, frame slider, objects, legend HTML, status text,
-selected object id)``; the frame image is for display (clips under 640 px are enlarged),
-the downloads have the clip's size. Mistakes (a frame outside the clip, a point outside
+selected object id)``; the frame image is for the API (the page shows the canvas instead; clips under 640 px are
+enlarged), the downloads have the clip's size. Mistakes (a frame outside the clip, a point outside
 the frame, tracking with no objects, an unreadable file) come back as a status text
 starting with ⚠️, not as an error.
 
@@ -24,7 +30,7 @@ starting with ⚠️, not as an error.
 * ``/video_show_frame(frame)``
 * ``/video_add_point(frame, x, y, foreground, obj_id)``; ``/video_add_box(frame, x0, y0, x1, y1, obj_id)``
   — the returned image shows that frame's masks at once
-* ``/video_undo(frame)`` (the selected object's last click there),
+* ``/video_undo(frame)`` (the selected object's newest prompt there, a box included),
   ``/video_clear_frame(frame, obj_id)`` (one object's prompts and mask on one frame)
 * ``/video_new_object(name)``, ``/video_select_object(obj_id)``, ``/video_rename_object(obj_id, name)``,
   ``/video_remove_object(obj_id)``, ``/video_reset`` (start over, same clip)
@@ -61,6 +67,7 @@ a CPU)::
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from typing import Any, Dict, List, Optional
 
@@ -72,19 +79,23 @@ from ui.inputs import whole_number
 from ui.model_registry import ModelRegistry
 from ui.sessions import connection_of, restore_tab
 from ui.number_components import NumberBox, NumberSlider
-from ui.video_controller import VideoController, VideoView
+from ui.video_controller import VideoController
+from ui.video_view import VideoView
 from ui.video_engine import VideoEngine
 from ui.video_media import VideoLimits
 from ui.video_render import EFFECT_CHOICES
-
-CLICK_CHOICES = [("Foreground point", "foreground"), ("Background point", "background"),
-                 ("Box (click two corners)", "box")]
+from ui.canvas import BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas, UploadEvent
+from ui.prompts import PromptError
 DIRECTION_CHOICES = [("Forward", "forward"), ("Backward", "backward"), ("Both ways", "both")]
 PROMPT_GROUP = "video_prompt"
 VIEW_GROUP = "video_view"
 TRACK_GROUP = "video_track"
 EXPORT_GROUP = "video_export"
 CANCEL_GROUP = "video_cancel"
+STREAM_GROUP = "video_stream"
+SEEK_GROUP = "video_seek"
+
+log = logging.getLogger("sam2.app")
 
 #: The example drawn by examples/make_example_video.py comes first (short: fast on a CPU).
 FIRST_EXAMPLE = "moving_shapes.mp4"
@@ -115,25 +126,18 @@ class VideoTab:
         self.model = model
         limits = self.controller.limits
         with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                self.canvas = gr.Image(
-                    label="Click on the frame to add prompts for the selected object", type="numpy",
-                    format="jpeg", interactive=False, elem_id="video-canvas", height=480,
-                    buttons=["download", "fullscreen"],
-                )
-                with gr.Row(equal_height=True):
-                    self.prev_btn = gr.Button("◀", size="sm", min_width=40, scale=0, elem_id="video-prev")
-                    self.frame = NumberSlider(0, 1, value=0, step=1, label="Frame", elem_id="video-frame",
-                                           interactive=False, scale=8)
-                    self.next_btn = gr.Button("▶", size="sm", min_width=40, scale=0, elem_id="video-next")
-                self.mode = gr.Radio(CLICK_CHOICES, value="foreground", label="A click adds",
-                                     elem_id="video-click-mode")
-                with gr.Row():
-                    self.undo_btn = gr.Button("↶ Undo click", size="sm", elem_id="video-undo")
-                    self.clear_frame_btn = gr.Button("Clear object on this frame", size="sm",
-                                                     elem_id="video-clear-frame")
+            with gr.Column(scale=3, min_width=320):
+                # The frame is the canvas: drop / paste / browse a clip on it, click, right
+                # click, drag a box, keys; its player plays the frames and masks held in the
+                # browser, its timeline seeks (ui/canvas).
+                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height="65vh")
+                self.model_note = gr.Markdown(self.model_note_text(), elem_id="video-model-note")
                 self.status = gr.Markdown(f"Upload a video or pick an example to start ({limits.describe()}).",
                                           elem_id="video-status")
+                with gr.Row():
+                    self.undo_btn = gr.Button("↶ Undo", size="sm", elem_id="video-undo")
+                    self.clear_frame_btn = gr.Button("Clear object on this frame", size="sm",
+                                                     elem_id="video-clear-frame")
                 with gr.Group():
                     with gr.Row(equal_height=True):
                         self.direction = gr.Radio(DIRECTION_CHOICES, value="both", scale=3,
@@ -142,12 +146,12 @@ class VideoTab:
                         self.track_btn = gr.Button("Track", variant="primary", scale=1, elem_id="video-track")
                         self.cancel_btn = gr.Button("Cancel", variant="stop", scale=1, elem_id="video-cancel")
                 with gr.Accordion("Prompt by frame number and pixel coordinates", open=False):
-                    gr.Markdown("Pixels of the clip as shown (origin top-left), on the frame below (it "
-                                "follows the slider), for the object id below (a new id creates that object).")
+                    gr.Markdown("Pixels of the clip (origin top-left), on the frame below (it follows the "
+                                "player), for the object id below (a new id creates that object).")
                     with gr.Row():
                         self.fnum = NumberBox(label="Frame", value=0, precision=0, min_width=70,
                                               elem_id="video-frame-number")
-                        self.goto_btn = gr.Button("Go to frame", size="sm")
+                        self.goto_btn = gr.Button("Go to frame", size="sm", elem_id="video-goto")
                     with gr.Row():
                         self.px = NumberBox(label="x", value=0, precision=1, min_width=70)
                         self.py = NumberBox(label="y", value=0, precision=1, min_width=70)
@@ -162,9 +166,14 @@ class VideoTab:
                         self.by1 = NumberBox(label="y1", value=0, precision=1, min_width=60)
                         self.box_btn = gr.Button("Set box", size="sm")
                 self._build_find()
+                # For the API only (``/video_load`` takes a file; most endpoints return the
+                # frame picture and the frame slider): the page shows the canvas instead.
+                self.picture = gr.Image(type="numpy", format="jpeg", interactive=False, visible=False,
+                                        elem_id="video-picture")
+                self.frame = NumberSlider(0, 1, value=0, step=1, label="Frame", visible=False, elem_id="video-frame")
             with gr.Column(scale=2, min_width=300):
                 self.upload = gr.Video(label="Video (mp4, mov, webm, mkv)", sources=["upload"], format=None,
-                                       include_audio=True, elem_id="video-upload", height=220)
+                                       include_audio=True, elem_id="video-upload", visible="hidden")
                 examples = example_videos(self.examples_dir)
                 if examples:
                     gr.Examples(examples=[[p] for p in examples], inputs=[self.upload], cache_examples=False,
@@ -185,7 +194,7 @@ class VideoTab:
                     self.effect = gr.Dropdown(EFFECT_CHOICES, value="overlay", label="Preview effect",
                                               elem_id="video-effect")
                     self.render_btn = gr.Button("Render preview", elem_id="video-render")
-                    self.preview = gr.Video(label="Preview", interactive=False, format=None,
+                    self.preview = gr.Video(label="Preview (MP4, for sharing)", interactive=False, format=None,
                                             elem_id="video-preview", height=260)
                     self.export_btn = gr.Button("Prepare downloads", variant="primary", elem_id="video-export")
                     self.files = gr.File(label="MP4 · masks zip (PNGs) · COCO RLE JSON · boxes JSON",
@@ -195,13 +204,23 @@ class VideoTab:
                     self.info = gr.JSON(elem_id="video-info")
         self._wire()
 
+    def model_note_text(self) -> str:
+        """One line near the player on which model tracks (empty unless it says something)."""
+        return self.controller.model_note()
+
     # ------------------------------------------------------------------ rendering
     def _outputs(self) -> List[Any]:
-        return [self.canvas, self.frame, self.objects, self.legend, self.status, self.pobj]
+        """What the named API endpoints return (unchanged: frame picture, frame slider,
+        objects, legend, status, selected object id)."""
+        return [self.picture, self.frame, self.objects, self.legend, self.status, self.pobj]
+
+    def _page_outputs(self) -> List[Any]:
+        """What the canvas's gestures update (no frame picture: the browser has the frame)."""
+        return [self.canvas, self.objects, self.legend, self.status, self.pobj, self.fnum]
 
     def _render(self, view: VideoView, slider: bool = True) -> Dict[Any, Any]:
         out: Dict[Any, Any] = {
-            self.canvas: view.canvas,
+            self.picture: view.canvas,
             self.objects: gr.Radio(choices=view.objects, value=view.active_id),
             self.legend: view.legend,
             self.status: view.status,
@@ -210,16 +229,28 @@ class VideoTab:
         if slider:
             n = view.num_frames
             out[self.frame] = gr.Slider(minimum=0, maximum=max(1, n - 1), value=view.frame, step=1,
-                                        interactive=n > 1, label=f"Frame (0–{max(0, n - 1)})" if n else "Frame")
+                                        label=f"Frame (0–{max(0, n - 1)})" if n else "Frame")
         return out
+
+    def _render_page(self, view: VideoView, update: Any) -> Dict[Any, Any]:
+        return {
+            self.canvas: update,
+            self.objects: gr.Radio(choices=view.objects, value=view.active_id),
+            self.legend: view.legend,
+            self.status: view.status,
+            self.pobj: view.active_id or 0,
+            self.fnum: view.frame,
+        }
 
     # ------------------------------------------------------------------ after a reload
     def restore_outputs(self) -> List[Any]:
-        return self._outputs()
+        return self._page_outputs()
 
     def restore(self, sid: Optional[str]) -> Dict[Any, Any]:
-        """The clip, frame, objects and masks the tab showed before the page was reloaded."""
-        return restore_tab(self.controller.sessions, sid, self.controller.view, self._render)
+        """The clip, frame, objects, prompts and masks the tab showed before the page was
+        reloaded: the canvas gets the whole scene again (frames, masks, prompts, timeline)."""
+        return restore_tab(self.controller.sessions, sid, self.controller.view,
+                           lambda view: self._render_page(view, self.controller.canvas(sid, clip=True)))
 
     def session_model(self, sid: Optional[str]) -> Optional[str]:
         """The model this tab's session works with (None: no session)."""
@@ -232,6 +263,7 @@ class VideoTab:
         prompt_kw = dict(concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
         view_kw = dict(concurrency_id=VIEW_GROUP, concurrency_limit=self.concurrency_limit)
         export_kw = dict(concurrency_id=EXPORT_GROUP, concurrency_limit=2)
+        private = dict(api_visibility="private")
 
         @guarded(self.status)
         def load(path: Optional[str], request: gr.Request):
@@ -252,26 +284,8 @@ class VideoTab:
             return self._render(c.set_model(connection_of(request), model_id, progress_adapter(progress)))
 
         @guarded(self.status)
-        def show_frame(frame: float, request: gr.Request):
-            view = c.show(connection_of(request), frame)
-            return {self.canvas: view.canvas, self.legend: view.legend, self.status: view.status}
-
-        @guarded(self.status)
         def goto_frame(frame: float, request: gr.Request):
             return self._render(c.show(connection_of(request), frame))
-
-        @guarded(self.status)
-        def prev_frame(frame: float, request: gr.Request):
-            return self._render(c.step(connection_of(request), frame, -1))
-
-        @guarded(self.status)
-        def next_frame(frame: float, request: gr.Request):
-            return self._render(c.step(connection_of(request), frame, +1))
-
-        @guarded(self.status)
-        def on_click(mode: str, frame: float, evt: gr.SelectData, request: gr.Request, progress=gr.Progress()):
-            x, y = evt.index[0], evt.index[1]
-            return self._render(c.click(connection_of(request), frame, x, y, mode, progress_adapter(progress)))
 
         @guarded(self.status)
         def add_point(frame: float, x: float, y: float, foreground: bool, obj_id: float, request: gr.Request,
@@ -318,7 +332,9 @@ class VideoTab:
         @guarded(self.status)
         def announce(direction: str, frame: float, request: gr.Request):
             """Say at once what the Track button does, and whether it has to wait its turn."""
-            busy = c.tracking_elsewhere(connection_of(request))
+            sid = connection_of(request)
+            c.track_requested(sid)
+            busy = c.tracking_elsewhere(sid)
             if busy >= self.track_concurrency:
                 return {self.status: (f"⏳ {busy} other tab{'s are' if busy > 1 else ' is'} tracking; this run "
                                       "starts when a slot is free (Cancel withdraws it).")}
@@ -328,6 +344,13 @@ class VideoTab:
         def track(direction: str, frame: float, request: gr.Request, progress=gr.Progress()):
             for view in c.track(connection_of(request), direction, frame, progress_adapter(progress)):
                 yield {self.status: gr.skip()} if view is None else self._render(view)
+
+        def stream_masks(request: gr.Request):
+            """The masks of each tracked frame for the canvas, while the run goes on."""
+            try:
+                yield from c.track_updates(connection_of(request))
+            except Exception:  # noqa: BLE001 - the run itself reports its errors
+                log.exception("streaming tracked masks to the canvas failed")
 
         @guarded(self.status)
         def cancel(request: gr.Request):
@@ -353,47 +376,179 @@ class VideoTab:
         def info(request: gr.Request):
             return {self.info: c.info(connection_of(request))}
 
-        self.upload.change(load, [self.upload], outs, api_name="video_load", **prompt_kw).then(
-            prepare, [self.model], [self.status], api_visibility="undocumented", **prompt_kw)
-        self.model.input(set_model, [self.model], outs, api_name="video_set_model", **prompt_kw)
-        # The slider drives the page; API endpoints take the frame as a plain number (the
-        # slider would answer an out-of-range frame with Gradio's own bounds error).
-        self.frame.change(None, [self.frame], [self.fnum], js="(f) => f", api_visibility="private")
-        self.frame.input(show_frame, [self.frame], [self.canvas, self.legend, self.status],
-                         api_visibility="undocumented", trigger_mode="always_last", **view_kw)
-        self.goto_btn.click(goto_frame, [self.fnum], outs, api_name="video_show_frame", **view_kw)
-        self.prev_btn.click(prev_frame, [self.frame], outs, api_visibility="undocumented", **view_kw)
-        self.next_btn.click(next_frame, [self.frame], outs, api_visibility="undocumented", **view_kw)
-        self.canvas.select(on_click, [self.mode, self.frame], outs, api_visibility="undocumented",
-                           trigger_mode="multiple", **prompt_kw)
-        self.point_btn.click(add_point, [self.fnum, self.px, self.py, self.pfg, self.pobj], outs,
-                             api_name="video_add_point", **prompt_kw)
-        self.box_btn.click(add_box, [self.fnum, self.bx0, self.by0, self.bx1, self.by1, self.pobj], outs,
-                           api_name="video_add_box", **prompt_kw)
-        self.undo_btn.click(undo, [self.fnum], outs, api_name="video_undo", **prompt_kw)
-        self.clear_frame_btn.click(clear_frame, [self.fnum, self.pobj], outs, api_name="video_clear_frame",
-                                   **prompt_kw)
-        self.new_obj_btn.click(new_object, [self.name], outs, api_name="video_new_object", **prompt_kw)
-        self.objects.input(select_object, [self.objects], outs, api_name="video_select_object", **prompt_kw)
-        self.rename_btn.click(rename_object, [self.pobj, self.name], outs, api_name="video_rename_object",
-                              **prompt_kw)
-        self.remove_obj_btn.click(remove_object, [self.pobj], outs, api_name="video_remove_object", **prompt_kw)
-        self.reset_btn.click(reset, None, outs, api_name="video_reset", **prompt_kw)
-        track_event = self.track_btn.click(
-            announce, [self.direction, self.fnum], [self.status], api_visibility="undocumented", **view_kw
-        ).then(track, [self.direction, self.fnum], outs, api_name="video_track", show_progress_on=[self.frame],
-               concurrency_id=TRACK_GROUP, concurrency_limit=self.track_concurrency)
+        then_sync = self._then_sync
+
+        load_event = self.upload.change(load, [self.upload], outs, api_name="video_load", **prompt_kw)
+        then_sync(load_event, clip=True).then(prepare, [self.model], [self.status], api_visibility="undocumented",
+                                              **prompt_kw)
+        then_sync(self.model.input(set_model, [self.model], outs, api_name="video_set_model", **prompt_kw), "all")
+        then_sync(self.goto_btn.click(goto_frame, [self.fnum], outs, api_name="video_show_frame", **view_kw))
+        then_sync(self.point_btn.click(add_point, [self.fnum, self.px, self.py, self.pfg, self.pobj], outs,
+                                       api_name="video_add_point", **prompt_kw))
+        then_sync(self.box_btn.click(add_box, [self.fnum, self.bx0, self.by0, self.bx1, self.by1, self.pobj], outs,
+                                     api_name="video_add_box", **prompt_kw))
+        then_sync(self.undo_btn.click(undo, [self.fnum], outs, api_name="video_undo", **prompt_kw))
+        then_sync(self.clear_frame_btn.click(clear_frame, [self.fnum, self.pobj], outs, api_name="video_clear_frame",
+                                             **prompt_kw))
+        then_sync(self.new_obj_btn.click(new_object, [self.name], outs, api_name="video_new_object", **prompt_kw))
+        then_sync(self.objects.input(select_object, [self.objects], outs, api_name="video_select_object",
+                                     **prompt_kw))
+        then_sync(self.rename_btn.click(rename_object, [self.pobj, self.name], outs, api_name="video_rename_object",
+                                        **prompt_kw))
+        then_sync(self.remove_obj_btn.click(remove_object, [self.pobj], outs, api_name="video_remove_object",
+                                            **prompt_kw), clip=True)
+        then_sync(self.reset_btn.click(reset, None, outs, api_name="video_reset", **prompt_kw), clip=True)
+        announced = self.track_btn.click(announce, [self.direction, self.fnum], [self.status],
+                                         api_visibility="undocumented", **view_kw)
+        track_event = announced.then(track, [self.direction, self.fnum], outs, api_name="video_track",
+                                     concurrency_id=TRACK_GROUP, concurrency_limit=self.track_concurrency)
         track_event.success(render_after_track, [self.effect], [self.preview, self.status],
                             api_visibility="undocumented", **export_kw)
-        self.cancel_btn.click(cancel, None, outs, api_name="video_cancel", cancels=[track_event],
-                              concurrency_id=CANCEL_GROUP, concurrency_limit=8)
+        # The canvas gets each tracked frame's masks while the run goes on (its own step
+        # beside the run, once the request is recorded: the named endpoint keeps its
+        # outputs), so the player plays them as they arrive.
+        announced.then(stream_masks, None, [self.canvas], **private,
+                       concurrency_id=STREAM_GROUP, concurrency_limit=16)
+        then_sync(self.cancel_btn.click(cancel, None, outs, api_name="video_cancel", cancels=[track_event],
+                                        concurrency_id=CANCEL_GROUP, concurrency_limit=8), "all", busy="")
         self.render_btn.click(render, [self.effect], [self.preview, self.status], api_name="video_render",
                               **export_kw)
         self.export_btn.click(export, [self.effect], [self.files, self.preview, self.status],
                               api_name="video_export", **export_kw)
         self.info_btn.click(info, None, [self.info], api_name="video_info", **view_kw)
+        self._wire_canvas()
         self._wire_find()
         self._wire_stale_downloads()
+
+    def _then_sync(self, event: Any, frames: Any = None, clip: bool = False, **kw: Any) -> Any:
+        """After an API-named action: bring the canvas (and the frame number) to the
+        controller's state, in a step of its own so that the endpoint keeps its outputs."""
+        c = self.controller
+
+        def sync(request: gr.Request):
+            sid = connection_of(request)
+            if sid not in c.sessions:
+                return gr.skip(), gr.skip()
+            frame = c.frame_shown(sid)
+            extra = dict(kw) if clip else {"frame": frame, **kw}
+            return c.canvas(sid, frames, clip, **extra), frame
+
+        return event.then(sync, None, [self.canvas, self.fnum], api_visibility="private",
+                          concurrency_id=VIEW_GROUP, concurrency_limit=self.concurrency_limit)
+
+    # ------------------------------------------------------------------ the canvas's gestures
+    def _wire_canvas(self) -> None:
+        """Gestures and keys on the canvas call the same controller functions as the named
+        endpoints; they answer the canvas with only what changed (masks and prompts of the
+        frame, objects) instead of a re-drawn frame picture."""
+        c = self.controller
+        page = self._page_outputs()
+        # Every gesture counts (trigger_mode="multiple": none is dropped while another is
+        # answered); out of the API (gradio_client cannot send event data: the named
+        # endpoints with explicit x, y are the API).
+        ordered = dict(trigger_mode="multiple", api_visibility="private", concurrency_id=PROMPT_GROUP,
+                       concurrency_limit=self.concurrency_limit)
+
+        def answer(sid: Optional[str], act: Any, seq: Optional[int] = None, clip: bool = False) -> Dict[Any, Any]:
+            """Run ``act()`` (a controller call returning a view); a refusal becomes a hint on
+            the canvas and the status line (the browser's provisional mark goes)."""
+            try:
+                view = act()
+            except (PromptError, CanvasPayloadError) as exc:
+                msg = str(exc)
+                out: Dict[Any, Any] = {self.status: f"⚠️ {msg}"}
+                if sid in c.sessions:
+                    out[self.canvas] = c.canvas(sid, hint=msg, ack=seq)
+                else:
+                    out[self.canvas] = CanvasUpdate(hint=msg, ack=seq)
+                return out
+            return self._render_page(view, c.canvas(sid, clip=clip, ack=seq))
+
+        size = lambda sid: c.clip_size(sid)  # noqa: E731 - (width, height) for clamping
+
+        @guarded(self.status)
+        def on_point(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
+            sid = connection_of(request)
+            p = PointEvent.parse(evt, size(sid))
+            return answer(sid, lambda: c.add_point(sid, p.frame, p.x, p.y, p.label == 1, p.object_id or 0,
+                                                   progress_adapter(progress)), p.seq)
+
+        @guarded(self.status)
+        def on_box(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
+            sid = connection_of(request)
+            b = BoxEvent.parse(evt, size(sid))
+            return answer(sid, lambda: c.add_box(sid, b.frame, b.x0, b.y0, b.x1, b.y1, b.object_id or 0,
+                                                 progress_adapter(progress)), b.seq)
+
+        @guarded(self.status)
+        def on_undo(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
+            sid = connection_of(request)
+            o = ObjectEvent.parse(evt)
+
+            def act():
+                if o.object_id is not None:
+                    c.select_object(sid, o.object_id)
+                return c.undo(sid, o.frame, progress_adapter(progress))
+            return answer(sid, act)
+
+        @guarded(self.status)
+        def on_new_object(evt: gr.EventData, request: gr.Request):
+            sid = connection_of(request)
+            return answer(sid, lambda: c.new_object(sid, None))
+
+        @guarded(self.status)
+        def on_delete(evt: gr.EventData, request: gr.Request):
+            sid = connection_of(request)
+            o = ObjectEvent.parse(evt)
+            return answer(sid, lambda: c.remove_object(sid, o.object_id or 0), clip=True)
+
+        @guarded(self.status)
+        def on_select(evt: gr.EventData, request: gr.Request):
+            sid = connection_of(request)
+            o = ObjectEvent.parse(evt)
+            if o.object_id is None:
+                return {self.status: gr.skip()}
+            return answer(sid, lambda: c.select_object(sid, o.object_id))
+
+        @guarded(self.status)
+        def on_seek(evt: gr.EventData, request: gr.Request):
+            sid = connection_of(request)
+            if sid not in c.sessions:
+                return {self.status: gr.skip()}
+            frame, legend, status = c.seek(sid, IndexEvent.parse(evt).index)
+            return {self.legend: legend, self.status: status, self.fnum: frame}
+
+        @guarded(self.status)
+        def on_upload(evt: gr.EventData, request: gr.Request):
+            sid = connection_of(request)
+            u = UploadEvent.parse(evt)
+            view = c.load(sid, u.path, u.name)
+            if view.warning:
+                gr.Warning(view.warning)
+            return self._render_page(view, c.canvas(sid, clip=True))
+
+        @guarded(self.status)
+        def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress()):
+            return {self.status: c.prepare(connection_of(request), model_id, progress_adapter(progress)).status}
+
+        def no_candidates(evt: gr.EventData):
+            return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
+
+        self.canvas.point(on_point, None, page, **ordered)
+        self.canvas.box(on_box, None, page, **ordered)
+        self.canvas.undo(on_undo, None, page, **ordered)
+        self.canvas.new_object(on_new_object, None, page, **ordered)
+        self.canvas.delete_object(on_delete, None, page, **ordered)
+        self.canvas.select_object(on_select, None, page, **ordered)
+        self.canvas.candidate(no_candidates, None, [self.canvas], **ordered)
+        # Seeks are answered one at a time, in the order they were made (two answered at once
+        # could finish in the other order and leave the server on an older frame); each
+        # costs a legend and a status line, no picture.
+        self.canvas.seek(on_seek, None, [self.legend, self.status, self.fnum], trigger_mode="multiple",
+                         api_visibility="private", concurrency_id=SEEK_GROUP, concurrency_limit=1)
+        self.canvas.upload(on_upload, None, page, **ordered).then(
+            prepare, [self.model], [self.status], api_visibility="private", **dict(concurrency_id=PROMPT_GROUP,
+                                                                                  concurrency_limit=self.concurrency_limit))
 
     # ------------------------------------------------------------------ find objects
     def _build_find(self) -> None:
@@ -426,13 +581,17 @@ class VideoTab:
                       [self.fnum, self.find_text, self.find_threshold], self._outputs(), api_name="video_find",
                       concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
         event.then(None, None, [self.files, self.preview], js="() => [null, null]")  # the downloads are stale
+        self._then_sync(event, "all")
 
     def _wire_stale_downloads(self) -> None:
         """Offered files and the preview always match the masks: the browser takes them away
         (no server round trip) as soon as anything that changes masks or objects is asked
         for -- a new clip or model, a prompt, a correction, an object added, renamed or
         removed, a reset, a new tracking run (whose preview follows when it ends)."""
-        changes = [self.upload.change, self.model.input, self.canvas.select, self.point_btn.click,
+        for gesture in (self.canvas.upload, self.canvas.point, self.canvas.box, self.canvas.undo,
+                        self.canvas.new_object, self.canvas.delete_object):  # custom events: not for gr.on
+            gesture(None, None, [self.files, self.preview], js="() => [null, null]", api_visibility="private")
+        changes = [self.upload.change, self.model.input, self.point_btn.click,
                    self.box_btn.click, self.undo_btn.click, self.clear_frame_btn.click, self.new_obj_btn.click,
                    self.rename_btn.click, self.remove_obj_btn.click, self.reset_btn.click, self.track_btn.click]
         gr.on(changes, None, None, [self.files, self.preview], js="() => [null, null]")

@@ -3,7 +3,9 @@
 // and scene.py for the update messages. Two stacked canvases: the picture (or the current
 // video frame), redrawn only when it changes, and above it the overlay that takes the pointer:
 // the masks (PNGs already in their colours), the prompts and the rubber band.
-const cfg = props.config || {};
+// The settings come with this code (component.py puts CANVAS_CONFIG in front of it): the
+// component's props can lack them when it is mounted in a tab that is not shown yet.
+const cfg = (typeof CANVAS_CONFIG !== 'undefined' && CANVAS_CONFIG) || props.config || {};
 const EMIT = ['point', 'box', 'undo', 'new_object', 'candidate', 'delete_object',
   'select_object', 'pick_region', 'seek', 'upload'];
 const root = element.querySelector('.sc-root');

@@ -133,7 +133,10 @@ class PromptCanvas(gr.HTML):
                  elem_id: Optional[str] = None, value: Optional[dict] = None, **kwargs: Any) -> None:
         if mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', got {mode!r}")
-        js = _read("canvas.js")
+        config = canvas_config(mode, max_height)
+        # The settings travel inside the code as well as in the props: a component mounted in
+        # a tab that is not shown yet can get its js_on_load run without its custom props.
+        js = f"const CANVAS_CONFIG = {json.dumps(config)};\n" + _read("canvas.js")
         missing = [e for e in EVENT_NAMES if f"'{e}'" not in js]
         if missing:  # gr.HTML only exposes custom events it finds quoted in the JS
             raise RuntimeError(f"canvas.js does not emit {missing}")
@@ -144,7 +147,7 @@ class PromptCanvas(gr.HTML):
             js_on_load=js,
             elem_id=elem_id,
             apply_default_css=False,
-            config=canvas_config(mode, max_height),
+            config=config,
             **kwargs,
         )
 
