@@ -397,3 +397,33 @@ def test_390px_layout_fits_and_maps_clicks(app, browser):
         page.screenshot(path=os.path.join(ARTIFACTS, "canvas_390px.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_an_answer_arriving_late_does_not_replace_a_newer_mask(app, page):
+    """Two clicks answered by two workers can reach the browser in either order: per mask and
+    prompt the canvas keeps the newest revision; an older answer for another object still lands."""
+    red, blue, green = ("data:image/png;base64," + _png_b64(c) for c in ((255, 0, 0), (0, 0, 255), (0, 255, 0)))
+    page.eval_on_selector(f"{IMG} .sc-root", """(r, [red, blue, green]) => {
+        const objs = [{id: 1, color: '#ff0000'}, {id: 2, color: '#00ff00'}];
+        r.__apply({v: 1, seq: 9001, rev: 300, objects: objs, masks: {0: {1: blue}},
+                   prompts: {0: {1: {points: [[5, 5, 1], [9, 9, 1]], box: null}}}});
+        r.__apply({v: 1, seq: 9002, rev: 200, objects: objs, masks: {0: {1: red, 2: green}},
+                   prompts: {0: {1: {points: [[5, 5, 1]], box: null}, 2: {points: [[7, 7, 1]], box: null}}}});
+    }""", [red, blue, green])
+    masks = _state(page, IMG, "Object.fromEntries(Object.entries(S.masks[0]).map(([k, m]) => [k, m.url]))")
+    prompts = _state(page, IMG, "S.prompts[0]")
+    assert masks["1"] == blue, "the older answer replaced object 1's newer mask"
+    assert masks["2"] == green, "an older answer for another object was dropped"
+    assert len(prompts["1"]["points"]) == 2 and len(prompts["2"]["points"]) == 1
+    # Without revisions (an older sender), messages apply in arrival order as before.
+    page.eval_on_selector(f"{IMG} .sc-root", "(r, red) => r.__apply({v: 1, seq: 9003, masks: {0: {1: red}}})", red)
+    assert _state(page, IMG, "S.masks[0][1].url") == red
+
+
+def _png_b64(rgb):
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), rgb).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()

@@ -103,7 +103,7 @@ def test_update_message_is_json_with_only_what_changed():
     assert u1["masks"] == {"0": {"1": "data:x"}} and u1["ack"] == 4
     assert u1["prompts"]["0"]["1"] == {"points": [[1.0, 2.0, 1]], "box": None}
     assert u1["objects"] == [{"id": 1, "color": "#1e90ff", "label": "object 1", "tag": ""}]
-    assert set(u2) == {"v", "seq", "masks"}
+    assert set(u2) == {"v", "seq", "rev", "masks"}
     json.dumps(u1)
     pic = CanvasUpdate.image(picture_url(np.zeros((10, 20, 3), np.uint8)), 20, 10).to_value()
     assert pic["picture"]["width"] == 20 and pic["picture"]["url"].startswith("data:image/jpeg")
@@ -121,3 +121,10 @@ def test_component_exposes_every_event_and_checks_its_value():
         canvas.postprocess("<p>html</p>")
     with pytest.raises(ValueError):
         PromptCanvas(mode="audio")
+
+
+def test_updates_carry_strictly_increasing_revisions():
+    from ui.canvas.scene import CanvasUpdate, next_revision
+
+    revs = [CanvasUpdate().to_value()["rev"] for _ in range(50)] + [next_revision()]
+    assert all(b > a for a, b in zip(revs, revs[1:]))

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ui.image_controller import ImageController
 from ui.image_engine import EverythingParams, ImageEngine
-from ui.image_view import CanvasRenderer, CanvasView, ImageView, everything_regions
+from ui.image_view import CanvasRenderer, CanvasView, ImageView, canvas_id, everything_regions
 from ui.model_registry import ModelRegistry
 from ui.prompts import PromptError
 from ui.testing import REPO_ROOT
@@ -106,3 +106,25 @@ def test_picking_a_region_makes_an_object_that_clicks_refine(controllers, small_
     assert "refined" in v.status
     v = ui.add_point(sid, 57, 65, True)
     assert "2 foreground" in v.status and list(_masks(v)) == [1]
+
+
+def test_canvas_object_ids_are_looked_up_when_the_action_runs(controllers, small_image):
+    """Two Delete presses queued behind a slow click: each names the object by its canvas id,
+    so the second one deletes the object it named, not the neighbour that slid into its index."""
+    _, ui = controllers
+    sid = "view-ids"
+    ui.load_image(sid, small_image)
+    for x in (20, 50, 80):
+        ui.add_point(sid, x, 30, True)
+        ui.new_object(sid)
+    st = ui.sessions.run(sid, lambda slot: slot.state)
+    ids = [canvas_id(o) for o in st.objects if o.prompts.points]
+    assert len(ids) == 3
+    ui.remove_object(sid, canvas_object=ids[0])
+    ui.remove_object(sid, canvas_object=ids[2])
+    left = [canvas_id(o) for o in ui.sessions.run(sid, lambda slot: slot.state).objects if o.prompts.points]
+    assert left == [ids[1]]
+    with pytest.raises(PromptError, match="gone"):
+        ui.select_object(sid, canvas_object=ids[0])
+    v = ui.select_object(sid, canvas_object=ids[1])
+    assert v is not None

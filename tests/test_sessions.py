@@ -77,6 +77,18 @@ def test_a_reload_whose_old_page_closes_late_keeps_its_session():
     assert keys.resolve("after-reload") == keys.resolve("before-reload")
 
 
+def test_a_reload_the_browser_reports_keeps_its_session_without_waiting():
+    """The browser says the load is a reload (F5): the key is kept at once, even though the
+    old page's close never came (its connection died silently)."""
+    keys = SessionKeys()
+    keys.RELOAD_GRACE_S = 30.0
+    k = keys.attach("before-reload", "")
+    t0 = time.monotonic()
+    assert keys.attach("after-reload", k, reload=True) == k
+    assert time.monotonic() - t0 < 1.0
+    assert keys.resolve("after-reload") == keys.resolve("before-reload")
+
+
 def test_a_closed_page_keeps_its_alias_for_a_while():
     """Gradio reports a page closed when its heartbeat drops; a page that is still open
     (network blip) must keep reaching its session. Old aliases are pruned."""

@@ -190,3 +190,11 @@ def test_decode_video_applies_limits_in_one_pass(tmp_path):
     assert len(whole.frames) == 30 and whole.stride == 1 and whole.read_fps is None and not whole.capped
     with pytest.raises(VideoLoadError, match="cannot decode"):
         decode_video(str(tmp_path / "missing.mp4"))
+
+
+def test_an_unknown_ffmpeg_error_reaches_the_page_without_the_server_path():
+    from ui.video_media import _explain
+
+    err = _explain(RuntimeError("ffmpeg said\nError opening input file /tmp/gradio/0a1b2c/clip.mkv."), "clip.mkv")
+    assert "/tmp" not in str(err) and "gradio" not in str(err)
+    assert "Error opening input file the file" in str(err) and "'clip.mkv'" in str(err)

@@ -41,7 +41,11 @@ MAX_FILE_SIZE = "200mb"
 #: The tab's key lives in sessionStorage: kept by a reload, not shared with other tabs
 #: (localStorage, e.g. ``gr.BrowserState``, would make two tabs edit one session).
 SESSION_STORAGE_KEY = "sam2-studio-session"
-READ_KEY_JS = f"() => sessionStorage.getItem('{SESSION_STORAGE_KEY}') || ''"
+#: What the page sends on load: its stored key, with RELOAD_MARK appended when the browser
+#: says this load is a reload (F5) of the page that stored it.
+RELOAD_MARK = "#reload"
+READ_KEY_JS = (f"() => (sessionStorage.getItem('{SESSION_STORAGE_KEY}') || '') + "
+               f"(((performance.getEntriesByType('navigation')[0] || {{}}).type === 'reload') ? '{RELOAD_MARK}' : '')")
 SAVE_KEY_JS = f"(k) => {{ if (k) sessionStorage.setItem('{SESSION_STORAGE_KEY}', k); }}"
 
 CSS = """
@@ -129,7 +133,10 @@ def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, 
 
     def restore(key: Optional[str], request: gr.Request) -> Dict[Any, Any]:
         sid = request.session_hash
-        out: Dict[Any, Any] = {session_key: keys.attach(sid, key)}
+        key = key or ""
+        reload = key.endswith(RELOAD_MARK)
+        key = key[:-len(RELOAD_MARK)] if reload else key
+        out: Dict[Any, Any] = {session_key: keys.attach(sid, key, reload=reload)}
         for tab in tabs:
             tab.controller.sessions.adopt(sid)
         model_id = None

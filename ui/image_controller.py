@@ -24,7 +24,7 @@ from sam2.automatic_mask_generator import GenerationCancelled
 from ui.background_job import BackgroundJob
 from ui.image_engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image_state import ImageObject, ImageSession, Prediction, PromptSet
-from ui.image_view import ApiRenderer, Candidate, ImageView  # noqa: F401 - ImageView, Candidate: re-exported
+from ui.image_view import ApiRenderer, Candidate, ImageView, canvas_id  # noqa: F401 - ImageView, Candidate: re-exported
 from ui.progress import ProgressFn, no_progress
 from ui.prompts import CLICK_MODES, PromptError
 from ui.inputs import number, whole_number
@@ -347,23 +347,33 @@ class ImageController:
 
         return self._run(sid, act)
 
-    def select_object(self, sid: Optional[str], index: int) -> View:
-        i = whole_number(index, "object index")
+    def select_object(self, sid: Optional[str], index: Optional[int] = None, canvas_object: Optional[int] = None) -> View:
+        """Select object ``index`` (0-based, as in the API), or the canvas's ``canvas_object`` id;
+        the id is looked up under the session's lock, so a delete answered just before cannot
+        shift it onto a neighbour."""
+        i = None if index is None else whole_number(index, "object index")
+
+        if i is None and canvas_object is None:
+            raise PromptError("Name the object to select.")
 
         def act(slot: _ImageSlot) -> View:
             slot.state.require_image()
-            slot.state.select_object(i)
+            slot.state.select_object(i if canvas_object is None else _index_of(slot, canvas_object))
             self._predict_active(slot, no_progress)  # its candidates, if they were set aside
             return self._view(slot)
 
         return self._run(sid, act)
 
-    def remove_object(self, sid: Optional[str], index: Optional[int] = None) -> View:
-        """Delete the selected object (or object ``index``)."""
+    def remove_object(self, sid: Optional[str], index: Optional[int] = None,
+                      canvas_object: Optional[int] = None) -> View:
+        """Delete the selected object (or object ``index``, or the canvas's ``canvas_object`` id,
+        looked up under the session's lock)."""
 
         def act(slot: _ImageSlot) -> View:
             slot.state.require_image()
-            if index is not None:
+            if canvas_object is not None:
+                slot.state.select_object(_index_of(slot, canvas_object))
+            elif index is not None:
                 slot.state.select_object(whole_number(index, "object index"))
             slot.state.remove_object()
             self._predict_active(slot, no_progress)  # the next object's candidates, if set aside
@@ -562,3 +572,11 @@ class ImageController:
     # ------------------------------------------------------------ rendering
     def _view(self, slot: _ImageSlot, note: str = "") -> Any:
         return self.render(slot, note)
+
+
+def _index_of(slot: _ImageSlot, canvas_object: int) -> int:
+    """The list index of the object the canvas calls ``canvas_object`` (see ``image_view.canvas_id``)."""
+    for i, obj in enumerate(slot.state.objects):
+        if canvas_id(obj) == canvas_object:
+            return i
+    raise PromptError("That object is gone; press [ or ] to pick another.")

@@ -333,29 +333,19 @@ class ImageTab:
         def on_candidate(evt: gr.EventData, request: gr.Request):
             return self._hinted(lambda: ui.choose(sid_of(request), IndexEvent.parse(evt, upper=3).index))
 
-        def object_index(sid: Optional[str], evt: gr.EventData) -> Optional[int]:
-            oid = ObjectEvent.parse(evt).object_id
-            if oid is None:
-                return None
-            ids = self.controller.sessions.run(sid, lambda slot: [o.color_index + 1 for o in slot.state.objects])
-            if oid not in ids:
-                raise PromptError("That object is gone; press [ or ] to pick another.")
-            return ids.index(oid)
-
         @guarded(self.status)
         def on_delete_object(evt: gr.EventData, request: gr.Request):
-            sid = sid_of(request)
-            return self._hinted(lambda: ui.remove_object(sid, object_index(sid, evt)))
+            return self._hinted(lambda: ui.remove_object(sid_of(request), canvas_object=ObjectEvent.parse(evt).object_id))
 
         @guarded(self.status)
         def on_select_object(evt: gr.EventData, request: gr.Request):
             sid = sid_of(request)
 
             def act() -> CanvasView:
-                i = object_index(sid, evt)
-                if i is None:
+                oid = ObjectEvent.parse(evt).object_id
+                if oid is None:
                     raise PromptError("No object to select yet: click the picture to start one.")
-                return ui.select_object(sid, i)
+                return ui.select_object(sid, canvas_object=oid)
 
             return self._hinted(act)
 

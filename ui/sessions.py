@@ -105,9 +105,13 @@ class SessionKeys:
         nonce, sig = key.split(".")
         return bool(nonce) and hmac.compare_digest(sig, self._sign(nonce))
 
-    def attach(self, session_hash: str, key: Any) -> str:
+    def attach(self, session_hash: str, key: Any, reload: bool = False) -> str:
         """Bind a page connection to ``key``; a fresh key when it is not one of ours, or when
-        another open page still uses it after ``RELOAD_GRACE_S`` (a duplicated tab)."""
+        another open page still uses it after ``RELOAD_GRACE_S`` (a duplicated tab).
+
+        ``reload``: the browser says this page is a reload of the one that held the key
+        (``PerformanceNavigationTiming.type``); it keeps the key at once, however late the
+        old page's close is reported (a dead connection may take minutes to be noticed)."""
         if not session_hash:
             raise ValueError("a page connection needs a session_hash")
         if not self.is_valid(key):
@@ -115,7 +119,7 @@ class SessionKeys:
         with self._guard:
             self._prune(self._clock())
             deadline = time.monotonic() + self.RELOAD_GRACE_S
-            while self._open_pages_using(key, session_hash):
+            while not reload and self._open_pages_using(key, session_hash):
                 left = deadline - time.monotonic()
                 if left <= 0:  # still open: a second tab with a copy of the first one's storage
                     key = self.issue()

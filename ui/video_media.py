@@ -22,6 +22,7 @@ Each change is reported in ``DecodedClip.notes`` for the user.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -157,8 +158,13 @@ def _explain(exc: BaseException, name: str) -> PromptError:
         why = "it has no video track (an audio-only file?)"
     else:
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-        why = lines[-1] if lines else type(cause).__name__
+        why = _without_paths(lines[-1]) if lines else type(cause).__name__
     return PromptError(f"Could not read {name!r} as a video: {why}.")
+
+
+def _without_paths(line: str) -> str:
+    """ffmpeg's last line with any file path (the server's temporary folders) cut out."""
+    return re.sub(r"(?:[A-Za-z]:)?[\\/][^\s'\":,]*[\\/][^\s'\":,]*", "the file", line)
 
 
 def fit_size(width: int, height: int, limits: VideoLimits) -> Tuple[int, int]:

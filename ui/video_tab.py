@@ -76,7 +76,7 @@ import gradio as gr
 from ui.errors import guarded
 from ui.progress import progress_adapter
 from ui.inputs import whole_number
-from ui.model_registry import ModelRegistry
+from ui.model_registry import ModelRegistry, ModelUnavailableError
 from ui.sessions import connection_of, restore_tab
 from ui.number_components import NumberBox, NumberSlider
 from ui.video_controller import VideoController
@@ -449,12 +449,15 @@ class VideoTab:
         ordered = dict(trigger_mode="multiple", api_visibility="private", concurrency_id=PROMPT_GROUP,
                        concurrency_limit=self.concurrency_limit)
 
-        def answer(sid: Optional[str], act: Any, seq: Optional[int] = None, clip: bool = False) -> Dict[Any, Any]:
+        def answer(sid: Optional[str], act: Any, seq: Optional[int] = None, clip: bool = False,
+                   frame: Optional[int] = None) -> Dict[Any, Any]:
             """Run ``act()`` (a controller call returning a view); a refusal becomes a hint on
-            the canvas and the status line (the browser's provisional mark goes)."""
+            the canvas and the status line (the browser's provisional mark goes). ``frame``: the
+            frame the gesture was made on, whose masks and prompts the answer must carry (a seek
+            answered meanwhile may have moved the session's current frame)."""
             try:
                 view = act()
-            except (PromptError, CanvasPayloadError) as exc:
+            except (PromptError, CanvasPayloadError, ModelUnavailableError) as exc:
                 msg = str(exc)
                 out: Dict[Any, Any] = {self.status: f"⚠️ {msg}"}
                 if sid in c.sessions:
@@ -462,7 +465,8 @@ class VideoTab:
                 else:
                     out[self.canvas] = CanvasUpdate(hint=msg, ack=seq)
                 return out
-            return self._render_page(view, c.canvas(sid, clip=clip, ack=seq))
+            frames = None if frame is None else [int(frame)]
+            return self._render_page(view, c.canvas(sid, frames=frames, clip=clip, ack=seq))
 
         size = lambda sid: c.clip_size(sid)  # noqa: E731 - (width, height) for clamping
 
@@ -471,14 +475,14 @@ class VideoTab:
             sid = connection_of(request)
             p = PointEvent.parse(evt, size(sid))
             return answer(sid, lambda: c.add_point(sid, p.frame, p.x, p.y, p.label == 1, p.object_id or 0,
-                                                   progress_adapter(progress)), p.seq)
+                                                   progress_adapter(progress)), p.seq, frame=p.frame)
 
         @guarded(self.status)
         def on_box(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
             sid = connection_of(request)
             b = BoxEvent.parse(evt, size(sid))
             return answer(sid, lambda: c.add_box(sid, b.frame, b.x0, b.y0, b.x1, b.y1, b.object_id or 0,
-                                                 progress_adapter(progress)), b.seq)
+                                                 progress_adapter(progress)), b.seq, frame=b.frame)
 
         @guarded(self.status)
         def on_undo(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
@@ -489,7 +493,7 @@ class VideoTab:
                 if o.object_id is not None:
                     c.select_object(sid, o.object_id)
                 return c.undo(sid, o.frame, progress_adapter(progress))
-            return answer(sid, act)
+            return answer(sid, act, frame=o.frame)
 
         @guarded(self.status)
         def on_new_object(evt: gr.EventData, request: gr.Request):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from ui.background_job import BackgroundJob
-from ui.canvas.scene import CanvasUpdate
+from ui.canvas.scene import CanvasUpdate, next_revision
 from ui.progress import ProgressFn, no_progress
 from ui.prompts import PromptError
 from ui.video_view import TRACKING_BUSY, VideoView, mask_urls, packed_masks
@@ -107,8 +107,9 @@ class TrackingActions:
                 packed = packed_masks(st, new)
                 colors = {o.obj_id: o.color for o in st.objects}
                 note = slot.last_run
+                rev = next_revision()  # dates what was read, under the lock (see CanvasUpdate.rev)
             sent.update(new)
-            update = CanvasUpdate()
+            update = CanvasUpdate(rev=rev)
             if running and not busy:
                 busy = True
                 update.busy = TRACKING_BUSY

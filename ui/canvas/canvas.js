@@ -251,9 +251,20 @@ function reset(kind, W, H) {
   S.kind = kind; S.W = W; S.H = H;
   S.masks = {}; S.prompts = {}; S.pending = []; S.candidates = []; S.candidate = null;
   S.preview = null; S.regions = null; S.frame = 0; S.playing = false; S.drag = null;
+  S.revs = {};
   root.dataset.state = 'loading';
   S.loading = true;
   fit();
+}
+// Answers may arrive out of order (two gestures answered by two workers): each mask, prompt
+// and list keeps the revision it was drawn from, and an older one arriving late is ignored.
+function fresh(msg, key) {
+  if (typeof msg.rev !== 'number') return true;
+  S.revs = S.revs || {};
+  const old = S.revs[key];
+  if (old !== undefined && old > msg.rev) return false;
+  S.revs[key] = msg.rev;
+  return true;
 }
 function apply(msg) {
   if (!msg || typeof msg !== 'object' || !msg.v || msg.seq === S.lastSeq) return;
@@ -277,33 +288,34 @@ function apply(msg) {
     }
     scrub.max = String(Math.max(0, S.frames.length - 1));
   }
-  if (msg.objects) S.objects = msg.objects.map((o) => ({ id: +o.id, color: o.color, label: o.label || '', tag: o.tag || '' }));
-  if ('selected' in msg) S.selected = msg.selected === null ? null : +msg.selected;
+  if (msg.objects && fresh(msg, 'objects')) S.objects = msg.objects.map((o) => ({ id: +o.id, color: o.color, label: o.label || '', tag: o.tag || '' }));
+  if ('selected' in msg && fresh(msg, 'selected')) S.selected = msg.selected === null ? null : +msg.selected;
   if (msg.masks) {
     // A mask answering the last gesture: time it until it is drawn (click-to-visible).
     const answers = S.waitSeq && (!('ack' in msg) || msg.ack >= S.waitSeq);
     const expect = answers ? { seq: S.waitSeq, left: 0, arrived: performance.now() - S.t0 } : null;
     if (answers) S.waitSeq = 0;
     for (const [f, per] of Object.entries(msg.masks))
-      for (const [id, u] of Object.entries(per)) setMask(+f, +id, urlOf(u), expect && +f === S.frame ? expect : null);
+      for (const [id, u] of Object.entries(per))
+        if (fresh(msg, 'm' + f + ':' + id)) setMask(+f, +id, urlOf(u), expect && +f === S.frame ? expect : null);
     if (expect) S.expect = expect;
     S.preview = null;
   }
   if (msg.prompts) {
     for (const [f, per] of Object.entries(msg.prompts)) {
       S.prompts[+f] = S.prompts[+f] || {};
-      for (const [id, p] of Object.entries(per)) S.prompts[+f][+id] = p;
+      for (const [id, p] of Object.entries(per)) if (fresh(msg, 'p' + f + ':' + id)) S.prompts[+f][+id] = p;
     }
   }
   if ('ack' in msg) S.pending = S.pending.filter((g) => g.seq > msg.ack);
   else if (msg.prompts || msg.masks) S.pending = [];
-  if (msg.candidates) {
+  if (msg.candidates && fresh(msg, 'candidates')) {
     // Decoded only when chosen: three more decodes per click would compete with the mask's.
     S.candidates = msg.candidates.map((c) => ({ url: urlOf(c.url), score: c.score, img: null }));
   }
-  if ('candidate' in msg) S.candidate = msg.candidate;
+  if ('candidate' in msg && fresh(msg, 'candidate')) S.candidate = msg.candidate;
   if (msg.candidates || 'candidate' in msg) renderChips();
-  if ('regions' in msg) setRegions(msg.regions);
+  if ('regions' in msg && fresh(msg, 'regions')) setRegions(msg.regions);
   if ('busy' in msg) S.busy = msg.busy || '';
   if (msg.hint) hint(msg.hint);
   if ('frame' in msg && msg.frame !== null) seek(+msg.frame, false);

@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -25,6 +27,20 @@ from ui.overlay import color_hex, display_scale, make_display, mask_edges, objec
 
 UrlLike = Union[str, Dict[str, Any]]
 _SEQ = itertools.count(1)
+_REV_LOCK = threading.Lock()
+_last_rev = 0
+
+
+def next_revision() -> int:
+    """A strictly increasing stamp (microseconds of the system's monotonic clock, which a
+    restarted server continues): when an update is built, under the session's lock, it dates
+    the state it shows. Two gestures answered by two workers may reach the browser in either
+    order; the canvas keeps, per mask, prompt and list, the newest revision it has drawn and
+    ignores an older one arriving late (a stale mask would otherwise replace a newer one)."""
+    global _last_rev
+    with _REV_LOCK:
+        _last_rev = max(_last_rev + 1, time.monotonic_ns() // 1000)
+        return _last_rev
 
 
 def file_ref(path: str) -> Dict[str, Any]:
@@ -137,6 +153,8 @@ class CanvasUpdate:
     - ``frame``: move the player to this frame. ``hint``: a short message on the canvas.
     - ``busy``: while set (a message), gestures show it instead of being sent; ``""`` clears it.
     - ``ack``: the ``seq`` of the last gesture this update answers (drops provisional marks).
+    - ``rev``: when the update was built (``next_revision``); build it under the session's lock
+      so that it dates the state it shows.
     """
 
     picture: Optional[Dict[str, Any]] = None
@@ -153,6 +171,7 @@ class CanvasUpdate:
     hint: Optional[str] = None
     busy: Optional[str] = None
     ack: Optional[int] = None
+    rev: int = field(default_factory=next_revision)
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -167,7 +186,7 @@ class CanvasUpdate:
 
     def to_value(self) -> Dict[str, Any]:
         """The JSON message; ``seq`` is unique so that two equal updates both reach the browser."""
-        out: Dict[str, Any] = {"v": 1, "seq": next(_SEQ)}
+        out: Dict[str, Any] = {"v": 1, "seq": next(_SEQ), "rev": self.rev}
         for name in ("picture", "video", "selected", "candidate", "frame", "hint", "busy", "ack",
                      "regions"):
             value = getattr(self, name)
