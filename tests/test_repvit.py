@@ -64,3 +64,17 @@ def test_training_mode_runs_the_unfolded_layers():
         unfolded = trunk(x)
     for a, b in zip(folded, unfolded):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
+
+
+def test_banded_residual_mlp_equals_whole_map(monkeypatch):
+    torch.manual_seed(1)
+    mlp = repvit.ConvMlp(16, 32).eval()
+    x = torch.randn(1, 16, 37, 20).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected = x + mlp(x)
+        monkeypatch.setattr(repvit, "_BAND_BYTES", 3 * 20 * 32 * 4)  # bands of 3 rows, the last one 1 row
+        got = mlp.add_to(x.clone(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+    # an NCHW map or autograd takes the whole-map path, same values
+    with torch.no_grad():
+        torch.testing.assert_close(mlp.add_to(x.contiguous()), expected, rtol=1e-6, atol=1e-6)
