@@ -1,0 +1,80 @@
+"""RepViT trunk: the fused (oneDNN) convolution + GELU path computes what the plain one does."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import sam2.modeling.repvit as repvit
+from sam2.configs import RepViTConfig
+
+
+def _randomised_trunk() -> repvit.RepViT:
+    """A RepViT-M1 with non-trivial BatchNorm statistics, so the folds are not identities."""
+    torch.manual_seed(0)
+    trunk = repvit.RepViT(RepViTConfig())
+    with torch.no_grad():
+        for m in trunk.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    trunk.refold()
+    return trunk.eval()
+
+
+@pytest.mark.skipif(not repvit._HAS_FUSED_CONV, reason="this torch has no oneDNN fused convolution")
+def test_fused_gelu_matches_conv_then_gelu(monkeypatch):
+    unit = repvit.ConvNorm(48, 96).eval()
+    x = (torch.randn(1, 48, 32, 32) * 100).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        fused = unit.forward_gelu(x)
+        monkeypatch.setattr(repvit, "_HAS_FUSED_CONV", False)
+        plain = unit.forward_gelu(x)
+    assert fused.shape == plain.shape == (1, 96, 32, 32)
+    torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5 * float(plain.abs().max()))
+    # and it is a GELU, not the bare convolution
+    assert float(fused.min()) > -0.2 and float(unit(x).min()) < -1.0
+
+
+@pytest.mark.skipif(not repvit._HAS_FUSED_CONV, reason="this torch has no oneDNN fused convolution")
+def test_trunk_with_fused_gelu_matches_plain_trunk(monkeypatch):
+    trunk = _randomised_trunk()
+    x = torch.randn(1, 3, 128, 128)
+    with torch.inference_mode():
+        fused = trunk(x)
+        monkeypatch.setattr(repvit, "_HAS_FUSED_CONV", False)
+        plain = trunk(x)
+    assert [f.shape[1] for f in fused] == trunk.channel_list[::-1]  # high-res first; the list is the neck's order
+    for a, b in zip(fused, plain):
+        assert a.is_contiguous() and a.dtype == torch.float32
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
+
+
+def test_training_mode_runs_the_unfolded_layers():
+    trunk = _randomised_trunk()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        folded = trunk(x)
+        trunk.train()
+        for m in trunk.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()  # running statistics, as the fold uses, but the unfolded path
+        unfolded = trunk(x)
+    for a, b in zip(folded, unfolded):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
+
+
+def test_banded_residual_mlp_equals_whole_map(monkeypatch):
+    torch.manual_seed(1)
+    mlp = repvit.ConvMlp(16, 32).eval()
+    x = torch.randn(1, 16, 37, 20).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected = x + mlp(x)
+        monkeypatch.setattr(repvit, "_BAND_BYTES", 3 * 20 * 32 * 4)  # bands of 3 rows, the last one 1 row
+        got = mlp.add_to(x.clone(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+    # an NCHW map or autograd takes the whole-map path, same values
+    with torch.no_grad():
+        torch.testing.assert_close(mlp.add_to(x.contiguous()), expected, rtol=1e-6, atol=1e-6)
