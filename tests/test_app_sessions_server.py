@@ -42,6 +42,12 @@ def _files_under(folder: str):
     return sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs)
 
 
+def _export_files_under(folder: str):
+    """The session folder's files other than the clip's frames (``frames/``: the JPEGs the
+    video canvas plays from, kept while the clip is loaded)."""
+    return [p for p in _files_under(folder) if os.path.basename(os.path.dirname(p)) != "frames"]
+
+
 def _wait_until(cond, timeout_s: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -127,11 +133,11 @@ def test_video_downloads_follow_corrections_removals_and_reset(tiny_checkpoint, 
         coco = _coco_masks(next(p for p in second if p.endswith("_coco.json")))
         assert len(coco) == 1 and np.array_equal(coco[0], st.masks.mask(0, 1))
         assert not np.array_equal(_coco_masks(next(p for p in first if p.endswith("_coco.json")))[0], coco[0])
-        server = sorted(os.path.basename(p) for p in _files_under(slot.files.folder))
+        server = sorted(os.path.basename(p) for p in _export_files_under(slot.files.folder))
         assert server == sorted(os.path.basename(p) for p in second)
 
         c.predict(api_name="/video_reset")
-        assert slot.files.folder is None or _files_under(slot.files.folder) == []
+        assert slot.files.folder is None or _export_files_under(slot.files.folder) == []
         *_, status = c.predict("overlay", api_name="/video_export")
         assert "Nothing to download" in status
     finally:
