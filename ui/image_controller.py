@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 import copy
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
@@ -24,9 +24,9 @@ from sam2.automatic_mask_generator import GenerationCancelled
 from ui.background_job import BackgroundJob
 from ui.image_engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image_state import ImageObject, ImageSession, Prediction, PromptSet
-from ui.image_view import ApiRenderer, Candidate, ImageView, canvas_id  # noqa: F401 - ImageView, Candidate: re-exported
+from ui.image_view import ApiRenderer, canvas_id
 from ui.progress import ProgressFn, no_progress
-from ui.prompts import CLICK_MODES, PromptError
+from ui.prompts import PromptError
 from ui.inputs import number, whole_number
 from ui.model_names import model_label
 from ui.model_registry import ModelUnavailableError
@@ -56,10 +56,6 @@ class EverythingView:
     masks: Any  # PackedMasks, N x H x W
     status: str
     json_path: Optional[str]
-
-    @property
-    def count(self) -> int:
-        return len(self.masks)
 
     @property
     def canvas(self) -> np.ndarray:
@@ -264,30 +260,6 @@ class ImageController:
         st.everything = None
         for obj in st.objects:
             obj.prediction = None
-
-    def click(self, sid: Optional[str], x: float, y: float, mode: str, progress: ProgressFn = no_progress) -> View:
-        """A click on the displayed image at display pixel (x, y)."""
-        if mode not in CLICK_MODES:
-            raise PromptError(f"Unknown click mode {mode!r}; use one of {', '.join(CLICK_MODES)}.")
-
-        def act(slot: _ImageSlot) -> View:
-            st = slot.state
-            st.require_image()
-            self.engine.registry.require_available(st.model_key)  # no unseen prompt without a model
-            assert st.display is not None
-            dh, dw = st.display.pixels.shape[:2]
-            if not (0 <= x < dw and 0 <= y < dh):
-                raise PromptError("That click was outside the image.")
-            ox, oy = st.display.to_original(x, y)
-            if mode == "box":
-                if st.box_click(ox, oy) is None:
-                    return self._view(slot, note="First corner set; click the opposite corner.")
-            else:
-                st.add_point(ox, oy, 1 if mode == "foreground" else 0)
-            self._predict_active(slot, progress)
-            return self._view(slot)
-
-        return self._run(sid, act)
 
     def add_point(self, sid: Optional[str], x: float, y: float, foreground: bool = True,
                   progress: ProgressFn = no_progress) -> View:

@@ -31,11 +31,11 @@ def write_object_files(st: ImageSession, path_of: PathOf) -> List[str]:
         exports.write_cutout_png(st.image, union, path_of(f"{stem}_cutout.png")),
     ]
     items = []
-    for o in done:
+    for o, mask in zip(done, masks):
         assert o.prediction is not None
         coords, labels = o.prompts.point_arrays()
         items.append(exports.ExportedMask(
-            mask=o.mask,  # type: ignore[arg-type]
+            mask=mask,  # type: ignore[arg-type]
             label=o.name,
             predicted_iou=float(o.prediction.iou[o.chosen]),
             stability_score=float(o.prediction.stability[o.chosen]),

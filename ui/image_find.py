@@ -65,10 +65,6 @@ class ImageFind:
         self.controller = controller
         self.finder = finder
 
-    def rendering(self, render: Callable[[_ImageSlot, str], Any]) -> "ImageFind":
-        """The same Find whose results are shown by ``render`` (see ``ImageController.rendering``)."""
-        return ImageFind(self.controller.rendering(render), self.finder)
-
     def unavailable_reason(self) -> Optional[str]:
         """Why Find cannot work here (shown next to the box), or None; cheap."""
         reason = self.finder.unavailable_reason()

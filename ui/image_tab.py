@@ -111,7 +111,7 @@ class ImageTab:
         # The page's canvas gets changes only; the API endpoints keep the overlay picture.
         self.ui = controller.rendering(CanvasRenderer(controller.engine.registry))
         self.find = find  # None: no "Find objects" block
-        self.ui_find = find.rendering(self.ui.render) if find is not None else None
+        self.ui_find = ImageFind(self.ui, find.finder) if find is not None else None  # results on the canvas
         self.examples_dir = examples_dir
         self.everything_defaults = everything_defaults
         self.concurrency_limit = concurrency_limit
@@ -307,39 +307,36 @@ class ImageTab:
                           **self.prompt_kw())
         button_kw = dict(api_visibility="private", show_progress="hidden", **self.prompt_kw())
 
-        def sid_of(request: gr.Request) -> Optional[str]:
-            return connection_of(request)
-
         @guarded(self.status)
         def on_point(evt: gr.EventData, request: gr.Request):
             seq = _seq(evt)
-            return self._hinted(lambda: (lambda p: ui.add_point(sid_of(request), p.x, p.y, p.label == 1))(
+            return self._hinted(lambda: (lambda p: ui.add_point(connection_of(request), p.x, p.y, p.label == 1))(
                 PointEvent.parse(evt)), seq)
 
         @guarded(self.status)
         def on_box(evt: gr.EventData, request: gr.Request):
             seq = _seq(evt)
-            return self._hinted(lambda: (lambda b: ui.add_box(sid_of(request), *b.as_box))(BoxEvent.parse(evt)), seq)
+            return self._hinted(lambda: (lambda b: ui.add_box(connection_of(request), *b.as_box))(BoxEvent.parse(evt)), seq)
 
         @guarded(self.status)
         def on_undo(evt: gr.EventData, request: gr.Request):
-            return self._hinted(lambda: ui.undo(sid_of(request)))
+            return self._hinted(lambda: ui.undo(connection_of(request)))
 
         @guarded(self.status)
         def on_new_object(evt: gr.EventData, request: gr.Request):
-            return self._hinted(lambda: ui.new_object(sid_of(request)))
+            return self._hinted(lambda: ui.new_object(connection_of(request)))
 
         @guarded(self.status)
         def on_candidate(evt: gr.EventData, request: gr.Request):
-            return self._hinted(lambda: ui.choose(sid_of(request), IndexEvent.parse(evt, upper=3).index))
+            return self._hinted(lambda: ui.choose(connection_of(request), IndexEvent.parse(evt, upper=3).index))
 
         @guarded(self.status)
         def on_delete_object(evt: gr.EventData, request: gr.Request):
-            return self._hinted(lambda: ui.remove_object(sid_of(request), canvas_object=ObjectEvent.parse(evt).object_id))
+            return self._hinted(lambda: ui.remove_object(connection_of(request), canvas_object=ObjectEvent.parse(evt).object_id))
 
         @guarded(self.status)
         def on_select_object(evt: gr.EventData, request: gr.Request):
-            sid = sid_of(request)
+            sid = connection_of(request)
 
             def act() -> CanvasView:
                 oid = ObjectEvent.parse(evt).object_id
@@ -352,32 +349,32 @@ class ImageTab:
         @guarded(self.status)
         def on_pick_region(evt: gr.EventData, request: gr.Request):
             # The regions go once one is picked: clicks on the picture refine that object.
-            return self._hinted(lambda: ui.pick_region(sid_of(request), IndexEvent.parse(evt).index),
+            return self._hinted(lambda: ui.pick_region(connection_of(request), IndexEvent.parse(evt).index),
                                 _seq(evt) or None, regions={})
 
         @guarded(self.status)
         def on_upload(evt: gr.EventData, request: gr.Request):
             def act() -> CanvasView:
                 u = UploadEvent.parse(evt)
-                return ui.load_image(sid_of(request), u.path, name=u.name)
+                return ui.load_image(connection_of(request), u.path, name=u.name)
 
             return self._hinted(act)
 
         @guarded(self.status)
         def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
             """Load the model and encode the image right after it arrives (the first click is then fast)."""
-            return self._hinted(lambda: ui.prepare(sid_of(request), model_id, progress_adapter(progress)))
+            return self._hinted(lambda: ui.prepare(connection_of(request), model_id, progress_adapter(progress)))
 
         @guarded(self.status)
         def load_example(path: Optional[str], request: gr.Request):
             """An example picked (it fills the hidden upload box)."""
             if not path:
                 return {}
-            return self._hinted(lambda: ui.load_image(sid_of(request), path))
+            return self._hinted(lambda: ui.load_image(connection_of(request), path))
 
         @guarded(self.status)
         def page_set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
-            return self._show(ui.set_model(sid_of(request), model_id, progress_adapter(progress)))
+            return self._show(ui.set_model(connection_of(request), model_id, progress_adapter(progress)))
 
         def page_sync_model(request: gr.Request):
             """The dropdown shows the session's model (back to it after a failed switch), marks fresh."""
@@ -386,23 +383,23 @@ class ImageTab:
         def button(act: Callable[[Optional[str]], CanvasView]):
             @guarded(self.status)
             def handler(request: gr.Request):
-                return self._hinted(lambda: act(sid_of(request)))
+                return self._hinted(lambda: act(connection_of(request)))
 
             return handler
 
         @guarded(self.status)
         def page_add_point(x: float, y: float, foreground: bool, request: gr.Request):
-            return self._hinted(lambda: ui.add_point(sid_of(request), x, y, bool(foreground)))
+            return self._hinted(lambda: ui.add_point(connection_of(request), x, y, bool(foreground)))
 
         @guarded(self.status)
         def page_add_box(x0: float, y0: float, x1: float, y1: float, request: gr.Request):
-            return self._hinted(lambda: ui.add_box(sid_of(request), x0, y0, x1, y1))
+            return self._hinted(lambda: ui.add_box(connection_of(request), x0, y0, x1, y1))
 
         @guarded(self.status)
         def page_select_object(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._hinted(lambda: ui.select_object(sid_of(request), index))
+            return self._hinted(lambda: ui.select_object(connection_of(request), index))
 
         c = self.canvas
         c.point(on_point, None, page, **gesture_kw)

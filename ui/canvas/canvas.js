@@ -38,6 +38,7 @@ const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false 
   kind: null, W: 0, H: 0,          // original size of the picture / clip
   frames: [], imgs: [], fps: 10,    // frame URLs and their Image objects (image: one frame)
   frame: 0, playing: false, lastTick: 0,
+  revs: {},                         // newest revision drawn per mask, prompt and list (apply)
   objects: [], selected: null,
   masks: {},                        // frame -> object id -> {url, img}
   prompts: {},                      // frame -> object id -> {points, box}
@@ -201,7 +202,8 @@ function draw() {
   }
   const tags = [];
   for (const o of S.objects) if (o.tag && prompts[o.id] && drawTag(o, prompts[o.id])) tags.push(o.tag);
-  root.dataset.tags = tags.join('|');  // what the chips say (tests read it)
+  const said = tags.join('|');  // what the chips say (tests read it); written only when it changes
+  if (root.dataset.tags !== said) root.dataset.tags = said;
   for (const g of S.pending) {
     if (g.frame !== S.frame) continue;
     if (g.box) drawBox(g.box, colorOf(g.object), true);
@@ -260,7 +262,6 @@ function reset(kind, W, H) {
 // and list keeps the revision it was drawn from, and an older one arriving late is ignored.
 function fresh(msg, key) {
   if (typeof msg.rev !== 'number') return true;
-  S.revs = S.revs || {};
   const old = S.revs[key];
   if (old !== undefined && old > msg.rev) return false;
   S.revs[key] = msg.rev;
