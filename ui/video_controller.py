@@ -300,23 +300,6 @@ class VideoController(TrackingActions):
 
         return self._run(sid, act)
 
-    def step(self, sid: Optional[str], frame: Any, delta: int) -> VideoView:
-        """Previous / next frame (stays at the ends)."""
-
-        def act(slot: _VideoSlot) -> VideoView:
-            if slot.clip is None:
-                return self._empty_view(slot)
-            st = slot.state
-            try:
-                f = st.check_frame(frame)
-            except PromptError:
-                f = st.last_frame
-            f = min(max(f + int(delta), 0), st.num_frames - 1)
-            st.last_frame = f
-            return self._view(slot, f)
-
-        return self._run(sid, act)
-
     def view(self, sid: Optional[str]) -> VideoView:
         return self._run(sid, lambda slot: self._view(slot, slot.state.last_frame)
                          if slot.clip is not None else self._empty_view(slot))

@@ -162,9 +162,9 @@ class MaskFiles:
     boxes (small) are collected, and ``close`` finishes the zip with ``objects.json``."""
 
     def __init__(self, clip: ClipExport, zip_path: Optional[str] = None) -> None:
-        self._category_ids = clip.coco_categories()[1]
         if not clip.objects:
             raise ValueError("no objects to export")
+        self._categories, self._category_ids = clip.coco_categories()
         self.clip = clip
         self.tracked: List[int] = []
         self.annotations: List[Dict[str, Any]] = []
@@ -229,7 +229,7 @@ class MaskFiles:
             "info": dict(self.header(), description="SAM 2 video masks",
                          format="COCO RLE (pycocotools.mask.decode); image_id = frame_index + 1"),
             "images": images,
-            "categories": clip.coco_categories()[0],
+            "categories": self._categories,
             "annotations": list(self.annotations),
         }
 

@@ -279,6 +279,8 @@ class VideoTab:
             """Load the video model and encode frame 0 right after an upload."""
             return {self.status: c.prepare(connection_of(request), model_id, progress_adapter(progress)).status}
 
+        self._prepare = prepare  # also after an upload on the canvas (``_wire_canvas``)
+
         @guarded(self.status, model_toast=False)  # the image tab's handler of the same pick shows it
         def set_model(model_id: str, request: gr.Request, progress=gr.Progress()):
             return self._render(c.set_model(connection_of(request), model_id, progress_adapter(progress)))
@@ -531,10 +533,6 @@ class VideoTab:
                 gr.Warning(view.warning)
             return self._render_page(view, c.canvas(sid, clip=True))
 
-        @guarded(self.status)
-        def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress()):
-            return {self.status: c.prepare(connection_of(request), model_id, progress_adapter(progress)).status}
-
         def no_candidates(evt: gr.EventData):
             return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
 
@@ -551,8 +549,8 @@ class VideoTab:
         self.canvas.seek(on_seek, None, [self.legend, self.status, self.fnum], trigger_mode="multiple",
                          api_visibility="private", concurrency_id=SEEK_GROUP, concurrency_limit=1)
         self.canvas.upload(on_upload, None, page, **ordered).then(
-            prepare, [self.model], [self.status], api_visibility="private", **dict(concurrency_id=PROMPT_GROUP,
-                                                                                  concurrency_limit=self.concurrency_limit))
+            self._prepare, [self.model], [self.status], api_visibility="private", concurrency_id=PROMPT_GROUP,
+            concurrency_limit=self.concurrency_limit)
 
     # ------------------------------------------------------------------ find objects
     def _build_find(self) -> None:

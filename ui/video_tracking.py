@@ -62,10 +62,6 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-#: How often the tracking event checks on its job; Gradio can cancel it at each check.
-POLL_S = 0.25
-
-
 class TrackingActions:
     """Track, stream to the canvas, cancel: methods of ``VideoController`` (mixed in)."""
 
@@ -167,7 +163,7 @@ class TrackingActions:
             progress(j.done / max(j.total, 1), f"Tracking {direction}: {j.done} of {j.total} frames")
 
         try:
-            for _ in job.watch(report, poll_s=POLL_S):
+            for _ in job.watch(report):
                 if run.preview_serial != shown and run.preview is not None:
                     shown = run.preview_serial
                     yield run.preview

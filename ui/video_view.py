@@ -9,6 +9,7 @@ the clip's own pixels.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -16,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ui import overlay
-from ui.canvas.scene import CanvasObject, CanvasUpdate, display_hw, file_ref, mask_png
+from ui.canvas.scene import CanvasObject, CanvasUpdate, file_ref, mask_png
 from ui.video_render import Layer, render_frame
 
 #: Frames whose long side is shorter than this are shown enlarged (small clips are hard to
@@ -24,11 +25,33 @@ from ui.video_render import Layer, render_frame
 MIN_DISPLAY_SIDE = 640
 
 
+@dataclass(frozen=True)
+class FramePicture:
+    """What the frame picture (masks and prompts drawn on the frame) is made of, taken under
+    the session lock: the frame store and packed masks do not change once made, prompts are
+    frozen. It is drawn only when asked for: the named API endpoints show it, the canvas's
+    gestures (every click) do not need it."""
+
+    frames: Any  # the clip's frame store
+    frame: int
+    masks: Tuple[Tuple[Any, Tuple[int, int, int]], ...]  # (PackedMask, colour) of each object
+    prompts: Tuple[Tuple[Any, Tuple[int, int, int], Optional[Tuple[float, float]]], ...]  # (FramePrompts, colour, pending corner)
+
+    def draw(self) -> np.ndarray:
+        shown = [Layer(pm.unpack(), color) for pm, color in self.masks]
+        display = overlay.make_display(render_frame(self.frames.frame(self.frame), shown, "overlay"),
+                                       min_side=MIN_DISPLAY_SIDE)
+        canvas = display.pixels
+        for p, color, pending in self.prompts:
+            canvas = overlay.draw_prompts(canvas, display, p.points, p.box, box_color=color, pending_corner=pending)
+        return canvas
+
+
 @dataclass
 class VideoView:
     """Everything the video tab displays after an action."""
 
-    canvas: Optional[np.ndarray]
+    picture: Optional[FramePicture]
     frame: int = 0
     num_frames: int = 0
     objects: List[Tuple[str, int]] = field(default_factory=list)
@@ -36,6 +59,11 @@ class VideoView:
     legend: str = ""
     status: str = ""
     warning: str = ""  # shown as a toast as well (limits applied to an upload)
+
+    @functools.cached_property
+    def canvas(self) -> Optional[np.ndarray]:
+        """The frame picture, drawn on first use (None without a clip)."""
+        return None if self.picture is None else self.picture.draw()
 
 
 #: What the canvas says to a gesture made while tracking runs (the browser says it at once).
@@ -51,17 +79,6 @@ def frame_display_scale(height: int, width: int) -> float:
     return 1.0 if s == 1.0 else max(1, round(width * s)) / float(width)
 
 
-def layers(slot: Any, frame: int) -> List[Layer]:
-    """The masks of every object on ``frame``, in their colours."""
-    st = slot.state
-    out = []
-    for o in st.objects:
-        m = st.masks.mask(frame, o.obj_id)
-        if m is not None and m.any():
-            out.append(Layer(m, o.color))
-    return out
-
-
 def empty_view(limits_text: str, note: str = "") -> VideoView:
     return VideoView(None, status=note or f"Upload a video or pick an example to start ({limits_text}).")
 
@@ -72,21 +89,18 @@ def frame_view(slot: Any, frame: int, model: str, limits_text: str, note: str = 
     if slot.clip is None or slot.frames is None:
         return empty_view(limits_text, note)
     frame = min(max(int(frame), 0), st.num_frames - 1)
-    base = slot.frames.frame(frame)
-    display = overlay.make_display(render_frame(base, layers(slot, frame), "overlay"),
-                                   min_side=MIN_DISPLAY_SIDE)
-    canvas = display.pixels
+    masks = tuple((pm, o.color) for o in st.objects
+                  if (pm := st.masks.get(frame, o.obj_id)) is not None and pm.area)
+    pc = st.pending_corner
+    prompts = []
     for o in st.objects:
+        pending = (pc.x, pc.y) if pc is not None and pc.frame == frame and pc.obj_id == o.obj_id else None
         p = o.on(frame)
-        pending = None
-        pc = st.pending_corner
-        if pc is not None and pc.frame == frame and pc.obj_id == o.obj_id:
-            pending = (pc.x, pc.y)
         if not p.is_empty or pending is not None:
-            canvas = overlay.draw_prompts(canvas, display, p.points, p.box, box_color=o.color,
-                                          pending_corner=pending)
+            prompts.append((p, o.color, pending))
+    picture = FramePicture(slot.frames, frame, masks, tuple(prompts))
     objects = [(f"{o.name} · id {o.obj_id}", o.obj_id) for o in st.objects]
-    return VideoView(canvas, frame, st.num_frames, objects, st.active_id, legend_html(slot, frame),
+    return VideoView(picture, frame, st.num_frames, objects, st.active_id, legend_html(slot, frame),
                      status_text(slot, frame, model, note))
 
 
@@ -152,13 +166,8 @@ def write_frame_files(frames: Any, files: Any) -> List[Dict[str, Any]]:
     references: the browser fetches each once and plays the clip from them."""
     refs = []
     for i in range(len(frames)):
-        pic = frames.frame(i)
-        h, w = display_hw(*pic.shape[:2])
-        img = Image.fromarray(pic)
-        if (h, w) != pic.shape[:2]:
-            img = img.resize((w, h), Image.Resampling.LANCZOS)
         path = files.path(f"{i:05d}.jpg", "frames")
-        img.save(path, quality=FRAME_JPEG_QUALITY)
+        Image.fromarray(overlay.make_display(frames.frame(i)).pixels).save(path, quality=FRAME_JPEG_QUALITY)
         refs.append(file_ref(path))
     return refs
 
