@@ -43,28 +43,22 @@ sys.path.insert(0, str(REPO))
 EDGETAM_REFERENCE = {"set_image_s": 0.54, "click_ms": 83.0, "video_1obj_s_per_frame": 1.30}
 
 
+def timed(fn: Callable, repeat: int, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median ``clock`` time of ``repeat`` calls (after one warm-up call): wall time, or with
+    ``time.process_time`` this process's CPU-seconds (all threads)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = clock()
+        fn()
+        times.append(clock() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
 def cpu_timed(fn: Callable, repeat: int) -> float:
-    """Median CPU-seconds of this process (all threads) per call, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        c0 = time.process_time()
-        fn()
-        times.append(time.process_time() - c0)
-    times.sort()
-    return times[len(times) // 2]
-
-
-def timed(fn: Callable, repeat: int) -> float:
-    """Median wall time of ``repeat`` calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
+    """Median CPU-seconds of this process per call (see ``timed``)."""
+    return timed(fn, repeat, clock=time.process_time)
 
 
 def peak_rss_gib() -> float:

@@ -16,6 +16,7 @@ from typing import Iterable, Optional, Type, TypeVar, Union
 
 import torch
 
+from sam2 import hub
 from sam2.checkpoint import load_checkpoint
 from sam2.configs import MaskDecoderOptions, SAM2Config, get_config
 from sam2.precision import resolve_compute_dtype
@@ -128,7 +129,14 @@ def build_image_model(
     precision: str = "exact",
     **kwargs,
 ):
-    """``sam2.build_sam.build_sam2`` (see there); extra keyword arguments are ignored."""
+    """Build the SAM 2 image model (``SAM2Base``) for ``config_file`` and load ``ckpt_path``.
+
+    ``config_file`` may be ``"configs/sam2.1/sam2.1_hiera_l.yaml"``, ``"sam2.1_hiera_l.yaml"``
+    or ``"sam2.1_hiera_l"``; ``device=None`` picks CUDA, then MPS, then the CPU.
+    ``precision``: ``"exact"`` (float32, the reference's numbers), ``"fast"`` or ``"auto"``
+    (bfloat16 image encoder where the hardware has native bfloat16; see ``sam2.precision``).
+    Extra keyword arguments are ignored. Public as ``sam2.build_sam.build_sam2``.
+    """
     from sam2.modeling.sam2_base import SAM2Base
 
     cfg = image_config(config_file, apply_postprocessing, hydra_overrides_extra)
@@ -153,3 +161,17 @@ def build_video_model(
     if vos_optimized:
         logger.info("vos_optimized is accepted for compatibility; it has no separate code path here")
     return finish_model(cls(cfg, **kwargs), ckpt_path, device, mode, precision)
+
+
+def build_image_model_hf(model_id: str, **kwargs):
+    """The image model of a Hub checkpoint (``facebook/sam2.1-hiera-*``, ``facebook/EdgeTAM``),
+    downloaded or found in the cache; keyword arguments as ``build_image_model``."""
+    config_name, ckpt_path = hub.hf_download(model_id)
+    return build_image_model(config_name, ckpt_path, **kwargs)
+
+
+def build_video_model_hf(cls: Type[M], model_id: str, **kwargs) -> M:
+    """A video predictor of class ``cls`` on a Hub checkpoint; keyword arguments as
+    ``build_video_model``."""
+    config_name, ckpt_path = hub.hf_download(model_id)
+    return build_video_model(cls, config_name, ckpt_path, **kwargs)

@@ -218,14 +218,12 @@ class SAM2AutomaticMaskGenerator:
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2AutomaticMaskGenerator":
         """Build the model of a Hugging Face id (e.g. ``facebook/sam2.1-hiera-large``) and a
         generator on it. Generator options go to the generator, the rest to the builder."""
-        from sam2.assembly import build_image_model
-        from sam2.hub import hf_download
+        from sam2.assembly import build_image_model_hf
 
         own = set(inspect.signature(cls.__init__).parameters) - {"self", "model", "kwargs"}
         gen_kwargs = {k: v for k, v in kwargs.items() if k in own}
         model_kwargs = {k: v for k, v in kwargs.items() if k not in own}
-        config_name, ckpt_path = hf_download(model_id)
-        return cls(build_image_model(config_name, ckpt_path, **model_kwargs), **gen_kwargs)
+        return cls(build_image_model_hf(model_id, **model_kwargs), **gen_kwargs)
 
     # ------------------------------------------------------------------ public
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from sam2.assembly import (
-    DeviceLike, apply_overrides, build_image_model, build_video_model, default_device, image_config,
-    resolve_device, video_config,
+    DeviceLike, apply_overrides, build_image_model, build_image_model_hf, build_video_model, build_video_model_hf,
+    default_device, image_config, resolve_device, video_config,
 )
 from sam2.checkpoint import CheckpointError
 from sam2.configs import HF_MODELS
@@ -20,25 +20,8 @@ from sam2.hub import HubDownloadError, hf_download, hub_unreachable_reason
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 
-def build_sam2(
-    config_file: str,
-    ckpt_path: Optional[str] = None,
-    device: DeviceLike = None,
-    mode: str = "eval",
-    hydra_overrides_extra: Iterable[str] = (),
-    apply_postprocessing: bool = True,
-    precision: str = "exact",
-    **kwargs,
-):
-    """Build the SAM 2 image model (``SAM2Base``) for ``config_file`` and load ``ckpt_path``.
-
-    ``config_file`` may be ``"configs/sam2.1/sam2.1_hiera_l.yaml"``, ``"sam2.1_hiera_l.yaml"``
-    or ``"sam2.1_hiera_l"``; ``device=None`` picks CUDA, then MPS, then the CPU.
-    ``precision``: ``"exact"`` (float32, the reference's numbers), ``"fast"`` or ``"auto"``
-    (bfloat16 image encoder where the hardware has native bfloat16; see ``sam2.precision``).
-    """
-    return build_image_model(config_file, ckpt_path, device, mode, hydra_overrides_extra,
-                             apply_postprocessing, precision, **kwargs)
+#: The official name and signature; the work is ``sam2.assembly.build_image_model``.
+build_sam2 = build_image_model
 
 
 def build_sam2_video_predictor(
@@ -55,18 +38,16 @@ def build_sam2_video_predictor(
     """Build a ``SAM2VideoPredictor``; extra keyword arguments go to its constructor
     (``fill_hole_area``, ``non_overlap_masks``, ``clear_non_cond_mem_around_input``,
     ``add_all_frames_to_correct_as_cond``, ...)."""
-    return build_video_model(SAM2VideoPredictor, config_file, ckpt_path, device, mode, hydra_overrides_extra,
-                             apply_postprocessing, vos_optimized, precision, **kwargs)
+    return build_video_model(SAM2VideoPredictor, config_file, ckpt_path=ckpt_path, device=device, mode=mode,
+                             hydra_overrides_extra=hydra_overrides_extra, apply_postprocessing=apply_postprocessing,
+                             vos_optimized=vos_optimized, precision=precision, **kwargs)
 
 
-def build_sam2_hf(model_id: str, **kwargs):
-    config_name, ckpt_path = hf_download(model_id)
-    return build_sam2(config_file=config_name, ckpt_path=ckpt_path, **kwargs)
+build_sam2_hf = build_image_model_hf
 
 
 def build_sam2_video_predictor_hf(model_id: str, **kwargs):
-    config_name, ckpt_path = hf_download(model_id)
-    return build_sam2_video_predictor(config_file=config_name, ckpt_path=ckpt_path, **kwargs)
+    return build_video_model_hf(SAM2VideoPredictor, model_id, **kwargs)
 
 
 __all__ = [

@@ -69,11 +69,9 @@ class SAM2ImagePredictor:
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2ImagePredictor":
         """Load an official model from the Hugging Face Hub (or the local Hub cache)."""
-        from sam2.assembly import build_image_model
-        from sam2.hub import hf_download
+        from sam2.assembly import build_image_model_hf
 
-        config_name, ckpt_path = hf_download(model_id)
-        return cls(build_image_model(config_name, ckpt_path, **kwargs), **kwargs)
+        return cls(build_image_model_hf(model_id, **kwargs), **kwargs)
 
     @property
     def device(self) -> torch.device:

@@ -87,11 +87,9 @@ class SAM2VideoPredictor(SAM2Tracker):
     def from_pretrained(cls, model_id: str, **kwargs: Any) -> "SAM2VideoPredictor":
         """Build from an official Hugging Face model id (``"facebook/sam2.1-hiera-large"``);
         keyword arguments as for ``sam2.build_sam.build_sam2_video_predictor``."""
-        from sam2.assembly import build_video_model
-        from sam2.hub import hf_download
+        from sam2.assembly import build_video_model_hf
 
-        config_name, ckpt_path = hf_download(model_id)
-        return build_video_model(cls, config_name, ckpt_path, **kwargs)
+        return build_video_model_hf(cls, model_id, **kwargs)
 
     # ------------------------------------------------------------------------ session
     @torch.inference_mode()
