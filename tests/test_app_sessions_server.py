@@ -109,7 +109,8 @@ def test_image_downloads_after_an_edit_match_the_new_masks(tiny_checkpoint):
         folder = slot.files.folder
         c.close()
         assert _wait_until(lambda: len(store) == 0)
-        assert not os.path.exists(folder), "a closed client's files were not deleted"
+        # The store forgets the session first, then deletes its files (SessionStore.drop).
+        assert _wait_until(lambda: not os.path.exists(folder)), "a closed client's files were not deleted"
     finally:
         demo.close()
 
