@@ -33,6 +33,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import (Callable, Generic, Hashable, Iterator, List, NamedTuple, Optional, Sequence, Tuple,
                     TypeVar, Union)
 
@@ -145,14 +146,27 @@ def preprocess_frame(
     """H x W x 3 uint8 RGB -> 3 x S x S float32 model input (the reference's JPEG-folder rule).
 
     PIL bicubic resize to S x S on the uint8 image, then ``/ 255`` in float64 rounded to
-    float32, then ``(x - mean) / std`` in float32 — the same operations in the same order as
-    the reference, so the inputs are bit-identical.
+    float32, then ``(x - mean) / std`` in float32. After the resize every output value is a
+    function of one uint8 and its channel, so the arithmetic is done once per (channel,
+    level) in ``_level_table`` and the frame is a table lookup: bit-identical to the
+    element-wise form and a third of its time (a 1024 px frame: 11 -> 4 ms after the resize).
     """
-    resized = Image.fromarray(frame).resize((image_size, image_size), Image.BICUBIC)
-    x = torch.from_numpy(np.asarray(resized) / 255.0).permute(2, 0, 1).float()
-    mean_t = torch.tensor(mean, dtype=torch.float32)[:, None, None]
-    std_t = torch.tensor(std, dtype=torch.float32)[:, None, None]
-    return (x - mean_t) / std_t
+    resized = np.asarray(Image.fromarray(frame).resize((image_size, image_size), Image.BICUBIC))
+    table = _level_table(tuple(float(m) for m in mean), tuple(float(s) for s in std))
+    out = np.empty((3, image_size, image_size), dtype=np.float32)
+    for c in range(3):
+        np.take(table[c], resized[..., c], out=out[c])
+    return torch.from_numpy(out)
+
+
+@lru_cache(maxsize=8)
+def _level_table(mean: Tuple[float, ...], std: Tuple[float, ...]) -> np.ndarray:
+    """3 x 256 float32: the model input value of each uint8 level in each channel, computed
+    with the same operations (and roundings) as the reference applies per pixel."""
+    levels = torch.from_numpy(np.arange(256) / 255.0).float()[None, :]
+    mean_t = torch.tensor(mean, dtype=torch.float32)[:, None]
+    std_t = torch.tensor(std, dtype=torch.float32)[:, None]
+    return ((levels - mean_t) / std_t).numpy()
 
 
 def _frame_sort_key(name: str) -> Tuple:

@@ -64,6 +64,33 @@ def activate_in_place(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return act(x)
 
 
+def linear_activation(linear: nn.Linear, act: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``act(linear(x))`` for the hidden layer of an MLP.
+
+    In bfloat16 inference on a CPU this is one oneDNN call with the bias and the ReLU or
+    GELU as post-ops: ``addmm`` first broadcasts the bias into the whole hidden map (4096 x
+    2048 in the memory attention, a 16 MB write) and the activation then reads and writes
+    it again; the fused call does neither (memory attention MLP: 9.6 -> 6.2 ms per layer on
+    a 2-core AVX512-BF16 CPU). ReLU results are bit-identical; oneDNN's GELU differs from
+    ATen's in the last bfloat16 bit. Float32 keeps the ATen path (exact mode is untouched).
+    """
+    if _fused_linear_applies(linear, act, x):
+        if type(act) is nn.ReLU:
+            return torch.ops.mkldnn._linear_pointwise(x, linear.weight, linear.bias, "relu", [], "")
+        return torch.ops.mkldnn._linear_pointwise(x, linear.weight, linear.bias, "gelu", [], act.approximate)
+    return activate_in_place(act, linear(x))
+
+
+def _fused_linear_applies(linear: nn.Linear, act: nn.Module, x: torch.Tensor) -> bool:
+    return (_HAS_FUSED_LINEAR and x.device.type == "cpu" and x.dtype == torch.bfloat16
+            and linear.weight.dtype == torch.bfloat16 and x.is_contiguous()
+            and (type(act) is nn.ReLU or (type(act) is nn.GELU and act.approximate in ("none", "tanh")))
+            and not torch.is_grad_enabled())
+
+
+_HAS_FUSED_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
 class LayerNorm2d(nn.Module):
     """Layer norm over the channel axis of an NCHW tensor (ConvNeXt style)."""
 

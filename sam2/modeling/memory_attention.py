@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2.configs import MemoryAttentionConfig
-from sam2.modeling.common import activate_in_place, attention, attention_is_blocked
+from sam2.modeling.common import attention, attention_is_blocked, linear_activation
 from sam2.modeling.memory_cache import MemoryFrameProjection
 
 # ----------------------------------------------------------------------------- RoPE helpers
@@ -325,11 +325,11 @@ class MemoryAttentionLayer(nn.Module):
 
         x = self.norm2(tgt)
         q = x + query_pos if self.pos_enc_at_cross_attn_queries and query_pos is not None else x
-        tgt = tgt + self._drop(self.cross_attn_image.attend(q, keys, values))
+        tgt = _residual(tgt, self._drop(self.cross_attn_image.attend(q, keys, values)), self.training)
 
         x = self.norm3(tgt)
-        x = self.linear2(self._drop(activate_in_place(self.activation, self.linear1(x))))
-        return tgt + self._drop(x)
+        x = self.linear2(self._drop(linear_activation(self.linear1, self.activation, x)))
+        return _residual(tgt, self._drop(x), self.training)
 
     def key_inputs(self, memory: torch.Tensor, pos: Optional[torch.Tensor]) -> torch.Tensor:
         return memory + pos if self.pos_enc_at_cross_attn_keys and pos is not None else memory
@@ -339,7 +339,16 @@ class MemoryAttentionLayer(nn.Module):
         frame, no memory: in the first layer it is the same for every tracked object."""
         x = self.norm1(tgt)
         qk = x + query_pos if self.pos_enc_at_attn and query_pos is not None else x
-        return tgt + self._drop(self.self_attn(qk, qk, v=x))
+        return _residual(tgt, self._drop(self.self_attn(qk, qk, v=x)), self.training)
+
+
+def _residual(tgt: torch.Tensor, branch: torch.Tensor, training: bool) -> torch.Tensor:
+    """``tgt + branch``, written into ``branch`` (a sub-block's fresh output, held by nothing
+    else) in inference: one 4096 x 256 map fewer to allocate per sub-block. ``tgt`` itself
+    may be kept by the caller (the cached first self-attention), so it is never written."""
+    if training or (torch.is_grad_enabled() and (tgt.requires_grad or branch.requires_grad)):
+        return tgt + branch
+    return branch.add_(tgt)
 
 
 # A run of memory tokens with its prepared keys and values, and the temporal encoding (a
@@ -457,8 +466,12 @@ class MemoryAttention(nn.Module):
         curr_pos = curr_pos.to(dtype) if curr_pos is not None else None
         if self.pos_enc_at_input and curr_pos is not None:
             output = output + 0.1 * curr_pos
-        query_pos = curr_pos.transpose(0, 1) if curr_pos is not None else None
-        return output.transpose(0, 1), query_pos
+        # Batch-first and contiguous: the tracker's features are channel-major views
+        # (HW x B x C over a C x HW map), and on such a view every LayerNorm, residual add
+        # and projection copies or walks it with a 4096-element stride (EdgeTAM fast, 2
+        # layers: 30 of 110 ms). One copy here makes the whole stack contiguous.
+        query_pos = curr_pos.transpose(0, 1).contiguous() if curr_pos is not None else None
+        return output.transpose(0, 1).contiguous(), query_pos
 
     def _finish(self, output: torch.Tensor, curr: Union[torch.Tensor, List[torch.Tensor]]) -> torch.Tensor:
         out_dtype = (curr[0] if isinstance(curr, (list, tuple)) else curr).dtype

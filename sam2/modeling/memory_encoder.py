@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from sam2.configs import MemoryEncoderConfig
-from sam2.modeling.common import LayerNorm2d, activate_in_place
+from sam2.modeling.common import LayerNorm2d, linear_activation
 from sam2.modeling.position_encoding import PositionEmbeddingSine
 
 
@@ -76,7 +76,7 @@ class CXBlock(nn.Module):
         y = self.norm(self.dwconv(x)).permute(0, 2, 3, 1)  # NCHW -> NHWC for the Linear layers
         # the MLP in its layers' dtype (bfloat16 in fast mode: nearly all of the block's FLOPs)
         y = y.to(self.pwconv1.weight.dtype)
-        y = self.pwconv2(activate_in_place(self.act, self.pwconv1(y))).to(x.dtype)
+        y = self.pwconv2(linear_activation(self.pwconv1, self.act, y)).to(x.dtype)
         if self.gamma is not None:
             y = self.gamma * y
         return x + y.permute(0, 3, 1, 2)
