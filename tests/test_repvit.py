@@ -48,7 +48,7 @@ def test_trunk_with_fused_gelu_matches_plain_trunk(monkeypatch):
         plain = trunk(x)
     assert [f.shape[1] for f in fused] == trunk.channel_list[::-1]  # high-res first; the list is the neck's order
     for a, b in zip(fused, plain):
-        assert a.is_contiguous() and a.dtype == torch.float32
+        assert a.is_contiguous(memory_format=torch.channels_last) and a.dtype == torch.float32  # as computed
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
 
 

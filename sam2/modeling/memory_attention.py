@@ -342,6 +342,11 @@ class MemoryAttentionLayer(nn.Module):
         return _residual(tgt, self._drop(self.self_attn(qk, qk, v=x)), self.training)
 
 
+def _batch_first(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A sequence-first N x B x C tensor as a contiguous B x N x C one in ``dtype`` (one copy)."""
+    return x.transpose(0, 1).to(dtype, memory_format=torch.contiguous_format)
+
+
 def _residual(tgt: torch.Tensor, branch: torch.Tensor, training: bool) -> torch.Tensor:
     """``tgt + branch``, written into ``branch`` (a sub-block's fresh output, held by nothing
     else) in inference: one 4096 x 256 map fewer to allocate per sub-block. ``tgt`` itself
@@ -400,7 +405,8 @@ class MemoryAttention(nn.Module):
         elif not parts:
             raise ValueError("the memory attention needs at least one memory frame or pointer")
         else:
-            output, query_pos = self._queries(curr, curr_pos, parts[0][0].keys[0].shape[0])
+            output, query_pos = self._queries(curr, curr_pos, parts[0][0].keys[0].shape[0],
+                                              need_output=self_attended is None)
         for i, layer in enumerate(self.layers):
             attn = layer.cross_attn_image
             keys = _concat_keys(attn, [(p.keys[i], t if layer.pos_enc_at_cross_attn_keys else None) for p, t in parts])
@@ -445,9 +451,16 @@ class MemoryAttention(nn.Module):
         curr: Union[torch.Tensor, List[torch.Tensor]],
         curr_pos: Optional[Union[torch.Tensor, List[torch.Tensor]]],
         memory_batch: Optional[int],
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """The current features and their position encoding, batch-first in the module's
-        dtype (it may run in bfloat16, see SAM2Base.set_compute_dtype)."""
+        need_output: bool = True,
+    ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """The current features (None unless ``need_output``) and their position encoding,
+        batch-first, contiguous and in the module's dtype (it may run in bfloat16, see
+        SAM2Base.set_compute_dtype).
+
+        The tracker's features are often channel-major views (HW x B x C over a C x HW
+        map); on such a view every LayerNorm, residual add and projection of the stack
+        would copy it or walk it with a 4096-element stride, so each input is brought to
+        batch-first in one copy that also changes its dtype."""
         if isinstance(curr, (list, tuple)):
             if len(curr) != 1:
                 raise ValueError("MemoryAttention takes a single feature level")
@@ -462,16 +475,14 @@ class MemoryAttention(nn.Module):
                 f"({memory_batch})"
             )
         dtype = self.norm.weight.dtype
-        output = curr.to(dtype)
-        curr_pos = curr_pos.to(dtype) if curr_pos is not None else None
-        if self.pos_enc_at_input and curr_pos is not None:
-            output = output + 0.1 * curr_pos
-        # Batch-first and contiguous: the tracker's features are channel-major views
-        # (HW x B x C over a C x HW map), and on such a view every LayerNorm, residual add
-        # and projection copies or walks it with a 4096-element stride (EdgeTAM fast, 2
-        # layers: 30 of 110 ms). One copy here makes the whole stack contiguous.
-        query_pos = curr_pos.transpose(0, 1).contiguous() if curr_pos is not None else None
-        return output.transpose(0, 1).contiguous(), query_pos
+        output = None
+        if need_output:
+            output = curr
+            if self.pos_enc_at_input and curr_pos is not None:
+                output = output.to(dtype) + 0.1 * curr_pos.to(dtype)
+            output = _batch_first(output, dtype)
+        query_pos = _batch_first(curr_pos, dtype) if curr_pos is not None else None
+        return output, query_pos
 
     def _finish(self, output: torch.Tensor, curr: Union[torch.Tensor, List[torch.Tensor]]) -> torch.Tensor:
         out_dtype = (curr[0] if isinstance(curr, (list, tuple)) else curr).dtype

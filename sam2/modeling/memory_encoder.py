@@ -131,7 +131,11 @@ class MemoryEncoder(nn.Module):
         if not skip_mask_sigmoid:
             masks = torch.sigmoid(masks)
         masks = self.mask_downsampler(masks)
-        x = self.pix_feat_proj(pix_feat.to(masks.device)) + masks
-        x = self.out_proj(self.fuser(x)).contiguous()  # NCHW for the tracker (the norms run channels-last)
+        # The fuser runs channels-last: its norms and MLPs work on the channel axis, and the
+        # mask downsampler's output already has that layout; a mixed-layout residual add (or
+        # a norm over a strided channel axis) walks the map at a 16 kB stride.
+        pix_feat = pix_feat.to(masks.device).contiguous(memory_format=torch.channels_last)
+        x = self.pix_feat_proj(pix_feat) + masks.contiguous(memory_format=torch.channels_last)
+        x = self.out_proj(self.fuser(x)).contiguous()  # NCHW for the tracker
         pos = self.position_encoding(x).to(x.dtype)
         return {"vision_features": x, "vision_pos_enc": [pos]}

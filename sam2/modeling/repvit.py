@@ -15,7 +15,7 @@ the unfolded network up to float rounding; training mode runs the unfolded layer
 
 The trunk runs channels-last (NHWC): oneDNN's depthwise and 1x1 convolutions need about
 half the CPU time they need on NCHW maps (trunk at 1024 px, float32, 2 threads: 1.37 ->
-0.70 CPU-seconds). Its outputs are handed on in the usual NCHW layout.
+0.70 CPU-seconds). Its outputs stay channels-last (see ``RepViT.forward``).
 
 It also stays in float32 in the fast (bfloat16) precision, though not for lack of speed:
 oneDNN's bfloat16 convolutions take a third of the float32 time on an AVX512-BF16 CPU
@@ -330,5 +330,6 @@ class RepViT(nn.Module):
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         dtype = self.body.stem.conv1.c.weight.dtype
         out = self.body(x.to(dtype).contiguous(memory_format=torch.channels_last))
-        # one copy per map: the caller's dtype and the usual NCHW layout together
-        return [f.to(x.dtype, memory_format=torch.contiguous_format) for f in out]
+        # Handed on channels-last, as computed: the neck's 1x1 convolutions read either
+        # layout, and their outputs (fewer channels) are what gets made NCHW.
+        return [f if f.dtype == x.dtype else f.to(x.dtype) for f in out]

@@ -43,7 +43,6 @@ class SamHeadsOutput(NamedTuple):
     """What one pass of the prompt encoder + mask decoder produces for a batch of objects."""
 
     low_res_multimasks: torch.Tensor  # B x M x 256 x 256 logits
-    high_res_multimasks: torch.Tensor  # B x M x 1024 x 1024 logits
     ious: torch.Tensor  # B x M
     low_res_masks: torch.Tensor  # B x 1 x 256 x 256, the best of the M
     high_res_masks: torch.Tensor  # B x 1 x 1024 x 1024
@@ -119,13 +118,22 @@ class SAM2Base(nn.Module):
     @property
     def compute_dtype(self) -> torch.dtype:
         """The dtype of the heavy computations (see ``set_compute_dtype``)."""
-        return self.image_encoder.neck.convs[0].conv.weight.dtype
+        return self.memory_attention.norm.weight.dtype  # the image encoder may stay float32
+
+    @property
+    def _encoder_keeps_float32(self) -> bool:
+        """EdgeTAM's CNN trunk stays float32 in fast mode (see sam2/modeling/repvit.py), and
+        so does the neck after it: rounding the trunk's maps (up to 1e6 on the parity
+        weights) to bfloat16 there was all of the image embedding's fast-mode error (3e-3
+        relative), for 1 ms of the neck's time. The image embedding is then exact."""
+        return bool(getattr(self.image_encoder.trunk, "keeps_float32", False))
 
     def set_compute_dtype(self, dtype: torch.dtype) -> "SAM2Base":
         """Run the heavy parts in ``dtype`` (float32 = exact, or bfloat16); outputs stay float32.
 
-        Three parts hold nearly all the FLOPs: the image encoder and, when tracking, the
-        memory attention (both run in ``dtype``; norms, softmax and RoPE accumulate in
+        Three parts hold nearly all the FLOPs: the image encoder (EdgeTAM's stays float32,
+        see ``_encoder_keeps_float32``) and, when tracking, the memory attention (both run in
+        ``dtype``; norms, softmax and RoPE accumulate in
         float32 inside, and their outputs are float32 again); and, per click, the mask
         decoder's products with the 4096 image tokens and its upscaling GEMMs (in ``dtype``;
         its softmaxes, norms and token-side layers stay float32). When tracking, the memory
@@ -133,9 +141,7 @@ class SAM2Base(nn.Module):
         """
         if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"unsupported compute dtype {dtype}")
-        if getattr(self.image_encoder.trunk, "keeps_float32", False):
-            self.image_encoder.neck.to(dtype)  # EdgeTAM's CNN trunk: see sam2/modeling/repvit.py
-        else:
+        if not self._encoder_keeps_float32:
             self.image_encoder.to(dtype)
         self.memory_attention.to(dtype)
         self.memory_encoder.set_matmul_dtype(dtype)
@@ -163,7 +169,8 @@ class SAM2Base(nn.Module):
         heads = None
         if self.use_high_res_features_in_sam:
             heads = {0: self.sam_mask_decoder.conv_s0, 1: self.sam_mask_decoder.conv_s1}
-        out = self.image_encoder(img_batch.to(dtype), level_heads=heads)
+        encoder_dtype = torch.float32 if self._encoder_keeps_float32 else dtype
+        out = self.image_encoder(img_batch.to(encoder_dtype), level_heads=heads)
         if dtype != torch.float32:
             out = {
                 "vision_features": out["vision_features"].float(),
@@ -228,26 +235,28 @@ class SAM2Base(nn.Module):
             visible = object_score_logits > 0
             low_res_multimasks = torch.where(visible[:, None, None], low_res_multimasks, NO_OBJ_SCORE)
         low_res_multimasks = low_res_multimasks.float()
-        high_res_multimasks = F.interpolate(
-            low_res_multimasks, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
-        )
 
         token = sam_tokens[:, 0]
         if multimask_output:
             best = torch.argmax(ious, dim=-1)
             rows = torch.arange(batch, device=device)
             low_res_masks = low_res_multimasks[rows, best].unsqueeze(1)
-            high_res_masks = high_res_multimasks[rows, best].unsqueeze(1)
             if sam_tokens.shape[1] > 1:
                 token = sam_tokens[rows, best]
         else:
-            low_res_masks, high_res_masks = low_res_multimasks, high_res_multimasks
+            low_res_masks = low_res_multimasks
+        # Only the chosen mask is upsampled (the reference upsamples all M and then picks):
+        # the interpolation works mask by mask, so the numbers are the same, for a third of
+        # the work (2 ms per tracked frame and object on a 2-core CPU).
+        high_res_masks = F.interpolate(
+            low_res_masks, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+        )
 
         obj_ptr = self.obj_ptr_proj(token)
         if self.pred_obj_scores:
             weight = object_score_logits.sigmoid() if self.soft_no_obj_ptr else visible.float()
             obj_ptr = self._blend_no_obj_ptr(obj_ptr, weight)
-        return SamHeadsOutput(low_res_multimasks, high_res_multimasks, ious, low_res_masks, high_res_masks,
+        return SamHeadsOutput(low_res_multimasks, ious, low_res_masks, high_res_masks,
                               obj_ptr, object_score_logits)
 
     def _blend_no_obj_ptr(self, obj_ptr: torch.Tensor, visible_weight: torch.Tensor) -> torch.Tensor:
@@ -285,4 +294,4 @@ class SAM2Base(nn.Module):
         object_score_logits = scale * visible + bias
         if self.pred_obj_scores:
             obj_ptr = self._blend_no_obj_ptr(obj_ptr, visible)
-        return SamHeadsOutput(low_res, high_res, ious, low_res, high_res, obj_ptr, object_score_logits)
+        return SamHeadsOutput(low_res, ious, low_res, high_res, obj_ptr, object_score_logits)

@@ -457,7 +457,7 @@ class SAM2Tracker(SAM2Base):
             point_inputs, mask_inputs, output_dict, num_frames, track_in_reverse, prev_sam_mask_logits,
             memory_cache,
         )
-        _, _, _, low_res_masks, high_res_masks, obj_ptr, object_score_logits = sam_outputs
+        _, _, low_res_masks, high_res_masks, obj_ptr, object_score_logits = sam_outputs
         current_out.pred_masks = low_res_masks
         current_out.pred_masks_high_res = high_res_masks
         current_out.obj_ptr = obj_ptr
