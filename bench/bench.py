@@ -8,6 +8,14 @@ that model alone. Weights are seeded random (same cost as the real ones).
     python bench/bench.py --threads 2 --repeat 5 --json results.json
     python bench/bench.py --models sam2.1_hiera_t,edgetam --what image,video --precision exact,fast
     python bench/bench.py --models sam2.1_hiera_t --what video --objects 1,3   # the 3-object row too
+    python bench/bench.py --models sam2.1_hiera_t,edgetam --what video --precision fast --rounds 5
+
+With ``--rounds N`` every column is measured N times, the columns taking turns (the order
+reversed every other round, so a steady drift of the machine cancels), and the table gives
+the median of the rounds. With both EdgeTAM and SAM 2.1 tiny measured, the ratio of their
+video seconds per frame is printed per round and as a median: issue #15 asks EdgeTAM fast
+for at most 0.25x of tiny fast, and on a VM that drifts 10-15 % the ratio of one round is
+not enough to tell.
 
 Every (model, precision) pair is one column of the printed table; with EdgeTAM among the
 models the EdgeTAM reference's documented figures are a column too. Video tracking is
@@ -27,6 +35,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,6 +138,37 @@ def measure_one(model: str, what: List[str], repeat: int, device: str, precision
     return results
 
 
+def _run_child(model: str, precision: str, args: argparse.Namespace):
+    """Measure one (model, precision) in a fresh subprocess; its results, or None."""
+    cmd = [sys.executable, __file__, "--child", model, "--what", args.what, "--repeat", str(args.repeat),
+           "--threads", str(args.threads), "--device", args.device, "--precision", precision,
+           "--objects", args.objects]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if line is None:
+        print(f"{model} {precision}: failed\n{out.stderr[-2000:]}")
+        return None
+    return json.loads(line[len("RESULT "):])
+
+
+def _median_of(results: List[Dict[str, float]]) -> Dict[str, float]:
+    keys = {k for r in results for k in r}
+    return {k: statistics.median(r[k] for r in results if k in r) for k in keys}
+
+
+def _print_video_ratio(rounds: Dict[str, List[Dict[str, float]]], model: str, base: str, precision: str,
+                       named: bool) -> None:
+    """Per round, ``model``'s video seconds per frame over ``base``'s (the pair measured
+    next to each other), and their median."""
+    key = "video_1obj_s_per_frame"
+    ours = rounds.get(f"{model} {precision}" if named else model, [])
+    theirs = rounds.get(f"{base} {precision}" if named else base, [])
+    ratios = [a[key] / b[key] for a, b in zip(ours, theirs) if key in a and key in b]
+    if ratios:
+        print(f"{model} / {base} video s/frame, {precision}: per round "
+              + " ".join(f"{x:.3f}" for x in ratios) + f"; median {statistics.median(ratios):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="sam2.1_hiera_t,sam2.1_hiera_l")
@@ -139,6 +179,7 @@ def main() -> None:
     parser.add_argument("--precision", default="exact",
                         help="comma list of exact, fast, auto (see sam2.precision): one column each")
     parser.add_argument("--objects", default="1", help="comma list of object counts for video tracking")
+    parser.add_argument("--rounds", type=int, default=1, help="measure every column this many times, in turns")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,21 +199,18 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {args.threads or torch.get_num_threads()}, device {args.device}, "
           f"precision {args.precision}, "
           f"cpu count {os.cpu_count()}")
-    table = {}
     precisions = args.precision.split(",")
-    for model in args.models.split(","):
-        for precision in precisions:
+    columns = [(model, precision) for model in args.models.split(",") for precision in precisions]
+    rounds: Dict[str, List[Dict[str, float]]] = {}
+    for r in range(max(1, args.rounds)):
+        for model, precision in (columns if r % 2 == 0 else columns[::-1]):
             column = model if len(precisions) == 1 else f"{model} {precision}"
-            cmd = [sys.executable, __file__, "--child", model, "--what", args.what, "--repeat", str(args.repeat),
-                   "--threads", str(args.threads), "--device", args.device, "--precision", precision,
-                   "--objects", args.objects]
-            out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-            line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
-            if line is None:
-                print(f"{column}: failed\n{out.stderr[-2000:]}")
+            result = _run_child(model, precision, args)
+            if result is None:
                 continue
-            table[column] = json.loads(line[len("RESULT "):])
-            print(f"{column}: done", flush=True)
+            rounds.setdefault(column, []).append(result)
+            print(f"{column}: done" + (f" (round {r + 1})" if args.rounds > 1 else ""), flush=True)
+    table = {column: _median_of(results) for column, results in rounds.items()}
     if "edgetam" in args.models.split(","):
         table["edgetam reference (documented, exact)"] = dict(EDGETAM_REFERENCE)
     keys = sorted({k for r in table.values() for k in r})
@@ -180,6 +218,8 @@ def main() -> None:
     print("|---|" + "---|" * len(table))
     for k in keys:
         print(f"| {k} | " + " | ".join(f"{table[m].get(k, float('nan')):.3f}" for m in table) + " |")
+    for precision in precisions:
+        _print_video_ratio(rounds, "edgetam", "sam2.1_hiera_t", precision, len(precisions) > 1)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(table, f, indent=2)

@@ -136,6 +136,8 @@ class MemoryEncoder(nn.Module):
         # a norm over a strided channel axis) walks the map at a 16 kB stride.
         pix_feat = pix_feat.to(masks.device).contiguous(memory_format=torch.channels_last)
         x = self.pix_feat_proj(pix_feat) + masks.contiguous(memory_format=torch.channels_last)
-        x = self.out_proj(self.fuser(x)).contiguous()  # NCHW for the tracker
+        # left channels-last: the tracker reads a memory as tokens (HW x B x C), which that
+        # layout already is, for the memory attention or EdgeTAM's perceiver
+        x = self.out_proj(self.fuser(x))
         pos = self.position_encoding(x).to(x.dtype)
         return {"vision_features": x, "vision_pos_enc": [pos]}
