@@ -162,8 +162,18 @@ class SqueezeExcite(nn.Module):
         self.fc2 = nn.Conv2d(hidden, dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate = self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True))))
-        return x * gate.sigmoid()
+        return x * self._gate(x)
+
+    def gate_fresh(self, x: torch.Tensor) -> torch.Tensor:
+        """``self(x)`` for a map that nothing else holds (the token mixer's output), gated in
+        place in inference: no second map-sized buffer (12 MB at stage 0 of a 1024 px
+        image, whose fresh pages cost more than the multiplication)."""
+        if self.training or (torch.is_grad_enabled() and x.requires_grad):
+            return self(x)
+        return x.mul_(self._gate(x))
+
+    def _gate(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True)))).sigmoid()
 
 
 def _se_hidden(dim: int, ratio: float, divisor: int = 8) -> int:
@@ -230,7 +240,7 @@ class RepViTBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.token_mixer(x)
         if self.se is not None:
-            x = self.se(x)
+            x = self.se.gate_fresh(x)
         return self.channel_mixer.add_to(x)
 
 
@@ -329,7 +339,10 @@ class RepViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         dtype = self.body.stem.conv1.c.weight.dtype
-        out = self.body(x.to(dtype).contiguous(memory_format=torch.channels_last))
+        # The image goes in NCHW: oneDNN's first-layer kernel reads 3-channel NCHW input with
+        # channels-last weights faster (1024 px: 5.7 -> 4.4 ms) and writes channels-last, so
+        # the 12 MB layout copy of the image is not needed either.
+        out = self.body(x.to(dtype))
         # Handed on channels-last, as computed: the neck's 1x1 convolutions read either
         # layout, and their outputs (fewer channels) are what gets made NCHW.
         return [f if f.dtype == x.dtype else f.to(x.dtype) for f in out]
