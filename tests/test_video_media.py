@@ -84,6 +84,20 @@ def test_frames_are_kept_compact_and_model_input_matches_reference_rule():
     assert v[1] is x  # cached
 
 
+@pytest.mark.parametrize("height,width,size", [(720, 1280, 1024), (721, 1279, 1024), (33, 47, 64), (1200, 1800, 1023)])
+def test_model_input_is_bit_identical_to_the_reference_rule(height, width, size):
+    """``preprocess_frame`` looks levels up in a table and resizes the two halves on two
+    threads; the result must still be the reference's arithmetic, bit for bit (the frame
+    holds every uint8 level in every channel)."""
+    rng = np.random.default_rng(height)
+    frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    frame.reshape(-1, 3)[:256] = np.arange(256, dtype=np.uint8)[:, None]
+    ref = np.asarray(Image.fromarray(frame).resize((size, size), Image.BICUBIC)) / 255.0
+    ref = torch.from_numpy(ref).permute(2, 0, 1).float()
+    ref = (ref - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    assert torch.equal(preprocess_frame(frame, size), ref)
+
+
 def test_folder_order_is_numeric_and_lazy_loading(tmp_path):
     frames = _frames(n=3)
     _write_folder(tmp_path, frames, names=["10.jpg", "2.png", "1.jpeg"])
