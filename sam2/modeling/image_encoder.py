@@ -63,7 +63,7 @@ class FpnNeck(nn.Module):
             if i in level_heads and not self._fused(i) and not self._fused(i - 1):
                 above = F.conv2d(xs[i].float(), *_compose_1x1(level_heads[i], lateral_conv))
             else:
-                lateral = lateral_conv(xs[i].to(lateral_conv.weight.dtype))
+                lateral = lateral_conv(xs[i])
                 if self._fused(i) and above is not None:
                     align = None if self.fpn_interp_model == "nearest" else False
                     top_down = F.interpolate(above.float(), scale_factor=2.0, mode=self.fpn_interp_model,

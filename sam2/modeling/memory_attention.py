@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2.configs import MemoryAttentionConfig
-from sam2.modeling.common import attention, attention_is_blocked, linear_activation
+from sam2.modeling.common import add_into_branch, attention, attention_is_blocked, linear_activation
 from sam2.modeling.memory_cache import MemoryFrameProjection
 
 # ----------------------------------------------------------------------------- RoPE helpers
@@ -325,11 +325,11 @@ class MemoryAttentionLayer(nn.Module):
 
         x = self.norm2(tgt)
         q = x + query_pos if self.pos_enc_at_cross_attn_queries and query_pos is not None else x
-        tgt = _residual(tgt, self._drop(self.cross_attn_image.attend(q, keys, values)), self.training)
+        tgt = add_into_branch(self._drop(self.cross_attn_image.attend(q, keys, values)), tgt, self.training)
 
         x = self.norm3(tgt)
         x = self.linear2(self._drop(linear_activation(self.linear1, self.activation, x)))
-        return _residual(tgt, self._drop(x), self.training)
+        return add_into_branch(self._drop(x), tgt, self.training)
 
     def key_inputs(self, memory: torch.Tensor, pos: Optional[torch.Tensor]) -> torch.Tensor:
         return memory + pos if self.pos_enc_at_cross_attn_keys and pos is not None else memory
@@ -339,21 +339,12 @@ class MemoryAttentionLayer(nn.Module):
         frame, no memory: in the first layer it is the same for every tracked object."""
         x = self.norm1(tgt)
         qk = x + query_pos if self.pos_enc_at_attn and query_pos is not None else x
-        return _residual(tgt, self._drop(self.self_attn(qk, qk, v=x)), self.training)
+        return add_into_branch(self._drop(self.self_attn(qk, qk, v=x)), tgt, self.training)
 
 
 def _batch_first(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A sequence-first N x B x C tensor as a contiguous B x N x C one in ``dtype`` (one copy)."""
     return x.transpose(0, 1).to(dtype, memory_format=torch.contiguous_format)
-
-
-def _residual(tgt: torch.Tensor, branch: torch.Tensor, training: bool) -> torch.Tensor:
-    """``tgt + branch``, written into ``branch`` (a sub-block's fresh output, held by nothing
-    else) in inference: one 4096 x 256 map fewer to allocate per sub-block. ``tgt`` itself
-    may be kept by the caller (the cached first self-attention), so it is never written."""
-    if training or (torch.is_grad_enabled() and (tgt.requires_grad or branch.requires_grad)):
-        return tgt + branch
-    return branch.add_(tgt)
 
 
 # A run of memory tokens with its prepared keys and values, and the temporal encoding (a

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2.configs import RepViTConfig
-from sam2.modeling.common import activate_in_place
+from sam2.modeling.common import activate_in_place, add_into_branch, may_write_in_place
 
 _GELU = nn.GELU()
 
@@ -168,9 +168,7 @@ class SqueezeExcite(nn.Module):
         """``self(x)`` for a map that nothing else holds (the token mixer's output), gated in
         place in inference: no second map-sized buffer (12 MB at stage 0 of a 1024 px
         image, whose fresh pages cost more than the multiplication)."""
-        if self.training or (torch.is_grad_enabled() and x.requires_grad):
-            return self(x)
-        return x.mul_(self._gate(x))
+        return x.mul_(self._gate(x)) if may_write_in_place(self.training, x) else self(x)
 
     def _gate(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True)))).sigmoid()
@@ -204,9 +202,9 @@ class ConvMlp(nn.Module):
         cache-sized buffer that the allocator hands back band after band, instead of fresh
         pages for every block. Same per-pixel arithmetic as the whole-map form.
         """
-        if self.training or (torch.is_grad_enabled() and x.requires_grad) or x.dim() != 4 \
+        if not may_write_in_place(self.training, x) or x.dim() != 4 \
                 or not x.is_contiguous(memory_format=torch.channels_last):
-            return _residual(self(x), x, self.training)
+            return add_into_branch(self(x), x, self.training)
         height = x.shape[2]
         row_bytes = x.shape[0] * x.shape[3] * self.conv1.folded_weight.shape[0] * x.element_size()
         rows = max(1, min(height, _BAND_BYTES // max(1, row_bytes)))
@@ -220,12 +218,6 @@ class ConvMlp(nn.Module):
 # runs in one process: whole maps 0.136-0.147 s; bands of 0.5 MB 0.170, 2 MB 0.131, 4 MB
 # 0.121, 8 MB 0.117-0.121, 16 MB 0.126 (bit-identical outputs)
 _BAND_BYTES = 8 << 20
-
-
-def _residual(branch: torch.Tensor, x: torch.Tensor, training: bool) -> torch.Tensor:
-    """branch + x, in place into the branch's fresh output when not training (saves one
-    map-sized allocation per block; the maps are up to 25 MB at 1024 px)."""
-    return branch + x if training else branch.add_(x)
 
 
 class RepViTBlock(nn.Module):
@@ -342,4 +334,4 @@ class RepViT(nn.Module):
         out = self.body(x.to(dtype).contiguous(memory_format=torch.channels_last))
         # Handed on channels-last, as computed: the neck's 1x1 convolutions read either
         # layout, and their outputs (fewer channels) are what gets made NCHW.
-        return [f if f.dtype == x.dtype else f.to(x.dtype) for f in out]
+        return [f.to(x.dtype) for f in out]

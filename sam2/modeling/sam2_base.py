@@ -171,7 +171,7 @@ class SAM2Base(nn.Module):
             heads = {0: self.sam_mask_decoder.conv_s0, 1: self.sam_mask_decoder.conv_s1}
         encoder_dtype = torch.float32 if self._encoder_keeps_float32 else dtype
         out = self.image_encoder(img_batch.to(encoder_dtype), level_heads=heads)
-        if dtype != torch.float32:
+        if encoder_dtype != torch.float32:
             out = {
                 "vision_features": out["vision_features"].float(),
                 "vision_pos_enc": [p.float() for p in out["vision_pos_enc"]],
