@@ -156,14 +156,19 @@ def _median_of(results: List[Dict[str, float]]) -> Dict[str, float]:
     return {k: statistics.median(r[k] for r in results if k in r) for k in keys}
 
 
-def _print_video_ratio(rounds: Dict[str, List[Dict[str, float]]], model: str, base: str, precision: str,
+def _column(model: str, precision: str, named: bool) -> str:
+    """A table column's name: the model, and its precision when several are measured."""
+    return f"{model} {precision}" if named else model
+
+
+def _print_video_ratio(rounds: List[Dict[str, Dict[str, float]]], model: str, base: str, precision: str,
                        named: bool) -> None:
     """Per round, ``model``'s video seconds per frame over ``base``'s (the pair measured
     next to each other), and their median."""
     key = "video_1obj_s_per_frame"
-    ours = rounds.get(f"{model} {precision}" if named else model, [])
-    theirs = rounds.get(f"{base} {precision}" if named else base, [])
-    ratios = [a[key] / b[key] for a, b in zip(ours, theirs) if key in a and key in b]
+    ours, theirs = _column(model, precision, named), _column(base, precision, named)
+    ratios = [r[ours][key] / r[theirs][key] for r in rounds
+              if key in r.get(ours, {}) and key in r.get(theirs, {})]
     if ratios:
         print(f"{model} / {base} video s/frame, {precision}: per round "
               + " ".join(f"{x:.3f}" for x in ratios) + f"; median {statistics.median(ratios):.3f}")
@@ -201,16 +206,19 @@ def main() -> None:
           f"cpu count {os.cpu_count()}")
     precisions = args.precision.split(",")
     columns = [(model, precision) for model in args.models.split(",") for precision in precisions]
-    rounds: Dict[str, List[Dict[str, float]]] = {}
+    named = len(precisions) > 1
+    rounds: List[Dict[str, Dict[str, float]]] = []  # per round: column -> results
     for r in range(max(1, args.rounds)):
+        rounds.append({})
         for model, precision in (columns if r % 2 == 0 else columns[::-1]):
-            column = model if len(precisions) == 1 else f"{model} {precision}"
+            column = _column(model, precision, named)
             result = _run_child(model, precision, args)
             if result is None:
                 continue
-            rounds.setdefault(column, []).append(result)
+            rounds[r][column] = result
             print(f"{column}: done" + (f" (round {r + 1})" if args.rounds > 1 else ""), flush=True)
-    table = {column: _median_of(results) for column, results in rounds.items()}
+    names = [_column(model, precision, named) for model, precision in columns]
+    table = {c: _median_of([r[c] for r in rounds if c in r]) for c in names if any(c in r for r in rounds)}
     if "edgetam" in args.models.split(","):
         table["edgetam reference (documented, exact)"] = dict(EDGETAM_REFERENCE)
     keys = sorted({k for r in table.values() for k in r})
@@ -219,7 +227,7 @@ def main() -> None:
     for k in keys:
         print(f"| {k} | " + " | ".join(f"{table[m].get(k, float('nan')):.3f}" for m in table) + " |")
     for precision in precisions:
-        _print_video_ratio(rounds, "edgetam", "sam2.1_hiera_t", precision, len(precisions) > 1)
+        _print_video_ratio(rounds, "edgetam", "sam2.1_hiera_t", precision, named)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(table, f, indent=2)
