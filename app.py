@@ -55,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
     from sam2.checkpoint import CheckpointError
-    from ui.models.registry import ModelUnavailableError
+    from ui.common.errors import ModelUnavailableError
 
     try:
         config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,

@@ -47,7 +47,7 @@ def main() -> None:
 
         Image.fromarray(image).save(path)
         sid = "bench"
-        controller.load_image(sid, path)
+        controller.load(sid, path)
         t0 = time.perf_counter()
         controller.prepare(sid, None)
         encode_s = time.perf_counter() - t0
@@ -55,7 +55,7 @@ def main() -> None:
         times = []
         for i in range(args.clicks + 1):
             if i % 3 == 0:
-                controller.clear(sid)
+                controller.clear_all(sid)
             x, y = rng.uniform(100, 1700), rng.uniform(100, 1100)
             t0 = time.perf_counter()
             view = controller.add_point(sid, x, y, foreground=True)

@@ -62,7 +62,7 @@ def app_server_side_ms(photo: str, precision: str, clicks: int, cache_env: dict)
     registry = make_registry(AppConfig(device="cpu", precision=precision))
     controller = ImageController(ImageEngine(registry))
     ui = controller.rendering(CanvasRenderer(registry))
-    ui.load_image("bench", photo)
+    ui.load("bench", photo)
     ui.prepare("bench", None)
     total, decode, png = [], [], []
     h, w = ui.sessions.run("bench", lambda slot: slot.state.hw)

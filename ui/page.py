@@ -26,9 +26,11 @@ from ui.image.find import ImageFind
 from ui.find.finder import Finder
 from ui.image.tab import EverythingDefaults, ImageTab
 from ui.models.names import model_label
-from ui.models.registry import ModelRegistry, ModelUnavailableError
+from ui.models.registry import ModelRegistry
+from ui.common.errors import ModelUnavailableError
 from ui.tabkit.model_dropdown import dropdown_update, model_dropdown
 from ui.common.sessions import SessionKeys
+from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit
 
 log = logging.getLogger("sam2.app")
 
@@ -121,7 +123,6 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
     demo.sam2_session_keys = keys
-    demo.sam2_finder = finder  # type: ignore[attr-defined]  # type: ignore[attr-defined]
     return demo
 
 
@@ -200,7 +201,6 @@ def launch_options() -> Dict[str, Any]:
     URL guard reads)."""
     from starlette.middleware import Middleware
 
-    from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit
 
     guard = Middleware(RequestSizeLimit, upload_limit=MAX_FILE_SIZE.upper().replace("MB", " MB"))
     return dict(theme=gr.themes.Soft(), css=CSS, max_file_size=MAX_FILE_SIZE,

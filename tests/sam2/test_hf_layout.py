@@ -308,7 +308,8 @@ def test_checkpoint_saved_by_transformers_loads_here_and_ours_there(tmp_path, ti
 
 
 def test_app_takes_a_transformers_folder_as_checkpoint(tiny_folder, tiny_checkpoint):
-    from ui.models.registry import ModelRegistry, ModelUnavailableError
+    from ui.models.registry import ModelRegistry
+    from ui.common.errors import ModelUnavailableError
 
     loaded = ModelRegistry(device="cpu", default_model="sam2.1-hiera-tiny", checkpoint=str(tiny_folder),
                            precision="exact").get(None)

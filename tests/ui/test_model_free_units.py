@@ -12,7 +12,7 @@ from PIL import Image
 
 from ui.common import overlay
 from ui.image.state import ImageSession, Prediction
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 from ui.models.names import default_model_id, model_choices, model_ids, model_label, resolve_model_id
 from ui.common.sessions import SessionStore
 
@@ -145,16 +145,16 @@ def _prediction(c=3, h=100, w=200):
 
 def test_prompts_need_an_image_and_must_be_inside_it():
     s = ImageSession()
-    with pytest.raises(PromptError, match="Load an image first"):
+    with pytest.raises(UserError, match="Load an image first"):
         s.add_point(1, 1, 1)
     s = _session()
-    with pytest.raises(PromptError, match="outside the image"):
+    with pytest.raises(UserError, match="outside the image"):
         s.add_point(250, 10, 1)
-    with pytest.raises(PromptError, match="outside"):
+    with pytest.raises(UserError, match="outside"):
         s.add_box(-5, 0, 10, 10)
-    with pytest.raises(PromptError, match="label"):
+    with pytest.raises(UserError, match="label"):
         s.add_point(1, 1, 2)
-    with pytest.raises(PromptError, match="too thin"):
+    with pytest.raises(UserError, match="too thin"):
         s.add_box(10, 10, 11, 50)
     assert s.current.history == []
 
@@ -163,8 +163,7 @@ def test_points_box_undo_refine_and_objects():
     s = _session()
     s.add_point(10, 20, 1)
     s.add_point(30, 40, 0)
-    assert s.box_click(50, 60) is None and s.pending_corner == (50.0, 60.0)
-    p = s.box_click(20, 10)
+    p = s.add_box(50, 60, 20, 10)
     assert p.box == (20.0, 10.0, 50.0, 60.0) and len(p.points) == 2
     coords, labels = p.point_arrays()
     assert coords.tolist() == [[10, 20], [30, 40]] and labels.tolist() == [1, 0]
@@ -172,7 +171,7 @@ def test_points_box_undo_refine_and_objects():
     assert s.current.chosen == 1  # best predicted IoU
     s.choose(2)
     assert s.current.mask.sum() == 30 * 200
-    with pytest.raises(PromptError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         s.choose(3)
     r = s.refine()
     assert r.is_refinement and r.points == p.points and r.box == p.box
@@ -180,29 +179,27 @@ def test_points_box_undo_refine_and_objects():
     assert s.undo() == "refinement"
     assert s.undo() == "box"
     assert s.current.prompts.box is None
-    s.box_click(1, 1)
-    assert s.undo() == "box corner" and s.pending_corner is None
     assert s.undo() == "point" and len(s.current.prompts.points) == 1
     # A new object only when the current one has prompts; each gets its own colour.
     first = s.current
     s.new_object()
     assert s.active == 1 and s.current.color != first.color
     assert s.new_object() is s.current and len(s.objects) == 2
-    s.select_object(0)
-    assert s.current is first
+    s.select_object(first.obj_id)
+    assert s.current is first and first.obj_id == 1
     s.remove_object()
     assert len(s.objects) == 1 and s.current.color_index == 1
-    s.clear()
+    s.clear_all()
     assert len(s.objects) == 1 and not s.current.history
 
 
 def test_undo_with_nothing_left_and_refine_without_mask_explain_themselves():
     s = _session()
-    with pytest.raises(PromptError, match="no prompts"):
+    with pytest.raises(UserError, match="no prompts"):
         s.undo()
-    with pytest.raises(PromptError, match="Nothing to refine"):
+    with pytest.raises(UserError, match="Nothing to refine"):
         s.refine()
-    with pytest.raises(PromptError, match="no object number"):
+    with pytest.raises(UserError, match="no object with id 4"):
         s.select_object(4)
 
 
@@ -341,7 +338,8 @@ def test_registry_explains_missing_weights_offline(monkeypatch):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     from sam2 import build_sam
-    from ui.models.registry import ModelRegistry, ModelUnavailableError
+    from ui.models.registry import ModelRegistry
+    from ui.common.errors import ModelUnavailableError
 
     def offline(model_id, **kw):
         try:

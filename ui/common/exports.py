@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
+from sam2.find import coco_categories
+from sam2.utils.amg import (area_from_rle, batched_mask_to_box, box_xyxy_to_xywh, coco_encode_rle, mask_to_rle_pytorch)
 
 
 @dataclass(frozen=True)
@@ -120,15 +122,7 @@ def coco_document(
     """
     import torch
 
-    from sam2.find import coco_categories
 
-    from sam2.utils.amg import (
-        area_from_rle,
-        batched_mask_to_box,
-        box_xyxy_to_xywh,
-        coco_encode_rle,
-        mask_to_rle_pytorch,
-    )
 
     h, w = int(image_hw[0]), int(image_hw[1])
     annotations: List[Dict[str, Any]] = []

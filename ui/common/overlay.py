@@ -160,9 +160,8 @@ def draw_prompts(
     points: Sequence[Tuple[float, float, int]] = (),
     box: Optional[Sequence[float]] = None,
     box_color: Tuple[int, int, int] = (255, 255, 0),
-    pending_corner: Optional[Tuple[float, float]] = None,
 ) -> np.ndarray:
-    """Draw points (green = foreground, red = background), a box and a pending box corner.
+    """Draw points (green = foreground, red = background) and a box.
 
     ``image`` is a display-size HxWx3 uint8 array; coordinates are in original pixels.
     """
@@ -177,11 +176,6 @@ def draw_prompts(
         # A white halo keeps the box visible over objects of the same colour.
         draw.rectangle([rect[0] - 2, rect[1] - 2, rect[2] + 2, rect[3] + 2], outline=OUTLINE_RGB, width=width + 4)
         draw.rectangle(rect, outline=box_color, width=width)
-    if pending_corner is not None:
-        cx, cy = display.to_display(*pending_corner)
-        for color, w in ((OUTLINE_RGB, width + 3), (box_color, width)):
-            draw.line([cx - 2 * r, cy, cx + 2 * r, cy], fill=color, width=w)
-            draw.line([cx, cy - 2 * r, cx, cy + 2 * r], fill=color, width=w)
     for x, y, label in points:
         cx, cy = display.to_display(x, y)
         fill = FOREGROUND_RGB if int(label) == 1 else BACKGROUND_RGB

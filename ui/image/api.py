@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from ui.common.errors import guarded
+from ui.tabkit.guard import guarded
 from ui.common.progress import progress_adapter
 from ui.common.sessions import connection_of
 
@@ -31,8 +31,8 @@ def wire_api(tab: Any) -> None:
     def load_image(path: Optional[str], request: gr.Request):
         sid = connection_of(request)
         if not path:
-            return tab.render_api(c.reset(sid))
-        return tab.render_api(c.load_image(sid, path))
+            return tab.render_api(c.unload(sid))
+        return tab.render_api(c.load(sid, path))
 
     @guarded(tab.status)
     def set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
@@ -58,7 +58,7 @@ def wire_api(tab: Any) -> None:
 
     @guarded(tab.status)
     def clear(request: gr.Request):
-        return tab.render_api(c.clear(connection_of(request)))
+        return tab.render_api(c.clear_all(connection_of(request)))
 
     @guarded(tab.status)
     def pick_candidate(index: Optional[int], request: gr.Request):
@@ -74,7 +74,8 @@ def wire_api(tab: Any) -> None:
     def select_object(index: Optional[int], request: gr.Request):
         if index is None:
             return {}
-        return tab.render_api(c.select_object(connection_of(request), index))
+        sid = connection_of(request)
+        return tab.render_api(c.select_object(sid, c.object_id_at(sid, index)))
 
     @guarded(tab.status)
     def remove_object(request: gr.Request):

@@ -12,7 +12,7 @@ from typing import Callable, List
 
 from ui.common import exports
 from ui.image.state import ImageSession
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 
 PathOf = Callable[[str], str]
 
@@ -21,7 +21,7 @@ def write_object_files(st: ImageSession, path_of: PathOf) -> List[str]:
     """Mask PNG (all objects), RGBA cutout, COCO JSON and, with several objects, a label PNG."""
     done = st.finished_objects()
     if not done:
-        raise PromptError("Nothing to download yet: segment at least one object.")
+        raise UserError("Nothing to download yet: segment at least one object.")
     assert st.image is not None
     stem = exports.safe_stem(st.name)
     masks = [o.mask for o in done]

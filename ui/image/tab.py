@@ -37,12 +37,11 @@ from typing import Any, Callable, Dict, List, Optional
 import gradio as gr
 
 from ui.canvas import BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas, UploadEvent
-from ui.common.errors import guarded
+from ui.tabkit.guard import guarded
 from ui.common.progress import progress_adapter
 from ui.image.controller import ImageController
 from ui.image.view import CanvasRenderer, CanvasView, ImageView, everything_regions
-from ui.models.registry import ModelUnavailableError
-from ui.common.prompts import PromptError
+from ui.common.errors import ModelUnavailableError, UserError
 from ui.image.engine import ENCODE_PROMPTS, EverythingParams
 from ui.common.inputs import number, whole_number
 from ui.image.api import EVERYTHING_GROUP, wire_api
@@ -51,6 +50,8 @@ from ui.tabkit.model_dropdown import dropdown_update
 from ui.tabkit.numbers import NumberBox, NumberSlider
 from ui.common.overlay import MAX_DISPLAY_SIDE
 from ui.common.sessions import connection_of, restore_tab
+from sam2.find import DEFAULT_THRESHOLD
+from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind
 
 CANDIDATE_CHOICES = [("Mask 1", 0), ("Mask 2", 1), ("Mask 3", 2)]
 PROMPT_GROUP = "image_prompt"
@@ -70,7 +71,6 @@ class SafeImage(gr.Image):
         return "image"
 
     def preprocess(self, payload: Any) -> Any:
-        from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind
 
         name = getattr(payload, "orig_name", None) or "the file"
         path = getattr(payload, "path", None)
@@ -238,7 +238,7 @@ class ImageTab:
         toast; the gesture's provisional mark goes (``ack``), the session is as it was."""
         try:
             return self._show(act(), ack, **extra)
-        except (PromptError, ModelUnavailableError, CanvasPayloadError) as exc:
+        except (UserError, ModelUnavailableError, CanvasPayloadError) as exc:
             text = str(exc).replace("`", "")
             return {self.canvas: CanvasUpdate(hint=text, ack=ack).to_value(), self.status: f"⚠️ {text}"}
 
@@ -332,7 +332,7 @@ class ImageTab:
 
         @guarded(self.status)
         def on_delete_object(evt: gr.EventData, request: gr.Request):
-            return self._hinted(lambda: ui.remove_object(connection_of(request), canvas_object=ObjectEvent.parse(evt).object_id))
+            return self._hinted(lambda: ui.remove_object(connection_of(request), ObjectEvent.parse(evt).object_id))
 
         @guarded(self.status)
         def on_select_object(evt: gr.EventData, request: gr.Request):
@@ -341,8 +341,8 @@ class ImageTab:
             def act() -> CanvasView:
                 oid = ObjectEvent.parse(evt).object_id
                 if oid is None:
-                    raise PromptError("No object to select yet: click the picture to start one.")
-                return ui.select_object(sid, canvas_object=oid)
+                    raise UserError("No object to select yet: click the picture to start one.")
+                return ui.select_object(sid, oid)
 
             return self._hinted(act)
 
@@ -356,7 +356,7 @@ class ImageTab:
         def on_upload(evt: gr.EventData, request: gr.Request):
             def act() -> CanvasView:
                 u = UploadEvent.parse(evt)
-                return ui.load_image(connection_of(request), u.path, name=u.name)
+                return ui.load(connection_of(request), u.path, name=u.name)
 
             return self._hinted(act)
 
@@ -370,7 +370,7 @@ class ImageTab:
             """An example picked (it fills the hidden upload box)."""
             if not path:
                 return {}
-            return self._hinted(lambda: ui.load_image(connection_of(request), path))
+            return self._hinted(lambda: ui.load(connection_of(request), path))
 
         @guarded(self.status)
         def page_set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
@@ -399,7 +399,8 @@ class ImageTab:
         def page_select_object(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._hinted(lambda: ui.select_object(connection_of(request), index))
+            sid = connection_of(request)
+            return self._hinted(lambda: ui.select_object(sid, ui.object_id_at(sid, index)))
 
         c = self.canvas
         c.point(on_point, None, page, **gesture_kw)
@@ -418,7 +419,7 @@ class ImageTab:
         self.refine_btn.click(button(lambda sid: ui.refine(sid)), None, page, **button_kw)
         self.new_obj_btn.click(button(lambda sid: ui.new_object(sid)), None, page, **button_kw)
         self.remove_obj_btn.click(button(lambda sid: ui.remove_object(sid)), None, page, **button_kw)
-        self.clear_btn.click(button(lambda sid: ui.clear(sid)), None, page, **button_kw)
+        self.clear_btn.click(button(lambda sid: ui.clear_all(sid)), None, page, **button_kw)
         self.objects.input(page_select_object, [self.objects], page, **button_kw)
         self.point_btn.click(page_add_point, [self.px, self.py, self.pfg], page, **button_kw)
         self.box_btn.click(page_add_box, [self.bx0, self.by0, self.bx1, self.by1], page, **button_kw)
@@ -438,7 +439,6 @@ class ImageTab:
         """Words or a box file in, one object per box out (``ui.image.find``)."""
         if self.find is None:
             return
-        from sam2.find import DEFAULT_THRESHOLD
 
         reason = self.find.unavailable_reason()
         with gr.Accordion("Find objects (type what to find, or upload boxes)", open=reason is None,

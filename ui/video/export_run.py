@@ -27,6 +27,7 @@ from ui.video.exports import ClipExport, MaskFiles, stored_masks, write_json
 from ui.video.fullres import SourceRateMasks
 from ui.video.media import SourceSpan, iter_source_frames
 from ui.video.render import Layer, render_frame
+from sam2.media.mp4 import Mp4Writer, mux_audio
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,6 @@ def _write(clip: ClipExport, frames: Iterator[np.ndarray], masks_of: Callable[[i
            progress: ProgressFn) -> ClipExport:
     """One pass over ``frames``: render into the MP4, masks into the files. Returns the clip
     description with the real frame count."""
-    from sam2.media.mp4 import Mp4Writer
-
     colors = {o.obj_id: o.color for o in clip.objects}
     files = MaskFiles(clip, paths.masks_zip)
     count = 0
@@ -155,7 +154,6 @@ def make_exports(clip: ClipExport, span: Optional[SourceSpan], processed_frame: 
             progress(None, "Adding the sound...")
             audio = False
             try:
-                from sam2.media.mp4 import mux_audio
 
                 audio = mux_audio(tmp_video, span.path, paths.video, seconds=done.num_frames / done.fps)
             except Exception as exc:  # noqa: BLE001 - the video without sound beats no video
@@ -179,8 +177,6 @@ def write_preview(path: str, clip: ClipExport, frame_of: Callable[[int], np.ndar
                   progress: ProgressFn) -> str:
     """The preview MP4 of the processed clip: every frame, its objects drawn with ``effect``,
     from the snapshot of masks in ``clip``."""
-    from sam2.media.mp4 import Mp4Writer
-
     with Mp4Writer(path, fps=clip.fps) as writer:
         for f in range(clip.num_frames):
             if f % 8 == 0:

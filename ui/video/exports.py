@@ -37,6 +37,8 @@ from PIL import Image
 from ui.common.exports import davis_palette, label_image, safe_stem  # noqa: F401 - davis_palette re-exported
 from ui.common.packed_mask import mask_area_box
 from ui.video.state import MaskStore
+from sam2.find import coco_categories
+from sam2.utils.amg import coco_encode_rle, masks_to_rle
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,6 @@ class ClipExport:
         object is its own category, numbered by its id."""
         if not any(o.label for o in self.objects):
             return [{"id": o.obj_id, "name": o.name} for o in self.objects], {o.obj_id: o.obj_id for o in self.objects}
-        from sam2.find import coco_categories
 
         names = [o.label or o.name for o in self.objects]
         categories, ids = coco_categories(names)
@@ -148,7 +149,6 @@ def coco_rle(mask: np.ndarray, box: Tuple[int, int, int, int]) -> Dict[str, Any]
     720p. Whole columns, not the box: padding rows costs more than scanning them."""
     import torch
 
-    from sam2.utils.amg import coco_encode_rle, masks_to_rle
 
     x0, _, x1, _ = box
     h = mask.shape[0]

@@ -9,7 +9,7 @@ import pytest
 
 from ui.common import overlay
 from ui.image.state import MAX_OBJECTS, ImageSession, Prediction
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 
 from bench.image_session_memory import blob_candidates
 
@@ -72,7 +72,7 @@ def test_objects_per_session_are_capped_with_a_message():
         if k:
             session.new_object()
         session.add_point(10, 10, 1)
-    with pytest.raises(PromptError, match=f"at most {MAX_OBJECTS} objects per image; remove one"):
+    with pytest.raises(UserError, match=f"at most {MAX_OBJECTS} objects per image; remove one"):
         session.new_object()
     session.remove_object()
     session.new_object()  # room again
@@ -92,7 +92,7 @@ def test_an_object_set_aside_gets_its_candidates_and_pick_back_when_selected(tin
     small.save(path)
     ctl = ImageController(ImageEngine(ModelRegistry(device="cpu", default_model="sam2.1-hiera-tiny",
                                                     checkpoint=tiny_checkpoint)))
-    ctl.load_image("s", str(path))
+    ctl.load("s", str(path))
     ctl.add_point("s", 57, 65, True)
     view = ctl.choose("s", 1)
     picked = ctl.sessions.get("s").state.state.current.mask.copy()
@@ -100,8 +100,10 @@ def test_an_object_set_aside_gets_its_candidates_and_pick_back_when_selected(tin
     view = ctl.add_point("s", 200, 150, True)
     first = ctl.sessions.get("s").state.state.objects[0]
     assert first.prediction.masks.shape[0] == 1 and np.array_equal(first.mask, picked)
-    view = ctl.select_object("s", 0)
+    view = ctl.select_object("s", first.obj_id)
     assert len(view.candidates) == 3 and view.chosen == 1
     assert np.array_equal(first.mask, picked)
-    with pytest.raises(PromptError, match="object index must be a whole number"):
+    with pytest.raises(UserError, match="object id must be a whole number"):
         ctl.select_object("s", 0.5)
+    with pytest.raises(UserError, match="object index must be a whole number"):
+        ctl.object_id_at("s", 0.5)

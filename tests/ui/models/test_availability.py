@@ -10,7 +10,8 @@ import pytest
 
 from sam2 import build_sam
 from ui.models.availability import HubProbe, cached_checkpoint
-from ui.models.registry import ModelRegistry, ModelUnavailableError
+from ui.models.registry import ModelRegistry
+from ui.common.errors import ModelUnavailableError
 
 TINY, SMALL, LARGE = "facebook/sam2.1-hiera-tiny", "facebook/sam2.1-hiera-small", "facebook/sam2.1-hiera-large"
 
