@@ -36,27 +36,15 @@ import numpy as np
 import torch
 
 from sam2.sam2_image_predictor import SAM2ImagePredictor
-from sam2.utils.amg import (
-    CocoRLE,
-    MaskData,
-    UncompressedRLE,
-    area_from_rle,
-    batch_iterator,
-    batched_mask_to_box,
-    batched_nms,
-    box_area,
-    box_xyxy_to_xywh,
-    build_all_layer_point_grids,
-    calculate_stability_score,
-    coco_encode_rle,
-    generate_crop_boxes,
-    is_box_near_crop_edge,
-    masks_to_rle,
-    remove_small_regions,
-    rle_to_mask,
-    uncrop_boxes_xyxy,
+from sam2.utils.boxes import batched_mask_to_box, batched_nms, box_area, box_xyxy_to_xywh
+from sam2.utils.crops import (
+    batch_iterator, build_all_layer_point_grids, generate_crop_boxes, is_box_near_crop_edge, uncrop_boxes_xyxy,
     uncrop_points,
 )
+from sam2.utils.mask_cleanup import remove_small_regions
+from sam2.utils.mask_data import MaskData
+from sam2.utils.mask_quality import calculate_stability_score
+from sam2.utils.rle import CocoRLE, UncompressedRLE, area_from_rle, coco_encode_rle, masks_to_rle, rle_to_mask
 
 __all__ = ["SAM2AutomaticMaskGenerator", "MaskRecord", "OUTPUT_MODES", "GenerationCancelled"]
 
