@@ -35,6 +35,8 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, TypedDict, Un
 import numpy as np
 import torch
 
+from sam2.assembly import build_image_model_hf
+from sam2.media.images import to_rgb_uint8
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 from sam2.utils.boxes import batched_mask_to_box, batched_nms, box_area, box_xyxy_to_xywh
 from sam2.utils.crops import (
@@ -206,8 +208,6 @@ class SAM2AutomaticMaskGenerator:
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2AutomaticMaskGenerator":
         """Build the model of a Hugging Face id (e.g. ``facebook/sam2.1-hiera-large``) and a
         generator on it. Generator options go to the generator, the rest to the builder."""
-        from sam2.assembly import build_image_model_hf
-
         own = set(inspect.signature(cls.__init__).parameters) - {"self", "model", "kwargs"}
         gen_kwargs = {k: v for k, v in kwargs.items() if k in own}
         model_kwargs = {k: v for k, v in kwargs.items() if k not in own}
@@ -235,8 +235,6 @@ class SAM2AutomaticMaskGenerator:
         checked before each crop and each batch, and ends the run with
         :class:`GenerationCancelled` once set.
         """
-        from sam2.media.images import to_rgb_uint8
-
         rgb = to_rgb_uint8(image)
         if rgb.shape[0] == 0 or rgb.shape[1] == 0:
             raise ValueError(f"image has an empty side: {rgb.shape[:2]}")
