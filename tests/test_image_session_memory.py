@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +11,7 @@ from ui import overlay
 from ui.image_state import MAX_OBJECTS, ImageSession, Prediction
 from ui.prompts import PromptError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.image_session_memory import blob_candidates  # noqa: E402
+from bench.image_session_memory import blob_candidates
 
 SIDE = 6000  # 36 megapixels: ~100 MB per object before masks were packed
 
