@@ -75,7 +75,7 @@ def import_graph(package_dir: pathlib.Path) -> Dict[str, Set[str]]:
                 parts = target.split(".")
                 for i in range(1, len(parts) + 1):
                     step = ".".join(parts[:i])
-                    if step != name and not (name + ".").startswith(step + "."):
+                    if step in modules and step != name and not (name + ".").startswith(step + "."):
                         graph[name].add(step)
     return graph
 
