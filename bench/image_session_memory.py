@@ -16,8 +16,8 @@ import tracemalloc
 
 import numpy as np
 
-from ui import overlay
-from ui.image_state import ImageSession, Prediction
+from ui.common import overlay
+from ui.image.state import ImageSession, Prediction
 
 
 def blob_candidates(h: int, w: int, k: int):

@@ -10,12 +10,12 @@ import gradio as gr
 import pytest
 from gradio import component_meta
 
-from ui.gradio_stubs import skip_stub_files
+from ui.common.gradio_stubs import skip_stub_files
 
 UI = pathlib.Path(__file__).resolve().parents[2] / "ui"
 
 
-@pytest.mark.parametrize("module", ["ui.canvas.component", "ui.number_components"])
+@pytest.mark.parametrize("module", ["ui.canvas.component", "ui.tabkit.numbers"])
 def test_importing_a_component_module_first_in_a_fresh_interpreter_writes_no_stub(module):
     subprocess.run([sys.executable, "-c", f"import {module}"], cwd=UI.parent, check=True, timeout=300)
     assert sorted(UI.rglob("*.pyi")) == []
