@@ -5,20 +5,18 @@ the decoder, the three candidates, the overlay and candidate thumbnails) after t
 has been encoded, on a 1800x1200 photo, with random tiny weights from a local checkpoint.
 The browser's own round trip (HTTP, JPEG of the overlay) is not included.
 
-    python bench/app_bench.py [--precision auto] [--clicks 10]
+    python -m bench.app_bench [--precision auto] [--clicks 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ stand-in handler answers at once with a disc mask (Gradio event round trip, mask
 and decode, drawing). With ``--url``, any page holding a PromptCanvas with a picture loaded
 (the real app once the tabs use it): the same number including the model.
 
-    python bench/canvas_latency.py [--clicks 20] [--url http://127.0.0.1:7860/ --canvas '#image-canvas']
-    python bench/canvas_latency.py --app [--photo /work/shared/media/truck.jpg] [--precision auto]
+    python -m bench.canvas_latency [--clicks 20] [--url http://127.0.0.1:7860/ --canvas '#image-canvas']
+    python -m bench.canvas_latency --app [--photo /work/shared/media/truck.jpg] [--precision auto]
 
 ``--app``: the real app (``python app.py --no-video``, SAM 2.1 tiny with seeded random weights,
 which cost the same as real ones) on an 1800x1200 photo, uploaded through the image canvas;
@@ -24,12 +24,10 @@ import os
 import re
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 

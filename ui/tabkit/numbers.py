@@ -15,6 +15,10 @@ from typing import Any
 
 import gradio as gr
 
+from ui.common.gradio_stubs import skip_stub_files
+
+skip_stub_files()  # before the class statements: no numbers.pyi beside this file
+
 
 def _plain_number(payload: Any) -> bool:
     return (isinstance(payload, (int, float)) and not isinstance(payload, bool)
