@@ -199,7 +199,7 @@ def test_undo_with_nothing_left_and_refine_without_mask_explain_themselves():
         s.undo()
     with pytest.raises(UserError, match="Nothing to refine"):
         s.refine()
-    with pytest.raises(UserError, match="no object with id 4"):
+    with pytest.raises(UserError, match="Object 4 is gone"):
         s.select_object(4)
 
 

@@ -251,7 +251,7 @@ class ImageSession:
         for i, obj in enumerate(self.objects):
             if obj.obj_id == obj_id:
                 return i
-        raise UserError(f"There is no object with id {obj_id}; press [ or ] to pick another.")
+        raise UserError(f"Object {obj_id} is gone (or never was); press [ or ] to pick another.")
 
     def select_object(self, obj_id: int) -> None:
         index = self.index_of(obj_id)
