@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "large on CUDA")
     model.add_argument("--checkpoint", default=os.environ.get("SAM2_CHECKPOINT"),
                        help="local .pt/.safetensors weights for --model; no download")
+    model.add_argument("--override", action="append", default=[], metavar="++model.FIELD=VALUE",
+                       help="official config override, repeatable (e.g. ++model.image_size=512: faster, coarser)")
     model.add_argument("--device", default=os.environ.get("SAM2_DEVICE"), help="cpu, cuda, cuda:1, mps")
     model.add_argument("--precision", default=os.environ.get("SAM2_PRECISION", "auto"),
                        choices=["auto", "fast", "exact"])
@@ -93,7 +95,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             engine=args.engine, overwrite=args.overwrite, progress=not args.quiet,
             ray_options=RayOptions(args.ray_address, args.actors, args.cpus_per_actor, args.gpus_per_actor,
                                    args.rows_per_batch),
-            model=args.model, checkpoint=args.checkpoint, device=args.device, precision=args.precision,
+            model=args.model, checkpoint=args.checkpoint, overrides=tuple(args.override), device=args.device, precision=args.precision,
             detector=args.detector, threshold=args.threshold, max_objects=args.max_objects,
             yolo=not args.no_yolo, png=args.png, batch_size=args.batch_size, read_workers=args.read_workers,
             threads=args.threads, max_video_frames=args.max_video_frames,

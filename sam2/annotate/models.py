@@ -7,7 +7,7 @@ Same names and defaults as the app: a Hub id or any short spelling (``tiny``,
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from sam2.configs import HF_MODELS, config_name
 
@@ -39,22 +39,27 @@ def pick_device(device: Optional[str]) -> str:
     return str(resolve_device(device or None))
 
 
-def build_image_model(model: Optional[str], checkpoint: Optional[str], device: str, precision: str):
+def build_image_model(model: Optional[str], checkpoint: Optional[str], device: str, precision: str,
+                      overrides: Sequence[str] = ()):
     from sam2 import assembly
 
     model_id, cfg = resolve_model(model, device)
     if checkpoint:
-        return assembly.build_image_model(cfg, ckpt_path=checkpoint, device=device, precision=precision)
-    return assembly.build_image_model_hf(model_id, device=device, precision=precision)
+        return assembly.build_image_model(cfg, ckpt_path=checkpoint, device=device, precision=precision,
+                                          hydra_overrides_extra=list(overrides))
+    return assembly.build_image_model_hf(model_id, device=device, precision=precision,
+                                         hydra_overrides_extra=list(overrides))
 
 
-def build_video_predictor(model: Optional[str], checkpoint: Optional[str], device: str, precision: str):
+def build_video_predictor(model: Optional[str], checkpoint: Optional[str], device: str, precision: str,
+                          overrides: Sequence[str] = ()):
     """The video predictor with the app's tracking options."""
     from sam2 import assembly
     from sam2.sam2_video_predictor import SAM2VideoPredictor
 
     model_id, cfg = resolve_model(model, device)
-    opts = dict(device=device, precision=precision, add_all_frames_to_correct_as_cond=True)
+    opts = dict(device=device, precision=precision, add_all_frames_to_correct_as_cond=True,
+                hydra_overrides_extra=list(overrides))
     if checkpoint:
         return assembly.build_video_model(SAM2VideoPredictor, cfg, ckpt_path=checkpoint, **opts)
     return assembly.build_video_model_hf(SAM2VideoPredictor, model_id, **opts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from sam2.find import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, MAX_OBJECTS
 
@@ -34,6 +34,7 @@ class AnnotateOptions:
     points: Optional[str] = None
     model: Optional[str] = None  # Hub id or short name; default: tiny on CPU, large on CUDA
     checkpoint: Optional[str] = None
+    overrides: Tuple[str, ...] = ()  # official "++model.<field>=<value>" strings (e.g. ++model.image_size=512)
     precision: str = "auto"
     device: Optional[str] = None
     detector: str = DEFAULT_DETECTOR
@@ -49,7 +50,7 @@ class AnnotateOptions:
 
     def fingerprint(self) -> Dict[str, Any]:
         """The options that change the results (not speed knobs such as batch size or threads)."""
-        keep = ("mode", "text", "boxes", "points", "model", "checkpoint", "precision", "detector", "threshold",
+        keep = ("mode", "text", "boxes", "points", "model", "checkpoint", "overrides", "precision", "detector", "threshold",
                 "max_objects", "everything", "yolo", "png", "max_video_frames")
         d = dataclasses.asdict(self)
         return json.loads(json.dumps({k: d[k] for k in keep}))

@@ -62,7 +62,7 @@ class Annotator:
             from sam2.annotate.models import build_image_model
 
             o = self.options
-            self._image_model = build_image_model(o.model, o.checkpoint, self.device, o.precision)
+            self._image_model = build_image_model(o.model, o.checkpoint, self.device, o.precision, o.overrides)
         return self._image_model
 
     @property
@@ -89,7 +89,7 @@ class Annotator:
             from sam2.annotate.models import build_video_predictor
 
             o = self.options
-            self._video = build_video_predictor(o.model, o.checkpoint, self.device, o.precision)
+            self._video = build_video_predictor(o.model, o.checkpoint, self.device, o.precision, o.overrides)
         return self._video
 
     @property
