@@ -217,9 +217,9 @@ class Annotator:
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
                 raise OutputError(exc.errno, explain(exc, self.options.out)) from exc
-            return ItemResult.failed(item.key, "video", _reason(exc))
+            return ItemResult.failed(item.key, "video", _reason(exc).replace(item.path, item.key))
         except Exception as exc:  # noqa: BLE001
-            return ItemResult.failed(item.key, "video", _reason(exc))
+            return ItemResult.failed(item.key, "video", _reason(exc).replace(item.path, item.key))
 
     def _video_item(self, item: Item) -> ItemResult:
         import torch
