@@ -213,3 +213,71 @@ def test_kill_9_midway_then_resume_equals_an_uninterrupted_run(dataset, tiny_che
     assert clean.returncode == 0, clean.stderr
     for name in ("annotations.json", "labels/im0.txt", "labels/sub/im5.txt", "masks/sub/im3.png"):
         assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """A 5-frame clip of a moving square and one still image, with a points file for both."""
+    from sam2.media.mp4 import write_mp4
+
+    root = tmp_path_factory.mktemp("mixed")
+    frames = (np.random.RandomState(1).rand(5, 64, 80, 3) * 60).astype(np.uint8)
+    for i in range(5):
+        frames[i, 20:40, 10 + 4 * i:30 + 4 * i] = 230
+    os.makedirs(root / "in")
+    write_mp4(str(root / "in" / "clip.mp4"), list(frames), fps=5)
+    Image.fromarray(frames[0]).save(root / "in" / "still.png")
+    points = {"clip.mp4": [{"points": [[20, 30]], "label": "square"},
+                           {"points": [[70, 5]], "label": "corner", "frame": 2}],
+              "still.png": [{"points": [[20, 30], [70, 5]], "labels": [1, 0], "label": "square"}]}
+    (root / "points.json").write_text(json.dumps(points))
+    return root
+
+
+def test_points_on_images_and_videos_give_the_apps_video_exports(mixed, tiny_checkpoint, tmp_path):
+    summary = annotate(str(mixed / "in"), str(tmp_path / "out"), points=str(mixed / "points.json"),
+                       checkpoint=tiny_checkpoint, overrides=SMALL, device="cpu", progress=False, threads=1)
+    assert (summary.images_done, summary.videos_done, summary.failed) == (1, 1, [])
+    assert summary.objects == {"square": 2, "corner": 1}  # videos count tracked objects
+    video = tmp_path / "out" / "videos" / "clip.mp4"
+    doc = json.loads((video / "coco.json").read_text())
+    assert [im["frame_index"] for im in doc["images"]] == [0, 1, 2, 3, 4]
+    assert doc["categories"] == [{"id": 1, "name": "square"}, {"id": 2, "name": "corner"}]
+    assert doc["info"]["objects"][1]["prompted_frames"] == [2]
+    tracks = {(a["frame_index"], a["track_id"]) for a in doc["annotations"]}
+    assert {(f, 1) for f in range(5)} <= tracks  # the first object on every frame
+    davis = sorted(os.listdir(video / "davis"))
+    assert davis == [f"{f:05d}.png" for f in range(5)]
+    png = Image.open(video / "davis" / "00003.png")
+    assert png.mode == "P" and png.size == (80, 64) and png.getpalette()[3:6] == [128, 0, 0]
+    from pycocotools import mask as mask_utils
+
+    on3 = [a for a in doc["annotations"] if a["frame_index"] == 3]
+    labels = np.asarray(png)
+    for a in on3:
+        m = mask_utils.decode(a["segmentation"]).astype(bool)
+        assert (labels[m & (labels != 2)] == a["track_id"]).all() if a["track_id"] == 1 else (labels[m] == 2).all()
+    image_doc = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    (ann,) = image_doc["annotations"]
+    assert ann["point_coords"] == [[20.0, 30.0], [70.0, 5.0]] and ann["point_labels"] == [1, 0]
+
+
+def test_text_through_a_detector_and_everything(mixed, tiny_checkpoint, tmp_path):
+    from sam2.annotate import EverythingOptions
+    from sam2.find.testing import save_random_grounding_dino
+
+    detector = save_random_grounding_dino(str(tmp_path / "gdino"), ["square", "corner"])
+    common = dict(checkpoint=tiny_checkpoint, overrides=SMALL, device="cpu", progress=False, threads=1)
+    found = annotate(str(mixed / "in" / "*.png"), str(tmp_path / "text"), text="square, corner",
+                     detector=detector, threshold=0.0, max_objects=3, **common)
+    assert found.images_done == 1 and sum(found.objects.values()) == 3
+    assert set(found.objects) == {"square", "corner"}
+    doc = json.loads((tmp_path / "text" / "annotations.json").read_text())
+    assert [c["name"] for c in doc["categories"]] == ["square", "corner"]
+    assert all(a["score"] > 0 and len(a["prompt_box_xyxy"]) == 4 for a in doc["annotations"])
+    every = annotate(str(mixed / "in" / "still.png"), str(tmp_path / "all"),
+                     everything=EverythingOptions(points_per_side=4, pred_iou_thresh=0.0,
+                                                  stability_score_thresh=0.0), **common)
+    assert every.images_done == 1 and every.objects["object"] > 0
+    doc = json.loads((tmp_path / "all" / "annotations.json").read_text())
+    assert all("stability_score" in a and len(a["point_coords"]) == 1 for a in doc["annotations"])
