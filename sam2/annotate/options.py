@@ -50,7 +50,7 @@ class AnnotateOptions:
 
     def fingerprint(self) -> Dict[str, Any]:
         """The options that change the results (not speed knobs such as batch size or threads)."""
-        keep = ("mode", "text", "boxes", "points", "model", "checkpoint", "overrides", "precision", "detector", "threshold",
-                "max_objects", "everything", "yolo", "png", "max_video_frames")
+        keep = ("mode", "text", "boxes", "points", "model", "checkpoint", "overrides", "precision", "detector",
+                "threshold", "max_objects", "everything", "yolo", "png", "max_video_frames")
         d = dataclasses.asdict(self)
         return json.loads(json.dumps({k: d[k] for k in keep}))

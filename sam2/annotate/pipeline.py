@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -75,7 +75,3 @@ def annotate_rows(annotator: Annotator, rows: Sequence[Item]) -> List[dict]:
     parts: List[dict] = []
     run_local(annotator, rows, parts.append)
     return parts
-
-
-def no_op(_: Optional[dict]) -> None:
-    return None

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from sam2.annotate.sources import Item
 from sam2.find import Detection, parse_class_names, parse_coco_detections, parse_query, read_box_file
-from sam2.find.box_files import BoxFileError, parse_yolo_text
+from sam2.find.box_files import BoxFileError
 
 MODES = ("text", "boxes", "points", "everything")
 
@@ -302,5 +302,4 @@ def load_prompts(mode: str, *, text: Optional[str] = None, boxes: Optional[str] 
     return CocoBoxPrompts(path)
 
 
-__all__ = ["BoxFileError", "ItemPrompts", "MODES", "PointObject", "PromptError", "PromptSource", "load_prompts",
-           "parse_yolo_text"]
+__all__ = ["BoxFileError", "ItemPrompts", "MODES", "PointObject", "PromptError", "PromptSource", "load_prompts"]

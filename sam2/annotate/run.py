@@ -57,6 +57,8 @@ def annotate(
     detector = options.get("detector")
     if detector and os.path.isdir(os.path.expanduser(detector)):
         options["detector"] = os.path.abspath(os.path.expanduser(detector))
+    if "overrides" in options:
+        options["overrides"] = tuple(options["overrides"] or ())
     if isinstance(everything, EverythingOptions):
         options["everything"] = everything
     opts = AnnotateOptions(out=os.fspath(out), mode=mode, text=text, boxes=_abs(boxes), points=_abs(points),

@@ -12,7 +12,6 @@ output folder that cannot be written (``OutputError``) stops the run.
 from __future__ import annotations
 
 import errno
-import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np

@@ -163,3 +163,25 @@ def test_manifest_resumes_done_and_skipped_not_failed_and_refuses_other_options(
     (tmp_path / "mine.txt").write_text("not ours")
     Manifest(str(tmp_path)).start({"mode": "points"}, overwrite=True)
     assert sorted(os.listdir(tmp_path)) == ["mine.txt", "run.json"]
+
+
+def test_engine_ray_without_ray_names_the_pip_line(tmp_path, monkeypatch):
+    import sys
+
+    from sam2.annotate import annotate
+    from sam2.annotate.engine_ray import RayUnavailableError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" fails as if it were not installed
+    _touch_image(str(tmp_path / "in" / "a.png"))
+    with pytest.raises(RayUnavailableError, match=r"pip install -r requirements-ray.txt"):
+        annotate(str(tmp_path / "in"), str(tmp_path / "out"), everything=True, engine="ray", progress=False)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_cli_needs_exactly_one_prompt(tmp_path):
+    from sam2.annotate.__main__ import main
+
+    _touch_image(str(tmp_path / "in" / "a.png"))
+    assert main([str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    assert main([str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--everything", "--text", "x"]) == 1
+    assert not (tmp_path / "o").exists()
