@@ -10,14 +10,16 @@ hence the real cost), timed end to end (model load included) for
 * ``loop``: what a user would write against the library: ``load_image`` + ``find_objects``
   + COCO RLE per image, one after the other;
 * ``local``: ``annotate(..., engine="local")`` (background decoding, parts, merge), batch 1;
-* ``local-b4``: the same with ``batch_size=4`` (same-size images encoded together);
+* ``local-b4``: the same with ``batch_size=4`` (same-size images encoded together; any
+  ``local-bN`` works, e.g. ``local-b16`` on a GPU);
 * ``ray``: ``engine="ray"`` on a local Ray with 2 CPUs, 2 actors of half a CPU and 1 torch
   thread each (Ray's start included).
 
 Each round runs the variants in turn, so a machine whose speed drifts affects them alike;
 ratios to ``loop`` are printed per round. ``--image-size`` below 1024 shrinks the model's
 input (``++model.image_size``) to make the bench affordable on a busy CPU; say so with the
-numbers. Memory: peak RSS of a fresh process annotating N tiny images (``--rss-counts``;
+numbers. On a GPU: ``--device cuda --variants loop local local-b4 local-b16 --rss-counts``
+(the batched path should beat the loop there). Memory: peak RSS of a fresh process annotating N tiny images (``--rss-counts``;
 model input ``--rss-image-size``), to show that it does not grow with N.
 """
 
@@ -62,6 +64,9 @@ def make_images(folder: str, n: int, sizes=SIZES) -> str:
     return path
 
 
+DEVICE = "cpu"
+
+
 def plain_loop(folder: str, boxes: str, ckpt: str, overrides) -> float:
     from sam2.assembly import build_image_model
     from sam2.find import Detection, find_objects
@@ -70,7 +75,7 @@ def plain_loop(folder: str, boxes: str, ckpt: str, overrides) -> float:
     from sam2.utils.amg import mask_to_coco_rle
 
     t0 = time.perf_counter()
-    predictor = SAM2ImagePredictor(build_image_model("sam2.1_hiera_t", ckpt, device="cpu",
+    predictor = SAM2ImagePredictor(build_image_model("sam2.1_hiera_t", ckpt, device=DEVICE,
                                                      hydra_overrides_extra=list(overrides)))
     doc = json.load(open(boxes))
     by_image = {}
@@ -90,7 +95,7 @@ def run_annotate(folder: str, boxes: str, ckpt: str, overrides, out: str, engine
     from sam2.annotate.engine_ray import RayOptions
 
     t0 = time.perf_counter()
-    summary = annotate(folder, out, boxes=boxes, checkpoint=ckpt, overrides=tuple(overrides), device="cpu",
+    summary = annotate(folder, out, boxes=boxes, checkpoint=ckpt, overrides=tuple(overrides), device=DEVICE,
                        progress=False, overwrite=True, engine=engine, batch_size=batch,
                        threads=1 if engine == "ray" else None,
                        ray_options=RayOptions(local_cpus=2, actors=2, cpus_per_actor=0.5, rows_per_batch=2))
@@ -125,10 +130,14 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=1024, help="model input (1024: the real cost)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--variants", nargs="+", default=["loop", "local", "local-b4", "ray"])
+    ap.add_argument("--device", default="cpu", help="cuda: the GPU check (use --variants loop local local-b4 "
+                                                    "local-b16 there)")
     ap.add_argument("--rss-counts", type=int, nargs="*", default=[100, 1000])
     ap.add_argument("--rss-image-size", type=int, default=64)
     ap.add_argument("--json", default=str(REPO / "bench" / "results" / "annotate.json"))
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = args.device
 
     from sam2.testing import write_random_checkpoint
 
@@ -146,8 +155,9 @@ def main() -> None:
                     row[v] = plain_loop(folder, boxes, ckpt, overrides)
                 elif v == "local":
                     row[v] = run_annotate(folder, boxes, ckpt, overrides, os.path.join(tmp, "o1"), "local")
-                elif v == "local-b4":
-                    row[v] = run_annotate(folder, boxes, ckpt, overrides, os.path.join(tmp, "o2"), "local", 4)
+                elif v.startswith("local-b"):
+                    row[v] = run_annotate(folder, boxes, ckpt, overrides, os.path.join(tmp, "o2"), "local",
+                                          int(v[len("local-b"):]))
                 elif v == "ray":
                     row[v] = run_annotate(folder, boxes, ckpt, overrides, os.path.join(tmp, "o3"), "ray")
                 print(f"round {r + 1} {v:9s} {row[v]:7.1f} s  {args.images / row[v]:6.3f} images/s  "
