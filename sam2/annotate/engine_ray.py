@@ -54,6 +54,7 @@ class RayAnnotator:
         from sam2.annotate.worker import Annotator
 
         self.annotator = Annotator(options)
+        self.annotator.prepare({"image"})
 
     def __call__(self, batch: Dict[str, object]) -> Dict[str, List[str]]:
         from sam2.annotate.pipeline import annotate_rows
@@ -111,7 +112,11 @@ def run_ray(options: AnnotateOptions, items: Sequence[Item], on_row: Callable[[s
                 cause = getattr(cause, "cause", None) or cause.__cause__
             if isinstance(cause, OutputError):
                 raise OutputError(cause.errno, str(cause)) from exc
-            raise
+            inner = exc
+            while getattr(inner, "cause", None) is not None or inner.__cause__ is not None:
+                inner = getattr(inner, "cause", None) or inner.__cause__
+            raise RuntimeError(f"--engine ray: a worker failed: {type(inner).__name__}: "
+                               f"{' '.join(str(inner).split())[:300]}") from exc
     finally:
         if started:
             ray.shutdown()

@@ -40,6 +40,7 @@ def run_local(annotator: Annotator, items: Sequence[Item], on_part: OnPart) -> N
 
     images = [it for it in items if it.kind == "image"]
     videos = [it for it in items if it.kind == "video"]
+    annotator.prepare({it.kind for it in items})
     with ThreadPoolExecutor(max_workers=max(1, opts.read_workers), thread_name_prefix="annotate-read") as pool:
         pending: deque = deque()
         todo = iter(images)

@@ -99,6 +99,18 @@ class Annotator:
             self._detector = load_detector(self.options.detector, device=self.device)
         return self._detector
 
+    def prepare(self, kinds) -> None:
+        """Build the models ``kinds`` ("image", "video") need now, so that a bad checkpoint or a
+        missing detector is one clear error before any item, not a failure per item."""
+        if "image" in kinds:
+            _ = self.amg if self.options.mode == "everything" else self.predictor
+        if "video" in kinds:
+            _ = self.video_predictor
+            if self.options.mode == "everything":
+                _ = self.amg
+        if self.options.mode == "text":
+            _ = self.detector
+
     # ------------------------------------------------------------------ images
     def annotate_images(self, decoded: Sequence[Tuple[Item, np.ndarray]]) -> List[ItemResult]:
         """Results in the order given; same-size box-prompted images share one encoder call."""
@@ -259,6 +271,8 @@ class Annotator:
         objects: List[dict] = []
 
         def new(label: str, frame: int) -> int:
+            if len(objects) >= 255:  # DAVIS PNGs hold object ids 1..255
+                raise ValueError("more than 255 objects in one video; lower --max-objects")
             objects.append({"id": len(objects) + 1, "label": label, "prompted_frames": [frame]})
             return len(objects)
 

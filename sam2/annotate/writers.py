@@ -197,6 +197,11 @@ class VideoFiles:
                 "fps": self.fps, "tracked_frames": sorted(self.tracked), "objects": self.objects}
 
     def finish(self) -> List[str]:
+        empty = None
+        for f in sorted(set(range(self.num_frames)) - set(self.tracked)):  # never tracked: an empty PNG, as the app
+            empty = empty or label_png_bytes(np.zeros((self.height, self.width), np.uint8))
+            with open(os.path.join(self.tmp, "davis", f"{f:05d}.png"), "wb") as fh:
+                fh.write(empty)
         time = (lambda f: round(f / self.fps, 6) if self.fps else None)
         images = [{"id": f + 1, "frame_index": f, "file_name": f"{f:05d}.jpg", "width": self.width,
                    "height": self.height, "time_s": time(f)} for f in range(self.num_frames)]
