@@ -83,14 +83,21 @@ class Manifest:
                     earlier = json.load(f).get("options")
             except (OSError, ValueError):
                 earlier = None
-            if earlier != fingerprint:
+            if earlier != fingerprint and self._has_parts():
                 changed = sorted(k for k in set(fingerprint) | set(earlier or {})
                                  if (earlier or {}).get(k) != fingerprint.get(k))
                 raise ValueError(f"{self.out} holds a run with other options ({', '.join(changed) or 'unreadable'}"
                                  "); use --overwrite to start over, or another --out folder")
-            return True
+            if earlier == fingerprint:
+                return True
         atomic_write(run_file, json.dumps({"options": fingerprint}, indent=1), fsync=True)
         return False
+
+    def _has_parts(self) -> bool:
+        try:
+            return any(name.endswith(".json") for name in os.listdir(self.parts))
+        except OSError:
+            return False
 
     def clear(self) -> None:
         for name in OWNED:

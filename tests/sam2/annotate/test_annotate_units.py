@@ -152,7 +152,8 @@ def test_output_folder_that_is_a_file_is_refused(tmp_path):
 
 def test_manifest_resumes_done_and_skipped_not_failed_and_refuses_other_options(tmp_path):
     m = Manifest(str(tmp_path))
-    assert m.start({"mode": "boxes"}, overwrite=False) is False
+    assert m.start({"mode": "text"}, overwrite=False) is False
+    assert m.start({"mode": "boxes"}, overwrite=False) is False  # nothing done yet: other options are fine
     for key, status in (("a", "done"), ("b", "failed"), ("c", "skipped")):
         m.record({"key": key, "status": status})
     (tmp_path / "parts" / "torn.json").write_text('{"key": "d", "sta')  # never read as a result
