@@ -65,6 +65,7 @@ def make_images(folder: str, n: int, sizes=SIZES) -> str:
 
 
 DEVICE = "cpu"
+THREADS = None  # torch threads of the loop and the local engine (None: torch's default)
 
 
 def plain_loop(folder: str, boxes: str, ckpt: str, overrides) -> float:
@@ -74,6 +75,10 @@ def plain_loop(folder: str, boxes: str, ckpt: str, overrides) -> float:
     from sam2.sam2_image_predictor import SAM2ImagePredictor
     from sam2.utils.amg import mask_to_coco_rle
 
+    import torch
+
+    if THREADS:
+        torch.set_num_threads(THREADS)
     t0 = time.perf_counter()
     predictor = SAM2ImagePredictor(build_image_model("sam2.1_hiera_t", ckpt, device=DEVICE,
                                                      hydra_overrides_extra=list(overrides)))
@@ -97,7 +102,7 @@ def run_annotate(folder: str, boxes: str, ckpt: str, overrides, out: str, engine
     t0 = time.perf_counter()
     summary = annotate(folder, out, boxes=boxes, checkpoint=ckpt, overrides=tuple(overrides), device=DEVICE,
                        progress=False, overwrite=True, engine=engine, batch_size=batch,
-                       threads=1 if engine == "ray" else None,
+                       threads=1 if engine == "ray" else THREADS,
                        ray_options=RayOptions(local_cpus=2, actors=2, cpus_per_actor=0.5, rows_per_batch=2))
     seconds = time.perf_counter() - t0
     assert summary.images_done == len(os.listdir(folder)) and not summary.failed, summary.lines()
@@ -132,16 +137,19 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["loop", "local", "local-b4", "ray"])
     ap.add_argument("--device", default="cpu", help="cuda: the GPU check (use --variants loop local local-b4 "
                                                     "local-b16 there)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads for loop/local (ray actors use 1 each); 1 on a busy shared machine")
     ap.add_argument("--rss-counts", type=int, nargs="*", default=[100, 1000])
     ap.add_argument("--rss-image-size", type=int, default=64)
     ap.add_argument("--json", default=str(REPO / "bench" / "results" / "annotate.json"))
     args = ap.parse_args()
-    global DEVICE
-    DEVICE = args.device
+    global DEVICE, THREADS
+    DEVICE, THREADS = args.device, args.threads
 
     from sam2.testing import write_random_checkpoint
 
     results = {"load_average_start": os.getloadavg(), "image_size": args.image_size, "images": args.images,
+               "threads": args.threads, "device": args.device,
                "rounds": [], "rss_mb": {}}
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = write_random_checkpoint(os.path.join(tmp, "tiny.pt"), "sam2.1_hiera_t", 0)

@@ -99,7 +99,8 @@ def run_ray(options: AnnotateOptions, items: Sequence[Item], on_row: Callable[[s
             remote["num_gpus"] = ray_options.gpus_per_actor
         out = ds.map_batches(
             RayAnnotator, fn_constructor_kwargs={"options": options}, batch_size=max(1, ray_options.rows_per_batch),
-            concurrency=max(1, ray_options.actors), num_cpus=ray_options.cpus_per_actor, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=max(1, ray_options.actors)), num_cpus=ray_options.cpus_per_actor,
+            batch_format="numpy",
             **remote,
         )
         try:
