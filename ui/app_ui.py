@@ -28,6 +28,7 @@ from ui.image_tab import EverythingDefaults, ImageTab
 from ui.model_names import model_label
 from ui.model_registry import ModelRegistry, ModelUnavailableError
 from ui.model_selector import dropdown_update, model_dropdown
+from ui.input_errors import explain_input_errors
 from ui.sessions import SessionKeys
 
 log = logging.getLogger("sam2.app")
@@ -117,6 +118,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
         for tab in tabs[1:]:
             tab.controller.sessions.use_keys(keys)
         _wire_sessions(demo, keys, session_key, model, tabs, registry)
+    explain_input_errors(demo)  # inputs Gradio cannot convert get a message, not "error: null"
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
@@ -200,8 +202,8 @@ def launch_options() -> Dict[str, Any]:
     URL guard reads)."""
     from starlette.middleware import Middleware
 
-    from ui.request_limits import RemoteFileRefGuard, RequestSizeLimit
+    from ui.request_limits import RemoteFileRefGuard, RequestSizeLimit, UnknownEndpointGuard
 
     guard = Middleware(RequestSizeLimit, upload_limit=MAX_FILE_SIZE.upper().replace("MB", " MB"))
     return dict(theme=gr.themes.Soft(), css=CSS, max_file_size=MAX_FILE_SIZE,
-                app_kwargs={"middleware": [guard, Middleware(RemoteFileRefGuard)]})
+                app_kwargs={"middleware": [guard, Middleware(RemoteFileRefGuard), Middleware(UnknownEndpointGuard)]})

@@ -78,7 +78,7 @@ from ui.progress import progress_adapter
 from ui.inputs import whole_number
 from ui.model_registry import ModelRegistry, ModelUnavailableError
 from ui.sessions import connection_of, restore_tab
-from ui.number_components import NumberBox, NumberSlider
+from ui.number_components import ChoiceRadio, NumberBox, NumberSlider
 from ui.video_controller import VideoController
 from ui.video_view import VideoView
 from ui.video_engine import VideoEngine
@@ -179,7 +179,7 @@ class VideoTab:
                     gr.Examples(examples=[[p] for p in examples], inputs=[self.upload], cache_examples=False,
                                 label="Examples (drawn by examples/make_example_video.py)", elem_id="video-examples")
                 gr.Markdown(f"Limits: {limits.describe()}.")
-                self.objects = gr.Radio([], value=None, label="Objects (click to select)",
+                self.objects = ChoiceRadio([], value=None, label="Objects (click to select)",
                                         elem_id="video-objects")
                 self.legend = gr.HTML(elem_id="video-legend")
                 with gr.Row(equal_height=True):

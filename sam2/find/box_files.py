@@ -97,10 +97,18 @@ def _class_id(value: Any) -> Optional[int]:
     return number if 0 <= number <= MAX_CLASS_ID else None
 
 
+def _digits(value: int) -> int:
+    """Decimal digits of ``value`` (estimated where Python refuses to print an int that long)."""
+    try:
+        return len(str(abs(value)))
+    except ValueError:
+        return int(abs(value).bit_length() * 0.30102999566398120) + 1
+
+
 def _show(value: Any, limit: int = 40) -> str:
     """A value for a message: short, on one line."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 15:
-        return f"a {len(str(abs(value)))}-digit number"
+        return f"a {_digits(value)}-digit number"
     text = " ".join(repr(value)[: 4 * limit].split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
