@@ -40,6 +40,9 @@ View = Any
 #: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
 #: message: their full-resolution masks and logits would need gigabytes per click.
 MAX_IMAGE_PIXELS = 40_000_000
+#: What an image session holds besides its picture (embedding, logits, thumbnails): bytes
+#: asked of the session budget (``ui.session_limits``) when a picture is loaded.
+IMAGE_SESSION_OVERHEAD = 32 * 1024 * 1024
 
 
 #: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
@@ -72,6 +75,10 @@ class _ImageSlot:
     refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
     everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
     shown: Any = None  # what the page's canvas already has (``ui.image_view.CanvasShown``)
+
+    def busy(self) -> bool:
+        """Background work is going ("segment everything"): not a session to drop for room."""
+        return self.everything_job is not None and not self.everything_job.finished.is_set()
 
     def release(self) -> None:
         """The session ends (tab closed, idle): stop its work and delete its files."""
@@ -129,7 +136,7 @@ class ImageController:
                  render: Optional[Callable[[_ImageSlot, str], Any]] = None) -> None:
         self.engine = engine
         self.sessions: SessionStore[_ImageSlot] = SessionStore(
-            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
+            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release(), busy_of=_ImageSlot.busy
         )
         #: What every action returns: ``render(slot, note)``, called under the session's lock.
         self.render: Callable[[_ImageSlot, str], Any] = render or ApiRenderer(getattr(engine, "registry", None))
@@ -155,6 +162,8 @@ class ImageController:
     # ------------------------------------------------------------ actions
     def load_image(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> View:
         image, file_name = read_image(source)
+        # the picture, its display copy and candidate masks, and the embedding to come
+        self.sessions.reserve(sid, 2 * image.nbytes + IMAGE_SESSION_OVERHEAD)
 
         def act(slot: _ImageSlot) -> View:
             slot.state.load(image, name or file_name, overlay.make_display(image))

@@ -40,6 +40,11 @@ from ui.video_state import FramePrompts, PendingCorner, VideoObject, VideoSessio
 
 
 
+#: What a video session holds besides its frames (the tracker's memory, masks, frame JPEGs):
+#: bytes asked of the session budget (``ui.session_limits``) when a clip is loaded.
+VIDEO_SESSION_OVERHEAD = 64 * 1024 * 1024
+
+
 @dataclass
 class _VideoSlot:
     state: VideoSession = field(default_factory=VideoSession)
@@ -69,6 +74,11 @@ class _VideoSlot:
             self.source.delete()
             self.source = None
 
+    def busy(self) -> bool:
+        """Tracking, an export or a preview is going: not a session to drop for room."""
+        return (self.tracking or self.exporting.locked() or self.rendering.locked()
+                or (self.job is not None and not self.job.finished.is_set()))
+
     def release(self) -> None:
         if self.job is not None:
             self.job.cancel()
@@ -87,7 +97,7 @@ class VideoController(TrackingActions):
         self.engine = engine
         self.limits = limits or VideoLimits.for_device(engine.device)
         self.sessions: SessionStore[_VideoSlot] = SessionStore(
-            _VideoSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
+            _VideoSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release(), busy_of=_VideoSlot.busy
         )
         self._running: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
         self._running_lock = threading.Lock()
@@ -117,6 +127,8 @@ class VideoController(TrackingActions):
         """Decode an uploaded video within the limits and start a new clip (objects cleared)."""
         if not path:
             raise PromptError("No video was given.")
+        # room for the largest clip the limits allow (and the tracker's memory of it), before decoding
+        self.sessions.reserve(sid, self.limits.max_clip_bytes() + VIDEO_SESSION_OVERHEAD)
         clip = decode_clip(str(path), self.limits, name=name)  # outside the lock: may take seconds
         from sam2.media.video import VideoFrames
 

@@ -85,6 +85,10 @@ class VideoLimits:
             changes["max_long_side"] = max(base.max_long_side, int(round(changes["max_short_side"] * 16 / 9)))
         return replace(base, **changes)
 
+    def max_clip_bytes(self) -> int:
+        """Bytes of the largest processed clip (RGB frames) these limits allow."""
+        return int(self.max_frames) * int(self.max_short_side) * int(self.max_long_side) * 3
+
     def describe(self) -> str:
         return (f"up to {self.max_seconds:g} s and {self.max_frames} frames, at most {self.max_fps:g} fps "
                 f"and {self.max_short_side}p (longer, faster or larger videos are trimmed, thinned "
