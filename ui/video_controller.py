@@ -14,6 +14,7 @@ refused with a message rather than queued behind it. What the page shows is made
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from ui.model_names import fastest_tracking_note, model_label
 from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
-from ui.video_export_run import ExportPaths, make_exports, write_preview
+from ui.video_export_run import ExportCancelled, ExportPaths, make_exports, write_preview
 from ui.video_exports import ClipExport, ObjectInfo
 from ui.video_media import DecodedClip, KeptFile, VideoLimits, decode_clip
 from ui.video_render import check_effect
@@ -38,7 +39,11 @@ from ui.progress import ProgressFn, no_progress
 from ui.prompts import CLICK_MODES, PromptError
 from ui.video_state import FramePrompts, PendingCorner, VideoObject, VideoSession
 
+log = logging.getLogger("sam2.app")
 
+
+#: How long a closing session waits for its export to stop (it checks after every frame).
+EXPORT_STOP_WAIT_S = 60.0
 
 #: What a video session holds besides its frames (the tracker's memory, masks, frame JPEGs):
 #: bytes asked of the session budget (``ui.session_limits``) when a clip is loaded.
@@ -68,6 +73,7 @@ class _VideoSlot:
     fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
     exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
     rendering: threading.Lock = field(default_factory=threading.Lock)  # one preview written at a time
+    export_stop: threading.Event = field(default_factory=threading.Event)  # set: the export/preview stops
 
     def drop_source(self) -> None:
         if self.source is not None:
@@ -79,9 +85,24 @@ class _VideoSlot:
         return (self.tracking or self.exporting.locked() or self.rendering.locked()
                 or (self.job is not None and not self.job.finished.is_set()))
 
+    def stop_writing(self, wait_s: float = 0.0) -> bool:
+        """Ask a running export or preview to stop (before its next frame); wait up to
+        ``wait_s`` for it. Returns whether none is running any more."""
+        self.export_stop.set()
+        ended = True
+        for lock in (self.exporting, self.rendering):
+            if lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False):
+                lock.release()
+            else:
+                ended = False
+        return ended
+
     def release(self) -> None:
         if self.job is not None:
             self.job.cancel()
+        # an export writes into the session's folder: stop it before the folder goes
+        if not self.stop_writing(wait_s=EXPORT_STOP_WAIT_S):
+            log.warning("a closed session's export did not stop within %.0f s", EXPORT_STOP_WAIT_S)
         self.inference = None
         self.frames = None
         self.clip = None
@@ -573,7 +594,14 @@ class VideoController(TrackingActions):
         with slot.rendering:
             slot.files.clear("preview")  # the preview it replaces
             path = slot.files.path(f"{clip.stem}_{effect}_preview.mp4", "preview")
-            return write_preview(path, clip, frames.frame, effect, progress)
+            if not slot.exporting.locked():
+                slot.export_stop = threading.Event()  # a fresh one: an earlier Cancel does not stop this one
+            stop = slot.export_stop
+            try:
+                return write_preview(path, clip, frames.frame, effect, progress, stop)
+            except ExportCancelled:
+                slot.files.clear("preview")
+                raise
 
     def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
                progress: ProgressFn = no_progress) -> Tuple[List[str], str]:
@@ -596,16 +624,21 @@ class VideoController(TrackingActions):
             assert slot.clip is not None
             clip = self._clip_export(slot, snapshot=True)
             if not slot.exporting.acquire(blocking=False):  # released below, once the files are made
-                raise PromptError("An export of this clip is already running; wait for it to finish.")
+                raise PromptError("An export of this clip is already running; wait for it to finish "
+                                  "(or press Cancel).")
+            if not slot.rendering.locked():
+                slot.export_stop = threading.Event()  # a fresh one: an earlier Cancel does not stop this one
             slot.files.clear("export")  # made on demand: an earlier export is replaced
             paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}", "export") for suffix in
                                   (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
             return (slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version,
-                    st.prompts_version)
+                    st.prompts_version, slot.export_stop)
 
-        slot, key, clip, span, frames, paths, stale, version, prompts_version = self._run(sid, prepare)
+        slot, key, clip, span, frames, paths, stale, version, prompts_version, stop = self._run(sid, prepare)
         try:
-            result = make_exports(clip, span, frames.frame, key, paths, progress)
+            result = make_exports(clip, span, frames.frame, key, paths, progress, stop)
+        except ExportCancelled:
+            raise
         except Exception:
             if slot.clip_version != version:
                 raise PromptError("The video was replaced while its files were being made; "

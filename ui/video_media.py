@@ -218,14 +218,16 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
     )
 
 
-def iter_source_frames(span: SourceSpan) -> Iterator[np.ndarray]:
-    """The source frames of ``span`` (H x W x 3 uint8 at the file's own size), one at a
-    time: the file is decoded as it is consumed, never held in memory. Raises ``PromptError``
-    if the file cannot be read (it was read before, so this means it changed or vanished)."""
+def iter_source_frames(span: SourceSpan, size: Optional[Tuple[int, int]] = None) -> Iterator[np.ndarray]:
+    """The source frames of ``span`` (H x W x 3 uint8 at the file's own size, or scaled by
+    ffmpeg to ``size`` = (width, height)), one at a time: the file is decoded as it is
+    consumed, never held in memory. Raises ``PromptError`` if the file cannot be read (it
+    was read before, so this means it changed or vanished)."""
     if not os.path.isfile(span.path):
         raise PromptError("The uploaded video is no longer available; load it again to export.")
+    filters = [f"scale={int(size[0])}:{int(size[1])}:flags=area"] if size is not None else []
     try:
-        yield from iter_video_frames(span.path, span.fps, span.trim_s, max_frames=span.max_frames)
+        yield from iter_video_frames(span.path, span.fps, span.trim_s, filters=filters, max_frames=span.max_frames)
     except VideoLoadError as exc:
         raise _explain(exc, os.path.basename(span.path)) from None
 
