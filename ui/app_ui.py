@@ -28,6 +28,7 @@ from ui.image_tab import EverythingDefaults, ImageTab
 from ui.model_names import model_label
 from ui.model_registry import ModelRegistry, ModelUnavailableError
 from ui.model_selector import dropdown_update, model_dropdown
+from ui import run_folder
 from ui.input_errors import explain_input_errors
 from ui.session_limits import SessionBudget, SessionLimits
 from ui.sessions import SessionKeys, connection_of
@@ -125,6 +126,8 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
         budget = _session_budget(config, keys, tabs, demo)
         _wire_sessions(demo, keys, session_key, model, tabs, registry)
     explain_input_errors(demo)  # inputs Gradio cannot convert get a message, not "error: null"
+    every, age = config.cache_policy()
+    run_folder.current().start_sweeper(max_age_s=age, every_s=every)  # the app's own files age out too
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]

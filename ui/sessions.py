@@ -190,7 +190,8 @@ class SessionKeys:
 
 
 class SessionFiles:
-    """A temporary folder per session for downloads, removed with the session.
+    """A temporary folder per session for downloads, removed with the session; it lives in
+    the server run's folder (``ui.run_folder``), which also ages old files out.
 
     Files are grouped by ``kind`` (one subfolder each): ``clear(kind)`` deletes what an
     earlier export of that kind wrote, so replaced downloads do not pile up on disk.
@@ -205,7 +206,9 @@ class SessionFiles:
 
     def path(self, name: str, kind: str = "files") -> str:
         if self._dir is None or not os.path.isdir(self._dir):
-            self._dir = tempfile.mkdtemp(prefix="sam2_app_")
+            from ui import run_folder
+
+            self._dir = tempfile.mkdtemp(prefix="session-", dir=run_folder.current().sub("sessions"))
         sub = os.path.join(self._dir, kind)
         os.makedirs(sub, exist_ok=True)
         return os.path.join(sub, name)

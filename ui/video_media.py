@@ -240,7 +240,9 @@ class KeptFile:
         import shutil
         import tempfile
 
-        self._dir = tempfile.mkdtemp(prefix="sam2_source_")
+        from ui import run_folder
+
+        self._dir = tempfile.mkdtemp(prefix="source-", dir=run_folder.current().sub("sources"))
         self.path = os.path.join(self._dir, "source" + os.path.splitext(path)[1].lower())
         try:
             os.link(path, self.path)
