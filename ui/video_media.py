@@ -198,7 +198,11 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
         raise _explain(exc, name) from None
     probe = d.probe
     notes: List[str] = []
-    if d.fps_assumed:
+    header_fps = header_frame_rate(path) if d.fps_assumed else None
+    if header_fps:  # a rate the probe could not parse ("1k fps"): the file was read at d.fps by its timestamps
+        probe = probe._replace(fps=header_fps)
+        notes.append(f"frame rate reduced from {header_fps:g} to {d.fps:.4g} fps")
+    elif d.fps_assumed:
         notes.append(f"the frame rate is unknown; assumed {d.fps:g} fps")
     elif d.stride > 1:
         notes.append(f"frame rate reduced from {probe.fps:g} to {d.fps:.4g} fps (1 frame in {d.stride} kept)")
@@ -216,6 +220,28 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
         source=SourceSpan(path=path, width=probe.width, height=probe.height, fps=float(d.read_fps or d.fps),
                           stride=d.stride, num_processed=len(d.frames), trim_s=d.trim_s),
     )
+
+
+_HEADER_FPS = re.compile(r"Stream #.*?Video:.*?,\s*([0-9]+(?:\.[0-9]+)?)(k?)\s+fps")
+
+
+def header_frame_rate(path: str) -> Optional[float]:
+    """The frame rate a file's video stream header gives, as ffmpeg prints it ("29.97 fps",
+    "1k fps"; imageio-ffmpeg's probe reads no "k" rates), or None."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = _HEADER_FPS.search(done.stderr)
+    if match is None:
+        return None
+    fps = float(match.group(1)) * (1000.0 if match.group(2) else 1.0)
+    return fps if 0 < fps < 1e6 else None
 
 
 def iter_source_frames(span: SourceSpan, size: Optional[Tuple[int, int]] = None) -> Iterator[np.ndarray]:
