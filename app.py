@@ -14,9 +14,9 @@ import signal
 import sys
 from typing import List, Optional
 
-from ui import spaces  # noqa: F401 - must be imported before torch on ZeroGPU Spaces
-from ui.app_ui import AppConfig, build_demo, launch_options, make_registry
-from ui.model_names import model_ids
+from ui.common import spaces  # noqa: F401 - must be imported before torch on ZeroGPU Spaces
+from ui.page import AppConfig, build_demo, launch_options, make_registry
+from ui.models.names import model_ids
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,14 +55,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Everything this run writes goes under one folder, removed at exit (SIGTERM included)
     # and swept of earlier runs' leftovers now (ui.run_folder).
-    from ui import run_folder
+    from ui.common import run_folder
 
     run_folder.use_for_gradio(run_folder.current())
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
     from sam2.checkpoint import CheckpointError
-    from ui.model_registry import ModelUnavailableError
+    from ui.models.registry import ModelUnavailableError
 
     try:
         config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,

@@ -69,7 +69,7 @@ from typing import Any, Literal, Optional
 import gradio as gr
 
 from ui.canvas.events import EVENT_NAMES
-from ui.overlay import BACKGROUND_RGB, FOREGROUND_RGB, color_hex
+from ui.common.overlay import BACKGROUND_RGB, FOREGROUND_RGB, color_hex
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from ui.run_folder import LEGACY_AGE_S, ROOT_NAME, RunFolder, use_for_gradio
+from ui.common.run_folder import LEGACY_AGE_S, ROOT_NAME, RunFolder, use_for_gradio
 
 
 def _dead_pid() -> int:
@@ -67,8 +67,8 @@ def test_gradio_cache_goes_into_the_run_folder_unless_the_operator_chose_one(tmp
 
 
 def test_session_files_live_in_the_run_folder():
-    from ui import run_folder
-    from ui.sessions import SessionFiles
+    from ui.common import run_folder
+    from ui.common.sessions import SessionFiles
 
     files = SessionFiles()
     path = files.path("a.png", "export")

@@ -9,9 +9,9 @@ import threading
 import numpy as np
 import pytest
 
-from ui.object_size import array_bytes
-from ui.session_limits import (MB, Connections, SessionBudget, SessionLimits, ServerBusyError, client_address)
-from ui.sessions import SessionKeys, SessionStore
+from ui.common.object_size import array_bytes
+from ui.common.session_limits import (MB, Connections, SessionBudget, SessionLimits, ServerBusyError, client_address)
+from ui.common.sessions import SessionKeys, SessionStore
 
 
 class Clock:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from sam2.find import DetectorUnavailableError
-from ui.find import Finder
-from ui.image_controller import ImageController
-from ui.image_find import ImageFind
-from ui.model_registry import ModelUnavailableError
+from ui.find.finder import Finder
+from ui.image.controller import ImageController
+from ui.image.find import ImageFind
+from ui.models.registry import ModelUnavailableError
 
 
 class CountingEngine:

@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import ui.video_export_run as export_run
-from ui.video_controller import VideoController
-from ui.video_export_run import ExportCancelled, export_size
-from ui.video_media import VideoLimits
+import ui.video.export_run as export_run
+from ui.video.controller import VideoController
+from ui.video.export_run import ExportCancelled, export_size
+from ui.video.media import VideoLimits
 
 TINY = "facebook/sam2.1-hiera-tiny"
 LIMITS = VideoLimits(max_seconds=5, max_frames=40, max_fps=20, max_short_side=64, max_long_side=96)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from ui.video_media import VideoLimits, decode_clip, header_frame_rate
+from ui.video.media import VideoLimits, decode_clip, header_frame_rate
 
 
 def test_a_1000_fps_clip_is_reported_with_its_rate(tmp_path):
