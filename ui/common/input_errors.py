@@ -26,7 +26,7 @@ _TAKES = {
     "file": 'an uploaded file: {"path": <the path /gradio_api/upload returned>, "meta": {"_type": '
             '"gradio.FileData"}} (with gradio_client: handle_file(path))',
     "video": 'an uploaded video: {"video": {"path": ..., "meta": {"_type": "gradio.FileData"}}} '
-             "(with gradio_client: {\"video\": handle_file(path)})",
+             "(with gradio_client: handle_file(path))",
     "image": 'an uploaded image: {"path": ..., "meta": {"_type": "gradio.FileData"}} '
              "(with gradio_client: handle_file(path))",
     "number": "a number",

@@ -77,6 +77,11 @@ def _digits(value: int) -> int:
         return int(abs(value).bit_length() * 0.30102999566398120) + 1
 
 
+def shown(value: object) -> str:
+    """``value`` as a message shows it: short ("a 401-digit number" for a huge integer)."""
+    return _show(value)
+
+
 def _show(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and _too_large(value):
         return f"a {_digits(value)}-digit number"
