@@ -17,7 +17,10 @@ uses) and enforces ``SessionLimits``:
   and whatever they hold goes after ``unconnected_idle_s`` of idleness (also the state Gradio
   keeps for such a connection), instead of after the 30-minute idle time;
 * "idle" means no event of the session is running and no background work (tracking, an
-  export, segment everything) is going on, and its last event ended ``min_idle_s`` ago;
+  export, segment everything) is going on, and its last event ended ``min_idle_s`` ago
+  (``open_min_idle_s`` for a session whose page or client is still connected: its next
+  request may be waiting in the queue); the order is: never connected, then closed pages,
+  then open ones, least recently used first;
 * when nothing can be dropped, the request is answered ``ServerBusyError`` ("The server is
   busy: ..."), a ``PromptError``, so the page and API clients get it as a status message.
 
@@ -63,6 +66,7 @@ class SessionLimits:
     max_per_client: int = 8
     unconnected_idle_s: float = 120.0
     min_idle_s: float = 5.0
+    open_min_idle_s: float = 120.0
 
     def __post_init__(self) -> None:
         if self.memory_bytes < 64 * MB or self.max_sessions < 1 or self.max_per_client < 1 \
@@ -156,6 +160,12 @@ class Connections:
                 entry.open_streams = max(0, entry.open_streams - 1)
                 entry.seen = self._clock()
 
+    def is_open(self, session_hash: Optional[str]) -> bool:
+        """Whether a heartbeat stream of ``session_hash`` is open now."""
+        with self._lock:
+            entry = self._by_hash.get(session_hash or "")
+            return entry is not None and entry.open_streams > 0
+
     def ever_connected(self, session_hash: Optional[str]) -> bool:
         with self._lock:
             entry = self._by_hash.get(session_hash or "")
@@ -234,6 +244,7 @@ class SessionInfo:
     busy: bool
     connected: bool
     address: Optional[str]
+    open: bool = False  # a page or client of it is connected now
 
 
 class SessionBudget:
@@ -281,7 +292,8 @@ class SessionBudget:
                     hashes = self._hashes(key)
                     connected = any(self.connections.ever_connected(h) for h in hashes)
                     address = next((a for a in (self.connections.address(h) for h in hashes) if a), None)
-                    out[key] = SessionInfo(key, last_used, busy, connected, address)
+                    is_open = any(self.connections.is_open(h) for h in hashes)
+                    out[key] = SessionInfo(key, last_used, busy, connected, address, is_open)
                 else:
                     info.last_used = max(info.last_used, last_used)
                     info.busy = info.busy or busy
@@ -300,9 +312,10 @@ class SessionBudget:
                    address: Optional[str] = None) -> List[SessionInfo]:
         now = self._clock()
         out = [i for i in infos.values() if i.key != protect and not i.busy
-               and now - i.last_used >= self.limits.min_idle_s and (address is None or i.address == address)]
-        # never-connected sessions first, then the least recently used
-        out.sort(key=lambda i: (i.connected, i.last_used))
+               and now - i.last_used >= (self.limits.open_min_idle_s if i.open else self.limits.min_idle_s)
+               and (address is None or i.address == address)]
+        # never-connected sessions first, then closed pages, then open ones; least recently used first
+        out.sort(key=lambda i: (i.connected, i.open, i.last_used))
         return out
 
     def drop(self, key: str, why: str) -> bool:

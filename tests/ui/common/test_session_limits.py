@@ -62,7 +62,8 @@ def _use(store, clock, key, mb=0, conns=None, address=None, connected=False):
 
 
 def test_session_count_drops_never_connected_then_least_recent_then_refuses():
-    clock, conns, budget, (store,) = _setup(SessionLimits(max_sessions=3, max_per_client=10, min_idle_s=0))
+    clock, conns, budget, (store,) = _setup(SessionLimits(max_sessions=3, max_per_client=10, min_idle_s=0,
+                                                                open_min_idle_s=0))
     _use(store, clock, "page-old", conns=conns, address="1.1.1.1", connected=True)
     _use(store, clock, "api-raw", conns=conns, address="2.2.2.2")  # no heartbeat
     _use(store, clock, "page-new", conns=conns, address="3.3.3.3", connected=True)
@@ -94,7 +95,8 @@ def test_per_client_bound_drops_that_clients_oldest_idle_session():
 
 def test_memory_budget_drops_idle_sessions_across_stores_and_keeps_busy_ones():
     clock, conns, budget, (images, videos) = _setup(
-        SessionLimits(memory_bytes=100 * MB, max_sessions=50, max_per_client=50, min_idle_s=0), stores=2)
+        SessionLimits(memory_bytes=100 * MB, max_sessions=50, max_per_client=50, min_idle_s=0, open_min_idle_s=0),
+        stores=2)
     _use(images, clock, "s1", mb=30, conns=conns, connected=True)
     _use(videos, clock, "s1", mb=20, conns=conns, connected=True)  # one session, two stores
     _use(videos, clock, "s2", mb=30, conns=conns, connected=True)
@@ -109,14 +111,23 @@ def test_memory_budget_drops_idle_sessions_across_stores_and_keeps_busy_ones():
     assert budget.usage() <= 100 * MB
 
 
-def test_recently_used_sessions_are_not_dropped():
-    clock, conns, budget, (store,) = _setup(SessionLimits(max_sessions=1, max_per_client=9, min_idle_s=30))
-    _use(store, clock, "a", conns=conns, connected=True)
+def test_recently_used_sessions_are_not_dropped_and_open_ones_least_of_all():
+    clock, conns, budget, (store,) = _setup(SessionLimits(max_sessions=2, max_per_client=9, min_idle_s=30,
+                                                          open_min_idle_s=120))
+    _use(store, clock, "open", conns=conns, connected=True)  # its client is still connected
+    _use(store, clock, "closed", conns=conns, connected=True)
+    conns.closed("closed")  # its page went away (kept for a reload)
     with pytest.raises(ServerBusyError):
-        _use(store, clock, "b", conns=conns, connected=True)  # "a" was used 10 s ago
+        _use(store, clock, "b", conns=conns, connected=True)  # "closed" was used 10 s ago
     clock.t += 30
-    _use(store, clock, "b", conns=conns, connected=True)
-    assert "a" not in store
+    _use(store, clock, "c", conns=conns, connected=True)
+    assert "closed" not in store and "open" in store  # the closed page's session went first
+    clock.t += 30  # "open" idle 80 s: still protected (its next request may be in the queue)
+    with pytest.raises(ServerBusyError):
+        _use(store, clock, "d", conns=conns, connected=True)
+    clock.t += 60
+    _use(store, clock, "d", conns=conns, connected=True)
+    assert "open" not in store
 
 
 def test_unconnected_sessions_and_gradio_state_age_out_quickly():
