@@ -18,8 +18,9 @@ uses) and enforces ``SessionLimits``:
   keeps for such a connection), instead of after the 30-minute idle time;
 * "idle" means no event of the session is running and no background work (tracking, an
   export, segment everything) is going on, and its last event ended ``min_idle_s`` ago
-  (``open_min_idle_s`` for a session whose page or client is still connected: its next
-  request may be waiting in the queue); the order is: never connected, then closed pages,
+  (``open_min_idle_s``, 10 minutes, for a session whose page or client is still connected:
+  its next request may be waiting in a long queue, and a user who is there must not lose
+  their work to newcomers, who are told the server is busy instead); the order is: never connected, then closed pages,
   then open ones, least recently used first;
 * when nothing can be dropped, the request is answered ``ServerBusyError`` ("The server is
   busy: ..."), a ``PromptError``, so the page and API clients get it as a status message.
@@ -66,7 +67,7 @@ class SessionLimits:
     max_per_client: int = 8
     unconnected_idle_s: float = 120.0
     min_idle_s: float = 5.0
-    open_min_idle_s: float = 120.0
+    open_min_idle_s: float = 600.0
 
     def __post_init__(self) -> None:
         if self.memory_bytes < 64 * MB or self.max_sessions < 1 or self.max_per_client < 1 \

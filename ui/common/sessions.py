@@ -422,10 +422,10 @@ class SessionStore(Generic[T]):
             for key, entry in list(self._entries.items()):
                 if now - entry.last_used <= self._max_idle_s:
                     continue
-                # A session in the middle of an event is not idle, whatever its timestamp.
-                if not entry.lock.acquire(blocking=False):
+                # A session in the middle of an event, or with background work going
+                # (tracking, an export), is not idle, whatever its timestamp.
+                if self._busy(entry):
                     continue
-                entry.lock.release()
                 del self._entries[key]
                 dropped.append(entry)
                 keys.append(key)
