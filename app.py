@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import List, Optional
 
@@ -52,6 +53,12 @@ def one_line(text: str, limit: int = 600) -> str:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Everything this run writes goes under one folder, removed at exit (SIGTERM included)
+    # and swept of earlier runs' leftovers now (ui.run_folder).
+    from ui.common import run_folder
+
+    run_folder.use_for_gradio(run_folder.current())
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
     from sam2.checkpoint import CheckpointError

@@ -43,6 +43,9 @@ View = Any
 #: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
 #: message: their full-resolution masks and logits would need gigabytes per click.
 MAX_IMAGE_PIXELS = 40_000_000
+#: What an image session holds besides its picture (embedding, logits, thumbnails): bytes
+#: asked of the session budget (``ui.session_limits``) when a picture is loaded.
+IMAGE_SESSION_OVERHEAD = 32 * 1024 * 1024
 
 
 #: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
@@ -133,6 +136,8 @@ class ImageController(SessionController[ImageSlot]):
     def load(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> View:
         """Load a new picture (path, bytes, PIL image or array); its objects start empty."""
         image, file_name = read_image(source)
+        # the picture, its display copy and candidate masks, and the embedding to come
+        self.sessions.reserve(sid, 2 * image.nbytes + IMAGE_SESSION_OVERHEAD)
 
         def act(slot: ImageSlot) -> View:
             slot.state.load(image, name or file_name, overlay.make_display(image))

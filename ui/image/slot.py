@@ -22,6 +22,10 @@ class ImageSlot:
     everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
     shown: Any = None  # what the page's canvas already has (``ui.image.view.CanvasShown``)
 
+    def busy(self) -> bool:
+        """Background work is going ("segment everything"): not a session to drop for room."""
+        return self.everything_job is not None and not self.everything_job.finished.is_set()
+
     def release(self) -> None:
         """The session ends (tab closed, idle): stop its work and delete its files."""
         if self.everything_job is not None:

@@ -47,7 +47,7 @@ from ui.common.inputs import number, whole_number
 from ui.image.api import EVERYTHING_GROUP, wire_api
 from ui.image.find import ImageFind
 from ui.tabkit.model_dropdown import dropdown_update
-from ui.tabkit.numbers import NumberBox, NumberSlider
+from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
 from ui.common.overlay import MAX_DISPLAY_SIDE
 from ui.common.sessions import connection_of, restore_tab
 from sam2.find import DEFAULT_THRESHOLD
@@ -155,7 +155,7 @@ class ImageTab:
                 if examples:
                     gr.Examples(examples=[[p] for p in examples], inputs=[self.upload], cache_examples=False,
                                 label="Examples (drawn by examples/make_examples.py)", examples_per_page=8)
-                self.objects = gr.Radio([("Object 1 (empty)", 0)], value=0, label="Objects ([ ] or Tab)",
+                self.objects = ChoiceRadio([("Object 1 (empty)", 0)], value=0, label="Objects ([ ] or Tab)",
                                         elem_id="image-objects")
                 with gr.Group():
                     self.export_btn = gr.Button("Prepare downloads", variant="primary", elem_id="image-export")
@@ -190,7 +190,7 @@ class ImageTab:
             self.api = gr.Button("api", elem_id="image-api")
             self.overlay = gr.Image(label="Overlay", type="numpy", format="jpeg", interactive=False)
             self.gallery = gr.Gallery(label="Candidate masks", interactive=False)
-            self.candidate = gr.Radio(CANDIDATE_CHOICES, value=None, label="Mask used")
+            self.candidate = ChoiceRadio(CANDIDATE_CHOICES, value=None, label="Mask used")
             self.everything_canvas = gr.Image(label="All masks", type="numpy", format="jpeg", interactive=False)
         self._wire()
 
@@ -467,7 +467,7 @@ class ImageTab:
             @guarded(self.status)
             def find_boxes_file(file: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
                 if not file:
-                    return {}  # the file was removed from the box
+                    raise UserError("Upload a COCO detections .json or a YOLO .txt file first.")
                 return render(finder.from_file(connection_of(request), file, progress=progress_adapter(progress)))
 
             return find, find_boxes_file

@@ -30,7 +30,7 @@ from ui.common.progress import progress_adapter
 from ui.models.registry import ModelRegistry
 from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.sessions import connection_of, restore_tab
-from ui.tabkit.numbers import NumberBox, NumberSlider
+from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
 from ui.video.api import PROMPT_GROUP, SEEK_GROUP, sync_canvas_after, wire_api
 from ui.video.controller import VideoController
 from ui.video.view import VideoView
@@ -126,7 +126,7 @@ class VideoTab:
                     gr.Examples(examples=[[p] for p in examples], inputs=[self.upload], cache_examples=False,
                                 label="Examples (drawn by examples/make_example_video.py)", elem_id="video-examples")
                 gr.Markdown(f"Limits: {limits.describe()}.")
-                self.objects = gr.Radio([], value=None, label="Objects (click to select)",
+                self.objects = ChoiceRadio([], value=None, label="Objects (click to select)",
                                         elem_id="video-objects")
                 self.legend = gr.HTML(elem_id="video-legend")
                 with gr.Row(equal_height=True):

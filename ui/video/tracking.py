@@ -119,16 +119,22 @@ class TrackingActions:
             time.sleep(poll_s)
 
     def cancel(self, sid: Optional[str], wait_s: float = 120.0) -> VideoView:
-        """Stop a running tracking job after the frame in progress; its results are kept."""
+        """Stop a running tracking job after the frame in progress (its results are kept),
+        and a running export or preview before its next frame (its files are removed)."""
         entry = self.sessions.get(sid)
         job = entry.state.job
         if job is not None:
             job.cancel(wait_s)
+        writing = entry.state.exporting.locked() or entry.state.rendering.locked()
+        if writing:  # Cancel also stops an export (or preview) of this session, after its frame
+            entry.state.stop_writing()
 
         def act(slot: VideoSlot) -> VideoView:
             slot.track_pending = False  # a run still queued behind other tabs is withdrawn
             if slot.clip is None:
                 return self._empty_view(slot)
+            if writing:
+                return self._view(slot, slot.state.last_frame, "Cancelled the export: no files were made.")
             note = slot.last_run if job is not None else " ".join(
                 x for x in ("No tracking is running.", slot.last_run) if x)
             return self._view(slot, slot.state.last_frame, note)
