@@ -16,6 +16,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from ui.packed_mask import mask_area_box
+
 
 @dataclass(frozen=True)
 class ExportedMask:
@@ -110,6 +112,20 @@ def write_cutout_png(image: np.ndarray, mask: np.ndarray, path: str) -> str:
     return path
 
 
+def coco_bbox(mask: np.ndarray) -> List[int]:
+    """COCO ``[x, y, width, height]`` of a mask, as ``pycocotools.mask.toBbox`` gives it: the
+    width counts pixels (a mask spanning columns 3..7 is 5 wide; an empty mask is all zeros).
+
+    Not SAM's ``batched_mask_to_box`` + ``box_xyxy_to_xywh``: those keep the reference's
+    inclusive ends (``x1 - x0``, one pixel short), which the automatic mask generator's own
+    ``bbox`` records must keep for parity, but a COCO file must not."""
+    _, box = mask_area_box(np.asarray(mask, dtype=bool))
+    if box is None:
+        return [0, 0, 0, 0]
+    x0, y0, x1, y1 = box
+    return [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
+
+
 def coco_document(
     items: Sequence[ExportedMask], image_hw: Tuple[int, int], file_name: str = "image.png"
 ) -> Dict[str, Any]:
@@ -122,13 +138,7 @@ def coco_document(
 
     from sam2.find import coco_categories
 
-    from sam2.utils.amg import (
-        area_from_rle,
-        batched_mask_to_box,
-        box_xyxy_to_xywh,
-        coco_encode_rle,
-        mask_to_rle_pytorch,
-    )
+    from sam2.utils.amg import area_from_rle, coco_encode_rle, mask_to_rle_pytorch
 
     h, w = int(image_hw[0]), int(image_hw[1])
     annotations: List[Dict[str, Any]] = []
@@ -136,7 +146,7 @@ def coco_document(
     if items:
         stack = torch.from_numpy(np.stack([_check_mask(it.mask, (h, w)) for it in items]))
         rles = mask_to_rle_pytorch(stack)
-        boxes = box_xyxy_to_xywh(batched_mask_to_box(stack)).tolist()
+        boxes = [coco_bbox(it.mask) for it in items]
         for idx, (it, rle, bbox) in enumerate(zip(items, rles, boxes), start=1):
             ann: Dict[str, Any] = {
                 "id": idx,
@@ -145,7 +155,7 @@ def coco_document(
                 "label": it.label,
                 "segmentation": coco_encode_rle(rle),
                 "area": int(area_from_rle(rle)),
-                "bbox": [int(v) for v in bbox],
+                "bbox": bbox,
                 "iscrowd": 0,
             }
             if it.predicted_iou is not None:
