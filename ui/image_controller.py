@@ -26,7 +26,7 @@ from ui.image_engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image_state import ImageObject, ImageSession, Prediction, PromptSet
 from ui.image_view import ApiRenderer, canvas_id
 from ui.progress import ProgressFn, no_progress
-from ui.prompts import PromptError
+from ui.prompts import Notice, PromptError
 from ui.inputs import number, whole_number
 from ui.model_names import model_label
 from ui.model_registry import ModelUnavailableError
@@ -469,7 +469,7 @@ class ImageController:
         try:
             yield from job.watch(tick)
         except GenerationCancelled:
-            raise PromptError(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
+            raise Notice(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
         if job.result is None:
             raise PromptError("Another image was loaded while segment everything ran; run it again.")
         yield job.result

@@ -19,6 +19,11 @@ class PromptError(ValueError):
     """A prompt or input the app cannot use; the message is shown to the user as is."""
 
 
+class Notice(PromptError):
+    """Not a mistake: the outcome of what the user asked for (a Cancel) that ends the action
+    early. Shown as information (``gr.Info``), not as a warning."""
+
+
 class PointsAndBox:
     """Mixin for prompt dataclasses with ``points`` (tuple of ``Point``) and ``box``."""
 
