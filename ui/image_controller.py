@@ -25,7 +25,7 @@ from ui.background_job import BackgroundJob
 from ui.image_engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image_state import ImageObject, ImageSession, Prediction, PromptSet
 from ui.image_view import ApiRenderer, canvas_id
-from ui.progress import ProgressFn, no_progress
+from ui.progress import ProgressFn, TimeLeft, no_progress
 from ui.prompts import Notice, PromptError
 from ui.inputs import number, whole_number
 from ui.model_names import model_label
@@ -460,9 +460,12 @@ class ImageController:
         if note:
             progress(None, note)
 
+        left = TimeLeft()
+
         def tick(j: BackgroundJob) -> None:
             if j.total:
-                progress(j.done / j.total, f"Segment everything: batch {j.done} of {j.total}")
+                progress(j.done / j.total,
+                         f"Segment everything: batch {j.done} of {j.total}{left.text(j.done, j.total)}")
             else:
                 progress(None, "Segment everything: encoding the image...")
 

@@ -73,3 +73,20 @@ def test_cancelling_segment_everything_ends_with_a_notice():
     with pytest.raises(Notice, match="cancelled after"):
         for _ in run:
             pass
+
+
+def test_segment_everything_progress_says_the_time_left():
+    said = []
+    c = ImageController(_SlowEngine())
+    c.load_image("s", np.zeros((16, 16, 3), np.uint8), name="x.png")
+    run = c.everything("s", EverythingParams(points_per_side=4), lambda f, text: said.append(text))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any("left" in t for t in said):
+        next(run)
+    c.cancel_everything("s")
+    with pytest.raises(Notice):
+        for _ in run:
+            pass
+    estimate = [t for t in said if "left" in t]
+    assert estimate and "Segment everything: batch" in estimate[0]
+    assert estimate[0].split("about ")[1].split()[1] in ("s", "min")  # 1000 batches of 20 ms: ~20 s
