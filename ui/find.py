@@ -105,13 +105,16 @@ def query_labels(text: Optional[str]) -> Tuple[str, ...]:
 def plural(label: str, count: int) -> str:
     """``label`` for ``count`` things: "1 car", "2 cars", "2 people", "3 buses", "2 traffic lights".
 
-    A label typed in the plural ("cars") is kept as typed.
+    A label typed in the plural ("cars") is kept as typed. A label that ends in a number, such
+    as a box file's "category 1" or "class 3", is a name, not a noun: "2 of category 1".
     """
     if count == 1:
         return label
     words = label.split(" ")
     last = words[-1]
     low = last.lower()
+    if low[:1].isdigit():
+        return f"of {label}"
     if low in _IRREGULAR:
         last = _IRREGULAR[low]
     elif low in _UNCHANGED or (low.endswith("s") and not low.endswith(("ss", "us", "is"))):

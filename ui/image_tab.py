@@ -23,7 +23,7 @@ loaded by ``/load_image`` stays for the following calls):
   settings above the server's budget are reduced (the status says so)
 * ``/cancel_everything``: stops this session's segment everything within a batch
 * ``/find(query, threshold)``: "car, person" -> one object per box found (label and score
-  kept on it); ``/find_boxes_file(file)``: the same from a COCO detections ``.json`` or a
+  kept on it); ``/find_boxes_file(file, threshold)``: the same from a COCO detections ``.json`` or a
   YOLO ``.txt`` (class numbers as labels)
 """
 
@@ -465,10 +465,12 @@ class ImageTab:
                 return render(finder.find(connection_of(request), query, threshold, progress_adapter(progress)))
 
             @guarded(self.status)
-            def find_boxes_file(file: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            def find_boxes_file(file: Optional[str], threshold: float, request: gr.Request,
+                                progress=gr.Progress(track_tqdm=True)):
                 if not file:
                     return {}  # the file was removed from the box
-                return render(finder.from_file(connection_of(request), file, progress=progress_adapter(progress)))
+                return render(finder.from_file(connection_of(request), file, threshold,
+                                               progress=progress_adapter(progress)))
 
             return find, find_boxes_file
 
@@ -477,12 +479,15 @@ class ImageTab:
         find.__name__, find_boxes_file.__name__ = "page_find", "page_find_boxes_file"
         gr.on([self.find_btn.click, self.find_text.submit], find, [self.find_text, self.find_threshold],
               self._page_outputs(), api_visibility="private", **prompt_kw)
-        self.find_file.upload(find_boxes_file, [self.find_file], self._page_outputs(), api_visibility="private",
+        # A file's boxes obey the same score threshold slider as the detector's.
+        self.find_file.upload(find_boxes_file, [self.find_file, self.find_threshold], self._page_outputs(),
+                              api_visibility="private",
                               **prompt_kw)
         # The API: as before.
         find, find_boxes_file = wire(self.find, self.render_api, self.api_outputs())
         self.api.click(find, [self.find_text, self.find_threshold], self.api_outputs(), api_name="find", **prompt_kw)
-        self.api.click(find_boxes_file, [self.find_file], self.api_outputs(), api_name="find_boxes_file",
+        self.api.click(find_boxes_file, [self.find_file, self.find_threshold], self.api_outputs(),
+                       api_name="find_boxes_file",
                        **prompt_kw)
 
     def _wire_stale_downloads(self) -> None:
