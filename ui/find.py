@@ -41,6 +41,7 @@ then runs inside a ``spaces.GPU`` function (``ui.find_runner``), which encodes t
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -70,6 +71,22 @@ from ui.model_registry import ModelUnavailableError
 
 #: Environment variable naming the detector (a Hub id or a local folder).
 DETECTOR_ENV = "SAM2_FIND_DETECTOR"
+
+log = logging.getLogger("sam2.app")
+
+
+def detector_problem(name: str, detail: str) -> str:
+    """The page's one sentence for a detector that cannot be loaded, with the fix a user (or
+    whoever runs the server) can apply; ``detail`` (the library's full text, with paths and
+    the underlying exception) goes to the server log instead."""
+    short = os.path.basename(name.rstrip("/\\")) or name
+    if detail.startswith("could not get the detector"):
+        return (f"Find is unavailable: its detector ({short}) could not be downloaded here (offline); "
+                f"upload a box file instead, or restart the app with {DETECTOR_ENV} set to a local copy.")
+    if detail.startswith("detector folder not found"):
+        return (f"Find is unavailable: detector folder not found ({short}); set {DETECTOR_ENV} to a folder "
+                "with config.json and model.safetensors.")
+    return f"Find is unavailable: the detector {short} could not be loaded (details are in the server log)."
 
 # Plurals that English does not form with -s/-es, for the count summary.
 _IRREGULAR = {
@@ -105,16 +122,14 @@ def query_labels(text: Optional[str]) -> Tuple[str, ...]:
 def plural(label: str, count: int) -> str:
     """``label`` for ``count`` things: "1 car", "2 cars", "2 people", "3 buses", "2 traffic lights".
 
-    A label typed in the plural ("cars") is kept as typed. A label that ends in a number, such
-    as a box file's "category 1" or "class 3", is a name, not a noun: "2 of category 1".
+    A label typed in the plural ("cars") is kept as typed, and so is a numbered label (see
+    ``numbered``).
     """
-    if count == 1:
+    if count == 1 or numbered(label):
         return label
     words = label.split(" ")
     last = words[-1]
     low = last.lower()
-    if low[:1].isdigit():
-        return f"of {label}"
     if low in _IRREGULAR:
         last = _IRREGULAR[low]
     elif low in _UNCHANGED or (low.endswith("s") and not low.endswith(("ss", "us", "is"))):
@@ -128,13 +143,24 @@ def plural(label: str, count: int) -> str:
     return " ".join(words[:-1] + [last])
 
 
+def numbered(label: str) -> bool:
+    """A label that ends in a number, such as a box file's "category 1" or "class 3", is a
+    name, not a noun: it is counted as "2 of category 1", never "2 category 1s"."""
+    return label.rsplit(" ", 1)[-1][:1].isdigit()
+
+
+def counted(label: str, count: int) -> str:
+    """ "7 cars", "1 person", "2 of category 1"."""
+    return f"{count} of {label}" if numbered(label) else f"{count} {plural(label, count)}"
+
+
 def count_summary(counts: Dict[str, int]) -> str:
     """ "7 cars, 2 people": labels with at least one object, most first (ties: given order)."""
     found = [(label, n) for label, n in counts.items() if n > 0]
     if not found:
         return "nothing found"
     order = sorted(range(len(found)), key=lambda i: -found[i][1])
-    return ", ".join(f"{found[i][1]} {plural(found[i][0], found[i][1])}" for i in order)
+    return ", ".join(counted(*found[i]) for i in order)
 
 
 def _counts(labels: Sequence[str], kept: Sequence[Detection]) -> Dict[str, int]:
@@ -242,7 +268,8 @@ class Finder:
 
                     self._detector = load_detector(self.name, device=self.device, short_side=self.short_side)
                 except DetectorUnavailableError as exc:
-                    self._error = f"Find is unavailable: {exc}"
+                    log.warning("Find: the detector %s cannot be loaded: %s", self.name, exc)
+                    self._error = detector_problem(self.name, str(exc))
                     raise ModelUnavailableError(self._error) from None
         return self._detector
 

@@ -50,7 +50,8 @@ def test_numbered_labels_are_counted_as_names(predictor, tmp_path):
     out = boxes_from_file(predictor, IMAGE, _file(tmp_path, [0.9, 0.8], names=False), 0.3)
     assert "category 1s" not in out.message
     assert "Found 2 of category 1" in out.message
-    assert plural("class 3", 1) == "class 3"
+    assert plural("class 3", 1) == plural("class 3", 2) == "class 3"
+    assert count_summary({"class 3": 1}) == "1 of class 3"
     assert count_summary({"category 1": 2, "car": 3}) == "3 cars, 2 of category 1"
 
 
