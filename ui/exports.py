@@ -87,18 +87,49 @@ def label_image(labels: np.ndarray) -> Image.Image:
     return img
 
 
-def write_label_png(masks: Sequence[np.ndarray], path: str) -> str:
-    """Palette PNG where pixel value k (1..255) means "object k" (DAVIS colours, 0 black);
-    later objects win where masks overlap."""
+def label_values(masks: Sequence[np.ndarray], values: Optional[Sequence[int]] = None) -> np.ndarray:
+    """H x W uint8: pixel value ``values[i]`` (default ``i + 1``) where mask ``i`` is, 0 elsewhere.
+
+    Where masks overlap, the one listed later wins: the canvas draws the objects in list
+    order, each over the ones before, so the label map says what the picture shows on top."""
     if not masks:
         raise ValueError("no masks to write")
-    if len(masks) > 255:
-        raise ValueError(f"a label PNG holds at most 255 objects, got {len(masks)}")
+    values = list(range(1, len(masks) + 1)) if values is None else [int(v) for v in values]
+    if len(values) != len(masks) or not all(1 <= v <= 255 for v in values):
+        raise ValueError(f"a label PNG needs one value in 1..255 per mask, got {values[:8]} for {len(masks)} masks")
     hw = np.asarray(masks[0]).shape
     labels = np.zeros(hw, dtype=np.uint8)
-    for k, m in enumerate(masks, start=1):
-        labels[_check_mask(m, hw)] = k
-    label_image(labels).save(path, format="PNG")
+    for v, m in zip(values, masks):
+        labels[_check_mask(m, hw)] = v
+    return labels
+
+
+def write_label_png(masks: Sequence[np.ndarray], path: str, values: Optional[Sequence[int]] = None) -> str:
+    """Palette PNG of ``label_values`` (DAVIS colours, 0 black): pixel value k means the
+    object numbered k (by default the k-th mask); later objects win where masks overlap."""
+    label_image(label_values(masks, values)).save(path, format="PNG")
+    return path
+
+
+def name_slug(name: str, default: str = "object") -> str:
+    """A file-name-safe form of an object name (``"box/thing"`` -> ``"box_thing"``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name or "").strip("._")[:40] or default
+
+
+def write_object_masks_zip(objects: Sequence[Tuple[int, str, np.ndarray]], path: str) -> str:
+    """One 0/255 PNG per object, ``objects/<number>_<name>.png`` (the video zip's layout for a
+    single picture), from (number, name, H x W mask) triples; stored, not deflated (PNGs
+    are compressed already)."""
+    import io
+    import zipfile
+
+    if not objects:
+        raise ValueError("no masks to write")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for number, name, mask in objects:
+            buf = io.BytesIO()
+            Image.fromarray(_check_mask(mask).astype(np.uint8) * 255, mode="L").save(buf, format="PNG")
+            zf.writestr(f"objects/{int(number):03d}_{name_slug(name)}.png", buf.getvalue())
     return path
 
 

@@ -336,6 +336,17 @@ class ImageController:
 
         return self._run(sid, act)
 
+    def rename_object(self, sid: Optional[str], name: str, index: Optional[int] = None) -> View:
+        """Name the selected object (or object ``index``, 0-based); exports use the name."""
+        i = None if index is None else whole_number(index, "object index")
+
+        def act(slot: _ImageSlot) -> View:
+            slot.state.require_image()
+            obj = slot.state.rename_object(name, i)
+            return self._view(slot, note=f"Renamed to {obj.name}.")
+
+        return self._run(sid, act)
+
     def remove_object(self, sid: Optional[str], index: Optional[int] = None,
                       canvas_object: Optional[int] = None) -> View:
         """Delete the selected object (or object ``index``, or the canvas's ``canvas_object`` id,

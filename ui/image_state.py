@@ -29,6 +29,9 @@ MIN_BOX_SIDE = 2.0
 #: Objects one image session may hold (each keeps a packed full-size mask and its logits).
 MAX_OBJECTS = 20
 
+#: Longest object name kept (the video tab keeps the same).
+MAX_NAME_LENGTH = 40
+
 
 @dataclass(frozen=True)
 class PromptSet(PointsAndBox):
@@ -96,11 +99,19 @@ class ImageObject:
     chosen_before_aside: Optional[int] = None  # candidate index before ``set_aside``
     label: Optional[str] = None  # what "Find" (or a box file) called it; None: clicked by hand
     score: Optional[float] = None  # the detector's (or file's) confidence for ``label``
+    given_name: Optional[str] = None  # the user's name for it (Rename); None: the default below
+
+    @property
+    def number(self) -> int:
+        """The object's number: "Object 3" is 3, its canvas id and its value in the label PNG."""
+        return self.color_index + 1
 
     @property
     def name(self) -> str:
-        """ "Object 3", or "Object 3: car 0.92" for an object that Find made."""
-        base = f"Object {self.color_index + 1}"
+        """The user's name, else "Object 3", or "Object 3: car 0.92" for an object that Find made."""
+        if self.given_name:
+            return self.given_name
+        base = f"Object {self.number}"
         if not self.label:
             return base
         return f"{base}: {self.label}" + (f" {self.score:.2f}" if self.score is not None else "")
@@ -255,6 +266,18 @@ class ImageSession:
         """Bytes of masks and logits the session's objects keep (the image not counted)."""
         everything = self.everything.masks.nbytes if self.everything is not None else 0
         return sum(o.nbytes for o in self.objects) + everything
+
+    def rename_object(self, name: str, index: Optional[int] = None) -> ImageObject:
+        """Name the active object (or object ``index``): the list, the status line and the
+        exports use it. Spaces are tidied, 40 characters at most; an empty name is refused."""
+        i = self.active if index is None else index
+        if not 0 <= i < len(self.objects):
+            raise PromptError(f"There is no object number {i + 1}.")
+        clean = " ".join(str(name or "").split())[:MAX_NAME_LENGTH]
+        if not clean:
+            raise PromptError("An object name cannot be empty: type one, then press Rename.")
+        self.objects[i].given_name = clean
+        return self.objects[i]
 
     def remove_object(self) -> None:
         """Delete the active object (the last one left is emptied instead)."""

@@ -16,8 +16,8 @@ loaded by ``/load_image`` stays for the following calls):
 * ``/load_image(image)``, ``/set_model(model)``
 * ``/add_point(x, y, foreground)`` and ``/add_box(x0, y0, x1, y1)`` in original-image pixels
 * ``/undo``, ``/clear``, ``/refine``, ``/pick_candidate(index)``, ``/new_object``,
-  ``/select_object(index)``, ``/remove_object``
-* ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, (label PNG)]
+  ``/select_object(index)``, ``/remove_object``, ``/rename_object(name)`` (the selected one)
+* ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, per-object PNG zip, (label PNG)]
 * ``/segment_everything(points_per_side, pred_iou_thresh, stability_score_thresh,
   box_nms_thresh, crop_n_layers, min_mask_region_area)``: streams "batch i of n" progress;
   settings above the server's budget are reduced (the status says so)
@@ -157,9 +157,13 @@ class ImageTab:
                                 label="Examples (drawn by examples/make_examples.py)", examples_per_page=8)
                 self.objects = gr.Radio([("Object 1 (empty)", 0)], value=0, label="Objects ([ ] or Tab)",
                                         elem_id="image-objects")
+                with gr.Row(equal_height=True):
+                    self.name = gr.Textbox(label="Name", placeholder="e.g. red cup", max_lines=1, scale=2,
+                                           min_width=120, elem_id="image-obj-name")
+                    self.rename_btn = gr.Button("Rename", size="sm", scale=1, min_width=60, elem_id="image-rename")
                 with gr.Group():
                     self.export_btn = gr.Button("Prepare downloads", variant="primary", elem_id="image-export")
-                    self.files = gr.File(label="Mask PNG · RGBA cutout PNG · COCO RLE JSON",
+                    self.files = gr.File(label="Mask PNG · RGBA cutout PNG · COCO RLE JSON · one PNG per object (zip)",
                                          file_count="multiple", interactive=False, elem_id="image-files")
         with gr.Accordion("Segment everything (automatic mask generator)", open=False):
             with gr.Row():
@@ -418,6 +422,12 @@ class ImageTab:
         self.refine_btn.click(button(lambda sid: ui.refine(sid)), None, page, **button_kw)
         self.new_obj_btn.click(button(lambda sid: ui.new_object(sid)), None, page, **button_kw)
         self.remove_obj_btn.click(button(lambda sid: ui.remove_object(sid)), None, page, **button_kw)
+
+        @guarded(self.status)
+        def page_rename(name: str, request: gr.Request):
+            return self._hinted(lambda: ui.rename_object(connection_of(request), name))
+
+        gr.on([self.rename_btn.click, self.name.submit], page_rename, [self.name], page, **button_kw)
         self.clear_btn.click(button(lambda sid: ui.clear(sid)), None, page, **button_kw)
         self.objects.input(page_select_object, [self.objects], page, **button_kw)
         self.point_btn.click(page_add_point, [self.px, self.py, self.pfg], page, **button_kw)
