@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from ui.background_job import BackgroundJob
-from ui.model_names import fastest_tracking_note, model_label
+from ui.model_names import fastest_tracking_note, model_label, tracking_fallback_note
 from ui.model_registry import ModelUnavailableError
 from ui.sessions import SessionFiles, SessionStore
 from ui.video_engine import FrameMasks, VideoEngine
@@ -93,11 +93,16 @@ class VideoController(TrackingActions):
         self._running_lock = threading.Lock()
 
     def model_note(self) -> str:
-        """One line for the page when tracking uses a faster model than the app's default."""
+        """One line for the page when tracking uses a faster model than the app's default, or
+        when EdgeTAM should have been that model and cannot be had (the fallback is said,
+        with its expected time per frame, never silent)."""
         model_id = self.engine.default_model
-        if model_id == self.engine.registry.default_model:
+        if model_id != self.engine.registry.default_model:
+            return fastest_tracking_note(model_id, self.engine.device)
+        why = self.engine.tracking_fallback_reason()
+        if why is None:
             return ""
-        return fastest_tracking_note(model_id, self.engine.device)
+        return tracking_fallback_note(model_id, self.engine.fast, why)
 
     # ------------------------------------------------------------ session plumbing
     def _run(self, sid: Optional[str], fn: Callable[[_VideoSlot], Any]) -> Any:
