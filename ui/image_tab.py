@@ -96,6 +96,10 @@ def example_images(folder: str) -> List[str]:
     return sorted(paths)
 
 
+#: The picture's largest height on the page: the window less what sits above and below it.
+CANVAS_MAX_HEIGHT = "max(240px, calc(100vh - 360px))"
+
+
 @dataclass
 class EverythingDefaults:
     points_per_side: int = 32
@@ -121,7 +125,9 @@ class ImageTab:
         self.model = model
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                self.canvas = PromptCanvas(mode="image", elem_id="image-canvas", max_height="72vh")
+                # Sized so that at 1366x768 the picture, its status line and the buttons under
+                # it fit the window without scrolling (the header and tabs take ~190 px).
+                self.canvas = PromptCanvas(mode="image", elem_id="image-canvas", max_height=CANVAS_MAX_HEIGHT)
                 with gr.Row():
                     self.undo_btn = gr.Button("↶ Undo (Z)", size="sm", elem_id="image-undo", min_width=60)
                     self.refine_btn = gr.Button("Refine", size="sm", elem_id="image-refine", min_width=60)
@@ -157,9 +163,9 @@ class ImageTab:
                                 label="Examples (drawn by examples/make_examples.py)", examples_per_page=8)
                 self.objects = gr.Radio([("Object 1 (empty)", 0)], value=0, label="Objects ([ ] or Tab)",
                                         elem_id="image-objects")
-                with gr.Row(equal_height=True):
-                    self.name = gr.Textbox(label="Name", placeholder="e.g. red cup", max_lines=1, scale=2,
-                                           min_width=120, elem_id="image-obj-name")
+                with gr.Row(equal_height=False):
+                    self.name = gr.Textbox(show_label=False, placeholder="Name the selected object", max_lines=1,
+                                           scale=3, min_width=120, container=False, elem_id="image-obj-name")
                     self.rename_btn = gr.Button("Rename", size="sm", scale=1, min_width=60, elem_id="image-rename")
                 with gr.Group():
                     self.export_btn = gr.Button("Prepare downloads", variant="primary", elem_id="image-export")
@@ -438,7 +444,8 @@ class ImageTab:
                 self.everything_status: view.status, self.everything_file: view.json_path}),
             self.everything_inputs(),
             [self.canvas, self.everything_status, self.everything_file],
-            api_visibility="private", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1)
+            api_visibility="private", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
+            show_progress_on=[self.everything_status])
 
     def everything_inputs(self) -> List[Any]:
         return [self.pps, self.iou_t, self.stab_t, self.nms_t, self.crops, self.min_area]
@@ -451,8 +458,7 @@ class ImageTab:
         from sam2.find import DEFAULT_THRESHOLD
 
         reason = self.find.unavailable_reason()
-        with gr.Accordion("Find objects (type what to find, or upload boxes)", open=reason is None,
-                          elem_id="image-find"):
+        with gr.Accordion("Find objects (type what to find, or upload boxes)", open=False, elem_id="image-find"):
             if reason is not None:
                 gr.Markdown(f"⚠️ {reason}")
             with gr.Row():
@@ -488,11 +494,10 @@ class ImageTab:
         find, find_boxes_file = wire(self.ui_find, self._show, self._page_outputs())
         find.__name__, find_boxes_file.__name__ = "page_find", "page_find_boxes_file"
         gr.on([self.find_btn.click, self.find_text.submit], find, [self.find_text, self.find_threshold],
-              self._page_outputs(), api_visibility="private", **prompt_kw)
+              self._page_outputs(), api_visibility="private", show_progress_on=[self.status], **prompt_kw)
         # A file's boxes obey the same score threshold slider as the detector's.
         self.find_file.upload(find_boxes_file, [self.find_file, self.find_threshold], self._page_outputs(),
-                              api_visibility="private",
-                              **prompt_kw)
+                              api_visibility="private", show_progress_on=[self.status], **prompt_kw)
         # The API: as before.
         find, find_boxes_file = wire(self.find, self.render_api, self.api_outputs())
         self.api.click(find, [self.find_text, self.find_threshold], self.api_outputs(), api_name="find", **prompt_kw)
