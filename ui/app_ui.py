@@ -49,8 +49,16 @@ READ_KEY_JS = (f"() => (sessionStorage.getItem('{SESSION_STORAGE_KEY}') || '') +
 SAVE_KEY_JS = f"(k) => {{ if (k) sessionStorage.setItem('{SESSION_STORAGE_KEY}', k); }}"
 #: The tab the work was on, kept like the key (per browser tab, through F5).
 TAB_STORAGE_KEY = "sam2-studio-tab"
-TAB_IDS = ("image", "video")
-READ_PAGE_JS = (f"() => [{READ_KEY_JS[len('() => '):]}, sessionStorage.getItem('{TAB_STORAGE_KEY}') || '']")
+#: After the session is back: show the tab it was on (by the tab buttons, in the browser; a
+#: ``gr.Tabs`` output of the restore raced with a user's own early click on a tab).
+SHOW_TAB_JS = """() => {
+  window.__sam2TabShown = true;
+  const names = {image: 'Image', video: 'Video'};
+  const tab = sessionStorage.getItem('""" + TAB_STORAGE_KEY + """');
+  if (!names[tab]) return;
+  const button = [...document.querySelectorAll('#main-tabs [role=tab]')].find((b) => b.innerText.trim() === names[tab]);
+  if (button && button.getAttribute('aria-selected') !== 'true') button.click();
+}"""
 #: Light or dark, as the user last chose on this browser (localStorage: every tab alike).
 THEME_STORAGE_KEY = "sam2-studio-theme"
 TOGGLE_THEME_JS = f"""() => {{
@@ -147,8 +155,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
             theme_btn = gr.Button("◐ Light / dark", size="sm", scale=0, min_width=110, elem_id="theme-toggle")
         theme_btn.click(None, None, None, js=TOGGLE_THEME_JS)
         session_key = gr.Textbox(visible=False, elem_id="session-key")
-        session_tab = gr.Textbox(visible=False, elem_id="session-tab")
-        with gr.Tabs(elem_id="main-tabs") as tab_set:
+        with gr.Tabs(elem_id="main-tabs"):
             with gr.Tab("Image", id="image") as image_page:
                 image_tab = ImageTab(image_controller, config.examples_dir, everything,
                                      concurrency_limit=config.concurrency_limit,
@@ -159,11 +166,13 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
                 video_tab = _build_video_tab(registry, config, model, finder)
         for tab_id, page in (("image", image_page), ("video", getattr(video_tab, "page", None))):
             if page is not None:
-                page.select(None, None, None, js=f"() => sessionStorage.setItem('{TAB_STORAGE_KEY}', '{tab_id}')")
+                # Only the user's choices count: the first tab also "selects" as the page mounts.
+                page.select(None, None, None, js=f"() => {{ if (window.__sam2TabShown) "
+                                                 f"sessionStorage.setItem('{TAB_STORAGE_KEY}', '{tab_id}'); }}")
         tabs = [t for t in (image_tab, video_tab) if t is not None]
         for tab in tabs[1:]:
             tab.controller.sessions.use_keys(keys)
-        _wire_sessions(demo, keys, session_key, session_tab, tab_set, model, tabs, registry)
+        _wire_sessions(demo, keys, session_key, model, tabs, registry)
         demo.load(None, None, None, js=PAGE_JS)
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
@@ -173,22 +182,19 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
     return demo
 
 
-def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, session_tab: gr.Textbox,
-                   tab_set: gr.Tabs, model: gr.Dropdown, tabs: List[Any], registry: ModelRegistry) -> None:
+def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, model: gr.Dropdown,
+                   tabs: List[Any], registry: ModelRegistry) -> None:
     """Page load: bind this connection to the tab's key and show its work again (the model
     selector included, with fresh marks of the models that cannot load here), on the tab
     (Image / Video) the work was on; unload: keep a tab's session for a reload, free an API
     client's at once."""
 
-    def restore(key: Optional[str], shown_tab: Optional[str], request: gr.Request) -> Dict[Any, Any]:
+    def restore(key: Optional[str], request: gr.Request) -> Dict[Any, Any]:
         sid = request.session_hash
         key = key or ""
         reload = key.endswith(RELOAD_MARK)
         key = key[:-len(RELOAD_MARK)] if reload else key
         out: Dict[Any, Any] = {session_key: keys.attach(sid, key, reload=reload)}
-        has_video = len(tabs) > 1
-        out[tab_set] = (gr.Tabs(selected=shown_tab) if shown_tab in TAB_IDS and (shown_tab == "image" or has_video)
-                        else gr.skip())
         for tab in tabs:
             tab.controller.sessions.adopt(sid)
         model_id = None
@@ -201,11 +207,11 @@ def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, 
         out[model] = dropdown_update(registry, model_id)
         return out
 
-    outputs = [session_key, tab_set, model] + [c for tab in tabs for c in tab.restore_outputs()]
+    outputs = [session_key, model] + [c for tab in tabs for c in tab.restore_outputs()]
     # Its own queue group without a limit: a page comes back at once, not behind other work.
-    demo.load(restore, [session_key, session_tab], outputs, js=READ_PAGE_JS, api_visibility="private",
+    demo.load(restore, [session_key], outputs, js=READ_KEY_JS, api_visibility="private",
               concurrency_id="session_restore", concurrency_limit=None).then(
-        None, [session_key], None, js=SAVE_KEY_JS)
+        None, [session_key], None, js=SAVE_KEY_JS).then(None, None, None, js=SHOW_TAB_JS)
 
     def forget(request: gr.Request) -> None:
         sid = request.session_hash if request is not None else None
