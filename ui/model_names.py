@@ -83,7 +83,7 @@ def fastest_tracking_note(model_id: str, device: str) -> str:
 
 
 #: Seconds per tracked frame with one object on a CPU, measured on the project's 2-core VM
-#: (``bench/bench.py --what video``, the README's speed page): (model, fast?) -> seconds.
+#: (``bench/bench.py --what video``, docs/speed.md): (model, fast?) -> seconds.
 #: Only the order of magnitude is promised to a user; more objects cost about that much each.
 CPU_SECONDS_PER_FRAME = {
     (DEFAULT_CPU_MODEL, False): 6.0, (DEFAULT_CPU_MODEL, True): 1.8,

@@ -80,7 +80,7 @@ def _source_clip(clip: ClipExport, span: SourceSpan, hw) -> ClipExport:
         clip, num_frames=span.max_frames, height=h, width=w, fps=span.fps, objects=objects,
         processed={"width": clip.width, "height": clip.height, "fps": clip.fps, "num_frames": clip.num_frames,
                    "frame_map": f"processed frame i = frame i*{span.stride} here; frames in between "
-                                "blend the masks of their two processed neighbours (see the README)",
+                                "blend the masks of their two processed neighbours (see docs/exports.md)",
                    "stride": span.stride},
     )
 

@@ -44,7 +44,7 @@ starting with ⚠️, not as an error.
 * ``/video_render(effect)`` -> (preview MP4, status); effects: ``overlay``, ``highlight``,
   ``cutout``, ``blur``, ``pixelate``, ``erase``
 * ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status),
-  at the upload's own size, frame rate and sound (README: "How video downloads are made");
+  at the upload's own size, frame rate and sound (docs/exports.md: "How video downloads are made");
   the zip has ``objects/<id>_<name>/<frame>.png`` (0/255) and DAVIS palette PNGs
   ``davis/<frame>.png`` (pixel value = object id); see ``ui/video_exports.py``
 * ``/video_info`` -> JSON: clip size and fps (and the upload's), limits and the notes of
