@@ -7,8 +7,8 @@ stand-in handler answers at once with a disc mask (Gradio event round trip, mask
 and decode, drawing). With ``--url``, any page holding a PromptCanvas with a picture loaded
 (the real app once the tabs use it): the same number including the model.
 
-    python bench/canvas_latency.py [--clicks 20] [--url http://127.0.0.1:7860/ --canvas '#image-canvas']
-    python bench/canvas_latency.py --app [--photo /work/shared/media/truck.jpg] [--precision auto]
+    python -m bench.canvas_latency [--clicks 20] [--url http://127.0.0.1:7860/ --canvas '#image-canvas']
+    python -m bench.canvas_latency --app [--photo /work/shared/media/truck.jpg] [--precision auto]
 
 ``--app``: the real app (``python app.py --no-video``, SAM 2.1 tiny with seeded random weights,
 which cost the same as real ones) on an 1800x1200 photo, uploaded through the image canvas;
@@ -24,12 +24,10 @@ import os
 import re
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 
@@ -54,15 +52,15 @@ def app_server_side_ms(photo: str, precision: str, clicks: int, cache_env: dict)
     """Median ms of a click's server-side work in the image tab's controller: total, decoder,
     and rendering the canvas update (mask PNG of the changed object); with the app's model."""
     os.environ.update(cache_env)
-    from ui.app_ui import AppConfig, make_registry
-    from ui.image_controller import ImageController
-    from ui.image_engine import ImageEngine
-    from ui.image_view import CanvasRenderer
+    from ui.page import AppConfig, make_registry
+    from ui.image.controller import ImageController
+    from ui.image.engine import ImageEngine
+    from ui.image.view import CanvasRenderer
 
     registry = make_registry(AppConfig(device="cpu", precision=precision))
     controller = ImageController(ImageEngine(registry))
     ui = controller.rendering(CanvasRenderer(registry))
-    ui.load_image("bench", photo)
+    ui.load("bench", photo)
     ui.prepare("bench", None)
     total, decode, png = [], [], []
     h, w = ui.sessions.run("bench", lambda slot: slot.state.hw)
@@ -153,7 +151,7 @@ def main() -> None:
     url = args.url
     if url is None:
         from ui.canvas.demo import build_demo
-        from ui.testing import free_port
+        from tests.support.hub_cache import free_port
 
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
         demo = build_demo()
@@ -181,7 +179,7 @@ def main() -> None:
 def main_app(args) -> None:
     import tempfile
 
-    from ui.testing import AppProcess, hf_cache_env
+    from tests.support.hub_cache import AppProcess, hf_cache_env
 
     with tempfile.TemporaryDirectory(prefix="canvas_latency_") as tmp:
         env = hf_cache_env(os.path.join(tmp, "hf"))

@@ -5,23 +5,19 @@ whose predictions have the decoder's real shapes (three full-size candidate mask
 256 x 256 logit maps; blob-shaped masks like SAM's), then reports the bytes each object
 keeps (tracemalloc, which sees numpy's buffers) and the time one object costs.
 
-    python bench/image_session_memory.py [--side 6000] [--objects 5]
+    python -m bench.image_session_memory [--side 6000] [--objects 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ui import overlay  # noqa: E402
-from ui.image_state import ImageSession, Prediction  # noqa: E402
+from ui.common import overlay
+from ui.image.state import ImageSession, Prediction
 
 
 def blob_candidates(h: int, w: int, k: int):

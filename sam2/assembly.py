@@ -19,6 +19,7 @@ import torch
 from sam2 import hub
 from sam2.checkpoint import load_checkpoint
 from sam2.configs import MaskDecoderOptions, SAM2Config, get_config
+from sam2.modeling.sam2_base import SAM2Base
 from sam2.precision import resolve_compute_dtype
 
 logger = logging.getLogger(__name__)
@@ -137,8 +138,6 @@ def build_image_model(
     (bfloat16 image encoder where the hardware has native bfloat16; see ``sam2.precision``).
     Extra keyword arguments are ignored. Public as ``sam2.build_sam.build_sam2``.
     """
-    from sam2.modeling.sam2_base import SAM2Base
-
     cfg = image_config(config_file, apply_postprocessing, hydra_overrides_extra)
     return finish_model(SAM2Base(cfg), ckpt_path, device, mode, precision)
 

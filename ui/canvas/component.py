@@ -69,7 +69,10 @@ from typing import Any, Literal, Optional
 import gradio as gr
 
 from ui.canvas.events import EVENT_NAMES
-from ui.overlay import BACKGROUND_RGB, FOREGROUND_RGB, color_hex
+from ui.common.gradio_stubs import skip_stub_files
+from ui.common.overlay import BACKGROUND_RGB, FOREGROUND_RGB, color_hex
+
+skip_stub_files()  # before the class statement: no component.pyi beside this file
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from sam2.automatic_mask_generator import GenerationCancelled
-from ui import errors
-from ui.image_controller import ImageController
-from ui.image_engine import EverythingParams
-from ui.prompts import Notice, PromptError
+from ui.tabkit import guard as errors
+from ui.image.controller import ImageController
+from ui.image.engine import EverythingParams
+from ui.common.errors import Notice, UserError as PromptError
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ class _SlowEngine:
 
 def test_cancelling_segment_everything_ends_with_a_notice():
     c = ImageController(_SlowEngine())
-    c.load_image("s", np.zeros((16, 16, 3), np.uint8), name="x.png")
+    c.load("s", np.zeros((16, 16, 3), np.uint8), name="x.png")
     run = c.everything("s", EverythingParams(points_per_side=4))
     next(run)  # started
     threading.Timer(0.2, lambda: c.cancel_everything("s")).start()
@@ -78,7 +78,7 @@ def test_cancelling_segment_everything_ends_with_a_notice():
 def test_segment_everything_progress_says_the_time_left():
     said = []
     c = ImageController(_SlowEngine())
-    c.load_image("s", np.zeros((16, 16, 3), np.uint8), name="x.png")
+    c.load("s", np.zeros((16, 16, 3), np.uint8), name="x.png")
     run = c.everything("s", EverythingParams(points_per_side=4), lambda f, text: said.append(text))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not any("left" in t for t in said):

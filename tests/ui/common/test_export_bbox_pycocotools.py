@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ui import exports
-from ui.video_exports import ClipExport, ObjectInfo, coco_document as clip_coco_document
-from ui.video_state import MaskStore
+from ui.common import exports
+from ui.video.exports import ClipExport, ObjectInfo, coco_document as clip_coco_document
+from ui.video.state import MaskStore
 
 mask_util = pytest.importorskip("pycocotools.mask")
 
@@ -56,8 +56,8 @@ def test_image_objects_bbox_is_pycocotools_bbox():
 
 
 def test_everything_file_bbox_is_pycocotools_bbox(tmp_path):
-    from ui.image_exports import write_everything_json
-    from ui.image_state import EverythingResult, ImageSession
+    from ui.image.exports import write_everything_json
+    from ui.image.state import EverythingResult, ImageSession
     import json
 
     masks = _masks()

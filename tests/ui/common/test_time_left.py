@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.progress import TimeLeft, format_duration
+from ui.common.progress import TimeLeft, format_duration
 
 
 class _Clock:

@@ -11,7 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from ui.find import boxes_from_file, count_summary, plural
+from ui.common.words import plural
+from ui.find.finder import boxes_from_file, count_summary
 
 IMAGE = np.zeros((80, 120, 3), np.uint8)
 IMAGE[10:40, 10:60] = 200
@@ -57,7 +58,7 @@ def test_numbered_labels_are_counted_as_names(predictor, tmp_path):
 
 def test_the_page_and_api_pass_the_slider_to_the_box_file_upload():
     """The file upload event's inputs are the file and the same slider the Find button uses."""
-    from ui.app_ui import AppConfig, build_demo
+    from ui.page import AppConfig, build_demo
 
     demo = build_demo(AppConfig(video=False, examples_dir=None))
     comps = {c._id: c for c in demo.blocks.values()}

@@ -12,8 +12,8 @@ import pytest
 
 import sam2.find
 from sam2.find import DetectorUnavailableError
-from ui.find import DETECTOR_ENV, Finder
-from ui.model_registry import ModelUnavailableError
+from ui.find.finder import DETECTOR_ENV, Finder
+from ui.common.errors import ModelUnavailableError
 
 OFFLINE = ("could not get the detector IDEA-Research/grounding-dino-tiny: offline mode is on and it is not in the "
            "local Hugging Face cache (LocalEntryNotFoundError: Cannot find the requested files in the disk cache "

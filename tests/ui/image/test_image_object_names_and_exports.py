@@ -2,7 +2,7 @@
 PNG that resolves overlaps as the canvas draws them.
 
 The canvas draws objects in the list's order, each over the ones before (``canvas.js``
-``draw``: ``for (const o of S.objects)``; ``ui.image_view.CanvasRenderer`` sends them in
+``draw``: ``for (const o of S.objects)``; ``ui.image.view.CanvasRenderer`` sends them in
 ``ImageSession.objects`` order), so the object listed later is the one seen on top.
 """
 
@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ui.image_exports import write_object_files
-from ui.image_state import ImageSession, Prediction, PromptSet
-from ui.image_view import canvas_id
-from ui.overlay import make_display
-from ui.prompts import PromptError
+from ui.image.exports import write_object_files
+from ui.image.state import ImageSession, Prediction, PromptSet
+from ui.common.overlay import make_display
+from ui.common.errors import UserError as PromptError
 
 H, W = 40, 60
 
@@ -43,14 +42,14 @@ def _session() -> ImageSession:
         m = np.zeros((H, W), bool)
         m[y0:y1, x0:x1] = True
         st.set_prediction(_prediction(m))
-    st.select_object(1)
+    st.select_object(2)
     st.remove_object()
     return st
 
 
 def test_rename_is_used_in_the_list_and_every_export(tmp_path):
     st = _session()
-    st.select_object(1)
+    st.select_object(3)
     assert st.rename_object("  red   cup ").name == "red cup"
     assert [o.name for o in st.objects] == ["Object 1", "red cup"]
     with pytest.raises(PromptError, match="empty"):
@@ -67,7 +66,7 @@ def test_rename_is_used_in_the_list_and_every_export(tmp_path):
 
 def test_per_object_zip_comes_with_a_single_object_too(tmp_path):
     st = _session()
-    st.select_object(1)
+    st.select_object(3)
     st.remove_object()
     paths = write_object_files(st, lambda n: str(tmp_path / n))
     assert [p.rsplit("_", 1)[-1] for p in paths] == ["mask.png", "cutout.png", "masks.json", "objects.zip"]
@@ -82,8 +81,8 @@ def test_label_png_overlap_is_what_the_canvas_shows_on_top(tmp_path):
     first, last = st.objects  # the canvas draws `last` over `first`
     both = first.mask & last.mask
     assert both.any()
-    assert (labels[both] == canvas_id(last)).all()  # the one on top wins ...
-    assert canvas_id(last) == last.number == 3  # ... under the number the page shows for it
+    assert (labels[both] == last.obj_id).all()  # the one on top wins ...
+    assert last.obj_id == last.obj_id == 3  # ... under the number the page shows for it
     assert (labels[first.mask & ~last.mask] == 1).all()
     assert (labels[~(first.mask | last.mask)] == 0).all()
 
@@ -91,7 +90,7 @@ def test_label_png_overlap_is_what_the_canvas_shows_on_top(tmp_path):
 def test_the_canvas_draws_objects_in_list_order():
     """The premise of the overlap rule: the canvas gets the session's objects in list order
     (its draw loop paints masks in the order of that list)."""
-    from ui.image_view import CanvasRenderer
+    from ui.image.view import CanvasRenderer
 
     st = _session()
 
@@ -103,4 +102,4 @@ def test_the_canvas_draws_objects_in_list_order():
             return "facebook/sam2.1-hiera-tiny"
 
     update = CanvasRenderer(_Registry())(_Slot()).update
-    assert [o.id for o in update.objects] == [canvas_id(o) for o in st.objects] == [1, 3]
+    assert [o.id for o in update.objects] == [o.obj_id for o in st.objects] == [1, 3]

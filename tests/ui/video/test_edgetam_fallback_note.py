@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from ui.model_names import DEFAULT_CPU_MODEL, EDGETAM_MODEL
-from ui.model_registry import ModelUnavailableError
-from ui.video_controller import VideoController
-from ui.video_engine import VideoEngine
+from ui.models.names import DEFAULT_CPU_MODEL, EDGETAM_MODEL
+from ui.common.errors import ModelUnavailableError
+from ui.video.controller import VideoController
+from ui.video.engine import VideoEngine
 
 
 class _Registry:
