@@ -45,6 +45,8 @@ def test_typing_a_query_adds_labelled_objects(tmp_path):
             _wait_status(page, "Ready", timeout=180_000)
             before = _fetch_image(page)
 
+            page.click("#image-find .label-wrap")  # Find is collapsed until opened
+            page.wait_for_selector("#image-find-text", state="visible", timeout=10_000)
             threshold = page.locator("#image-find-threshold input[type=number]")
             threshold.fill("0.95")
             threshold.press("Enter")

@@ -51,3 +51,23 @@ def test_requirement_files_install_this_project_whose_pyproject_lists_the_depend
     assert {"torch", "gradio", "transformers", "safetensors"} <= names
     assert {"pytest", "import-linter"} <= {re.split(r"[<>=!\[ ]", d, 1)[0] for d in project["optional-dependencies"]["dev"]}
     assert "ray" in project["optional-dependencies"]
+
+
+
+#: Pages other engineers write; linked from the README, merged separately.
+OTHERS_PAGES = {"docs/annotate.md", "docs/long_videos.md", "docs/limits.md"}
+
+
+def test_readme_picture_and_linked_pages_exist():
+    """The README is short: a picture of the real app, the quick start, and links to docs/
+    pages that must exist (and link back)."""
+    text = (REPO / "README.md").read_text()
+    assert text.index("](docs/screenshot.png)") < text.index("## Set up and run")
+    png = (REPO / "docs" / "screenshot.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    links = set(re.findall(r"\]\((docs/[^)#]+\.md)\)", text))
+    assert {"docs/user-guide.md", "docs/exports.md", "docs/api.md", "docs/speed.md"} <= links
+    for link in sorted(links - OTHERS_PAGES):
+        page = (REPO / link).read_text()
+        assert "../README.md" in page, link
+    assert len(text.splitlines()) < 200, "the long parts belong in docs/"

@@ -274,7 +274,7 @@ def test_coco_json_decodes_with_pycocotools(tmp_path):
         rle["counts"] = rle["counts"].encode()
         assert np.array_equal(mask_utils.decode(rle).astype(bool), m)
         assert ann["area"] == int(m.sum())
-    assert anns[0]["bbox"] == [10, 5, 19, 14]
+    assert anns[0]["bbox"] == [10, 5, 20, 15]  # COCO widths count pixels: columns 10..29 are 20
     assert anns[0]["predicted_iou"] == pytest.approx(0.9) and anns[0]["point_labels"] == [1]
     assert "predicted_iou" not in anns[1]
 

@@ -2,6 +2,8 @@
 
 * ``UserError``: a mistake the user can fix (a click outside the picture, no image yet, a bad
   file, a number out of range). Its message is shown as it is.
+* ``Notice``: a ``UserError`` that reports what the user asked for (a Cancel); information,
+  not a mistake.
 * ``ModelUnavailableError``: the weights cannot be had here (not cached, no Hub, broken). Its
   message names the fix; its ``detail`` is the full story for the server log.
 
@@ -15,6 +17,11 @@ from typing import Optional
 
 class UserError(ValueError):
     """An input or action the app cannot use; the message is shown to the user as is."""
+
+
+class Notice(UserError):
+    """Not a mistake: the outcome of what the user asked for (a Cancel) that ends the action
+    early. Shown as information (``gr.Info``), not as a warning."""
 
 
 class ModelUnavailableError(RuntimeError):

@@ -15,9 +15,10 @@ _UNCHANGED = {"sheep", "deer", "fish", "people", "series", "species", "aircraft"
 def plural(label: str, count: int) -> str:
     """``label`` for ``count`` things: "1 car", "2 cars", "2 people", "3 buses", "2 traffic lights".
 
-    A label typed in the plural ("cars") is kept as typed.
+    A label typed in the plural ("cars") is kept as typed, and so is a numbered label (see
+    ``numbered``).
     """
-    if count == 1:
+    if count == 1 or numbered(label):
         return label
     words = label.split(" ")
     last = words[-1]
@@ -35,6 +36,13 @@ def plural(label: str, count: int) -> str:
     return " ".join(words[:-1] + [last])
 
 
+def numbered(label: str) -> bool:
+    """A label that ends in a number, such as a box file's "category 1" or "class 3", is a
+    name, not a noun: it is counted as "2 of category 1", never "2 category 1s"."""
+    return label.rsplit(" ", 1)[-1][:1].isdigit()
+
+
 def counted(count: int, word: str) -> str:
-    """ "1 frame", "3 frames", "2 people": the count and the word in the form it takes."""
-    return f"{count} {plural(word, count)}"
+    """ "1 frame", "3 frames", "2 people", "2 of category 1": the count and the word in the
+    form it takes."""
+    return f"{count} of {word}" if numbered(word) else f"{count} {plural(word, count)}"

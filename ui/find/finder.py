@@ -41,6 +41,7 @@ then runs inside a ``spaces.GPU`` function (``ui.find.finder.runner``), which en
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -66,10 +67,26 @@ from sam2.find import (
 )
 from ui.find import runner as find_runner
 from ui.common.errors import ModelUnavailableError, UserError
-from ui.common.words import plural
+from ui.common.words import counted
 
 #: Environment variable naming the detector (a Hub id or a local folder).
 DETECTOR_ENV = "SAM2_FIND_DETECTOR"
+
+log = logging.getLogger("sam2.app")
+
+
+def detector_problem(name: str, detail: str) -> str:
+    """The page's one sentence for a detector that cannot be loaded, with the fix a user (or
+    whoever runs the server) can apply; ``detail`` (the library's full text, with paths and
+    the underlying exception) goes to the server log instead."""
+    short = os.path.basename(name.rstrip("/\\")) or name
+    if detail.startswith("could not get the detector"):
+        return (f"Find is unavailable: its detector ({short}) could not be downloaded here (offline); "
+                f"upload a box file instead, or restart the app with {DETECTOR_ENV} set to a local copy.")
+    if detail.startswith("detector folder not found"):
+        return (f"Find is unavailable: detector folder not found ({short}); set {DETECTOR_ENV} to a folder "
+                "with config.json and model.safetensors.")
+    return f"Find is unavailable: the detector {short} could not be loaded (details are in the server log)."
 
 @dataclass(frozen=True)
 class FindOutcome:
@@ -98,7 +115,7 @@ def count_summary(counts: Dict[str, int]) -> str:
     if not found:
         return "nothing found"
     order = sorted(range(len(found)), key=lambda i: -found[i][1])
-    return ", ".join(f"{found[i][1]} {plural(found[i][0], found[i][1])}" for i in order)
+    return ", ".join(counted(found[i][1], found[i][0]) for i in order)
 
 
 def _counts(labels: Sequence[str], kept: Sequence[Detection]) -> Dict[str, int]:
@@ -206,7 +223,8 @@ class Finder:
 
                     self._detector = load_detector(self.name, device=self.device, short_side=self.short_side)
                 except DetectorUnavailableError as exc:
-                    self._error = f"Find is unavailable: {exc}"
+                    log.warning("Find: the detector %s cannot be loaded: %s", self.name, exc)
+                    self._error = detector_problem(self.name, str(exc))
                     raise ModelUnavailableError(self._error) from None
         return self._detector
 

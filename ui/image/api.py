@@ -78,6 +78,10 @@ def wire_api(tab: Any) -> None:
         return tab.render_api(c.remove_object(connection_of(request)))
 
     @guarded(tab.status)
+    def rename_object(name: str, request: gr.Request):
+        return tab.render_api(c.rename_object(connection_of(request), name))
+
+    @guarded(tab.status)
     def export(request: gr.Request):
         paths = c.export(connection_of(request))
         return {tab.files: paths, tab.status: f"{len(paths)} files ready to download."}
@@ -98,6 +102,7 @@ def wire_api(tab: Any) -> None:
     api.click(new_object, None, views, api_name="new_object", **prompt_kw)
     api.click(select_object, [tab.objects], views, api_name="select_object", **prompt_kw)
     api.click(remove_object, None, views, api_name="remove_object", **prompt_kw)
+    api.click(rename_object, [tab.name], views, api_name="rename_object", **prompt_kw)
     tab.export_btn.click(export, None, [tab.files, tab.status], api_name="export", **prompt_kw)
     everything_event = api.click(
         tab.everything_handler(c, lambda view: {

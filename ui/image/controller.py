@@ -26,8 +26,8 @@ from ui.common.background_job import BackgroundJob
 from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image.state import ImageObject, ImageSession, Prediction, PromptSet
 from ui.image.view import ApiRenderer
-from ui.common.progress import ProgressFn, no_progress
-from ui.common.errors import ModelUnavailableError, UserError
+from ui.common.progress import ProgressFn, TimeLeft, no_progress
+from ui.common.errors import ModelUnavailableError, Notice, UserError
 from ui.common.inputs import number, whole_number
 from ui.models.names import model_label
 from ui.models.switch import resolve_model, switch_model
@@ -311,6 +311,17 @@ class ImageController(SessionController[ImageSlot]):
 
         return self.run_on(sid, act)
 
+    def rename_object(self, sid: Optional[str], name: str, obj_id: Optional[int] = None) -> View:
+        """Name the selected object (or object ``obj_id``); the list and the exports use the name."""
+        oid = None if obj_id is None else whole_number(obj_id, "object id")
+
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
+            obj = slot.state.rename_object(name, oid)
+            return self._view(slot, note=f"Renamed to {obj.name}.")
+
+        return self.run_on(sid, act)
+
     def remove_object(self, sid: Optional[str], obj_id: Optional[int] = None) -> View:
         """Delete object ``obj_id`` (None: the selected one)."""
         oid = None if obj_id is None else whole_number(obj_id, "object id")
@@ -445,16 +456,19 @@ class ImageController(SessionController[ImageSlot]):
         if note:
             progress(None, note)
 
+        left = TimeLeft()
+
         def tick(j: BackgroundJob) -> None:
             if j.total:
-                progress(j.done / j.total, f"Segment everything: batch {j.done} of {j.total}")
+                progress(j.done / j.total,
+                         f"Segment everything: batch {j.done} of {j.total}{left.text(j.done, j.total)}")
             else:
                 progress(None, "Segment everything: encoding the image...")
 
         try:
             yield from job.watch(tick)
         except GenerationCancelled:
-            raise UserError(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
+            raise Notice(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
         if job.result is None:
             raise UserError("Another image was loaded while segment everything ran; run it again.")
         yield job.result

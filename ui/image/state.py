@@ -30,6 +30,9 @@ MIN_BOX_SIDE = 2.0
 #: Objects one image session may hold (each keeps a packed full-size mask and its logits).
 MAX_OBJECTS = 20
 
+#: Longest object name kept (the video side keeps the same).
+MAX_NAME_LENGTH = 40
+
 
 @dataclass(frozen=True)
 class PromptSet(PointsAndBox):
@@ -97,6 +100,7 @@ class ImageObject:
     chosen_before_aside: Optional[int] = None  # candidate index before ``set_aside``
     label: Optional[str] = None  # what "Find" (or a box file) called it; None: clicked by hand
     score: Optional[float] = None  # the detector's (or file's) confidence for ``label``
+    given_name: Optional[str] = None  # the user's name for it (Rename); None: the default below
 
     @property
     def obj_id(self) -> int:
@@ -106,7 +110,9 @@ class ImageObject:
 
     @property
     def name(self) -> str:
-        """ "Object 3", or "Object 3: car 0.92" for an object that Find made."""
+        """The user's name, else "Object 3", or "Object 3: car 0.92" for an object that Find made."""
+        if self.given_name:
+            return self.given_name
         base = f"Object {self.obj_id}"
         if not self.label:
             return base
@@ -264,6 +270,16 @@ class ImageSession:
         """Bytes of masks and logits the session's objects keep (the image not counted)."""
         everything = self.everything.masks.nbytes if self.everything is not None else 0
         return sum(o.nbytes for o in self.objects) + everything
+
+    def rename_object(self, name: str, obj_id: Optional[int] = None) -> ImageObject:
+        """Name the active object (or object ``obj_id``): the list, the status line and the
+        exports use it. Spaces are tidied, 40 characters at most; an empty name is refused."""
+        obj = self.current if obj_id is None else self.objects[self.index_of(obj_id)]
+        clean = " ".join(str(name or "").split())[:MAX_NAME_LENGTH]
+        if not clean:
+            raise UserError("An object name cannot be empty: type one, then press Rename.")
+        obj.given_name = clean
+        return obj
 
     def remove_object(self) -> None:
         """Delete the active object (the last one left is emptied instead)."""

@@ -16,14 +16,14 @@ loaded by ``/load_image`` stays for the following calls):
 * ``/load_image(image)``, ``/set_model(model)``
 * ``/add_point(x, y, foreground)`` and ``/add_box(x0, y0, x1, y1)`` in original-image pixels
 * ``/undo``, ``/clear``, ``/refine``, ``/pick_candidate(index)``, ``/new_object``,
-  ``/select_object(index)``, ``/remove_object``
-* ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, (label PNG)]
+  ``/select_object(index)``, ``/remove_object``, ``/rename_object(name)`` (the selected one)
+* ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, per-object PNG zip, (label PNG)]
 * ``/segment_everything(points_per_side, pred_iou_thresh, stability_score_thresh,
   box_nms_thresh, crop_n_layers, min_mask_region_area)``: streams "batch i of n" progress;
   settings above the server's budget are reduced (the status says so)
 * ``/cancel_everything``: stops this session's segment everything within a batch
 * ``/find(query, threshold)``: "car, person" -> one object per box found (label and score
-  kept on it); ``/find_boxes_file(file)``: the same from a COCO detections ``.json`` or a
+  kept on it); ``/find_boxes_file(file, threshold)``: the same from a COCO detections ``.json`` or a
   YOLO ``.txt`` (class numbers as labels)
 """
 
@@ -96,6 +96,10 @@ def example_images(folder: str) -> List[str]:
     return sorted(paths)
 
 
+#: The picture's largest height on the page: the window less what sits above and below it.
+CANVAS_MAX_HEIGHT = "max(240px, calc(100vh - 360px))"
+
+
 @dataclass
 class EverythingDefaults:
     points_per_side: int = 32
@@ -121,7 +125,9 @@ class ImageTab:
         self.model = model
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                self.canvas = PromptCanvas(mode="image", elem_id="image-canvas", max_height="72vh")
+                # Sized so that at 1366x768 the picture, its status line and the buttons under
+                # it fit the window without scrolling (the header and tabs take ~190 px).
+                self.canvas = PromptCanvas(mode="image", elem_id="image-canvas", max_height=CANVAS_MAX_HEIGHT)
                 with gr.Row():
                     self.undo_btn = gr.Button("↶ Undo (Z)", size="sm", elem_id="image-undo", min_width=60)
                     self.refine_btn = gr.Button("Refine", size="sm", elem_id="image-refine", min_width=60)
@@ -157,9 +163,13 @@ class ImageTab:
                                 label="Examples (drawn by examples/make_examples.py)", examples_per_page=8)
                 self.objects = ChoiceRadio([("Object 1 (empty)", 0)], value=0, label="Objects ([ ] or Tab)",
                                         elem_id="image-objects")
+                with gr.Row(equal_height=False):
+                    self.name = gr.Textbox(show_label=False, placeholder="Name the selected object", max_lines=1,
+                                           scale=3, min_width=120, container=False, elem_id="image-obj-name")
+                    self.rename_btn = gr.Button("Rename", size="sm", scale=1, min_width=60, elem_id="image-rename")
                 with gr.Group():
                     self.export_btn = gr.Button("Prepare downloads", variant="primary", elem_id="image-export")
-                    self.files = gr.File(label="Mask PNG · RGBA cutout PNG · COCO RLE JSON",
+                    self.files = gr.File(label="Mask PNG · RGBA cutout PNG · COCO RLE JSON · one PNG per object (zip)",
                                          file_count="multiple", interactive=False, elem_id="image-files")
         with gr.Accordion("Segment everything (automatic mask generator)", open=False):
             with gr.Row():
@@ -419,6 +429,12 @@ class ImageTab:
         self.refine_btn.click(button(lambda sid: ui.refine(sid)), None, page, **button_kw)
         self.new_obj_btn.click(button(lambda sid: ui.new_object(sid)), None, page, **button_kw)
         self.remove_obj_btn.click(button(lambda sid: ui.remove_object(sid)), None, page, **button_kw)
+
+        @guarded(self.status)
+        def page_rename(name: str, request: gr.Request):
+            return self._hinted(lambda: ui.rename_object(connection_of(request), name))
+
+        gr.on([self.rename_btn.click, self.name.submit], page_rename, [self.name], page, **button_kw)
         self.clear_btn.click(button(lambda sid: ui.clear_all(sid)), None, page, **button_kw)
         self.objects.input(page_select_object, [self.objects], page, **button_kw)
         self.point_btn.click(page_add_point, [self.px, self.py, self.pfg], page, **button_kw)
@@ -429,7 +445,8 @@ class ImageTab:
                 self.everything_status: view.status, self.everything_file: view.json_path}),
             self.everything_inputs(),
             [self.canvas, self.everything_status, self.everything_file],
-            api_visibility="private", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1)
+            api_visibility="private", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
+            show_progress_on=[self.everything_status])
 
     def everything_inputs(self) -> List[Any]:
         return [self.pps, self.iou_t, self.stab_t, self.nms_t, self.crops, self.min_area]
@@ -441,8 +458,7 @@ class ImageTab:
             return
 
         reason = self.find.unavailable_reason()
-        with gr.Accordion("Find objects (type what to find, or upload boxes)", open=reason is None,
-                          elem_id="image-find"):
+        with gr.Accordion("Find objects (type what to find, or upload boxes)", open=False, elem_id="image-find"):
             if reason is not None:
                 gr.Markdown(f"⚠️ {reason}")
             with gr.Row():
@@ -465,10 +481,12 @@ class ImageTab:
                 return render(finder.find(connection_of(request), query, threshold, progress_adapter(progress)))
 
             @guarded(self.status)
-            def find_boxes_file(file: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            def find_boxes_file(file: Optional[str], threshold: float, request: gr.Request,
+                                progress=gr.Progress(track_tqdm=True)):
                 if not file:
                     raise UserError("Upload a COCO detections .json or a YOLO .txt file first.")
-                return render(finder.from_file(connection_of(request), file, progress=progress_adapter(progress)))
+                return render(finder.from_file(connection_of(request), file, threshold,
+                                               progress=progress_adapter(progress)))
 
             return find, find_boxes_file
 
@@ -476,13 +494,15 @@ class ImageTab:
         find, find_boxes_file = wire(self.ui_find, self._show, self._page_outputs())
         find.__name__, find_boxes_file.__name__ = "page_find", "page_find_boxes_file"
         gr.on([self.find_btn.click, self.find_text.submit], find, [self.find_text, self.find_threshold],
-              self._page_outputs(), api_visibility="private", **prompt_kw)
-        self.find_file.upload(find_boxes_file, [self.find_file], self._page_outputs(), api_visibility="private",
-                              **prompt_kw)
+              self._page_outputs(), api_visibility="private", show_progress_on=[self.status], **prompt_kw)
+        # A file's boxes obey the same score threshold slider as the detector's.
+        self.find_file.upload(find_boxes_file, [self.find_file, self.find_threshold], self._page_outputs(),
+                              api_visibility="private", show_progress_on=[self.status], **prompt_kw)
         # The API: as before.
         find, find_boxes_file = wire(self.find, self.render_api, self.api_outputs())
         self.api.click(find, [self.find_text, self.find_threshold], self.api_outputs(), api_name="find", **prompt_kw)
-        self.api.click(find_boxes_file, [self.find_file], self.api_outputs(), api_name="find_boxes_file",
+        self.api.click(find_boxes_file, [self.find_file, self.find_threshold], self.api_outputs(),
+                       api_name="find_boxes_file",
                        **prompt_kw)
 
     def _wire_stale_downloads(self) -> None:

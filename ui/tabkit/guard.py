@@ -3,6 +3,8 @@
 * ``UserError`` (a mistake the user can fix: click outside, no image yet, bad file):
   a yellow ``gr.Warning`` toast plus the same words in the tab's status line; the other
   outputs keep their values, so the session carries on where it was.
+* ``Notice`` (a ``UserError`` that reports what the user asked for, e.g. a Cancel): the
+  same, but a blue ``gr.Info`` toast and an "ℹ️" in the status line; it is not a mistake.
 * ``ModelUnavailableError`` (the weights cannot be had here): the same as a
   ``UserError``: a short toast that names the fix and the same words in the status
   line, while the picture and the rest stay as they were (raising would put red "Error"
@@ -18,7 +20,7 @@ from typing import Any, Callable, TypeVar
 
 import gradio as gr
 
-from ui.common.errors import ModelUnavailableError, UserError
+from ui.common.errors import ModelUnavailableError, Notice, UserError
 
 log = logging.getLogger("sam2.app")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +40,9 @@ def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> C
     """
 
     def handle(exc: BaseException) -> dict:
+        if isinstance(exc, Notice):
+            gr.Info(str(exc).replace("`", ""))
+            return {status: f"ℹ️ {exc}"}
         if isinstance(exc, (UserError, ModelUnavailableError)):
             if model_toast or not isinstance(exc, ModelUnavailableError):
                 gr.Warning(str(exc).replace("`", ""))  # toasts show Markdown as typed

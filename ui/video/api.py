@@ -31,7 +31,7 @@ starting with ⚠️, not as an error.
 * ``/video_render(effect)`` -> (preview MP4, status); effects: ``overlay``, ``highlight``,
   ``cutout``, ``blur``, ``pixelate``, ``erase``
 * ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status),
-  at the upload's own size, frame rate and sound (README: "How video downloads are made");
+  at the upload's own size, frame rate and sound (docs/exports.md: "How video downloads are made");
   the zip has ``objects/<id>_<name>/<frame>.png`` (0/255) and DAVIS palette PNGs
   ``davis/<frame>.png`` (pixel value = object id); see ``ui/video_exports.py``
 * ``/video_info`` -> JSON: clip size and fps (and the upload's), limits and the notes of
@@ -80,7 +80,8 @@ def wire_api(tab: Any) -> None:
     outs = tab.api_outputs()
     prompt_kw = dict(concurrency_id=PROMPT_GROUP, concurrency_limit=tab.concurrency_limit)
     view_kw = dict(concurrency_id=VIEW_GROUP, concurrency_limit=tab.concurrency_limit)
-    export_kw = dict(concurrency_id=EXPORT_GROUP, concurrency_limit=2)
+    # One progress indicator per job, on the status line (not one over every output panel).
+    export_kw = dict(concurrency_id=EXPORT_GROUP, concurrency_limit=2, show_progress_on=[tab.status])
     private = dict(api_visibility="private")
 
     @guarded(tab.status)
@@ -222,7 +223,8 @@ def wire_api(tab: Any) -> None:
     announced = tab.track_btn.click(announce, [tab.direction, tab.fnum], [tab.status],
                                      api_visibility="undocumented", **view_kw)
     track_event = announced.then(track, [tab.direction, tab.fnum], outs, api_name="video_track",
-                                 concurrency_id=TRACK_GROUP, concurrency_limit=tab.track_concurrency)
+                                 concurrency_id=TRACK_GROUP, concurrency_limit=tab.track_concurrency,
+                                 show_progress_on=[tab.status])
     track_event.success(render_after_track, [tab.effect], [tab.preview, tab.status],
                         api_visibility="undocumented", **export_kw)
     # The canvas gets each tracked frame's masks while the run goes on (its own step

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ui.models.names import fastest_tracking_note, model_label
+from ui.models.names import fastest_tracking_note, model_label, tracking_fallback_note
 from ui.models.switch import resolve_model, switch_model
 from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.session_controller import SessionController
@@ -61,11 +61,16 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         self._running_lock = threading.Lock()
 
     def model_note(self) -> str:
-        """One line for the page when tracking uses a faster model than the app's default."""
+        """One line for the page when tracking uses a faster model than the app's default, or
+        when EdgeTAM should have been that model and cannot be had (the fallback is said,
+        with its expected time per frame, never silent)."""
         model_id = self.engine.default_model
-        if model_id == self.engine.registry.default_model:
+        if model_id != self.engine.registry.default_model:
+            return fastest_tracking_note(model_id, self.engine.device)
+        why = self.engine.tracking_fallback_reason()
+        if why is None:
             return ""
-        return fastest_tracking_note(model_id, self.engine.device)
+        return tracking_fallback_note(model_id, self.engine.fast, why)
 
     @staticmethod
     def _not_while_tracking(slot: VideoSlot) -> None:

@@ -118,7 +118,7 @@ def _source_clip(clip: ClipExport, span: SourceSpan, hw, downscaled: Optional[st
     objects = [replace(o, prompted_frames=tuple(f * span.stride for f in o.prompted_frames)) for o in clip.objects]
     processed = {"width": clip.width, "height": clip.height, "fps": clip.fps, "num_frames": clip.num_frames,
                  "frame_map": f"processed frame i = frame i*{span.stride} here; frames in between "
-                              "blend the masks of their two processed neighbours (see the README)",
+                              "blend the masks of their two processed neighbours (see docs/exports.md)",
                  "stride": span.stride}
     if downscaled:
         processed["downscaled"] = downscaled

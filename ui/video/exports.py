@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -34,7 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from ui.common.exports import davis_palette, label_image, safe_stem  # noqa: F401 - davis_palette re-exported
+from ui.common.exports import davis_palette, label_image, name_slug, safe_stem  # noqa: F401 - davis_palette, name_slug re-exported
 from ui.common.packed_mask import mask_area_box
 from ui.video.state import MaskStore
 from sam2.find import coco_categories
@@ -106,11 +105,6 @@ class ClipExport:
         if self.processed is not None:
             out["processed"] = dict(self.processed)
         return out
-
-
-def name_slug(name: str, default: str = "object") -> str:
-    """A file-name-safe form of an object name (``"box/thing"`` -> ``"box_thing"``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name or "").strip("._")[:40] or default
 
 
 def _png_bytes(img: Image.Image) -> bytes:

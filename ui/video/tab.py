@@ -40,6 +40,11 @@ from ui.video.render import EFFECT_CHOICES
 from ui.canvas import BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas, UploadEvent
 from sam2.find import DEFAULT_THRESHOLD
 from ui.video.find import VideoFind
+
+#: The frame's largest height on the page (see ``ui.image.tab.CANVAS_MAX_HEIGHT``); the
+#: player and timeline sit under it.
+VIDEO_CANVAS_MAX_HEIGHT = "max(200px, calc(100vh - 450px))"
+
 DIRECTION_CHOICES = [("Forward", "forward"), ("Backward", "backward"), ("Both ways", "both")]
 
 log = logging.getLogger("sam2.app")
@@ -77,21 +82,24 @@ class VideoTab:
                 # The frame is the canvas: drop / paste / browse a clip on it, click, right
                 # click, drag a box, keys; its player plays the frames and masks held in the
                 # browser, its timeline seeks (ui/canvas).
-                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height="65vh")
-                self.model_note = gr.Markdown(self.model_note_text(), elem_id="video-model-note")
+                # Sized so that at 1366x768 the frame, the player, the status line and Track fit
+                # the window without scrolling; the buttons come right under the status line.
+                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height=VIDEO_CANVAS_MAX_HEIGHT)
                 self.status = gr.Markdown(f"Upload a video or pick an example to start ({limits.describe()}).",
                                           elem_id="video-status")
+                with gr.Row(equal_height=True, elem_id="video-actions"):
+                    self.direction = gr.Radio(DIRECTION_CHOICES, value="both", scale=3, container=False,
+                                              label="Track all objects from the current frame",
+                                              elem_id="video-direction")
+                    self.track_btn = gr.Button("Track", variant="primary", scale=1, min_width=80,
+                                               elem_id="video-track")
+                    self.cancel_btn = gr.Button("Cancel", variant="stop", scale=1, min_width=80,
+                                                elem_id="video-cancel")
                 with gr.Row():
                     self.undo_btn = gr.Button("↶ Undo", size="sm", elem_id="video-undo")
                     self.clear_frame_btn = gr.Button("Clear object on this frame", size="sm",
                                                      elem_id="video-clear-frame")
-                with gr.Group():
-                    with gr.Row(equal_height=True):
-                        self.direction = gr.Radio(DIRECTION_CHOICES, value="both", scale=3,
-                                                  label="Track all objects from the current frame",
-                                                  elem_id="video-direction")
-                        self.track_btn = gr.Button("Track", variant="primary", scale=1, elem_id="video-track")
-                        self.cancel_btn = gr.Button("Cancel", variant="stop", scale=1, elem_id="video-cancel")
+                self.model_note = gr.Markdown(self.model_note_text(), elem_id="video-model-note")
                 with gr.Accordion("Prompt by frame number and pixel coordinates", open=False):
                     gr.Markdown("Pixels of the clip (origin top-left), on the frame below (it follows the "
                                 "player), for the object id below (a new id creates that object).")
@@ -218,7 +226,7 @@ class VideoTab:
         # answered); out of the API (gradio_client cannot send event data: the named
         # endpoints with explicit x, y are the API).
         ordered = dict(trigger_mode="multiple", api_visibility="private", concurrency_id=PROMPT_GROUP,
-                       concurrency_limit=self.concurrency_limit)
+                       concurrency_limit=self.concurrency_limit, show_progress_on=[self.status])
 
         def answer(sid: Optional[str], act: Any, seq: Optional[int] = None, clip: bool = False,
                    frame: Optional[int] = None) -> Dict[Any, Any]:
@@ -349,7 +357,8 @@ class VideoTab:
 
         event = gr.on([self.find_btn.click, self.find_text.submit], find,
                       [self.fnum, self.find_text, self.find_threshold], self.api_outputs(), api_name="video_find",
-                      concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
+                      concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit,
+                      show_progress_on=[self.status])
         event.then(None, None, [self.files, self.preview], js="() => [null, null]")  # the downloads are stale
         sync_canvas_after(self, event, "all")
 
@@ -385,8 +394,9 @@ def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown, fi
     if finder is not None:  # the process's ui.find.finder.Finder, shared with the image tab
 
         tab.find = VideoFind(controller, finder)
-    with gr.Tab("Video", id="video"):
+    with gr.Tab("Video", id="video") as page:
         tab.build(model)
+    tab.page = page  # the gr.Tab itself (ui.page remembers which tab was shown)
     return tab
 
 

@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from ui.common.background_job import BackgroundJob
 from ui.canvas.scene import CanvasUpdate, next_revision
-from ui.common.progress import ProgressFn, no_progress
+from ui.common.progress import ProgressFn, TimeLeft, no_progress
 from ui.common.errors import UserError
 from ui.video.view import TRACKING_BUSY, VideoView, mask_urls, packed_masks
 from ui.video.slot import VideoSlot
@@ -162,9 +162,11 @@ class TrackingActions:
                 raise
             slot = entry.state
         shown = -1
+        left = TimeLeft()
 
         def report(j: BackgroundJob) -> None:
-            progress(j.done / max(j.total, 1), f"Tracking {direction}: {j.done} of {j.total} frames")
+            progress(j.done / max(j.total, 1),
+                     f"Tracking {direction}: {j.done} of {j.total} frames{left.text(j.done, j.total)}")
 
         try:
             for _ in job.watch(report):

@@ -116,7 +116,7 @@ def test_box_files_through_the_adapter(predictor, tmp_path):
     assert outcome.summary == "1 cup, 1 bowl" and len(outcome.objects) == 2
     assert outcome.message == "Found 1 cup, 1 bowl (score >= 0.30)."
     video = boxes_file_boxes(IMAGE, str(good))
-    assert video.objects == () and len(video.boxes) == 3 and video.summary == "2 class 0s, 1 class 1"
+    assert video.objects == () and len(video.boxes) == 3 and video.summary == "2 of class 0, 1 of class 1"
     wrong = tmp_path / "other.json"
     wrong.write_text(json.dumps({"images": [{"id": 1, "width": 640, "height": 480}],
                                  "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}]}))
