@@ -117,7 +117,9 @@ class SAM2VideoPredictor(SAM2Tracker):
         ``<temp>/sam2-spill``), read back bit-identical when needed. The folder is deleted
         with the session (``reset_state``, ``state.close()``, garbage collection).
         ``spill=False`` keeps every output in RAM (the reference's behaviour). An unusable
-        folder raises ``SpillError`` (an ``OSError``) naming it.
+        folder raises ``SpillError`` (an ``OSError``) naming it. A video file is decoded as
+        frames are needed (``sam2.media.frame_stream``), its compressed frames past 256 MiB
+        kept in the same spill folder root.
         """
         device = self.device
         if frames_in_ram is not None and (isinstance(frames_in_ram, bool) or int(frames_in_ram) != frames_in_ram
@@ -125,7 +127,8 @@ class SAM2VideoPredictor(SAM2Tracker):
             raise ValueError(f"frames_in_ram must be None or an integer >= 0, got {frames_in_ram!r}")
         store = SpillStore(spill_dir) if spill else None
         try:
-            frames = load_video(video_path, image_size=self.image_size, async_loading_frames=async_loading_frames)
+            frames = load_video(video_path, image_size=self.image_size, async_loading_frames=async_loading_frames,
+                                spill_dir=spill_dir)
         except BaseException:
             if store is not None:
                 store.close()

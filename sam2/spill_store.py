@@ -24,18 +24,16 @@ import errno
 import os
 import queue
 import shutil
-import tempfile
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 
+from sam2.utils.spill_paths import default_spill_root, new_session_folder, remove_stale_sessions
+
 __all__ = ["SpillError", "SpillRecord", "SpillStore", "default_spill_root", "remove_stale_sessions"]
 
-#: Environment variable naming the spill root (default: ``<temp dir>/sam2-spill``).
-SPILL_DIR_ENV = "SAM2_SPILL_DIR"
 _ALIGN = 16  # every tensor of a record starts at a multiple of this (any dtype can view it)
 _QUEUE_DEPTH = 64  # records waiting for the writer; the tracking loop waits beyond this
 
@@ -71,44 +69,6 @@ class SpillRecord:
         self.layout = layout
 
 
-def default_spill_root() -> str:
-    return os.environ.get(SPILL_DIR_ENV) or os.path.join(tempfile.gettempdir(), "sam2-spill")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-_cleaned_roots: set = set()
-_cleaned_lock = threading.Lock()
-
-
-def remove_stale_sessions(root: str) -> int:
-    """Delete session folders under ``root`` whose process no longer runs (left by a crash);
-    returns how many. Folders are named ``session-<pid>-<id>``; others are left alone."""
-    removed = 0
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return 0
-    for name in names:
-        parts = name.split("-")
-        if len(parts) != 3 or parts[0] != "session" or not parts[1].isdigit():
-            continue
-        pid = int(parts[1])
-        if pid == os.getpid() or _pid_alive(pid):
-            continue
-        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-        removed += 1
-    return removed
-
-
 def _layout_of(tensors: Sequence[Optional[torch.Tensor]]) -> _Layout:
     fields: List[Optional[_Field]] = []
     pos = 0
@@ -127,13 +87,8 @@ class SpillStore:
 
     def __init__(self, root: Optional[str] = None) -> None:
         self.root = os.path.abspath(root or default_spill_root())
-        with _cleaned_lock:
-            if self.root not in _cleaned_roots:
-                remove_stale_sessions(self.root)
-                _cleaned_roots.add(self.root)
-        self.folder = os.path.join(self.root, f"session-{os.getpid()}-{uuid.uuid4().hex[:12]}")
         try:
-            os.makedirs(self.folder, exist_ok=False)
+            self.folder = new_session_folder(self.root)
             self._path = os.path.join(self.folder, "outputs.bin")
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as exc:

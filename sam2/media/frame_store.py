@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Callable, Generic, Hashable, List, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -13,6 +14,7 @@ import torch
 from PIL import Image
 
 from sam2.media.frame_codec import EncodedFrame, StoredFrame, VideoLoadError
+from sam2.media.frame_stream import StreamedVideoFile
 from sam2.media.frame_preprocess import IMAGENET_MEAN, IMAGENET_STD, preprocess_frame
 from sam2.media.images import ImageLoadError, to_rgb_uint8
 
@@ -111,7 +113,11 @@ class VideoFrames(Sequence):
         source: str = "<frames>",
         fps: float = 0.0,
         lazy_paths: Optional[List[str]] = None,
+        stream: Optional["StreamedVideoFile"] = None,
     ) -> None:
+        """``frames``: the frames (arrays or ``EncodedFrame``); or ``lazy_paths``: frame files
+        decoded when first asked for; or ``stream``: a video file decoded in order as frames
+        are asked for (its resources go with this object: ``close()`` or garbage collection)."""
         self.image_size = image_size
         self.mean = tuple(mean)
         self.std = tuple(std)
@@ -121,7 +127,12 @@ class VideoFrames(Sequence):
         self._decoded: LRUCache[int, np.ndarray] = LRUCache(8)  # recently decoded compressed frames
         self._lazy_paths = lazy_paths
         self._lock = threading.Lock()
-        if lazy_paths is not None:
+        self._stream = stream
+        if stream is not None:
+            self._frames = [None] * stream.num_frames  # the stream keeps them
+            self._finalizer = weakref.finalize(self, stream.close)
+            first = self.frame(0)
+        elif lazy_paths is not None:
             self._frames: List[Optional[StoredFrame]] = [None] * len(lazy_paths)
             first = self.frame(0)
         else:
@@ -130,7 +141,7 @@ class VideoFrames(Sequence):
             self._frames = [f if isinstance(f, EncodedFrame) else self._check_frame(f, i) for i, f in enumerate(frames)]
             first = self.frame(0)
         self.height, self.width = int(first.shape[0]), int(first.shape[1])
-        if lazy_paths is None:
+        if lazy_paths is None and stream is None:
             self._check_sizes()
 
     # ---------------------------------------------------------------- construction
@@ -181,7 +192,12 @@ class VideoFrames(Sequence):
         """The original frame ``index`` as H x W x 3 uint8 RGB."""
         i = self._index(index)
         f = self._frames[i]
-        if f is None:
+        if f is None and self._stream is not None:
+            f = self._decoded.get(i)
+            if f is not None:
+                return f
+            f = self._stream.get(i)
+        elif f is None:
             with self._lock:
                 f = self._frames[i]
                 if f is None:
@@ -199,9 +215,23 @@ class VideoFrames(Sequence):
             return self._decoded.get_or_compute(i, f.decode)
         return f
 
+    def stored(self, index: int) -> Optional[StoredFrame]:
+        """Frame ``index`` in the form it is kept in (None: not decoded yet)."""
+        i = self._index(index)
+        if self._stream is not None:
+            return self._stream.get(i)
+        return self._frames[i]
+
+    def close(self) -> None:
+        """Stop decoding a streamed file and delete its frames kept on disk."""
+        if self._stream is not None:
+            self._finalizer()
+
     @property
     def stored_bytes(self) -> int:
         """Memory held by the frames themselves (compressed or raw), excluding caches."""
+        if self._stream is not None:
+            return self._stream.ram_stored_bytes
         return sum(len(f.data) if isinstance(f, EncodedFrame) else f.nbytes
                    for f in self._frames if f is not None)
 

@@ -1,4 +1,4 @@
-"""Video input for tracking: decode once, keep frames compact, build model inputs on demand.
+"""Video input for tracking: decode as needed, keep frames compact, build model inputs on demand.
 
 A video can be given as
 * a video file (``.mp4``, ``.mov``, ``.webm``, ``.mkv``, ``.avi``, ``.m4v``) or its bytes,
@@ -12,10 +12,12 @@ Frames are kept compactly, never as the reference's float32 1024x1024 copy of ev
 
 * frames of a folder are kept as their files' bytes and decoded when needed (the same
   pixels as decoding the file, at a tenth of the memory);
-* frames decoded from a video file are kept as uint8 RGB at the original resolution while
-  the whole clip stays under ``max_raw_bytes`` (1 GiB by default: 30 s of 720p at 30 fps);
-  a longer clip is kept JPEG-compressed at quality 95 instead (visually lossless, about
-  15x smaller), so a one-minute 720p clip needs a few hundred MB;
+* a video file is decoded as its frames are asked for (``frame_stream``: counted from its
+  packets, then decoded in order on a background thread a few frames ahead), never the whole
+  clip up front; frames are kept as uint8 RGB at the original resolution while the whole
+  clip stays under ``max_raw_bytes`` (1 GiB by default: 30 s of 720p at 30 fps); a longer
+  clip is kept JPEG-compressed at quality 95 instead (visually lossless, about 15x smaller),
+  in RAM up to ``frames_ram_bytes`` (256 MiB) and past it on disk;
 * frames given as arrays are kept as given.
 
 The model input of a frame is computed when asked for, with the reference's rule for JPEG
@@ -26,6 +28,7 @@ of input, and a few recent results (and decoded frames) are kept in small LRU ca
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from typing import Optional, Sequence, Union
 
@@ -35,13 +38,33 @@ import torch
 from sam2.media.frame_codec import (DEFAULT_MAX_RAW_BYTES, JPEG_QUALITY, EncodedFrame, StoredFrame, VideoLoadError,
                                     encode_jpeg)
 from sam2.media.frame_preprocess import IMAGENET_MEAN, IMAGENET_STD, preprocess_frame
+from sam2.media.frame_stream import DEFAULT_FRAMES_RAM_BYTES, StreamedVideoFile
 from sam2.media.frame_store import (FRAME_EXTENSIONS, LRUCache, VideoFrames, _load_folder, list_frame_files)
 from sam2.media.images import ImageLoadError, load_image
 from sam2.media.video_decode import (ASSUMED_FPS, VIDEO_EXTENSIONS, DecodedVideo, VideoProbe, constant_rate_params,
-                                     decode_video, decode_video_file, fit_within, has_audio, iter_video_frames,
+                                     count_video_frames, decode_video, decode_video_file, fit_within, has_audio, iter_video_frames,
                                      probe_video)
 
 VideoSource = Union[str, os.PathLike, bytes, np.ndarray, Sequence]
+
+def _open_video_file(path: str, name: str, opts: dict, max_raw_bytes: Optional[int],
+                     frames_ram_bytes: Optional[int], spill_dir: Optional[str],
+                     owned: Optional[str] = None) -> VideoFrames:
+    """A video file as ``VideoFrames`` decoded on demand, each frame kept in the form that
+    decoding the whole file up front would give (raw within ``max_raw_bytes``, else JPEG)."""
+    probe = probe_video(path)
+    count = count_video_frames(path)
+    if count <= 0:
+        raise VideoLoadError(f"video file {path} contains no frames")
+    compress = max_raw_bytes is not None and count * probe.width * probe.height * 3 > max_raw_bytes
+    stream = StreamedVideoFile(path, count, probe.width, probe.height, compress, ram_bytes=frames_ram_bytes,
+                               spill_dir=spill_dir, owned_folder=owned)
+    try:
+        return VideoFrames(source=name, fps=probe.fps, stream=stream, **opts)
+    except BaseException:
+        stream.close()
+        raise
+
 
 def load_video(
     source: VideoSource,
@@ -51,12 +74,16 @@ def load_video(
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
     max_raw_bytes: Optional[int] = DEFAULT_MAX_RAW_BYTES,
+    frames_ram_bytes: Optional[int] = DEFAULT_FRAMES_RAM_BYTES,
+    spill_dir: Optional[str] = None,
 ) -> VideoFrames:
     """Open a video (file path, file bytes, frame folder, frame list or array).
 
     Raises ``VideoLoadError`` (a ``ValueError``) for missing, unreadable, empty or
     inconsistent input. ``async_loading_frames`` decodes a frame folder in the background.
-    A decoded video file larger than ``max_raw_bytes`` is kept JPEG-compressed (None: never).
+    A video file is decoded as its frames are asked for (``StreamedVideoFile``); a clip
+    larger than ``max_raw_bytes`` decoded is kept JPEG-compressed (None: never), in RAM up to
+    ``frames_ram_bytes`` (None: no limit) and past it in a folder under ``spill_dir``.
     """
     if isinstance(source, VideoFrames):
         return source
@@ -64,12 +91,15 @@ def load_video(
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise VideoLoadError("the video data is empty")
-        with tempfile.TemporaryDirectory() as tmp:
+        tmp = tempfile.mkdtemp(prefix="sam2-video-")
+        try:
             path = os.path.join(tmp, "video")
             with open(path, "wb") as f:
                 f.write(source)
-            frames, fps = decode_video_file(path, max_raw_bytes)
-        return VideoFrames(frames, source="<bytes>", fps=fps, **opts)
+            return _open_video_file(path, "<bytes>", opts, max_raw_bytes, frames_ram_bytes, spill_dir, owned=tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if os.path.isdir(path):
@@ -89,8 +119,7 @@ def load_video(
             )
         if os.path.getsize(path) == 0:
             raise VideoLoadError(f"video file {path} is empty")
-        frames, fps = decode_video_file(path, max_raw_bytes)
-        return VideoFrames(frames, source=path, fps=fps, **opts)
+        return _open_video_file(path, path, opts, max_raw_bytes, frames_ram_bytes, spill_dir)
     if isinstance(source, np.ndarray):
         if source.ndim != 4 and not (source.ndim == 3 and source.dtype != object):
             raise VideoLoadError(f"a video array must be N x H x W x 3 (or N x H x W), got shape {source.shape}")
@@ -110,5 +139,5 @@ __all__ = [
     "VideoFrames", "VideoLoadError", "LRUCache", "EncodedFrame", "StoredFrame", "encode_jpeg", "load_video",
     "preprocess_frame", "decode_video_file", "decode_video", "DecodedVideo", "VideoProbe", "probe_video",
     "iter_video_frames", "fit_within", "constant_rate_params", "list_frame_files", "has_audio", "VIDEO_EXTENSIONS",
-    "FRAME_EXTENSIONS", "IMAGENET_MEAN", "IMAGENET_STD", "DEFAULT_MAX_RAW_BYTES", "JPEG_QUALITY", "ASSUMED_FPS",
+    "FRAME_EXTENSIONS", "count_video_frames", "StreamedVideoFile", "DEFAULT_FRAMES_RAM_BYTES", "IMAGENET_MEAN", "IMAGENET_STD", "DEFAULT_MAX_RAW_BYTES", "JPEG_QUALITY", "ASSUMED_FPS",
 ]

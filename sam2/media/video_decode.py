@@ -213,6 +213,23 @@ def decode_video_file(path: str, max_raw_bytes: Optional[int] = None) -> Tuple[L
     return decoded.frames, decoded.fps
 
 
+def count_video_frames(path: str, timeout_s: float = 600.0) -> int:
+    """How many frames the file's video stream holds, counted from its packets without
+    decoding them (about a second for a long clip). ``VideoLoadError`` if ffmpeg cannot."""
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path), "-map", "0:v:0",
+           "-c", "copy", "-f", "null", "-"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise _ffmpeg_error(path, exc) from exc
+    counts = re.findall(r"frame=\s*(\d+)", done.stderr)
+    if done.returncode != 0 or not counts:
+        raise _ffmpeg_error(path, RuntimeError(done.stderr.strip() or f"ffmpeg exit status {done.returncode}"))
+    return int(counts[-1])
+
+
 def has_audio(path: str, timeout_s: float = 60.0) -> bool:
     """Whether the media file ``path`` has an audio stream (ffmpeg's description of it)."""
     import imageio_ffmpeg

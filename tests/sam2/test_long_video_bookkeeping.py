@@ -25,6 +25,7 @@ import pytest
 import torch
 
 import sam2.spill_store as spill_store
+import sam2.utils.spill_paths as spill_paths
 from sam2.configs import get_config
 from sam2.modeling.tracker import FrameOutput
 from sam2.sam2_video_predictor import SAM2VideoPredictor
@@ -188,11 +189,11 @@ def test_crash_leftovers_are_removed_at_start_up(tmp_path):
     alive.mkdir()
     unrelated = tmp_path / "notes"
     unrelated.mkdir()
-    assert spill_store.remove_stale_sessions(str(tmp_path)) == 1
+    assert spill_paths.remove_stale_sessions(str(tmp_path)) == 1
     assert not left.exists() and alive.exists() and unrelated.exists()
     # a new store does it once per spill root and process
     left.mkdir()
-    spill_store._cleaned_roots.discard(str(tmp_path))
+    spill_paths._cleaned_roots.discard(str(tmp_path))
     SpillStore(str(tmp_path)).close()
     assert not left.exists()
 
