@@ -120,6 +120,43 @@ def speed(args: argparse.Namespace) -> Dict:
             "ratios": ratios}
 
 
+def spill_cost(records: int = 200) -> Dict:
+    """Milliseconds of CPU the spill adds per frame and object at the official 1024 px input:
+    writing one record (SAM 2 / EdgeTAM sizes) and reading one back (what a correction costs).
+    The tracking loop itself only queues the record; the writer thread does the rest."""
+    import tempfile
+
+    import torch
+
+    from sam2.modeling.tracker import FrameOutput
+    from sam2.spilled_outputs import SpilledFrameOutputs
+    from sam2.spill_store import SpillStore
+
+    out = {}
+    for name, memory in (("sam2", (1, 64, 64, 64)), ("edgetam", (1, 512, 64))):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = SpillStore(tmp)
+            outputs = SpilledFrameOutputs(store, capacity=0)
+            value = FrameOutput(pred_masks=torch.randn(1, 1, 256, 256), obj_ptr=torch.randn(1, 256),
+                                object_score_logits=torch.randn(1, 1),
+                                maskmem_features=torch.randn(memory).to(torch.bfloat16))
+            t0, c0 = time.perf_counter(), time.process_time()
+            for t in range(records):
+                outputs[t] = value
+            queued = time.perf_counter() - t0
+            store.flush()
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            t1 = time.perf_counter()
+            for t in range(0, records, 4):
+                outputs[t].pred_masks.sum()
+            read = (time.perf_counter() - t1) / len(range(0, records, 4))
+            out[name] = {"queue_ms": 1e3 * queued / records, "write_wall_ms": 1e3 * wall / records,
+                         "process_cpu_ms": 1e3 * cpu / records, "read_ms": 1e3 * read,
+                         "kib_per_record": store.bytes_written / records / 1024}
+            store.close()
+    return out
+
+
 def run_child(args: argparse.Namespace, extra: List[str]) -> Dict:
     cmd = [sys.executable, __file__, "--child", "--image-size", str(args.image_size), "--threads", str(args.threads),
            "--frames", *map(str, args.frames), *extra]
@@ -199,12 +236,16 @@ def main() -> None:
     ap.add_argument("--model", default="tiny", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="bounded", help=argparse.SUPPRESS)
     ap.add_argument("--speed-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--spill-cost", action="store_true", help="only time writing/reading records of 1024 px sizes")
     ap.add_argument("--draw", default=None, help="only draw --png from this --json file of an earlier run")
     args = ap.parse_args()
     if args.draw:
         saved = json.loads(Path(args.draw).read_text())
         draw_png(saved["results"], args.png, f"{saved['image_size']} px model input, 854x480 clip, random weights, "
                  "shared 2-core CPU")
+        return
+    if args.spill_cost:
+        print(json.dumps(spill_cost(), indent=1))
         return
     if args.child:
         args.objects = args.objects[0]
