@@ -125,6 +125,7 @@ class SAM2VideoPredictor(SAM2Tracker):
         if frames_in_ram is not None and (isinstance(frames_in_ram, bool) or int(frames_in_ram) != frames_in_ram
                                           or frames_in_ram < 0):
             raise ValueError(f"frames_in_ram must be None or an integer >= 0, got {frames_in_ram!r}")
+        spill = spill and SpillStore.supported()  # elsewhere (Windows) outputs stay in RAM
         store = SpillStore(spill_dir) if spill else None
         try:
             frames = load_video(video_path, image_size=self.image_size, async_loading_frames=async_loading_frames,

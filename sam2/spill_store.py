@@ -69,6 +69,21 @@ class SpillRecord:
         self.layout = layout
 
 
+def _write_at(fd: int, buffers: List[memoryview], offset: int) -> int:
+    """Write ``buffers`` at ``offset`` in one call where the OS has ``pwritev`` (Linux, macOS)."""
+    if hasattr(os, "pwritev"):
+        return os.pwritev(fd, buffers, offset)
+    return os.pwrite(fd, b"".join(buffers), offset)
+
+
+def _read_at(fd: int, buffer: memoryview, offset: int) -> int:
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [buffer], offset)
+    data = os.pread(fd, len(buffer), offset)
+    buffer[: len(data)] = data
+    return len(data)
+
+
 def _layout_of(tensors: Sequence[Optional[torch.Tensor]]) -> _Layout:
     fields: List[Optional[_Field]] = []
     pos = 0
@@ -84,6 +99,11 @@ def _layout_of(tensors: Sequence[Optional[torch.Tensor]]) -> _Layout:
 
 class SpillStore:
     """A session's append-only record file with a writer thread (see the module docstring)."""
+
+    @staticmethod
+    def supported() -> bool:
+        """Whether this OS has positioned reads and writes (Linux, macOS; not Windows)."""
+        return hasattr(os, "pread") and hasattr(os, "pwrite")
 
     def __init__(self, root: Optional[str] = None) -> None:
         self.root = os.path.abspath(root or default_spill_root())
@@ -143,10 +163,12 @@ class SpillStore:
                     if f.nbytes % _ALIGN:
                         buffers.append(memoryview(pad)[: _ALIGN - f.nbytes % _ALIGN])
                 try:
-                    written = os.pwritev(self._fd, buffers, self._end) if buffers else 0
+                    written = _write_at(self._fd, buffers, self._end) if buffers else 0
                     if written != record.layout.nbytes:
                         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-                except OSError as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure turns the store off, never hangs it
+                    if not isinstance(exc, OSError):
+                        exc = OSError(errno.EIO, f"{type(exc).__name__}: {exc}")
                     self.error = SpillError(
                         exc.errno, f"could not write to the spill folder {self.folder} ({exc.strerror or exc}); "
                         "the session keeps its outputs in RAM from now on (free disk space or pass another "
@@ -174,7 +196,7 @@ class SpillStore:
             return pending
         layout = record.layout
         buf = torch.empty(layout.nbytes, dtype=torch.uint8)
-        got = os.preadv(self._fd, [memoryview(buf.numpy())], record.offset)
+        got = _read_at(self._fd, memoryview(buf.numpy()), record.offset)
         if got != layout.nbytes:
             raise SpillError(errno.EIO, f"the spill file {self._path} is shorter than expected (it was changed)")
         out: List[Optional[torch.Tensor]] = []
