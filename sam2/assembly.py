@@ -10,8 +10,10 @@ that pass them keep working.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
+import sys
 from typing import Iterable, Optional, Type, TypeVar, Union
 
 import torch
@@ -88,6 +90,21 @@ def apply_overrides(config: SAM2Config, overrides: Iterable[str]) -> SAM2Config:
     return dataclasses.replace(config, **top) if top else config
 
 
+def release_freed_memory() -> None:
+    """Give the pages of freed tensors back to the OS (Linux/glibc; elsewhere nothing).
+
+    The float32 weights that int8 replaces are freed layer by layer, but glibc keeps most
+    of a freed heap for reuse, so the process would still hold their memory (SAM 2.1
+    large: resident 690 MB instead of 300 MB after quantizing). ``malloc_trim`` returns it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to trim this way
+        pass
+
+
 def finish_model(model: torch.nn.Module, ckpt_path, device: DeviceLike, mode: str, precision: str) -> torch.nn.Module:
     if ckpt_path is not None:
         load_checkpoint(model, ckpt_path)
@@ -100,6 +117,7 @@ def finish_model(model: torch.nn.Module, ckpt_path, device: DeviceLike, mode: st
 
         # on the CPU, before the move: the device then receives a quarter of the bytes
         summary = quantize_model_(model)
+        release_freed_memory()
         logger.info("int8 weights: %d layers, %.0f -> %.0f MB", summary.layers,
                     summary.bytes_before / 1e6, summary.bytes_after / 1e6)
     model = model.to(device)

@@ -163,19 +163,20 @@ def quantize_model_(model: nn.Module, min_elements: int = MIN_WEIGHT_ELEMENTS,
     least ``min_elements`` weights by its int8 counterpart. Layer by layer, so the float
     weights are freed as it goes (the peak is one layer above the final size)."""
     before = tensor_bytes(model)
+    # (parent, name) pairs, not the layers: a list of the float layers would keep every one
+    # of them alive until the end, and the peak would be float32 + int8
+    targets = [(parent, name) for parent in model.modules() if not _runs_folded(parent)
+               for name, child in parent._modules.items()
+               if child is not None and _quantized_kind(child, min_elements) is not None]
     replaced = {}  # id(float layer) -> its int8 copy, so a shared layer stays shared
     quantized = 0
-    for parent in list(model.modules()):
-        if _runs_folded(parent):
-            continue
-        for name, child in list(parent._modules.items()):
-            kind = _quantized_kind(child, min_elements) if child is not None else None
-            if kind is None:
-                continue
-            if id(child) not in replaced:
-                quantized += child.weight.numel()
-                replaced[id(child)] = kind.from_float(child, group_size)
-            setattr(parent, name, replaced[id(child)])
+    for parent, name in targets:
+        child = parent._modules[name]
+        if id(child) not in replaced:
+            quantized += child.weight.numel()
+            replaced[id(child)] = _quantized_kind(child, min_elements).from_float(child, group_size)
+        setattr(parent, name, replaced[id(child)])
+        del child
     return Int8Summary(len(replaced), quantized, before, tensor_bytes(model))
 
 
