@@ -5,11 +5,11 @@ from ui.canvas.events import (
     EVENT_NAMES, BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, UploadEvent,
 )
 from ui.canvas.scene import (
-    CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url,
+    CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url, preparing_for,
 )
 
 __all__ = [
     "PromptCanvas", "EVENT_NAMES", "BoxEvent", "CanvasPayloadError", "IndexEvent", "ObjectEvent",
     "PointEvent", "UploadEvent", "CanvasObject", "CanvasUpdate", "display_hw", "file_ref",
-    "label_map_png", "mask_png", "picture_url",
+    "label_map_png", "mask_png", "picture_url", "preparing_for",
 ]

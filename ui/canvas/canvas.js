@@ -23,8 +23,21 @@ const tctx = tl.getContext('2d');
 const scrub = root.querySelector('.sc-scrub');
 const playBtn = root.querySelector('.sc-play');
 const frameLabel = root.querySelector('.sc-frame-label');
+const prepEl = root.querySelector('.sc-prep');
+const legend = root.querySelector('.sc-legend');
+const keysEl = root.querySelector('.sc-keys');
 root.dataset.mode = cfg.mode || 'image';
 root.querySelector('.sc-help').textContent = cfg.help || '';
+(function buildKeys() {  // the "?" overlay: every key and gesture, from component.py
+  const t = keysEl.querySelector('tbody');
+  for (const [key, what] of cfg.keys || []) {
+    const tr = document.createElement('tr');
+    const a = document.createElement('td'), b = document.createElement('td');
+    a.textContent = key; b.textContent = what;
+    tr.append(a, b);
+    t.appendChild(tr);
+  }
+})();
 root.querySelector('.sc-drop-text').textContent = cfg.drop_text || '';
 fileIn.accept = cfg.accept || 'image/*';
 
@@ -34,7 +47,7 @@ const host = element.parentElement && element.parentElement.closest('[id]');
 const sceneKey = host && host.id && !host.id.startsWith('html-') ? host.id : null;
 const scenes = (window.__promptCanvasScenes = window.__promptCanvasScenes || {});
 const kept = sceneKey ? scenes[sceneKey] : null;
-const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false }) : {
+const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false, pan: null, touches: {} }) : {
   kind: null, W: 0, H: 0,          // original size of the picture / clip
   frames: [], imgs: [], fps: 10,    // frame URLs and their Image objects (image: one frame)
   frame: 0, playing: false, lastTick: 0,
@@ -46,6 +59,9 @@ const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false 
   candidates: [], candidate: null, preview: null,
   regions: null,                    // {labels: Uint32Array, w, h, count, colors, hover, layer}
   busy: '', loading: false, queued: [],
+  preparing: null,                  // {text, eta_s, since}: the server encodes the picture
+  view: { z: 1, x: 0, y: 0 },       // zoom and pan: canvas px = fitted px * z + (x, y)
+  pan: null, touches: {}, spaceDown: false, spacePanned: false, showKeys: false,
   drag: null, hover: false, seq: 0,
   t0: 0, waitSeq: 0, expect: null, stats: [], lastSeq: null,
 };
@@ -82,8 +98,12 @@ function loadImage(url, onload) {
   return img;
 }
 function colorOf(id) {
+  // An object the server has not listed yet (the first click makes it) gets the colour the
+  // server will give it: the next one of the shared palette (ui/overlay.py PALETTE).
   const o = S.objects.find((x) => x.id === id);
-  return o ? o.color : '#1e90ff';
+  if (o) return o.color;
+  const pal = cfg.palette || ['#1e90ff'];
+  return pal[S.objects.length % pal.length];
 }
 
 // ---------------------------------------------------------------- layout
@@ -101,6 +121,7 @@ function fit() {
   const s = Math.min(cw / S.W, maxH / S.H);
   const w = Math.max(1, Math.floor(S.W * s)), h = Math.max(1, Math.floor(S.H * s));
   const dpr = window.devicePixelRatio || 1;
+  const before = cv.width;
   for (const c of [cv, pv]) {
     c.style.width = w + 'px';
     c.style.height = h + 'px';
@@ -110,41 +131,103 @@ function fit() {
       picShown = null;
     }
   }
+  if (before && cv.width !== before) {  // the same part of the picture stays in view
+    S.view.x *= cv.width / before; S.view.y *= cv.width / before;
+  }
+  clampView();
   fitTimeline();
   redraw();
 }
 new ResizeObserver(() => fit()).observe(stage);
 
-// screen <-> original pixels (pixel centres at integers, like gr.Image.select)
-function toImage(ev, clamp) {
+// screen <-> original pixels (pixel centres at integers, like gr.Image.select). The view
+// (zoom z, pan x, y in canvas pixels) maps the fitted picture onto the canvas:
+// canvas = fitted * z + (x, y); z = 1 with no pan is the whole picture.
+function screenToCanvas(ev) {
   const r = cv.getBoundingClientRect();
-  let u = (ev.clientX - r.left) / r.width, v = (ev.clientY - r.top) / r.height;
+  return [(ev.clientX - r.left) / r.width * cv.width, (ev.clientY - r.top) / r.height * cv.height];
+}
+function toImage(ev, clamp) {
+  const V = S.view, [cx, cy] = screenToCanvas(ev);
+  let u = (cx - V.x) / V.z / cv.width, v = (cy - V.y) / V.z / cv.height;
   const inside = u >= 0 && u <= 1 && v >= 0 && v <= 1;
   if (clamp) { u = Math.min(1, Math.max(0, u)); v = Math.min(1, Math.max(0, v)); }
   const x = Math.min(S.W - 1, Math.max(0, u * S.W - 0.5));
   const y = Math.min(S.H - 1, Math.max(0, v * S.H - 0.5));
   return { x: Math.round(x * 100) / 100, y: Math.round(y * 100) / 100, inside };
 }
-function toCanvas(x, y) { return [(x + 0.5) / S.W * cv.width, (y + 0.5) / S.H * cv.height]; }
+function toCanvas(x, y) {
+  const V = S.view;
+  return [(x + 0.5) / S.W * cv.width * V.z + V.x, (y + 0.5) / S.H * cv.height * V.z + V.y];
+}
+// Zoom in percent of the source: 100 % = one original pixel per CSS pixel.
+function zoomOf100() { const w = cv.getBoundingClientRect().width || 1; return S.W / w; }
+function maxZoom() { return Math.max(4, 8 * zoomOf100()); }
+function clampView() {
+  const V = S.view;
+  V.z = Math.min(maxZoom(), Math.max(1, V.z));
+  V.x = Math.min(0, Math.max(cv.width * (1 - V.z), V.x));
+  V.y = Math.min(0, Math.max(cv.height * (1 - V.z), V.y));
+  root.dataset.zoom = String(Math.round(V.z / zoomOf100() * 1000) / 10);  // percent of the source
+  root.classList.toggle('sc-zoomed', V.z > 1.0001);
+}
+function zoomAt(z, cx, cy) {  // to zoom z, keeping canvas point (cx, cy) where it is
+  const V = S.view;
+  const nz = Math.min(maxZoom(), Math.max(1, z));
+  V.x = cx - (cx - V.x) * nz / V.z;
+  V.y = cy - (cy - V.y) * nz / V.z;
+  V.z = nz;
+  clampView();
+  redraw();
+}
+function zoomCentre(z) { zoomAt(z, cv.width / 2, cv.height / 2); }
+function fitView() { S.view = { z: 1, x: 0, y: 0 }; clampView(); redraw(); }
+function panBy(dx, dy) {  // CSS pixels
+  const r = cv.getBoundingClientRect(), k = cv.width / (r.width || 1);
+  S.view.x += dx * k; S.view.y += dy * k;
+  clampView();
+  redraw();
+}
+root.__view = () => Object.assign({ percent: +root.dataset.zoom }, S.view);
+// Screen position (CSS px) of original pixel (x, y) under the current view: tests click there.
+root.__toScreen = (x, y) => {
+  const r = cv.getBoundingClientRect(), [cx, cy] = toCanvas(x, y);
+  return [r.left + cx / cv.width * r.width, r.top + cy / cv.height * r.height];
+};
+root.__toImage = (clientX, clientY) => { const p = toImage({ clientX, clientY }, false); return [p.x, p.y]; };
+root.__zoomTo = (percent, x, y) => {  // tests and the bench: zoom to percent around pixel (x, y)
+  const z = percent / 100 * zoomOf100();
+  const [cx, cy] = x === undefined ? [cv.width / 2, cv.height / 2] : toCanvas(x, y);
+  zoomAt(z, cx, cy);
+  draw();
+  return root.__view();
+};
 
 // ---------------------------------------------------------------- drawing
 function ready(im) { return im && im.complete && !im.failed && im.naturalWidth > 0; }
-function drawPoint(x, y, label, provisional) {
+function drawPoint(x, y, label, color, provisional, dim) {
+  // In the object's colour; the shape tells foreground (disc) from background (square with
+  // a bar: "minus"), so colour-blind users and overlapping objects still read right.
   const [cx, cy] = toCanvas(x, y);
   const r = Math.max(5, Math.min(11, Math.min(cv.width, cv.height) / 70));
+  ctx.globalAlpha = provisional ? 0.75 : (dim ? 0.6 : 1);
   ctx.beginPath();
-  ctx.arc(cx, cy, r, 0, Math.PI * 2);
-  ctx.fillStyle = label === 1 ? (cfg.foreground || '#00c83c') : (cfg.background || '#e61e1e');
-  ctx.globalAlpha = provisional ? 0.75 : 1;
+  if (label === 1) ctx.arc(cx, cy, r, 0, Math.PI * 2);
+  else ctx.rect(cx - r, cy - r, r * 2, r * 2);
+  ctx.fillStyle = color;
   ctx.fill();
   ctx.lineWidth = Math.max(1.5, r / 4);
   ctx.strokeStyle = '#fff';
   ctx.stroke();
+  if (label !== 1) {
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(cx - r * 0.55, cy - r * 0.14, r * 1.1, r * 0.28);
+  }
   ctx.globalAlpha = 1;
 }
-function drawBox(b, color, dashed) {
+function drawBox(b, color, dashed, selected) {
   const [x0, y0] = toCanvas(b[0], b[1]), [x1, y1] = toCanvas(b[2], b[3]);
-  const lw = Math.max(2, cv.width / 400);
+  const lw = Math.max(2, cv.width / 400) * (selected ? 1.5 : 1);
   ctx.setLineDash(dashed ? [8, 5] : []);
   ctx.lineWidth = lw + 3;
   ctx.strokeStyle = '#fff';
@@ -170,35 +253,93 @@ function drawTag(o, p) {
   ctx.fillText(o.tag, left + fs * 0.4, top + h / 2);
   return o.tag;
 }
+function viewKey() { const V = S.view; return V.z + ',' + V.x + ',' + V.y + ',' + pv.width + ',' + pv.height; }
+function withView(g, fn) {  // draw in fitted-canvas coordinates under the zoom and pan
+  const V = S.view;
+  g.setTransform(V.z, 0, 0, V.z, V.x, V.y);
+  g.imageSmoothingEnabled = V.z < 2;  // zoomed in: crisp source pixels and mask edges
+  fn();
+  g.setTransform(1, 0, 0, 1, 0, 0);
+  g.imageSmoothingEnabled = true;
+}
+// The selected object's outline: a white halo around its mask's edge pixels (the mask PNG's
+// opaque ones), made once per mask image in the browser after the mask itself is shown.
+function haloOf(m) {
+  if (m.halo || m.haloPending || !ready(m.img)) return m.halo || null;
+  m.haloPending = true;
+  setTimeout(() => {
+    const w = m.img.naturalWidth, h = m.img.naturalHeight;
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    g.drawImage(m.img, 0, 0);
+    const src = g.getImageData(0, 0, w, h), a = src.data, out = g.createImageData(w, h), o = out.data;
+    const R = Math.max(1, Math.round(Math.max(w, h) / 640));  // about 2 px at 1280 wide
+    for (let yy = 0; yy < h; yy++) {
+      for (let xx = 0; xx < w; xx++) {
+        if (a[4 * (yy * w + xx) + 3] !== 255) continue;  // edge pixels are the opaque ones
+        for (let dy = -R; dy <= R; dy++) {
+          const y2 = yy + dy;
+          if (y2 < 0 || y2 >= h) continue;
+          for (let dx = -R; dx <= R; dx++) {
+            const x2 = xx + dx;
+            if (x2 < 0 || x2 >= w) continue;
+            const k = 4 * (y2 * w + x2);
+            o[k] = o[k + 1] = o[k + 2] = 255; o[k + 3] = 255;
+          }
+        }
+      }
+    }
+    g.putImageData(out, 0, 0);
+    m.halo = c;
+    m.haloPending = false;
+    redraw();
+  }, 0);
+  return null;
+}
 function draw() {
   ctx.clearRect(0, 0, cv.width, cv.height);
   const img = S.imgs[S.frame];
   const pic = ready(img) ? img : null;
-  if (pic !== picShown) {  // a click redraws only the overlay, not the picture
+  const key = viewKey();
+  if (pic !== picShown || key !== S.picView) {  // a click redraws only the overlay, not the picture
     pctx.clearRect(0, 0, pv.width, pv.height);
-    if (pic) pctx.drawImage(pic, 0, 0, pv.width, pv.height);
+    if (pic) withView(pctx, () => pctx.drawImage(pic, 0, 0, pv.width, pv.height));
     picShown = pic;
-  }
-  if (S.regions && S.regions.layer) {
-    ctx.globalAlpha = 0.55;
-    ctx.drawImage(S.regions.layer, 0, 0, cv.width, cv.height);
-    ctx.globalAlpha = 1;
+    S.picView = key;
   }
   let drewMask = false;
-  const masks = S.masks[S.frame] || {};
-  for (const o of S.objects) {
-    let m = masks[o.id];
-    if (o.id === S.selected && S.preview && ready(S.preview.img)) m = S.preview;
-    if (!m || !ready(m.img)) continue;
-    ctx.drawImage(m.img, 0, 0, cv.width, cv.height);  // already in the object's colour
-    drewMask = true;
-  }
+  withView(ctx, () => {
+    if (S.regions && S.regions.layer) {
+      ctx.globalAlpha = 0.55;
+      ctx.drawImage(S.regions.layer, 0, 0, cv.width, cv.height);
+      ctx.globalAlpha = 1;
+    }
+    const masks = S.masks[S.frame] || {};
+    // Others first, a little dimmed; the selected object last, on top, with its halo.
+    const order = S.objects.filter((o) => o.id !== S.selected).concat(S.objects.filter((o) => o.id === S.selected));
+    for (const o of order) {
+      let m = masks[o.id];
+      const sel = o.id === S.selected;
+      if (sel && S.preview && ready(S.preview.img)) m = S.preview;
+      if (!m || !ready(m.img)) continue;
+      if (sel && S.objects.length > 1) {
+        const halo = haloOf(m);
+        if (halo) ctx.drawImage(halo, 0, 0, cv.width, cv.height);
+      }
+      ctx.globalAlpha = sel || S.selected === null ? 1 : 0.6;
+      ctx.drawImage(m.img, 0, 0, cv.width, cv.height);  // already in the object's colour
+      ctx.globalAlpha = 1;
+      drewMask = true;
+    }
+  });
   const prompts = S.prompts[S.frame] || {};
   for (const o of S.objects) {
     const p = prompts[o.id];
     if (!p) continue;
-    if (p.box) drawBox(p.box, o.color, false);
-    for (const q of p.points || []) drawPoint(q[0], q[1], q[2], false);
+    const dim = S.selected !== null && o.id !== S.selected;
+    if (p.box) drawBox(p.box, o.color, false, o.id === S.selected);
+    for (const q of p.points || []) drawPoint(q[0], q[1], q[2], o.color, false, dim);
   }
   const tags = [];
   for (const o of S.objects) if (o.tag && prompts[o.id] && drawTag(o, prompts[o.id])) tags.push(o.tag);
@@ -207,7 +348,7 @@ function draw() {
   for (const g of S.pending) {
     if (g.frame !== S.frame) continue;
     if (g.box) drawBox(g.box, colorOf(g.object), true);
-    if (g.point) drawPoint(g.point[0], g.point[1], g.point[2], true);
+    if (g.point) drawPoint(g.point[0], g.point[1], g.point[2], colorOf(g.object), true);
   }
   if (S.drag && S.drag.box) drawBox(S.drag.box, colorOf(S.selected), true);
   if (drewMask && S.expect && S.expect.left <= 0) {
@@ -254,6 +395,8 @@ function reset(kind, W, H) {
   S.masks = {}; S.prompts = {}; S.pending = []; S.candidates = []; S.candidate = null;
   S.preview = null; S.regions = null; S.frame = 0; S.playing = false; S.drag = null;
   S.revs = {};
+  S.view = { z: 1, x: 0, y: 0 };
+  setPreparing(null);
   root.dataset.state = 'loading';
   S.loading = true;
   fit();
@@ -318,6 +461,8 @@ function apply(msg) {
   if (msg.candidates || 'candidate' in msg) renderChips();
   if ('regions' in msg && fresh(msg, 'regions')) setRegions(msg.regions);
   if ('busy' in msg) S.busy = msg.busy || '';
+  if ('preparing' in msg) setPreparing(msg.preparing);
+  else if (S.preparing && msg.masks) setPreparing(null);  // a gesture was answered: it is ready
   if (msg.hint) hint(msg.hint);
   if ('frame' in msg && msg.frame !== null) seek(+msg.frame, false);
   if (!S.objects.some((o) => o.id === S.selected) && S.selected !== null && msg.objects) S.selected = null;
@@ -325,7 +470,61 @@ function apply(msg) {
   // picture, if any, takes clicks again.
   if (root.dataset.state === 'uploading' && !msg.picture && !msg.video) root.dataset.state = S.W ? 'ready' : 'empty';
   updatePlayer();
+  renderLegend();
   redraw();
+}
+
+// ---------------------------------------------------------------- legend, keys, preparing
+function renderLegend() {
+  // One chip per object in its colour (the list, the timeline and the exports use the same
+  // colours: the server sends them); a click selects it, the selected one is outlined.
+  const want = S.objects.map((o) => o.id + ':' + o.color + ':' + o.label + ':' + (o.id === S.selected)).join('|');
+  if (legend.dataset.key === want) return;
+  legend.dataset.key = want;
+  legend.textContent = '';
+  for (const o of S.objects) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'sc-obj' + (o.id === S.selected ? ' sc-on' : '');
+    b.dataset.id = String(o.id);
+    b.style.setProperty('--obj', o.color);
+    const sw = document.createElement('span');
+    sw.className = 'sc-swatch';
+    b.append(sw, document.createTextNode(o.label || 'object ' + o.id));
+    b.addEventListener('click', () => selectObject(o.id));
+    legend.appendChild(b);
+  }
+}
+function showKeys(on) {
+  S.showKeys = on;
+  keysEl.hidden = !on;
+  root.dataset.keys = on ? '1' : '0';
+}
+root.querySelector('.sc-keys-btn').addEventListener('click', (e) => { e.stopPropagation(); showKeys(!S.showKeys); });
+keysEl.addEventListener('click', () => showKeys(false));
+let prepTimer = 0;
+function setPreparing(p) {
+  clearInterval(prepTimer);
+  if (!p || !p.text) {
+    S.preparing = null;
+    delete root.dataset.preparing;
+    return;
+  }
+  S.preparing = { text: p.text, eta: +p.eta_s || 0, since: performance.now() };
+  root.dataset.preparing = '1';
+  const label = prepEl.querySelector('.sc-prep-text'), bar = prepEl.querySelector('.sc-prep-bar i');
+  const tick = () => {
+    const P = S.preparing;
+    if (!P) return;
+    const t = (performance.now() - P.since) / 1000;
+    label.textContent = P.text + ' ' + t.toFixed(1) + ' s' + (P.eta ? ' of about ' + P.eta.toFixed(1) + ' s' : '');
+    // With an estimate (the last encode of this model) the bar runs towards 95 % of it;
+    // without one it creeps; it is never full before the server says the picture is ready.
+    const f = P.eta ? Math.min(0.95, t / P.eta) : 1 - Math.exp(-t / 4);
+    bar.style.width = (100 * f).toFixed(1) + '%';
+  };
+  tick();
+  prepTimer = setInterval(tick, 100);
 }
 
 // ---------------------------------------------------------------- candidates
@@ -401,8 +600,8 @@ function paintRegions() {
 function regionAt(ev) {
   const R = S.regions;
   if (!R) return 0;
-  const r = cv.getBoundingClientRect();
-  const u = (ev.clientX - r.left) / r.width, v = (ev.clientY - r.top) / r.height;
+  const V = S.view, [cx, cy] = screenToCanvas(ev);
+  const u = (cx - V.x) / V.z / cv.width, v = (cy - V.y) / V.z / cv.height;
   if (u < 0 || u >= 1 || v < 0 || v >= 1) return 0;
   return R.labels[Math.floor(v * R.h) * R.w + Math.floor(u * R.w)];
 }
@@ -424,6 +623,7 @@ function gesture(g) {  // g: {point: [x,y,l]} or {box: [x0,y0,x1,y1]}
   g.object = S.selected;
   S.pending.push(g);
   redraw();
+  if (S.preparing) hint('Preparing the picture: your ' + (g.box ? 'box' : 'click') + ' is answered as soon as it is ready', 2500);
   if (S.loading) {
     S.queued.push(g);
     hint('Still loading: your ' + (g.box ? 'box' : 'click') + ' will be applied when the picture is ready');
@@ -449,9 +649,32 @@ cv.addEventListener('contextmenu', (e) => e.preventDefault());
 stage.addEventListener('contextmenu', (e) => e.preventDefault());
 root.querySelector('.sc-drop').addEventListener('click', browse);
 root.querySelector('.sc-browse').addEventListener('click', (e) => { e.stopPropagation(); browse(); });
+// Pan: drag with Space held, with the middle button, or with two fingers (which also
+// pinch-zoom). Zoom: the wheel (a trackpad pinch arrives as Ctrl+wheel) around the pointer.
+function touchList() { return Object.values(S.touches); }
+function pinchStart() {
+  const [a, b] = touchList();
+  S.pinch = { d: Math.hypot(a.x - b.x, a.y - b.y) || 1, mx: (a.x + b.x) / 2, my: (a.y + b.y) / 2, z: S.view.z };
+}
 cv.addEventListener('pointerdown', (e) => {
-  if (e.button !== 0 && e.button !== 2) return;
   root.focus({ preventScroll: true });
+  if (e.pointerType === 'touch') {
+    S.touches[e.pointerId] = { x: e.clientX, y: e.clientY };
+    if (touchList().length === 2) {  // a second finger: no click or box, a pinch / pan instead
+      if (S.drag) { clearTimeout(S.drag.timer); S.drag = null; redraw(); }
+      pinchStart();
+      return;
+    }
+  }
+  if (e.button === 1 || (e.button === 0 && S.spaceDown)) {
+    e.preventDefault();
+    cv.setPointerCapture(e.pointerId);
+    S.pan = { id: e.pointerId, x: e.clientX, y: e.clientY };
+    S.spacePanned = true;
+    root.classList.add('sc-panning');
+    return;
+  }
+  if (e.button !== 0 && e.button !== 2) return;
   if (S.playing) togglePlay(false);
   cv.setPointerCapture(e.pointerId);
   const d = { id: e.pointerId, x: e.clientX, y: e.clientY, button: e.button, shift: e.shiftKey,
@@ -461,7 +684,25 @@ cv.addEventListener('pointerdown', (e) => {
   }
   S.drag = d;
 });
+cv.addEventListener('auxclick', (e) => e.preventDefault());
 cv.addEventListener('pointermove', (e) => {
+  if (e.pointerType === 'touch' && S.touches[e.pointerId]) {
+    S.touches[e.pointerId] = { x: e.clientX, y: e.clientY };
+    if (S.pinch && touchList().length === 2) {
+      const [a, b] = touchList(), P = S.pinch;
+      const d = Math.hypot(a.x - b.x, a.y - b.y) || 1, mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+      const [cx, cy] = screenToCanvas({ clientX: mx, clientY: my });
+      panBy(mx - P.mx, my - P.my);
+      zoomAt(P.z * d / P.d, cx, cy);
+      P.mx = mx; P.my = my; P.z = S.view.z; P.d = d;
+      return;
+    }
+  }
+  if (S.pan && S.pan.id === e.pointerId) {
+    panBy(e.clientX - S.pan.x, e.clientY - S.pan.y);
+    S.pan.x = e.clientX; S.pan.y = e.clientY;
+    return;
+  }
   if (S.regions && !S.drag) {
     const k = regionAt(e);
     if (k !== S.regions.hover) { S.regions.hover = k; root.dataset.hover = String(k); paintRegions(); }
@@ -477,6 +718,11 @@ cv.addEventListener('pointermove', (e) => {
   redraw();
 });
 function endDrag(e, cancelled) {
+  if (e.pointerType === 'touch' && S.touches[e.pointerId]) {
+    delete S.touches[e.pointerId];
+    if (S.pinch) { if (!touchList().length) S.pinch = null; return; }
+  }
+  if (S.pan && S.pan.id === e.pointerId) { S.pan = null; root.classList.remove('sc-panning'); return; }
   const d = S.drag;
   if (!d || d.id !== e.pointerId) return;
   clearTimeout(d.timer);
@@ -486,7 +732,7 @@ function endDrag(e, cancelled) {
   if (d.box) {
     const b = [Math.min(d.box[0], d.box[2]), Math.min(d.box[1], d.box[3]),
       Math.max(d.box[0], d.box[2]), Math.max(d.box[1], d.box[3])];
-    const minSide = (cfg.click_slop_px || 6) * S.W / cv.getBoundingClientRect().width;
+    const minSide = (cfg.click_slop_px || 6) * S.W / cv.getBoundingClientRect().width / S.view.z;
     if (b[2] - b[0] >= minSide && b[3] - b[1] >= minSide) { gesture({ box: b }); return; }
     hint('That box was too thin: counted as a click');
   }
@@ -504,6 +750,13 @@ cv.addEventListener('pointercancel', (e) => endDrag(e, true));
 cv.addEventListener('pointerleave', () => {
   if (S.regions && S.regions.hover) { S.regions.hover = 0; paintRegions(); }
 });
+cv.addEventListener('wheel', (e) => {
+  if (!S.W) return;
+  e.preventDefault();
+  const [cx, cy] = screenToCanvas(e);
+  const step = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaY;  // lines -> pixels
+  zoomAt(S.view.z * Math.exp(-Math.max(-300, Math.min(300, step)) * (e.ctrlKey ? 0.01 : 0.002)), cx, cy);
+}, { passive: false });
 root.addEventListener('pointerenter', () => { S.hover = true; });
 root.addEventListener('pointerleave', () => { S.hover = false; });
 
@@ -545,11 +798,17 @@ function stepObject(dir) {
   if (!S.objects.length) { hint('No objects yet: click the picture to start one'); return; }
   let i = S.objects.findIndex((o) => o.id === S.selected);
   i = i < 0 ? (dir > 0 ? 0 : S.objects.length - 1) : (i + dir + S.objects.length) % S.objects.length;
-  S.selected = S.objects[i].id;
+  selectObject(S.objects[i].id, dir);
+}
+function selectObject(id, dir) {
+  const o = S.objects.find((x) => x.id === id);
+  if (!o) return;
+  S.selected = id;
   S.preview = null;
-  hint('Selected ' + (S.objects[i].label || 'object ' + S.selected), 1200);
+  hint('Selected ' + (o.label || 'object ' + id), 1200);
+  renderLegend();
   redraw();
-  emit('select_object', { object: S.selected, direction: dir });
+  emit('select_object', { object: id, direction: dir || 0 });
 }
 function onKey(e) {
   const t = e.target;
@@ -558,7 +817,22 @@ function onKey(e) {
   const k = e.key;
   const video = S.kind === 'video';
   let handled = true;
-  if (k === 'z' || k === 'Z') {
+  if (k === '?') {
+    showKeys(!S.showKeys);
+  } else if (k === 'Escape' && S.showKeys) {
+    showKeys(false);
+  } else if (e.code === 'Digit0' || k === '0' || k === ')') {
+    if (!S.W) hint('Open a picture first');
+    else if (e.shiftKey) { zoomCentre(zoomOf100()); hint('100 %: one picture pixel per screen pixel', 1200); }
+    else { fitView(); hint('Whole picture', 900); }
+  } else if (k === '+' || k === '=') {
+    if (S.W) zoomCentre(S.view.z * 1.25);
+  } else if (k === '-' || k === '_') {
+    if (S.W) zoomCentre(S.view.z / 1.25);
+  } else if (k === ' ') {
+    // Held: drag pans. Tapped (pressed and released without a drag): play / pause a clip.
+    if (!e.repeat) { S.spaceDown = true; S.spacePanned = false; root.classList.add('sc-space'); }
+  } else if (k === 'z' || k === 'Z') {
     if (S.busy) hint(S.busy, 3500);
     else if (!S.objects.length && !S.pending.length) hint('Nothing to undo');
     else emit('undo', {});
@@ -581,8 +855,6 @@ function onKey(e) {
   } else if (k === ']' || k === 'Tab') {
     if (k === 'Tab' && !S.objects.length) return;
     stepObject(1);
-  } else if (k === ' ' && video) {
-    togglePlay();
   } else if (k === 'ArrowRight' && video) {
     step(1);
   } else if (k === 'ArrowLeft' && video) {
@@ -594,8 +866,19 @@ function onKey(e) {
   } else handled = false;
   if (handled) { e.preventDefault(); e.stopPropagation(); }
 }
+function onKeyUp(e) {
+  if (e.key !== ' ' || !S.spaceDown) return;
+  S.spaceDown = false;
+  root.classList.remove('sc-space');
+  if (!S.spacePanned && S.kind === 'video') togglePlay();
+  e.preventDefault();
+  e.stopPropagation();
+}
 root.addEventListener('keydown', onKey);
+root.addEventListener('keyup', onKeyUp);
 document.addEventListener('keydown', (e) => { if (e.target !== root && S.hover) onKey(e); });
+document.addEventListener('keyup', (e) => { if (e.target !== root && (S.hover || S.spaceDown)) onKeyUp(e); });
+window.addEventListener('blur', () => { S.spaceDown = false; root.classList.remove('sc-space'); });
 
 // ---------------------------------------------------------------- player
 const PLAY_SVG = '<svg viewBox="0 0 16 16"><path d="M4 2v12l10-6z"/></svg>';
@@ -724,6 +1007,9 @@ tl.addEventListener('pointerup', () => { if (tlDown) { tlDown = false; emit('see
 watch('value', () => apply(props.value));
 if (kept) {
   root.dataset.state = S.W ? (S.loading ? 'loading' : 'ready') : 'empty';
+  legend.dataset.key = '';
+  renderLegend();
+  if (S.preparing) setPreparing({ text: S.preparing.text, eta_s: S.preparing.eta });
   renderChips();
   updatePlayer();
   fit();

@@ -69,7 +69,7 @@ from typing import Any, Literal, Optional
 import gradio as gr
 
 from ui.canvas.events import EVENT_NAMES
-from ui.overlay import BACKGROUND_RGB, FOREGROUND_RGB, color_hex
+from ui.overlay import PALETTE, color_hex
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -78,8 +78,33 @@ CLICK_SLOP_PX = 6
 LONG_PRESS_MS = 500
 
 HELP_IMAGE = ("Click: add · Right-click / Shift+click: exclude · Drag: box · Z: undo · "
-              "N: new object · 1 2 3: candidate · Esc: drop box · Del: delete object · [ ]: objects")
+              "N: new object · 1 2 3: candidate · Del: delete object · [ ]: objects · "
+              "Wheel: zoom · Space+drag: pan · 0: fit · ?: all keys")
 HELP_VIDEO = HELP_IMAGE + " · Space: play/pause · ← →: step"
+
+#: The "?" overlay: (key or gesture, what it does), in the order shown. Both modes share the
+#: first part; the video mode adds the player's keys.
+KEYS_COMMON = (
+    ("Click", "add a foreground point (to the selected object)"),
+    ("Right-click · Shift+click · long press", "add a background point"),
+    ("Drag", "draw a box"),
+    ("Z · Ctrl+Z", "undo the last prompt"),
+    ("N", "new object"),
+    ("1 2 3", "choose candidate mask"),
+    ("[ ] · Tab · Shift+Tab", "select the previous / next object"),
+    ("Del · Backspace", "delete the selected object"),
+    ("Esc", "drop the box being drawn; close this help"),
+    ("Wheel · pinch · + −", "zoom (around the pointer)"),
+    ("Space+drag · middle button · two fingers", "pan"),
+    ("0", "fit the whole picture"),
+    ("Shift+0", "100 %: one picture pixel per screen pixel"),
+    ("?", "show / hide this help"),
+)
+KEYS_VIDEO = (
+    ("Space (tap)", "play / pause"),
+    ("← →", "previous / next frame"),
+    ("Home · End", "first / last frame"),
+)
 
 _TEMPLATE = """
 <div class="sc-root" tabindex="0" data-state="empty">
@@ -88,8 +113,12 @@ _TEMPLATE = """
     <div class="sc-drop"><span class="sc-drop-text"></span></div>
     <button type="button" class="sc-browse" title="Open another file">&#x21EA;</button>
     <div class="sc-hint" aria-live="polite"></div>
+    <div class="sc-prep" role="status"><span class="sc-prep-text"></span><div class="sc-prep-bar"><i></i></div></div>
+    <button type="button" class="sc-keys-btn" title="Keys and gestures (?)">?</button>
+    <div class="sc-keys" hidden><table><tbody></tbody></table><div class="sc-keys-foot">? or Esc closes</div></div>
     <input type="file" class="sc-file" hidden>
   </div>
+  <div class="sc-legend"></div>
   <div class="sc-candidates"></div>
   <div class="sc-player">
     <button type="button" class="sc-prev" title="Previous frame (&#x2190;)"><svg viewBox="0 0 16 16"><path d="M3 2h2v12H3zM14 2v12L6 8z"/></svg></button>
@@ -117,8 +146,10 @@ def canvas_config(mode: str, max_height: str) -> dict:
         "accept": "video/*" if mode == "video" else "image/*",
         "drop_text": ("Drop a video here, or click to browse" if mode == "video"
                       else "Drop an image here, click to browse, or paste"),
-        "foreground": color_hex(FOREGROUND_RGB),
-        "background": color_hex(BACKGROUND_RGB),
+        # The one palette (ui.overlay.PALETTE): the server gives each object its colour from
+        # it; the browser uses it only for the provisional mark of an object not listed yet.
+        "palette": [color_hex(c) for c in PALETTE],
+        "keys": [list(k) for k in KEYS_COMMON + (KEYS_VIDEO if mode == "video" else ())],
         "click_slop_px": CLICK_SLOP_PX,
         "long_press_ms": LONG_PRESS_MS,
         "max_height": max_height,

@@ -27,7 +27,7 @@ from ui.canvas.events import (
     BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, UploadEvent, event_data,
 )
 from ui.canvas.scene import (
-    CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url,
+    CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url, preparing_for,
 )
 
 IMAGE_WH = (1800, 1200)
@@ -88,6 +88,9 @@ class DemoScene:
     selected: Optional[int] = None
     prompts: Dict[Tuple[int, int], Dict[str, Any]] = field(default_factory=dict)
     regions: List[np.ndarray] = field(default_factory=list)
+    #: Cleared while a stand-in "encoding" runs: gestures wait for it, as a tab's click waits
+    #: for the session lock its prepare step holds.
+    ready: "_Ready" = field(default_factory=lambda: _Ready())
 
     def canvas_objects(self) -> List[CanvasObject]:
         return [CanvasObject.numbered(o, i) for i, o in enumerate(self.objects)]
@@ -100,6 +103,21 @@ class DemoScene:
         self.objects.append(oid)
         self.selected = oid
         return oid
+
+
+class _Ready(threading.Event):
+    """A set event that Gradio can deep-copy (it copies a ``gr.State`` default per session)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set()
+
+    def __deepcopy__(self, memo: Any) -> "_Ready":
+        return _Ready()
+
+
+#: How long the stand-in "encoding" of "Sample picture (slow encode)" takes.
+SLOW_ENCODE_S = 2.0
 
 
 class Recorder:
@@ -162,6 +180,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
         image = PromptCanvas(mode="image", elem_id="demo-image")
         with gr.Row():
             load_image = gr.Button("Sample picture", elem_id="demo-load-image")
+            load_slow = gr.Button("Sample picture (slow encode)", elem_id="demo-load-slow")
             everything = gr.Button("Segment everything (stand-in)", elem_id="demo-everything")
             busy = gr.Checkbox(label="busy", elem_id="demo-busy")
         video = PromptCanvas(mode="video", elem_id="demo-video", max_height="50vh")
@@ -170,14 +189,24 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             track = gr.Button("Track", elem_id="demo-track")
         status = gr.Textbox(label="last event", elem_id="demo-status")
 
-        def open_picture(scene: DemoScene):
+        def open_picture(scene: DemoScene, preparing: Optional[Dict[str, Any]] = None):
             scene.__init__()
             pic = sample_picture()
             scene.width, scene.height = IMAGE_WH
             return CanvasUpdate.image(picture_url(pic), *IMAGE_WH, objects=[], selected=None,
-                                      candidates=[]).to_value(), scene
+                                      candidates=[], preparing=preparing).to_value(), scene
+
+        def open_picture_slowly(scene: DemoScene):
+            """The picture at once with "Preparing image…", then the stand-in encoding."""
+            update, scene = open_picture(scene, preparing_for("image", SLOW_ENCODE_S))
+            scene.ready.clear()
+            yield update, scene
+            time.sleep(SLOW_ENCODE_S)
+            scene.ready.set()
+            yield CanvasUpdate(preparing={}, hint="Ready").to_value(), scene
 
         def on_point(scene: DemoScene, evt: gr.EventData):
+            scene.ready.wait(30)
             d = rec.add("point", evt)
             p = PointEvent.parse(evt, (scene.width, scene.height))
             oid = scene.selected if scene.selected is not None else scene.new_object()
@@ -296,6 +325,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             return CanvasUpdate(busy="tracking is running, press Cancel to correct" if flag else "").to_value()
 
         load_image.click(open_picture, image_state, [image, image_state])
+        load_slow.click(open_picture_slowly, image_state, [image, image_state])
         demo.load(open_picture, image_state, [image, image_state])
         demo.load(open_clip, video_state, [video, video_state])
         everything.click(on_everything, image_state, [image, image_state])
