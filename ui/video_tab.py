@@ -84,7 +84,10 @@ from ui.video_view import VideoView
 from ui.video_engine import VideoEngine
 from ui.video_media import VideoLimits
 from ui.video_render import EFFECT_CHOICES
-from ui.canvas import BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas, UploadEvent
+from ui.canvas import (
+    END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas,
+    UploadEvent, preparing_for,
+)
 from ui.prompts import PromptError
 DIRECTION_CHOICES = [("Forward", "forward"), ("Backward", "backward"), ("Both ways", "both")]
 PROMPT_GROUP = "video_prompt"
@@ -531,7 +534,8 @@ class VideoTab:
             view = c.load(sid, u.path, u.name)
             if view.warning:
                 gr.Warning(view.warning)
-            return self._render_page(view, c.canvas(sid, clip=True))
+            # The first frame is encoded next (``prepare``); clicks made meanwhile wait for it.
+            return self._render_page(view, c.canvas(sid, clip=True, preparing=preparing_for("the first frame")))
 
         def no_candidates(evt: gr.EventData):
             return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
@@ -550,7 +554,8 @@ class VideoTab:
                          api_visibility="private", concurrency_id=SEEK_GROUP, concurrency_limit=1)
         self.canvas.upload(on_upload, None, page, **ordered).then(
             self._prepare, [self.model], [self.status], api_visibility="private", concurrency_id=PROMPT_GROUP,
-            concurrency_limit=self.concurrency_limit)
+            concurrency_limit=self.concurrency_limit).then(
+            None, None, [self.canvas], js=END_PREPARING_JS, api_visibility="private")
 
     # ------------------------------------------------------------------ find objects
     def _build_find(self) -> None:

@@ -505,7 +505,7 @@ keysEl.addEventListener('click', () => showKeys(false));
 let prepTimer = 0;
 function setPreparing(p) {
   clearInterval(prepTimer);
-  if (!p || !p.text) {
+  if (!p || !p.text || !S.W) {  // nothing shown: nothing to prepare
     S.preparing = null;
     delete root.dataset.preparing;
     return;

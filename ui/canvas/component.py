@@ -106,6 +106,12 @@ KEYS_VIDEO = (
     ("Home · End", "first / last frame"),
 )
 
+#: For ``.then(None, None, [canvas], js=...)``: show / end the canvas's "Preparing…" state from
+#: the browser. The end runs after the prepare step whatever happened there (``.then`` follows
+#: failures too), so a failed prepare cannot leave the canvas saying "Preparing".
+SHOW_PREPARING_JS = "() => ({v: 1, seq: 'prep-' + Date.now(), preparing: {text: 'Preparing image…', eta_s: null}})"
+END_PREPARING_JS = "() => ({v: 1, seq: 'prep-end-' + Date.now(), preparing: null})"
+
 _TEMPLATE = """
 <div class="sc-root" tabindex="0" data-state="empty">
   <div class="sc-stage">
