@@ -13,9 +13,9 @@ import os
 import sys
 from typing import List, Optional
 
-from ui import spaces  # noqa: F401 - must be imported before torch on ZeroGPU Spaces
-from ui.app_ui import AppConfig, build_demo, launch_options, make_registry
-from ui.model_names import model_ids
+from ui.common import spaces  # noqa: F401 - must be imported before torch on ZeroGPU Spaces
+from ui.page import AppConfig, build_demo, launch_options, make_registry
+from ui.models.names import model_ids
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
     from sam2.checkpoint import CheckpointError
-    from ui.model_registry import ModelUnavailableError
+    from ui.models.registry import ModelUnavailableError
 
     try:
         config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,

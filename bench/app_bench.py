@@ -33,9 +33,9 @@ def main() -> None:
     from bench.bench import test_image
     from sam2.configs import HF_MODELS
     from sam2.testing import write_random_checkpoint
-    from ui.image_controller import ImageController
-    from ui.image_engine import ImageEngine
-    from ui.model_registry import ModelRegistry
+    from ui.image.controller import ImageController
+    from ui.image.engine import ImageEngine
+    from ui.models.registry import ModelRegistry
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = write_random_checkpoint(os.path.join(tmp, "m.pt"), HF_MODELS[args.model][0], seed=0)

@@ -59,10 +59,10 @@ def app_server_side_ms(photo: str, precision: str, clicks: int, cache_env: dict)
     """Median ms of a click's server-side work in the image tab's controller: total, decoder,
     and rendering the canvas update (mask PNG of the changed object); with the app's model."""
     os.environ.update(cache_env)
-    from ui.app_ui import AppConfig, make_registry
-    from ui.image_controller import ImageController
-    from ui.image_engine import ImageEngine
-    from ui.image_view import CanvasRenderer
+    from ui.page import AppConfig, make_registry
+    from ui.image.controller import ImageController
+    from ui.image.engine import ImageEngine
+    from ui.image.view import CanvasRenderer
 
     registry = make_registry(AppConfig(device="cpu", precision=precision))
     controller = ImageController(ImageEngine(registry))
@@ -200,7 +200,7 @@ def main() -> None:
     url = args.url
     if url is None:
         from ui.canvas.demo import build_demo
-        from ui.testing import free_port
+        from tests.support.hub_cache import free_port
 
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
         demo = build_demo()
@@ -222,7 +222,7 @@ def main() -> None:
 def main_app(args) -> None:
     import tempfile
 
-    from ui.testing import AppProcess, hf_cache_env
+    from tests.support.hub_cache import AppProcess, hf_cache_env
 
     with tempfile.TemporaryDirectory(prefix="canvas_latency_") as tmp:
         env = hf_cache_env(os.path.join(tmp, "hf"))

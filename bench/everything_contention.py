@@ -4,7 +4,7 @@ In one process, as in the app: session A runs segment everything (``ImageEngine`
 app's own thread policy) on a photo while session B, whose image is already encoded,
 clicks every 0.5 s. Prints B's click latency idle and during A's run; ``--spare N``
 runs segment everything with N CPU threads fewer (the app uses
-``ui.image_engine.EVERYTHING_SPARE_THREADS``, 0: leaving one made both slower here).
+``ui.image.engine.EVERYTHING_SPARE_THREADS``, 0: leaving one made both slower here).
 
     python bench/everything_contention.py [--pps 16] [--clicks 8] [--spare 0]
 """
@@ -30,12 +30,12 @@ def main() -> None:
     ap.add_argument("--spare", type=int, default=0, help="CPU threads left to other sessions (app: 0)")
     args = ap.parse_args()
 
-    import ui.image_engine as engine_module
+    import ui.image.engine as engine_module
     from sam2.media.images import load_image
     from sam2.testing import write_random_checkpoint
-    from ui.image_engine import EverythingParams, ImageEngine
-    from ui.image_state import PromptSet
-    from ui.model_registry import ModelRegistry
+    from ui.image.engine import EverythingParams, ImageEngine
+    from ui.image.state import PromptSet
+    from ui.models.registry import ModelRegistry
 
     engine_module.EVERYTHING_SPARE_THREADS = args.spare
     tmp = tempfile.mkdtemp()

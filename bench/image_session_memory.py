@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ui import overlay  # noqa: E402
-from ui.image_state import ImageSession, Prediction  # noqa: E402
+from ui.common import overlay  # noqa: E402
+from ui.image.state import ImageSession, Prediction  # noqa: E402
 
 
 def blob_candidates(h: int, w: int, k: int):

@@ -33,10 +33,10 @@ def main() -> None:
 
     from bench.video_bench import iter_synthetic_clip
     from sam2.media.mp4 import write_mp4
-    from ui.video_export_run import ExportPaths, make_exports
-    from ui.video_exports import ClipExport, ObjectInfo
-    from ui.video_media import VideoLimits, decode_clip
-    from ui.video_state import MaskStore
+    from ui.video.export_run import ExportPaths, make_exports
+    from ui.video.exports import ClipExport, ObjectInfo
+    from ui.video.media import VideoLimits, decode_clip
+    from ui.video.state import MaskStore
 
     tmp = tempfile.mkdtemp(prefix="export_bench_")
     n = int(round(args.seconds * 30))

@@ -99,7 +99,7 @@ function loadImage(url, onload) {
 }
 function colorOf(id) {
   // An object the server has not listed yet (the first click makes it) gets the colour the
-  // server will give it: the next one of the shared palette (ui/overlay.py PALETTE).
+  // server will give it: the next one of the shared palette (ui/common/overlay.py PALETTE).
   const o = S.objects.find((x) => x.id === id);
   if (o) return o.color;
   const pal = cfg.palette || ['#1e90ff'];

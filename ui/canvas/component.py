@@ -69,7 +69,7 @@ from typing import Any, Literal, Optional
 import gradio as gr
 
 from ui.canvas.events import EVENT_NAMES
-from ui.overlay import PALETTE, color_hex
+from ui.common.overlay import PALETTE, color_hex
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -152,7 +152,7 @@ def canvas_config(mode: str, max_height: str) -> dict:
         "accept": "video/*" if mode == "video" else "image/*",
         "drop_text": ("Drop a video here, or click to browse" if mode == "video"
                       else "Drop an image here, click to browse, or paste"),
-        # The one palette (ui.overlay.PALETTE): the server gives each object its colour from
+        # The one palette (ui.common.overlay.PALETTE): the server gives each object its colour from
         # it; the browser uses it only for the provisional mark of an object not listed yet.
         "palette": [color_hex(c) for c in PALETTE],
         "keys": [list(k) for k in KEYS_COMMON + (KEYS_VIDEO if mode == "video" else ())],

@@ -6,7 +6,7 @@ below checks types and ranges and raises ``CanvasPayloadError`` (a ``ValueError`
 short message that a tab can show as a hint.
 
 Coordinates are in ORIGINAL image pixels, pixel centres at integers (the convention of
-``ui.overlay.DisplayImage.to_original`` and of ``gr.Image.select``): the top-left pixel is
+``ui.common.overlay.DisplayImage.to_original`` and of ``gr.Image.select``): the top-left pixel is
 (0, 0) and the bottom-right one is (width - 1, height - 1).
 """
 
@@ -98,7 +98,7 @@ class PointEvent(Gesture):
 
     @property
     def as_point(self) -> Tuple[float, float, int]:
-        """The ``ui.prompts.Point`` tuple (x, y, label)."""
+        """The ``ui.common.prompts.Point`` tuple (x, y, label)."""
         return (self.x, self.y, self.label)
 
 
@@ -121,7 +121,7 @@ class BoxEvent(Gesture):
 
     @property
     def as_box(self) -> Tuple[float, float, float, float]:
-        """The ``ui.prompts.Box`` tuple (x0, y0, x1, y1)."""
+        """The ``ui.common.prompts.Box`` tuple (x0, y0, x1, y1)."""
         return (self.x0, self.y0, self.x1, self.y1)
 
 

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image
 
-from ui.overlay import color_hex, display_scale, make_display, mask_edges, object_color, resize_mask
+from ui.common.overlay import color_hex, display_scale, make_display, mask_edges, object_color, resize_mask
 
 UrlLike = Union[str, Dict[str, Any]]
 _SEQ = itertools.count(1)
@@ -56,7 +56,7 @@ def _data_url(img: Image.Image, fmt: str, **save: Any) -> str:
 
 
 def display_hw(height: int, width: int) -> Tuple[int, int]:
-    """Size (h, w) at which masks and label maps are sent: the display size of ``ui.overlay``."""
+    """Size (h, w) at which masks and label maps are sent: the display size of ``ui.common.overlay``."""
     s = display_scale(height, width)
     return (max(1, round(height * s)), max(1, round(width * s))) if s < 1.0 else (height, width)
 
@@ -73,7 +73,7 @@ MASK_FILL_ALPHA = 140
 def mask_png(mask: np.ndarray, color: Union[Sequence[int], str],
              hw: Optional[Tuple[int, int]] = None) -> str:
     """A boolean mask as a 2-bit palette PNG data URL in the object's ``color``: the inside
-    translucent, the outline (``ui.overlay.mask_edges``) opaque, the rest transparent.
+    translucent, the outline (``ui.common.overlay.mask_edges``) opaque, the rest transparent.
 
     ``hw`` is the size to send (default: the display size of the mask's own size). The
     browser draws it as it is: colouring here costs nothing (the palette), while tinting a
@@ -132,7 +132,7 @@ class CanvasObject:
 
     @classmethod
     def numbered(cls, object_id: int, index: int) -> "CanvasObject":
-        """The ``index``-th object (0-based) in the app's palette (``ui.overlay.object_color``)."""
+        """The ``index``-th object (0-based) in the app's palette (``ui.common.overlay.object_color``)."""
         return cls(object_id, color_hex(object_color(index)), f"object {object_id}")
 
 

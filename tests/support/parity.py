@@ -1,0 +1,123 @@
+"""Parity helpers: the golden cases made by the reference implementations (tests/data/parity) and
+the comparisons every parity test uses (relative L2, mask mismatch, image features, prompt replay)."""
+
+from __future__ import annotations
+
+
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+import torch
+
+from tests.support.paths import TEST_DATA
+
+PARITY_DIR = TEST_DATA / "parity"
+
+
+def load_golden(name: str):
+    return np.load(PARITY_DIR / "golden" / f"{name}.npz")
+
+
+
+def rel_l2(actual, expected) -> float:
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-12))
+
+
+
+def mask_mismatch(actual_bool: np.ndarray, golden_packed: np.ndarray, shape) -> float:
+    """Fraction of pixels where a boolean mask differs from a packbits-packed golden one."""
+    golden = np.unpackbits(golden_packed, axis=-1)[..., : shape[-1]].astype(bool).reshape(shape)
+    assert actual_bool.shape == golden.shape, (actual_bool.shape, golden.shape)
+    return float((actual_bool != golden).mean())
+
+
+
+def check_image_features(predictor, golden, tol: float) -> None:
+    """The encoded image of ``predictor`` against a golden case: slices and channel means of
+    the image embedding and of both high-resolution feature maps (SAM 2 and EdgeTAM alike)."""
+    embed = predictor._features.image_embed[0].numpy()
+    assert rel_l2(embed[:16, :8, :8], golden["image_embed_slice"]) < tol
+    assert rel_l2(embed.mean(axis=(1, 2)), golden["image_embed_chan_mean"]) < tol
+    for i in range(2):
+        feat = predictor._features.high_res_feats[i][0].numpy()
+        assert rel_l2(feat[:8, :16, :16], golden[f"high_res_{i}_slice"]) < tol, f"high_res_{i}"
+        assert rel_l2(feat.mean(axis=(1, 2)), golden[f"high_res_{i}_chan_mean"]) < tol, f"high_res_{i}"
+
+
+
+def check_prompt_calls(predictor, calls, golden, score_tol: float, tol: float, mask_tol: float) -> None:
+    """Replay a golden case's ``predict`` calls on ``predictor`` (a call may refine the best
+    low-res mask of an earlier one) and compare scores, low-res logits, masks and, where the
+    case asks, full-size logits; also the output dtypes the reference returns."""
+    results = []
+    for i, call in enumerate(calls):
+        mask_input = None
+        if "mask_input_from" in call:
+            _, prev_scores, prev_low = results[call["mask_input_from"]]
+            mask_input = prev_low[np.argmax(prev_scores)][None]
+        kwargs = dict(
+            point_coords=np.array(call["point_coords"]) if "point_coords" in call else None,
+            point_labels=np.array(call["point_labels"]) if "point_labels" in call else None,
+            box=np.array(call["box"]) if "box" in call else None,
+            mask_input=mask_input,
+            multimask_output=call["multimask_output"],
+        )
+        masks, scores, low = predictor.predict(**kwargs)
+        results.append((masks, scores, low))
+        assert masks.dtype == np.bool_ and scores.dtype == np.float32 and low.dtype == np.float32
+        np.testing.assert_allclose(scores, golden[f"call{i}_scores"], atol=score_tol, err_msg=f"call {i}")
+        assert rel_l2(low, golden[f"call{i}_low_res_logits"]) < tol, f"call {i}"
+        shape = tuple(golden[f"call{i}_mask_shape"])
+        assert mask_mismatch(masks, golden[f"call{i}_masks_packed"], shape) < mask_tol, f"call {i}"
+        if call.get("return_logits"):
+            logits, _, _ = predictor.predict(**kwargs, return_logits=True)
+            assert logits.dtype == np.float32
+            assert rel_l2(logits[..., ::4, ::4], golden[f"call{i}_logits_sub4"]) < tol, f"call {i}"
+
+
+def replay(predictor, frames_dir: Path, steps: List[dict]) -> Tuple[List[Tuple[str, int, list, torch.Tensor]], Dict[str, list]]:
+    """Run the steps; returns the mask sets in call order as (name, frame, obj_ids, logits)
+    and the remaining ids after each remove_object, keyed like the golden file."""
+    state = predictor.init_state(str(frames_dir))
+    records: List[Tuple[str, int, list, torch.Tensor]] = []
+    extras: Dict[str, list] = {}
+    for s, step in enumerate(steps):
+        op = step["op"]
+        if op == "add":
+            out = predictor.add_new_points_or_box(
+                state, frame_idx=step["frame"], obj_id=step["obj_id"], points=step.get("points"),
+                labels=step.get("labels"), box=step.get("box"),
+                clear_old_points=step.get("clear_old_points", True),
+            )
+            records.append((f"s{s}add", *out))
+        elif op == "add_mask":
+            x0, y0, x1, y1 = step["rect"]
+            mask = np.zeros((state.video_height, state.video_width), dtype=bool)
+            mask[y0:y1, x0:x1] = True
+            records.append((f"s{s}mask", *predictor.add_new_mask(state, step["frame"], step["obj_id"], mask)))
+        elif op == "propagate":
+            for out in predictor.propagate_in_video(
+                state, start_frame_idx=step.get("start_frame"),
+                max_frame_num_to_track=step.get("max_frames"), reverse=step.get("reverse", False),
+            ):
+                records.append((f"s{s}prop", *out))
+        elif op == "clear_frame":
+            records.append((f"s{s}clear", *predictor.clear_all_prompts_in_frame(state, step["frame"], step["obj_id"])))
+        elif op == "remove_object":
+            remaining, _ = predictor.remove_object(state, step["obj_id"])
+            extras[f"s{s}_remaining_ids"] = list(remaining)
+        elif op == "reset":
+            predictor.reset_state(state)
+        else:
+            raise AssertionError(f"unknown op {op}")
+    return records, extras
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of boolean masks over the last two axes (1 where both are empty)."""
+    inter = (a & b).sum(axis=(-1, -2))
+    union = (a | b).sum(axis=(-1, -2))
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)

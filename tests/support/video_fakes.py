@@ -1,0 +1,143 @@
+"""A stand-in video predictor and model registry for the video side's controller tests: masks
+from a simple rule instead of model math, so the controller's bookkeeping runs in milliseconds."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Dict
+
+import numpy as np
+import torch
+
+from ui.models.names import resolve_model_id
+from ui.video.controller import VideoController
+from ui.video.engine import VideoEngine
+from ui.video.media import VideoLimits
+
+TINY, SMALL = "facebook/sam2.1-hiera-tiny", "facebook/sam2.1-hiera-small"
+
+
+class FakeState:
+    def __init__(self, frames) -> None:
+        self.num_frames = len(frames)
+        self.video_height, self.video_width = frames.video_height, frames.video_width
+        self.obj_id_to_idx: Dict[int, int] = {}
+        self.cond: Dict[int, Dict[int, np.ndarray]] = {}
+        self.tracked: Dict[int, Dict[int, np.ndarray]] = {}
+
+
+class FakePredictor:
+    """Masks: discs of radius 6 around foreground clicks (minus background ones), or a box.
+    Tracking copies each object's nearest prompted mask; ``delay`` seconds per frame."""
+
+    image_size = 1024
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.add_all_frames_to_correct_as_cond = False
+        self.prompt_calls = []
+        self.removed = []
+
+    def init_state(self, frames):
+        return FakeState(frames)
+
+    def _logits(self, st, frame):
+        out = []
+        for oid in st.obj_id_to_idx:
+            m = st.cond[oid].get(frame)
+            if m is None:
+                m = st.tracked[oid].get(frame)
+            out.append(np.zeros((st.video_height, st.video_width), bool) if m is None else m)
+        return frame, list(st.obj_id_to_idx), torch.from_numpy(np.stack(out)[:, None].astype(np.float32) * 20 - 10)
+
+    def add_new_points_or_box(self, st, frame_idx, obj_id, points=None, labels=None, clear_old_points=True, box=None):
+        assert clear_old_points
+        if not 0 <= frame_idx < st.num_frames:
+            raise ValueError("frame out of range")
+        self.prompt_calls.append((frame_idx, obj_id))
+        st.obj_id_to_idx.setdefault(obj_id, len(st.obj_id_to_idx))
+        st.cond.setdefault(obj_id, {})
+        st.tracked.setdefault(obj_id, {})
+        yy, xx = np.mgrid[: st.video_height, : st.video_width]
+        m = np.zeros((st.video_height, st.video_width), bool)
+        if box is not None:
+            x0, y0, x1, y1 = (int(round(v)) for v in box)
+            m[y0: y1 + 1, x0: x1 + 1] = True
+        for (x, y), lab in zip([] if points is None else points, [] if labels is None else labels):
+            disc = (xx - x) ** 2 + (yy - y) ** 2 <= 36
+            m = (m | disc) if lab == 1 else (m & ~disc)
+        st.cond[obj_id][frame_idx] = m
+        return self._logits(st, frame_idx)
+
+    def propagate_in_video(self, st, start_frame_idx=None, reverse=False):
+        if not any(st.cond.values()):
+            raise RuntimeError("No prompts")
+        # like SAM2VideoPredictor: nothing backward from frame 0
+        order = (range(start_frame_idx, -1, -1) if start_frame_idx > 0 else range(0)) if reverse \
+            else range(start_frame_idx, st.num_frames)
+        for f in order:
+            for oid in st.obj_id_to_idx:
+                if st.cond[oid] and f not in st.cond[oid]:
+                    nearest = min(st.cond[oid], key=lambda c: abs(c - f))
+                    st.tracked[oid][f] = st.cond[oid][nearest]
+            if self.delay:
+                time.sleep(self.delay)
+            yield self._logits(st, f)
+
+    def clear_all_prompts_in_frame(self, st, frame_idx, obj_id, need_output=True):
+        m = st.cond[obj_id].pop(frame_idx, None)
+        if m is not None:
+            st.tracked[obj_id][frame_idx] = m
+        return self._logits(st, frame_idx)
+
+    def remove_object(self, st, obj_id, strict=False, need_output=True):
+        self.removed.append(obj_id)
+        for d in (st.obj_id_to_idx, st.cond, st.tracked):
+            d.pop(obj_id, None)
+
+    def reset_state(self, st):
+        for d in (st.obj_id_to_idx, st.cond, st.tracked):
+            d.clear()
+
+
+class FakeRegistry:
+    device = "cpu"
+    default_model = TINY
+
+    def __init__(self, predictors, unavailable=()) -> None:
+        self.predictors = predictors
+        self.unavailable = set(unavailable)
+
+    def resolve(self, name):
+        return self.default_model if not name else resolve_model_id(name)
+
+    def tracking_default(self):
+        return self.default_model
+
+    def require_available(self, name):
+        from ui.models.registry import ModelUnavailableError
+
+        model_id = self.resolve(name)
+        if model_id in self.unavailable:
+            raise ModelUnavailableError(f"{model_id} is unavailable: no weights here.", model_id=model_id,
+                                        offline=True)
+        return model_id
+
+    def get(self, name, kind="image", progress=None):
+        assert kind == "video"
+        model_id = self.resolve(name)
+        return SimpleNamespace(model_id=model_id, model=self.predictors[model_id])
+
+
+LIMITS = VideoLimits(max_seconds=5, max_frames=40, max_fps=10, max_short_side=120, max_long_side=214)
+
+
+def fake_controller(delay=0.0, limits=LIMITS):
+    preds = {TINY: FakePredictor(delay), SMALL: FakePredictor(delay)}
+    return VideoController(VideoEngine(FakeRegistry(preds)), limits), preds
+
+
+def run_track(c, sid, direction, frame):
+    views = [v for v in c.track(sid, direction, frame) if v is not None]
+    return views

@@ -1,0 +1,555 @@
+"""Image-tab behaviour without Gradio: session bookkeeping and calls to the engine.
+
+Every public method takes the session id, runs under that session's lock, and returns what
+the controller's renderer makes of the session afterwards (``ui.image.view``: an
+``ImageView`` for the API endpoints, a ``CanvasView`` for the page's canvas; see
+``rendering``). Problems the user can fix raise
+``PromptError`` with a readable message; ``ui.image.tab`` turns those into toasts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+import copy
+from typing import Any, Callable, Iterator, List, Optional, Tuple
+
+import numpy as np
+from PIL import Image
+
+from ui.image import exports as image_exports
+from ui.common import overlay
+from sam2.automatic_mask_generator import GenerationCancelled
+from ui.common.background_job import BackgroundJob
+from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
+from ui.image.state import ImageObject, ImageSession, Prediction, PromptSet
+from ui.image.view import ApiRenderer, canvas_id
+from ui.common.progress import ProgressFn, no_progress
+from ui.common.prompts import PromptError
+from ui.common.inputs import number, whole_number
+from ui.models.names import model_label
+from ui.models.registry import ModelUnavailableError
+from ui.common.sessions import SessionFiles, SessionStore
+
+log = logging.getLogger("sam2.app")
+
+#: What an action returns: whatever the controller's renderer makes (``ui.image.view``).
+View = Any
+
+#: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
+#: message: their full-resolution masks and logits would need gigabytes per click.
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+#: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
+#: again within this many seconds is answered from memory, without a second toast.
+REPEAT_WINDOW_S = 2.0
+
+
+@dataclass
+class EverythingView:
+    """The result of "segment everything": its masks over the picture (made when asked: the
+    API returns it, the page's canvas draws ``regions`` instead), count, status and file."""
+
+    display: Any  # ui.common.overlay.DisplayImage
+    masks: Any  # PackedMasks, N x H x W
+    status: str
+    json_path: Optional[str]
+
+    @property
+    def canvas(self) -> np.ndarray:
+        return overlay.colorize_everything(self.display.pixels, self.masks)
+
+
+
+@dataclass
+class _ImageSlot:
+    state: ImageSession = field(default_factory=ImageSession)
+    files: SessionFiles = field(default_factory=SessionFiles)
+    last_encode_s: Optional[float] = None
+    last_decode_s: Optional[float] = None
+    refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
+    everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
+    shown: Any = None  # what the page's canvas already has (``ui.image.view.CanvasShown``)
+
+    def release(self) -> None:
+        """The session ends (tab closed, idle): stop its work and delete its files."""
+        if self.everything_job is not None:
+            self.everything_job.cancel()
+        self.files.cleanup()
+
+
+def read_image(source: Any) -> Tuple[np.ndarray, str]:
+    """(H x W x 3 uint8 RGB, file name) from a path, bytes, PIL image or array.
+
+    Refuses images above ``MAX_IMAGE_PIXELS`` before decoding them.
+    """
+    from sam2.media.images import ImageLoadError, check_image_kind, load_image, to_rgb_uint8
+
+    if source is None:
+        raise PromptError("No image was given.")
+    name = "image"
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            name = os.path.basename(str(source))
+            check_image_kind(source, name)
+            try:
+                with Image.open(source) as probe:
+                    w, h = probe.size
+            except Exception:  # noqa: BLE001 - load_image below gives the proper message
+                w = h = 0
+            _check_size(h, w)
+            image = load_image(source, name=name)
+        elif isinstance(source, (bytes, bytearray)):
+            image = load_image(bytes(source))
+        else:
+            image = to_rgb_uint8(source)
+    except ImageLoadError as exc:
+        text = str(exc).replace(os.fspath(source), name) if isinstance(source, (str, os.PathLike)) else str(exc)
+        if not text.startswith("Could not read"):
+            text = f"Could not read {name} as an image: {text}"
+        raise PromptError(text) from None
+    _check_size(*image.shape[:2])
+    return image, name
+
+
+def _check_size(h: int, w: int) -> None:
+    if h * w > MAX_IMAGE_PIXELS:
+        raise PromptError(
+            f"The image is {w}x{h} ({h * w / 1e6:.0f} megapixels); this app accepts up to "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Please downscale it first."
+        )
+
+
+class ImageController:
+    """The image tab's logic for all sessions."""
+
+    def __init__(self, engine: ImageEngine, max_idle_s: float = 30 * 60.0,
+                 render: Optional[Callable[[_ImageSlot, str], Any]] = None) -> None:
+        self.engine = engine
+        self.sessions: SessionStore[_ImageSlot] = SessionStore(
+            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
+        )
+        #: What every action returns: ``render(slot, note)``, called under the session's lock.
+        self.render: Callable[[_ImageSlot, str], Any] = render or ApiRenderer(getattr(engine, "registry", None))
+
+    def rendering(self, render: Callable[[_ImageSlot, str], Any]) -> "ImageController":
+        """The same controller (same sessions, engine and locks) whose actions return what
+        ``render`` makes: the page's canvas uses ``ui.image.view.CanvasRenderer``, the API
+        endpoints the default ``ApiRenderer``."""
+        twin = copy.copy(self)
+        twin.render = render
+        return twin
+
+    # ------------------------------------------------------------ session plumbing
+    def _run(self, sid: Optional[str], fn: Callable[[_ImageSlot], Any]) -> Any:
+        return self.sessions.run(sid, fn)
+
+    def drop(self, sid: Optional[str]) -> None:
+        self.sessions.drop(sid)
+
+    def model_of(self, sid: Optional[str]) -> str:
+        return self._run(sid, lambda slot: self.engine.registry.resolve(slot.state.model_key))
+
+    # ------------------------------------------------------------ actions
+    def load_image(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> View:
+        image, file_name = read_image(source)
+
+        def act(slot: _ImageSlot) -> View:
+            slot.state.load(image, name or file_name, overlay.make_display(image))
+            slot.files.cleanup()  # downloads of the previous image
+            slot.last_encode_s = slot.last_decode_s = None
+            try:
+                self.engine.registry.require_available(slot.state.model_key)
+            except ModelUnavailableError as exc:  # say so now, not after the first click
+                return self._view(slot, note=f"⚠️ The image is here, but {exc}")
+            return self._view(slot, note="Image loaded. Click on it to add a point.")
+
+        return self._run(sid, act)
+
+    def reset(self, sid: Optional[str]) -> View:
+        """Forget the image (the upload box was cleared)."""
+
+        def act(slot: _ImageSlot) -> View:
+            slot.state = ImageSession(model_key=slot.state.model_key)
+            slot.files.cleanup()
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def set_model(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> View:
+        """Switch model; objects that have prompts are predicted again with the new one.
+
+        A model that cannot be had leaves the session exactly as it was (its model, image,
+        prompts and masks) and raises ``ModelUnavailableError`` saying which model stays.
+        """
+
+        def act(slot: _ImageSlot) -> View:
+            try:
+                new_id = self.engine.registry.resolve(model_id)
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            refused = slot.refused
+            if refused is not None and refused[0] == new_id and time.monotonic() - refused[1] < REPEAT_WINDOW_S:
+                return self._view(slot, note=f"⚠️ {refused[2]}")
+            try:
+                changed = self._switch_model(slot, new_id, progress)
+            except ModelUnavailableError as exc:
+                slot.refused = (new_id, time.monotonic(), str(exc))
+                raise
+            if not changed:
+                return self._view(slot)
+            return self._view(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.state.model_key))}.")
+
+        return self._run(sid, act)
+
+    def prepare(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> View:
+        """Load the model and encode the current image now, so that the first click is fast."""
+
+        def act(slot: _ImageSlot) -> View:
+            self._switch_model(slot, model_id, progress)
+            if not slot.state.has_image:
+                return self._view(slot)
+            self._ensure_embedding(slot, progress)
+            self._predict_all(slot, progress)
+            return self._view(slot, note="Ready. Click on the image to add a point.")
+
+        return self._run(sid, act)
+
+    def _switch_model(self, slot: _ImageSlot, model_id: Optional[str], progress: ProgressFn) -> bool:
+        """Make ``model_id`` the session's model; returns whether it changed.
+
+        The new model is checked (no image yet) or loaded and applied to the session's
+        objects before anything is committed: on failure the session keeps its model,
+        embedding and masks, and the error names the model that stays.
+        """
+        registry = self.engine.registry
+        try:
+            new_id = registry.resolve(model_id)
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        st = slot.state
+        old_id = registry.resolve(st.model_key)
+        if old_id == new_id:
+            st.model_key = new_id
+            return False
+        saved = (st.model_key, st.embedding, st.everything, [o.prediction for o in st.objects],
+                 slot.last_encode_s, slot.last_decode_s)
+        try:
+            registry.require_available(new_id)  # at once when the weights are known to be missing
+            if st.has_image:
+                self.engine.ensure_model(new_id, progress)
+            self._apply_model(slot, new_id)
+            if st.has_image and any(o.history for o in st.objects):
+                self._predict_all(slot, progress)
+        except Exception as exc:
+            st.model_key, st.embedding, st.everything, predictions, slot.last_encode_s, slot.last_decode_s = saved
+            for obj, prediction in zip(st.objects, predictions):
+                obj.prediction = prediction
+            if isinstance(exc, ModelUnavailableError):
+                raise exc.again(suffix=f" Still using {model_label(old_id)}.") from None
+            raise
+        return True
+
+    def _apply_model(self, slot: _ImageSlot, new_id: str) -> None:
+        """Commit ``new_id`` as the session's model: what the old one computed is dropped."""
+        st = slot.state
+        st.model_key = new_id
+        st.embedding = None
+        st.everything = None
+        for obj in st.objects:
+            obj.prediction = None
+
+    def add_point(self, sid: Optional[str], x: float, y: float, foreground: bool = True,
+                  progress: ProgressFn = no_progress) -> View:
+        """A point in original-image pixel coordinates (the API's way to click)."""
+        px, py = number(x, "x"), number(y, "y")
+        return self._prompt(sid, lambda st: st.add_point(px, py, 1 if foreground else 0), progress)
+
+    def add_box(self, sid: Optional[str], x0: float, y0: float, x1: float, y1: float,
+                progress: ProgressFn = no_progress) -> View:
+        box = [number(v, name) for v, name in ((x0, "x0"), (y0, "y0"), (x1, "x1"), (y1, "y1"))]
+        return self._prompt(sid, lambda st: st.add_box(*box), progress)
+
+    def refine(self, sid: Optional[str], progress: ProgressFn = no_progress) -> View:
+        return self._prompt(sid, lambda st: st.refine(), progress)
+
+    def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> View:
+        def act(slot: _ImageSlot) -> View:
+            slot.state.require_image()
+            self.engine.registry.require_available(slot.state.model_key)  # no unseen prompt without a model
+            change(slot.state)
+            self._predict_active(slot, progress)
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def undo(self, sid: Optional[str], progress: ProgressFn = no_progress) -> View:
+        def act(slot: _ImageSlot) -> View:
+            slot.state.require_image()
+            what = slot.state.undo()
+            self._predict_active(slot, progress)
+            return self._view(slot, note=f"Undid the last {what}.")
+
+        return self._run(sid, act)
+
+    def clear(self, sid: Optional[str]) -> View:
+        def act(slot: _ImageSlot) -> View:
+            slot.state.clear()
+            return self._view(slot, note="Cleared all objects." if slot.state.has_image else "")
+
+        return self._run(sid, act)
+
+    def choose(self, sid: Optional[str], index: int) -> View:
+        i = whole_number(index, "candidate index")
+
+        def act(slot: _ImageSlot) -> View:
+            slot.state.require_image()
+            slot.state.choose(i)
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def new_object(self, sid: Optional[str]) -> View:
+        def act(slot: _ImageSlot) -> View:
+            slot.state.require_image()
+            obj = slot.state.new_object()
+            return self._view(slot, note=f"{obj.name}: click on it to add points.")
+
+        return self._run(sid, act)
+
+    def select_object(self, sid: Optional[str], index: Optional[int] = None, canvas_object: Optional[int] = None) -> View:
+        """Select object ``index`` (0-based, as in the API), or the canvas's ``canvas_object`` id;
+        the id is looked up under the session's lock, so a delete answered just before cannot
+        shift it onto a neighbour."""
+        i = None if index is None else whole_number(index, "object index")
+
+        if i is None and canvas_object is None:
+            raise PromptError("Name the object to select.")
+
+        def act(slot: _ImageSlot) -> View:
+            slot.state.require_image()
+            slot.state.select_object(i if canvas_object is None else _index_of(slot, canvas_object))
+            self._predict_active(slot, no_progress)  # its candidates, if they were set aside
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def remove_object(self, sid: Optional[str], index: Optional[int] = None,
+                      canvas_object: Optional[int] = None) -> View:
+        """Delete the selected object (or object ``index``, or the canvas's ``canvas_object`` id,
+        looked up under the session's lock)."""
+
+        def act(slot: _ImageSlot) -> View:
+            slot.state.require_image()
+            if canvas_object is not None:
+                slot.state.select_object(_index_of(slot, canvas_object))
+            elif index is not None:
+                slot.state.select_object(whole_number(index, "object index"))
+            slot.state.remove_object()
+            self._predict_active(slot, no_progress)  # the next object's candidates, if set aside
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def view(self, sid: Optional[str], note: str = "", fresh: bool = False) -> Any:
+        """The session as it is; ``fresh``: for a page that has nothing yet (after a reload),
+        so a renderer that sends changes sends everything."""
+
+        def act(slot: _ImageSlot) -> Any:
+            if fresh:
+                slot.shown = None
+            return self._view(slot, note=note)
+
+        return self._run(sid, act)
+
+    def pick_region(self, sid: Optional[str], index: int) -> Any:
+        """Region ``index`` of "segment everything" becomes a new object, selected: its mask is
+        the object's mask and its prompt the point that produced it, so clicks refine it."""
+        i = whole_number(index, "region index")
+
+        def act(slot: _ImageSlot) -> Any:
+            st = slot.state
+            st.require_image()
+            ev = st.everything
+            if ev is None or not len(ev.masks):
+                raise PromptError("Run segment everything first, then click one of its regions.")
+            if not 0 <= i < len(ev.masks):
+                raise PromptError(f"There is no region {i + 1} (there are {len(ev.masks)}).")
+            if st.room <= 0:
+                raise PromptError("This image already has the most objects this app keeps; remove one first.")
+            rec = ev.records[i]
+            mask = np.asarray(ev.masks[i], dtype=bool)
+            if not any(o.history for o in st.objects):
+                st.next_color = 0  # nothing made yet: the picked region is Object 1
+            (px, py), = rec.get("point_coords") or [[float(np.nonzero(mask)[1].mean()), float(np.nonzero(mask)[0].mean())]]
+            obj = ImageObject(st.next_color, history=[PromptSet(points=((float(px), float(py), 1),))])
+            obj.prediction = Prediction(
+                masks=mask[None], iou=np.array([rec.get("predicted_iou", 0.0)], np.float32),
+                stability=np.array([rec.get("stability_score", 0.0)], np.float32),
+                low_res_logits=mask_as_logits(mask)[None])
+            st.next_color += 1
+            st.add_objects([obj])
+            return self._view(slot, note=f"Region {i + 1} is now {obj.name}: click to refine it.")
+
+        return self._run(sid, act)
+
+    # ------------------------------------------------------------ segment everything
+    def segment_everything(self, sid: Optional[str], params: EverythingParams,
+                           progress: ProgressFn = no_progress) -> EverythingView:
+        """Run "segment everything" to the end and return its view (see ``everything``)."""
+        view: Optional[EverythingView] = None
+        for step in self.everything(sid, params, progress):
+            view = step if step is not None else view
+        assert view is not None
+        return view
+
+    def everything(self, sid: Optional[str], params: EverythingParams,
+                   progress: ProgressFn = no_progress) -> Iterator[Optional[EverythingView]]:
+        """Run "segment everything" in a background thread, yielding None while it works
+        (after reporting "batch i of n" to ``progress``) and its view at the end.
+
+        Settings above the server's budget (``ImageEngine.everything_budget``) are reduced
+        and the view says so. The session is not locked while the model works, so this tab's
+        clicks go on; closing the generator (Cancel, a closed tab) stops the work within one
+        batch of prompts, as does ``cancel_everything``.
+        """
+        try:
+            params = params.validated()
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        params, note = params.within(self.engine.everything_budget)
+        entry = self.sessions.get(sid)
+        with entry.lock:
+            slot = entry.state
+            st = slot.state
+            st.require_image()
+            if slot.everything_job is not None and not slot.everything_job.finished.is_set():
+                raise PromptError("Segment everything is already running in this tab; wait for it or press Cancel.")
+            model_id = self.engine.ensure_model(st.model_key, progress)
+            image, display = st.image, st.display
+            assert image is not None and display is not None
+
+            def work(job: BackgroundJob) -> Optional[EverythingView]:
+                def on_batch(done: int, total: int) -> None:
+                    job.done, job.total = done, total
+
+                try:
+                    result = self.engine.segment_everything(model_id, image, params, on_batch, job.stop)
+                except GenerationCancelled:
+                    log.info("segment everything cancelled after %d of %d batches", job.done, job.total)
+                    raise
+                with entry.lock:
+                    if slot.state.image is not image:
+                        return None  # another image was loaded meanwhile: this result is stale
+                    slot.state.everything = result
+                    path = self._write_everything_json(slot)
+                n = len(result.masks)
+                status = (f"**{n} mask{'s' if n != 1 else ''}** found in {result.seconds:.1f} s "
+                          f"({params.points_per_side}x{params.points_per_side} points, {params.crop_n_layers} "
+                          f"crop layer{'s' if params.crop_n_layers != 1 else ''}, {model_label(model_id)}).")
+                if n == 0:
+                    status += " Try lower IoU / stability thresholds."
+                if note:
+                    status = f"⚠️ {note}  \n{status}"
+                return EverythingView(display, result.masks, status, path)
+
+            job = BackgroundJob(work, name="sam2-everything")
+            slot.everything_job = job.start()
+        if note:
+            progress(None, note)
+
+        def tick(j: BackgroundJob) -> None:
+            if j.total:
+                progress(j.done / j.total, f"Segment everything: batch {j.done} of {j.total}")
+            else:
+                progress(None, "Segment everything: encoding the image...")
+
+        try:
+            yield from job.watch(tick)
+        except GenerationCancelled:
+            raise PromptError(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
+        if job.result is None:
+            raise PromptError("Another image was loaded while segment everything ran; run it again.")
+        yield job.result
+
+    def cancel_everything(self, sid: Optional[str], wait_s: float = 30.0) -> str:
+        """Stop this session's "segment everything" (within a batch); returns a status line."""
+        slot = self.sessions.get(sid).state
+        job = slot.everything_job
+        if job is None or job.finished.is_set():
+            return "Segment everything is not running."
+        ended = job.cancel(wait_s)
+        where = f" after {job.done} of {job.total} batches" if job.total else " before the first batch"
+        return f"Segment everything cancelled{where}." + ("" if ended else " (stopping...)")
+
+    def _write_everything_json(self, slot: _ImageSlot) -> str:
+        slot.files.clear("everything")  # the previous run's file is replaced
+        return image_exports.write_everything_json(slot.state, lambda name: slot.files.path(name, "everything"))
+
+    # ------------------------------------------------------------ downloads
+    def export(self, sid: Optional[str]) -> List[str]:
+        """Write mask PNG, RGBA cutout and COCO JSON for the current objects; returns paths.
+
+        Made on demand from the masks as they are now; the files of an earlier export are
+        deleted first (the page clears what it offers whenever the masks change)."""
+
+        def act(slot: _ImageSlot) -> List[str]:
+            slot.state.require_image()
+            slot.files.clear("export")
+            return image_exports.write_object_files(slot.state, lambda name: slot.files.path(name, "export"))
+
+        return self._run(sid, act)
+
+    # ------------------------------------------------------------ model calls
+    def _ensure_embedding(self, slot: _ImageSlot, progress: ProgressFn) -> Any:
+        st = slot.state
+        assert st.image is not None
+        model_id = self.engine.ensure_model(st.model_key, progress)
+        if st.embedding is None or st.embedding.model_id != model_id:
+            progress(None, "Encoding the image (once per image)...")
+            st.embedding = self.engine.encode(model_id, st.image)
+            slot.last_encode_s = st.embedding.seconds
+        return st.embedding
+
+    def _predict_active(self, slot: _ImageSlot, progress: ProgressFn) -> None:
+        """Decode the active object's prompts when its candidates are missing (new prompts,
+        or set aside while another object was edited: then the same pick is restored)."""
+        obj = slot.state.current
+        if not obj.history or (obj.prediction is not None and obj.prediction.complete):
+            return
+        keep = obj.chosen_before_aside if obj.prediction is not None else None
+        emb = self._ensure_embedding(slot, progress)
+        t0 = time.perf_counter()
+        slot.state.set_prediction(self.engine.predict(emb, obj.prompts))
+        slot.last_decode_s = time.perf_counter() - t0
+        obj.chosen_before_aside = None
+        if keep is not None and keep < obj.prediction.masks.shape[0]:  # type: ignore[union-attr]
+            obj.chosen = keep
+
+    def _predict_all(self, slot: _ImageSlot, progress: ProgressFn) -> None:
+        st = slot.state
+        active = st.active
+        try:
+            for i, obj in enumerate(st.objects):
+                if obj.history and obj.prediction is None:
+                    st.active = i
+                    self._predict_active(slot, progress)
+                    if i != active:
+                        obj.set_aside()
+        finally:
+            st.active = active
+
+    # ------------------------------------------------------------ rendering
+    def _view(self, slot: _ImageSlot, note: str = "") -> Any:
+        return self.render(slot, note)
+
+
+def _index_of(slot: _ImageSlot, canvas_object: int) -> int:
+    """The list index of the object the canvas calls ``canvas_object`` (see ``image_view.canvas_id``)."""
+    for i, obj in enumerate(slot.state.objects):
+        if canvas_id(obj) == canvas_object:
+            return i
+    raise PromptError("That object is gone; press [ or ] to pick another.")

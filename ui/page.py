@@ -1,0 +1,207 @@
+"""Assemble the whole page: header, model selector, tabs, sessions and temporary files.
+
+``build_demo`` returns a ``gr.Blocks`` that has not been launched; ``launch_options``
+returns what belongs to ``launch()`` in Gradio 6 (theme, css, upload limit).
+
+Sessions survive a page reload: the page keeps a server-issued key (``ui.common.sessions.SessionKeys``)
+in the tab's ``sessionStorage`` and sends it once on load; the load event then shows both
+tabs as they were. A closed tab's session stays until the idle sweep frees it (a reload
+closes the old page too), while a closed ``gradio_client`` session is freed at once.
+Gradio's own temporary copies (uploads, rendered canvases, offered downloads) are deleted
+by ``delete_cache`` once they are older than the idle time plus a margin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import gradio as gr
+
+from ui.image.controller import ImageController
+from ui.image.engine import ImageEngine
+from ui.image.find import ImageFind
+from ui.find.finder import Finder
+from ui.image.tab import EverythingDefaults, ImageTab
+from ui.models.names import model_label
+from ui.models.registry import ModelRegistry, ModelUnavailableError
+from ui.tabkit.model_dropdown import dropdown_update, model_dropdown
+from ui.common.sessions import SessionKeys
+
+log = logging.getLogger("sam2.app")
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES_DIR = os.path.join(REPO_ROOT, "examples")
+
+#: Largest accepted upload (images and videos).
+MAX_FILE_SIZE = "200mb"
+
+#: The tab's key lives in sessionStorage: kept by a reload, not shared with other tabs
+#: (localStorage, e.g. ``gr.BrowserState``, would make two tabs edit one session).
+SESSION_STORAGE_KEY = "sam2-studio-session"
+#: What the page sends on load: its stored key, with RELOAD_MARK appended when the browser
+#: says this load is a reload (F5) of the page that stored it.
+RELOAD_MARK = "#reload"
+READ_KEY_JS = (f"() => (sessionStorage.getItem('{SESSION_STORAGE_KEY}') || '') + "
+               f"(((performance.getEntriesByType('navigation')[0] || {{}}).type === 'reload') ? '{RELOAD_MARK}' : '')")
+SAVE_KEY_JS = f"(k) => {{ if (k) sessionStorage.setItem('{SESSION_STORAGE_KEY}', k); }}"
+
+CSS = """
+#image-status p { margin: 0.15em 0; }
+#video-canvas img { cursor: crosshair; }
+#video-status p { margin: 0.15em 0; }
+"""
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Command-line options that shape the app (see ``app.py --help``)."""
+
+    model: Optional[str] = None  # Hub id or short name; None: tiny on CPU, large on CUDA
+    checkpoint: Optional[str] = None  # local weights for ``model``
+    device: Optional[str] = None  # None: CUDA when available
+    examples_dir: Optional[str] = EXAMPLES_DIR
+    max_idle_minutes: float = 30.0
+    concurrency_limit: int = 4
+    max_loaded_models: int = 2
+    video: bool = True
+    precision: str = "auto"  # exact | fast | auto (see sam2.precision)
+    # Gradio's temporary files older than this are deleted (None: idle time + 30 min, so a
+    # file is never deleted while the session that shows it can still come back) ...
+    cache_max_age_s: Optional[float] = None
+    # ... checked this often (None: every 10 min, or the age if shorter).
+    cache_sweep_s: Optional[float] = None
+
+    def cache_policy(self) -> tuple:
+        """``gr.Blocks(delete_cache=...)``: (check every N s, delete files older than M s)."""
+        age = self.cache_max_age_s if self.cache_max_age_s is not None else self.max_idle_minutes * 60.0 + 1800.0
+        every = self.cache_sweep_s if self.cache_sweep_s is not None else min(600.0, age)
+        return (max(1, int(round(every))), max(1, int(round(age))))
+
+
+def make_registry(config: AppConfig) -> ModelRegistry:
+    """The app's model registry for ``config`` (``ValueError`` for bad options)."""
+    return ModelRegistry(device=config.device, default_model=config.model, checkpoint=config.checkpoint,
+                         max_loaded=config.max_loaded_models, precision=config.precision)
+
+
+def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry] = None) -> gr.Blocks:
+    """The Blocks for the app; models load lazily on first use."""
+    registry = registry or make_registry(config)
+    idle_s = config.max_idle_minutes * 60.0
+    keys = SessionKeys()
+    image_controller = ImageController(ImageEngine(registry), max_idle_s=idle_s)
+    image_controller.sessions.use_keys(keys)
+    image_controller.sessions.start_sweeper(interval_s=min(60.0, idle_s))
+    on_gpu = registry.device.startswith("cuda")
+    everything = EverythingDefaults(points_per_side=32 if on_gpu else 16)
+    finder = Finder(device=registry.device)  # the detector loads on the first Find, once per process
+
+    with gr.Blocks(title="SAM 2 — Segment Anything in images and videos",
+                   delete_cache=config.cache_policy()) as demo:
+        gr.Markdown(_header(registry))
+        model = model_dropdown(registry)
+        session_key = gr.Textbox(visible=False, elem_id="session-key")
+        with gr.Tabs():
+            with gr.Tab("Image", id="image"):
+                image_tab = ImageTab(image_controller, config.examples_dir, everything,
+                                     concurrency_limit=config.concurrency_limit,
+                                     find=ImageFind(image_controller, finder))
+                image_tab.build(model)
+            video_tab = None
+            if config.video:
+                video_tab = _build_video_tab(registry, config, model, finder)
+        tabs = [t for t in (image_tab, video_tab) if t is not None]
+        for tab in tabs[1:]:
+            tab.controller.sessions.use_keys(keys)
+        _wire_sessions(demo, keys, session_key, model, tabs, registry)
+    demo.sam2_registry = registry  # type: ignore[attr-defined]
+    demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
+    demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
+    demo.sam2_session_keys = keys
+    demo.sam2_finder = finder  # type: ignore[attr-defined]  # type: ignore[attr-defined]
+    return demo
+
+
+def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, model: gr.Dropdown,
+                   tabs: List[Any], registry: ModelRegistry) -> None:
+    """Page load: bind this connection to the tab's key and show its work again (the model
+    selector included, with fresh marks of the models that cannot load here); unload: keep a
+    tab's session for a reload, free an API client's at once."""
+
+    def restore(key: Optional[str], request: gr.Request) -> Dict[Any, Any]:
+        sid = request.session_hash
+        key = key or ""
+        reload = key.endswith(RELOAD_MARK)
+        key = key[:-len(RELOAD_MARK)] if reload else key
+        out: Dict[Any, Any] = {session_key: keys.attach(sid, key, reload=reload)}
+        for tab in tabs:
+            tab.controller.sessions.adopt(sid)
+        model_id = None
+        for tab in reversed(tabs):  # the image tab's model wins when both tabs have a session
+            try:
+                out.update(tab.restore(sid))
+                model_id = tab.session_model(sid) or model_id
+            except Exception:  # noqa: BLE001 - a tab that cannot be redrawn starts empty, the page still loads
+                log.exception("could not restore a session after a reload")
+        out[model] = dropdown_update(registry, model_id)
+        return out
+
+    outputs = [session_key, model] + [c for tab in tabs for c in tab.restore_outputs()]
+    # Its own queue group without a limit: a page comes back at once, not behind other work.
+    demo.load(restore, [session_key], outputs, js=READ_KEY_JS, api_visibility="private",
+              concurrency_id="session_restore", concurrency_limit=None).then(
+        None, [session_key], None, js=SAVE_KEY_JS)
+
+    def forget(request: gr.Request) -> None:
+        sid = request.session_hash if request is not None else None
+        if keys.detach(sid) is not None:
+            return  # a page: its session waits for a reload until the idle sweep frees it
+        for tab in tabs:
+            tab.controller.drop(sid)
+
+    demo.unload(forget)
+
+
+def _header(registry: ModelRegistry) -> str:
+    """Title, how to use it, and where the default model comes from (or why it cannot)."""
+    source = "local checkpoint" if registry.checkpoint else "Hugging Face Hub"
+    when = "is loaded" if registry.is_loaded(None) else "loads on first use"
+    text = ("## SAM 2 — Segment Anything in images and videos\n"
+            "Click on an object to segment it: a click marks the object (green), a right click or "
+            f"Shift+click the background (red), a drag draws a box. The model {when} "
+            f"(default **{model_label(registry.default_model)}** from the {source}, on "
+            f"**{registry.device}**).")
+    try:
+        registry.require_available(registry.default_model)
+    except ModelUnavailableError as exc:
+        text += f"\n\n⚠️ {exc}"
+    return text
+
+
+def _build_video_tab(registry: ModelRegistry, config: AppConfig, model: gr.Dropdown,
+                     finder: Optional[Finder] = None) -> Any:
+    """The video tab, when its module is available (returns the ``VideoTab`` or None)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ui.video.tab") is None:
+        return None
+    from ui.video.tab import build_video_tab
+
+    return build_video_tab(registry, config, model, finder)
+
+
+def launch_options() -> Dict[str, Any]:
+    """``launch()`` arguments: theme, CSS, the upload limit, the same limit for files sent
+    any other way (a ``data:`` URL in a request body), and no file fetched from a URL a
+    request names (``ui.common.request_limits``; the size guard runs first and bounds the body the
+    URL guard reads)."""
+    from starlette.middleware import Middleware
+
+    from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit
+
+    guard = Middleware(RequestSizeLimit, upload_limit=MAX_FILE_SIZE.upper().replace("MB", " MB"))
+    return dict(theme=gr.themes.Soft(), css=CSS, max_file_size=MAX_FILE_SIZE,
+                app_kwargs={"middleware": [guard, Middleware(RemoteFileRefGuard)]})

@@ -1,0 +1,648 @@
+"""Video-tab behaviour without Gradio: clips, objects, prompts, tracking, renders, downloads.
+
+Every public method takes the session id and returns a ``VideoView`` (what the page shows)
+or files. Each session's state sits in a ``SessionStore`` (kept across a page reload, freed
+by the idle sweep, or at once when an API client closes) and every action runs under that
+session's lock. Problems the user can fix
+raise ``PromptError``; ``ui.common.errors.guarded`` shows them as warnings.
+
+Tracking (``ui.video.tracking``) runs in a background job that stores each frame's masks as
+soon as they are computed; while a run is going, actions that would change the prompts are
+refused with a message rather than queued behind it. What the page shows is made by
+``ui.video.view`` (picture, legend, status, and the canvas's updates).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ui.common.background_job import BackgroundJob
+from ui.models.names import fastest_tracking_note, model_label
+from ui.models.registry import ModelUnavailableError
+from ui.common.sessions import SessionFiles, SessionStore
+from ui.video.engine import FrameMasks, VideoEngine
+from ui.video.export_run import ExportPaths, make_exports, write_preview
+from ui.video.exports import ClipExport, ObjectInfo
+from ui.video.media import DecodedClip, KeptFile, VideoLimits, decode_clip
+from ui.video.render import check_effect
+from ui.video.tracking import TrackingActions, TrackRun
+from ui.canvas.scene import CanvasUpdate
+from ui.video.view import (TRACKING_BUSY, VideoView, canvas_update, empty_view, frame_display_scale, frame_view,
+                           legend_html, status_text, write_frame_files)
+from ui.common.progress import ProgressFn, no_progress
+from ui.common.prompts import CLICK_MODES, PromptError
+from ui.video.state import FramePrompts, PendingCorner, VideoObject, VideoSession
+
+
+
+@dataclass
+class _VideoSlot:
+    state: VideoSession = field(default_factory=VideoSession)
+    clip: Optional[DecodedClip] = None
+    frames: Any = None  # sam2.media.video.VideoFrames of the clip
+    source: Optional[KeptFile] = None  # the upload, kept for full-fidelity exports
+    display_scale: float = 1.0  # display pixels per clip pixel
+    model_key: Optional[str] = None  # the model the session uses (None: the engine's default)
+    model_chosen: bool = False  # the user picked it (else the page's dropdown value is not a choice)
+    inference: Any = None  # the predictor's VideoSessionState for (clip, model)
+    inference_model: Optional[str] = None
+    files: SessionFiles = field(default_factory=SessionFiles)
+    tracking: bool = False
+    job: Optional[BackgroundJob] = None  # the tracking run in progress (its plan: ``run``)
+    run: Optional[TrackRun] = None  # the latest run (kept after it ends: its frames are streamed)
+    track_pending: bool = False  # the page asked to track and its run has not ended yet
+    frame_urls: List[Dict[str, Any]] = field(default_factory=list)  # the canvas's frame JPEGs
+    clip_version: int = 0
+    last_click_s: Optional[float] = None
+    last_run: str = ""
+    fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
+    exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
+    rendering: threading.Lock = field(default_factory=threading.Lock)  # one preview written at a time
+
+    def drop_source(self) -> None:
+        if self.source is not None:
+            self.source.delete()
+            self.source = None
+
+    def release(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        self.inference = None
+        self.frames = None
+        self.clip = None
+        self.drop_source()
+        self.files.cleanup()
+
+
+class VideoController(TrackingActions):
+    """The video tab's logic for all sessions (tracking: ``ui.video.tracking.TrackingActions``)."""
+
+    def __init__(self, engine: VideoEngine, limits: Optional[VideoLimits] = None,
+                 max_idle_s: float = 30 * 60.0) -> None:
+        self.engine = engine
+        self.limits = limits or VideoLimits.for_device(engine.device)
+        self.sessions: SessionStore[_VideoSlot] = SessionStore(
+            _VideoSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release()
+        )
+        self._running: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
+        self._running_lock = threading.Lock()
+
+    def model_note(self) -> str:
+        """One line for the page when tracking uses a faster model than the app's default."""
+        model_id = self.engine.default_model
+        if model_id == self.engine.registry.default_model:
+            return ""
+        return fastest_tracking_note(model_id, self.engine.device)
+
+    # ------------------------------------------------------------ session plumbing
+    def _run(self, sid: Optional[str], fn: Callable[[_VideoSlot], Any]) -> Any:
+        return self.sessions.run(sid, fn)
+
+    def drop(self, sid: Optional[str]) -> None:
+        """Forget a session now (its API client closed): its frames, tracking state, masks and files."""
+        self.sessions.drop(sid)
+
+    @staticmethod
+    def _not_while_tracking(slot: _VideoSlot) -> None:
+        if slot.tracking:
+            raise PromptError(f"{TRACKING_BUSY} (or wait for it to finish).")
+
+    # ------------------------------------------------------------ loading
+    def load(self, sid: Optional[str], path: Optional[str], name: Optional[str] = None) -> VideoView:
+        """Decode an uploaded video within the limits and start a new clip (objects cleared)."""
+        if not path:
+            raise PromptError("No video was given.")
+        clip = decode_clip(str(path), self.limits, name=name)  # outside the lock: may take seconds
+        from sam2.media.video import VideoFrames
+
+        frames = VideoFrames(clip.frames, source=clip.name, fps=clip.fps)
+        try:  # exports read the upload again, whatever happens to Gradio's copy meanwhile
+            kept: Optional[KeptFile] = KeptFile(str(path))
+        except OSError:
+            kept = None  # the exports then use the processed frames
+        if clip.source is not None:
+            clip.source = clip.source.with_path(kept.path) if kept is not None else None
+
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.job is not None:
+                slot.job.cancel()  # it also sees the new clip_version and stops
+            slot.tracking = False
+            slot.clip_version += 1
+            slot.clip, slot.frames = clip, frames
+            slot.drop_source()
+            slot.source = kept
+            slot.inference = slot.inference_model = None
+            slot.display_scale = frame_display_scale(clip.height, clip.width)
+            slot.state.start(clip.num_frames, clip.height, clip.width)
+            slot.files.cleanup()
+            slot.frame_urls = write_frame_files(frames, slot.files)
+            slot.run, slot.track_pending = None, False
+            slot.last_run = ""
+            note = (f"Loaded **{clip.name}**: {clip.num_frames} frame{'s' if clip.num_frames != 1 else ''} of "
+                    f"{clip.width}×{clip.height} "
+                    f"at {clip.fps:.4g} fps.")
+            if clip.notes:
+                note += " Limits applied: " + "; ".join(clip.notes) + "."
+            note += " Click on an object to start."
+            try:
+                self.engine.require_available(slot.model_key)
+            except ModelUnavailableError as exc:  # say so now, not after the first click
+                note = f"⚠️ The clip is here, but {exc}"
+            view = self._view(slot, 0, note)
+            if clip.notes:
+                view.warning = f"{clip.name}: " + "; ".join(clip.notes) + f" (limits: {self.limits.describe()})."
+            return view
+
+        try:
+            return self._run(sid, act)
+        except BaseException:
+            if kept is not None:
+                kept.delete()
+            raise
+
+    def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = no_progress) -> VideoView:
+        """Load the model and encode the first frame now, so that the first click is fast."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.tracking:
+                return self._view(slot, slot.state.last_frame)
+            # The dropdown always has a value: it is the user's choice only once they picked
+            # one; until then the session tracks with the engine's default (EdgeTAM on a CPU).
+            self._switch_model(slot, model_key if slot.model_chosen else None, progress)
+            if slot.clip is None:
+                return self._empty_view(slot)
+            self._ensure_inference(slot, progress)
+            return self._view(slot, slot.state.last_frame, "Ready: click on an object in the frame.")
+
+        return self._run(sid, act)
+
+    def set_model(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = no_progress) -> VideoView:
+        """Switch model; prompts are replayed on the new one (track again for the other frames).
+
+        A model that cannot be had leaves the session as it was (model, prompts, tracked
+        masks) and raises ``ModelUnavailableError`` saying which model stays.
+        """
+
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.tracking:
+                raise PromptError("The video tab keeps its model while tracking runs; pick the model "
+                                  "again once tracking has finished (or press Cancel).")
+            changed = self._switch_model(slot, model_key, progress)
+            slot.model_chosen = True
+            frame = slot.state.last_frame
+            if not changed:
+                return self._view(slot, frame) if slot.clip is not None else self._empty_view(slot)
+            note = f"Model set to {model_label(self.engine.resolve(slot.model_key))}."
+            if slot.clip is None:
+                return self._empty_view(slot, note)
+            if slot.state.all_prompted_frames():
+                note += " Prompts were applied again with it; track again to update the other frames."
+            return self._view(slot, frame, note)
+
+        return self._run(sid, act)
+
+    def _switch_model(self, slot: _VideoSlot, model_key: Optional[str], progress: ProgressFn) -> bool:
+        """Make ``model_key`` the session's model (prompts replayed on it); returns whether it changed.
+
+        Nothing is committed until the new model has loaded and taken the prompts: on
+        failure the session keeps its model, tracking state and masks.
+        """
+        try:
+            new_id = self.engine.resolve(model_key)
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        old_id = self.engine.resolve(slot.model_key)
+        if old_id == new_id:
+            slot.model_key = new_id
+            return False
+        saved = (slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version)
+        try:
+            self.engine.require_available(new_id)  # at once when the weights are known to be missing
+            if slot.clip is not None:
+                self.engine.predictor(new_id, progress)
+            self._apply_model(slot, new_id)
+            if slot.clip is not None and slot.state.all_prompted_frames():
+                self._ensure_inference(slot, progress)
+        except Exception as exc:
+            slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version = saved
+            if isinstance(exc, ModelUnavailableError):
+                raise exc.again(suffix=f" Still using {model_label(old_id)}.") from None
+            raise
+        return True
+
+    def _apply_model(self, slot: _VideoSlot, model_key: Optional[str]) -> bool:
+        try:
+            new_id = self.engine.resolve(model_key)
+        except ValueError as exc:
+            raise PromptError(str(exc)) from None
+        changed = self.engine.resolve(slot.model_key) != new_id
+        slot.model_key = new_id
+        if changed and slot.inference is not None:
+            slot.inference = slot.inference_model = None
+            slot.state.prompts_version += 1  # tracked frames came from the other model
+        return changed
+
+    def _ensure_inference(self, slot: _VideoSlot, progress: ProgressFn) -> Any:
+        """The predictor, with a tracking state for the clip (rebuilt with the prompts
+        replayed when the model changed)."""
+        if slot.clip is None or slot.frames is None:
+            raise PromptError("Load a video first (upload one or pick an example).")
+        model_id, predictor = self.engine.predictor(slot.model_key, progress)
+        if slot.inference is None or slot.inference_model != model_id:
+            from sam2.media.video import VideoFrames
+
+            frames = slot.frames
+            if frames.image_size != predictor.image_size:
+                frames = VideoFrames(slot.clip.frames, image_size=predictor.image_size,
+                                     source=slot.clip.name, fps=slot.clip.fps)
+            progress(None, "Preparing the video for tracking (encoding the first frame)...")
+            slot.inference = self.engine.init_state(predictor, frames)
+            slot.inference_model = model_id
+            st = slot.state
+            for obj in st.objects:
+                for f in obj.prompted_frames:
+                    progress(None, f"Applying the prompts of {obj.name} on frame {f}...")
+                    self._store(st, f, self.engine.prompt(predictor, slot.inference, f, obj.obj_id, obj.prompts[f]))
+        return predictor
+
+    @staticmethod
+    def _store(st: VideoSession, frame: int, masks: Optional[FrameMasks]) -> None:
+        if not masks:
+            return
+        for oid, mask in masks.items():
+            if st.find(oid) is not None:
+                st.masks.put(frame, oid, mask)
+
+    # ------------------------------------------------------------ viewing
+    def show(self, sid: Optional[str], frame: Any) -> VideoView:
+        def act(slot: _VideoSlot) -> VideoView:
+            if slot.clip is None:
+                return self._empty_view(slot)
+            f = slot.state.check_frame(frame)
+            slot.state.last_frame = f
+            return self._view(slot, f)
+
+        return self._run(sid, act)
+
+    def seek(self, sid: Optional[str], frame: Any) -> Tuple[int, str, str]:
+        """The player moved to ``frame`` (the browser already shows it): (frame, legend,
+        status), with no frame picture made."""
+        def act(slot: _VideoSlot) -> Tuple[int, str, str]:
+            slot.state.require_clip()
+            f = slot.state.check_frame(frame)
+            slot.state.last_frame = f
+            return f, legend_html(slot, f), self._status(slot, f)
+
+        return self._run(sid, act)
+
+    def view(self, sid: Optional[str]) -> VideoView:
+        return self._run(sid, lambda slot: self._view(slot, slot.state.last_frame)
+                         if slot.clip is not None else self._empty_view(slot))
+
+    # ------------------------------------------------------------ prompts
+    def click(self, sid: Optional[str], frame: Any, x: float, y: float, mode: str,
+              progress: ProgressFn = no_progress) -> VideoView:
+        """A click on the displayed frame at display pixel (x, y)."""
+        if mode not in CLICK_MODES:
+            raise PromptError(f"Unknown click mode {mode!r}; use one of {', '.join(CLICK_MODES)}.")
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            s = slot.display_scale
+            dw, dh = round(st.width * s), round(st.height * s)
+            if not (0 <= x < dw and 0 <= y < dh):
+                raise PromptError("That click was outside the frame.")
+            ox = min(max((float(x) + 0.5) / s - 0.5, 0.0), st.width - 1.0)
+            oy = min(max((float(y) + 0.5) / s - 0.5, 0.0), st.height - 1.0)
+            obj = st.object_for_prompt()
+            if mode == "box":
+                pc = st.pending_corner
+                if pc is None or pc.frame != f or pc.obj_id != obj.obj_id:
+                    st.pending_corner = PendingCorner(f, obj.obj_id, ox, oy)
+                    st.last_frame = f
+                    return self._view(slot, f, "First corner set; click the opposite corner.")
+                st.pending_corner = None
+                box = st.box_from(pc.x, pc.y, ox, oy)
+                return self._set(slot, obj, f, obj.on(f).with_box(box), progress)
+            return self._set(slot, obj, f, obj.on(f).with_point(ox, oy, 1 if mode == "foreground" else 0), progress)
+
+        return self._run(sid, act)
+
+    def add_point(self, sid: Optional[str], frame: Any, x: Any, y: Any, foreground: bool = True,
+                  obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
+        """A click in clip pixel coordinates for object ``obj_id`` (created if new; 0 or None:
+        the selected object)."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            px, py = st.check_inside(x, y)
+            obj = st.object_for_prompt(obj_id)
+            return self._set(slot, obj, f, obj.on(f).with_point(px, py, 1 if foreground else 0), progress)
+
+        return self._run(sid, act)
+
+    def add_box(self, sid: Optional[str], frame: Any, x0: Any, y0: Any, x1: Any, y1: Any,
+                obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
+        """A box (replacing any box of the object on that frame; its clicks are kept)."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            box = st.box_from(x0, y0, x1, y1)
+            obj = st.object_for_prompt(obj_id)
+            return self._set(slot, obj, f, obj.on(f).with_box(box), progress)
+
+        return self._run(sid, act)
+
+    def undo(self, sid: Optional[str], frame: Any, progress: ProgressFn = no_progress) -> VideoView:
+        """Remove the selected object's newest click (or box) on ``frame``."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            if st.pending_corner is not None:
+                st.pending_corner = None
+                return self._view(slot, f, "Box corner removed.")
+            obj = st.active
+            if obj is None or obj.on(f).is_empty:
+                raise PromptError("The selected object has no prompts on this frame to undo.")
+            return self._set(slot, obj, f, obj.on(f).without_last(), progress)
+
+        return self._run(sid, act)
+
+    def clear_frame(self, sid: Optional[str], frame: Any, obj_id: Any = None,
+                    progress: ProgressFn = no_progress) -> VideoView:
+        """Remove an object's prompts (and its mask) on one frame."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            obj = st.active if obj_id in (None, 0) else st.get(st.check_id(obj_id))
+            if obj is None:
+                raise PromptError("There is no object to clear yet.")
+            return self._set(slot, obj, f, FramePrompts(), progress)
+
+        return self._run(sid, act)
+
+    def _set(self, slot: _VideoSlot, obj: VideoObject, frame: int, prompts: FramePrompts,
+             progress: ProgressFn) -> VideoView:
+        """Send an object's new prompt set on a frame to the model; commit it once that worked."""
+        st = slot.state
+        t0 = time.perf_counter()
+        predictor = self._ensure_inference(slot, progress)
+        if prompts.is_empty:
+            masks = self.engine.clear(predictor, slot.inference, frame, obj.obj_id)
+            st.set_prompts(obj, frame, prompts)
+            self._store(st, frame, masks)
+            st.masks.put(frame, obj.obj_id, np.zeros((st.height, st.width), dtype=bool))
+            note = f"Cleared the prompts of {obj.name} on frame {frame}."
+            if obj.prompted_frames:
+                note += " Track again to fill this frame from its other prompts."
+        else:
+            masks = self.engine.prompt(predictor, slot.inference, frame, obj.obj_id, prompts)
+            st.set_prompts(obj, frame, prompts)
+            self._store(st, frame, masks)
+            note = ""
+        slot.last_click_s = time.perf_counter() - t0
+        st.last_frame = frame
+        return self._view(slot, frame, note)
+
+    # ------------------------------------------------------------ objects
+    def new_object(self, sid: Optional[str], name: Optional[str] = None) -> VideoView:
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            obj = st.new_object(name)
+            return self._view(slot, st.last_frame, f"Added **{obj.name}** (id {obj.obj_id}): click on it.")
+
+        return self._run(sid, act)
+
+    def select_object(self, sid: Optional[str], obj_id: Any) -> VideoView:
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            obj = st.select(obj_id)
+            return self._view(slot, st.last_frame, f"Selected **{obj.name}**.")
+
+        return self._run(sid, act)
+
+    def rename_object(self, sid: Optional[str], obj_id: Any, name: str) -> VideoView:
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            obj = st.rename(st.active_id if obj_id in (None, 0) else obj_id, name)
+            return self._view(slot, st.last_frame, f"Renamed object {obj.obj_id} to **{obj.name}**.")
+
+        return self._run(sid, act)
+
+    def remove_object(self, sid: Optional[str], obj_id: Any = None) -> VideoView:
+        """Delete an object everywhere (0 or None: the selected one)."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            self._not_while_tracking(slot)
+            target = st.active_id if obj_id in (None, 0) else obj_id
+            if target is None:
+                raise PromptError("There is no object to delete.")
+            obj = st.get(st.check_id(target))
+            if slot.inference is not None:
+                _, predictor = self.engine.predictor(slot.model_key)
+                self.engine.remove(predictor, slot.inference, obj.obj_id)
+            st.remove(obj.obj_id)
+            return self._view(slot, st.last_frame, f"Deleted **{obj.name}**.")
+
+        return self._run(sid, act)
+
+    def reset(self, sid: Optional[str]) -> VideoView:
+        """Start over on the same clip: every object, prompt and mask goes."""
+
+        def act(slot: _VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_clip()
+            self._not_while_tracking(slot)
+            if slot.exporting.locked():  # its files are being written into the folder reset deletes
+                raise PromptError("The downloads are being made; start over once they are ready.")
+            if slot.inference is not None:
+                _, predictor = self.engine.predictor(slot.model_key)
+                self.engine.reset(predictor, slot.inference)
+            st.reset()
+            slot.last_run = ""
+            slot.files.clear("preview")  # downloads and previews of the removed objects
+            slot.files.clear("export")
+            return self._view(slot, st.last_frame, "Started over: all objects removed.")
+
+        return self._run(sid, act)
+
+    # ------------------------------------------------------------ the canvas
+    def canvas(self, sid: Optional[str], frames: Any = None, clip: bool = False, **kw: Any) -> CanvasUpdate:
+        """The canvas update after an action (``ui.video.view.canvas_update``)."""
+        return self._run(sid, lambda slot: canvas_update(slot, frames, clip, **kw))
+
+    def frame_shown(self, sid: Optional[str]) -> int:
+        """The frame the session's last action was on."""
+        return self._run(sid, lambda slot: slot.state.last_frame)
+
+    def clip_size(self, sid: Optional[str]) -> Optional[Tuple[int, int]]:
+        """(width, height) of the session's clip, None without one (for clamping gestures)."""
+        if sid not in self.sessions:
+            return None
+        return self._run(sid, lambda slot: (slot.state.width, slot.state.height) if slot.clip is not None else None)
+
+    # ------------------------------------------------------------ outputs
+    def _clip_export(self, slot: _VideoSlot, snapshot: bool = False) -> ClipExport:
+        """The clip as the app processed it; with ``snapshot``, a copy of the masks that
+        later prompts and tracking do not change (for work done outside the session lock)."""
+        st = slot.state
+        clip = slot.clip
+        assert clip is not None
+        return ClipExport(
+            name=clip.name, num_frames=st.num_frames, height=st.height, width=st.width, fps=clip.fps,
+            objects=[ObjectInfo(o.obj_id, o.name, o.color, tuple(o.prompted_frames), o.label) for o in st.objects],
+            masks=st.masks.copy() if snapshot else st.masks, source_size=clip.source_size,
+            source_fps=clip.source_fps or None,
+        )
+
+    def render(self, sid: Optional[str], effect: Optional[str] = "overlay",
+               progress: ProgressFn = no_progress) -> Tuple[str, str]:
+        """Write the preview MP4 (every frame, objects drawn with ``effect``); (path, status)."""
+
+        def snapshot(slot: _VideoSlot) -> Tuple[_VideoSlot, str, ClipExport, Any]:
+            slot.state.require_clip()
+            try:
+                key = check_effect(effect)
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            return slot, key, self._clip_export(slot, snapshot=True), slot.frames
+
+        slot, key, clip, frames = self._run(sid, snapshot)
+        path = self._write_preview(slot, clip, frames, key, progress)
+        return path, self._run(sid, lambda s: self._status(s, s.state.last_frame, f"Rendered the preview ({key})."))
+
+    def render_after_track(self, sid: Optional[str], effect: Optional[str] = "overlay",
+                           progress: ProgressFn = no_progress) -> Optional[Tuple[str, str]]:
+        """The preview of a tracking run that just finished; None when there is none."""
+
+        def snapshot(slot: _VideoSlot) -> Optional[Tuple[_VideoSlot, str, ClipExport, Any]]:
+            if not slot.fresh_run or slot.clip is None or slot.tracking:
+                return None
+            slot.fresh_run = False
+            try:
+                key = check_effect(effect)
+            except ValueError:
+                key = "overlay"
+            return slot, key, self._clip_export(slot, snapshot=True), slot.frames
+
+        job = self._run(sid, snapshot)
+        if job is None:
+            return None
+        slot, key, clip, frames = job
+        path = self._write_preview(slot, clip, frames, key, progress)
+        return path, self._run(sid, lambda s: self._status(s, s.state.last_frame, s.last_run + " Preview ready."))
+
+    @staticmethod
+    def _write_preview(slot: _VideoSlot, clip: ClipExport, frames: Any, effect: str,
+                       progress: ProgressFn) -> str:
+        """Write the preview MP4 from a snapshot of the masks, outside the session lock: a
+        render takes seconds, and the session's clicks (or a reload's restore) must not wait
+        for it. Renders of one session take turns, since they replace the same file."""
+        with slot.rendering:
+            slot.files.clear("preview")  # the preview it replaces
+            path = slot.files.path(f"{clip.stem}_{effect}_preview.mp4", "preview")
+            return write_preview(path, clip, frames.frame, effect, progress)
+
+    def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
+               progress: ProgressFn = no_progress) -> Tuple[List[str], str]:
+        """[MP4, masks zip, COCO RLE JSON, boxes JSON] and a status line.
+
+        The files have the upload's own size and frame rate, and the MP4 its sound
+        (``ui.video.export_run``). The masks are copied under the session lock and the files
+        made without it, so the session stays usable (scrubbing, prompting) meanwhile.
+        """
+
+        def prepare(slot: _VideoSlot):
+            st = slot.state
+            st.require_clip()
+            if not st.objects or not st.masks.frames():
+                raise PromptError("Nothing to download yet: click on an object (and track it) first.")
+            try:
+                key = check_effect(effect)
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            assert slot.clip is not None
+            clip = self._clip_export(slot, snapshot=True)
+            if not slot.exporting.acquire(blocking=False):  # released below, once the files are made
+                raise PromptError("An export of this clip is already running; wait for it to finish.")
+            slot.files.clear("export")  # made on demand: an earlier export is replaced
+            paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}", "export") for suffix in
+                                  (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
+            return (slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version,
+                    st.prompts_version)
+
+        slot, key, clip, span, frames, paths, stale, version, prompts_version = self._run(sid, prepare)
+        try:
+            result = make_exports(clip, span, frames.frame, key, paths, progress)
+        except Exception:
+            if slot.clip_version != version:
+                raise PromptError("The video was replaced while its files were being made; "
+                                  "export the new one.") from None
+            raise
+        finally:
+            slot.exporting.release()
+        note = (f"{len(result.paths.as_list())} files ready ({result.width}×{result.height}, "
+                f"{result.fps:.4g} fps, {result.num_frames} frames, "
+                f"{'with' if result.audio else 'no'} sound; made in {result.seconds:.1f} s): "
+                f"{result.tracked_frames} of {result.num_frames} frames have masks, "
+                f"{len(clip.objects)} object{'s' if len(clip.objects) != 1 else ''}.")
+        if result.notes:
+            note += " Note: " + "; ".join(result.notes) + "."
+        if stale:
+            note += " Some frames may be out of date: track again to include the latest prompts."
+        if slot.state.prompts_version != prompts_version:  # prompts changed while the files were made
+            note += (" The prompts changed while these files were being made: they show the masks from "
+                     "before; prepare the downloads again for the current ones.")
+        return result.paths.as_list(), note
+
+    def info(self, sid: Optional[str]) -> Dict[str, Any]:
+        """A summary of the session (clip, limits, objects, tracked frames) as plain data."""
+
+        def act(slot: _VideoSlot) -> Dict[str, Any]:
+            st = slot.state
+            out: Dict[str, Any] = {"loaded": slot.clip is not None, "tracking": slot.tracking,
+                                   "model": self.engine.resolve(slot.model_key),
+                                   "limits": {k: getattr(self.limits, k) for k in
+                                              ("max_seconds", "max_frames", "max_fps", "max_short_side",
+                                               "max_long_side")}}
+            if slot.clip is not None:
+                clip = self._clip_export(slot)
+                out.update(clip.header())
+                out["notes"] = list(slot.clip.notes)
+                out["active_object"] = st.active_id
+                out["tracking_stale"] = st.tracking_stale
+                out["mask_bytes"] = st.masks.nbytes
+                out["last_run"] = slot.last_run
+            return out
+
+        return self._run(sid, act)
+
+    # ------------------------------------------------------------ rendering the page
+    def _empty_view(self, slot: _VideoSlot, note: str = "") -> VideoView:
+        return empty_view(self.limits.describe(), note)
+
+    def _view(self, slot: _VideoSlot, frame: int, note: str = "") -> VideoView:
+        return frame_view(slot, frame, model_label(self.engine.resolve(slot.model_key)), self.limits.describe(), note)
+
+    def _status(self, slot: _VideoSlot, frame: int, note: str = "") -> str:
+        return status_text(slot, frame, model_label(self.engine.resolve(slot.model_key)), note)

@@ -1,0 +1,109 @@
+"""The video tab's calls into ``SAM2VideoPredictor``: masks in, booleans out.
+
+Predictors come from the app's ``ModelRegistry`` (``kind="video"``: one per model, loaded
+once, shared by all sessions, built from the same checkpoint as the image model). Every
+session has its own tracking state (``init_state``). Predictors are used with
+``add_all_frames_to_correct_as_cond=True``: a click on an already tracked frame becomes a
+conditioning frame, so a correction stays in the model's memory and is not washed out by
+the next tracking run (the official demo's setting).
+
+The functions here take and return plain numpy masks (H x W bool at the clip's size) per
+object id, so the controller never touches logits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from ui.models.registry import ModelRegistry
+from ui.common.progress import ProgressFn, no_progress
+from ui.video.state import FramePrompts
+
+FrameMasks = Dict[int, np.ndarray]  # obj_id -> H x W bool
+
+
+
+def logits_to_masks(obj_ids: List[Any], logits: Any) -> FrameMasks:
+    """``objects x 1 x H x W`` logits (torch) -> ``{obj_id: H x W bool}`` (> 0 is the object)."""
+    masks = (logits[:, 0] > 0.0).cpu().numpy()
+    return {int(oid): masks[i] for i, oid in enumerate(obj_ids)}
+
+
+class VideoEngine:
+    """Loads video predictors through the registry and runs them on session states."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+        self._default: Optional[str] = None
+
+    @property
+    def default_model(self) -> str:
+        """The model a session tracks with until the user picks one (decided once:
+        ``ModelRegistry.tracking_default``, EdgeTAM on a machine without a GPU if it can load)."""
+        if self._default is None:
+            self._default = self.registry.tracking_default()
+        return self._default
+
+    @property
+    def device(self) -> str:
+        return self.registry.device
+
+    def resolve(self, model_key: Optional[str]) -> str:
+        return self.default_model if not model_key else self.registry.resolve(model_key)
+
+    def require_available(self, model_key: Optional[str]) -> str:
+        """The model id, or ``ModelUnavailableError`` at once when its weights cannot be had."""
+        return self.registry.require_available(model_key)
+
+    def predictor(self, model_key: Optional[str], progress: ProgressFn = no_progress) -> Tuple[str, Any]:
+        """(model id, its ``SAM2VideoPredictor``), loading it on first use."""
+        loaded = self.registry.get(model_key, kind="video", progress=progress)
+        # Corrections must stick whoever built the predictor (ModelRegistry already builds
+        # them this way); the option is a plain attribute, so setting it is idempotent.
+        loaded.model.add_all_frames_to_correct_as_cond = True
+        return loaded.model_id, loaded.model
+
+    # ------------------------------------------------------------------ session calls
+    @staticmethod
+    def init_state(predictor: Any, frames: Any) -> Any:
+        """A fresh tracking state for ``frames`` (a ``VideoFrames``); encodes frame 0."""
+        return predictor.init_state(frames)
+
+    @staticmethod
+    def prompt(predictor: Any, state: Any, frame: int, obj_id: int, prompts: FramePrompts) -> FrameMasks:
+        """Replace ``obj_id``'s prompts on ``frame`` by ``prompts``; every object's mask there."""
+        coords, labels = prompts.point_arrays()
+        _, obj_ids, logits = predictor.add_new_points_or_box(
+            state, frame_idx=frame, obj_id=int(obj_id), points=coords, labels=labels,
+            clear_old_points=True, box=prompts.box_array(),
+        )
+        return logits_to_masks(obj_ids, logits)
+
+    @staticmethod
+    def knows(state: Any, obj_id: int) -> bool:
+        return int(obj_id) in state.obj_id_to_idx
+
+    @classmethod
+    def clear(cls, predictor: Any, state: Any, frame: int, obj_id: int) -> Optional[FrameMasks]:
+        """Remove ``obj_id``'s prompts on ``frame``; masks there (None if the model never saw it)."""
+        if not cls.knows(state, obj_id):
+            return None
+        _, obj_ids, logits = predictor.clear_all_prompts_in_frame(state, frame, int(obj_id))
+        return logits_to_masks(obj_ids, logits)
+
+    @classmethod
+    def remove(cls, predictor: Any, state: Any, obj_id: int) -> None:
+        if cls.knows(state, obj_id):
+            predictor.remove_object(state, int(obj_id), need_output=False)
+
+    @staticmethod
+    def reset(predictor: Any, state: Any) -> None:
+        predictor.reset_state(state)
+
+    @staticmethod
+    def propagate(predictor: Any, state: Any, start: int, reverse: bool) -> Iterator[Tuple[int, FrameMasks]]:
+        """Track every prompted object from ``start`` to the end (or to frame 0)."""
+        for frame, obj_ids, logits in predictor.propagate_in_video(state, start_frame_idx=start, reverse=reverse):
+            yield int(frame), logits_to_masks(obj_ids, logits)

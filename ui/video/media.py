@@ -1,0 +1,247 @@
+"""Read an uploaded video within the app's limits: trim, downscale, reduce the frame rate.
+
+Tracking costs one image encoding and one memory attention per frame and object (seconds
+per frame on a CPU), and the session keeps every frame, so the app works on a bounded
+version of the upload rather than refusing it:
+
+* longer than ``max_seconds`` (or than ``max_frames`` at the chosen rate): the start of
+  the clip is kept;
+* more than ``max_fps`` frames per second: every k-th frame is kept (k = ceil(fps/max)),
+  so processed frame i is exactly source frame i * k;
+* larger than ``max_short_side`` / ``max_long_side``: downscaled to fit (even sizes).
+
+The one decoder is ``sam2.media.video.decode_video`` (ffmpeg, the binary of
+``imageio-ffmpeg``, does all three while decoding, so a long 4K upload is never decoded in
+full nor held at full size); this module decides the limits and words the messages. The file is always read at a
+constant rate, its stream's rate (variable-frame-rate files get frames duplicated or
+dropped to it), and ``iter_source_frames`` reads it again the same way at full size, so
+the exports can be made at the upload's own size and rate (``DecodedClip.source``).
+Each change is reported in ``DecodedClip.notes`` for the user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import logging
+
+import numpy as np
+
+from sam2.media.file_kind import sniff_file
+from sam2.media.video import VideoLoadError, decode_video, fit_within, iter_video_frames
+from ui.common.prompts import PromptError
+
+# imageio-ffmpeg logs a warning whenever the output size differs from the source's, which
+# is exactly what downscaling asks for.
+logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
+
+#: Container formats offered in the upload box (ffmpeg reads more; those are accepted too).
+VIDEO_FILE_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"]
+
+#: Frames kept as raw RGB up to this many bytes; above, JPEG quality 95 (~15x smaller).
+RAW_BYTES_BUDGET = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What the app accepts per clip; larger uploads are trimmed / downscaled, with a note."""
+
+    max_seconds: float = 10.0
+    max_frames: int = 150
+    max_fps: float = 15.0
+    max_short_side: int = 480
+    max_long_side: int = 854
+
+    def __post_init__(self) -> None:
+        if not (self.max_seconds > 0 and self.max_frames >= 1 and self.max_fps > 0
+                and self.max_short_side >= 16 and self.max_long_side >= self.max_short_side):
+            raise ValueError(f"invalid video limits: {self}")
+
+    @classmethod
+    def for_device(cls, device: str, env: Optional[Dict[str, str]] = None) -> "VideoLimits":
+        """CPU-friendly defaults (10 s, 15 fps, 480p), larger on CUDA (30 s, 30 fps, 720p),
+        each overridable with ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
+        ``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` (short side) environment variables."""
+        env = os.environ if env is None else env
+        if str(device).startswith("cuda"):
+            base = cls(max_seconds=30.0, max_frames=600, max_fps=30.0, max_short_side=720, max_long_side=1280)
+        else:
+            base = cls()
+        changes = {}
+        for key, name, cast in (("SAM2_VIDEO_MAX_SECONDS", "max_seconds", float),
+                                ("SAM2_VIDEO_MAX_FRAMES", "max_frames", int),
+                                ("SAM2_VIDEO_MAX_FPS", "max_fps", float),
+                                ("SAM2_VIDEO_MAX_SIDE", "max_short_side", int)):
+            text = env.get(key)
+            if text:
+                try:
+                    changes[name] = cast(text)
+                except ValueError:
+                    raise ValueError(f"{key}={text!r} is not a number") from None
+        if "max_short_side" in changes:
+            changes["max_long_side"] = max(base.max_long_side, int(round(changes["max_short_side"] * 16 / 9)))
+        return replace(base, **changes)
+
+    def describe(self) -> str:
+        return (f"up to {self.max_seconds:g} s and {self.max_frames} frames, at most {self.max_fps:g} fps "
+                f"and {self.max_short_side}p (longer, faster or larger videos are trimmed, thinned "
+                f"out or downscaled)")
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """Where the processed frames come from in the uploaded file (for full-fidelity exports).
+
+    The file read at ``fps`` (constant), for at most ``trim_s`` seconds, gives the source
+    frames; processed frame i is source frame ``i * stride``, so the processed clip spans
+    source frames ``0 .. num_processed * stride - 1`` (fewer if the file ends first).
+    """
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    stride: int
+    num_processed: int
+    trim_s: Optional[float] = None
+
+    @property
+    def max_frames(self) -> int:
+        return self.num_processed * self.stride
+
+    def with_path(self, path: str) -> "SourceSpan":
+        return replace(self, path=path)
+
+
+@dataclass
+class DecodedClip:
+    """Frames ready for the tracker, and how they relate to the uploaded file."""
+
+    frames: List  # H x W x 3 uint8 arrays, or sam2.media.video.EncodedFrame when large
+    fps: float
+    width: int
+    height: int
+    name: str
+    source_size: Tuple[int, int]  # (w, h) of the upload
+    source_fps: float
+    source_seconds: float
+    notes: List[str] = field(default_factory=list)
+    source: Optional[SourceSpan] = None  # how to read the upload again at full fidelity
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.frames)
+
+
+#: File kinds (``sam2.media.file_kind``) refused by name before ffmpeg sees them.
+NOT_VIDEO = ("vector", "document", "archive", "web", "text", "audio")
+
+
+def _explain(exc: BaseException, name: str) -> PromptError:
+    """A ``VideoLoadError`` of the decoder (or ffmpeg's own exception) as a reason for the
+    user, without the server's file path."""
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    text = str(cause)
+    low = text.lower()
+    if "contains no frames" in low:
+        why = "it contains no frames"
+    elif "no picture size" in low:
+        why = "it has no picture size"
+    elif "does not contain any stream" in low or "no video" in low or "matches no streams" in low:
+        why = "it has no video track (an audio-only file?)"
+    elif "moov atom not found" in low or "invalid data found" in low or "end of file" in low:
+        why = "the file is corrupt, truncated or not a video"
+    elif isinstance(cause, (IndexError, KeyError, AttributeError)):  # imageio-ffmpeg found no video stream line
+        why = "it has no video track (an audio-only file?)"
+    else:
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        why = _without_paths(lines[-1]) if lines else type(cause).__name__
+    return PromptError(f"Could not read {name!r} as a video: {why}.")
+
+
+def _without_paths(line: str) -> str:
+    """ffmpeg's last line with any file path (the server's temporary folders) cut out."""
+    return re.sub(r"(?:[A-Za-z]:)?[\\/][^\s'\":,]*[\\/][^\s'\":,]*", "the file", line)
+
+
+def fit_size(width: int, height: int, limits: VideoLimits) -> Tuple[int, int]:
+    """(w, h) scaled down to fit the limits (even sides), or unchanged when it fits."""
+    return fit_within(width, height, limits.max_short_side, limits.max_long_side)
+
+
+def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
+                raw_bytes_budget: int = RAW_BYTES_BUDGET) -> DecodedClip:
+    """Decode ``path`` within ``limits`` (``sam2.media.video.decode_video`` does the work);
+    ``PromptError`` with a readable reason on failure, and a note per limit applied."""
+    name = name or os.path.basename(path)
+    if not path or not os.path.isfile(path):
+        raise PromptError(f"The video {name!r} was not received; please upload it again.")
+    if os.path.getsize(path) == 0:
+        raise PromptError(f"The file {name!r} is empty (0 bytes).")
+    kind = sniff_file(path)
+    if kind.category in NOT_VIDEO:
+        what = kind.description + (", with no video track" if kind.category == "audio" else "")
+        raise PromptError(f"Could not read {name} as a video: it is {what}. "
+                          "Please upload an MP4, MOV, WebM, MKV or AVI file.")
+    try:
+        d = decode_video(path, max_seconds=limits.max_seconds, max_frames=limits.max_frames,
+                         max_fps=limits.max_fps, max_short_side=limits.max_short_side,
+                         max_long_side=limits.max_long_side, max_raw_bytes=raw_bytes_budget, keep_partial=True)
+    except VideoLoadError as exc:
+        raise _explain(exc, name) from None
+    probe = d.probe
+    notes: List[str] = []
+    if d.fps_assumed:
+        notes.append(f"the frame rate is unknown; assumed {d.fps:g} fps")
+    elif d.stride > 1:
+        notes.append(f"frame rate reduced from {probe.fps:g} to {d.fps:.4g} fps (1 frame in {d.stride} kept)")
+    if d.resized:
+        notes.append(f"downscaled from {probe.width}x{probe.height} to {d.width}x{d.height}")
+    if d.damaged_after is not None:
+        notes.append(f"the file is damaged after frame {d.damaged_after}; kept the frames before")
+    if d.capped:
+        notes.insert(0, f"trimmed to the first {len(d.frames) / d.fps:.1f} s ({len(d.frames)} frames) of "
+                        f"{probe.seconds:.1f} s")
+    return DecodedClip(
+        frames=d.frames, fps=d.fps, width=d.width, height=d.height, name=name,
+        source_size=(probe.width, probe.height), source_fps=probe.fps, source_seconds=probe.seconds,
+        notes=notes,
+        source=SourceSpan(path=path, width=probe.width, height=probe.height, fps=float(d.read_fps or d.fps),
+                          stride=d.stride, num_processed=len(d.frames), trim_s=d.trim_s),
+    )
+
+
+def iter_source_frames(span: SourceSpan) -> Iterator[np.ndarray]:
+    """The source frames of ``span`` (H x W x 3 uint8 at the file's own size), one at a
+    time: the file is decoded as it is consumed, never held in memory. Raises ``PromptError``
+    if the file cannot be read (it was read before, so this means it changed or vanished)."""
+    if not os.path.isfile(span.path):
+        raise PromptError("The uploaded video is no longer available; load it again to export.")
+    try:
+        yield from iter_video_frames(span.path, span.fps, span.trim_s, max_frames=span.max_frames)
+    except VideoLoadError as exc:
+        raise _explain(exc, os.path.basename(span.path)) from None
+
+
+class KeptFile:
+    """A private hard link (a copy where linking fails) of an upload: the exports read the
+    file again, whatever happens to Gradio's temporary copy meanwhile. ``delete()`` frees it."""
+
+    def __init__(self, path: str) -> None:
+        import shutil
+        import tempfile
+
+        self._dir = tempfile.mkdtemp(prefix="sam2_source_")
+        self.path = os.path.join(self._dir, "source" + os.path.splitext(path)[1].lower())
+        try:
+            os.link(path, self.path)
+        except OSError:
+            shutil.copyfile(path, self.path)
+
+    def delete(self) -> None:
+        import shutil
+
+        shutil.rmtree(self._dir, ignore_errors=True)
