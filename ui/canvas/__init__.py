@@ -2,7 +2,7 @@
 
 from ui.canvas.component import END_PREPARING_JS, SHOW_PREPARING_JS, PromptCanvas
 from ui.canvas.events import (
-    EVENT_NAMES, BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, UploadEvent,
+    EVENT_NAMES, BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, StrokeEvent, UploadEvent,
 )
 from ui.canvas.scene import (
     CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url, preparing_for,
@@ -10,6 +10,6 @@ from ui.canvas.scene import (
 
 __all__ = [
     "PromptCanvas", "END_PREPARING_JS", "SHOW_PREPARING_JS", "EVENT_NAMES", "BoxEvent", "CanvasPayloadError", "IndexEvent", "ObjectEvent",
-    "PointEvent", "UploadEvent", "CanvasObject", "CanvasUpdate", "display_hw", "file_ref",
+    "PointEvent", "StrokeEvent", "UploadEvent", "CanvasObject", "CanvasUpdate", "display_hw", "file_ref",
     "label_map_png", "mask_png", "picture_url", "preparing_for",
 ]

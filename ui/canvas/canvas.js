@@ -7,7 +7,7 @@
 // component's props can lack them when it is mounted in a tab that is not shown yet.
 const cfg = (typeof CANVAS_CONFIG !== 'undefined' && CANVAS_CONFIG) || props.config || {};
 const EMIT = ['point', 'box', 'undo', 'new_object', 'candidate', 'delete_object',
-  'select_object', 'pick_region', 'seek', 'upload'];
+  'select_object', 'pick_region', 'seek', 'upload', 'stroke'];
 const root = element.querySelector('.sc-root');
 const stage = root.querySelector('.sc-stage');
 const cv = root.querySelector('.sc-canvas');
@@ -47,7 +47,7 @@ const host = element.parentElement && element.parentElement.closest('[id]');
 const sceneKey = host && host.id && !host.id.startsWith('html-') ? host.id : null;
 const scenes = (window.__promptCanvasScenes = window.__promptCanvasScenes || {});
 const kept = sceneKey ? scenes[sceneKey] : null;
-const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false, pan: null, touches: {} }) : {
+const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false, pan: null, touches: {}, stroke: null }) : {
   kind: null, W: 0, H: 0,          // original size of the picture / clip
   frames: [], imgs: [], fps: 10,    // frame URLs and their Image objects (image: one frame)
   frame: 0, playing: false, lastTick: 0,
@@ -62,6 +62,7 @@ const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false,
   preparing: null,                  // {text, eta_s, since}: the server encodes the picture
   view: { z: 1, x: 0, y: 0 },       // zoom and pan: canvas px = fitted px * z + (x, y)
   pan: null, touches: {}, spaceDown: false, spacePanned: false, showKeys: false,
+  tool: 'prompt', brushPx: 12, stroke: null, cursor: null,  // brush / eraser (B, E); radius in CSS px
   drag: null, hover: false, seq: 0,
   t0: 0, waitSeq: 0, expect: null, stats: [], lastSeq: null,
 };
@@ -351,6 +352,15 @@ function draw() {
     if (g.point) drawPoint(g.point[0], g.point[1], g.point[2], colorOf(g.object), true);
   }
   if (S.drag && S.drag.box) drawBox(S.drag.box, colorOf(S.selected), true);
+  for (const g of S.pending) if (g.stroke && g.frame === S.frame) drawStroke(g.stroke);
+  if (S.stroke) drawStroke(S.stroke);
+  if (S.cursor && S.tool !== 'prompt') {  // the round cursor: the brush's size on screen
+    const [cx, cy] = screenToCanvas(S.cursor), rr = brushCanvasPx();
+    ctx.beginPath();
+    ctx.arc(cx, cy, rr, 0, Math.PI * 2);
+    ctx.lineWidth = 3; ctx.strokeStyle = 'rgba(0,0,0,0.6)'; ctx.stroke();
+    ctx.lineWidth = 1.5; ctx.strokeStyle = S.tool === 'erase' ? '#fff' : colorOf(S.selected); ctx.stroke();
+  }
   if (drewMask && S.expect && S.expect.left <= 0) {
     // Click-to-visible: this frame holds the answer; the next animation frame starts once it
     // has been painted, so the time is taken there.
@@ -675,6 +685,7 @@ cv.addEventListener('pointerdown', (e) => {
     return;
   }
   if (e.button !== 0 && e.button !== 2) return;
+  if (S.tool !== 'prompt') { if (e.button === 0) strokeStart(e); return; }
   if (S.playing) togglePlay(false);
   cv.setPointerCapture(e.pointerId);
   const d = { id: e.pointerId, x: e.clientX, y: e.clientY, button: e.button, shift: e.shiftKey,
@@ -703,6 +714,7 @@ cv.addEventListener('pointermove', (e) => {
     S.pan.x = e.clientX; S.pan.y = e.clientY;
     return;
   }
+  if (S.tool !== 'prompt') { strokeMove(e); return; }
   if (S.regions && !S.drag) {
     const k = regionAt(e);
     if (k !== S.regions.hover) { S.regions.hover = k; root.dataset.hover = String(k); paintRegions(); }
@@ -723,6 +735,7 @@ function endDrag(e, cancelled) {
     if (S.pinch) { if (!touchList().length) S.pinch = null; return; }
   }
   if (S.pan && S.pan.id === e.pointerId) { S.pan = null; root.classList.remove('sc-panning'); return; }
+  if (S.stroke && S.stroke.id === e.pointerId) { strokeEnd(cancelled); return; }
   const d = S.drag;
   if (!d || d.id !== e.pointerId) return;
   clearTimeout(d.timer);
@@ -748,17 +761,98 @@ function endDrag(e, cancelled) {
 cv.addEventListener('pointerup', (e) => endDrag(e, false));
 cv.addEventListener('pointercancel', (e) => endDrag(e, true));
 cv.addEventListener('pointerleave', () => {
+  if (S.cursor) { S.cursor = null; redraw(); }
   if (S.regions && S.regions.hover) { S.regions.hover = 0; paintRegions(); }
 });
 cv.addEventListener('wheel', (e) => {
   if (!S.W) return;
   e.preventDefault();
+  if (S.tool !== 'prompt' && e.altKey) { brushSize(e.deltaY < 0 ? 1.15 : 1 / 1.15); return; }
   const [cx, cy] = screenToCanvas(e);
   const step = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaY;  // lines -> pixels
   zoomAt(S.view.z * Math.exp(-Math.max(-300, Math.min(300, step)) * (e.ctrlKey ? 0.01 : 0.002)), cx, cy);
 }, { passive: false });
 root.addEventListener('pointerenter', () => { S.hover = true; });
 root.addEventListener('pointerleave', () => { S.hover = false; });
+
+// ---------------------------------------------------------------- brush and eraser
+// B / E toggle the tool (Esc, or the same key again, back to prompts). A press-drag-release
+// is one stroke, sent as points in original pixels with a radius in original pixels; the
+// server lays it on the object's mask (after SAM's mask) and answers with the mask.
+function setTool(t) {
+  if (t !== 'prompt' && !S.W) { hint('Open a picture first'); return; }
+  if (t !== 'prompt' && S.selected === null && !S.objects.length) {
+    hint('Click on an object first; the brush and eraser then correct its mask', 3500);
+    return;
+  }
+  S.tool = t;
+  S.stroke = null;
+  root.dataset.tool = t;
+  hint(t === 'brush' ? 'Brush: drag to paint the mask · [ ] or Alt+wheel: size · B or Esc: back to clicks'
+    : t === 'erase' ? 'Eraser: drag to erase · [ ] or Alt+wheel: size · E or Esc: back to clicks'
+      : 'Clicks and boxes', 2200);
+  redraw();
+}
+function brushCanvasPx() { const r = cv.getBoundingClientRect(); return S.brushPx * cv.width / (r.width || 1); }
+function brushRadius() {  // original pixels under the current zoom
+  const r = cv.getBoundingClientRect();
+  return Math.max(0.5, S.brushPx * S.W / ((r.width || 1) * S.view.z));
+}
+function brushSize(f) {
+  S.brushPx = Math.max(2, Math.min(150, S.brushPx * f));
+  root.dataset.brush = S.brushPx.toFixed(1);
+  hint('Brush ' + Math.round(2 * S.brushPx) + ' px (' + (2 * brushRadius()).toFixed(1) + ' picture px)', 900);
+  redraw();
+}
+function strokeStart(e) {
+  if (blocked()) return;
+  if (S.playing) togglePlay(false);
+  cv.setPointerCapture(e.pointerId);
+  const p = toImage(e, true);
+  S.stroke = { id: e.pointerId, points: [[p.x, p.y]], radius: brushRadius(), erase: S.tool === 'erase',
+    color: colorOf(S.selected) };
+  S.cursor = { clientX: e.clientX, clientY: e.clientY };
+  redraw();
+}
+function strokeMove(e) {
+  S.cursor = { clientX: e.clientX, clientY: e.clientY };
+  const st = S.stroke;
+  if (st && st.id === e.pointerId) {
+    const p = toImage(e, true), last = st.points[st.points.length - 1];
+    if (Math.hypot(p.x - last[0], p.y - last[1]) >= Math.max(0.5, st.radius / 3) && st.points.length < 4000)
+      st.points.push([p.x, p.y]);
+  }
+  redraw();
+}
+function strokeEnd(cancelled) {
+  const st = S.stroke;
+  S.stroke = null;
+  if (cancelled || !st) { redraw(); return; }
+  const g = { seq: ++S.seq, frame: S.frame, object: S.selected, stroke: st };
+  S.pending.push(g);
+  S.t0 = performance.now();
+  S.waitSeq = g.seq;
+  redraw();
+  emit('stroke', { points: st.points, radius: Math.round(st.radius * 100) / 100, erase: st.erase,
+    seq: g.seq, frame: g.frame, object: g.object });
+}
+function drawStroke(st) {
+  // The provisional stroke until the server's mask arrives: a thick line in the object's
+  // colour (brush) or white (eraser), half transparent.
+  if (!st.points.length) return;
+  const pts = st.points.map((q) => toCanvas(q[0], q[1]));
+  const w = 2 * st.radius / S.W * cv.width * S.view.z;
+  ctx.save();
+  ctx.globalAlpha = 0.5;
+  ctx.strokeStyle = ctx.fillStyle = st.erase ? '#ffffff' : st.color;
+  ctx.lineWidth = w; ctx.lineCap = 'round'; ctx.lineJoin = 'round';
+  ctx.beginPath();
+  ctx.moveTo(pts[0][0], pts[0][1]);
+  for (const q of pts.slice(1)) ctx.lineTo(q[0], q[1]);
+  if (pts.length === 1) ctx.lineTo(pts[0][0] + 0.01, pts[0][1]);
+  ctx.stroke();
+  ctx.restore();
+}
 
 // ---------------------------------------------------------------- files
 async function takeFile(file) {
@@ -819,6 +913,13 @@ function onKey(e) {
   let handled = true;
   if (k === '?') {
     showKeys(!S.showKeys);
+  } else if ((k === 'b' || k === 'B' || k === 'e' || k === 'E') && !e.ctrlKey && !e.metaKey) {
+    const want = (k === 'b' || k === 'B') ? 'brush' : 'erase';
+    setTool(S.tool === want ? 'prompt' : want);
+  } else if (k === 'Escape' && S.tool !== 'prompt') {
+    setTool('prompt');
+  } else if ((k === '[' || k === ']') && S.tool !== 'prompt') {
+    brushSize(k === ']' ? 1.25 : 0.8);
   } else if (k === 'Escape' && S.showKeys) {
     showKeys(false);
   } else if (e.code === 'Digit0' || k === '0' || k === ')') {

@@ -40,6 +40,9 @@ pick_region    a click on a "segment everything" region                 index, f
 seek           a click or drag on the timeline, scrub, step, pause       index (= frame)
 upload         a file dropped, pasted, or browsed (click on an empty     path, name, url
                canvas or on the corner button); already uploaded
+stroke         a press-drag-release with the brush (B) or eraser (E)     points [[x, y]..],
+                                                                         radius, erase,
+                                                                         frame, object, seq
 ============== ======================================================== ================
 
 Coordinates are original-image pixels (see ``ui.canvas.events``). ``object`` is the id the
@@ -93,7 +96,9 @@ KEYS_COMMON = (
     ("1 2 3", "choose candidate mask"),
     ("[ ] · Tab · Shift+Tab", "select the previous / next object"),
     ("Del · Backspace", "delete the selected object"),
-    ("Esc", "drop the box being drawn; close this help"),
+    ("B · E", "brush / eraser on the selected object's mask (again or Esc: back to clicks)"),
+    ("[ ] · Alt+wheel (brush)", "brush size"),
+    ("Esc", "drop the box being drawn; leave the brush; close this help"),
     ("Wheel · pinch · + −", "zoom (around the pointer)"),
     ("Space+drag · middle button · two fingers", "pan"),
     ("0", "fit the whole picture"),

@@ -24,7 +24,7 @@ import numpy as np
 
 from ui.canvas.component import PromptCanvas
 from ui.canvas.events import (
-    BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, UploadEvent, event_data,
+    BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, StrokeEvent, UploadEvent, event_data,
 )
 from ui.canvas.scene import (
     CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url, preparing_for,
@@ -154,12 +154,25 @@ def _stand_in_mask(scene: DemoScene, p: Dict[str, Any]) -> np.ndarray:
         yy, xx = np.ogrid[ys, xs]
         disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
         m[ys, xs] = (m[ys, xs] | disc) if label == 1 else (m[ys, xs] & ~disc)
+    for points, radius, erase in p.get("strokes", []):  # brush / eraser, after the "prediction"
+        from PIL import Image, ImageDraw
+
+        layer = Image.new("L", (w, h), 0)
+        draw = ImageDraw.Draw(layer)
+        pts = [(x * s, y * s) for x, y in points]
+        rr = radius * s
+        if len(pts) > 1:
+            draw.line(pts, fill=255, width=max(1, int(round(2 * rr))), joint="curve")
+        for x, y in (pts[0], pts[-1]):
+            draw.ellipse((x - rr, y - rr, x + rr, y + rr), fill=255)
+        painted = np.asarray(layer) > 0
+        m = (m & ~painted) if erase else (m | painted)
     return m
 
 
 def _answer(scene: DemoScene, frame: int, oid: int, ack: Optional[int] = None, **kw: Any) -> Dict[str, Any]:
     p = scene.prompts.get((frame, oid), {"points": [], "box": None})
-    if not p["points"] and p["box"] is None:
+    if not p["points"] and p["box"] is None and not p.get("strokes"):
         url = None
     else:
         url = mask_png(_stand_in_mask(scene, p), scene.color(oid), display_hw(scene.height, scene.width))
@@ -222,14 +235,25 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             pr["box"] = list(b.as_box)
             return _answer(scene, b.frame, oid, ack=b.seq), f"box {d}"
 
+        def on_stroke(scene: DemoScene, evt: gr.EventData):
+            d = rec.add("stroke", evt)
+            st = StrokeEvent.parse(evt, (scene.width, scene.height))
+            if scene.selected is None:
+                return CanvasUpdate(hint="Click on an object first", ack=st.seq).to_value(), f"stroke {d}"
+            pr = scene.prompts.setdefault((st.frame, scene.selected), {"points": [], "box": None})
+            pr.setdefault("strokes", []).append((st.points, st.radius, st.erase))
+            return _answer(scene, st.frame, scene.selected, ack=st.seq), f"stroke {d}"
+
         def on_undo(scene: DemoScene, evt: gr.EventData):
             d = rec.add("undo", evt)
             o = ObjectEvent.parse(evt)
             oid = o.object_id if o.object_id is not None else scene.selected
             pr = scene.prompts.get((o.frame, oid))
-            if not pr or (not pr["points"] and pr["box"] is None):
+            if not pr or (not pr["points"] and pr["box"] is None and not pr.get("strokes")):
                 return CanvasUpdate(hint="Nothing to undo").to_value(), f"undo {d}"
-            if pr["points"]:
+            if pr.get("strokes"):
+                pr["strokes"].pop()
+            elif pr["points"]:
                 pr["points"].pop()
             else:
                 pr["box"] = None
@@ -339,6 +363,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
         for canvas, state in ((image, image_state), (video, video_state)):
             canvas.point(on_point, state, [canvas, status], **ordered)
             canvas.box(on_box, state, [canvas, status], **ordered)
+            canvas.stroke(on_stroke, state, [canvas, status], **ordered)
             canvas.undo(on_undo, state, [canvas, status], **ordered)
             canvas.new_object(on_new, state, [canvas, status], **ordered)
             canvas.candidate(on_candidate, state, [canvas, status], **ordered)

@@ -25,6 +25,7 @@ from sam2.automatic_mask_generator import GenerationCancelled
 from ui.common.background_job import BackgroundJob
 from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image.state import ImageObject, ImageSession, Prediction, PromptSet
+from ui.image.strokes import Stroke
 from ui.image.view import ApiRenderer, canvas_id
 from ui.common.progress import ProgressFn, no_progress
 from ui.common.prompts import PromptError
@@ -282,6 +283,27 @@ class ImageController:
             self.engine.registry.require_available(slot.state.model_key)  # no unseen prompt without a model
             change(slot.state)
             self._predict_active(slot, progress)
+            return self._view(slot)
+
+        return self._run(sid, act)
+
+    def add_stroke(self, sid: Optional[str], points: Any, radius: float, erase: bool = False,
+                   progress: ProgressFn = no_progress) -> View:
+        """A brush (or, with ``erase``, eraser) stroke on the selected object's mask: ``points``
+        [(x, y), ...] in original-image pixels, ``radius`` in original pixels. Applied after
+        SAM's mask and kept through later clicks (``ui.image.strokes``); undo removes it."""
+        pts = tuple((number(x, "x"), number(y, "y")) for x, y in points)
+        r = number(radius, "radius")
+
+        def act(slot: _ImageSlot) -> View:
+            st = slot.state
+            st.require_image()
+            self._predict_active(slot, progress)  # its candidates, if they were set aside
+            try:
+                stroke = Stroke(pts, r, bool(erase), st.hw)
+            except ValueError as exc:
+                raise PromptError(str(exc)) from None
+            st.add_stroke(stroke)
             return self._view(slot)
 
         return self._run(sid, act)

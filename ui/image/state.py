@@ -21,6 +21,7 @@ import numpy as np
 from ui.common.overlay import DisplayImage, object_color
 from ui.common.packed_mask import PackedMasks
 from ui.common.prompts import Box, Point, PointsAndBox, PromptError
+from ui.image.strokes import Stroke, apply_strokes
 
 
 #: Smallest box side, in original pixels, that counts as a box rather than a misclick.
@@ -37,6 +38,8 @@ class PromptSet(PointsAndBox):
     points: Tuple[Point, ...] = ()
     box: Optional[Box] = None
     mask_input: Optional[np.ndarray] = field(default=None, compare=False)  # 256x256 logits
+    #: Brush / eraser strokes laid on the decoder's mask, in order (``ui.image.strokes``).
+    strokes: Tuple[Stroke, ...] = ()
 
 
     @property
@@ -115,9 +118,12 @@ class ImageObject:
 
     @property
     def mask(self) -> Optional[np.ndarray]:
+        """The chosen candidate with the brush / eraser strokes applied (``ui.image.strokes``)."""
         if self.prediction is None:
             return None
-        return self.prediction.masks[self.chosen]
+        base = self.prediction.masks[self.chosen]
+        strokes = self.prompts.strokes
+        return apply_strokes(base, strokes) if strokes else base
 
     def push(self, prompts: PromptSet) -> None:
         self.history.append(prompts)
@@ -282,7 +288,7 @@ class ImageSession:
             raise PromptError(f"Point label must be 1 (foreground) or 0 (background), got {label}.")
         self.pending_corner = None
         p = self.current.prompts
-        new = PromptSet(points=p.points + ((float(x), float(y), int(label)),), box=p.box)
+        new = PromptSet(points=p.points + ((float(x), float(y), int(label)),), box=p.box, strokes=p.strokes)
         self.current.push(new)
         return new
 
@@ -296,7 +302,7 @@ class ImageSession:
             )
         self.pending_corner = None
         p = self.current.prompts
-        new = PromptSet(points=p.points, box=tuple(float(v) for v in box))  # type: ignore[arg-type]
+        new = PromptSet(points=p.points, box=tuple(float(v) for v in box), strokes=p.strokes)  # type: ignore[arg-type]
         self.current.push(new)
         return new
 
@@ -315,7 +321,7 @@ class ImageSession:
             raise PromptError("Nothing to refine yet: add a point or a box first.")
         logits = obj.prediction.low_res_logits[obj.chosen]
         p = obj.prompts
-        new = PromptSet(points=p.points, box=p.box, mask_input=np.array(logits, copy=True))
+        new = PromptSet(points=p.points, box=p.box, mask_input=np.array(logits, copy=True), strokes=p.strokes)
         obj.push(new)
         return new
 
@@ -328,11 +334,27 @@ class ImageSession:
         if not obj.history:
             raise PromptError(f"{obj.name} has no prompts to undo.")
         last = obj.history[-1]
+        prev = obj.history[-2] if len(obj.history) > 1 else PromptSet()
+        if last.strokes != prev.strokes and last.points == prev.points and last.box == prev.box:
+            obj.history.pop()  # the decoder's answer stays: only the strokes changed
+            return "eraser stroke" if last.strokes[-1].erase else "brush stroke"
         obj.pop()
         if last.is_refinement:
             return "refinement"
         prev = obj.prompts
         return "box" if last.box != prev.box else "point"
+
+    def add_stroke(self, stroke: Stroke) -> None:
+        """A brush / eraser stroke on the active object's mask (it needs a mask: click first).
+        The decoder's candidates stay; the stroke is applied on top of the chosen one."""
+        obj = self.current
+        if obj.prediction is None:
+            raise PromptError("Click on the object first; the brush and eraser then correct its mask.")
+        if tuple(stroke.hw) != self.hw:
+            raise PromptError("That stroke was made on another picture.")
+        p = obj.prompts
+        obj.history.append(PromptSet(points=p.points, box=p.box, mask_input=p.mask_input,
+                                     strokes=p.strokes + (stroke,)))
 
     def choose(self, index: int) -> None:
         obj = self.current

@@ -38,7 +38,7 @@ import gradio as gr
 
 from ui.canvas import (
     END_PREPARING_JS, SHOW_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent,
-    PointEvent, PromptCanvas, UploadEvent, preparing_for,
+    PointEvent, PromptCanvas, StrokeEvent, UploadEvent, preparing_for,
 )
 from ui.common.errors import guarded
 from ui.common.progress import progress_adapter
@@ -322,6 +322,15 @@ class ImageTab:
             return self._hinted(lambda: (lambda b: ui.add_box(connection_of(request), *b.as_box))(BoxEvent.parse(evt)), seq)
 
         @guarded(self.status)
+        def on_stroke(evt: gr.EventData, request: gr.Request):
+            """Brush / eraser on the selected object's mask (applied after SAM's, kept through clicks)."""
+            def act() -> CanvasView:
+                s = StrokeEvent.parse(evt)
+                return ui.add_stroke(connection_of(request), s.points, s.radius, s.erase)
+
+            return self._hinted(act, _seq(evt))
+
+        @guarded(self.status)
         def on_undo(evt: gr.EventData, request: gr.Request):
             return self._hinted(lambda: ui.undo(connection_of(request)))
 
@@ -413,6 +422,7 @@ class ImageTab:
         c = self.canvas
         c.point(on_point, None, page, **gesture_kw)
         c.box(on_box, None, page, **gesture_kw)
+        c.stroke(on_stroke, None, page, **gesture_kw)
         c.undo(on_undo, None, page, **gesture_kw)
         c.new_object(on_new_object, None, page, **gesture_kw)
         c.candidate(on_candidate, None, page, **gesture_kw)

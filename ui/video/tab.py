@@ -540,6 +540,12 @@ class VideoTab:
         def no_candidates(evt: gr.EventData):
             return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
 
+        def no_strokes(evt: gr.EventData):
+            data = getattr(evt, "_data", None) or {}
+            seq = data.get("seq") if isinstance(data.get("seq"), int) else None
+            return CanvasUpdate(hint="The brush works on the Image tab for now: click or drag to correct a video mask",
+                                ack=seq)
+
         self.canvas.point(on_point, None, page, **ordered)
         self.canvas.box(on_box, None, page, **ordered)
         self.canvas.undo(on_undo, None, page, **ordered)
@@ -547,6 +553,7 @@ class VideoTab:
         self.canvas.delete_object(on_delete, None, page, **ordered)
         self.canvas.select_object(on_select, None, page, **ordered)
         self.canvas.candidate(no_candidates, None, [self.canvas], **ordered)
+        self.canvas.stroke(no_strokes, None, [self.canvas], **ordered)
         # Seeks are answered one at a time, in the order they were made (two answered at once
         # could finish in the other order and leave the server on an older frame); each
         # costs a legend and a status line, no picture.
