@@ -217,8 +217,10 @@ def status_line(slot: "_ImageSlot", registry: ModelRegistry, note: str = "") -> 
     if obj.prompts.is_refinement:
         parts.append("refined")
     if obj.prediction is not None:
-        parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, "
-                     f"{obj.prediction.masks.area(obj.chosen):,} px")
+        strokes = obj.prompts.strokes  # brush / eraser corrections count in the area
+        area = int(np.count_nonzero(obj.mask)) if strokes else obj.prediction.masks.area(obj.chosen)
+        parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, {area:,} px"
+                     + (f", {len(strokes)} brush stroke{'s' if len(strokes) != 1 else ''}" if strokes else ""))
     size = f"image {w}×{h}"
     if st.display is not None and st.display.scale < 1.0:
         size += f" (shown at {st.display.scale:.2f}×, outputs at full size)"

@@ -1,7 +1,8 @@
-"""The real image tab in headless Chromium (issue #22, "ready before the first click"): a new
+"""The real image tab in headless Chromium (issue #22): "ready before the first click" (a new
 picture is encoded as soon as it arrives, the canvas says "Preparing image…" meanwhile, a
 click made then is answered once the embedding is there, and the first click after that costs
-a decoder run, not an encode.
+a decoder run, not an encode), and the eraser correcting a real mask, through a later click
+and into the downloads.
 
 The app runs as a user starts it (``python app.py --no-video``) with SAM 2.1 tiny random
 weights in a private Hugging Face cache. Screenshots: test-artifacts/canvas22_app_*.png.
@@ -9,6 +10,7 @@ weights in a private Hugging Face cache. Screenshots: test-artifacts/canvas22_ap
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -159,3 +161,54 @@ def test_first_click_after_the_picture_is_ready_costs_a_decode_only(page, tmp_pa
     # The first click was not an encode: it took well under the encode time, like the others.
     assert times[0] < 1000 * encode_s, (times, encode_s)
     assert times[0] <= 3.0 * max(times[1:]), times  # loose: the machine is shared
+
+
+def test_brush_stroke_changes_the_real_mask_survives_a_click_and_reaches_the_export(page, tmp_path):
+    page.locator(f"{CANVAS} .sc-file").set_input_files(_picture(tmp_path))
+    page.wait_for_selector(f"{CANVAS} .sc-root[data-preparing='1']", timeout=120_000)
+    page.wait_for_function(f"() => !document.querySelector('{CANVAS} .sc-root').dataset.preparing",
+                           timeout=300_000)
+    page.locator(f"{CANVAS} .sc-canvas").scroll_into_view_if_needed()
+    _click(page, 500, 500)
+    page.wait_for_function(f"() => document.querySelector('{CANVAS} .sc-root').__canvas.stats.length >= 1",
+                           timeout=120_000)
+    area = lambda: int(re.search(r"([\d,]+) px", page.inner_text("#image-status")).group(1).replace(",", ""))  # noqa: E731
+    before = area()
+    # Erase a band across the picture's middle with a big eraser: the mask loses pixels.
+    page.keyboard.press("e")
+    for _ in range(4):
+        page.keyboard.press("]")
+    ax, ay = page.eval_on_selector(f"{CANVAS} .sc-root", "(r, [x, y]) => r.__toScreen(x, y)", [2, 600])
+    bx, by = page.eval_on_selector(f"{CANVAS} .sc-root", "(r, [x, y]) => r.__toScreen(x, y)", [1797, 600])
+    page.mouse.move(ax, ay)
+    page.mouse.down()
+    page.mouse.move(bx, by, steps=20)
+    page.mouse.up()
+    page.wait_for_function(f"() => document.querySelector('{CANVAS} .sc-root').__canvas.stats.length >= 2",
+                           timeout=120_000)
+    page.wait_for_timeout(200)
+    erased = area()
+    assert erased < before, (before, erased)
+    page.screenshot(path=os.path.join(ARTIFACTS, "canvas22_app_eraser.png"))
+    # Back to clicks: a new click decodes again and the erased band stays erased.
+    page.keyboard.press("Escape")
+    _click(page, 450, 420)
+    page.wait_for_function(f"() => document.querySelector('{CANVAS} .sc-root').__canvas.stats.length >= 3",
+                           timeout=120_000)
+    page.wait_for_timeout(200)
+    row = _scene(page, """(() => {
+        const m = S.masks[0][S.selected].img, c = document.createElement('canvas');
+        c.width = m.naturalWidth; c.height = m.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(m, 0, 0);
+        const y = Math.round(600 / S.H * c.height);
+        const d = g.getImageData(0, y, c.width, 1).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n; })()""")
+    assert row == 0, f"{row} mask pixels on the erased row after a click"
+    final = area()
+    # The downloads hold the corrected mask (same pixel count as the status line says).
+    page.locator("#image-export").click()
+    page.wait_for_selector("#image-files a", timeout=120_000)
+    href = [h for h in page.eval_on_selector_all("#image-files a", "as => as.map(a => a.href)") if "_mask.png" in h][0]
+    mask = np.asarray(Image.open(io.BytesIO(page.request.get(href).body())).convert("L")) > 127
+    assert not mask[598:603].any() and int(mask.sum()) == final

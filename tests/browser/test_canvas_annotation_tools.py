@@ -1,4 +1,4 @@
-"""PromptCanvas in headless Chromium (issue #22): colours per object, zoom and pan, the
+"""PromptCanvas in headless Chromium (issue #22): colours per object, zoom and pan, brush and eraser, the
 "Preparing image…" state and the keys overlay, driven by real mouse, wheel and keyboard events.
 
 The demo app (``ui.canvas.demo``: stand-in handlers, no model) runs in this process; its
@@ -327,3 +327,72 @@ def test_question_mark_shows_every_key_and_esc_closes_it(app, page):
     page.locator(f"{IMG} .sc-keys-btn").click()
     rows = page.eval_on_selector_all(f"{IMG} .sc-keys tr", "rs => rs.map(r => r.cells[0].textContent)")
     assert "Shift+0" in rows and "Space (tap)" not in rows
+
+
+# ---------------------------------------------------------------------------- brush and eraser
+def test_brush_stroke_changes_the_mask_survives_a_click_and_undo_removes_it(app, page):
+    demo, _ = app
+    page.locator(f"{IMG} .sc-canvas").scroll_into_view_if_needed()
+    sx, sy = _screen(page, IMG, 450, 480)
+    page.mouse.click(sx, sy)  # object 1: a disc of radius 0.08 * 853 display px around the click
+    _answers(page, IMG, 1)
+    away = (900.0, 480.0)  # outside that disc: the picture shows through
+    picture = _pixel(page, IMG, *_screen(page, IMG, *away))
+    page.keyboard.press("b")
+    assert page.eval_on_selector(f"{IMG} .sc-root", "r => r.dataset.tool") == "brush"
+    page.keyboard.press("]")  # a bigger brush
+    brush_px = float(page.eval_on_selector(f"{IMG} .sc-root", "r => r.dataset.brush"))
+    assert brush_px == pytest.approx(15.0)
+    # The round cursor follows the pointer: its ring is drawn at the brush radius.
+    hx, hy = _screen(page, IMG, 1300, 900)
+    page.mouse.move(hx, hy)
+    page.wait_for_timeout(100)
+    ring = _pixel(page, IMG, hx + brush_px, hy)
+    assert ring != _pixel(page, IMG, hx + brush_px + 6, hy), "no round cursor"
+    _shot(page, "brush_cursor", IMG)
+    # A stroke from the disc out to ``away`` (real mouse drag).
+    x0, y0 = _screen(page, IMG, 560, 480)
+    x1, y1 = _screen(page, IMG, *away)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=12)
+    page.mouse.up()
+    got = _events(demo, "stroke", 1)[0]
+    assert got["erase"] is False and got["object"] == 1
+    assert abs(got["points"][0][0] - 560) <= 1.0 and abs(got["points"][-1][0] - away[0]) <= 1.0
+    width = page.eval_on_selector(f"{IMG} .sc-canvas", "c => c.getBoundingClientRect().width")
+    assert got["radius"] == pytest.approx(brush_px * W / width, rel=0.02)  # original pixels
+    _answers(page, IMG, 2)
+    page.wait_for_timeout(100)
+    painted = _pixel(page, IMG, *_screen(page, IMG, *away))
+    tint = _rgb(color_hex(PALETTE[0]))
+    assert abs(painted[2] - tint[2]) < abs(picture[2] - tint[2]) - 20, (painted, picture)
+    _shot(page, "brush_stroke", IMG)
+    # Back to clicks (Esc); a click refines the object and the painted band stays.
+    page.keyboard.press("Escape")
+    assert page.eval_on_selector(f"{IMG} .sc-root", "r => r.dataset.tool") == "prompt"
+    px, py = _screen(page, IMG, 420, 560)
+    page.mouse.click(px, py)
+    _answers(page, IMG, 3)
+    page.wait_for_timeout(100)
+    assert _pixel(page, IMG, *_screen(page, IMG, *away)) == painted
+    # The eraser (E) takes part of it away again.
+    page.keyboard.press("e")
+    ex, ey = _screen(page, IMG, *away)
+    page.mouse.move(ex, ey)
+    page.mouse.down()
+    page.mouse.up()
+    got = _events(demo, "stroke", 2)[1]
+    assert got["erase"] is True
+    _answers(page, IMG, 4)
+    page.wait_for_timeout(100)
+    assert _pixel(page, IMG, *_screen(page, IMG, *away)) == picture
+    _shot(page, "eraser", IMG)
+    # Undo covers strokes: Z takes the eraser stroke back, so the band shows again.
+    page.keyboard.press("e")
+    page.keyboard.press("z")
+    _events(demo, "undo", 1)
+    page.wait_for_function(f"() => {{ const S = document.querySelector('{IMG} .sc-root').__canvas; "
+                           "return S.pending.length === 0; }")
+    page.wait_for_timeout(400)
+    assert _pixel(page, IMG, *_screen(page, IMG, *away)) == painted
