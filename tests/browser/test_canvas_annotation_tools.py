@@ -396,3 +396,62 @@ def test_brush_stroke_changes_the_mask_survives_a_click_and_undo_removes_it(app,
                            "return S.pending.length === 0; }")
     page.wait_for_timeout(400)
     assert _pixel(page, IMG, *_screen(page, IMG, *away)) == painted
+
+
+# ---------------------------------------------------------------------------- live effects
+def _effect_frame(page):
+    """[frame index, w, h, RGB bytes] of the effect frame the video canvas made last."""
+    return page.eval_on_selector(f"{VID} .sc-root", """r => { const S = r.__canvas, c = S.fx.canvas;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const rgb = []; for (let i = 0; i < d.length; i += 4) rgb.push(d[i], d[i + 1], d[i + 2]);
+        return [+r.dataset.fxFrame, c.width, c.height, rgb]; }""")
+
+
+@pytest.mark.slow  # five effects read back pixel by pixel: minutes on a loaded 2-core machine
+def test_live_effects_play_in_the_player_and_match_the_mp4_renderer(app, page):
+    import numpy as np
+    from PIL import Image
+
+    from ui.video.render import Layer, render_frame
+
+    page.locator("#demo-track").click()
+    page.wait_for_function(f"() => {{ const S = document.querySelector('{VID} .sc-root').__canvas; "
+                           f"return Object.keys(S.masks).length >= {canvas_demo.CLIP_FRAMES}; }}", timeout=30_000)
+    page.locator(f"{VID} .sc-canvas").scroll_into_view_if_needed()
+    frames = canvas_demo.clip_files()  # the same JPEG encoder and quality as the demo's frames
+    color = _rgb(color_hex(PALETTE[0]))
+    for effect, tol in (("highlight", 6.0), ("cutout", 4.0), ("blur", 6.0), ("pixelate", 12.0)):
+        page.select_option(f"{VID} .sc-effect", effect)
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{VID} .sc-root'); "
+                               f"return r.dataset.effect === '{effect}' && r.dataset.fxFrame === '2'; }}")
+        t, w, h, rgb = _effect_frame(page)
+        ours = np.array(rgb, np.int16).reshape(h, w, 3)
+        frame = np.asarray(Image.open(frames[t]).convert("RGB"))
+        theirs = render_frame(frame, [Layer(canvas_demo.clip_mask(t), color)], effect).astype(np.int16)
+        diff = float(np.abs(ours - theirs).mean())
+        assert diff < tol, (effect, diff)
+        _shot(page, f"effect_{effect}", VID)
+    # Erase: the square is gone (filled from the dark surroundings), unlike the frame.
+    page.select_option(f"{VID} .sc-effect", "erase")
+    page.wait_for_function(f"() => document.querySelector('{VID} .sc-root').dataset.effect === 'erase' "
+                           f"&& document.querySelector('{VID} .sc-root').__canvas.fx.key.startsWith('erase')")
+    t, w, h, rgb = _effect_frame(page)
+    ours = np.array(rgb, np.int16).reshape(h, w, 3)
+    inside = canvas_demo.clip_mask(t)
+    assert ours[inside].mean() < 90, ours[inside].mean()  # the square was 235, the background 30
+    _shot(page, "effect_erase", VID)
+    # While playing the effect follows the frames.
+    page.select_option(f"{VID} .sc-effect", "cutout")
+    page.keyboard.press("Home")
+    seen = set()
+    page.locator(f"{VID} .sc-play").click()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(seen) < 4:
+        seen.add(page.eval_on_selector(f"{VID} .sc-root", "r => r.dataset.fxFrame"))
+        page.wait_for_timeout(60)
+    assert len(seen) >= 4, seen
+    sx, sy = _screen(page, VID, 20, 240)  # background: white in the cutout
+    assert _pixel(page, VID, sx, sy) == (255, 255, 255)

@@ -63,6 +63,7 @@ const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false,
   view: { z: 1, x: 0, y: 0 },       // zoom and pan: canvas px = fitted px * z + (x, y)
   pan: null, touches: {}, spaceDown: false, spacePanned: false, showKeys: false,
   tool: 'prompt', brushPx: 12, stroke: null, cursor: null,  // brush / eraser (B, E); radius in CSS px
+  effect: 'overlay', fx: null,      // the player's live effect and its last frame made
   drag: null, hover: false, seq: 0,
   t0: 0, waitSeq: 0, expect: null, stats: [], lastSeq: null,
 };
@@ -301,7 +302,9 @@ function haloOf(m) {
 function draw() {
   ctx.clearRect(0, 0, cv.width, cv.height);
   const img = S.imgs[S.frame];
-  const pic = ready(img) ? img : null;
+  const raw = ready(img) ? img : null;
+  const fx = raw && S.kind === 'video' && S.effect !== 'overlay';
+  const pic = fx ? effectFrame(S.frame, raw) : raw;
   const key = viewKey();
   if (pic !== picShown || key !== S.picView) {  // a click redraws only the overlay, not the picture
     pctx.clearRect(0, 0, pv.width, pv.height);
@@ -319,7 +322,7 @@ function draw() {
     const masks = S.masks[S.frame] || {};
     // Others first, a little dimmed; the selected object last, on top, with its halo.
     const order = S.objects.filter((o) => o.id !== S.selected).concat(S.objects.filter((o) => o.id === S.selected));
-    for (const o of order) {
+    for (const o of fx ? [] : order) {  // an effect frame already shows the objects
       let m = masks[o.id];
       const sel = o.id === S.selected;
       if (sel && S.preview && ready(S.preview.img)) m = S.preview;
@@ -388,10 +391,11 @@ function frameLoaded(i) {
   }
   drawTimeline();
 }
+let maskUid = 0;
 function setMask(frame, id, url, expect) {
   S.masks[frame] = S.masks[frame] || {};
   if (!url) { delete S.masks[frame][id]; return; }
-  const m = { url };
+  const m = { url, uid: ++maskUid };
   if (expect) expect.left++;
   m.img = loadImage(url, () => {
     if (expect) expect.left--;
@@ -854,6 +858,135 @@ function drawStroke(st) {
   ctx.restore();
 }
 
+// ---------------------------------------------------------------- live effects (video)
+// The MP4 export's effects (ui/video/render.py), made in the browser from the frame and the
+// mask PNGs it already holds, so they show while playing and scrubbing. Same recipes at the
+// display size: highlight dims the background to 0.25 gray + 0.1 colour, cutout puts white
+// behind, blur a Gaussian of k = min(h, w) / 20 (sigma as OpenCV derives it), pixelate blocks
+// of min(h, w) / 30, erase fills from the surroundings (a normalised blur here, Telea
+// inpainting in the MP4); outlines about min(h, w) / 240 px in the object's colour.
+const effectSel = root.querySelector('.sc-effect');
+for (const [label, key] of cfg.effects || []) {
+  const o = document.createElement('option');
+  o.value = key; o.textContent = label;
+  effectSel.appendChild(o);
+}
+effectSel.addEventListener('change', () => { setEffect(effectSel.value); root.focus({ preventScroll: true }); });
+function setEffect(key) {
+  S.effect = key || 'overlay';
+  S.fx = null;
+  root.dataset.effect = S.effect;
+  if (effectSel.value !== S.effect) effectSel.value = S.effect;
+  picShown = null;
+  redraw();
+}
+root.__setEffect = setEffect;
+function maskBits(m, w, h) {
+  // 0 outside, 1 inside, 2 on the outline (the PNG's opaque pixels); cached per mask image.
+  if (m.bits && m.bits.w === w && m.bits.h === h) return m.bits.a;
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.imageSmoothingEnabled = false;
+  g.drawImage(m.img, 0, 0, w, h);
+  const d = g.getImageData(0, 0, w, h).data, a = new Uint8Array(w * h);
+  for (let k = 0; k < a.length; k++) { const al = d[4 * k + 3]; a[k] = al === 0 ? 0 : (al === 255 ? 2 : 1); }
+  m.bits = { w, h, a };
+  return a;
+}
+function hexRgb(c) { const h = c.replace('#', ''); return [parseInt(h.slice(0, 2), 16), parseInt(h.slice(2, 4), 16), parseInt(h.slice(4, 6), 16)]; }
+function filtered(pic, w, h, filter, holes) {
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.filter = filter;
+  g.drawImage(holes || pic, 0, 0, w, h);
+  return g.getImageData(0, 0, w, h).data;
+}
+function effectFrame(i, pic) {
+  const masks = S.masks[i] || {};
+  const layers = S.objects.map((o) => [o, masks[o.id]]).filter(([, m]) => m && ready(m.img));
+  const key = S.effect + '|' + i + '|' + layers.map(([o, m]) => o.id + ':' + m.uid + ':' + o.color).join(',');
+  if (S.fx && S.fx.key === key && S.fx.pic === pic) return S.fx.canvas;
+  const w = pic.naturalWidth, h = pic.naturalHeight, n = w * h;
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.drawImage(pic, 0, 0, w, h);
+  const img = g.getImageData(0, 0, w, h), F = img.data;
+  const U = new Uint8Array(n);
+  const bits = layers.map(([o, m]) => [hexRgb(o.color), maskBits(m, w, h)]);
+  for (const [, a] of bits) for (let k = 0; k < n; k++) if (a[k]) U[k] = 1;
+  const e = S.effect;
+  let outlines = e === 'highlight' || e === 'blur';
+  if (e === 'highlight') {
+    for (let k = 0; k < n; k++) if (!U[k]) {
+      const p = 4 * k, gray = (F[p] + F[p + 1] + F[p + 2]) / 3;
+      F[p] = 0.25 * gray + 0.1 * F[p]; F[p + 1] = 0.25 * gray + 0.1 * F[p + 1]; F[p + 2] = 0.25 * gray + 0.1 * F[p + 2];
+    }
+  } else if (e === 'cutout') {
+    for (let k = 0; k < n; k++) if (!U[k]) { const p = 4 * k; F[p] = F[p + 1] = F[p + 2] = 255; }
+  } else if (e === 'blur' && layers.length) {
+    const kk = Math.max(3, Math.floor(Math.min(h, w) / 20) | 1);
+    const B = filtered(pic, w, h, 'blur(' + (0.3 * ((kk - 1) * 0.5 - 1) + 0.8).toFixed(2) + 'px)');
+    for (let k = 0; k < n; k++) if (!U[k]) { const p = 4 * k; F[p] = B[p]; F[p + 1] = B[p + 1]; F[p + 2] = B[p + 2]; }
+  } else if (e === 'pixelate' && layers.length) {
+    const block = Math.max(6, Math.floor(Math.min(h, w) / 30));
+    const sc = document.createElement('canvas');
+    sc.width = Math.max(1, Math.floor(w / block)); sc.height = Math.max(1, Math.floor(h / block));
+    sc.getContext('2d').drawImage(pic, 0, 0, sc.width, sc.height);
+    const bc = document.createElement('canvas');
+    bc.width = w; bc.height = h;
+    const bg = bc.getContext('2d', { willReadFrequently: true });
+    bg.imageSmoothingEnabled = false;
+    bg.drawImage(sc, 0, 0, w, h);
+    const P = bg.getImageData(0, 0, w, h).data;
+    for (let k = 0; k < n; k++) if (U[k]) { const p = 4 * k; F[p] = P[p]; F[p + 1] = P[p + 1]; F[p + 2] = P[p + 2]; }
+  } else if (e === 'erase' && layers.length) {
+    // The frame with the objects (grown by 2 px) cut out, blurred at falling radii: a blur of
+    // an image with holes averages only what is there (premultiplied alpha), which fills them.
+    const G = new Uint8Array(n);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (U[y * w + x])
+      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
+        const yy = y + dy, xx = x + dx;
+        if (yy >= 0 && yy < h && xx >= 0 && xx < w) G[yy * w + xx] = 1;
+      }
+    const holes = document.createElement('canvas');
+    holes.width = w; holes.height = h;
+    const hg = holes.getContext('2d');
+    const hd = new ImageData(new Uint8ClampedArray(F), w, h);
+    for (let k = 0; k < n; k++) if (G[k]) hd.data[4 * k + 3] = 0;
+    hg.putImageData(hd, 0, 0);
+    const fill = document.createElement('canvas');
+    fill.width = w; fill.height = h;
+    const fg = fill.getContext('2d', { willReadFrequently: true });
+    for (const r of [Math.min(h, w) / 6, Math.min(h, w) / 16, Math.min(h, w) / 40, 2]) {
+      fg.filter = 'blur(' + r.toFixed(1) + 'px)';
+      fg.drawImage(holes, 0, 0);
+    }
+    const D = fg.getImageData(0, 0, w, h).data;
+    for (let k = 0; k < n; k++) if (G[k]) { const p = 4 * k; F[p] = D[p]; F[p + 1] = D[p + 1]; F[p + 2] = D[p + 2]; }
+  }
+  if (outlines) {
+    const R = Math.max(1, Math.round(Math.min(h, w) / 240));
+    for (const [rgb, a] of bits) {
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        if (a[y * w + x] !== 2) continue;
+        for (let dy = -R; dy <= R; dy++) for (let dx = -R; dx <= R; dx++) {
+          const yy = y + dy, xx = x + dx;
+          if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+          const p = 4 * (yy * w + xx);
+          F[p] = rgb[0]; F[p + 1] = rgb[1]; F[p + 2] = rgb[2];
+        }
+      }
+    }
+  }
+  g.putImageData(img, 0, 0);
+  S.fx = { key, pic, canvas: c };
+  root.dataset.fxFrame = String(i);
+  return c;
+}
+
 // ---------------------------------------------------------------- files
 async function takeFile(file) {
   if (!file) return;
@@ -1110,6 +1243,7 @@ if (kept) {
   root.dataset.state = S.W ? (S.loading ? 'loading' : 'ready') : 'empty';
   legend.dataset.key = '';
   renderLegend();
+  setEffect(S.effect);
   if (S.preparing) setPreparing({ text: S.preparing.text, eta_s: S.preparing.eta });
   renderChips();
   updatePlayer();

@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Sequence, Tuple
 
 import gradio as gr
 
@@ -137,6 +137,7 @@ _TEMPLATE = """
     <button type="button" class="sc-next" title="Next frame (&#x2192;)"><svg viewBox="0 0 16 16"><path d="M11 2h2v12h-2zM2 2v12l8-6z"/></svg></button>
     <input type="range" class="sc-scrub" min="0" max="0" value="0" step="1" aria-label="Frame">
     <span class="sc-frame-label">0 / 0</span>
+    <select class="sc-effect" title="Live effect while playing (what the MP4 export draws)" aria-label="Effect"></select>
   </div>
   <canvas class="sc-timeline"></canvas>
   <div class="sc-help"></div>
@@ -149,7 +150,7 @@ def _read(name: str) -> str:
         return f.read()
 
 
-def canvas_config(mode: str, max_height: str) -> dict:
+def canvas_config(mode: str, max_height: str, effects: Sequence[Tuple[str, str]] = ()) -> dict:
     """Settings the browser side reads from ``props.config`` (one home for colours and help)."""
     return {
         "mode": mode,
@@ -164,6 +165,9 @@ def canvas_config(mode: str, max_height: str) -> dict:
         "click_slop_px": CLICK_SLOP_PX,
         "long_press_ms": LONG_PRESS_MS,
         "max_height": max_height,
+        # (label, key) of the video effects drawn live in the player (the tab passes the MP4
+        # export's own list, ui.video.render.EFFECT_CHOICES); none: no effect picker.
+        "effects": [list(e) for e in effects],
         "events": list(EVENT_NAMES),
     }
 
@@ -172,10 +176,11 @@ class PromptCanvas(gr.HTML):
     """The interactive canvas (see the module docstring for its events and its value)."""
 
     def __init__(self, mode: Literal["image", "video"] = "image", *, max_height: str = "75vh",
-                 elem_id: Optional[str] = None, value: Optional[dict] = None, **kwargs: Any) -> None:
+                 elem_id: Optional[str] = None, value: Optional[dict] = None,
+                 effects: Sequence[Tuple[str, str]] = (), **kwargs: Any) -> None:
         if mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', got {mode!r}")
-        config = canvas_config(mode, max_height)
+        config = canvas_config(mode, max_height, effects)
         # The settings travel inside the code as well as in the props: a component mounted in
         # a tab that is not shown yet can get its js_on_load run without its custom props.
         js = f"const CANVAS_CONFIG = {json.dumps(config)};\n" + _read("canvas.js")

@@ -116,6 +116,10 @@ class _Ready(threading.Event):
         return _Ready()
 
 
+#: The video tab passes ``ui.video.render.EFFECT_CHOICES``; the demo (below the tabs) names them itself.
+DEMO_EFFECTS = (("Overlay", "overlay"), ("Highlight", "highlight"), ("Cut out", "cutout"),
+                ("Blurred background", "blur"), ("Pixelate", "pixelate"), ("Erase", "erase"))
+
 #: How long the stand-in "encoding" of "Sample picture (slow encode)" takes.
 SLOW_ENCODE_S = 2.0
 
@@ -196,7 +200,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             load_slow = gr.Button("Sample picture (slow encode)", elem_id="demo-load-slow")
             everything = gr.Button("Segment everything (stand-in)", elem_id="demo-everything")
             busy = gr.Checkbox(label="busy", elem_id="demo-busy")
-        video = PromptCanvas(mode="video", elem_id="demo-video", max_height="50vh")
+        video = PromptCanvas(mode="video", elem_id="demo-video", max_height="50vh", effects=DEMO_EFFECTS)
         with gr.Row():
             load_clip = gr.Button("Sample clip", elem_id="demo-load-clip")
             track = gr.Button("Track", elem_id="demo-track")

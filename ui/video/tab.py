@@ -133,7 +133,8 @@ class VideoTab:
                 # The frame is the canvas: drop / paste / browse a clip on it, click, right
                 # click, drag a box, keys; its player plays the frames and masks held in the
                 # browser, its timeline seeks (ui/canvas).
-                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height="65vh")
+                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height="65vh",
+                                           effects=EFFECT_CHOICES)  # live in the player, as in the MP4
                 self.model_note = gr.Markdown(self.model_note_text(), elem_id="video-model-note")
                 self.status = gr.Markdown(f"Upload a video or pick an example to start ({limits.describe()}).",
                                           elem_id="video-status")
