@@ -7,7 +7,7 @@
 // component's props can lack them when it is mounted in a tab that is not shown yet.
 const cfg = (typeof CANVAS_CONFIG !== 'undefined' && CANVAS_CONFIG) || props.config || {};
 const EMIT = ['point', 'box', 'undo', 'new_object', 'candidate', 'delete_object',
-  'select_object', 'pick_region', 'seek', 'upload', 'stroke'];
+  'select_object', 'pick_region', 'seek', 'upload', 'stroke', 'history'];
 const root = element.querySelector('.sc-root');
 const stage = root.querySelector('.sc-stage');
 const cv = root.querySelector('.sc-canvas');
@@ -1066,6 +1066,13 @@ function onKey(e) {
   } else if (k === ' ') {
     // Held: drag pans. Tapped (pressed and released without a drag): play / pause a clip.
     if (!e.repeat) { S.spaceDown = true; S.spacePanned = false; root.classList.add('sc-space'); }
+  } else if (((k === 'z' || k === 'Z') && (e.ctrlKey || e.metaKey)) || ((k === 'y' || k === 'Y') && (e.ctrlKey || e.metaKey))) {
+    // Ctrl+Z: back one change of any kind (Clear all and Delete object too); Ctrl+Shift+Z or
+    // Ctrl+Y: forward again. Plain Z keeps undoing the selected object's last prompt.
+    const step = (k === 'y' || k === 'Y' || e.shiftKey) ? 1 : -1;
+    if (S.busy) hint(S.busy, 3500);
+    else if (!S.W) hint('Open a picture first');
+    else emit('history', { step });
   } else if (k === 'z' || k === 'Z') {
     if (S.busy) hint(S.busy, 3500);
     else if (!S.objects.length && !S.pending.length) hint('Nothing to undo');

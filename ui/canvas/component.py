@@ -31,7 +31,7 @@ point          left click (label 1); right click, Shift+click, long      x, y, l
                press on touch (label 0); a drag shorter than a few px    frame, object, seq
 box            press-drag-release (clamped to the picture)               x0, y0, x1, y1,
                                                                          frame, object, seq
-undo           Z or Ctrl+Z                                               object, frame
+undo           Z                                                         object, frame
 new_object     N                                                         object, frame
 candidate      1 / 2 / 3, or a click on a candidate chip                 index, frame
 delete_object  Delete / Backspace with an object selected                object, frame
@@ -40,6 +40,7 @@ pick_region    a click on a "segment everything" region                 index, f
 seek           a click or drag on the timeline, scrub, step, pause       index (= frame)
 upload         a file dropped, pasted, or browsed (click on an empty     path, name, url
                canvas or on the corner button); already uploaded
+history        Ctrl+Z (step -1), Ctrl+Shift+Z / Ctrl+Y (step +1)         step, frame
 stroke         a press-drag-release with the brush (B) or eraser (E)     points [[x, y]..],
                                                                          radius, erase,
                                                                          frame, object, seq
@@ -91,7 +92,8 @@ KEYS_COMMON = (
     ("Click", "add a foreground point (to the selected object)"),
     ("Right-click · Shift+click · long press", "add a background point"),
     ("Drag", "draw a box"),
-    ("Z · Ctrl+Z", "undo the last prompt"),
+    ("Z", "undo the selected object's last prompt or stroke"),
+    ("Ctrl+Z · Ctrl+Shift+Z · Ctrl+Y", "undo / redo any change (Clear all and Delete object too)"),
     ("N", "new object"),
     ("1 2 3", "choose candidate mask"),
     ("[ ] · Tab · Shift+Tab", "select the previous / next object"),

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Tuple
 #: Every event the canvas emits, in the order the module docstring of ``component`` lists them.
 EVENT_NAMES: Tuple[str, ...] = (
     "point", "box", "undo", "new_object", "candidate", "delete_object",
-    "select_object", "pick_region", "seek", "upload", "stroke",
+    "select_object", "pick_region", "seek", "upload", "stroke", "history",
 )
 
 #: Most points a stroke event may carry (the browser thins a long drag below this).
@@ -159,6 +159,23 @@ class StrokeEvent(Gesture):
         if not isinstance(erase, bool):
             raise CanvasPayloadError("canvas event: 'erase' must be true or false")
         return cls(points=tuple(points), radius=radius, erase=erase, **_gesture(d))
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """Ctrl+Z (``step`` -1: undo the last change, whatever it was) or Ctrl+Shift+Z / Ctrl+Y
+    (+1: redo it)."""
+
+    step: int
+    frame: int
+
+    @classmethod
+    def parse(cls, evt: Any) -> "HistoryEvent":
+        d = event_data(evt)
+        step = _int(d, "step")
+        if step not in (-1, 1):
+            raise CanvasPayloadError(f"canvas event: 'step' must be -1 or 1, got {step!r}")
+        return cls(step=step, frame=_int(d, "frame", 0) or 0)
 
 
 @dataclass(frozen=True)

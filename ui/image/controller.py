@@ -44,6 +44,9 @@ View = Any
 MAX_IMAGE_PIXELS = 40_000_000
 
 
+#: Changes a session can undo with Ctrl+Z (each keeps references to that moment's masks).
+HISTORY_STEPS = 30
+
 #: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
 #: again within this many seconds is answered from memory, without a second toast.
 REPEAT_WINDOW_S = 2.0
@@ -74,6 +77,8 @@ class _ImageSlot:
     refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
     everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
     shown: Any = None  # what the page's canvas already has (``ui.image.view.CanvasShown``)
+    past: List[Any] = field(default_factory=list)  # ImageSession snapshots before each change (Ctrl+Z)
+    future: List[Any] = field(default_factory=list)  # changes undone, for redo (Ctrl+Shift+Z / Ctrl+Y)
 
     def release(self) -> None:
         """The session ends (tab closed, idle): stop its work and delete its files."""
@@ -148,6 +153,42 @@ class ImageController:
     def _run(self, sid: Optional[str], fn: Callable[[_ImageSlot], Any]) -> Any:
         return self.sessions.run(sid, fn)
 
+    def _run_change(self, sid: Optional[str], fn: Callable[[_ImageSlot], Any]) -> Any:
+        """``_run`` for an action that changes the objects: what they were before goes on the
+        session's history (Ctrl+Z), once the action has succeeded; a new change drops redo."""
+
+        def act(slot: _ImageSlot) -> Any:
+            before = slot.state.snapshot() if slot.state.has_image else None
+            out = fn(slot)
+            if before is not None:
+                slot.past.append(before)
+                del slot.past[:-HISTORY_STEPS]
+                slot.future.clear()
+            return out
+
+        return self._run(sid, act)
+
+    def history(self, sid: Optional[str], step: int, progress: ProgressFn = no_progress) -> View:
+        """Undo (``step`` -1) or redo (+1) the session's last change, whatever it was: a prompt,
+        a stroke, a candidate, a new, deleted or picked object, Clear all."""
+
+        def act(slot: _ImageSlot) -> View:
+            slot.state.require_image()
+            src, dst = (slot.past, slot.future) if step < 0 else (slot.future, slot.past)
+            if not src:
+                raise PromptError("Nothing to undo." if step < 0 else "Nothing to redo.")
+            dst.append(slot.state.snapshot())
+            slot.state.restore(src.pop())
+            self._predict_active(slot, progress)  # candidates of an object that was set aside
+            return self._view(slot, note="Undone." if step < 0 else "Redone.")
+
+        return self._run(sid, act)
+
+    @staticmethod
+    def _forget_history(slot: _ImageSlot) -> None:
+        slot.past.clear()
+        slot.future.clear()
+
     def drop(self, sid: Optional[str]) -> None:
         self.sessions.drop(sid)
 
@@ -160,6 +201,7 @@ class ImageController:
 
         def act(slot: _ImageSlot) -> View:
             slot.state.load(image, name or file_name, overlay.make_display(image))
+            self._forget_history(slot)  # a new picture: nothing to undo into
             slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None
             try:
@@ -175,6 +217,7 @@ class ImageController:
 
         def act(slot: _ImageSlot) -> View:
             slot.state = ImageSession(model_key=slot.state.model_key)
+            self._forget_history(slot)
             slot.files.cleanup()
             return self._view(slot)
 
@@ -258,6 +301,7 @@ class ImageController:
         """Commit ``new_id`` as the session's model: what the old one computed is dropped."""
         st = slot.state
         st.model_key = new_id
+        self._forget_history(slot)  # its snapshots hold the old model's masks
         st.embedding = None
         st.everything = None
         for obj in st.objects:
@@ -285,7 +329,7 @@ class ImageController:
             self._predict_active(slot, progress)
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     def add_stroke(self, sid: Optional[str], points: Any, radius: float, erase: bool = False,
                    progress: ProgressFn = no_progress) -> View:
@@ -306,7 +350,7 @@ class ImageController:
             st.add_stroke(stroke)
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     def undo(self, sid: Optional[str], progress: ProgressFn = no_progress) -> View:
         def act(slot: _ImageSlot) -> View:
@@ -315,14 +359,14 @@ class ImageController:
             self._predict_active(slot, progress)
             return self._view(slot, note=f"Undid the last {what}.")
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     def clear(self, sid: Optional[str]) -> View:
         def act(slot: _ImageSlot) -> View:
             slot.state.clear()
             return self._view(slot, note="Cleared all objects." if slot.state.has_image else "")
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     def choose(self, sid: Optional[str], index: int) -> View:
         i = whole_number(index, "candidate index")
@@ -332,7 +376,7 @@ class ImageController:
             slot.state.choose(i)
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     def new_object(self, sid: Optional[str]) -> View:
         def act(slot: _ImageSlot) -> View:
@@ -340,7 +384,7 @@ class ImageController:
             obj = slot.state.new_object()
             return self._view(slot, note=f"{obj.name}: click on it to add points.")
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     def select_object(self, sid: Optional[str], index: Optional[int] = None, canvas_object: Optional[int] = None) -> View:
         """Select object ``index`` (0-based, as in the API), or the canvas's ``canvas_object`` id;
@@ -374,7 +418,7 @@ class ImageController:
             self._predict_active(slot, no_progress)  # the next object's candidates, if set aside
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     def view(self, sid: Optional[str], note: str = "", fresh: bool = False) -> Any:
         """The session as it is; ``fresh``: for a page that has nothing yet (after a reload),
@@ -416,7 +460,7 @@ class ImageController:
             st.add_objects([obj])
             return self._view(slot, note=f"Region {i + 1} is now {obj.name}: click to refine it.")
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,

@@ -13,7 +13,7 @@ at most ``MAX_OBJECTS`` objects. On a 36-megapixel photo an object costs ~1 MB i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
@@ -161,6 +161,17 @@ class EverythingResult:
             self.masks = PackedMasks.pack(list(self.masks))
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The objects of a session at one moment (for Ctrl+Z / Ctrl+Y over every change). Objects
+    are shallow copies with their own history lists: predictions are shared, never changed in
+    place (an action replaces them), so a snapshot costs a few references per object."""
+
+    objects: Tuple[ImageObject, ...]
+    active: int
+    next_color: int
+
+
 @dataclass
 class ImageSession:
     """One browser session's image tab."""
@@ -197,6 +208,18 @@ class ImageSession:
 
     def require_image(self) -> None:
         self.hw  # noqa: B018 - raises the user-facing error when no image is loaded
+
+    # ---------------------------------------------------------------- history
+    def snapshot(self) -> Snapshot:
+        return Snapshot(tuple(replace(o, history=list(o.history)) for o in self.objects), self.active,
+                        self.next_color)
+
+    def restore(self, snap: Snapshot) -> None:
+        """Objects, selection and colour counter as in ``snap`` (the image and embedding stay)."""
+        self.objects = [replace(o, history=list(o.history)) for o in snap.objects]
+        self.active = min(snap.active, len(self.objects) - 1)
+        self.next_color = snap.next_color
+        self.pending_corner = None
 
     # ---------------------------------------------------------------- objects
     @property

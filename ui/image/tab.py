@@ -37,8 +37,8 @@ from typing import Any, Callable, Dict, List, Optional
 import gradio as gr
 
 from ui.canvas import (
-    END_PREPARING_JS, SHOW_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent,
-    PointEvent, PromptCanvas, StrokeEvent, UploadEvent, preparing_for,
+    END_PREPARING_JS, SHOW_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, HistoryEvent, IndexEvent,
+    ObjectEvent, PointEvent, PromptCanvas, StrokeEvent, UploadEvent, preparing_for,
 )
 from ui.common.errors import guarded
 from ui.common.progress import progress_adapter
@@ -322,6 +322,11 @@ class ImageTab:
             return self._hinted(lambda: (lambda b: ui.add_box(connection_of(request), *b.as_box))(BoxEvent.parse(evt)), seq)
 
         @guarded(self.status)
+        def on_history(evt: gr.EventData, request: gr.Request):
+            """Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y: back or forward one change of any kind."""
+            return self._hinted(lambda: ui.history(connection_of(request), HistoryEvent.parse(evt).step))
+
+        @guarded(self.status)
         def on_stroke(evt: gr.EventData, request: gr.Request):
             """Brush / eraser on the selected object's mask (applied after SAM's, kept through clicks)."""
             def act() -> CanvasView:
@@ -423,6 +428,7 @@ class ImageTab:
         c.point(on_point, None, page, **gesture_kw)
         c.box(on_box, None, page, **gesture_kw)
         c.stroke(on_stroke, None, page, **gesture_kw)
+        c.history(on_history, None, page, **gesture_kw)
         c.undo(on_undo, None, page, **gesture_kw)
         c.new_object(on_new_object, None, page, **gesture_kw)
         c.candidate(on_candidate, None, page, **gesture_kw)

@@ -541,6 +541,10 @@ class VideoTab:
         def no_candidates(evt: gr.EventData):
             return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
 
+        def no_history(evt: gr.EventData):
+            return CanvasUpdate(hint="Ctrl+Z over every change works on the Image tab for now; Z undoes the last "
+                                     "prompt here")
+
         def no_strokes(evt: gr.EventData):
             data = getattr(evt, "_data", None) or {}
             seq = data.get("seq") if isinstance(data.get("seq"), int) else None
@@ -555,6 +559,7 @@ class VideoTab:
         self.canvas.select_object(on_select, None, page, **ordered)
         self.canvas.candidate(no_candidates, None, [self.canvas], **ordered)
         self.canvas.stroke(no_strokes, None, [self.canvas], **ordered)
+        self.canvas.history(no_history, None, [self.canvas], **ordered)
         # Seeks are answered one at a time, in the order they were made (two answered at once
         # could finish in the other order and leave the server on an older frame); each
         # costs a legend and a status line, no picture.

@@ -2,7 +2,7 @@
 picture is encoded as soon as it arrives, the canvas says "Preparing image…" meanwhile, a
 click made then is answered once the embedding is there, and the first click after that costs
 a decoder run, not an encode), and the eraser correcting a real mask, through a later click
-and into the downloads.
+and into the downloads, and Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y over Clear all.
 
 The app runs as a user starts it (``python app.py --no-video``) with SAM 2.1 tiny random
 weights in a private Hugging Face cache. Screenshots: test-artifacts/canvas22_app_*.png.
@@ -212,3 +212,32 @@ def test_brush_stroke_changes_the_real_mask_survives_a_click_and_reaches_the_exp
     href = [h for h in page.eval_on_selector_all("#image-files a", "as => as.map(a => a.href)") if "_mask.png" in h][0]
     mask = np.asarray(Image.open(io.BytesIO(page.request.get(href).body())).convert("L")) > 127
     assert not mask[598:603].any() and int(mask.sum()) == final
+
+
+def test_ctrl_z_brings_back_what_clear_all_removed_and_ctrl_shift_z_clears_again(page, tmp_path):
+    page.locator(f"{CANVAS} .sc-file").set_input_files(_picture(tmp_path))
+    page.wait_for_selector(f"{CANVAS} .sc-root[data-preparing='1']", timeout=120_000)
+    page.wait_for_function(f"() => !document.querySelector('{CANVAS} .sc-root').dataset.preparing",
+                           timeout=300_000)
+    page.locator(f"{CANVAS} .sc-canvas").scroll_into_view_if_needed()
+    _click(page, 500, 500)
+    page.wait_for_function(f"() => document.querySelector('{CANVAS} .sc-root').__canvas.stats.length >= 1",
+                           timeout=120_000)
+    masks = lambda: _scene(page, "Object.values(S.masks[0] || {}).filter(m => m && m.url).length")  # noqa: E731
+    assert masks() == 1
+    page.locator("#image-clear").click()
+    page.wait_for_function(f"() => Object.keys(document.querySelector('{CANVAS} .sc-root').__canvas.masks[0] || {{}})"
+                           ".length === 0", timeout=60_000)
+    sx, sy = page.eval_on_selector(f"{CANVAS} .sc-root", "(r, [x, y]) => r.__toScreen(x, y)", [900, 900])
+    page.mouse.move(sx, sy)  # keys go to the canvas under the pointer
+    page.keyboard.press("Control+z")
+    page.wait_for_function(f"() => Object.keys(document.querySelector('{CANVAS} .sc-root').__canvas.masks[0] || {{}})"
+                           ".length === 1", timeout=60_000)
+    assert "Undone" in page.inner_text("#image-status")
+    page.screenshot(path=os.path.join(ARTIFACTS, "canvas22_app_undo_clear_all.png"))
+    page.keyboard.press("Control+Shift+z")
+    page.wait_for_function(f"() => Object.keys(document.querySelector('{CANVAS} .sc-root').__canvas.masks[0] || {{}})"
+                           ".length === 0", timeout=60_000)
+    page.keyboard.press("Control+y")  # nothing left to redo: a hint, nothing changes
+    page.wait_for_function("() => (document.querySelector('#image-status')?.innerText || '').includes('Nothing to redo')",
+                           timeout=60_000)
