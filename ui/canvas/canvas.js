@@ -785,6 +785,10 @@ root.addEventListener('pointerleave', () => { S.hover = false; });
 // server lays it on the object's mask (after SAM's mask) and answers with the mask.
 function setTool(t) {
   if (t !== 'prompt' && !S.W) { hint('Open a picture first'); return; }
+  if (t !== 'prompt' && S.kind === 'video') {  // the video tab has no mask prompts yet
+    hint('The brush works on the Image tab for now: click or drag to correct a video mask', 3500);
+    return;
+  }
   if (t !== 'prompt' && S.selected === null && !S.objects.length) {
     hint('Click on an object first; the brush and eraser then correct its mask', 3500);
     return;
