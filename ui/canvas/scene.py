@@ -152,6 +152,11 @@ class CanvasUpdate:
     - ``regions``: ``{"url": label_map_png(...), "count": n}``, or ``{}`` to clear them.
     - ``frame``: move the player to this frame. ``hint``: a short message on the canvas.
     - ``busy``: while set (a message), gestures show it instead of being sent; ``""`` clears it.
+    - ``preparing``: ``{"text": "Preparing image…", "eta_s": seconds or None}`` while the server
+      gets the picture ready (model loaded, image encoded): the canvas shows it with a progress
+      bar (towards ``eta_s``, the last encode's time) and still sends gestures, which the server
+      answers once it is ready; ``{}`` clears it (so does any answer carrying masks). Use
+      ``preparing_for(...)``.
     - ``ack``: the ``seq`` of the last gesture this update answers (drops provisional marks).
     - ``rev``: when the update was built (``next_revision``); build it under the session's lock
       so that it dates the state it shows.
@@ -170,6 +175,7 @@ class CanvasUpdate:
     frame: Optional[int] = None
     hint: Optional[str] = None
     busy: Optional[str] = None
+    preparing: Optional[Mapping[str, Any]] = None
     ack: Optional[int] = None
     rev: int = field(default_factory=next_revision)
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -192,6 +198,8 @@ class CanvasUpdate:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.preparing is not None:
+            out["preparing"] = dict(self.preparing) or None
         if self.frames is not None:
             out["frames"] = {str(int(k)): v for k, v in self.frames.items()}
         if self.objects is not None:
@@ -205,6 +213,11 @@ class CanvasUpdate:
             out["candidates"] = [dict(c) for c in self.candidates]
         out.update(self.extra)
         return out
+
+
+def preparing_for(what: str = "image", eta_s: Optional[float] = None) -> Dict[str, Any]:
+    """The ``preparing`` value for "Preparing <what>…" with an estimate in seconds (None: unknown)."""
+    return {"text": f"Preparing {what}…", "eta_s": None if eta_s is None else round(float(eta_s), 2)}
 
 
 def _prompt(p: Mapping[str, Any]) -> Dict[str, Any]:

@@ -112,12 +112,12 @@ class CanvasView:
 class CanvasShown:
     """What this session's page canvas already has (weak references: nothing is kept alive).
 
-    ``masks`` maps object id -> (its prediction, chosen index) as last sent; an object whose
-    pair differs gets a new PNG, one that is gone gets ``None``.
+    ``masks`` maps object id -> (its prediction, chosen index, strokes) as last sent; an object
+    whose triple differs gets a new PNG, one that is gone gets ``None``.
     """
 
     image: Optional["weakref.ref"] = None
-    masks: Dict[int, Tuple["weakref.ref", int]] = field(default_factory=dict)
+    masks: Dict[int, Tuple["weakref.ref", int, tuple]] = field(default_factory=dict)
 
 
 def canvas_object(obj: ImageObject) -> CanvasObject:
@@ -163,10 +163,11 @@ class CanvasRenderer:
                     masks[oid] = None
                     del shown.masks[oid]
                 continue
-            if had is not None and _same(had[0], o.prediction) and had[1] == o.chosen:
+            strokes = o.prompts.strokes  # brush / eraser strokes laid on the chosen candidate
+            if had is not None and _same(had[0], o.prediction) and had[1] == o.chosen and had[2] == strokes:
                 continue
-            masks[oid] = mask_png(o.prediction.masks[o.chosen], o.color, hw)
-            shown.masks[oid] = (weakref.ref(o.prediction), o.chosen)
+            masks[oid] = mask_png(o.mask, o.color, hw)
+            shown.masks[oid] = (weakref.ref(o.prediction), o.chosen, strokes)
         for oid in [k for k in shown.masks if k not in live]:
             masks[oid] = None
             del shown.masks[oid]
@@ -209,8 +210,10 @@ def status_line(slot: ImageSlot, registry: ModelRegistry, note: str = "") -> str
     if obj.prompts.is_refinement:
         parts.append("refined")
     if obj.prediction is not None:
-        parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, "
-                     f"{obj.prediction.masks.area(obj.chosen):,} px")
+        strokes = obj.prompts.strokes  # brush / eraser corrections count in the area
+        area = int(np.count_nonzero(obj.mask)) if strokes else obj.prediction.masks.area(obj.chosen)
+        parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, {area:,} px"
+                     + (f", {len(strokes)} brush stroke{'s' if len(strokes) != 1 else ''}" if strokes else ""))
     size = f"image {w}×{h}"
     if st.display is not None and st.display.scale < 1.0:
         size += f" (shown at {st.display.scale:.2f}×, outputs at full size)"
