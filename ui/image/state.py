@@ -232,7 +232,6 @@ class ImageSession:
         self.objects = [replace(o, history=list(o.history)) for o in snap.objects]
         self.active = min(snap.active, len(self.objects) - 1)
         self.next_color = snap.next_color
-        self.pending_corner = None
 
     # ---------------------------------------------------------------- objects
     @property
