@@ -30,7 +30,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
-from sam2.utils.spill_paths import default_spill_root, new_session_folder, remove_stale_sessions
+from sam2.media.spill_paths import default_spill_root, new_session_folder, remove_stale_sessions
 
 __all__ = ["SpillError", "SpillRecord", "SpillStore", "default_spill_root", "remove_stale_sessions"]
 

@@ -30,7 +30,7 @@ from ui.models.registry import ModelRegistry
 from ui.common.errors import ModelUnavailableError
 from ui.tabkit.model_dropdown import dropdown_update, model_dropdown
 from ui.common import run_folder
-from ui.common.input_errors import explain_input_errors
+from ui.tabkit.input_errors import explain_input_errors
 from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit, UnknownEndpointGuard
 from ui.common.session_limits import ConnectionWatch, SessionBudget, SessionLimits
 from ui.common.sessions import SessionKeys, connection_of

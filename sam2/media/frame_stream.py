@@ -21,7 +21,7 @@ import numpy as np
 
 from sam2.media.frame_codec import EncodedFrame, StoredFrame, VideoLoadError, encode_jpeg
 from sam2.media.video_decode import iter_video_frames
-from sam2.utils.spill_paths import new_session_folder
+from sam2.media.spill_paths import new_session_folder
 
 __all__ = ["StreamedVideoFile", "DEFAULT_FRAMES_RAM_BYTES", "DEFAULT_READ_AHEAD"]
 

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from ui.canvas import demo as canvas_demo
-from ui.common.overlay import PALETTE, color_hex
+from ui.canvas.raster import PALETTE, color_hex
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -24,7 +24,7 @@ from tests.support.hub_cache import hf_cache_env
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-OBJECT_1_RGB = np.array([30, 144, 255])  # ui.common.overlay.PALETTE[0]
+OBJECT_1_RGB = np.array([30, 144, 255])  # ui.canvas.raster.PALETTE[0]
 ROOT = f"{CANVAS} .sc-root"
 TOL = 2.5  # original pixels: one screen pixel is ~1.2 of them at 1400 px wide
 

@@ -25,7 +25,7 @@ import pytest
 import torch
 
 import sam2.spill_store as spill_store
-import sam2.utils.spill_paths as spill_paths
+import sam2.media.spill_paths as spill_paths
 from sam2.configs import get_config
 from sam2.modeling.tracker import FrameOutput
 from sam2.sam2_video_predictor import SAM2VideoPredictor

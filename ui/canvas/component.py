@@ -73,8 +73,8 @@ from typing import Any, Literal, Optional, Sequence, Tuple
 import gradio as gr
 
 from ui.canvas.events import EVENT_NAMES
-from ui.common.gradio_stubs import skip_stub_files
-from ui.common.overlay import PALETTE, color_hex
+from ui.canvas.gradio_stubs import skip_stub_files
+from ui.canvas.raster import PALETTE, color_hex
 
 skip_stub_files()  # before the class statement: no component.pyi beside this file
 
@@ -163,7 +163,7 @@ def canvas_config(mode: str, max_height: str, effects: Sequence[Tuple[str, str]]
         "accept": "video/*" if mode == "video" else "image/*",
         "drop_text": ("Drop a video here, or click to browse" if mode == "video"
                       else "Drop an image here, click to browse, or paste"),
-        # The one palette (ui.common.overlay.PALETTE): the server gives each object its colour from
+        # The one palette (ui.canvas.raster.PALETTE): the server gives each object its colour from
         # it; the browser uses it only for the provisional mark of an object not listed yet.
         "palette": [color_hex(c) for c in PALETTE],
         "keys": [list(k) for k in KEYS_COMMON + (KEYS_VIDEO if mode == "video" else ())],

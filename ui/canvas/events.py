@@ -6,7 +6,7 @@ below checks types and ranges and raises ``CanvasPayloadError`` (a ``ValueError`
 short message that a tab can show as a hint.
 
 Coordinates are in ORIGINAL image pixels, pixel centres at integers (the convention of
-``ui.common.overlay.DisplayImage.to_original`` and of ``gr.Image.select``): the top-left pixel is
+``ui.canvas.raster.DisplayImage.to_original`` and of ``gr.Image.select``): the top-left pixel is
 (0, 0) and the bottom-right one is (width - 1, height - 1).
 """
 

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image
 
-from ui.common.overlay import color_hex, display_scale, make_display, mask_edges, object_color, resize_mask
+from ui.canvas.raster import color_hex, display_scale, make_display, mask_edges, object_color, resize_mask
 
 UrlLike = Union[str, Dict[str, Any]]
 _SEQ = itertools.count(1)
@@ -73,7 +73,7 @@ MASK_FILL_ALPHA = 140
 def mask_png(mask: np.ndarray, color: Union[Sequence[int], str],
              hw: Optional[Tuple[int, int]] = None) -> str:
     """A boolean mask as a 2-bit palette PNG data URL in the object's ``color``: the inside
-    translucent, the outline (``ui.common.overlay.mask_edges``) opaque, the rest transparent.
+    translucent, the outline (``ui.canvas.raster.mask_edges``) opaque, the rest transparent.
 
     ``hw`` is the size to send (default: the display size of the mask's own size). The
     browser draws it as it is: colouring here costs nothing (the palette), while tinting a
@@ -132,7 +132,7 @@ class CanvasObject:
 
     @classmethod
     def numbered(cls, object_id: int, index: int) -> "CanvasObject":
-        """The ``index``-th object (0-based) in the app's palette (``ui.common.overlay.object_color``)."""
+        """The ``index``-th object (0-based) in the app's palette (``ui.canvas.raster.object_color``)."""
         return cls(object_id, color_hex(object_color(index)), f"object {object_id}")
 
 

@@ -21,6 +21,7 @@ from PIL import Image
 
 from ui.image import exports as image_exports
 from ui.common import overlay
+from ui.canvas import raster
 from sam2.automatic_mask_generator import GenerationCancelled
 from ui.common.background_job import BackgroundJob
 from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
@@ -62,7 +63,7 @@ class EverythingView:
     """The result of "segment everything": its masks over the picture (made when asked: the
     API returns it, the page's canvas draws ``regions`` instead), count, status and file."""
 
-    display: Any  # ui.common.overlay.DisplayImage
+    display: Any  # ui.canvas.raster.DisplayImage
     masks: Any  # PackedMasks, N x H x W
     status: str
     json_path: Optional[str]
@@ -181,7 +182,7 @@ class ImageController(SessionController[ImageSlot]):
         self.sessions.reserve(sid, 2 * image.nbytes + IMAGE_SESSION_OVERHEAD)
 
         def act(slot: ImageSlot) -> View:
-            slot.state.load(image, name or file_name, overlay.make_display(image))
+            slot.state.load(image, name or file_name, raster.make_display(image))
             self._forget_history(slot)  # a new picture: nothing to undo into
             slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None

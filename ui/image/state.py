@@ -18,7 +18,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ui.common.overlay import DisplayImage, object_color
+from ui.canvas.raster import DisplayImage, object_color
 from ui.common.packed_mask import PackedMasks
 from ui.common.prompts import Box, Point, PointsAndBox
 from ui.common.errors import UserError

@@ -51,7 +51,7 @@ from ui.image.api import EVERYTHING_GROUP, wire_api
 from ui.image.find import ImageFind
 from ui.tabkit.model_dropdown import dropdown_update
 from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
-from ui.common.overlay import MAX_DISPLAY_SIDE
+from ui.canvas.raster import MAX_DISPLAY_SIDE
 from ui.common.sessions import connection_of, restore_tab
 from sam2.find import DEFAULT_THRESHOLD
 from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ui.common import overlay
+from ui.canvas import raster
 from ui.canvas.scene import CanvasObject, CanvasUpdate, display_hw, label_map_png, mask_png, picture_url
 from ui.image.slot import ImageSlot
 from ui.image.state import ImageObject, ImageSession
@@ -122,7 +123,7 @@ class CanvasShown:
 
 def canvas_object(obj: ImageObject) -> CanvasObject:
     tag = f"{obj.label} {obj.score:.2f}" if obj.label and obj.score is not None else (obj.label or "")
-    return CanvasObject(obj.obj_id, overlay.color_hex(obj.color), obj.name, tag=tag)
+    return CanvasObject(obj.obj_id, raster.color_hex(obj.color), obj.name, tag=tag)
 
 
 def _same(ref: Optional["weakref.ref"], obj: Any) -> bool:
@@ -187,7 +188,7 @@ class CanvasRenderer:
 
 
 
-def everything_regions(masks: Any, display: overlay.DisplayImage) -> Dict[str, Any]:
+def everything_regions(masks: Any, display: raster.DisplayImage) -> Dict[str, Any]:
     """"Segment everything" masks as the canvas's regions (a label map: hover and pick), or
     ``{}`` (no regions) when there are none."""
     if masks is None or not len(masks):

@@ -20,7 +20,7 @@ from typing import Any
 
 import gradio as gr
 
-from ui.common.gradio_stubs import skip_stub_files
+from ui.canvas.gradio_stubs import skip_stub_files
 
 skip_stub_files()  # before the class statements: no numbers.pyi beside this file
 

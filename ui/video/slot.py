@@ -6,20 +6,18 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ui.common.background_job import BackgroundJob
 from ui.common.sessions import SessionFiles
 from ui.video.media import DecodedClip, KeptFile
+from ui.video.run_plan import TrackRun
 from ui.video.state import VideoSession
 
 log = logging.getLogger("sam2.app")
 
 #: How long a closed session waits for its export to stop before its files are deleted.
 EXPORT_STOP_WAIT_S = 60.0
-
-if TYPE_CHECKING:  # a run's plan is made by ui.video.tracking, which reads slots
-    from ui.video.tracking import TrackRun
 
 @dataclass
 class VideoSlot:
@@ -37,7 +35,7 @@ class VideoSlot:
     files: SessionFiles = field(default_factory=SessionFiles)
     tracking: bool = False
     job: Optional[BackgroundJob] = None  # the tracking run in progress (its plan: ``run``)
-    run: Optional["TrackRun"] = None  # the latest run (kept after it ends: its frames are streamed)
+    run: Optional[TrackRun] = None  # the latest run (kept after it ends: its frames are streamed)
     track_pending: bool = False  # the page asked to track and its run has not ended yet
     frame_urls: List[Dict[str, Any]] = field(default_factory=list)  # the canvas's frame JPEGs
     clip_version: int = 0

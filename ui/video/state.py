@@ -21,7 +21,7 @@ from ui.common.prompts import PointsAndBox
 from ui.common.errors import UserError
 from ui.common.inputs import number, shown, whole_number
 from ui.common.packed_mask import PackedMask
-from ui.common.overlay import object_color
+from ui.canvas.raster import object_color
 
 Point = Tuple[float, float, int]  # x, y in clip pixels; label 1 = foreground, 0 = background
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 in clip pixels, x0 < x1, y0 < y1

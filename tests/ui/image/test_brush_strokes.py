@@ -8,7 +8,7 @@ import pytest
 
 from ui.canvas import CanvasPayloadError, StrokeEvent
 from ui.common.errors import UserError
-from ui.common.overlay import make_display
+from ui.canvas.raster import make_display
 from ui.image.state import ImageSession, Prediction
 from ui.image.strokes import Stroke, apply_strokes
 

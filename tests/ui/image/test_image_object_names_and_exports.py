@@ -18,7 +18,7 @@ from PIL import Image
 
 from ui.image.exports import write_object_files
 from ui.image.state import ImageSession, Prediction, PromptSet
-from ui.common.overlay import make_display
+from ui.canvas.raster import make_display
 from ui.common.errors import UserError
 
 H, W = 40, 60
