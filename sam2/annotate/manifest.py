@@ -89,9 +89,23 @@ class Manifest:
                 raise ValueError(f"{self.out} holds a run with other options ({', '.join(changed) or 'unreadable'}"
                                  "); use --overwrite to start over, or another --out folder")
             if earlier == fingerprint:
+                self._remove_stale_temporaries()
                 return True
         atomic_write(run_file, json.dumps({"options": fingerprint}, indent=1), fsync=True)
         return False
+
+    def _remove_stale_temporaries(self) -> None:
+        """Temporary files of a killed run (``.<part>.tmp-<pid>``): never results, removed on resume."""
+        try:
+            names = os.listdir(self.parts)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(".") and ".tmp-" in name:
+                try:
+                    os.remove(os.path.join(self.parts, name))
+                except OSError:
+                    pass
 
     def _has_parts(self) -> bool:
         try:

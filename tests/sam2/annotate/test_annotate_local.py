@@ -195,19 +195,21 @@ def test_kill_9_midway_then_resume_equals_an_uninterrupted_run(dataset, tiny_che
     out = tmp_path / "killed"
     proc = subprocess.Popen(cmd + ["--out", str(out)], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    def parts():  # finished items; a killed write leaves only a hidden temporary file
+        return [n for n in os.listdir(out / "parts") if not n.startswith(".")] if (out / "parts").is_dir() else []
+
     deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if os.path.isdir(out / "parts") and len(os.listdir(out / "parts")) >= 2:
-            break
+    while time.time() < deadline and proc.poll() is None and len(parts()) < 2:
         time.sleep(0.02)
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.kill()  # SIGKILL
     proc.wait()
-    finished = len(os.listdir(out / "parts"))
+    finished = len(parts())
     assert 2 <= finished < 6 and not (out / "annotations.json").exists()
     resumed = subprocess.run(cmd + ["--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed: {finished} item(s)" in resumed.stdout
+    assert not [n for n in os.listdir(out / "parts") if ".tmp-" in n]  # a killed write's leftovers are gone
     clean = subprocess.run(cmd + ["--out", str(tmp_path / "clean")], cwd=REPO, capture_output=True, text=True,
                            timeout=600)
     assert clean.returncode == 0, clean.stderr

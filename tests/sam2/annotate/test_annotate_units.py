@@ -23,9 +23,10 @@ def _touch_image(path, size=(8, 6)):
 
 
 def test_folder_is_searched_recursively_and_sorted_by_key(tmp_path):
-    for name in ("b.jpg", "a/z.png", "a/y.mp4", ".hidden/x.jpg", "notes.txt", "a/.dot.jpg"):
-        _touch_image(str(tmp_path / name)) if name.endswith((".jpg", ".png")) else \
-            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True) or (tmp_path / name).write_bytes(b"x")
+    for name in ("b.jpg", "a/z.png", ".hidden/x.jpg", "a/.dot.jpg"):
+        _touch_image(str(tmp_path / name))
+    (tmp_path / "a" / "y.mp4").write_bytes(b"x")  # a video by its extension
+    (tmp_path / "notes.txt").write_text("not media")
     items = expand_input(str(tmp_path))
     assert [(i.key, i.kind) for i in items] == [("a/y.mp4", "video"), ("a/z.png", "image"), ("b.jpg", "image")]
     assert all(os.path.isabs(i.path) for i in items)
