@@ -12,7 +12,7 @@ from gradio import component_meta
 
 from ui.canvas.gradio_stubs import skip_stub_files
 
-UI = pathlib.Path(__file__).resolve().parents[2] / "ui"
+UI = pathlib.Path(__file__).resolve().parents[3] / "ui"
 
 
 @pytest.mark.parametrize("module", ["ui.canvas.component", "ui.tabkit.numbers"])
