@@ -55,6 +55,9 @@ from ui.canvas.raster import MAX_DISPLAY_SIDE
 from ui.common.sessions import connection_of, restore_tab
 from sam2.find import DEFAULT_THRESHOLD
 from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind
+from ui.canvas.gradio_stubs import skip_stub_files
+
+skip_stub_files()  # before the class statements: no tab.pyi beside this file
 
 CANDIDATE_CHOICES = [("Mask 1", 0), ("Mask 2", 1), ("Mask 3", 2)]
 PROMPT_GROUP = "image_prompt"
