@@ -16,7 +16,7 @@ import tracemalloc
 
 import numpy as np
 
-from ui.common import overlay
+from ui.canvas import raster
 from ui.image.state import ImageSession, Prediction
 
 
@@ -36,7 +36,7 @@ def main() -> None:
     h = w = args.side
     image = np.zeros((h, w, 3), np.uint8)
     session = ImageSession()
-    session.load(image, "big.png", overlay.make_display(image))
+    session.load(image, "big.png", raster.make_display(image))
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     seconds = []

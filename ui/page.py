@@ -29,8 +29,11 @@ from ui.models.names import EDGETAM_TRADE, model_label
 from ui.models.registry import ModelRegistry
 from ui.common.errors import ModelUnavailableError
 from ui.tabkit.model_dropdown import dropdown_update, model_dropdown
-from ui.common.sessions import SessionKeys
-from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit
+from ui.common import run_folder
+from ui.tabkit.input_errors import explain_input_errors
+from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit, UnknownEndpointGuard
+from ui.common.session_limits import ConnectionWatch, SessionBudget, SessionLimits
+from ui.common.sessions import SessionKeys, connection_of
 
 log = logging.getLogger("sam2.app")
 
@@ -39,6 +42,8 @@ EXAMPLES_DIR = os.path.join(REPO_ROOT, "examples")
 
 #: Largest accepted upload (images and videos).
 MAX_FILE_SIZE = "200mb"
+#: Connections whose state Gradio keeps (least recently used go first).
+GRADIO_STATE_CAPACITY = 2000
 
 #: The tab's key lives in sessionStorage: kept by a reload, not shared with other tabs
 #: (localStorage, e.g. ``gr.BrowserState``, would make two tabs edit one session).
@@ -123,6 +128,8 @@ class AppConfig:
     cache_max_age_s: Optional[float] = None
     # ... checked this often (None: every 10 min, or the age if shorter).
     cache_sweep_s: Optional[float] = None
+    # Bounds on sessions (memory, count, per client); None: ``SessionLimits.from_env()``.
+    session_limits: Optional[SessionLimits] = None
 
     def cache_policy(self) -> tuple:
         """``gr.Blocks(delete_cache=...)``: (check every N s, delete files older than M s)."""
@@ -174,13 +181,32 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
         tabs = [t for t in (image_tab, video_tab) if t is not None]
         for tab in tabs[1:]:
             tab.controller.sessions.use_keys(keys)
+        budget = _session_budget(config, keys, tabs, demo)
         _wire_sessions(demo, keys, session_key, model, tabs, registry)
         demo.load(None, None, None, js=PAGE_JS)
+    explain_input_errors(demo)  # inputs Gradio cannot convert get a message, not "error: null"
+    every, age = config.cache_policy()
+    run_folder.current().start_sweeper(max_age_s=age, every_s=every)  # the app's own files age out too
     demo.sam2_registry = registry  # type: ignore[attr-defined]
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
     demo.sam2_session_keys = keys
+    demo.sam2_session_budget = budget  # type: ignore[attr-defined]
     return demo
+
+
+def _session_budget(config: AppConfig, keys: SessionKeys, tabs: List[Any], demo: gr.Blocks) -> SessionBudget:
+    """One budget over both tabs' sessions (``ui.session_limits``), swept in the background;
+    it also forgets the aliases and Gradio's state of connections that never connected."""
+    limits = config.session_limits or SessionLimits.from_env()
+    budget = SessionBudget(limits, connections_of=keys.connections_of)
+    for tab in tabs:
+        budget.attach(tab.controller.sessions)
+    budget.on_forget(keys.forget)
+    budget.start(interval_s=min(15.0, limits.unconnected_idle_s / 2),
+                 gradio_states=lambda: getattr(demo, "state_holder", None))
+    log.info("session limits: %s", limits.describe())
+    return budget
 
 
 def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, model: gr.Dropdown,
@@ -191,7 +217,7 @@ def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, 
     client's at once."""
 
     def restore(key: Optional[str], request: gr.Request) -> Dict[Any, Any]:
-        sid = request.session_hash
+        sid = connection_of(request)
         key = key or ""
         reload = key.endswith(RELOAD_MARK)
         key = key[:-len(RELOAD_MARK)] if reload else key
@@ -261,5 +287,9 @@ def launch_options() -> Dict[str, Any]:
 
 
     guard = Middleware(RequestSizeLimit, upload_limit=MAX_FILE_SIZE.upper().replace("MB", " MB"))
+    middleware = [Middleware(ConnectionWatch), guard, Middleware(RemoteFileRefGuard), Middleware(UnknownEndpointGuard)]
+    # Gradio keeps ~0.3 MB of state per connection (a copy of the page's config), for 10,000
+    # connections by default; connections that never connect a heartbeat are also swept
+    # (``ui.session_limits``).
     return dict(theme=gr.themes.Soft(), css=CSS, max_file_size=MAX_FILE_SIZE,
-                app_kwargs={"middleware": [guard, Middleware(RemoteFileRefGuard)]})
+                state_session_capacity=GRADIO_STATE_CAPACITY, app_kwargs={"middleware": middleware})

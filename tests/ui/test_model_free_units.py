@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from ui.common import overlay
+from ui.canvas import raster
 from ui.image.state import ImageSession, Prediction
 from ui.common.errors import UserError
 from ui.models.names import default_model_id, model_choices, model_ids, model_label, resolve_model_id
@@ -24,10 +25,10 @@ def _image(h=60, w=80):
 
 
 def test_display_downscales_only_large_images_and_maps_clicks_back():
-    small = overlay.make_display(_image(60, 80))
+    small = raster.make_display(_image(60, 80))
     assert small.scale == 1.0 and small.pixels.shape == (60, 80, 3)
     assert small.to_original(10, 20) == (10.0, 20.0)
-    big = overlay.make_display(np.zeros((1000, 3000, 3), np.uint8), max_side=600)
+    big = raster.make_display(np.zeros((1000, 3000, 3), np.uint8), max_side=600)
     assert big.pixels.shape == (200, 600, 3)
     assert big.scale == pytest.approx(0.2)
     x, y = big.to_original(300, 100)
@@ -40,7 +41,7 @@ def test_display_downscales_only_large_images_and_maps_clicks_back():
 
 def test_make_display_rejects_non_rgb_uint8():
     with pytest.raises(ValueError, match="HxWx3 uint8"):
-        overlay.make_display(np.zeros((10, 10), np.uint8))
+        raster.make_display(np.zeros((10, 10), np.uint8))
 
 
 def test_blend_tints_only_inside_mask_and_draws_outline():
@@ -57,11 +58,11 @@ def test_blend_tints_only_inside_mask_and_draws_outline():
 
 
 def test_draw_prompts_colours_points_and_box():
-    disp = overlay.make_display(np.full((200, 200, 3), 128, np.uint8))
+    disp = raster.make_display(np.full((200, 200, 3), 128, np.uint8))
     out = overlay.draw_prompts(disp.pixels, disp, points=[(50, 50, 1), (150, 150, 0)],
                                box=(20, 100, 80, 180), box_color=(255, 255, 0))
-    assert tuple(out[50, 50]) == overlay.FOREGROUND_RGB
-    assert tuple(out[150, 150]) == overlay.BACKGROUND_RGB
+    assert tuple(out[50, 50]) == raster.FOREGROUND_RGB
+    assert tuple(out[150, 150]) == raster.BACKGROUND_RGB
     assert tuple(out[140, 20]) == (255, 255, 0)  # left edge of the box
     assert tuple(out[5, 5]) == (128, 128, 128)
 
@@ -76,9 +77,9 @@ def test_colorize_everything_gives_each_mask_a_colour():
 
 
 def test_palette_colours_are_distinct():
-    assert len(set(overlay.PALETTE)) == len(overlay.PALETTE)
-    assert overlay.object_color(0) == overlay.object_color(len(overlay.PALETTE))
-    assert overlay.color_hex((255, 0, 16)) == "#ff0010"
+    assert len(set(raster.PALETTE)) == len(raster.PALETTE)
+    assert raster.object_color(0) == raster.object_color(len(raster.PALETTE))
+    assert raster.color_hex((255, 0, 16)) == "#ff0010"
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -131,7 +132,7 @@ def test_session_store_validates_idle_time():
 def _session(h=100, w=200):
     s = ImageSession()
     img = np.zeros((h, w, 3), np.uint8)
-    s.load(img, "x.png", overlay.make_display(img))
+    s.load(img, "x.png", raster.make_display(img))
     return s
 
 
@@ -199,7 +200,7 @@ def test_undo_with_nothing_left_and_refine_without_mask_explain_themselves():
         s.undo()
     with pytest.raises(UserError, match="Nothing to refine"):
         s.refine()
-    with pytest.raises(UserError, match="no object with id 4"):
+    with pytest.raises(UserError, match="Object 4 is gone"):
         s.select_object(4)
 
 

@@ -21,23 +21,45 @@ def number(value: object, name: str, low: Optional[float] = None, high: Optional
         raise UserError(f"{name} must be a number (it was empty).")
     if isinstance(value, bool):
         raise UserError(f"{name} must be a number, got {value!r}.")
+    if isinstance(value, int) and _too_large(value):
+        f = math.inf if value > 0 else -math.inf  # a 401-digit integer: a number, just out of any range
+        if low is not None or high is not None:
+            _check_range(f, name, low, high, value)
+        raise UserError(f"{name} must be a finite number, got {_show(value)}.")
     try:
         f = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
         raise UserError(f"{name} must be a number, got {_show(value)}.") from None
     if not math.isfinite(f):
         raise UserError(f"{name} must be a number, got {_show(value)}.")
-    if low is not None and high is not None and not low <= f <= high:
-        raise UserError(f"{name} must be between {low:g} and {high:g}, got {f:g}.")
-    if low is not None and f < low:
-        raise UserError(f"{name} must be at least {low:g}, got {f:g}.")
-    if high is not None and f > high:
-        raise UserError(f"{name} must be at most {high:g}, got {f:g}.")
+    _check_range(f, name, low, high, value)
     return f
+
+
+def _too_large(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
+
+
+def _check_range(f: float, name: str, low: Optional[float], high: Optional[float], value: object) -> None:
+    shown = _show(value) if isinstance(value, int) and _too_large(value) else f"{f:g}"
+    if low is not None and high is not None and not low <= f <= high:
+        raise UserError(f"{name} must be between {low:g} and {high:g}, got {shown}.")
+    if low is not None and f < low:
+        raise UserError(f"{name} must be at least {low:g}, got {shown}.")
+    if high is not None and f > high:
+        raise UserError(f"{name} must be at most {high:g}, got {shown}.")
 
 
 def whole_number(value: object, name: str, low: Optional[int] = None, high: Optional[int] = None) -> int:
     """``value`` as an int (``3.0`` is fine, ``2.5`` is not), within [low, high] when given."""
+    if isinstance(value, int) and not isinstance(value, bool) and _too_large(value):
+        if low is not None and high is not None:
+            raise UserError(f"{name} must be a whole number from {low} to {high}, got {_show(value)}.")
+        number(value, name, low, high)  # raises, naming the bound
     f = number(value, name)
     if f != int(f):
         raise UserError(f"{name} must be a whole number, got {f:g}.")
@@ -47,6 +69,21 @@ def whole_number(value: object, name: str, low: Optional[int] = None, high: Opti
     return int(number(i, name, low, high))
 
 
+def _digits(value: int) -> int:
+    """Decimal digits of ``value`` (estimated where Python refuses to print an int that long)."""
+    try:
+        return len(str(abs(value)))
+    except ValueError:
+        return int(abs(value).bit_length() * 0.30102999566398120) + 1
+
+
+def shown(value: object) -> str:
+    """``value`` as a message shows it: short ("a 401-digit number" for a huge integer)."""
+    return _show(value)
+
+
 def _show(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and _too_large(value):
+        return f"a {_digits(value)}-digit number"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

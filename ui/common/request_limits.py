@@ -20,6 +20,11 @@ when a reference without a path names a URL other than a ``data:`` one. Uploaded
 the app's examples are sent as server paths, which pass; the ``url`` next to such a path
 (the page sends the file's own ``/gradio_api/file=`` address there) is not fetched by
 Gradio when it reads an input, and is left alone.
+
+A call to an endpoint the app does not have (``/gradio_api/call/<unknown>``, or
+``/queue/join`` with an unknown ``fn_index``) gets ``404`` and a message pointing at
+``/gradio_api/info`` from ``UnknownEndpointGuard``, instead of Gradio's bare ``500`` with a
+traceback in the log.
 """
 
 from __future__ import annotations
@@ -183,3 +188,93 @@ class RemoteFileRefGuard:
             return await receive()  # later calls wait for the client's disconnect, as before
 
         await self.app(scope, replay, send)
+
+
+#: Routes that name an endpoint in their path (POST): ``/gradio_api/<route>/<api_name>``.
+_NAMED_ROUTES = re.compile(r"^/gradio_api/(?:call/v2|call|run|api)/([^/]+)/?$")
+
+
+def _known_endpoints(app: Any) -> tuple:
+    """(API names, function indexes) of the app's Blocks; None when it cannot be told."""
+    try:
+        fns = app.get_blocks().fns
+    except Exception:  # noqa: BLE001 - not a Gradio app: let it answer itself
+        return None, None
+    return {fn.api_name for fn in fns.values() if getattr(fn, "api_name", None)}, set(fns)
+
+
+def _unknown_endpoint_message(name: str) -> str:
+    return (f"There is no API endpoint named '/{name[:60]}'. The list of endpoints and what each takes is at "
+            "/gradio_api/info (with gradio_client: Client(url).view_api()).")
+
+
+class UnknownEndpointGuard:
+    """ASGI middleware: ``404`` with a message for a call to an endpoint the app does not have.
+
+    Gradio answers ``/gradio_api/call/<unknown>`` (and ``/queue/join`` with an unknown
+    ``fn_index``) with a bare ``500`` and a traceback in the server log. This guard looks the
+    name (or index) up in the app's Blocks first. It reads the body of ``/queue/join`` only,
+    after ``RequestSizeLimit`` has bounded it, and replays it to the app.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        named = _NAMED_ROUTES.match(path)
+        if named is not None:
+            names, _ = _known_endpoints(scope.get("app"))
+            name = named.group(1)
+            if names is not None and name not in names:
+                await _answer(send, 404, _unknown_endpoint_message(name))
+                return
+        elif path.rstrip("/") == "/gradio_api/queue/join":
+            receive = await self._check_fn_index(scope, receive, send)
+            if receive is None:
+                return
+        await self.app(scope, receive, send)
+
+    async def _check_fn_index(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        """The body replayed (a ``receive``), or None when this guard answered the request."""
+        chunks = []
+        while True:
+            message = await receive()
+            if message.get("type") != "http.request":
+                return None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            data = json.loads(body) if body else None
+        except (ValueError, RecursionError):
+            data = None
+        if isinstance(data, dict) and "fn_index" in data:
+            _, indexes = _known_endpoints(scope.get("app"))
+            index = data.get("fn_index")
+            if indexes is not None and index is not None and (
+                    not isinstance(index, int) or isinstance(index, bool) or index not in indexes):
+                await _answer(send, 404, f"There is no event with fn_index {str(index)[:30]}. The list of endpoints "
+                                         "is at /gradio_api/info.")
+                return None
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
+
+
+async def _answer(send: Send, status: int, message: str) -> None:
+    payload = json.dumps({"detail": message, "error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})

@@ -14,7 +14,10 @@ from ui.common.sessions import SessionStore
 
 
 class Slot(Protocol):
-    """What a session's slot must do when its session ends (tab closed, idle, API client gone)."""
+    """What a session's slot tells its store: whether work is going (then it is not dropped to
+    make room) and what to stop and delete when its session ends (tab closed, idle, client gone)."""
+
+    def busy(self) -> bool: ...
 
     def release(self) -> None: ...
 
@@ -28,7 +31,8 @@ class SessionController(Generic[SlotT]):
 
     def __init__(self, make_slot: Callable[[], SlotT], max_idle_s: float) -> None:
         self.sessions: SessionStore[SlotT] = SessionStore(make_slot, max_idle_s=max_idle_s,
-                                                          on_drop=lambda slot: slot.release())
+                                                          on_drop=lambda slot: slot.release(),
+                                                          busy_of=lambda slot: slot.busy())
 
     def run_on(self, sid: Optional[str], act: Callable[[SlotT], R]) -> R:
         """``act(slot)`` on session ``sid``'s slot (made if new) under the session's lock."""

@@ -32,7 +32,10 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Generic, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Generic, List, Optional, Tuple, TypeVar
+
+from sam2.utils.memory import trim_process_memory
+from ui.common.session_limits import CONNECTIONS, client_address
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,8 +47,20 @@ RESTORED_NOTE = "Restored after the page reload."
 def connection_of(request: Any) -> Optional[str]:
     """The page connection an event came from (``request.session_hash``; None without one).
 
-    Stores resolve it to the session key through ``SessionKeys``."""
-    return None if request is None else request.session_hash
+    Stores resolve it to the session key through ``SessionKeys``. The client's address is
+    noted for the per-client session bound (``ui.session_limits``)."""
+    if request is None:
+        return None
+    session_hash = request.session_hash
+    if session_hash:
+        try:
+            client = getattr(request, "client", None)
+            headers = getattr(request, "headers", None) or {}
+            CONNECTIONS.note(session_hash, client_address(getattr(client, "host", None),
+                                                          headers.get("x-forwarded-for")))
+        except Exception:  # noqa: BLE001 - a request without a client (tests) has no address
+            pass
+    return session_hash
 
 
 def restore_tab(sessions: "SessionStore", sid: Optional[str], view_of: Callable[[Optional[str]], Any],
@@ -152,6 +167,20 @@ class SessionKeys:
                 self._guard.notify_all()  # a reload may be waiting for this page to go
             return key
 
+    def connections_of(self, store_key: str) -> List[str]:
+        """The page connections that use ``store_key`` (a tab key); a key that is a
+        connection's own hash (an API client) stands for itself."""
+        if not store_key.startswith(self.PREFIX):
+            return [store_key]
+        with self._guard:
+            return [h for h, k in self._alias.items() if k == store_key]
+
+    def forget(self, session_hash: str) -> None:
+        """Drop a connection's alias now (it never connected: ``ui.session_limits``)."""
+        with self._guard:
+            self._alias.pop(session_hash, None)
+            self._closed.pop(session_hash, None)
+
     def resolve(self, session_hash: Optional[str]) -> Optional[str]:
         """The store key of a connection: its tab key once attached, else its own hash."""
         if not session_hash:
@@ -161,7 +190,8 @@ class SessionKeys:
 
 
 class SessionFiles:
-    """A temporary folder per session for downloads, removed with the session.
+    """A temporary folder per session for downloads, removed with the session; it lives in
+    the server run's folder (``ui.run_folder``), which also ages old files out.
 
     Files are grouped by ``kind`` (one subfolder each): ``clear(kind)`` deletes what an
     earlier export of that kind wrote, so replaced downloads do not pile up on disk.
@@ -176,7 +206,9 @@ class SessionFiles:
 
     def path(self, name: str, kind: str = "files") -> str:
         if self._dir is None or not os.path.isdir(self._dir):
-            self._dir = tempfile.mkdtemp(prefix="sam2_app_")
+            from ui.common import run_folder
+
+            self._dir = tempfile.mkdtemp(prefix="session-", dir=run_folder.current().sub("sessions"))
         sub = os.path.join(self._dir, kind)
         os.makedirs(sub, exist_ok=True)
         return os.path.join(sub, name)
@@ -198,6 +230,9 @@ class SessionEntry(Generic[T]):
     state: T
     lock: threading.RLock = field(default_factory=threading.RLock)
     last_used: float = field(default_factory=time.monotonic)
+    held_bytes: int = 0  # array data it held when last measured (``SessionStore.bytes_held``)
+    actions: int = 0  # actions run on it so far
+    measured_after: int = -1  # ``actions`` at that measurement
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
@@ -210,6 +245,11 @@ class SessionStore(Generic[T]):
     a state when it is removed, to release resources it holds (temporary files, ...).
     With ``use_keys(keys)`` the ids given to ``get``/``run``/``drop``/``in`` are page
     connections (``session_hash``) resolved through ``SessionKeys``.
+
+    With ``use_budget(budget)`` (``ui.session_limits.SessionBudget``) a new session is
+    admitted only within the budget's bounds, and ``reserve`` makes room for a load.
+    ``size_of(state)`` weighs a session (default: its arrays and tensors), ``busy_of(state)``
+    says it has background work going (such a session is never dropped to make room).
     """
 
     def __init__(
@@ -218,6 +258,8 @@ class SessionStore(Generic[T]):
         max_idle_s: float = DEFAULT_MAX_IDLE_S,
         on_drop: Optional[Callable[[T], None]] = None,
         clock: Callable[[], float] = time.monotonic,
+        size_of: Optional[Callable[[T], int]] = None,
+        busy_of: Optional[Callable[[T], bool]] = None,
     ) -> None:
         if max_idle_s <= 0:
             raise ValueError(f"max_idle_s must be positive, got {max_idle_s}")
@@ -230,9 +272,73 @@ class SessionStore(Generic[T]):
         self._sweeper: Optional[threading.Thread] = None
         self._stop = threading.Event()
         self._keys: Optional[SessionKeys] = None
+        self._budget: Any = None
+        if size_of is None:
+            from ui.common.object_size import array_bytes
+
+            size_of = array_bytes
+        self._size_of = size_of
+        self._busy_of = busy_of or (lambda state: False)
 
     def use_keys(self, keys: SessionKeys) -> None:
         self._keys = keys
+
+    def use_budget(self, budget: Any) -> None:
+        """Admit new sessions through ``budget`` (``SessionBudget.attach`` calls this)."""
+        self._budget = budget
+
+    # ------------------------------------------------------------ for the budget
+    def _busy(self, entry: SessionEntry[T]) -> bool:
+        if not entry.lock.acquire(blocking=False):
+            return True
+        try:
+            return bool(self._busy_of(entry.state))
+        except Exception:  # noqa: BLE001 - a state that cannot say is taken as busy
+            return True
+        finally:
+            entry.lock.release()
+
+    def snapshot(self) -> List[Tuple[str, float, bool]]:
+        """(key, last used, busy) of every session."""
+        with self._guard:
+            entries = list(self._entries.items())
+        return [(key, entry.last_used, self._busy(entry)) for key, entry in entries]
+
+    def bytes_held(self, exclude: Optional[str] = None, remeasure: bool = False) -> int:
+        """Array data held by all sessions (but ``exclude``); sessions used since their last
+        measurement (or all, with ``remeasure``) are measured again."""
+        with self._guard:
+            entries = [(k, e) for k, e in self._entries.items() if k != exclude]
+        total = 0
+        for _, entry in entries:
+            if remeasure or entry.measured_after != entry.actions:
+                done = entry.actions
+                try:
+                    entry.held_bytes = int(self._size_of(entry.state))
+                except Exception:  # noqa: BLE001 - a state changing under the walk: keep the last value
+                    pass
+                entry.measured_after = done
+            total += entry.held_bytes
+        return total
+
+    def drop_idle(self, key: str) -> bool:
+        """Drop session ``key`` (a store key) unless it is busy; returns whether it went."""
+        with self._guard:
+            entry = self._entries.get(key)
+            if entry is None or self._busy(entry):
+                return False
+            del self._entries[key]
+        self._release(entry)
+        del entry
+        trim_process_memory()  # glibc keeps freed heap otherwise: hand it back to the OS
+        return True
+
+    def reserve(self, key: Optional[str], extra_bytes: int) -> None:
+        """Before session ``key`` loads ``extra_bytes`` of new data (replacing what it has):
+        admit it and make room within the budget, else ``ServerBusyError``."""
+        self.get(key)
+        if self._budget is not None:
+            self._budget.make_room(self._key(key), int(extra_bytes))
 
     def _key(self, key: Optional[str]) -> Optional[str]:
         return self._keys.resolve(key) if self._keys is not None else key
@@ -270,6 +376,13 @@ class SessionStore(Generic[T]):
         self.sweep()
         with self._guard:
             entry = self._entries.get(key)
+            if entry is not None:
+                entry.last_used = self._clock()
+                return entry
+        if self._budget is not None:
+            self._budget.admit(key)  # may drop other sessions, or refuse: outside this store's guard
+        with self._guard:
+            entry = self._entries.get(key)
             if entry is None:
                 entry = SessionEntry(self._factory(), last_used=self._clock())
                 self._entries[key] = entry
@@ -283,6 +396,7 @@ class SessionStore(Generic[T]):
             try:
                 return fn(entry.state)
             finally:
+                entry.actions += 1
                 entry.last_used = self._clock()
 
     def drop(self, key: Optional[str]) -> bool:
@@ -295,6 +409,8 @@ class SessionStore(Generic[T]):
         if entry is None:
             return False
         self._release(entry)
+        del entry
+        trim_process_memory()  # glibc keeps freed heap otherwise: hand it back to the OS
         return True
 
     def sweep(self) -> List[str]:
@@ -306,15 +422,19 @@ class SessionStore(Generic[T]):
             for key, entry in list(self._entries.items()):
                 if now - entry.last_used <= self._max_idle_s:
                     continue
-                # A session in the middle of an event is not idle, whatever its timestamp.
-                if not entry.lock.acquire(blocking=False):
+                # A session in the middle of an event, or with background work going
+                # (tracking, an export), is not idle, whatever its timestamp.
+                if self._busy(entry):
                     continue
-                entry.lock.release()
                 del self._entries[key]
                 dropped.append(entry)
                 keys.append(key)
         for entry in dropped:
             self._release(entry)
+        if dropped:
+            dropped.clear()
+            del entry
+            trim_process_memory()
         return keys
 
     def start_sweeper(self, interval_s: float = 60.0) -> None:
@@ -339,3 +459,4 @@ class SessionStore(Generic[T]):
                 self._on_drop(entry.state)
             except Exception:  # noqa: BLE001 - cleanup must never break the caller
                 pass
+

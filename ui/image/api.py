@@ -62,8 +62,6 @@ def wire_api(tab: Any) -> None:
 
     @guarded(tab.status)
     def pick_candidate(index: Optional[int], request: gr.Request):
-        if index is None:
-            return {}
         return tab.render_api(c.choose(connection_of(request), index))
 
     @guarded(tab.status)
@@ -72,8 +70,6 @@ def wire_api(tab: Any) -> None:
 
     @guarded(tab.status)
     def select_object(index: Optional[int], request: gr.Request):
-        if index is None:
-            return {}
         sid = connection_of(request)
         return tab.render_api(c.select_object(sid, c.object_id_at(sid, index)))
 

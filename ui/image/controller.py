@@ -21,10 +21,12 @@ from PIL import Image
 
 from ui.image import exports as image_exports
 from ui.common import overlay
+from ui.canvas import raster
 from sam2.automatic_mask_generator import GenerationCancelled
 from ui.common.background_job import BackgroundJob
 from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image.state import ImageObject, ImageSession, Prediction, PromptSet
+from ui.image.strokes import Stroke
 from ui.image.view import ApiRenderer
 from ui.common.progress import ProgressFn, TimeLeft, no_progress
 from ui.common.errors import ModelUnavailableError, Notice, UserError
@@ -43,7 +45,13 @@ View = Any
 #: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
 #: message: their full-resolution masks and logits would need gigabytes per click.
 MAX_IMAGE_PIXELS = 40_000_000
+#: What an image session holds besides its picture (embedding, logits, thumbnails): bytes
+#: asked of the session budget (``ui.session_limits``) when a picture is loaded.
+IMAGE_SESSION_OVERHEAD = 32 * 1024 * 1024
 
+
+#: Changes a session can undo with Ctrl+Z (each keeps references to that moment's masks).
+HISTORY_STEPS = 30
 
 #: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
 #: again within this many seconds is answered from memory, without a second toast.
@@ -55,7 +63,7 @@ class EverythingView:
     """The result of "segment everything": its masks over the picture (made when asked: the
     API returns it, the page's canvas draws ``regions`` instead), count, status and file."""
 
-    display: Any  # ui.common.overlay.DisplayImage
+    display: Any  # ui.canvas.raster.DisplayImage
     masks: Any  # PackedMasks, N x H x W
     status: str
     json_path: Optional[str]
@@ -126,6 +134,43 @@ class ImageController(SessionController[ImageSlot]):
         twin.render = render
         return twin
 
+    # ------------------------------------------------------------ history (Ctrl+Z / Ctrl+Shift+Z)
+    def _run_change(self, sid: Optional[str], fn: Callable[[ImageSlot], Any]) -> Any:
+        """``run_on`` for an action that changes the objects: what they were before goes on the
+        session's history (Ctrl+Z), once the action has succeeded; a new change drops redo."""
+
+        def act(slot: ImageSlot) -> Any:
+            before = slot.state.snapshot() if slot.state.has_media else None
+            out = fn(slot)
+            if before is not None:
+                slot.past.append(before)
+                del slot.past[:-HISTORY_STEPS]
+                slot.future.clear()
+            return out
+
+        return self.run_on(sid, act)
+
+    def history(self, sid: Optional[str], step: int, progress: ProgressFn = no_progress) -> View:
+        """Undo (``step`` -1) or redo (+1) the session's last change, whatever it was: a prompt,
+        a stroke, a candidate, a new, deleted or picked object, Clear all."""
+
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
+            src, dst = (slot.past, slot.future) if step < 0 else (slot.future, slot.past)
+            if not src:
+                raise UserError("Nothing to undo." if step < 0 else "Nothing to redo.")
+            dst.append(slot.state.snapshot())
+            slot.state.restore(src.pop())
+            self._predict_active(slot, progress)  # candidates of an object that was set aside
+            return self._view(slot, note="Undone." if step < 0 else "Redone.")
+
+        return self.run_on(sid, act)
+
+    @staticmethod
+    def _forget_history(slot: ImageSlot) -> None:
+        slot.past.clear()
+        slot.future.clear()
+
     def model_of(self, sid: Optional[str]) -> str:
         return self.run_on(sid, lambda slot: self.engine.registry.resolve(slot.state.model_key))
 
@@ -133,9 +178,12 @@ class ImageController(SessionController[ImageSlot]):
     def load(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> View:
         """Load a new picture (path, bytes, PIL image or array); its objects start empty."""
         image, file_name = read_image(source)
+        # the picture, its display copy and candidate masks, and the embedding to come
+        self.sessions.reserve(sid, 2 * image.nbytes + IMAGE_SESSION_OVERHEAD)
 
         def act(slot: ImageSlot) -> View:
-            slot.state.load(image, name or file_name, overlay.make_display(image))
+            slot.state.load(image, name or file_name, raster.make_display(image))
+            self._forget_history(slot)  # a new picture: nothing to undo into
             slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None
             try:
@@ -151,6 +199,7 @@ class ImageController(SessionController[ImageSlot]):
 
         def act(slot: ImageSlot) -> View:
             slot.state = ImageSession(model_key=slot.state.model_key)
+            self._forget_history(slot)
             slot.files.cleanup()
             return self._view(slot)
 
@@ -228,6 +277,7 @@ class ImageController(SessionController[ImageSlot]):
         """Commit ``new_id`` as the session's model: what the old one computed is dropped."""
         st = slot.state
         st.model_key = new_id
+        self._forget_history(slot)  # its snapshots hold the old model's masks
         st.embedding = None
         st.everything = None
         for obj in st.objects:
@@ -255,7 +305,28 @@ class ImageController(SessionController[ImageSlot]):
             self._predict_active(slot, progress)
             return self._view(slot)
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
+
+    def add_stroke(self, sid: Optional[str], points: Any, radius: float, erase: bool = False,
+                   progress: ProgressFn = no_progress) -> View:
+        """A brush (or, with ``erase``, eraser) stroke on the selected object's mask: ``points``
+        [(x, y), ...] in original-image pixels, ``radius`` in original pixels. Applied after
+        SAM's mask and kept through later clicks (``ui.image.strokes``); undo removes it."""
+        pts = tuple((number(x, "x"), number(y, "y")) for x, y in points)
+        r = number(radius, "radius")
+
+        def act(slot: ImageSlot) -> View:
+            st = slot.state
+            st.require_media()
+            self._predict_active(slot, progress)  # its candidates, if they were set aside
+            try:
+                stroke = Stroke(pts, r, bool(erase), st.hw)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            st.add_stroke(stroke)
+            return self._view(slot)
+
+        return self._run_change(sid, act)
 
     def undo(self, sid: Optional[str], progress: ProgressFn = no_progress) -> View:
         def act(slot: ImageSlot) -> View:
@@ -264,7 +335,7 @@ class ImageController(SessionController[ImageSlot]):
             self._predict_active(slot, progress)
             return self._view(slot, note=f"Undid the last {what}.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def clear_all(self, sid: Optional[str]) -> View:
         """Remove every object, prompt and mask; the picture stays."""
@@ -273,7 +344,7 @@ class ImageController(SessionController[ImageSlot]):
             slot.state.clear_all()
             return self._view(slot, note="Cleared all objects." if slot.state.has_media else "")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def choose(self, sid: Optional[str], index: int) -> View:
         i = whole_number(index, "candidate index")
@@ -283,7 +354,7 @@ class ImageController(SessionController[ImageSlot]):
             slot.state.choose(i)
             return self._view(slot)
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def new_object(self, sid: Optional[str]) -> View:
         def act(slot: ImageSlot) -> View:
@@ -291,7 +362,7 @@ class ImageController(SessionController[ImageSlot]):
             obj = slot.state.new_object()
             return self._view(slot, note=f"{obj.name}: click on it to add points.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def select_object(self, sid: Optional[str], obj_id: int) -> View:
         """Select object ``obj_id`` (looked up under the session's lock, so a delete answered
@@ -329,7 +400,7 @@ class ImageController(SessionController[ImageSlot]):
             self._predict_active(slot, no_progress)  # the next object's candidates, if set aside
             return self._view(slot)
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def object_id_at(self, sid: Optional[str], index: Any) -> int:
         """The id of the object at list position ``index`` (0-based): the API names objects so."""
@@ -384,7 +455,7 @@ class ImageController(SessionController[ImageSlot]):
             st.add_objects([obj])
             return self._view(slot, note=f"Region {i + 1} is now {obj.name}: click to refine it.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,

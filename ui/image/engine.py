@@ -16,7 +16,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -238,6 +238,8 @@ class ImageEngine:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
         publish(registry)
+        #: Seconds the last encode took per model id: the canvas's "Preparing image…" estimate.
+        self.encode_seconds: Dict[str, float] = {}
 
     def ensure_model(self, model_id: Optional[str], progress: Optional[ProgressFn] = None) -> str:
         """Load the model in this process (with progress) and return its id."""
@@ -252,7 +254,9 @@ class ImageEngine:
         predictor = image_predictor(self.registry.get(model_id).model)
         with torch.inference_mode():
             predictor.set_image(image)
-        return Embedding(model_id, predictor, image, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        self.encode_seconds[model_id] = seconds
+        return Embedding(model_id, predictor, image, seconds)
 
     def predict(self, embedding: Embedding, prompts: PromptSet, multimask: bool = True) -> Prediction:
         if prompts.is_empty:

@@ -74,7 +74,14 @@ class ImageFind:
             except ModelUnavailableError as exc:
                 raise ModelUnavailableError(without_paths(str(exc))) from None
 
-        return self._add(sid, run, progress, check_first=lambda: self._check_query(text))
+        def check_first() -> None:
+            self._check_query(text)
+            try:  # the detector loads (or says it cannot) before the picture is encoded
+                self.finder.detector(progress)
+            except ModelUnavailableError as exc:
+                raise ModelUnavailableError(without_paths(str(exc))) from None
+
+        return self._add(sid, run, progress, check_first=check_first)
 
     def from_file(self, sid: Optional[str], path: Optional[str], threshold: float = 0.0,
                   names_text: Optional[str] = None, progress: ProgressFn = no_progress) -> View:

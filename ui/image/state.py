@@ -13,15 +13,16 @@ at most ``MAX_OBJECTS`` objects. On a 36-megapixel photo an object costs ~1 MB i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ui.common.overlay import DisplayImage, object_color
+from ui.canvas.raster import DisplayImage, object_color
 from ui.common.packed_mask import PackedMasks
 from ui.common.prompts import Box, Point, PointsAndBox
 from ui.common.errors import UserError
+from ui.image.strokes import Stroke, apply_strokes
 
 
 #: Smallest box side, in original pixels, that counts as a box rather than a misclick.
@@ -41,6 +42,8 @@ class PromptSet(PointsAndBox):
     points: Tuple[Point, ...] = ()
     box: Optional[Box] = None
     mask_input: Optional[np.ndarray] = field(default=None, compare=False)  # 256x256 logits
+    #: Brush / eraser strokes laid on the decoder's mask, in order (``ui.image.strokes``).
+    strokes: Tuple[Stroke, ...] = ()
 
 
     @property
@@ -128,9 +131,12 @@ class ImageObject:
 
     @property
     def mask(self) -> Optional[np.ndarray]:
+        """The chosen candidate with the brush / eraser strokes applied (``ui.image.strokes``)."""
         if self.prediction is None:
             return None
-        return self.prediction.masks[self.chosen]
+        base = self.prediction.masks[self.chosen]
+        strokes = self.prompts.strokes
+        return apply_strokes(base, strokes) if strokes else base
 
     def push(self, prompts: PromptSet) -> None:
         self.history.append(prompts)
@@ -166,6 +172,17 @@ class EverythingResult:
     def __post_init__(self) -> None:
         if not isinstance(self.masks, PackedMasks):
             self.masks = PackedMasks.pack(list(self.masks))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The objects of a session at one moment (for Ctrl+Z / Ctrl+Y over every change). Objects
+    are shallow copies with their own history lists: predictions are shared, never changed in
+    place (an action replaces them), so a snapshot costs a few references per object."""
+
+    objects: Tuple[ImageObject, ...]
+    active: int
+    next_color: int
 
 
 @dataclass
@@ -204,6 +221,17 @@ class ImageSession:
 
     def require_media(self) -> None:
         self.hw  # noqa: B018 - raises the user-facing error when no image is loaded
+
+    # ---------------------------------------------------------------- history
+    def snapshot(self) -> Snapshot:
+        return Snapshot(tuple(replace(o, history=list(o.history)) for o in self.objects), self.active,
+                        self.next_color)
+
+    def restore(self, snap: Snapshot) -> None:
+        """Objects, selection and colour counter as in ``snap`` (the image and embedding stay)."""
+        self.objects = [replace(o, history=list(o.history)) for o in snap.objects]
+        self.active = min(snap.active, len(self.objects) - 1)
+        self.next_color = snap.next_color
 
     # ---------------------------------------------------------------- objects
     @property
@@ -257,7 +285,7 @@ class ImageSession:
         for i, obj in enumerate(self.objects):
             if obj.obj_id == obj_id:
                 return i
-        raise UserError(f"There is no object with id {obj_id}; press [ or ] to pick another.")
+        raise UserError(f"Object {obj_id} is gone (or never was); press [ or ] to pick another.")
 
     def select_object(self, obj_id: int) -> None:
         index = self.index_of(obj_id)
@@ -305,7 +333,7 @@ class ImageSession:
         if label not in (0, 1):
             raise UserError(f"Point label must be 1 (foreground) or 0 (background), got {label}.")
         p = self.current.prompts
-        new = PromptSet(points=p.points + ((float(x), float(y), int(label)),), box=p.box)
+        new = PromptSet(points=p.points + ((float(x), float(y), int(label)),), box=p.box, strokes=p.strokes)
         self.current.push(new)
         return new
 
@@ -318,7 +346,7 @@ class ImageSession:
                 "That box is too thin; click two opposite corners of the object."
             )
         p = self.current.prompts
-        new = PromptSet(points=p.points, box=tuple(float(v) for v in box))  # type: ignore[arg-type]
+        new = PromptSet(points=p.points, box=tuple(float(v) for v in box), strokes=p.strokes)  # type: ignore[arg-type]
         self.current.push(new)
         return new
 
@@ -328,7 +356,7 @@ class ImageSession:
             raise UserError("Nothing to refine yet: add a point or a box first.")
         logits = obj.prediction.low_res_logits[obj.chosen]
         p = obj.prompts
-        new = PromptSet(points=p.points, box=p.box, mask_input=np.array(logits, copy=True))
+        new = PromptSet(points=p.points, box=p.box, mask_input=np.array(logits, copy=True), strokes=p.strokes)
         obj.push(new)
         return new
 
@@ -338,11 +366,27 @@ class ImageSession:
         if not obj.history:
             raise UserError(f"{obj.name} has no prompts to undo.")
         last = obj.history[-1]
+        prev = obj.history[-2] if len(obj.history) > 1 else PromptSet()
+        if last.strokes != prev.strokes and last.points == prev.points and last.box == prev.box:
+            obj.history.pop()  # the decoder's answer stays: only the strokes changed
+            return "eraser stroke" if last.strokes[-1].erase else "brush stroke"
         obj.pop()
         if last.is_refinement:
             return "refinement"
         prev = obj.prompts
         return "box" if last.box != prev.box else "point"
+
+    def add_stroke(self, stroke: Stroke) -> None:
+        """A brush / eraser stroke on the active object's mask (it needs a mask: click first).
+        The decoder's candidates stay; the stroke is applied on top of the chosen one."""
+        obj = self.current
+        if obj.prediction is None:
+            raise UserError("Click on the object first; the brush and eraser then correct its mask.")
+        if tuple(stroke.hw) != self.hw:
+            raise UserError("That stroke was made on another picture.")
+        p = obj.prompts
+        obj.history.append(PromptSet(points=p.points, box=p.box, mask_input=p.mask_input,
+                                     strokes=p.strokes + (stroke,)))
 
     def choose(self, index: int) -> None:
         obj = self.current

@@ -36,7 +36,10 @@ from typing import Any, Callable, Dict, List, Optional
 
 import gradio as gr
 
-from ui.canvas import BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas, UploadEvent
+from ui.canvas import (
+    END_PREPARING_JS, SHOW_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, HistoryEvent, IndexEvent,
+    ObjectEvent, PointEvent, PromptCanvas, StrokeEvent, UploadEvent, preparing_for,
+)
 from ui.tabkit.guard import guarded
 from ui.common.progress import progress_adapter
 from ui.image.controller import ImageController
@@ -47,8 +50,8 @@ from ui.common.inputs import number, whole_number
 from ui.image.api import EVERYTHING_GROUP, wire_api
 from ui.image.find import ImageFind
 from ui.tabkit.model_dropdown import dropdown_update
-from ui.tabkit.numbers import NumberBox, NumberSlider
-from ui.common.overlay import MAX_DISPLAY_SIDE
+from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
+from ui.canvas.raster import MAX_DISPLAY_SIDE
 from ui.common.sessions import connection_of, restore_tab
 from sam2.find import DEFAULT_THRESHOLD
 from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind
@@ -161,7 +164,7 @@ class ImageTab:
                 if examples:
                     gr.Examples(examples=[[p] for p in examples], inputs=[self.upload], cache_examples=False,
                                 label="Examples (drawn by examples/make_examples.py)", examples_per_page=8)
-                self.objects = gr.Radio([("Object 1 (empty)", 0)], value=0, label="Objects ([ ] or Tab)",
+                self.objects = ChoiceRadio([("Object 1 (empty)", 0)], value=0, label="Objects ([ ] or Tab)",
                                         elem_id="image-objects")
                 with gr.Row(equal_height=False):
                     self.name = gr.Textbox(show_label=False, placeholder="Name the selected object", max_lines=1,
@@ -200,7 +203,7 @@ class ImageTab:
             self.api = gr.Button("api", elem_id="image-api")
             self.overlay = gr.Image(label="Overlay", type="numpy", format="jpeg", interactive=False)
             self.gallery = gr.Gallery(label="Candidate masks", interactive=False)
-            self.candidate = gr.Radio(CANDIDATE_CHOICES, value=None, label="Mask used")
+            self.candidate = ChoiceRadio(CANDIDATE_CHOICES, value=None, label="Mask used")
             self.everything_canvas = gr.Image(label="All masks", type="numpy", format="jpeg", interactive=False)
         self._wire()
 
@@ -329,6 +332,20 @@ class ImageTab:
             return self._hinted(lambda: (lambda b: ui.add_box(connection_of(request), *b.as_box))(BoxEvent.parse(evt)), seq)
 
         @guarded(self.status)
+        def on_history(evt: gr.EventData, request: gr.Request):
+            """Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y: back or forward one change of any kind."""
+            return self._hinted(lambda: ui.history(connection_of(request), HistoryEvent.parse(evt).step))
+
+        @guarded(self.status)
+        def on_stroke(evt: gr.EventData, request: gr.Request):
+            """Brush / eraser on the selected object's mask (applied after SAM's, kept through clicks)."""
+            def act() -> CanvasView:
+                s = StrokeEvent.parse(evt)
+                return ui.add_stroke(connection_of(request), s.points, s.radius, s.erase)
+
+            return self._hinted(act, _seq(evt))
+
+        @guarded(self.status)
         def on_undo(evt: gr.EventData, request: gr.Request):
             return self._hinted(lambda: ui.undo(connection_of(request)))
 
@@ -362,13 +379,18 @@ class ImageTab:
             return self._hinted(lambda: ui.pick_region(connection_of(request), IndexEvent.parse(evt).index),
                                 _seq(evt) or None, regions={})
 
+        def preparing(sid: Optional[str]) -> Dict[str, Any]:
+            """"Preparing image…" while ``prepare`` (chained after a load) encodes the picture;
+            the estimate is the last encode with the session's model (None: not yet known)."""
+            return preparing_for("image", ui.engine.encode_seconds.get(ui.model_of(sid)))
+
         @guarded(self.status)
         def on_upload(evt: gr.EventData, request: gr.Request):
             def act() -> CanvasView:
                 u = UploadEvent.parse(evt)
                 return ui.load(connection_of(request), u.path, name=u.name)
 
-            return self._hinted(act)
+            return self._hinted(act, preparing=preparing(connection_of(request)))
 
         @guarded(self.status)
         def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
@@ -380,7 +402,8 @@ class ImageTab:
             """An example picked (it fills the hidden upload box)."""
             if not path:
                 return {}
-            return self._hinted(lambda: ui.load(connection_of(request), path))
+            return self._hinted(lambda: ui.load(connection_of(request), path),
+                                preparing=preparing(connection_of(request)))
 
         @guarded(self.status)
         def page_set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
@@ -415,16 +438,24 @@ class ImageTab:
         c = self.canvas
         c.point(on_point, None, page, **gesture_kw)
         c.box(on_box, None, page, **gesture_kw)
+        c.stroke(on_stroke, None, page, **gesture_kw)
+        c.history(on_history, None, page, **gesture_kw)
         c.undo(on_undo, None, page, **gesture_kw)
         c.new_object(on_new_object, None, page, **gesture_kw)
         c.candidate(on_candidate, None, page, **gesture_kw)
         c.delete_object(on_delete_object, None, page, **gesture_kw)
         c.select_object(on_select_object, None, page, **gesture_kw)
         c.pick_region(on_pick_region, None, page, **gesture_kw)
-        c.upload(on_upload, None, page, **button_kw).then(prepare, [self.model], page, **button_kw)
-        self.upload.change(load_example, [self.upload], page, **button_kw).then(prepare, [self.model], page, **button_kw)
+        # The picture is encoded as soon as it is loaded (and when the model changes), the
+        # canvas saying "Preparing image…" meanwhile; clicks made then wait for it.
+        end_preparing = dict(fn=None, inputs=None, outputs=[c], js=END_PREPARING_JS, api_visibility="private")
+        c.upload(on_upload, None, page, **button_kw).then(prepare, [self.model], page, **button_kw).then(**end_preparing)
+        self.upload.change(load_example, [self.upload], page, **button_kw).then(
+            prepare, [self.model], page, **button_kw).then(**end_preparing)
+        self.model.input(None, None, [c], js=SHOW_PREPARING_JS, api_visibility="private")
         self.model.input(page_set_model, [self.model], page, **button_kw).then(
-            page_sync_model, None, [self.model], api_visibility="private")
+            page_sync_model, None, [self.model], api_visibility="private").then(
+            prepare, [self.model], page, **button_kw).then(**end_preparing)
         self.undo_btn.click(button(lambda sid: ui.undo(sid)), None, page, **button_kw)
         self.refine_btn.click(button(lambda sid: ui.refine(sid)), None, page, **button_kw)
         self.new_obj_btn.click(button(lambda sid: ui.new_object(sid)), None, page, **button_kw)
@@ -484,7 +515,7 @@ class ImageTab:
             def find_boxes_file(file: Optional[str], threshold: float, request: gr.Request,
                                 progress=gr.Progress(track_tqdm=True)):
                 if not file:
-                    return {}  # the file was removed from the box
+                    raise UserError("Upload a COCO detections .json or a YOLO .txt file first.")
                 return render(finder.from_file(connection_of(request), file, threshold,
                                                progress=progress_adapter(progress)))
 

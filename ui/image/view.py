@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ui.common import overlay
+from ui.canvas import raster
 from ui.canvas.scene import CanvasObject, CanvasUpdate, display_hw, label_map_png, mask_png, picture_url
 from ui.image.slot import ImageSlot
 from ui.image.state import ImageObject, ImageSession
@@ -112,17 +113,17 @@ class CanvasView:
 class CanvasShown:
     """What this session's page canvas already has (weak references: nothing is kept alive).
 
-    ``masks`` maps object id -> (its prediction, chosen index) as last sent; an object whose
-    pair differs gets a new PNG, one that is gone gets ``None``.
+    ``masks`` maps object id -> (its prediction, chosen index, strokes) as last sent; an object
+    whose triple differs gets a new PNG, one that is gone gets ``None``.
     """
 
     image: Optional["weakref.ref"] = None
-    masks: Dict[int, Tuple["weakref.ref", int]] = field(default_factory=dict)
+    masks: Dict[int, Tuple["weakref.ref", int, tuple]] = field(default_factory=dict)
 
 
 def canvas_object(obj: ImageObject) -> CanvasObject:
     tag = f"{obj.label} {obj.score:.2f}" if obj.label and obj.score is not None else (obj.label or "")
-    return CanvasObject(obj.obj_id, overlay.color_hex(obj.color), obj.name, tag=tag)
+    return CanvasObject(obj.obj_id, raster.color_hex(obj.color), obj.name, tag=tag)
 
 
 def _same(ref: Optional["weakref.ref"], obj: Any) -> bool:
@@ -163,10 +164,11 @@ class CanvasRenderer:
                     masks[oid] = None
                     del shown.masks[oid]
                 continue
-            if had is not None and _same(had[0], o.prediction) and had[1] == o.chosen:
+            strokes = o.prompts.strokes  # brush / eraser strokes laid on the chosen candidate
+            if had is not None and _same(had[0], o.prediction) and had[1] == o.chosen and had[2] == strokes:
                 continue
-            masks[oid] = mask_png(o.prediction.masks[o.chosen], o.color, hw)
-            shown.masks[oid] = (weakref.ref(o.prediction), o.chosen)
+            masks[oid] = mask_png(o.mask, o.color, hw)
+            shown.masks[oid] = (weakref.ref(o.prediction), o.chosen, strokes)
         for oid in [k for k in shown.masks if k not in live]:
             masks[oid] = None
             del shown.masks[oid]
@@ -186,7 +188,7 @@ class CanvasRenderer:
 
 
 
-def everything_regions(masks: Any, display: overlay.DisplayImage) -> Dict[str, Any]:
+def everything_regions(masks: Any, display: raster.DisplayImage) -> Dict[str, Any]:
     """"Segment everything" masks as the canvas's regions (a label map: hover and pick), or
     ``{}`` (no regions) when there are none."""
     if masks is None or not len(masks):
@@ -209,8 +211,10 @@ def status_line(slot: ImageSlot, registry: ModelRegistry, note: str = "") -> str
     if obj.prompts.is_refinement:
         parts.append("refined")
     if obj.prediction is not None:
-        parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, "
-                     f"{obj.prediction.masks.area(obj.chosen):,} px")
+        strokes = obj.prompts.strokes  # brush / eraser corrections count in the area
+        area = int(np.count_nonzero(obj.mask)) if strokes else obj.prediction.masks.area(obj.chosen)
+        parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, {area:,} px"
+                     + (f", {len(strokes)} brush stroke{'s' if len(strokes) != 1 else ''}" if strokes else ""))
     size = f"image {w}×{h}"
     if st.display is not None and st.display.scale < 1.0:
         size += f" (shown at {st.display.scale:.2f}×, outputs at full size)"

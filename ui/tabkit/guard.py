@@ -30,7 +30,8 @@ def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> C
     """Decorate an event handler whose outputs include the ``status`` component.
 
     Handlers return dicts ``{component: value}``; on a ``UserError`` only ``status`` is
-    updated. With ``generator=True`` the handler is a generator and the same rules apply
+    updated; an empty dict (nothing to change) leaves every output as it was. With
+    ``generator=True`` the handler is a generator and the same rules apply
     to whatever it raises while streaming.
 
     ``model_toast=False``: a ``ModelUnavailableError`` updates the status line only, for
@@ -52,14 +53,20 @@ def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> C
         # Only the exception's type reaches the page: its text may hold server paths or
         # internals (an OSError names the file). The server log has the whole traceback.
         raise gr.Error(f"Something went wrong ({type(exc).__name__}; details are in the server log). "
-                       "The session is still usable.") from None
+                       "The session is still usable.", print_exception=False) from None  # logged above
+
+    def nothing_to_empty(result: Any) -> Any:
+        # Gradio takes an empty dict for one output value ("didn't return enough output
+        # values"); "change nothing" is said by skipping the status line.
+        return {status: gr.skip()} if isinstance(result, dict) and not result else result
 
     def wrap(fn: F) -> F:
         if generator:
             @functools.wraps(fn)
             def gen_inner(*args: Any, **kwargs: Any):
                 try:
-                    yield from fn(*args, **kwargs)
+                    for item in fn(*args, **kwargs):
+                        yield nothing_to_empty(item)
                 except Exception as exc:  # noqa: BLE001 - translated for the user
                     yield handle(exc)
 
@@ -68,7 +75,7 @@ def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> C
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any):
             try:
-                return fn(*args, **kwargs)
+                return nothing_to_empty(fn(*args, **kwargs))
             except Exception as exc:  # noqa: BLE001 - translated for the user
                 return handle(exc)
 

@@ -14,6 +14,7 @@ refused with a message rather than queued behind it. What the page shows is made
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -25,7 +26,7 @@ from ui.models.switch import resolve_model, switch_model
 from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.session_controller import SessionController
 from ui.video.engine import FrameMasks, VideoEngine
-from ui.video.export_run import ExportPaths, make_exports, write_preview
+from ui.video.export_run import ExportCancelled, ExportPaths, make_exports, write_preview
 from ui.video.exports import ClipExport, ObjectInfo
 from ui.video.media import KeptFile, VideoLimits, decode_clip
 from ui.video.render import check_effect
@@ -38,6 +39,12 @@ from ui.video.slot import VideoSlot
 from ui.video.state import FramePrompts, VideoObject, VideoSession
 from sam2.media.video import VideoFrames
 
+log = logging.getLogger("sam2.app")
+
+
+#: What a video session holds besides its frames (the tracker's memory, masks, frame JPEGs):
+#: bytes asked of the session budget (``ui.session_limits``) when a clip is loaded.
+VIDEO_SESSION_OVERHEAD = 64 * 1024 * 1024
 
 
 
@@ -75,6 +82,8 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         """Decode an uploaded video within the limits and start a new clip (objects cleared)."""
         if not path:
             raise UserError("No video was given.")
+        # room for the largest clip the limits allow (and the tracker's memory of it), before decoding
+        self.sessions.reserve(sid, self.limits.max_clip_bytes() + VIDEO_SESSION_OVERHEAD)
         clip = decode_clip(str(path), self.limits, name=name)  # outside the lock: may take seconds
 
         frames = VideoFrames(clip.frames, source=clip.name, fps=clip.fps)
@@ -477,7 +486,14 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         with slot.rendering:
             slot.files.clear("preview")  # the preview it replaces
             path = slot.files.path(f"{clip.stem}_{effect}_preview.mp4", "preview")
-            return write_preview(path, clip, frames.frame, effect, progress)
+            if not slot.exporting.locked():
+                slot.export_stop = threading.Event()  # a fresh one: an earlier Cancel does not stop this one
+            stop = slot.export_stop
+            try:
+                return write_preview(path, clip, frames.frame, effect, progress, stop)
+            except ExportCancelled:
+                slot.files.clear("preview")
+                raise
 
     def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
                progress: ProgressFn = no_progress) -> Tuple[List[str], str]:
@@ -500,16 +516,21 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             assert slot.clip is not None
             clip = self._clip_export(slot, snapshot=True)
             if not slot.exporting.acquire(blocking=False):  # released below, once the files are made
-                raise UserError("An export of this clip is already running; wait for it to finish.")
+                raise UserError("An export of this clip is already running; wait for it to finish "
+                                "(or press Cancel).")
+            if not slot.rendering.locked():
+                slot.export_stop = threading.Event()  # a fresh one: an earlier Cancel does not stop this one
             slot.files.clear("export")  # made on demand: an earlier export is replaced
             paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}", "export") for suffix in
                                   (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
             return (slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version,
-                    st.prompts_version)
+                    st.prompts_version, slot.export_stop)
 
-        slot, key, clip, span, frames, paths, stale, version, prompts_version = self.run_on(sid, prepare)
+        slot, key, clip, span, frames, paths, stale, version, prompts_version, stop = self.run_on(sid, prepare)
         try:
-            result = make_exports(clip, span, frames.frame, key, paths, progress)
+            result = make_exports(clip, span, frames.frame, key, paths, progress, stop)
+        except ExportCancelled:
+            raise
         except Exception:
             if slot.clip_version != version:
                 raise UserError("The video was replaced while its files were being made; "

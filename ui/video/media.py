@@ -82,6 +82,10 @@ class VideoLimits:
             changes["max_long_side"] = max(base.max_long_side, int(round(changes["max_short_side"] * 16 / 9)))
         return replace(base, **changes)
 
+    def max_clip_bytes(self) -> int:
+        """Bytes of the largest processed clip (RGB frames) these limits allow."""
+        return int(self.max_frames) * int(self.max_short_side) * int(self.max_long_side) * 3
+
     def describe(self) -> str:
         return (f"up to {self.max_seconds:g} s and {self.max_frames} frames, at most {self.max_fps:g} fps "
                 f"and {self.max_short_side}p (longer, faster or larger videos are trimmed, thinned "
@@ -191,7 +195,11 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
         raise _explain(exc, name) from None
     probe = d.probe
     notes: List[str] = []
-    if d.fps_assumed:
+    header_fps = header_frame_rate(path) if d.fps_assumed else None
+    if header_fps:  # a rate the probe could not parse ("1k fps"): the file was read at d.fps by its timestamps
+        probe = probe._replace(fps=header_fps)
+        notes.append(f"frame rate reduced from {header_fps:g} to {d.fps:.4g} fps")
+    elif d.fps_assumed:
         notes.append(f"the frame rate is unknown; assumed {d.fps:g} fps")
     elif d.stride > 1:
         notes.append(f"frame rate reduced from {probe.fps:g} to {d.fps:.4g} fps (1 frame in {d.stride} kept)")
@@ -211,14 +219,38 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
     )
 
 
-def iter_source_frames(span: SourceSpan) -> Iterator[np.ndarray]:
-    """The source frames of ``span`` (H x W x 3 uint8 at the file's own size), one at a
-    time: the file is decoded as it is consumed, never held in memory. Raises ``UserError``
-    if the file cannot be read (it was read before, so this means it changed or vanished)."""
+_HEADER_FPS = re.compile(r"Stream #.*?Video:.*?,\s*([0-9]+(?:\.[0-9]+)?)(k?)\s+fps")
+
+
+def header_frame_rate(path: str) -> Optional[float]:
+    """The frame rate a file's video stream header gives, as ffmpeg prints it ("29.97 fps",
+    "1k fps"; imageio-ffmpeg's probe reads no "k" rates), or None."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = _HEADER_FPS.search(done.stderr)
+    if match is None:
+        return None
+    fps = float(match.group(1)) * (1000.0 if match.group(2) else 1.0)
+    return fps if 0 < fps < 1e6 else None
+
+
+def iter_source_frames(span: SourceSpan, size: Optional[Tuple[int, int]] = None) -> Iterator[np.ndarray]:
+    """The source frames of ``span`` (H x W x 3 uint8 at the file's own size, or scaled by
+    ffmpeg to ``size`` = (width, height)), one at a time: the file is decoded as it is
+    consumed, never held in memory. Raises ``UserError`` if the file cannot be read (it
+    was read before, so this means it changed or vanished)."""
     if not os.path.isfile(span.path):
         raise UserError("The uploaded video is no longer available; load it again to export.")
+    filters = [f"scale={int(size[0])}:{int(size[1])}:flags=area"] if size is not None else []
     try:
-        yield from iter_video_frames(span.path, span.fps, span.trim_s, max_frames=span.max_frames)
+        yield from iter_video_frames(span.path, span.fps, span.trim_s, filters=filters, max_frames=span.max_frames)
     except VideoLoadError as exc:
         raise _explain(exc, os.path.basename(span.path)) from None
 
@@ -231,7 +263,9 @@ class KeptFile:
         import shutil
         import tempfile
 
-        self._dir = tempfile.mkdtemp(prefix="sam2_source_")
+        from ui.common import run_folder
+
+        self._dir = tempfile.mkdtemp(prefix="source-", dir=run_folder.current().sub("sources"))
         self.path = os.path.join(self._dir, "source" + os.path.splitext(path)[1].lower())
         try:
             os.link(path, self.path)

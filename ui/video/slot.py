@@ -3,17 +3,21 @@ exports, the tracking state of the model, the running or latest tracking run, an
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ui.common.background_job import BackgroundJob
 from ui.common.sessions import SessionFiles
 from ui.video.media import DecodedClip, KeptFile
+from ui.video.run_plan import TrackRun
 from ui.video.state import VideoSession
 
-if TYPE_CHECKING:  # a run's plan is made by ui.video.tracking, which reads slots
-    from ui.video.tracking import TrackRun
+log = logging.getLogger("sam2.app")
+
+#: How long a closed session waits for its export to stop before its files are deleted.
+EXPORT_STOP_WAIT_S = 60.0
 
 @dataclass
 class VideoSlot:
@@ -31,7 +35,7 @@ class VideoSlot:
     files: SessionFiles = field(default_factory=SessionFiles)
     tracking: bool = False
     job: Optional[BackgroundJob] = None  # the tracking run in progress (its plan: ``run``)
-    run: Optional["TrackRun"] = None  # the latest run (kept after it ends: its frames are streamed)
+    run: Optional[TrackRun] = None  # the latest run (kept after it ends: its frames are streamed)
     track_pending: bool = False  # the page asked to track and its run has not ended yet
     frame_urls: List[Dict[str, Any]] = field(default_factory=list)  # the canvas's frame JPEGs
     clip_version: int = 0
@@ -40,15 +44,36 @@ class VideoSlot:
     fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
     exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
     rendering: threading.Lock = field(default_factory=threading.Lock)  # one preview written at a time
+    export_stop: threading.Event = field(default_factory=threading.Event)  # set: the export/preview stops
 
     def drop_source(self) -> None:
         if self.source is not None:
             self.source.delete()
             self.source = None
 
+    def busy(self) -> bool:
+        """Tracking, an export or a preview is going: not a session to drop for room."""
+        return (self.tracking or self.exporting.locked() or self.rendering.locked()
+                or (self.job is not None and not self.job.finished.is_set()))
+
+    def stop_writing(self, wait_s: float = 0.0) -> bool:
+        """Ask a running export or preview to stop (before its next frame); wait up to
+        ``wait_s`` for it. Returns whether none is running any more."""
+        self.export_stop.set()
+        ended = True
+        for lock in (self.exporting, self.rendering):
+            if lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False):
+                lock.release()
+            else:
+                ended = False
+        return ended
+
     def release(self) -> None:
         if self.job is not None:
             self.job.cancel()
+        # an export writes into the session's folder: stop it before the folder goes
+        if not self.stop_writing(wait_s=EXPORT_STOP_WAIT_S):
+            log.warning("a closed session's export did not stop within %.0f s", EXPORT_STOP_WAIT_S)
         self.inference = None
         self.frames = None
         self.clip = None

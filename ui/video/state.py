@@ -19,9 +19,9 @@ import numpy as np
 
 from ui.common.prompts import PointsAndBox
 from ui.common.errors import UserError
-from ui.common.inputs import number, whole_number
+from ui.common.inputs import number, shown, whole_number
 from ui.common.packed_mask import PackedMask
-from ui.common.overlay import object_color
+from ui.canvas.raster import object_color
 
 Point = Tuple[float, float, int]  # x, y in clip pixels; label 1 = foreground, 0 = background
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 in clip pixels, x0 < x1, y0 < y1
@@ -160,10 +160,11 @@ class VideoSession:
     def check_frame(self, frame: object) -> int:
         """``frame`` as a valid index, or a ``UserError`` naming the valid range."""
         self.require_media()
-        i = whole_number(frame, "frame")
+        huge = isinstance(frame, int) and not isinstance(frame, bool) and abs(frame) > 2 ** 62
+        i = -1 if huge else whole_number(frame, "frame")
         if not 0 <= i < self.num_frames:
             raise UserError(
-                f"Frame {i} is outside the clip: it has {self.num_frames} frame"
+                f"Frame {shown(frame) if huge else i} is outside the clip: it has {self.num_frames} frame"
                 f"{'s' if self.num_frames != 1 else ''} (0 to {self.num_frames - 1})."
             )
         return i

@@ -30,14 +30,17 @@ from ui.common.progress import progress_adapter
 from ui.models.registry import ModelRegistry
 from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.sessions import connection_of, restore_tab
-from ui.tabkit.numbers import NumberBox, NumberSlider
+from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
 from ui.video.api import PROMPT_GROUP, SEEK_GROUP, sync_canvas_after, wire_api
 from ui.video.controller import VideoController
 from ui.video.view import VideoView
 from ui.video.engine import VideoEngine
 from ui.video.media import VideoLimits
 from ui.video.render import EFFECT_CHOICES
-from ui.canvas import BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas, UploadEvent
+from ui.canvas import (
+    END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas,
+    UploadEvent, preparing_for,
+)
 from sam2.find import DEFAULT_THRESHOLD
 from ui.video.find import VideoFind
 
@@ -84,7 +87,8 @@ class VideoTab:
                 # browser, its timeline seeks (ui/canvas).
                 # Sized so that at 1366x768 the frame, the player, the status line and Track fit
                 # the window without scrolling; the buttons come right under the status line.
-                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height=VIDEO_CANVAS_MAX_HEIGHT)
+                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height=VIDEO_CANVAS_MAX_HEIGHT,
+                                           effects=EFFECT_CHOICES)  # live in the player, as in the MP4
                 self.status = gr.Markdown(f"Upload a video or pick an example to start ({limits.describe()}).",
                                           elem_id="video-status")
                 with gr.Row(equal_height=True, elem_id="video-actions"):
@@ -134,7 +138,7 @@ class VideoTab:
                     gr.Examples(examples=[[p] for p in examples], inputs=[self.upload], cache_examples=False,
                                 label="Examples (drawn by examples/make_example_video.py)", elem_id="video-examples")
                 gr.Markdown(f"Limits: {limits.describe()}.")
-                self.objects = gr.Radio([], value=None, label="Objects (click to select)",
+                self.objects = ChoiceRadio([], value=None, label="Objects (click to select)",
                                         elem_id="video-objects")
                 self.legend = gr.HTML(elem_id="video-legend")
                 with gr.Row(equal_height=True):
@@ -308,10 +312,21 @@ class VideoTab:
             view = c.load(sid, u.path, u.name)
             if view.warning:
                 gr.Warning(view.warning)
-            return self._render_page(view, c.canvas(sid, clip=True))
+            # The first frame is encoded next (``prepare``); clicks made meanwhile wait for it.
+            return self._render_page(view, c.canvas(sid, clip=True, preparing=preparing_for("the first frame")))
 
         def no_candidates(evt: gr.EventData):
             return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
+
+        def no_history(evt: gr.EventData):
+            return CanvasUpdate(hint="Ctrl+Z over every change works on the Image tab for now; Z undoes the last "
+                                     "prompt here")
+
+        def no_strokes(evt: gr.EventData):
+            data = getattr(evt, "_data", None) or {}
+            seq = data.get("seq") if isinstance(data.get("seq"), int) else None
+            return CanvasUpdate(hint="The brush works on the Image tab for now: click or drag to correct a video mask",
+                                ack=seq)
 
         self.canvas.point(on_point, None, page, **ordered)
         self.canvas.box(on_box, None, page, **ordered)
@@ -320,6 +335,8 @@ class VideoTab:
         self.canvas.delete_object(on_delete, None, page, **ordered)
         self.canvas.select_object(on_select, None, page, **ordered)
         self.canvas.candidate(no_candidates, None, [self.canvas], **ordered)
+        self.canvas.stroke(no_strokes, None, [self.canvas], **ordered)
+        self.canvas.history(no_history, None, [self.canvas], **ordered)
         # Seeks are answered one at a time, in the order they were made (two answered at once
         # could finish in the other order and leave the server on an older frame); each
         # costs a legend and a status line, no picture.
@@ -327,7 +344,8 @@ class VideoTab:
                          api_visibility="private", concurrency_id=SEEK_GROUP, concurrency_limit=1)
         self.canvas.upload(on_upload, None, page, **ordered).then(
             self.prepare_handler, [self.model], [self.status], api_visibility="private", concurrency_id=PROMPT_GROUP,
-            concurrency_limit=self.concurrency_limit)
+            concurrency_limit=self.concurrency_limit).then(
+            None, None, [self.canvas], js=END_PREPARING_JS, api_visibility="private")
 
     # ------------------------------------------------------------------ find objects
     def _build_find(self) -> None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from ui.common.background_job import BackgroundJob
+from ui.video.run_plan import DIRECTIONS, TrackRun, plan_run
 from ui.canvas.scene import CanvasUpdate, next_revision
 from ui.common.progress import ProgressFn, TimeLeft, no_progress
 from ui.common.errors import UserError
@@ -24,40 +24,8 @@ from ui.video.view import TRACKING_BUSY, VideoView, mask_urls, packed_masks
 from ui.video.slot import VideoSlot
 from ui.common.words import counted
 
-DIRECTIONS = ("forward", "backward", "both")
-
 #: During tracking, a preview of the newest frame is made at most this often (seconds).
 PREVIEW_INTERVAL_S = 0.5
-
-
-@dataclass
-class TrackRun:
-    """The plan of a run and what it has done so far (read by the watching generator)."""
-
-    direction: str
-    start: int
-    passes: List[Tuple[int, bool]]  # (first frame, reverse) of each pass
-    total: int  # frames to yield (the start frame twice when going both ways)
-    clip_version: int
-    prompts_version: int
-    frames: Set[int] = field(default_factory=set)  # distinct frames tracked
-    preview: Any = None  # the newest VideoView made while tracking
-    preview_serial: int = 0
-
-
-def plan_run(direction: str, start: int, num_frames: int, clip_version: int, prompts_version: int) -> TrackRun:
-    """The passes for ``direction`` from ``start``. Going back always starts at the start frame
-    itself (the predictor tracks nothing backward from frame 0), so "both" does that frame
-    twice, as the reference does."""
-    if direction not in DIRECTIONS:
-        raise UserError(f"Unknown direction {direction!r}; use one of {', '.join(DIRECTIONS)}.")
-    if direction == "backward" and start == 0:
-        raise UserError("Frame 0 is the first frame: there is nothing before it to track. "
-                          "Track forward, or move to a later frame.")
-    passes = {"forward": [(start, False)], "backward": [(start, True)],
-              "both": [(start, False)] + ([(start, True)] if start > 0 else [])}[direction]
-    total = sum((num_frames - first) if not rev else (first + 1) for first, rev in passes)
-    return TrackRun(direction, start, passes, total, clip_version, prompts_version)
 
 
 class TrackingActions:
@@ -119,16 +87,22 @@ class TrackingActions:
             time.sleep(poll_s)
 
     def cancel(self, sid: Optional[str], wait_s: float = 120.0) -> VideoView:
-        """Stop a running tracking job after the frame in progress; its results are kept."""
+        """Stop a running tracking job after the frame in progress (its results are kept),
+        and a running export or preview before its next frame (its files are removed)."""
         entry = self.sessions.get(sid)
         job = entry.state.job
         if job is not None:
             job.cancel(wait_s)
+        writing = entry.state.exporting.locked() or entry.state.rendering.locked()
+        if writing:  # Cancel also stops an export (or preview) of this session, after its frame
+            entry.state.stop_writing()
 
         def act(slot: VideoSlot) -> VideoView:
             slot.track_pending = False  # a run still queued behind other tabs is withdrawn
             if slot.clip is None:
                 return self._empty_view(slot)
+            if writing:
+                return self._view(slot, slot.state.last_frame, "Cancelled the export: no files were made.")
             note = slot.last_run if job is not None else " ".join(
                 x for x in ("No tracking is running.", slot.last_run) if x)
             return self._view(slot, slot.state.last_frame, note)
@@ -272,4 +246,4 @@ class TrackingActions:
 
 
 
-__all__ = ["DIRECTIONS", "PREVIEW_INTERVAL_S", "TrackRun", "TrackingActions", "plan_run"]
+__all__ = ["PREVIEW_INTERVAL_S", "TrackingActions"]

@@ -3,7 +3,7 @@
 Pure functions of a session slot (``ui.video.controller.VideoSlot``): no model calls, no
 locking (the controller calls them under the session lock). The frame picture is for the
 API and the page; it is enlarged when the clip is small (``MIN_DISPLAY_SIDE``) and reduced
-when it is large (``ui.common.overlay.MAX_DISPLAY_SIDE``); prompts, masks and downloads always use
+when it is large (``ui.canvas.raster.MAX_DISPLAY_SIDE``); prompts, masks and downloads always use
 the clip's own pixels.
 """
 
@@ -17,12 +17,13 @@ import numpy as np
 from PIL import Image
 
 from ui.common import overlay
+from ui.canvas import raster
 from ui.canvas.scene import CanvasObject, CanvasUpdate, file_ref, mask_png
 from ui.video.render import Layer, render_frame
 from ui.video.slot import VideoSlot
 
 #: Frames whose long side is shorter than this are shown enlarged (small clips are hard to
-#: click on), at most four times (``ui.common.overlay.display_scale``).
+#: click on), at most four times (``ui.canvas.raster.display_scale``).
 MIN_DISPLAY_SIDE = 640
 
 
@@ -40,7 +41,7 @@ class FramePicture:
 
     def draw(self) -> np.ndarray:
         shown = [Layer(pm.unpack(), color) for pm, color in self.masks]
-        display = overlay.make_display(render_frame(self.frames.frame(self.frame), shown, "overlay"),
+        display = raster.make_display(render_frame(self.frames.frame(self.frame), shown, "overlay"),
                                        min_side=MIN_DISPLAY_SIDE)
         canvas = display.pixels
         for p, color in self.prompts:
@@ -74,9 +75,9 @@ FRAME_JPEG_QUALITY = 85
 
 
 def frame_display_scale(height: int, width: int) -> float:
-    """Display pixels per clip pixel of the frame picture, as ``ui.common.overlay.make_display``
+    """Display pixels per clip pixel of the frame picture, as ``ui.canvas.raster.make_display``
     realises it (clicks on the picture map back with it)."""
-    s = overlay.display_scale(height, width, min_side=MIN_DISPLAY_SIDE)
+    s = raster.display_scale(height, width, min_side=MIN_DISPLAY_SIDE)
     return 1.0 if s == 1.0 else max(1, round(width * s)) / float(width)
 
 
@@ -118,7 +119,7 @@ def legend_html(slot: VideoSlot, frame: int) -> str:
         weight = "font-weight:600;" if o.obj_id == st.active_id else ""
         rows.append(
             f"<div style='{weight}margin:2px 0'><span style='display:inline-block;width:0.9em;height:0.9em;"
-            f"border-radius:50%;background:{overlay.color_hex(o.color)};vertical-align:middle;"
+            f"border-radius:50%;background:{raster.color_hex(o.color)};vertical-align:middle;"
             f"margin-right:6px'></span>{_escape(o.name)} (id {o.obj_id}) · on this frame: {here} · "
             f"prompted frames: {prompted}</div>"
         )
@@ -162,13 +163,13 @@ def write_frame_files(frames: Any, files: Any) -> List[Dict[str, Any]]:
     refs = []
     for i in range(len(frames)):
         path = files.path(f"{i:05d}.jpg", "frames")
-        Image.fromarray(overlay.make_display(frames.frame(i)).pixels).save(path, quality=FRAME_JPEG_QUALITY)
+        Image.fromarray(raster.make_display(frames.frame(i)).pixels).save(path, quality=FRAME_JPEG_QUALITY)
         refs.append(file_ref(path))
     return refs
 
 
 def canvas_objects(st: Any) -> List[CanvasObject]:
-    return [CanvasObject(o.obj_id, overlay.color_hex(o.color), o.name) for o in st.objects]
+    return [CanvasObject(o.obj_id, raster.color_hex(o.color), o.name) for o in st.objects]
 
 
 def prompt_dict(p: Any) -> Dict[str, Any]:

@@ -12,7 +12,7 @@ from sam2.automatic_mask_generator import GenerationCancelled
 from ui.tabkit import guard as errors
 from ui.image.controller import ImageController
 from ui.image.engine import EverythingParams
-from ui.common.errors import Notice, UserError as PromptError
+from ui.common.errors import Notice, UserError
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_notice_is_an_info_toast_and_a_mistake_stays_a_warning(toasts):
 
     @errors.guarded("status")
     def mistake():
-        raise PromptError("Load an image first.")
+        raise UserError("Load an image first.")
 
     assert cancelled() == {"status": "ℹ️ Segment everything cancelled after 2 of 5 batches."}
     assert mistake() == {"status": "⚠️ Load an image first."}

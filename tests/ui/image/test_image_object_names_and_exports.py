@@ -18,8 +18,8 @@ from PIL import Image
 
 from ui.image.exports import write_object_files
 from ui.image.state import ImageSession, Prediction, PromptSet
-from ui.common.overlay import make_display
-from ui.common.errors import UserError as PromptError
+from ui.canvas.raster import make_display
+from ui.common.errors import UserError
 
 H, W = 40, 60
 
@@ -52,7 +52,7 @@ def test_rename_is_used_in_the_list_and_every_export(tmp_path):
     st.select_object(3)
     assert st.rename_object("  red   cup ").name == "red cup"
     assert [o.name for o in st.objects] == ["Object 1", "red cup"]
-    with pytest.raises(PromptError, match="empty"):
+    with pytest.raises(UserError, match="empty"):
         st.rename_object("   ")
     paths = write_object_files(st, lambda n: str(tmp_path / n))
     coco = json.load(open(next(p for p in paths if p.endswith("_masks.json"))))

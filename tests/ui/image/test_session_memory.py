@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from ui.common import overlay
+from ui.canvas import raster
 from ui.image.state import MAX_OBJECTS, ImageSession, Prediction
 from ui.common.errors import UserError
 
@@ -38,7 +38,7 @@ def test_prediction_masks_read_like_the_array_they_replace():
 def test_bytes_per_object_are_bounded_on_a_36_megapixel_image():
     image = np.zeros((SIDE, SIDE, 3), np.uint8)
     session = ImageSession()
-    session.load(image, "big.png", overlay.make_display(image))
+    session.load(image, "big.png", raster.make_display(image))
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
@@ -67,7 +67,7 @@ def test_bytes_per_object_are_bounded_on_a_36_megapixel_image():
 def test_objects_per_session_are_capped_with_a_message():
     image = np.zeros((60, 80, 3), np.uint8)
     session = ImageSession()
-    session.load(image, "small.png", overlay.make_display(image))
+    session.load(image, "small.png", raster.make_display(image))
     for k in range(MAX_OBJECTS):
         if k:
             session.new_object()

@@ -10,9 +10,9 @@ import gradio as gr
 import pytest
 from gradio import component_meta
 
-from ui.common.gradio_stubs import skip_stub_files
+from ui.canvas.gradio_stubs import skip_stub_files
 
-UI = pathlib.Path(__file__).resolve().parents[2] / "ui"
+UI = pathlib.Path(__file__).resolve().parents[3] / "ui"
 
 
 @pytest.mark.parametrize("module", ["ui.canvas.component", "ui.tabkit.numbers"])
