@@ -157,6 +157,7 @@ def test_image_tab_fits_1366x768(page):
     _wait_text(page, "#image-status", "1 foreground")
     page.mouse.move(5, 5)
     page.wait_for_timeout(800)
+    page.screenshot(path=os.path.join(ARTIFACTS, "layout_image_1366x768.png"))
     assert page.evaluate("() => window.scrollY") == 0
     for sel in ("#image-canvas .sc-canvas", "#image-status", "#image-undo", "#image-new-object", "#image-clear",
                 "#image-export", "#image-objects", "#model-select", "#theme-toggle"):
@@ -164,7 +165,6 @@ def test_image_tab_fits_1366x768(page):
     # Find is there, collapsed: its text box is not shown until the accordion is opened.
     assert page.locator("#image-find").is_visible()
     assert not page.locator("#image-find-text").is_visible()
-    page.screenshot(path=os.path.join(ARTIFACTS, "layout_image_1366x768.png"))
     page.click("#image-find button, #image-find .label-wrap")
     page.wait_for_selector("#image-find-text", state="visible", timeout=10_000)
 

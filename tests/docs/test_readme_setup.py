@@ -55,7 +55,7 @@ def test_requirement_files_install_this_project_whose_pyproject_lists_the_depend
 
 
 #: Pages other engineers write; linked from the README, merged separately.
-OTHERS_PAGES = {"docs/annotate.md", "docs/long_videos.md", "docs/limits.md"}
+OTHERS_PAGES = {"docs/annotate.md", "docs/long_videos.md", "docs/limits.md", "docs/canvas.md"}
 
 
 def test_readme_picture_and_linked_pages_exist():

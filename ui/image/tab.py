@@ -103,7 +103,7 @@ def example_images(folder: str) -> List[str]:
 
 
 #: The picture's largest height on the page: the window less what sits above and below it.
-CANVAS_MAX_HEIGHT = "max(240px, calc(100vh - 360px))"
+CANVAS_MAX_HEIGHT = "max(240px, calc(100vh - 410px))"
 
 
 @dataclass
