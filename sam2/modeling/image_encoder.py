@@ -40,6 +40,9 @@ class FpnNeck(nn.Module):
             self.convs.append(lateral)
         self.fpn_top_down_levels = list(fpn_top_down_levels)
         self.fpn_interp_model = fpn_interp_model
+        # fast mode only (SAM2Base.set_compute_dtype): exact mode applies the two 1x1
+        # convolutions one after the other, as the reference does
+        self.compose_level_heads = False
 
     def forward(self, xs: List[torch.Tensor], level_heads: Optional[Dict[int, nn.Conv2d]] = None
                 ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
@@ -48,9 +51,11 @@ class FpnNeck(nn.Module):
         ``level_heads`` maps a level to a 1x1 convolution that its output will go through
         next (the mask decoder's conv_s0 / conv_s1 on the stride-4 and stride-8 levels).
         Where the level is a plain lateral projection (no top-down fusion into it or from
-        it), the two 1x1 convolutions are composed into one, applied in float32: the same
-        linear map for a fraction of the work (96 -> 32 channels instead of 96 -> 256 -> 32
-        on 256 x 256 tokens), and the level comes out already projected.
+        it) and ``compose_level_heads`` is on (fast mode), the two 1x1 convolutions are
+        composed into one, applied in float32: the same linear map for a fraction of the work
+        (96 -> 32 channels instead of 96 -> 256 -> 32 on 256 x 256 tokens), to float
+        rounding (3e-7 relative on the EdgeTAM parity inputs, which exact mode does not
+        accept). Either way the level comes out already projected.
         """
         n = len(self.convs) - 1
         if len(xs) != n + 1:
@@ -61,7 +66,7 @@ class FpnNeck(nn.Module):
         above = None
         for i in range(n, -1, -1):  # lowest resolution first
             lateral_conv = self.convs[n - i].conv
-            if i in level_heads and not self._fused(i) and not self._fused(i - 1):
+            if i in level_heads and self.compose_level_heads and not self._fused(i) and not self._fused(i - 1):
                 above = F.conv2d(xs[i].float(), *_compose_1x1(level_heads[i], lateral_conv))
             else:
                 lateral = lateral_conv(xs[i])

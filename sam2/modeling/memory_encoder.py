@@ -114,13 +114,16 @@ class MemoryEncoder(nn.Module):
         self.out_proj = (
             nn.Conv2d(cfg.in_dim, cfg.out_dim, kernel_size=1) if cfg.out_dim != cfg.in_dim else nn.Identity()
         )
+        self.channels_last = False  # exact until set_matmul_dtype says otherwise
 
     def set_matmul_dtype(self, dtype: torch.dtype) -> None:
         """Run the fuser's channel MLPs (4096 x 256 x 1024 GEMMs, ~8.6 GFLOP per memory, 80 %
-        of the encoder's CPU time) in ``dtype``; convolutions and norms stay float32."""
+        of the encoder's CPU time) in ``dtype``; convolutions and norms stay float32. In
+        float32 (exact) the maps keep the reference's NCHW layout (see ``forward``)."""
         for block in self.fuser.layers:
             block.pwconv1.to(dtype)
             block.pwconv2.to(dtype)
+        self.channels_last = dtype != torch.float32
 
     def forward(
         self, pix_feat: torch.Tensor, masks: torch.Tensor, skip_mask_sigmoid: bool = False
@@ -131,13 +134,16 @@ class MemoryEncoder(nn.Module):
         if not skip_mask_sigmoid:
             masks = torch.sigmoid(masks)
         masks = self.mask_downsampler(masks)
-        # The fuser runs channels-last: its norms and MLPs work on the channel axis, and the
-        # mask downsampler's output already has that layout; a mixed-layout residual add (or
-        # a norm over a strided channel axis) walks the map at a 16 kB stride.
-        pix_feat = pix_feat.to(masks.device).contiguous(memory_format=torch.channels_last)
-        x = self.pix_feat_proj(pix_feat) + masks.contiguous(memory_format=torch.channels_last)
-        # left channels-last: the tracker reads a memory as tokens (HW x B x C), which that
-        # layout already is, for the memory attention or EdgeTAM's perceiver
+        # Fast mode runs the fuser channels-last: its norms and MLPs work on the channel
+        # axis, and the mask downsampler's output already has that layout; a mixed-layout
+        # residual add (or a norm over a strided channel axis) walks the map at a 16 kB
+        # stride. The output is then left channels-last: the tracker reads a memory as tokens
+        # (HW x B x C), which that layout already is. Exact mode keeps NCHW maps, as the
+        # reference: oneDNN's 1x1 convolutions over 256 channels and the channel norm sum in
+        # another order on channels-last maps (3e-7 relative on the EdgeTAM parity inputs).
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        pix_feat = pix_feat.to(masks.device).contiguous(memory_format=layout)
+        x = self.pix_feat_proj(pix_feat) + masks.contiguous(memory_format=layout)
         x = self.out_proj(self.fuser(x))
         pos = self.position_encoding(x).to(x.dtype)
         return {"vision_features": x, "vision_pos_enc": [pos]}

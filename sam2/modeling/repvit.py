@@ -5,17 +5,32 @@ timm is not a dependency here, so this is our own implementation of the same fun
 under the same state-dict names (``body.stem.conv1.c.weight``, ``body.stages_2.blocks.0
 .token_mixer.conv.bn.running_var``, ...), so that an EdgeTAM checkpoint loads strictly.
 
-Every convolution is followed by a BatchNorm. In eval mode a BatchNorm is an affine map
-per channel, so it is folded into the convolution before it; the RepVGG-style token mixer
-(depthwise 3x3 + depthwise 1x1 + identity, summed) is then one depthwise 3x3 convolution.
-The folds are computed in float32 from the loaded weights (on construction, after every
-``load_state_dict``, and when the trunk returns to eval mode after training) and kept in
-non-persistent buffers, so the state dict keeps the checkpoint's layout. The result equals
-the unfolded network up to float rounding; training mode runs the unfolded layers.
+Every convolution is followed by a BatchNorm. Two ways to run them:
+
+* Exact (the default; ``fold_batchnorm(False)``): the reference's arithmetic, operation for
+  operation: convolution, then BatchNorm, then GELU, the token mixer's three branches
+  summed, the squeeze-excitation's mean over an NCHW map. On the parity inputs the trunk's
+  maps then equal timm's bit for bit (2 threads). Anything less is not enough there: with
+  random weights the maps reach 1e7, what distinguishes one tracked object from another is
+  near float32's resolution at that scale, and rounding-level differences (folding alone
+  gave 2e-6 relative) flipped the "is the object visible" decision of a tracked frame.
+* Folded (fast mode; ``fold_batchnorm(True)``): in eval mode a BatchNorm is an affine map
+  per channel, so it is folded into the convolution before it; the RepVGG-style token
+  mixer (depthwise 3x3 + depthwise 1x1 + identity, summed) is then one depthwise 3x3
+  convolution, and GELUs are fused into the convolutions. The folds are computed in float32
+  from the loaded weights (on construction, after every ``load_state_dict``, and when the
+  trunk returns to eval mode after training) and kept in non-persistent buffers, so the
+  state dict keeps the checkpoint's layout. Equal to the unfolded network up to float
+  rounding. Training mode runs the unfolded layers.
 
 The trunk runs channels-last (NHWC): oneDNN's depthwise and 1x1 convolutions need about
 half the CPU time they need on NCHW maps (trunk at 1024 px, float32, 2 threads: 1.37 ->
-0.70 CPU-seconds). Its outputs stay channels-last (see ``RepViT.forward``).
+0.70 CPU-seconds) and give the same numbers bit for bit, as do BatchNorm and the residual
+adds. Two operations do not: a GELU on a channels-last map takes ATen's own kernel where
+an NCHW one takes oneDNN's (2.6 % of values differ in the last bit), and a mean over the
+map sums in another order. Exact mode therefore applies the GELU to the map's NHWC view
+(contiguous, so oneDNN's kernel, in place) and takes the mean of an NCHW copy. Outputs
+stay channels-last (see ``RepViT.forward``).
 
 It also stays in float32 in the fast (bfloat16) precision, though not for lack of speed:
 oneDNN's bfloat16 convolutions take a third of the float32 time on an AVX512-BF16 CPU
@@ -56,6 +71,8 @@ class FoldedConv(nn.Module):
     stride: int = 1
     padding: int = 0
     groups: int = 1
+    # exact by default; RepViT.fold_batchnorm switches every unit of a trunk
+    folded: bool = False
 
     def _init_fold_buffers(self) -> None:
         self.register_buffer("folded_weight", torch.empty(0), persistent=False)
@@ -78,7 +95,7 @@ class FoldedConv(nn.Module):
         return next(self.parameters()).dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
+        if self.training or not self.folded:
             return self.forward_unfolded(x)
         return F.conv2d(x, self.folded_weight, self.folded_bias, self.stride, self.padding, 1, self.groups)
 
@@ -88,9 +105,12 @@ class FoldedConv(nn.Module):
 
         ATen's float32 GELU is slow on large inputs (on the random-weight maps, whose values
         reach 1e3-1e5, 3x slower than on unit-scale ones): it was a fifth of the trunk's time.
-        The fused result equals conv-then-GELU to float rounding (relative 1e-9).
+        The fused result equals conv-then-GELU to float rounding (relative 1e-9). Unfolded
+        (exact), the reference's GELU (see ``gelu_as_reference``).
         """
-        if self.training or not _fused_gelu_applies(x, self.folded_weight):
+        if self.training or not self.folded:
+            return gelu_as_reference(self(x), self.training)
+        if not _fused_gelu_applies(x, self.folded_weight):
             return activate_in_place(_GELU, self(x))
         pad, stride = [self.padding] * 2, [self.stride] * 2
         return torch.ops.mkldnn._convolution_pointwise(
@@ -105,6 +125,21 @@ def _fused_gelu_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 
 _HAS_FUSED_CONV = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+def gelu_as_reference(x: torch.Tensor, training: bool = False) -> torch.Tensor:
+    """``gelu(x)`` (a fresh map nothing else holds) with the numbers the reference gets on
+    its NCHW maps, bit for bit: PyTorch runs a GELU on a contiguous tensor with oneDNN's
+    kernel and on a channels-last one with its own, and the two differ in the last bit of
+    2.6 % of the values. A channels-last map's NHWC view is contiguous, so it takes the
+    first kernel too (in place where autograd allows)."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        view = x.permute(0, 2, 3, 1)
+        if may_write_in_place(training, x):
+            torch.ops.aten.gelu_(view)
+            return x
+        return F.gelu(view).permute(0, 3, 1, 2)
+    return activate_in_place(_GELU, x) if may_write_in_place(training, x) else F.gelu(x)
 
 
 class ConvNorm(FoldedConv):
@@ -156,6 +191,8 @@ class RepDepthwise(FoldedConv):
 class SqueezeExcite(nn.Module):
     """Channel gating: x * sigmoid(fc2(relu(fc1(mean over the map))))."""
 
+    exact_mean: bool = True  # see RepViT.fold_batchnorm
+
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
         self.fc1 = nn.Conv2d(dim, hidden, 1)
@@ -171,7 +208,11 @@ class SqueezeExcite(nn.Module):
         return x.mul_(self._gate(x)) if may_write_in_place(self.training, x) else self(x)
 
     def _gate(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True)))).sigmoid()
+        # The mean of an NCHW map, as the reference takes it: over a channels-last map the
+        # sum runs in another order (float rounding; a 3 MB copy at most, at stage 0).
+        # Fast mode (``exact_mean`` off) keeps the layout.
+        source = x.contiguous() if self.exact_mean else x
+        return self.fc2(F.relu(self.fc1(source.mean((2, 3), keepdim=True)))).sigmoid()
 
 
 def _se_hidden(dim: int, ratio: float, divisor: int = 8) -> int:
@@ -321,6 +362,20 @@ class RepViT(nn.Module):
                 module.refold()
         self._fold_stale = False
 
+    def fold_batchnorm(self, folded: bool) -> "RepViT":
+        """Run folded (fast: one convolution per unit, fused GELUs) or as the reference does
+        (exact, the default); see the module docstring."""
+        for module in self.modules():
+            if isinstance(module, FoldedConv):
+                module.folded = folded
+            elif isinstance(module, SqueezeExcite):
+                module.exact_mean = not folded
+        return self
+
+    @property
+    def batchnorm_folded(self) -> bool:
+        return self.body.stem.conv1.folded
+
     def train(self, mode: bool = True) -> "RepViT":
         super().train(mode)
         if mode:
@@ -331,7 +386,8 @@ class RepViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         dtype = self.body.stem.conv1.c.weight.dtype
-        out = self.body(x.to(dtype).contiguous(memory_format=torch.channels_last))
-        # Handed on channels-last, as computed: the neck's 1x1 convolutions read either
-        # layout, and their outputs (fewer channels) are what gets made NCHW.
+        layout = torch.channels_last if self.batchnorm_folded else torch.contiguous_format
+        out = self.body(x.to(dtype).contiguous(memory_format=layout))
+        # Handed on in the layout computed: the neck's 1x1 convolutions read either layout,
+        # and their outputs (fewer channels) are what gets made NCHW.
         return [f.to(x.dtype) for f in out]

@@ -143,6 +143,12 @@ class SAM2Base(nn.Module):
             raise ValueError(f"unsupported compute dtype {dtype}")
         if not self._encoder_keeps_float32:
             self.image_encoder.to(dtype)
+        # exact (float32): the image encoder's arithmetic is the reference's, operation for
+        # operation (see sam2/modeling/repvit.py); fast mode may fold and compose layers
+        exact = dtype == torch.float32
+        if hasattr(self.image_encoder.trunk, "fold_batchnorm"):
+            self.image_encoder.trunk.fold_batchnorm(not exact)
+        self.image_encoder.neck.compose_level_heads = not exact
         self.memory_attention.to(dtype)
         self.memory_encoder.set_matmul_dtype(dtype)
         self.sam_mask_decoder.set_matmul_dtype(dtype)

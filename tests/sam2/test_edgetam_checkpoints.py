@@ -49,6 +49,8 @@ def test_truncated_edgetam_files(tmp_path, edgetam_checkpoint):
 def test_batchnorm_is_folded_and_matches_the_unfolded_trunk(edgetam_checkpoint):
     model = build_sam2("edgetam", edgetam_checkpoint, device="cpu")
     trunk = model.image_encoder.trunk
+    assert not trunk.batchnorm_folded  # exact mode runs the reference's layers as they are
+    trunk.fold_batchnorm(True)  # as fast mode does
     assert set(model.state_dict()) == set(read_state_dict(edgetam_checkpoint))  # layout kept
     x = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -34,6 +34,13 @@ def test_fast_mode_keeps_the_trunk_in_float32(checkpoint):
     assert model.compute_dtype == torch.bfloat16
     assert {p.dtype for p in model.image_encoder.trunk.parameters()} == {torch.float32}
     assert model.image_encoder.trunk.body.stem.conv1.folded_weight.dtype == torch.float32
+    # fast mode folds the trunk's BatchNorms and composes the neck's level heads; exact
+    # mode runs the reference's arithmetic (see sam2/modeling/repvit.py)
+    assert model.image_encoder.trunk.batchnorm_folded and model.image_encoder.neck.compose_level_heads
+    assert model.memory_encoder.channels_last
+    model.set_compute_dtype(torch.float32)
+    assert not model.image_encoder.trunk.batchnorm_folded and not model.image_encoder.neck.compose_level_heads
+    assert not model.memory_encoder.channels_last
 
 
 @pytest.mark.slow

@@ -21,12 +21,13 @@ def _randomised_trunk() -> repvit.RepViT:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
     trunk.refold()
-    return trunk.eval()
+    return trunk.eval().fold_batchnorm(True)
 
 
 @pytest.mark.skipif(not repvit._HAS_FUSED_CONV, reason="this torch has no oneDNN fused convolution")
 def test_fused_gelu_matches_conv_then_gelu(monkeypatch):
     unit = repvit.ConvNorm(48, 96).eval()
+    unit.folded = True
     x = (torch.randn(1, 48, 32, 32) * 100).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         fused = unit.forward_gelu(x)
@@ -78,3 +79,57 @@ def test_banded_residual_mlp_equals_whole_map(monkeypatch):
     # an NCHW map or autograd takes the whole-map path, same values
     with torch.no_grad():
         torch.testing.assert_close(mlp.add_to(x.contiguous()), expected, rtol=1e-6, atol=1e-6)
+
+
+def _reference_order_trunk(trunk: repvit.RepViT, x: torch.Tensor):
+    """timm's RepViT as the reference runs it (NCHW, every BatchNorm after its convolution,
+    the token mixer's branches summed, SE, residual MLPs), written out from its layers."""
+    import torch.nn.functional as F
+
+    def conv_norm(unit, y):
+        return unit.bn(unit.c(y))
+
+    def block(b, y):
+        y = conv_norm(b.token_mixer.conv, y) + conv_norm(b.token_mixer.conv1, y) + y
+        if b.se is not None:
+            y = y * b.se.fc2(F.relu(b.se.fc1(y.mean((2, 3), keepdim=True)))).sigmoid()
+        return y + conv_norm(b.channel_mixer.conv2, F.gelu(conv_norm(b.channel_mixer.conv1, y)))
+
+    body = trunk.body
+    y = conv_norm(body.stem.conv2, F.gelu(conv_norm(body.stem.conv1, x)))
+    outs = []
+    for i in range(body.num_stages):
+        stage = getattr(body, f"stages_{i}")
+        if stage.downsample is not None:
+            d = stage.downsample
+            y = conv_norm(d.channel_downsample, conv_norm(d.spatial_downsample, block(d.pre_block, y)))
+            y = conv_norm(d.ffn.conv2, F.gelu(conv_norm(d.ffn.conv1, y))) + y
+        for b in stage.blocks:
+            y = block(b, y)
+        outs.append(y)
+    return outs
+
+
+def test_exact_trunk_is_the_reference_arithmetic_bit_for_bit():
+    """Exact mode (the default) computes timm's operations in timm's order and layout, so the
+    maps are equal bit for bit (this is what parity with the reference needs: see
+    sam2/modeling/repvit.py); the folded trunk is not."""
+    trunk = _randomised_trunk().fold_batchnorm(False)
+    assert not trunk.batchnorm_folded
+    x = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(3)) * 3
+    with torch.inference_mode():
+        exact = trunk(x)
+        expected = _reference_order_trunk(trunk, x)
+        folded = trunk.fold_batchnorm(True)(x)
+    for a, b, c in zip(exact, expected, folded):
+        assert torch.equal(a, b)
+        assert not torch.equal(c.contiguous(), b)
+
+
+def test_gelu_as_reference_on_a_channels_last_map_equals_the_nchw_gelu():
+    x = torch.randn(1, 48, 64, 64, generator=torch.Generator().manual_seed(0)) * 100
+    expected = torch.nn.functional.gelu(x)
+    with torch.inference_mode():
+        got = repvit.gelu_as_reference(x.contiguous(memory_format=torch.channels_last))
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(got.contiguous(), expected)
