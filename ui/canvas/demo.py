@@ -121,7 +121,7 @@ DEMO_EFFECTS = (("Overlay", "overlay"), ("Highlight", "highlight"), ("Cut out", 
                 ("Blurred background", "blur"), ("Pixelate", "pixelate"), ("Erase", "erase"))
 
 #: How long the stand-in "encoding" of "Sample picture (slow encode)" takes.
-SLOW_ENCODE_S = 2.0
+SLOW_ENCODE_S = 3.0
 
 
 class Recorder:
@@ -248,6 +248,10 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             pr.setdefault("strokes", []).append((st.points, st.radius, st.erase))
             return _answer(scene, st.frame, scene.selected, ack=st.seq), f"stroke {d}"
 
+        def on_history(scene: DemoScene, evt: gr.EventData):
+            d = rec.add("history", evt)
+            return CanvasUpdate(hint="The demo keeps no history (the image tab does)").to_value(), f"history {d}"
+
         def on_undo(scene: DemoScene, evt: gr.EventData):
             d = rec.add("undo", evt)
             o = ObjectEvent.parse(evt)
@@ -368,6 +372,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             canvas.point(on_point, state, [canvas, status], **ordered)
             canvas.box(on_box, state, [canvas, status], **ordered)
             canvas.stroke(on_stroke, state, [canvas, status], **ordered)
+            canvas.history(on_history, state, [canvas, status], **ordered)
             canvas.undo(on_undo, state, [canvas, status], **ordered)
             canvas.new_object(on_new, state, [canvas, status], **ordered)
             canvas.candidate(on_candidate, state, [canvas, status], **ordered)
