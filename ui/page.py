@@ -29,6 +29,7 @@ from ui.models.names import model_label
 from ui.models.registry import ModelRegistry, ModelUnavailableError
 from ui.tabkit.model_dropdown import dropdown_update, model_dropdown
 from ui.common import run_folder
+from ui.common.gradio_cache import atomic_cache_writes
 from ui.common.input_errors import explain_input_errors
 from ui.common.session_limits import SessionBudget, SessionLimits
 from ui.common.sessions import SessionKeys, connection_of
@@ -126,6 +127,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
         budget = _session_budget(config, keys, tabs, demo)
         _wire_sessions(demo, keys, session_key, model, tabs, registry)
     explain_input_errors(demo)  # inputs Gradio cannot convert get a message, not "error: null"
+    atomic_cache_writes()  # two sessions' identical pictures must not truncate each other's download
     every, age = config.cache_policy()
     run_folder.current().start_sweeper(max_age_s=age, every_s=every)  # the app's own files age out too
     demo.sam2_registry = registry  # type: ignore[attr-defined]
