@@ -8,7 +8,12 @@ in the tab's ``sessionStorage`` and sends it once on load; the load event then s
 tabs as they were. A closed tab's session stays until the idle sweep frees it (a reload
 closes the old page too), while a closed ``gradio_client`` session is freed at once.
 Gradio's own temporary copies (uploads, rendered canvases, offered downloads) are deleted
-by ``delete_cache`` once they are older than the idle time plus a margin.
+by ``delete_cache`` once they are older than the idle time plus a margin, and the app's own
+files (``ui.common.run_folder``) by the same age.
+
+Both tabs' sessions share one ``SessionBudget`` (``ui.common.session_limits``): a memory
+budget, a cap on sessions and on sessions per client address, a short life for sessions that
+never connect; the bounds are in ``docs/limits.md``.
 """
 
 from __future__ import annotations
