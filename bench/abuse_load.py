@@ -12,7 +12,7 @@ memory budget, then at the same time:
 
 It samples the server's resident memory every 0.2 s and reports its peak above the level after
 start-up against the stated bound: the session budget (data sessions keep) plus, for each event
-the app runs at once (``--concurrency``), one event's working memory (measured first: a fresh
+the app runs at once (``--concurrency`` picture loads and as many prompts), one event's working memory (measured first: a fresh
 picture loaded and clicked); and the level once every client has closed. It also reports what
 the raw requests were told (loaded / "the server is busy" / their session was dropped to make
 room) and whether every connected client kept its picture and objects (nothing lost within
@@ -246,9 +246,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     transport = [c["transport_error"] for c in clients if c.get("transport_error")]
     print(f"abuse_load: {args.raw} raw never-connected sessions ({args.side}px pictures) + {args.clients} clients "
           f"+ 1 innocent clicker, {wall:.0f} s (shared machine: absolute times are noisy)")
-    bound = budget + args.concurrency * event_bytes
+    events = 2 * args.concurrency  # picture loads and prompts are two queues of --concurrency each
+    bound = budget + events * event_bytes
     print(f"  session budget {args.budget_mb:.0f} MiB; one event's working memory {event_bytes / 2**20:.0f} MiB; "
-          f"stated bound above start-up = budget + {args.concurrency} events = {bound / 2**20:.0f} MiB")
+          f"stated bound above start-up = budget + {events} events = {bound / 2**20:.0f} MiB")
     print(f"  server RSS after start-up {base / 2**20:.0f} MiB, peak {sampler.peak / 2**20:.0f} MiB: "
           f"+{(sampler.peak - base) / 2**20:.0f} MiB ({'within' if sampler.peak - base <= bound else 'ABOVE'} "
           f"the bound); 75 s after every client closed: +{(after - base) / 2**20:.0f} MiB")
