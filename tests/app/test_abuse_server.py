@@ -19,6 +19,8 @@ from tests.support.hub_cache import REPO_ROOT, AppProcess, hf_cache_env
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
+pytestmark = pytest.mark.slow  # one app for the module, ~3 minutes with the waits for sessions to age out
+
 SHAPES = os.path.join(REPO_ROOT, "examples", "shapes.png")  # 1024 x 768
 CLIP = os.path.join(REPO_ROOT, "examples", "moving_shapes.mp4")
 PER_CLIENT = 4
