@@ -17,6 +17,7 @@ from typing import List, Optional
 from ui.common import spaces  # noqa: F401 - must be imported before torch on ZeroGPU Spaces
 from ui.page import AppConfig, build_demo, launch_options, make_registry
 from ui.models.names import model_ids
+from sam2.precision import PRECISIONS
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,9 +33,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         "(model.safetensors + config.json); no download")
     p.add_argument("--device", default=os.environ.get("SAM2_DEVICE"),
                    help="torch device (cpu, cuda, cuda:1, mps); default: cuda when available")
-    p.add_argument("--precision", default=os.environ.get("SAM2_PRECISION", "auto"), choices=["auto", "fast", "exact"],
+    p.add_argument("--precision", default=os.environ.get("SAM2_PRECISION", "auto"), choices=list(PRECISIONS),
                    help="auto/fast: bfloat16 encoder and memory attention where the hardware has native "
-                        "bfloat16 (2-3x faster); exact: float32, the reference's numbers")
+                        "bfloat16 (2-3x faster); exact: float32, the reference's numbers; int8: 8-bit "
+                        "weights, a quarter of the model's memory (SAM 2.1 large in ~0.23 GB)")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to bind; 0.0.0.0 to serve other machines / containers")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
@@ -70,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
     from sam2.checkpoint import CheckpointError
-    from ui.models.registry import ModelUnavailableError
+    from ui.common.errors import ModelUnavailableError
 
     try:
         config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,

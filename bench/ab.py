@@ -6,8 +6,8 @@ drift. This script checks the other revision out into a temporary git worktree a
 ``bench.py`` in both trees turn by turn (ABBA order, so a steady drift cancels), then prints
 each measure's medians and the per-round ratios (this tree / base).
 
-    python bench/ab.py HEAD~1                                   # set_image and click, tiny
-    python bench/ab.py main --what video --precision fast --rounds 4
+    python -m bench.ab HEAD~1                                   # set_image and click, tiny
+    python -m bench.ab main --what video --precision fast --rounds 4
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run_bench(tree: Path, args: argparse.Namespace) -> Dict[str, float]:
     """One ``bench.py`` run of one model in ``tree``; its results."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        cmd = [sys.executable, str(tree / "bench" / "bench.py"), "--models", args.model, "--what", args.what,
+        cmd = [sys.executable, "-m", "bench.bench", "--models", args.model, "--what", args.what,
                "--repeat", str(args.repeat), "--threads", str(args.threads), "--precision", args.precision,
                "--json", out.name]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=tree)

@@ -5,20 +5,18 @@ the decoder, the three candidates, the overlay and candidate thumbnails) after t
 has been encoded, on a 1800x1200 photo, with random tiny weights from a local checkpoint.
 The browser's own round trip (HTTP, JPEG of the overlay) is not included.
 
-    python bench/app_bench.py [--precision auto] [--clicks 10]
+    python -m bench.app_bench [--precision auto] [--clicks 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def main() -> None:
@@ -47,7 +45,7 @@ def main() -> None:
 
         Image.fromarray(image).save(path)
         sid = "bench"
-        controller.load_image(sid, path)
+        controller.load(sid, path)
         t0 = time.perf_counter()
         controller.prepare(sid, None)
         encode_s = time.perf_counter() - t0
@@ -55,7 +53,7 @@ def main() -> None:
         times = []
         for i in range(args.clicks + 1):
             if i % 3 == 0:
-                controller.clear(sid)
+                controller.clear_all(sid)
             x, y = rng.uniform(100, 1700), rng.uniform(100, 1100)
             t0 = time.perf_counter()
             view = controller.add_point(sid, x, y, foreground=True)

@@ -3,12 +3,12 @@
 Each model is measured in its own subprocess so that peak RSS (``ru_maxrss``) belongs to
 that model alone. Weights are seeded random (same cost as the real ones).
 
-    python bench/bench.py                                  # tiny and large, image measures
-    python bench/bench.py --models sam2.1_hiera_t --what image,amg,video
-    python bench/bench.py --threads 2 --repeat 5 --json results.json
-    python bench/bench.py --models sam2.1_hiera_t,edgetam --what image,video --precision exact,fast
-    python bench/bench.py --models sam2.1_hiera_t --what video --objects 1,3   # the 3-object row too
-    python bench/bench.py --models sam2.1_hiera_t,edgetam --what video --precision fast --rounds 5
+    python -m bench.bench                                  # tiny and large, image measures
+    python -m bench.bench --models sam2.1_hiera_t --what image,amg,video
+    python -m bench.bench --threads 2 --repeat 5 --json results.json
+    python -m bench.bench --models sam2.1_hiera_t,edgetam --what image,video --precision exact,fast
+    python -m bench.bench --models sam2.1_hiera_t --what video --objects 1,3   # the 3-object row too
+    python -m bench.bench --models sam2.1_hiera_t,edgetam --what video --precision fast --rounds 5
 
 With ``--rounds N`` every column is measured N times, the columns taking turns (the order
 reversed every other round, so a steady drift of the machine cancels), and the table gives
@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 # facebookresearch/EdgeTAM, float32, 2 threads, this harness (issue #15): set_image, one
@@ -140,7 +139,7 @@ def measure_one(model: str, what: List[str], repeat: int, device: str, precision
 
 def _run_child(model: str, precision: str, args: argparse.Namespace):
     """Measure one (model, precision) in a fresh subprocess; its results, or None."""
-    cmd = [sys.executable, __file__, "--child", model, "--what", args.what, "--repeat", str(args.repeat),
+    cmd = [sys.executable, "-m", "bench.bench", "--child", model, "--what", args.what, "--repeat", str(args.repeat),
            "--threads", str(args.threads), "--device", args.device, "--precision", precision,
            "--objects", args.objects]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)

@@ -6,7 +6,7 @@ clicks every 0.5 s. Prints B's click latency idle and during A's run; ``--spare 
 runs segment everything with N CPU threads fewer (the app uses
 ``ui.image.engine.EVERYTHING_SPARE_THREADS``, 0: leaving one made both slower here).
 
-    python bench/everything_contention.py [--pps 16] [--clicks 8] [--spare 0]
+    python -m bench.everything_contention [--pps 16] [--clicks 8] [--spare 0]
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 Run it on a quiet machine (nothing else busy; the load average is printed each round)::
 
-    python bench/find_bench.py                  # truck.jpg 1800x1200, 10 boxes, 3 rounds, 2 threads
-    python bench/find_bench.py --boxes 100 --rounds 5 --short-side 512
+    python -m bench.find_bench                  # truck.jpg 1800x1200, 10 boxes, 3 rounds, 2 threads
+    python -m bench.find_bench --boxes 100 --rounds 5 --short-side 512
 
 Both models have random weights and the real architectures, hence the real cost per image:
 Grounding DINO as ``IDEA-Research/grounding-dino-tiny`` (Swin-T, BERT-base, 900 queries,
@@ -20,15 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.bench import test_image
 
-from bench.bench import test_image  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _seconds(fn) -> float:

@@ -5,23 +5,19 @@ whose predictions have the decoder's real shapes (three full-size candidate mask
 256 x 256 logit maps; blob-shaped masks like SAM's), then reports the bytes each object
 keeps (tracemalloc, which sees numpy's buffers) and the time one object costs.
 
-    python bench/image_session_memory.py [--side 6000] [--objects 5]
+    python -m bench.image_session_memory [--side 6000] [--objects 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ui.common import overlay  # noqa: E402
-from ui.image.state import ImageSession, Prediction  # noqa: E402
+from ui.canvas import raster
+from ui.image.state import ImageSession, Prediction
 
 
 def blob_candidates(h: int, w: int, k: int):
@@ -40,7 +36,7 @@ def main() -> None:
     h = w = args.side
     image = np.zeros((h, w, 3), np.uint8)
     session = ImageSession()
-    session.load(image, "big.png", overlay.make_display(image))
+    session.load(image, "big.png", raster.make_display(image))
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     seconds = []

@@ -5,7 +5,7 @@ The clip (synthetic: three moving ellipses, ``video_bench.iter_synthetic_clip``,
 the three ellipses as masks (no model: this measures the export alone), and
 ``make_exports`` writes the MP4 with sound, masks zip, COCO and boxes at 1280x720, 30 fps.
 
-    python bench/video_export_bench.py [--seconds 2] [--effect overlay]
+    python -m bench.video_export_bench [--seconds 2] [--effect overlay]
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def main() -> None:

@@ -6,10 +6,9 @@ import os
 import shutil
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+from sam2.configs import HF_MODELS, config_name
 
-from sam2.configs import HF_MODELS, config_name  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def wanted(args):

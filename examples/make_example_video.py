@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from typing import List, Tuple
 
 import numpy as np
@@ -65,7 +64,6 @@ def frames(n: int = 20, w: int = 320, h: int = 240, seed: int = 7) -> List[np.nd
 
 
 def main(out_dir: str = HERE) -> str:
-    sys.path.insert(0, os.path.dirname(HERE))
     from sam2.media.mp4 import write_mp4
 
     os.makedirs(out_dir, exist_ok=True)

@@ -180,8 +180,5 @@ def main(out_dir: str = HERE, videos: bool = True) -> List[str]:
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, os.path.dirname(HERE))
     for p in main():
         print(p, os.path.getsize(p), "bytes")

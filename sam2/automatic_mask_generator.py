@@ -35,28 +35,18 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, TypedDict, Un
 import numpy as np
 import torch
 
+from sam2.assembly import build_image_model_hf
+from sam2.media.images import to_rgb_uint8
 from sam2.sam2_image_predictor import SAM2ImagePredictor
-from sam2.utils.amg import (
-    CocoRLE,
-    MaskData,
-    UncompressedRLE,
-    area_from_rle,
-    batch_iterator,
-    batched_mask_to_box,
-    batched_nms,
-    box_area,
-    box_xyxy_to_xywh,
-    build_all_layer_point_grids,
-    calculate_stability_score,
-    coco_encode_rle,
-    generate_crop_boxes,
-    is_box_near_crop_edge,
-    masks_to_rle,
-    remove_small_regions,
-    rle_to_mask,
-    uncrop_boxes_xyxy,
+from sam2.utils.boxes import batched_mask_to_box, batched_nms, box_area, box_xyxy_to_xywh
+from sam2.utils.crops import (
+    batch_iterator, build_all_layer_point_grids, generate_crop_boxes, is_box_near_crop_edge, uncrop_boxes_xyxy,
     uncrop_points,
 )
+from sam2.utils.mask_cleanup import remove_small_regions
+from sam2.utils.mask_data import MaskData
+from sam2.utils.mask_quality import calculate_stability_score
+from sam2.utils.rle import CocoRLE, UncompressedRLE, area_from_rle, coco_encode_rle, masks_to_rle, rle_to_mask
 
 __all__ = ["SAM2AutomaticMaskGenerator", "MaskRecord", "OUTPUT_MODES", "GenerationCancelled"]
 
@@ -218,8 +208,6 @@ class SAM2AutomaticMaskGenerator:
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2AutomaticMaskGenerator":
         """Build the model of a Hugging Face id (e.g. ``facebook/sam2.1-hiera-large``) and a
         generator on it. Generator options go to the generator, the rest to the builder."""
-        from sam2.assembly import build_image_model_hf
-
         own = set(inspect.signature(cls.__init__).parameters) - {"self", "model", "kwargs"}
         gen_kwargs = {k: v for k, v in kwargs.items() if k in own}
         model_kwargs = {k: v for k, v in kwargs.items() if k not in own}
@@ -247,8 +235,6 @@ class SAM2AutomaticMaskGenerator:
         checked before each crop and each batch, and ends the run with
         :class:`GenerationCancelled` once set.
         """
-        from sam2.media.images import to_rgb_uint8
-
         rgb = to_rgb_uint8(image)
         if rgb.shape[0] == 0 or rgb.shape[1] == 0:
             raise ValueError(f"image has an empty side: {rgb.shape[:2]}")

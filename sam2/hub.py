@@ -1,4 +1,5 @@
-"""Checkpoints from the Hugging Face Hub: fetch (or find in the local cache) an official model.
+"""Checkpoints from the Hugging Face Hub: fetch (or find in the local cache) an official model,
+or a checkpoint folder in the transformers layout.
 
 Used by the builders (``sam2.build_sam.build_sam2_hf``) and by the predictors'
 ``from_pretrained`` alike; it builds nothing itself, so neither side imports the other.
@@ -10,8 +11,9 @@ import os
 from typing import Tuple
 
 from sam2.configs import HF_MODELS
+from sam2.transformers_folder import CONFIG_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME, weight_files
 
-__all__ = ["HubDownloadError", "hf_download", "hub_unreachable_reason"]
+__all__ = ["HubDownloadError", "download_transformers_checkpoint", "hf_download", "hub_unreachable_reason"]
 
 
 class HubDownloadError(RuntimeError):
@@ -49,3 +51,38 @@ def hf_download(model_id: str) -> Tuple[str, str]:
             f"download {file_name} from https://huggingface.co/{model_id} and pass its path "
             f"(build_sam2('{config_name}', '<path>') or `python app.py --checkpoint <path>`)."
         ) from exc
+
+
+def download_transformers_checkpoint(repo_id: str, **hub_kwargs) -> str:
+    """Fetch (or find in the local Hugging Face cache) the transformers-layout checkpoint of a
+    Hub repo; returns the local folder, to pass as ``ckpt_path``::
+
+        build_sam2("sam2.1_hiera_t", download_transformers_checkpoint("facebook/sam2.1-hiera-tiny"))
+
+    ``hub_kwargs`` go to ``hf_hub_download`` (``revision``, ``cache_dir``, ``local_files_only``...).
+    """
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError as exc:  # pragma: no cover - a requirement
+        raise HubDownloadError("loading from the Hub needs the `huggingface_hub` package") from exc
+
+    def fetch(file_name: str) -> str:
+        try:
+            return hf_hub_download(repo_id=repo_id, filename=file_name, **hub_kwargs)
+        except Exception as exc:
+            raise HubDownloadError(
+                f"could not get {file_name} of {repo_id} from the Hugging Face Hub or the local cache "
+                f"({type(exc).__name__}: {exc}). Check the repo id and the network connection."
+            ) from exc
+
+    folder = os.path.dirname(fetch(CONFIG_NAME))
+    try:
+        fetch(WEIGHTS_NAME)
+    except HubDownloadError as single_failed:
+        try:
+            index = fetch(WEIGHTS_INDEX_NAME)
+        except HubDownloadError:
+            raise single_failed from None
+        for shard in weight_files(index, folder):
+            fetch(os.path.basename(shard))
+    return folder

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL.Image import Image
 
+from sam2.assembly import build_image_model_hf
 from sam2.media.images import to_rgb_uint8
 from sam2.modeling.sam2_base import SAM2Base
 from sam2.modeling.mask_decoder import UpscalingSkips
@@ -69,8 +70,6 @@ class SAM2ImagePredictor:
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2ImagePredictor":
         """Load an official model from the Hugging Face Hub (or the local Hub cache)."""
-        from sam2.assembly import build_image_model_hf
-
         return cls(build_image_model_hf(model_id, **kwargs), **kwargs)
 
     @property

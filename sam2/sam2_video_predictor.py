@@ -25,6 +25,7 @@ from sam2.configs import SAM2Config
 from sam2.media.video import LRUCache, load_video
 from sam2.modeling.memory_cache import ObjectMemoryCache
 from sam2.modeling.tracker import NO_OBJ_SCORE, FrameOutput, MemoryBank, SAM2Tracker
+from sam2.spill_store import SpillError, SpillStore
 from sam2.utils.mask_cleanup import fill_holes_in_mask_scores
 from sam2.utils.memory import trim_process_memory
 from sam2.video_state import UnknownObjectError, VideoSessionState
@@ -99,14 +100,40 @@ class SAM2VideoPredictor(SAM2Tracker):
         offload_video_to_cpu: bool = False,
         offload_state_to_cpu: bool = False,
         async_loading_frames: bool = False,
+        *,
+        spill: bool = True,
+        spill_dir: Optional[str] = None,
+        frames_in_ram: Optional[int] = None,
     ) -> VideoSessionState:
         """Open a video (file, frame folder, frame list/array) and start a session.
 
         Frames stay on the CPU as uint8 whatever ``offload_video_to_cpu`` says (that is the
         compact form); ``offload_state_to_cpu`` keeps per-frame memories on the CPU.
+
+        RAM stays bounded whatever the video's length: per object, the outputs of the
+        ``frames_in_ram`` most recently used tracked frames stay in RAM (None: what tracking
+        the next frame reads, ``tracking_window()`` frames; 0: none) and older ones go to a
+        session folder under ``spill_dir`` (default ``$SAM2_SPILL_DIR`` or
+        ``<temp>/sam2-spill``), read back bit-identical when needed. The folder is deleted
+        with the session (``reset_state``, ``state.close()``, garbage collection).
+        ``spill=False`` keeps every output in RAM (the reference's behaviour). An unusable
+        folder raises ``SpillError`` (an ``OSError``) naming it. A video file is decoded as
+        frames are needed (``sam2.media.frame_stream``), its compressed frames past 256 MiB
+        kept in the same spill folder root.
         """
         device = self.device
-        frames = load_video(video_path, image_size=self.image_size, async_loading_frames=async_loading_frames)
+        if frames_in_ram is not None and (isinstance(frames_in_ram, bool) or int(frames_in_ram) != frames_in_ram
+                                          or frames_in_ram < 0):
+            raise ValueError(f"frames_in_ram must be None or an integer >= 0, got {frames_in_ram!r}")
+        spill = spill and SpillStore.supported()  # elsewhere (Windows) outputs stay in RAM
+        store = SpillStore(spill_dir) if spill else None
+        try:
+            frames = load_video(video_path, image_size=self.image_size, async_loading_frames=async_loading_frames,
+                                spill_dir=spill_dir)
+        except BaseException:
+            if store is not None:
+                store.close()
+            raise
         state = VideoSessionState(
             images=frames,
             num_frames=len(frames),
@@ -117,10 +144,19 @@ class SAM2VideoPredictor(SAM2Tracker):
             offload_video_to_cpu=offload_video_to_cpu,
             offload_state_to_cpu=offload_state_to_cpu,
             cached_features=LRUCache(self.feature_cache_size),
+            spill=store,
+            frames_in_ram=(self.tracking_window() if frames_in_ram is None else int(frames_in_ram)) if spill else None,
         )
         # encode frame 0 now: it is where users usually click first
         self._get_image_feature(state, frame_idx=0, batch_size=1)
         return state
+
+    def tracking_window(self) -> int:
+        """How many recent tracked frames per object tracking the next frame reads: the
+        memories (``num_maskmem`` frames, strided) and the object pointers, plus one."""
+        stride = max(1, int(self.memory_temporal_stride_for_eval))
+        ptrs = self.max_obj_ptrs_in_encoder if self.use_obj_ptrs_in_encoder else 0
+        return max(self.num_maskmem * stride, ptrs) + 1
 
     def _obj_id_to_idx(self, inference_state: VideoSessionState, obj_id: Hashable) -> int:
         return inference_state.add_object(obj_id)
@@ -408,6 +444,7 @@ class SAM2VideoPredictor(SAM2Tracker):
         num_objects = state.num_objects
         low_res = self.image_size // 4
         for frame_idx in order:
+            state.check_spill()  # a failed write is said once; the session goes on in RAM
             per_obj: List[torch.Tensor] = []
             for obj_idx in range(num_objects):
                 bank = state.output_dict_per_obj[obj_idx]
@@ -425,7 +462,7 @@ class SAM2VideoPredictor(SAM2Tracker):
                         memory_cache=state.memory_cache.for_object(obj_idx),
                     )
                     bank.non_cond_frame_outputs[frame_idx] = current_out
-                state.frames_tracked_per_obj[obj_idx][frame_idx] = {"reverse": reverse}
+                state.mark_tracked(obj_idx, frame_idx, reverse)
                 per_obj.append(pred_masks)
             all_masks = torch.cat(per_obj, dim=0) if len(per_obj) > 1 else per_obj[0]
             _, video_res_masks = self._get_orig_video_res_output(state, all_masks)
@@ -467,6 +504,8 @@ class SAM2VideoPredictor(SAM2Tracker):
         """Remove every prompt, result and object of the session (the video stays)."""
         state = inference_state
         self._reset_tracking_results(state)
+        if state.spill is not None:
+            state.spill.reset()  # nothing refers to its records any more
         state.obj_id_to_idx.clear()
         state.obj_idx_to_id.clear()
         state.obj_ids.clear()
@@ -657,4 +696,4 @@ class SAM2VideoPredictor(SAM2Tracker):
         return [x.expand(batch, *x.shape[1:]) for x in constants["maskmem_pos_enc"]]
 
 
-__all__ = ["SAM2VideoPredictor", "VideoSessionState", "UnknownObjectError"]
+__all__ = ["SAM2VideoPredictor", "VideoSessionState", "UnknownObjectError", "SpillError"]

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from sam2.configs import HF_MODELS, get_config
+from sam2.modeling.sam2_base import SAM2Base
 
 
 def fill_value(key: str, shape: Tuple[int, ...], seed: int, dtype: torch.dtype = torch.float32) -> np.ndarray:
@@ -37,8 +38,6 @@ def fill_value(key: str, shape: Tuple[int, ...], seed: int, dtype: torch.dtype =
 
 
 def _meta_state_dict(config_name: str) -> Dict[str, torch.Tensor]:
-    from sam2.modeling.sam2_base import SAM2Base
-
     with torch.device("meta"):
         return SAM2Base(get_config(config_name)).state_dict()
 

@@ -8,17 +8,26 @@ dense index ``obj_idx`` (0, 1, ...) inside, in order of first appearance.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, Hashable, List, Optional, Tuple
+from types import MappingProxyType
+from typing import Any, Dict, Hashable, List, Mapping, Optional, Tuple
 
 import torch
 
 from sam2.media.video import LRUCache, VideoFrames
 from sam2.modeling.memory_cache import MemoryCache
 from sam2.modeling.tracker import ItemAccessMixin, MemoryBank
+from sam2.spill_store import SpillError, SpillStore
+from sam2.spilled_outputs import SpilledFrameOutputs
 
 PointInputs = Dict[str, torch.Tensor]  # {"point_coords": 1 x P x 2, "point_labels": 1 x P}
+
+# What ``frames_tracked_per_obj`` holds per frame: one shared read-only mapping per direction
+# (a dict per frame and object would be ~250 bytes each on a 20,000-frame clip).
+TRACKED_FORWARD: Mapping[str, bool] = MappingProxyType({"reverse": False})
+TRACKED_REVERSE: Mapping[str, bool] = MappingProxyType({"reverse": True})
 
 
 class UnknownObjectError(ValueError, RuntimeError):
@@ -54,6 +63,42 @@ class VideoSessionState(ItemAccessMixin):
     frames_tracked_per_obj: Dict[int, Dict[int, Dict[str, bool]]] = field(default_factory=dict)
     # what a propagation keeps between frames (memory projections, the frame's self-attention)
     memory_cache: MemoryCache = field(default_factory=MemoryCache, repr=False, compare=False)
+    # where tracked frames' outputs go past ``frames_in_ram`` per object (None: all kept in RAM)
+    spill: Optional[SpillStore] = field(default=None, repr=False, compare=False)
+    frames_in_ram: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.spill is not None:
+            # the folder goes with the session, also when it is only garbage-collected
+            self._finalizer = weakref.finalize(self, self.spill.close)
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Delete the session's spill folder now (the session keeps only what is in RAM)."""
+        if self.spill is not None:
+            self._finalizer()
+
+    def __enter__(self) -> "VideoSessionState":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def check_spill(self) -> None:
+        """Raise the spill store's failure once (it then keeps outputs in RAM)."""
+        spill = self.spill
+        if spill is not None and spill.error is not None and not spill.error_reported:
+            spill.error_reported = True
+            raise SpillError(spill.error.errno, spill.error.strerror)
+
+    def mark_tracked(self, obj_idx: int, frame_idx: int, reverse: bool) -> None:
+        self.frames_tracked_per_obj[obj_idx][frame_idx] = TRACKED_REVERSE if reverse else TRACKED_FORWARD
+
+    def _new_memory_bank(self) -> MemoryBank:
+        if self.spill is None or self.frames_in_ram is None:
+            return MemoryBank()
+        outputs = SpilledFrameOutputs(self.spill, self.frames_in_ram, self.storage_device)
+        return MemoryBank(non_cond_frame_outputs=outputs)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -103,7 +148,7 @@ class VideoSessionState(ItemAccessMixin):
         self.obj_ids = list(self.obj_id_to_idx)
         self.point_inputs_per_obj[idx] = {}
         self.mask_inputs_per_obj[idx] = {}
-        self.output_dict_per_obj[idx] = MemoryBank()
+        self.output_dict_per_obj[idx] = self._new_memory_bank()
         self.temp_output_dict_per_obj[idx] = MemoryBank()
         self.frames_tracked_per_obj[idx] = {}
         return idx

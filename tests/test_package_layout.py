@@ -13,7 +13,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "sam2"
 
 
 def _sources(folder: pathlib.Path):
-    return sorted(p for p in folder.rglob("*.py") if "find" not in p.relative_to(PACKAGE).parts)
+    return sorted(folder.rglob("*.py"))
 
 
 def _imported_modules(tree: ast.AST):

@@ -30,13 +30,15 @@ from ui.image.engine import ImageEngine
 from ui.image.find import ImageFind
 from ui.find.finder import Finder
 from ui.image.tab import EverythingDefaults, ImageTab
-from ui.models.names import model_label
-from ui.models.registry import ModelRegistry, ModelUnavailableError
+from ui.models.names import EDGETAM_TRADE, model_label
+from ui.models.registry import ModelRegistry
+from ui.common.errors import ModelUnavailableError
 from ui.tabkit.model_dropdown import dropdown_update, model_dropdown
 from ui.common import run_folder
-from ui.common.gradio_cache import atomic_cache_writes
-from ui.common.input_errors import explain_input_errors
-from ui.common.session_limits import SessionBudget, SessionLimits
+from ui.tabkit.gradio_cache import atomic_cache_writes
+from ui.tabkit.input_errors import explain_input_errors
+from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit, UnknownEndpointGuard
+from ui.common.session_limits import ConnectionWatch, SessionBudget, SessionLimits
 from ui.common.sessions import SessionKeys, connection_of
 
 log = logging.getLogger("sam2.app")
@@ -58,11 +60,59 @@ RELOAD_MARK = "#reload"
 READ_KEY_JS = (f"() => (sessionStorage.getItem('{SESSION_STORAGE_KEY}') || '') + "
                f"(((performance.getEntriesByType('navigation')[0] || {{}}).type === 'reload') ? '{RELOAD_MARK}' : '')")
 SAVE_KEY_JS = f"(k) => {{ if (k) sessionStorage.setItem('{SESSION_STORAGE_KEY}', k); }}"
+#: The tab the work was on, kept like the key (per browser tab, through F5).
+TAB_STORAGE_KEY = "sam2-studio-tab"
+#: After the session is back: show the tab it was on (by the tab buttons, in the browser; a
+#: ``gr.Tabs`` output of the restore raced with a user's own early click on a tab).
+SHOW_TAB_JS = """() => {
+  window.__sam2TabShown = true;
+  const names = {image: 'Image', video: 'Video'};
+  const tab = sessionStorage.getItem('""" + TAB_STORAGE_KEY + """');
+  if (!names[tab]) return;
+  const button = [...document.querySelectorAll('#main-tabs [role=tab]')].find((b) => b.innerText.trim() === names[tab]);
+  if (button && button.getAttribute('aria-selected') !== 'true') button.click();
+}"""
+#: Light or dark, as the user last chose on this browser (localStorage: every tab alike).
+THEME_STORAGE_KEY = "sam2-studio-theme"
+TOGGLE_THEME_JS = f"""() => {{
+  const dark = !document.body.classList.contains('dark');
+  document.body.classList.toggle('dark', dark);
+  localStorage.setItem('{THEME_STORAGE_KEY}', dark ? 'dark' : 'light');
+}}"""
+#: Run once per page load. (1) The theme the user chose last. (2) Space never re-runs the
+#: button clicked last: a clicked button keeps the keyboard focus, and browsers press a
+#: focused button on Space; here Space on a button is taken away from it and, when a clip is
+#: loaded in the video tab shown, plays or pauses it as Space does over the player.
+PAGE_JS = f"""() => {{
+  const saved = localStorage.getItem('{THEME_STORAGE_KEY}');
+  if (saved === 'dark' || saved === 'light') document.body.classList.toggle('dark', saved === 'dark');
+  const isButton = (t) => !!t && (t.tagName === 'BUTTON' || (t.getAttribute && t.getAttribute('role') === 'button'));
+  document.addEventListener('keydown', (e) => {{
+    if (e.key !== ' ' || e.ctrlKey || e.metaKey || e.altKey || !isButton(e.target)) return;
+    e.preventDefault(); e.stopPropagation();
+    e.target.blur();
+    const root = document.querySelector('#video-canvas .sc-root');
+    const S = root && root.__canvas;
+    if (root && root.offsetParent !== null && S && S.frames && S.frames.length) {{
+      root.focus();
+      root.dispatchEvent(new KeyboardEvent('keydown', {{ key: ' ', bubbles: true, cancelable: true }}));
+    }}
+  }}, true);
+  document.addEventListener('keyup', (e) => {{ if (e.key === ' ' && isButton(e.target)) e.preventDefault(); }}, true);
+}}"""
 
 CSS = """
 #image-status p { margin: 0.15em 0; }
 #video-canvas img { cursor: crosshair; }
 #video-status p { margin: 0.15em 0; }
+/* A compact header: title, model and theme on one row, so the work area starts high. */
+#page-header { align-items: center; }
+#page-title h2 { margin: 0; font-size: 1.3em; }
+#page-title p { margin: 0.1em 0 0 0; font-size: 0.9em; }
+#model-select { padding-top: 4px; padding-bottom: 4px; }
+/* No empty player or timeline before a clip is loaded. */
+#video-canvas .sc-root[data-state="empty"] .sc-timeline,
+#video-canvas .sc-root[data-state="empty"] .sc-player { display: none; }
 """
 
 
@@ -114,11 +164,14 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
 
     with gr.Blocks(title="SAM 2 — Segment Anything in images and videos",
                    delete_cache=config.cache_policy()) as demo:
-        gr.Markdown(_header(registry))
-        model = model_dropdown(registry)
+        with gr.Row(equal_height=True, elem_id="page-header"):
+            gr.Markdown(_header(registry), elem_id="page-title", scale=3)
+            model = model_dropdown(registry)
+            theme_btn = gr.Button("◐ Light / dark", size="sm", scale=0, min_width=110, elem_id="theme-toggle")
+        theme_btn.click(None, None, None, js=TOGGLE_THEME_JS)
         session_key = gr.Textbox(visible=False, elem_id="session-key")
-        with gr.Tabs():
-            with gr.Tab("Image", id="image"):
+        with gr.Tabs(elem_id="main-tabs"):
+            with gr.Tab("Image", id="image") as image_page:
                 image_tab = ImageTab(image_controller, config.examples_dir, everything,
                                      concurrency_limit=config.concurrency_limit,
                                      find=ImageFind(image_controller, finder))
@@ -126,11 +179,17 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
             video_tab = None
             if config.video:
                 video_tab = _build_video_tab(registry, config, model, finder)
+        for tab_id, page in (("image", image_page), ("video", getattr(video_tab, "page", None))):
+            if page is not None:
+                # Only the user's choices count: the first tab also "selects" as the page mounts.
+                page.select(None, None, None, js=f"() => {{ if (window.__sam2TabShown) "
+                                                 f"sessionStorage.setItem('{TAB_STORAGE_KEY}', '{tab_id}'); }}")
         tabs = [t for t in (image_tab, video_tab) if t is not None]
         for tab in tabs[1:]:
             tab.controller.sessions.use_keys(keys)
         budget = _session_budget(config, keys, tabs, demo)
         _wire_sessions(demo, keys, session_key, model, tabs, registry)
+        demo.load(None, None, None, js=PAGE_JS)
     explain_input_errors(demo)  # inputs Gradio cannot convert get a message, not "error: null"
     atomic_cache_writes()  # two sessions' identical pictures must not truncate each other's download
     every, age = config.cache_policy()
@@ -139,7 +198,6 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
     demo.sam2_image_controller = image_controller  # type: ignore[attr-defined]
     demo.sam2_video_controller = video_tab.controller if video_tab is not None else None  # type: ignore[attr-defined]
     demo.sam2_session_keys = keys
-    demo.sam2_finder = finder  # type: ignore[attr-defined]  # type: ignore[attr-defined]
     demo.sam2_session_budget = budget  # type: ignore[attr-defined]
     return demo
 
@@ -161,8 +219,9 @@ def _session_budget(config: AppConfig, keys: SessionKeys, tabs: List[Any], demo:
 def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, model: gr.Dropdown,
                    tabs: List[Any], registry: ModelRegistry) -> None:
     """Page load: bind this connection to the tab's key and show its work again (the model
-    selector included, with fresh marks of the models that cannot load here); unload: keep a
-    tab's session for a reload, free an API client's at once."""
+    selector included, with fresh marks of the models that cannot load here), on the tab
+    (Image / Video) the work was on; unload: keep a tab's session for a reload, free an API
+    client's at once."""
 
     def restore(key: Optional[str], request: gr.Request) -> Dict[Any, Any]:
         sid = connection_of(request)
@@ -186,7 +245,7 @@ def _wire_sessions(demo: gr.Blocks, keys: SessionKeys, session_key: gr.Textbox, 
     # Its own queue group without a limit: a page comes back at once, not behind other work.
     demo.load(restore, [session_key], outputs, js=READ_KEY_JS, api_visibility="private",
               concurrency_id="session_restore", concurrency_limit=None).then(
-        None, [session_key], None, js=SAVE_KEY_JS)
+        None, [session_key], None, js=SAVE_KEY_JS).then(None, None, None, js=SHOW_TAB_JS)
 
     def forget(request: gr.Request) -> None:
         sid = request.session_hash if request is not None else None
@@ -202,11 +261,11 @@ def _header(registry: ModelRegistry) -> str:
     """Title, how to use it, and where the default model comes from (or why it cannot)."""
     source = "local checkpoint" if registry.checkpoint else "Hugging Face Hub"
     when = "is loaded" if registry.is_loaded(None) else "loads on first use"
-    text = ("## SAM 2 — Segment Anything in images and videos\n"
-            "Click on an object to segment it: a click marks the object (green), a right click or "
-            f"Shift+click the background (red), a drag draws a box. The model {when} "
-            f"(default **{model_label(registry.default_model)}** from the {source}, on "
-            f"**{registry.device}**).")
+    # How to click is under the picture (the canvas's help line), so the header stays two lines.
+    text = ("## SAM 2 Studio\n"
+            f"Segment anything in images and videos: click an object. The model {when} (default "
+            f"**{model_label(registry.default_model)}** from the {source}, on **{registry.device}**). "
+            f"<span title=\"{EDGETAM_TRADE}\">EdgeTAM: much faster tracking on a CPU, a little less accurate.</span>")
     try:
         registry.require_available(registry.default_model)
     except ModelUnavailableError as exc:
@@ -233,8 +292,6 @@ def launch_options() -> Dict[str, Any]:
     URL guard reads)."""
     from starlette.middleware import Middleware
 
-    from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit, UnknownEndpointGuard
-    from ui.common.session_limits import ConnectionWatch
 
     guard = Middleware(RequestSizeLimit, upload_limit=MAX_FILE_SIZE.upper().replace("MB", " MB"))
     middleware = [Middleware(ConnectionWatch), guard, Middleware(RemoteFileRefGuard), Middleware(UnknownEndpointGuard)]

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+
+from sam2.utils.boxes import batched_nms
 
 #: Default score threshold: Grounding DINO's usual box threshold.
 DEFAULT_THRESHOLD = 0.3
@@ -91,10 +94,6 @@ def select_detections(
     ranked = [passing[i] for i in order]
     duplicates = 0
     if nms_iou is not None and len(ranked) > 1:
-        import torch
-
-        from sam2.utils.amg import batched_nms
-
         labels = sorted({d.label for d in ranked})
         keep = batched_nms(
             torch.tensor([d.box for d in ranked], dtype=torch.float32),

@@ -26,8 +26,10 @@ from typing import Any, List, Optional, Protocol, Sequence, Tuple, runtime_check
 
 import numpy as np
 
+from sam2.assembly import resolve_device
 from sam2.find.detections import Detection
 from sam2.find.query import grounding_prompt
+from sam2.hub import hub_unreachable_reason
 
 DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
 OWLV2_DETECTOR = "google/owlv2-base-patch16-ensemble"
@@ -77,8 +79,6 @@ def _local_folder(name: str) -> Optional[str]:
 
 def _hub_snapshot(repo_id: str) -> str:
     """Download (or find in the Hub cache) a detector's files; the folder they are in."""
-    from sam2.build_sam import hub_unreachable_reason
-
     try:
         from huggingface_hub import snapshot_download
 
@@ -109,8 +109,6 @@ def load_detector(name: str = DEFAULT_DETECTOR, device: Any = None,
     ``DetectorUnavailableError`` with advice when it cannot be loaded.
     """
     transformers = _import_transformers()
-    from sam2.build_sam import resolve_device
-
     folder = _local_folder(name) or _hub_snapshot(name)
     try:
         processor = transformers.AutoProcessor.from_pretrained(folder, **_slow_processor_options(transformers))

@@ -19,6 +19,8 @@ from typing import Dict, Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 
+from sam2.media.video import has_audio
+
 
 def _even_pad(frame: np.ndarray) -> np.ndarray:
     h, w = frame.shape[:2]
@@ -119,8 +121,6 @@ def mux_audio(video_path: str, audio_source: str, out_path: str, seconds: Option
     import subprocess
 
     import imageio_ffmpeg
-
-    from sam2.media.video import has_audio
 
     if not has_audio(audio_source):
         return False

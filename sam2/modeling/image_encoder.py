@@ -16,6 +16,7 @@ from torch import nn
 from sam2.configs import RepViTConfig, SAM2Config
 from sam2.modeling.hiera import Hiera
 from sam2.modeling.position_encoding import PositionEmbeddingSine
+from sam2.modeling.repvit import RepViT
 
 
 class FpnNeck(nn.Module):
@@ -95,8 +96,6 @@ class ImageEncoder(nn.Module):
     def __init__(self, config: SAM2Config) -> None:
         super().__init__()
         if isinstance(config.trunk, RepViTConfig):
-            from sam2.modeling.repvit import RepViT
-
             self.trunk = RepViT(config.trunk)
         else:
             self.trunk = Hiera(config.trunk)

@@ -28,6 +28,7 @@ __all__ = [
     "fill_holes_in_mask_scores",
     "remove_sprinkles_in_mask_scores",
     "clean_mask_logits",
+    "remove_small_regions",
 ]
 
 
@@ -111,3 +112,34 @@ def clean_mask_logits(
         is_speck = _small_components(masks > mask_threshold, max_sprinkle_area)
         out = torch.where(is_speck, torch.as_tensor(mask_threshold - 10.0, dtype=out.dtype, device=out.device), out)
     return out
+
+
+def remove_small_regions(mask: np.ndarray, area_thresh: float, mode: str) -> Tuple[np.ndarray, bool]:
+    """Fill small holes (``mode="holes"``) or drop small islands (``mode="islands"``).
+
+    Components are 8-connected (OpenCV, on the CPU); "small" means fewer than
+    ``area_thresh`` pixels. For holes, every background component counts, including ones
+    touching the image border. For islands, if every component is small the largest is
+    kept, so a mask is never emptied. Returns ``(mask, changed)``.
+    """
+    if mode not in ("holes", "islands"):
+        raise ValueError(f"mode must be 'holes' or 'islands', got {mode!r}")
+    mask = np.asarray(mask).astype(bool, copy=False)
+    fill_holes = mode == "holes"
+    working = (mask != fill_holes).astype(np.uint8)  # the background when filling holes
+    n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(working, connectivity=8)
+    sizes = stats[1:, cv2.CC_STAT_AREA]  # label 0 is whatever is outside ``working``
+    small = np.nonzero(sizes < area_thresh)[0] + 1
+    if small.size == 0:
+        return mask, False
+    if fill_holes:
+        selected = np.zeros(n_labels, dtype=bool)
+        selected[0] = True  # the mask itself
+        selected[small] = True  # plus its small holes
+    else:
+        selected = np.ones(n_labels, dtype=bool)
+        selected[0] = False
+        selected[small] = False
+        if not selected.any():
+            selected[int(np.argmax(sizes)) + 1] = True
+    return selected[labels], True

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sam2.utils.mask_cleanup import clean_mask_logits
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -76,8 +78,6 @@ class SAM2Transforms:
         """
         masks = masks.float()
         if self.max_hole_area > 0 or self.max_sprinkle_area > 0:
-            from sam2.utils.mask_cleanup import clean_mask_logits
-
             masks = clean_mask_logits(masks, self.mask_threshold, self.max_hole_area, self.max_sprinkle_area)
         return resize_mask_logits(masks, tuple(int(v) for v in orig_hw))
 

@@ -207,13 +207,13 @@ def test_svg_pdf_and_renamed_text_are_refused_by_name_in_the_image_upload(app, t
 
 
 def test_svg_and_pdf_are_refused_by_name_in_the_video_upload(tmp_path):
-    from ui.common.prompts import PromptError
+    from ui.common.errors import UserError
     from ui.video.media import VideoLimits, decode_clip
 
     for name, data, kind in (("clip.svg", SVG, "an SVG file"), ("clip.mp4", b"%PDF-1.4\n1 0 obj", "a PDF document")):
         path = tmp_path / name
         path.write_bytes(data)
-        with pytest.raises(PromptError) as err:
+        with pytest.raises(UserError) as err:
             decode_clip(str(path), VideoLimits())
         assert str(err.value).startswith(f"Could not read {name} as a video: it is {kind}"), str(err.value)
         assert str(tmp_path) not in str(err.value)

@@ -45,9 +45,14 @@ def test_typing_a_query_adds_labelled_objects(tmp_path):
             _wait_status(page, "Ready", timeout=180_000)
             before = _fetch_image(page)
 
+            page.click("#image-find .label-wrap")  # Find is collapsed until opened
+            page.wait_for_selector("#image-find-text", state="visible", timeout=10_000)
+            page.wait_for_timeout(500)  # the panel's inputs are wired once it has opened
             threshold = page.locator("#image-find-threshold input[type=number]")
             threshold.fill("0.95")
             threshold.press("Enter")
+            page.wait_for_function("() => document.querySelector('#image-find-threshold input[type=range]')"
+                                   ".value === '0.95'", timeout=10_000)
             box = page.locator("#image-find-text textarea, #image-find-text input").first
             box.click()
             page.keyboard.type("car, person")

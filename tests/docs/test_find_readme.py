@@ -1,4 +1,4 @@
-"""The README's folder-counting example runs as printed, offline, from a Hub cache holding
+"""The folder-counting example of the API guide (docs/api.md, linked from the README) runs as printed, offline, from a Hub cache holding
 a random SAM 2.1 tiny checkpoint and a miniature random Grounding DINO."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ REPO = paths.REPO
 
 
 def readme_example() -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### Find and count"):]
+    text = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    section = text[text.index("## Find and count"):]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 

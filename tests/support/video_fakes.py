@@ -116,7 +116,7 @@ class FakeRegistry:
         return self.default_model
 
     def require_available(self, name):
-        from ui.models.registry import ModelUnavailableError
+        from ui.common.errors import ModelUnavailableError
 
         model_id = self.resolve(name)
         if model_id in self.unavailable:

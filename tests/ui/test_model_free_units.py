@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from ui.common import overlay
+from ui.canvas import raster
 from ui.image.state import ImageSession, Prediction
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 from ui.models.names import default_model_id, model_choices, model_ids, model_label, resolve_model_id
 from ui.common.sessions import SessionStore
 
@@ -24,10 +25,10 @@ def _image(h=60, w=80):
 
 
 def test_display_downscales_only_large_images_and_maps_clicks_back():
-    small = overlay.make_display(_image(60, 80))
+    small = raster.make_display(_image(60, 80))
     assert small.scale == 1.0 and small.pixels.shape == (60, 80, 3)
     assert small.to_original(10, 20) == (10.0, 20.0)
-    big = overlay.make_display(np.zeros((1000, 3000, 3), np.uint8), max_side=600)
+    big = raster.make_display(np.zeros((1000, 3000, 3), np.uint8), max_side=600)
     assert big.pixels.shape == (200, 600, 3)
     assert big.scale == pytest.approx(0.2)
     x, y = big.to_original(300, 100)
@@ -40,7 +41,7 @@ def test_display_downscales_only_large_images_and_maps_clicks_back():
 
 def test_make_display_rejects_non_rgb_uint8():
     with pytest.raises(ValueError, match="HxWx3 uint8"):
-        overlay.make_display(np.zeros((10, 10), np.uint8))
+        raster.make_display(np.zeros((10, 10), np.uint8))
 
 
 def test_blend_tints_only_inside_mask_and_draws_outline():
@@ -57,11 +58,11 @@ def test_blend_tints_only_inside_mask_and_draws_outline():
 
 
 def test_draw_prompts_colours_points_and_box():
-    disp = overlay.make_display(np.full((200, 200, 3), 128, np.uint8))
+    disp = raster.make_display(np.full((200, 200, 3), 128, np.uint8))
     out = overlay.draw_prompts(disp.pixels, disp, points=[(50, 50, 1), (150, 150, 0)],
                                box=(20, 100, 80, 180), box_color=(255, 255, 0))
-    assert tuple(out[50, 50]) == overlay.FOREGROUND_RGB
-    assert tuple(out[150, 150]) == overlay.BACKGROUND_RGB
+    assert tuple(out[50, 50]) == raster.FOREGROUND_RGB
+    assert tuple(out[150, 150]) == raster.BACKGROUND_RGB
     assert tuple(out[140, 20]) == (255, 255, 0)  # left edge of the box
     assert tuple(out[5, 5]) == (128, 128, 128)
 
@@ -76,9 +77,9 @@ def test_colorize_everything_gives_each_mask_a_colour():
 
 
 def test_palette_colours_are_distinct():
-    assert len(set(overlay.PALETTE)) == len(overlay.PALETTE)
-    assert overlay.object_color(0) == overlay.object_color(len(overlay.PALETTE))
-    assert overlay.color_hex((255, 0, 16)) == "#ff0010"
+    assert len(set(raster.PALETTE)) == len(raster.PALETTE)
+    assert raster.object_color(0) == raster.object_color(len(raster.PALETTE))
+    assert raster.color_hex((255, 0, 16)) == "#ff0010"
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -131,7 +132,7 @@ def test_session_store_validates_idle_time():
 def _session(h=100, w=200):
     s = ImageSession()
     img = np.zeros((h, w, 3), np.uint8)
-    s.load(img, "x.png", overlay.make_display(img))
+    s.load(img, "x.png", raster.make_display(img))
     return s
 
 
@@ -145,16 +146,16 @@ def _prediction(c=3, h=100, w=200):
 
 def test_prompts_need_an_image_and_must_be_inside_it():
     s = ImageSession()
-    with pytest.raises(PromptError, match="Load an image first"):
+    with pytest.raises(UserError, match="Load an image first"):
         s.add_point(1, 1, 1)
     s = _session()
-    with pytest.raises(PromptError, match="outside the image"):
+    with pytest.raises(UserError, match="outside the image"):
         s.add_point(250, 10, 1)
-    with pytest.raises(PromptError, match="outside"):
+    with pytest.raises(UserError, match="outside"):
         s.add_box(-5, 0, 10, 10)
-    with pytest.raises(PromptError, match="label"):
+    with pytest.raises(UserError, match="label"):
         s.add_point(1, 1, 2)
-    with pytest.raises(PromptError, match="too thin"):
+    with pytest.raises(UserError, match="too thin"):
         s.add_box(10, 10, 11, 50)
     assert s.current.history == []
 
@@ -163,8 +164,7 @@ def test_points_box_undo_refine_and_objects():
     s = _session()
     s.add_point(10, 20, 1)
     s.add_point(30, 40, 0)
-    assert s.box_click(50, 60) is None and s.pending_corner == (50.0, 60.0)
-    p = s.box_click(20, 10)
+    p = s.add_box(50, 60, 20, 10)
     assert p.box == (20.0, 10.0, 50.0, 60.0) and len(p.points) == 2
     coords, labels = p.point_arrays()
     assert coords.tolist() == [[10, 20], [30, 40]] and labels.tolist() == [1, 0]
@@ -172,7 +172,7 @@ def test_points_box_undo_refine_and_objects():
     assert s.current.chosen == 1  # best predicted IoU
     s.choose(2)
     assert s.current.mask.sum() == 30 * 200
-    with pytest.raises(PromptError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         s.choose(3)
     r = s.refine()
     assert r.is_refinement and r.points == p.points and r.box == p.box
@@ -180,29 +180,27 @@ def test_points_box_undo_refine_and_objects():
     assert s.undo() == "refinement"
     assert s.undo() == "box"
     assert s.current.prompts.box is None
-    s.box_click(1, 1)
-    assert s.undo() == "box corner" and s.pending_corner is None
     assert s.undo() == "point" and len(s.current.prompts.points) == 1
     # A new object only when the current one has prompts; each gets its own colour.
     first = s.current
     s.new_object()
     assert s.active == 1 and s.current.color != first.color
     assert s.new_object() is s.current and len(s.objects) == 2
-    s.select_object(0)
-    assert s.current is first
+    s.select_object(first.obj_id)
+    assert s.current is first and first.obj_id == 1
     s.remove_object()
     assert len(s.objects) == 1 and s.current.color_index == 1
-    s.clear()
+    s.clear_all()
     assert len(s.objects) == 1 and not s.current.history
 
 
 def test_undo_with_nothing_left_and_refine_without_mask_explain_themselves():
     s = _session()
-    with pytest.raises(PromptError, match="no prompts"):
+    with pytest.raises(UserError, match="no prompts"):
         s.undo()
-    with pytest.raises(PromptError, match="Nothing to refine"):
+    with pytest.raises(UserError, match="Nothing to refine"):
         s.refine()
-    with pytest.raises(PromptError, match="no object number"):
+    with pytest.raises(UserError, match="Object 4 is gone"):
         s.select_object(4)
 
 
@@ -277,7 +275,7 @@ def test_coco_json_decodes_with_pycocotools(tmp_path):
         rle["counts"] = rle["counts"].encode()
         assert np.array_equal(mask_utils.decode(rle).astype(bool), m)
         assert ann["area"] == int(m.sum())
-    assert anns[0]["bbox"] == [10, 5, 19, 14]
+    assert anns[0]["bbox"] == [10, 5, 20, 15]  # COCO widths count pixels: columns 10..29 are 20
     assert anns[0]["predicted_iou"] == pytest.approx(0.9) and anns[0]["point_labels"] == [1]
     assert "predicted_iou" not in anns[1]
 
@@ -341,7 +339,8 @@ def test_registry_explains_missing_weights_offline(monkeypatch):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     from sam2 import build_sam
-    from ui.models.registry import ModelRegistry, ModelUnavailableError
+    from ui.models.registry import ModelRegistry
+    from ui.common.errors import ModelUnavailableError
 
     def offline(model_id, **kw):
         try:

@@ -7,7 +7,7 @@
 // component's props can lack them when it is mounted in a tab that is not shown yet.
 const cfg = (typeof CANVAS_CONFIG !== 'undefined' && CANVAS_CONFIG) || props.config || {};
 const EMIT = ['point', 'box', 'undo', 'new_object', 'candidate', 'delete_object',
-  'select_object', 'pick_region', 'seek', 'upload'];
+  'select_object', 'pick_region', 'seek', 'upload', 'stroke', 'history'];
 const root = element.querySelector('.sc-root');
 const stage = root.querySelector('.sc-stage');
 const cv = root.querySelector('.sc-canvas');
@@ -23,8 +23,21 @@ const tctx = tl.getContext('2d');
 const scrub = root.querySelector('.sc-scrub');
 const playBtn = root.querySelector('.sc-play');
 const frameLabel = root.querySelector('.sc-frame-label');
+const prepEl = root.querySelector('.sc-prep');
+const legend = root.querySelector('.sc-legend');
+const keysEl = root.querySelector('.sc-keys');
 root.dataset.mode = cfg.mode || 'image';
 root.querySelector('.sc-help').textContent = cfg.help || '';
+(function buildKeys() {  // the "?" overlay: every key and gesture, from component.py
+  const t = keysEl.querySelector('tbody');
+  for (const [key, what] of cfg.keys || []) {
+    const tr = document.createElement('tr');
+    const a = document.createElement('td'), b = document.createElement('td');
+    a.textContent = key; b.textContent = what;
+    tr.append(a, b);
+    t.appendChild(tr);
+  }
+})();
 root.querySelector('.sc-drop-text').textContent = cfg.drop_text || '';
 fileIn.accept = cfg.accept || 'image/*';
 
@@ -34,7 +47,7 @@ const host = element.parentElement && element.parentElement.closest('[id]');
 const sceneKey = host && host.id && !host.id.startsWith('html-') ? host.id : null;
 const scenes = (window.__promptCanvasScenes = window.__promptCanvasScenes || {});
 const kept = sceneKey ? scenes[sceneKey] : null;
-const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false }) : {
+const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false, pan: null, touches: {}, stroke: null }) : {
   kind: null, W: 0, H: 0,          // original size of the picture / clip
   frames: [], imgs: [], fps: 10,    // frame URLs and their Image objects (image: one frame)
   frame: 0, playing: false, lastTick: 0,
@@ -46,6 +59,11 @@ const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false 
   candidates: [], candidate: null, preview: null,
   regions: null,                    // {labels: Uint32Array, w, h, count, colors, hover, layer}
   busy: '', loading: false, queued: [],
+  preparing: null,                  // {text, eta_s, since}: the server encodes the picture
+  view: { z: 1, x: 0, y: 0 },       // zoom and pan: canvas px = fitted px * z + (x, y)
+  pan: null, touches: {}, spaceDown: false, spacePanned: false, showKeys: false,
+  tool: 'prompt', brushPx: 12, stroke: null, cursor: null,  // brush / eraser (B, E); radius in CSS px
+  effect: 'overlay', fx: null,      // the player's live effect and its last frame made
   drag: null, hover: false, seq: 0,
   t0: 0, waitSeq: 0, expect: null, stats: [], lastSeq: null,
 };
@@ -82,8 +100,12 @@ function loadImage(url, onload) {
   return img;
 }
 function colorOf(id) {
+  // An object the server has not listed yet (the first click makes it) gets the colour the
+  // server will give it: the next one of the shared palette (ui/common/overlay.py PALETTE).
   const o = S.objects.find((x) => x.id === id);
-  return o ? o.color : '#1e90ff';
+  if (o) return o.color;
+  const pal = cfg.palette || ['#1e90ff'];
+  return pal[S.objects.length % pal.length];
 }
 
 // ---------------------------------------------------------------- layout
@@ -101,6 +123,7 @@ function fit() {
   const s = Math.min(cw / S.W, maxH / S.H);
   const w = Math.max(1, Math.floor(S.W * s)), h = Math.max(1, Math.floor(S.H * s));
   const dpr = window.devicePixelRatio || 1;
+  const before = cv.width;
   for (const c of [cv, pv]) {
     c.style.width = w + 'px';
     c.style.height = h + 'px';
@@ -110,41 +133,103 @@ function fit() {
       picShown = null;
     }
   }
+  if (before && cv.width !== before) {  // the same part of the picture stays in view
+    S.view.x *= cv.width / before; S.view.y *= cv.width / before;
+  }
+  clampView();
   fitTimeline();
   redraw();
 }
 new ResizeObserver(() => fit()).observe(stage);
 
-// screen <-> original pixels (pixel centres at integers, like gr.Image.select)
-function toImage(ev, clamp) {
+// screen <-> original pixels (pixel centres at integers, like gr.Image.select). The view
+// (zoom z, pan x, y in canvas pixels) maps the fitted picture onto the canvas:
+// canvas = fitted * z + (x, y); z = 1 with no pan is the whole picture.
+function screenToCanvas(ev) {
   const r = cv.getBoundingClientRect();
-  let u = (ev.clientX - r.left) / r.width, v = (ev.clientY - r.top) / r.height;
+  return [(ev.clientX - r.left) / r.width * cv.width, (ev.clientY - r.top) / r.height * cv.height];
+}
+function toImage(ev, clamp) {
+  const V = S.view, [cx, cy] = screenToCanvas(ev);
+  let u = (cx - V.x) / V.z / cv.width, v = (cy - V.y) / V.z / cv.height;
   const inside = u >= 0 && u <= 1 && v >= 0 && v <= 1;
   if (clamp) { u = Math.min(1, Math.max(0, u)); v = Math.min(1, Math.max(0, v)); }
   const x = Math.min(S.W - 1, Math.max(0, u * S.W - 0.5));
   const y = Math.min(S.H - 1, Math.max(0, v * S.H - 0.5));
   return { x: Math.round(x * 100) / 100, y: Math.round(y * 100) / 100, inside };
 }
-function toCanvas(x, y) { return [(x + 0.5) / S.W * cv.width, (y + 0.5) / S.H * cv.height]; }
+function toCanvas(x, y) {
+  const V = S.view;
+  return [(x + 0.5) / S.W * cv.width * V.z + V.x, (y + 0.5) / S.H * cv.height * V.z + V.y];
+}
+// Zoom in percent of the source: 100 % = one original pixel per CSS pixel.
+function zoomOf100() { const w = cv.getBoundingClientRect().width || 1; return S.W / w; }
+function maxZoom() { return Math.max(4, 8 * zoomOf100()); }
+function clampView() {
+  const V = S.view;
+  V.z = Math.min(maxZoom(), Math.max(1, V.z));
+  V.x = Math.min(0, Math.max(cv.width * (1 - V.z), V.x));
+  V.y = Math.min(0, Math.max(cv.height * (1 - V.z), V.y));
+  root.dataset.zoom = String(Math.round(V.z / zoomOf100() * 1000) / 10);  // percent of the source
+  root.classList.toggle('sc-zoomed', V.z > 1.0001);
+}
+function zoomAt(z, cx, cy) {  // to zoom z, keeping canvas point (cx, cy) where it is
+  const V = S.view;
+  const nz = Math.min(maxZoom(), Math.max(1, z));
+  V.x = cx - (cx - V.x) * nz / V.z;
+  V.y = cy - (cy - V.y) * nz / V.z;
+  V.z = nz;
+  clampView();
+  redraw();
+}
+function zoomCentre(z) { zoomAt(z, cv.width / 2, cv.height / 2); }
+function fitView() { S.view = { z: 1, x: 0, y: 0 }; clampView(); redraw(); }
+function panBy(dx, dy) {  // CSS pixels
+  const r = cv.getBoundingClientRect(), k = cv.width / (r.width || 1);
+  S.view.x += dx * k; S.view.y += dy * k;
+  clampView();
+  redraw();
+}
+root.__view = () => Object.assign({ percent: +root.dataset.zoom }, S.view);
+// Screen position (CSS px) of original pixel (x, y) under the current view: tests click there.
+root.__toScreen = (x, y) => {
+  const r = cv.getBoundingClientRect(), [cx, cy] = toCanvas(x, y);
+  return [r.left + cx / cv.width * r.width, r.top + cy / cv.height * r.height];
+};
+root.__toImage = (clientX, clientY) => { const p = toImage({ clientX, clientY }, false); return [p.x, p.y]; };
+root.__zoomTo = (percent, x, y) => {  // tests and the bench: zoom to percent around pixel (x, y)
+  const z = percent / 100 * zoomOf100();
+  const [cx, cy] = x === undefined ? [cv.width / 2, cv.height / 2] : toCanvas(x, y);
+  zoomAt(z, cx, cy);
+  draw();
+  return root.__view();
+};
 
 // ---------------------------------------------------------------- drawing
 function ready(im) { return im && im.complete && !im.failed && im.naturalWidth > 0; }
-function drawPoint(x, y, label, provisional) {
+function drawPoint(x, y, label, color, provisional, dim) {
+  // In the object's colour; the shape tells foreground (disc) from background (square with
+  // a bar: "minus"), so colour-blind users and overlapping objects still read right.
   const [cx, cy] = toCanvas(x, y);
   const r = Math.max(5, Math.min(11, Math.min(cv.width, cv.height) / 70));
+  ctx.globalAlpha = provisional ? 0.75 : (dim ? 0.6 : 1);
   ctx.beginPath();
-  ctx.arc(cx, cy, r, 0, Math.PI * 2);
-  ctx.fillStyle = label === 1 ? (cfg.foreground || '#00c83c') : (cfg.background || '#e61e1e');
-  ctx.globalAlpha = provisional ? 0.75 : 1;
+  if (label === 1) ctx.arc(cx, cy, r, 0, Math.PI * 2);
+  else ctx.rect(cx - r, cy - r, r * 2, r * 2);
+  ctx.fillStyle = color;
   ctx.fill();
   ctx.lineWidth = Math.max(1.5, r / 4);
   ctx.strokeStyle = '#fff';
   ctx.stroke();
+  if (label !== 1) {
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(cx - r * 0.55, cy - r * 0.14, r * 1.1, r * 0.28);
+  }
   ctx.globalAlpha = 1;
 }
-function drawBox(b, color, dashed) {
+function drawBox(b, color, dashed, selected) {
   const [x0, y0] = toCanvas(b[0], b[1]), [x1, y1] = toCanvas(b[2], b[3]);
-  const lw = Math.max(2, cv.width / 400);
+  const lw = Math.max(2, cv.width / 400) * (selected ? 1.5 : 1);
   ctx.setLineDash(dashed ? [8, 5] : []);
   ctx.lineWidth = lw + 3;
   ctx.strokeStyle = '#fff';
@@ -170,35 +255,95 @@ function drawTag(o, p) {
   ctx.fillText(o.tag, left + fs * 0.4, top + h / 2);
   return o.tag;
 }
+function viewKey() { const V = S.view; return V.z + ',' + V.x + ',' + V.y + ',' + pv.width + ',' + pv.height; }
+function withView(g, fn) {  // draw in fitted-canvas coordinates under the zoom and pan
+  const V = S.view;
+  g.setTransform(V.z, 0, 0, V.z, V.x, V.y);
+  g.imageSmoothingEnabled = V.z < 2;  // zoomed in: crisp source pixels and mask edges
+  fn();
+  g.setTransform(1, 0, 0, 1, 0, 0);
+  g.imageSmoothingEnabled = true;
+}
+// The selected object's outline: a white halo around its mask's edge pixels (the mask PNG's
+// opaque ones), made once per mask image in the browser after the mask itself is shown.
+function haloOf(m) {
+  if (m.halo || m.haloPending || !ready(m.img)) return m.halo || null;
+  m.haloPending = true;
+  setTimeout(() => {
+    const w = m.img.naturalWidth, h = m.img.naturalHeight;
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    g.drawImage(m.img, 0, 0);
+    const src = g.getImageData(0, 0, w, h), a = src.data, out = g.createImageData(w, h), o = out.data;
+    const R = Math.max(1, Math.round(Math.max(w, h) / 640));  // about 2 px at 1280 wide
+    for (let yy = 0; yy < h; yy++) {
+      for (let xx = 0; xx < w; xx++) {
+        if (a[4 * (yy * w + xx) + 3] !== 255) continue;  // edge pixels are the opaque ones
+        for (let dy = -R; dy <= R; dy++) {
+          const y2 = yy + dy;
+          if (y2 < 0 || y2 >= h) continue;
+          for (let dx = -R; dx <= R; dx++) {
+            const x2 = xx + dx;
+            if (x2 < 0 || x2 >= w) continue;
+            const k = 4 * (y2 * w + x2);
+            o[k] = o[k + 1] = o[k + 2] = 255; o[k + 3] = 255;
+          }
+        }
+      }
+    }
+    g.putImageData(out, 0, 0);
+    m.halo = c;
+    m.haloPending = false;
+    redraw();
+  }, 0);
+  return null;
+}
 function draw() {
   ctx.clearRect(0, 0, cv.width, cv.height);
   const img = S.imgs[S.frame];
-  const pic = ready(img) ? img : null;
-  if (pic !== picShown) {  // a click redraws only the overlay, not the picture
+  const raw = ready(img) ? img : null;
+  const fx = raw && S.kind === 'video' && S.effect !== 'overlay';
+  const pic = fx ? effectFrame(S.frame, raw) : raw;
+  const key = viewKey();
+  if (pic !== picShown || key !== S.picView) {  // a click redraws only the overlay, not the picture
     pctx.clearRect(0, 0, pv.width, pv.height);
-    if (pic) pctx.drawImage(pic, 0, 0, pv.width, pv.height);
+    if (pic) withView(pctx, () => pctx.drawImage(pic, 0, 0, pv.width, pv.height));
     picShown = pic;
-  }
-  if (S.regions && S.regions.layer) {
-    ctx.globalAlpha = 0.55;
-    ctx.drawImage(S.regions.layer, 0, 0, cv.width, cv.height);
-    ctx.globalAlpha = 1;
+    S.picView = key;
   }
   let drewMask = false;
-  const masks = S.masks[S.frame] || {};
-  for (const o of S.objects) {
-    let m = masks[o.id];
-    if (o.id === S.selected && S.preview && ready(S.preview.img)) m = S.preview;
-    if (!m || !ready(m.img)) continue;
-    ctx.drawImage(m.img, 0, 0, cv.width, cv.height);  // already in the object's colour
-    drewMask = true;
-  }
+  withView(ctx, () => {
+    if (S.regions && S.regions.layer) {
+      ctx.globalAlpha = 0.55;
+      ctx.drawImage(S.regions.layer, 0, 0, cv.width, cv.height);
+      ctx.globalAlpha = 1;
+    }
+    const masks = S.masks[S.frame] || {};
+    // Others first, a little dimmed; the selected object last, on top, with its halo.
+    const order = S.objects.filter((o) => o.id !== S.selected).concat(S.objects.filter((o) => o.id === S.selected));
+    for (const o of fx ? [] : order) {  // an effect frame already shows the objects
+      let m = masks[o.id];
+      const sel = o.id === S.selected;
+      if (sel && S.preview && ready(S.preview.img)) m = S.preview;
+      if (!m || !ready(m.img)) continue;
+      if (sel && S.objects.length > 1) {
+        const halo = haloOf(m);
+        if (halo) ctx.drawImage(halo, 0, 0, cv.width, cv.height);
+      }
+      ctx.globalAlpha = sel || S.selected === null ? 1 : 0.6;
+      ctx.drawImage(m.img, 0, 0, cv.width, cv.height);  // already in the object's colour
+      ctx.globalAlpha = 1;
+      drewMask = true;
+    }
+  });
   const prompts = S.prompts[S.frame] || {};
   for (const o of S.objects) {
     const p = prompts[o.id];
     if (!p) continue;
-    if (p.box) drawBox(p.box, o.color, false);
-    for (const q of p.points || []) drawPoint(q[0], q[1], q[2], false);
+    const dim = S.selected !== null && o.id !== S.selected;
+    if (p.box) drawBox(p.box, o.color, false, o.id === S.selected);
+    for (const q of p.points || []) drawPoint(q[0], q[1], q[2], o.color, false, dim);
   }
   const tags = [];
   for (const o of S.objects) if (o.tag && prompts[o.id] && drawTag(o, prompts[o.id])) tags.push(o.tag);
@@ -207,9 +352,18 @@ function draw() {
   for (const g of S.pending) {
     if (g.frame !== S.frame) continue;
     if (g.box) drawBox(g.box, colorOf(g.object), true);
-    if (g.point) drawPoint(g.point[0], g.point[1], g.point[2], true);
+    if (g.point) drawPoint(g.point[0], g.point[1], g.point[2], colorOf(g.object), true);
   }
   if (S.drag && S.drag.box) drawBox(S.drag.box, colorOf(S.selected), true);
+  for (const g of S.pending) if (g.stroke && g.frame === S.frame) drawStroke(g.stroke);
+  if (S.stroke) drawStroke(S.stroke);
+  if (S.cursor && S.tool !== 'prompt') {  // the round cursor: the brush's size on screen
+    const [cx, cy] = screenToCanvas(S.cursor), rr = brushCanvasPx();
+    ctx.beginPath();
+    ctx.arc(cx, cy, rr, 0, Math.PI * 2);
+    ctx.lineWidth = 3; ctx.strokeStyle = 'rgba(0,0,0,0.6)'; ctx.stroke();
+    ctx.lineWidth = 1.5; ctx.strokeStyle = S.tool === 'erase' ? '#fff' : colorOf(S.selected); ctx.stroke();
+  }
   if (drewMask && S.expect && S.expect.left <= 0) {
     // Click-to-visible: this frame holds the answer; the next animation frame starts once it
     // has been painted, so the time is taken there.
@@ -237,10 +391,11 @@ function frameLoaded(i) {
   }
   drawTimeline();
 }
+let maskUid = 0;
 function setMask(frame, id, url, expect) {
   S.masks[frame] = S.masks[frame] || {};
   if (!url) { delete S.masks[frame][id]; return; }
-  const m = { url };
+  const m = { url, uid: ++maskUid };
   if (expect) expect.left++;
   m.img = loadImage(url, () => {
     if (expect) expect.left--;
@@ -254,6 +409,8 @@ function reset(kind, W, H) {
   S.masks = {}; S.prompts = {}; S.pending = []; S.candidates = []; S.candidate = null;
   S.preview = null; S.regions = null; S.frame = 0; S.playing = false; S.drag = null;
   S.revs = {};
+  S.view = { z: 1, x: 0, y: 0 };
+  setPreparing(null);
   root.dataset.state = 'loading';
   S.loading = true;
   fit();
@@ -318,6 +475,8 @@ function apply(msg) {
   if (msg.candidates || 'candidate' in msg) renderChips();
   if ('regions' in msg && fresh(msg, 'regions')) setRegions(msg.regions);
   if ('busy' in msg) S.busy = msg.busy || '';
+  if ('preparing' in msg) setPreparing(msg.preparing);
+  else if (S.preparing && msg.masks) setPreparing(null);  // a gesture was answered: it is ready
   if (msg.hint) hint(msg.hint);
   if ('frame' in msg && msg.frame !== null) seek(+msg.frame, false);
   if (!S.objects.some((o) => o.id === S.selected) && S.selected !== null && msg.objects) S.selected = null;
@@ -325,7 +484,61 @@ function apply(msg) {
   // picture, if any, takes clicks again.
   if (root.dataset.state === 'uploading' && !msg.picture && !msg.video) root.dataset.state = S.W ? 'ready' : 'empty';
   updatePlayer();
+  renderLegend();
   redraw();
+}
+
+// ---------------------------------------------------------------- legend, keys, preparing
+function renderLegend() {
+  // One chip per object in its colour (the list, the timeline and the exports use the same
+  // colours: the server sends them); a click selects it, the selected one is outlined.
+  const want = S.objects.map((o) => o.id + ':' + o.color + ':' + o.label + ':' + (o.id === S.selected)).join('|');
+  if (legend.dataset.key === want) return;
+  legend.dataset.key = want;
+  legend.textContent = '';
+  for (const o of S.objects) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'sc-obj' + (o.id === S.selected ? ' sc-on' : '');
+    b.dataset.id = String(o.id);
+    b.style.setProperty('--obj', o.color);
+    const sw = document.createElement('span');
+    sw.className = 'sc-swatch';
+    b.append(sw, document.createTextNode(o.label || 'object ' + o.id));
+    b.addEventListener('click', () => selectObject(o.id));
+    legend.appendChild(b);
+  }
+}
+function showKeys(on) {
+  S.showKeys = on;
+  keysEl.hidden = !on;
+  root.dataset.keys = on ? '1' : '0';
+}
+root.querySelector('.sc-keys-btn').addEventListener('click', (e) => { e.stopPropagation(); showKeys(!S.showKeys); });
+keysEl.addEventListener('click', () => showKeys(false));
+let prepTimer = 0;
+function setPreparing(p) {
+  clearInterval(prepTimer);
+  if (!p || !p.text || !S.W) {  // nothing shown: nothing to prepare
+    S.preparing = null;
+    delete root.dataset.preparing;
+    return;
+  }
+  S.preparing = { text: p.text, eta: +p.eta_s || 0, since: performance.now() };
+  root.dataset.preparing = '1';
+  const label = prepEl.querySelector('.sc-prep-text'), bar = prepEl.querySelector('.sc-prep-bar i');
+  const tick = () => {
+    const P = S.preparing;
+    if (!P) return;
+    const t = (performance.now() - P.since) / 1000;
+    label.textContent = P.text + ' ' + t.toFixed(1) + ' s' + (P.eta ? ' of about ' + P.eta.toFixed(1) + ' s' : '');
+    // With an estimate (the last encode of this model) the bar runs towards 95 % of it;
+    // without one it creeps; it is never full before the server says the picture is ready.
+    const f = P.eta ? Math.min(0.95, t / P.eta) : 1 - Math.exp(-t / 4);
+    bar.style.width = (100 * f).toFixed(1) + '%';
+  };
+  tick();
+  prepTimer = setInterval(tick, 100);
 }
 
 // ---------------------------------------------------------------- candidates
@@ -401,8 +614,8 @@ function paintRegions() {
 function regionAt(ev) {
   const R = S.regions;
   if (!R) return 0;
-  const r = cv.getBoundingClientRect();
-  const u = (ev.clientX - r.left) / r.width, v = (ev.clientY - r.top) / r.height;
+  const V = S.view, [cx, cy] = screenToCanvas(ev);
+  const u = (cx - V.x) / V.z / cv.width, v = (cy - V.y) / V.z / cv.height;
   if (u < 0 || u >= 1 || v < 0 || v >= 1) return 0;
   return R.labels[Math.floor(v * R.h) * R.w + Math.floor(u * R.w)];
 }
@@ -424,6 +637,7 @@ function gesture(g) {  // g: {point: [x,y,l]} or {box: [x0,y0,x1,y1]}
   g.object = S.selected;
   S.pending.push(g);
   redraw();
+  if (S.preparing) hint('Preparing the picture: your ' + (g.box ? 'box' : 'click') + ' is answered as soon as it is ready', 2500);
   if (S.loading) {
     S.queued.push(g);
     hint('Still loading: your ' + (g.box ? 'box' : 'click') + ' will be applied when the picture is ready');
@@ -449,9 +663,33 @@ cv.addEventListener('contextmenu', (e) => e.preventDefault());
 stage.addEventListener('contextmenu', (e) => e.preventDefault());
 root.querySelector('.sc-drop').addEventListener('click', browse);
 root.querySelector('.sc-browse').addEventListener('click', (e) => { e.stopPropagation(); browse(); });
+// Pan: drag with Space held, with the middle button, or with two fingers (which also
+// pinch-zoom). Zoom: the wheel (a trackpad pinch arrives as Ctrl+wheel) around the pointer.
+function touchList() { return Object.values(S.touches); }
+function pinchStart() {
+  const [a, b] = touchList();
+  S.pinch = { d: Math.hypot(a.x - b.x, a.y - b.y) || 1, mx: (a.x + b.x) / 2, my: (a.y + b.y) / 2, z: S.view.z };
+}
 cv.addEventListener('pointerdown', (e) => {
-  if (e.button !== 0 && e.button !== 2) return;
   root.focus({ preventScroll: true });
+  if (e.pointerType === 'touch') {
+    S.touches[e.pointerId] = { x: e.clientX, y: e.clientY };
+    if (touchList().length === 2) {  // a second finger: no click or box, a pinch / pan instead
+      if (S.drag) { clearTimeout(S.drag.timer); S.drag = null; redraw(); }
+      pinchStart();
+      return;
+    }
+  }
+  if (e.button === 1 || (e.button === 0 && S.spaceDown)) {
+    e.preventDefault();
+    cv.setPointerCapture(e.pointerId);
+    S.pan = { id: e.pointerId, x: e.clientX, y: e.clientY };
+    S.spacePanned = true;
+    root.classList.add('sc-panning');
+    return;
+  }
+  if (e.button !== 0 && e.button !== 2) return;
+  if (S.tool !== 'prompt') { if (e.button === 0) strokeStart(e); return; }
   if (S.playing) togglePlay(false);
   cv.setPointerCapture(e.pointerId);
   const d = { id: e.pointerId, x: e.clientX, y: e.clientY, button: e.button, shift: e.shiftKey,
@@ -461,7 +699,26 @@ cv.addEventListener('pointerdown', (e) => {
   }
   S.drag = d;
 });
+cv.addEventListener('auxclick', (e) => e.preventDefault());
 cv.addEventListener('pointermove', (e) => {
+  if (e.pointerType === 'touch' && S.touches[e.pointerId]) {
+    S.touches[e.pointerId] = { x: e.clientX, y: e.clientY };
+    if (S.pinch && touchList().length === 2) {
+      const [a, b] = touchList(), P = S.pinch;
+      const d = Math.hypot(a.x - b.x, a.y - b.y) || 1, mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+      const [cx, cy] = screenToCanvas({ clientX: mx, clientY: my });
+      panBy(mx - P.mx, my - P.my);
+      zoomAt(P.z * d / P.d, cx, cy);
+      P.mx = mx; P.my = my; P.z = S.view.z; P.d = d;
+      return;
+    }
+  }
+  if (S.pan && S.pan.id === e.pointerId) {
+    panBy(e.clientX - S.pan.x, e.clientY - S.pan.y);
+    S.pan.x = e.clientX; S.pan.y = e.clientY;
+    return;
+  }
+  if (S.tool !== 'prompt') { strokeMove(e); return; }
   if (S.regions && !S.drag) {
     const k = regionAt(e);
     if (k !== S.regions.hover) { S.regions.hover = k; root.dataset.hover = String(k); paintRegions(); }
@@ -477,6 +734,12 @@ cv.addEventListener('pointermove', (e) => {
   redraw();
 });
 function endDrag(e, cancelled) {
+  if (e.pointerType === 'touch' && S.touches[e.pointerId]) {
+    delete S.touches[e.pointerId];
+    if (S.pinch) { if (!touchList().length) S.pinch = null; return; }
+  }
+  if (S.pan && S.pan.id === e.pointerId) { S.pan = null; root.classList.remove('sc-panning'); return; }
+  if (S.stroke && S.stroke.id === e.pointerId) { strokeEnd(cancelled); return; }
   const d = S.drag;
   if (!d || d.id !== e.pointerId) return;
   clearTimeout(d.timer);
@@ -486,7 +749,7 @@ function endDrag(e, cancelled) {
   if (d.box) {
     const b = [Math.min(d.box[0], d.box[2]), Math.min(d.box[1], d.box[3]),
       Math.max(d.box[0], d.box[2]), Math.max(d.box[1], d.box[3])];
-    const minSide = (cfg.click_slop_px || 6) * S.W / cv.getBoundingClientRect().width;
+    const minSide = (cfg.click_slop_px || 6) * S.W / cv.getBoundingClientRect().width / S.view.z;
     if (b[2] - b[0] >= minSide && b[3] - b[1] >= minSide) { gesture({ box: b }); return; }
     hint('That box was too thin: counted as a click');
   }
@@ -502,10 +765,231 @@ function endDrag(e, cancelled) {
 cv.addEventListener('pointerup', (e) => endDrag(e, false));
 cv.addEventListener('pointercancel', (e) => endDrag(e, true));
 cv.addEventListener('pointerleave', () => {
+  if (S.cursor) { S.cursor = null; redraw(); }
   if (S.regions && S.regions.hover) { S.regions.hover = 0; paintRegions(); }
 });
+cv.addEventListener('wheel', (e) => {
+  if (!S.W) return;
+  e.preventDefault();
+  if (S.tool !== 'prompt' && e.altKey) { brushSize(e.deltaY < 0 ? 1.15 : 1 / 1.15); return; }
+  const [cx, cy] = screenToCanvas(e);
+  const step = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaY;  // lines -> pixels
+  zoomAt(S.view.z * Math.exp(-Math.max(-300, Math.min(300, step)) * (e.ctrlKey ? 0.01 : 0.002)), cx, cy);
+}, { passive: false });
 root.addEventListener('pointerenter', () => { S.hover = true; });
 root.addEventListener('pointerleave', () => { S.hover = false; });
+
+// ---------------------------------------------------------------- brush and eraser
+// B / E toggle the tool (Esc, or the same key again, back to prompts). A press-drag-release
+// is one stroke, sent as points in original pixels with a radius in original pixels; the
+// server lays it on the object's mask (after SAM's mask) and answers with the mask.
+function setTool(t) {
+  if (t !== 'prompt' && !S.W) { hint('Open a picture first'); return; }
+  if (t !== 'prompt' && S.kind === 'video') {  // the video tab has no mask prompts yet
+    hint('The brush works on the Image tab for now: click or drag to correct a video mask', 3500);
+    return;
+  }
+  if (t !== 'prompt' && S.selected === null && !S.objects.length) {
+    hint('Click on an object first; the brush and eraser then correct its mask', 3500);
+    return;
+  }
+  S.tool = t;
+  S.stroke = null;
+  root.dataset.tool = t;
+  hint(t === 'brush' ? 'Brush: drag to paint the mask · [ ] or Alt+wheel: size · B or Esc: back to clicks'
+    : t === 'erase' ? 'Eraser: drag to erase · [ ] or Alt+wheel: size · E or Esc: back to clicks'
+      : 'Clicks and boxes', 2200);
+  redraw();
+}
+function brushCanvasPx() { const r = cv.getBoundingClientRect(); return S.brushPx * cv.width / (r.width || 1); }
+function brushRadius() {  // original pixels under the current zoom
+  const r = cv.getBoundingClientRect();
+  return Math.max(0.5, S.brushPx * S.W / ((r.width || 1) * S.view.z));
+}
+function brushSize(f) {
+  S.brushPx = Math.max(2, Math.min(150, S.brushPx * f));
+  root.dataset.brush = S.brushPx.toFixed(1);
+  hint('Brush ' + Math.round(2 * S.brushPx) + ' px (' + (2 * brushRadius()).toFixed(1) + ' picture px)', 900);
+  redraw();
+}
+function strokeStart(e) {
+  if (blocked()) return;
+  if (S.playing) togglePlay(false);
+  cv.setPointerCapture(e.pointerId);
+  const p = toImage(e, true);
+  S.stroke = { id: e.pointerId, points: [[p.x, p.y]], radius: brushRadius(), erase: S.tool === 'erase',
+    color: colorOf(S.selected) };
+  S.cursor = { clientX: e.clientX, clientY: e.clientY };
+  redraw();
+}
+function strokeMove(e) {
+  S.cursor = { clientX: e.clientX, clientY: e.clientY };
+  const st = S.stroke;
+  if (st && st.id === e.pointerId) {
+    const p = toImage(e, true), last = st.points[st.points.length - 1];
+    if (Math.hypot(p.x - last[0], p.y - last[1]) >= Math.max(0.5, st.radius / 3) && st.points.length < 4000)
+      st.points.push([p.x, p.y]);
+  }
+  redraw();
+}
+function strokeEnd(cancelled) {
+  const st = S.stroke;
+  S.stroke = null;
+  if (cancelled || !st) { redraw(); return; }
+  const g = { seq: ++S.seq, frame: S.frame, object: S.selected, stroke: st };
+  S.pending.push(g);
+  S.t0 = performance.now();
+  S.waitSeq = g.seq;
+  redraw();
+  emit('stroke', { points: st.points, radius: Math.round(st.radius * 100) / 100, erase: st.erase,
+    seq: g.seq, frame: g.frame, object: g.object });
+}
+function drawStroke(st) {
+  // The provisional stroke until the server's mask arrives: a thick line in the object's
+  // colour (brush) or white (eraser), half transparent.
+  if (!st.points.length) return;
+  const pts = st.points.map((q) => toCanvas(q[0], q[1]));
+  const w = 2 * st.radius / S.W * cv.width * S.view.z;
+  ctx.save();
+  ctx.globalAlpha = 0.5;
+  ctx.strokeStyle = ctx.fillStyle = st.erase ? '#ffffff' : st.color;
+  ctx.lineWidth = w; ctx.lineCap = 'round'; ctx.lineJoin = 'round';
+  ctx.beginPath();
+  ctx.moveTo(pts[0][0], pts[0][1]);
+  for (const q of pts.slice(1)) ctx.lineTo(q[0], q[1]);
+  if (pts.length === 1) ctx.lineTo(pts[0][0] + 0.01, pts[0][1]);
+  ctx.stroke();
+  ctx.restore();
+}
+
+// ---------------------------------------------------------------- live effects (video)
+// The MP4 export's effects (ui/video/render.py), made in the browser from the frame and the
+// mask PNGs it already holds, so they show while playing and scrubbing. Same recipes at the
+// display size: highlight dims the background to 0.25 gray + 0.1 colour, cutout puts white
+// behind, blur a Gaussian of k = min(h, w) / 20 (sigma as OpenCV derives it), pixelate blocks
+// of min(h, w) / 30, erase fills from the surroundings (a normalised blur here, Telea
+// inpainting in the MP4); outlines about min(h, w) / 240 px in the object's colour.
+const effectSel = root.querySelector('.sc-effect');
+for (const [label, key] of cfg.effects || []) {
+  const o = document.createElement('option');
+  o.value = key; o.textContent = label;
+  effectSel.appendChild(o);
+}
+effectSel.addEventListener('change', () => { setEffect(effectSel.value); root.focus({ preventScroll: true }); });
+function setEffect(key) {
+  S.effect = key || 'overlay';
+  S.fx = null;
+  root.dataset.effect = S.effect;
+  if (effectSel.value !== S.effect) effectSel.value = S.effect;
+  picShown = null;
+  redraw();
+}
+root.__setEffect = setEffect;
+function maskBits(m, w, h) {
+  // 0 outside, 1 inside, 2 on the outline (the PNG's opaque pixels); cached per mask image.
+  if (m.bits && m.bits.w === w && m.bits.h === h) return m.bits.a;
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.imageSmoothingEnabled = false;
+  g.drawImage(m.img, 0, 0, w, h);
+  const d = g.getImageData(0, 0, w, h).data, a = new Uint8Array(w * h);
+  for (let k = 0; k < a.length; k++) { const al = d[4 * k + 3]; a[k] = al === 0 ? 0 : (al === 255 ? 2 : 1); }
+  m.bits = { w, h, a };
+  return a;
+}
+function hexRgb(c) { const h = c.replace('#', ''); return [parseInt(h.slice(0, 2), 16), parseInt(h.slice(2, 4), 16), parseInt(h.slice(4, 6), 16)]; }
+function filtered(pic, w, h, filter, holes) {
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.filter = filter;
+  g.drawImage(holes || pic, 0, 0, w, h);
+  return g.getImageData(0, 0, w, h).data;
+}
+function effectFrame(i, pic) {
+  const masks = S.masks[i] || {};
+  const layers = S.objects.map((o) => [o, masks[o.id]]).filter(([, m]) => m && ready(m.img));
+  const key = S.effect + '|' + i + '|' + layers.map(([o, m]) => o.id + ':' + m.uid + ':' + o.color).join(',');
+  if (S.fx && S.fx.key === key && S.fx.pic === pic) return S.fx.canvas;
+  const w = pic.naturalWidth, h = pic.naturalHeight, n = w * h;
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.drawImage(pic, 0, 0, w, h);
+  const img = g.getImageData(0, 0, w, h), F = img.data;
+  const U = new Uint8Array(n);
+  const bits = layers.map(([o, m]) => [hexRgb(o.color), maskBits(m, w, h)]);
+  for (const [, a] of bits) for (let k = 0; k < n; k++) if (a[k]) U[k] = 1;
+  const e = S.effect;
+  let outlines = e === 'highlight' || e === 'blur';
+  if (e === 'highlight') {
+    for (let k = 0; k < n; k++) if (!U[k]) {
+      const p = 4 * k, gray = (F[p] + F[p + 1] + F[p + 2]) / 3;
+      F[p] = 0.25 * gray + 0.1 * F[p]; F[p + 1] = 0.25 * gray + 0.1 * F[p + 1]; F[p + 2] = 0.25 * gray + 0.1 * F[p + 2];
+    }
+  } else if (e === 'cutout') {
+    for (let k = 0; k < n; k++) if (!U[k]) { const p = 4 * k; F[p] = F[p + 1] = F[p + 2] = 255; }
+  } else if (e === 'blur' && layers.length) {
+    const kk = Math.max(3, Math.floor(Math.min(h, w) / 20) | 1);
+    const B = filtered(pic, w, h, 'blur(' + (0.3 * ((kk - 1) * 0.5 - 1) + 0.8).toFixed(2) + 'px)');
+    for (let k = 0; k < n; k++) if (!U[k]) { const p = 4 * k; F[p] = B[p]; F[p + 1] = B[p + 1]; F[p + 2] = B[p + 2]; }
+  } else if (e === 'pixelate' && layers.length) {
+    const block = Math.max(6, Math.floor(Math.min(h, w) / 30));
+    const sc = document.createElement('canvas');
+    sc.width = Math.max(1, Math.floor(w / block)); sc.height = Math.max(1, Math.floor(h / block));
+    sc.getContext('2d').drawImage(pic, 0, 0, sc.width, sc.height);
+    const bc = document.createElement('canvas');
+    bc.width = w; bc.height = h;
+    const bg = bc.getContext('2d', { willReadFrequently: true });
+    bg.imageSmoothingEnabled = false;
+    bg.drawImage(sc, 0, 0, w, h);
+    const P = bg.getImageData(0, 0, w, h).data;
+    for (let k = 0; k < n; k++) if (U[k]) { const p = 4 * k; F[p] = P[p]; F[p + 1] = P[p + 1]; F[p + 2] = P[p + 2]; }
+  } else if (e === 'erase' && layers.length) {
+    // The frame with the objects (grown by 2 px) cut out, blurred at falling radii: a blur of
+    // an image with holes averages only what is there (premultiplied alpha), which fills them.
+    const G = new Uint8Array(n);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (U[y * w + x])
+      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
+        const yy = y + dy, xx = x + dx;
+        if (yy >= 0 && yy < h && xx >= 0 && xx < w) G[yy * w + xx] = 1;
+      }
+    const holes = document.createElement('canvas');
+    holes.width = w; holes.height = h;
+    const hg = holes.getContext('2d');
+    const hd = new ImageData(new Uint8ClampedArray(F), w, h);
+    for (let k = 0; k < n; k++) if (G[k]) hd.data[4 * k + 3] = 0;
+    hg.putImageData(hd, 0, 0);
+    const fill = document.createElement('canvas');
+    fill.width = w; fill.height = h;
+    const fg = fill.getContext('2d', { willReadFrequently: true });
+    for (const r of [Math.min(h, w) / 6, Math.min(h, w) / 16, Math.min(h, w) / 40, 2]) {
+      fg.filter = 'blur(' + r.toFixed(1) + 'px)';
+      fg.drawImage(holes, 0, 0);
+    }
+    const D = fg.getImageData(0, 0, w, h).data;
+    for (let k = 0; k < n; k++) if (G[k]) { const p = 4 * k; F[p] = D[p]; F[p + 1] = D[p + 1]; F[p + 2] = D[p + 2]; }
+  }
+  if (outlines) {
+    const R = Math.max(1, Math.round(Math.min(h, w) / 240));
+    for (const [rgb, a] of bits) {
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        if (a[y * w + x] !== 2) continue;
+        for (let dy = -R; dy <= R; dy++) for (let dx = -R; dx <= R; dx++) {
+          const yy = y + dy, xx = x + dx;
+          if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+          const p = 4 * (yy * w + xx);
+          F[p] = rgb[0]; F[p + 1] = rgb[1]; F[p + 2] = rgb[2];
+        }
+      }
+    }
+  }
+  g.putImageData(img, 0, 0);
+  S.fx = { key, pic, canvas: c };
+  root.dataset.fxFrame = String(i);
+  return c;
+}
 
 // ---------------------------------------------------------------- files
 async function takeFile(file) {
@@ -545,11 +1029,17 @@ function stepObject(dir) {
   if (!S.objects.length) { hint('No objects yet: click the picture to start one'); return; }
   let i = S.objects.findIndex((o) => o.id === S.selected);
   i = i < 0 ? (dir > 0 ? 0 : S.objects.length - 1) : (i + dir + S.objects.length) % S.objects.length;
-  S.selected = S.objects[i].id;
+  selectObject(S.objects[i].id, dir);
+}
+function selectObject(id, dir) {
+  const o = S.objects.find((x) => x.id === id);
+  if (!o) return;
+  S.selected = id;
   S.preview = null;
-  hint('Selected ' + (S.objects[i].label || 'object ' + S.selected), 1200);
+  hint('Selected ' + (o.label || 'object ' + id), 1200);
+  renderLegend();
   redraw();
-  emit('select_object', { object: S.selected, direction: dir });
+  emit('select_object', { object: id, direction: dir || 0 });
 }
 function onKey(e) {
   const t = e.target;
@@ -558,7 +1048,36 @@ function onKey(e) {
   const k = e.key;
   const video = S.kind === 'video';
   let handled = true;
-  if (k === 'z' || k === 'Z') {
+  if (k === '?') {
+    showKeys(!S.showKeys);
+  } else if ((k === 'b' || k === 'B' || k === 'e' || k === 'E') && !e.ctrlKey && !e.metaKey) {
+    const want = (k === 'b' || k === 'B') ? 'brush' : 'erase';
+    setTool(S.tool === want ? 'prompt' : want);
+  } else if (k === 'Escape' && S.tool !== 'prompt') {
+    setTool('prompt');
+  } else if ((k === '[' || k === ']') && S.tool !== 'prompt') {
+    brushSize(k === ']' ? 1.25 : 0.8);
+  } else if (k === 'Escape' && S.showKeys) {
+    showKeys(false);
+  } else if (e.code === 'Digit0' || k === '0' || k === ')') {
+    if (!S.W) hint('Open a picture first');
+    else if (e.shiftKey) { zoomCentre(zoomOf100()); hint('100 %: one picture pixel per screen pixel', 1200); }
+    else { fitView(); hint('Whole picture', 900); }
+  } else if (k === '+' || k === '=') {
+    if (S.W) zoomCentre(S.view.z * 1.25);
+  } else if (k === '-' || k === '_') {
+    if (S.W) zoomCentre(S.view.z / 1.25);
+  } else if (k === ' ') {
+    // Held: drag pans. Tapped (pressed and released without a drag): play / pause a clip.
+    if (!e.repeat) { S.spaceDown = true; S.spacePanned = false; root.classList.add('sc-space'); }
+  } else if (((k === 'z' || k === 'Z') && (e.ctrlKey || e.metaKey)) || ((k === 'y' || k === 'Y') && (e.ctrlKey || e.metaKey))) {
+    // Ctrl+Z: back one change of any kind (Clear all and Delete object too); Ctrl+Shift+Z or
+    // Ctrl+Y: forward again. Plain Z keeps undoing the selected object's last prompt.
+    const step = (k === 'y' || k === 'Y' || e.shiftKey) ? 1 : -1;
+    if (S.busy) hint(S.busy, 3500);
+    else if (!S.W) hint('Open a picture first');
+    else emit('history', { step });
+  } else if (k === 'z' || k === 'Z') {
     if (S.busy) hint(S.busy, 3500);
     else if (!S.objects.length && !S.pending.length) hint('Nothing to undo');
     else emit('undo', {});
@@ -581,8 +1100,6 @@ function onKey(e) {
   } else if (k === ']' || k === 'Tab') {
     if (k === 'Tab' && !S.objects.length) return;
     stepObject(1);
-  } else if (k === ' ' && video) {
-    togglePlay();
   } else if (k === 'ArrowRight' && video) {
     step(1);
   } else if (k === 'ArrowLeft' && video) {
@@ -594,8 +1111,19 @@ function onKey(e) {
   } else handled = false;
   if (handled) { e.preventDefault(); e.stopPropagation(); }
 }
+function onKeyUp(e) {
+  if (e.key !== ' ' || !S.spaceDown) return;
+  S.spaceDown = false;
+  root.classList.remove('sc-space');
+  if (!S.spacePanned && S.kind === 'video') togglePlay();
+  e.preventDefault();
+  e.stopPropagation();
+}
 root.addEventListener('keydown', onKey);
+root.addEventListener('keyup', onKeyUp);
 document.addEventListener('keydown', (e) => { if (e.target !== root && S.hover) onKey(e); });
+document.addEventListener('keyup', (e) => { if (e.target !== root && (S.hover || S.spaceDown)) onKeyUp(e); });
+window.addEventListener('blur', () => { S.spaceDown = false; root.classList.remove('sc-space'); });
 
 // ---------------------------------------------------------------- player
 const PLAY_SVG = '<svg viewBox="0 0 16 16"><path d="M4 2v12l10-6z"/></svg>';
@@ -724,6 +1252,10 @@ tl.addEventListener('pointerup', () => { if (tlDown) { tlDown = false; emit('see
 watch('value', () => apply(props.value));
 if (kept) {
   root.dataset.state = S.W ? (S.loading ? 'loading' : 'ready') : 'empty';
+  legend.dataset.key = '';
+  renderLegend();
+  setEffect(S.effect);
+  if (S.preparing) setPreparing({ text: S.preparing.text, eta_s: S.preparing.eta });
   renderChips();
   updatePlayer();
   fit();

@@ -24,10 +24,10 @@ import numpy as np
 
 from ui.canvas.component import PromptCanvas
 from ui.canvas.events import (
-    BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, UploadEvent, event_data,
+    BoxEvent, CanvasPayloadError, IndexEvent, ObjectEvent, PointEvent, StrokeEvent, UploadEvent, event_data,
 )
 from ui.canvas.scene import (
-    CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url,
+    CanvasObject, CanvasUpdate, display_hw, file_ref, label_map_png, mask_png, picture_url, preparing_for,
 )
 
 IMAGE_WH = (1800, 1200)
@@ -88,6 +88,9 @@ class DemoScene:
     selected: Optional[int] = None
     prompts: Dict[Tuple[int, int], Dict[str, Any]] = field(default_factory=dict)
     regions: List[np.ndarray] = field(default_factory=list)
+    #: Cleared while a stand-in "encoding" runs: gestures wait for it, as a tab's click waits
+    #: for the session lock its prepare step holds.
+    ready: "_Ready" = field(default_factory=lambda: _Ready())
 
     def canvas_objects(self) -> List[CanvasObject]:
         return [CanvasObject.numbered(o, i) for i, o in enumerate(self.objects)]
@@ -100,6 +103,25 @@ class DemoScene:
         self.objects.append(oid)
         self.selected = oid
         return oid
+
+
+class _Ready(threading.Event):
+    """A set event that Gradio can deep-copy (it copies a ``gr.State`` default per session)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set()
+
+    def __deepcopy__(self, memo: Any) -> "_Ready":
+        return _Ready()
+
+
+#: The video tab passes ``ui.video.render.EFFECT_CHOICES``; the demo (below the tabs) names them itself.
+DEMO_EFFECTS = (("Overlay", "overlay"), ("Highlight", "highlight"), ("Cut out", "cutout"),
+                ("Blurred background", "blur"), ("Pixelate", "pixelate"), ("Erase", "erase"))
+
+#: How long the stand-in "encoding" of "Sample picture (slow encode)" takes.
+SLOW_ENCODE_S = 2.0
 
 
 class Recorder:
@@ -136,12 +158,25 @@ def _stand_in_mask(scene: DemoScene, p: Dict[str, Any]) -> np.ndarray:
         yy, xx = np.ogrid[ys, xs]
         disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
         m[ys, xs] = (m[ys, xs] | disc) if label == 1 else (m[ys, xs] & ~disc)
+    for points, radius, erase in p.get("strokes", []):  # brush / eraser, after the "prediction"
+        from PIL import Image, ImageDraw
+
+        layer = Image.new("L", (w, h), 0)
+        draw = ImageDraw.Draw(layer)
+        pts = [(x * s, y * s) for x, y in points]
+        rr = radius * s
+        if len(pts) > 1:
+            draw.line(pts, fill=255, width=max(1, int(round(2 * rr))), joint="curve")
+        for x, y in (pts[0], pts[-1]):
+            draw.ellipse((x - rr, y - rr, x + rr, y + rr), fill=255)
+        painted = np.asarray(layer) > 0
+        m = (m & ~painted) if erase else (m | painted)
     return m
 
 
 def _answer(scene: DemoScene, frame: int, oid: int, ack: Optional[int] = None, **kw: Any) -> Dict[str, Any]:
     p = scene.prompts.get((frame, oid), {"points": [], "box": None})
-    if not p["points"] and p["box"] is None:
+    if not p["points"] and p["box"] is None and not p.get("strokes"):
         url = None
     else:
         url = mask_png(_stand_in_mask(scene, p), scene.color(oid), display_hw(scene.height, scene.width))
@@ -162,22 +197,33 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
         image = PromptCanvas(mode="image", elem_id="demo-image")
         with gr.Row():
             load_image = gr.Button("Sample picture", elem_id="demo-load-image")
+            load_slow = gr.Button("Sample picture (slow encode)", elem_id="demo-load-slow")
             everything = gr.Button("Segment everything (stand-in)", elem_id="demo-everything")
             busy = gr.Checkbox(label="busy", elem_id="demo-busy")
-        video = PromptCanvas(mode="video", elem_id="demo-video", max_height="50vh")
+        video = PromptCanvas(mode="video", elem_id="demo-video", max_height="50vh", effects=DEMO_EFFECTS)
         with gr.Row():
             load_clip = gr.Button("Sample clip", elem_id="demo-load-clip")
             track = gr.Button("Track", elem_id="demo-track")
         status = gr.Textbox(label="last event", elem_id="demo-status")
 
-        def open_picture(scene: DemoScene):
+        def open_picture(scene: DemoScene, preparing: Optional[Dict[str, Any]] = None):
             scene.__init__()
             pic = sample_picture()
             scene.width, scene.height = IMAGE_WH
             return CanvasUpdate.image(picture_url(pic), *IMAGE_WH, objects=[], selected=None,
-                                      candidates=[]).to_value(), scene
+                                      candidates=[], preparing=preparing).to_value(), scene
+
+        def open_picture_slowly(scene: DemoScene):
+            """The picture at once with "Preparing image…", then the stand-in encoding."""
+            update, scene = open_picture(scene, preparing_for("image", SLOW_ENCODE_S))
+            scene.ready.clear()
+            yield update, scene
+            time.sleep(SLOW_ENCODE_S)
+            scene.ready.set()
+            yield CanvasUpdate(preparing={}, hint="Ready").to_value(), scene
 
         def on_point(scene: DemoScene, evt: gr.EventData):
+            scene.ready.wait(30)
             d = rec.add("point", evt)
             p = PointEvent.parse(evt, (scene.width, scene.height))
             oid = scene.selected if scene.selected is not None else scene.new_object()
@@ -193,14 +239,25 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             pr["box"] = list(b.as_box)
             return _answer(scene, b.frame, oid, ack=b.seq), f"box {d}"
 
+        def on_stroke(scene: DemoScene, evt: gr.EventData):
+            d = rec.add("stroke", evt)
+            st = StrokeEvent.parse(evt, (scene.width, scene.height))
+            if scene.selected is None:
+                return CanvasUpdate(hint="Click on an object first", ack=st.seq).to_value(), f"stroke {d}"
+            pr = scene.prompts.setdefault((st.frame, scene.selected), {"points": [], "box": None})
+            pr.setdefault("strokes", []).append((st.points, st.radius, st.erase))
+            return _answer(scene, st.frame, scene.selected, ack=st.seq), f"stroke {d}"
+
         def on_undo(scene: DemoScene, evt: gr.EventData):
             d = rec.add("undo", evt)
             o = ObjectEvent.parse(evt)
             oid = o.object_id if o.object_id is not None else scene.selected
             pr = scene.prompts.get((o.frame, oid))
-            if not pr or (not pr["points"] and pr["box"] is None):
+            if not pr or (not pr["points"] and pr["box"] is None and not pr.get("strokes")):
                 return CanvasUpdate(hint="Nothing to undo").to_value(), f"undo {d}"
-            if pr["points"]:
+            if pr.get("strokes"):
+                pr["strokes"].pop()
+            elif pr["points"]:
                 pr["points"].pop()
             else:
                 pr["box"] = None
@@ -296,6 +353,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
             return CanvasUpdate(busy="tracking is running, press Cancel to correct" if flag else "").to_value()
 
         load_image.click(open_picture, image_state, [image, image_state])
+        load_slow.click(open_picture_slowly, image_state, [image, image_state])
         demo.load(open_picture, image_state, [image, image_state])
         demo.load(open_clip, video_state, [video, video_state])
         everything.click(on_everything, image_state, [image, image_state])
@@ -309,6 +367,7 @@ def build_demo(recorder: Optional[Recorder] = None) -> gr.Blocks:
         for canvas, state in ((image, image_state), (video, video_state)):
             canvas.point(on_point, state, [canvas, status], **ordered)
             canvas.box(on_box, state, [canvas, status], **ordered)
+            canvas.stroke(on_stroke, state, [canvas, status], **ordered)
             canvas.undo(on_undo, state, [canvas, status], **ordered)
             canvas.new_object(on_new, state, [canvas, status], **ordered)
             canvas.candidate(on_candidate, state, [canvas, status], **ordered)

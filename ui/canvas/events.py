@@ -6,7 +6,7 @@ below checks types and ranges and raises ``CanvasPayloadError`` (a ``ValueError`
 short message that a tab can show as a hint.
 
 Coordinates are in ORIGINAL image pixels, pixel centres at integers (the convention of
-``ui.common.overlay.DisplayImage.to_original`` and of ``gr.Image.select``): the top-left pixel is
+``ui.canvas.raster.DisplayImage.to_original`` and of ``gr.Image.select``): the top-left pixel is
 (0, 0) and the bottom-right one is (width - 1, height - 1).
 """
 
@@ -20,8 +20,11 @@ from typing import Any, Mapping, Optional, Tuple
 #: Every event the canvas emits, in the order the module docstring of ``component`` lists them.
 EVENT_NAMES: Tuple[str, ...] = (
     "point", "box", "undo", "new_object", "candidate", "delete_object",
-    "select_object", "pick_region", "seek", "upload",
+    "select_object", "pick_region", "seek", "upload", "stroke", "history",
 )
+
+#: Most points a stroke event may carry (the browser thins a long drag below this).
+MAX_STROKE_POINTS = 4096
 
 
 class CanvasPayloadError(ValueError):
@@ -123,6 +126,56 @@ class BoxEvent(Gesture):
     def as_box(self) -> Tuple[float, float, float, float]:
         """The ``ui.common.prompts.Box`` tuple (x0, y0, x1, y1)."""
         return (self.x0, self.y0, self.x1, self.y1)
+
+
+@dataclass(frozen=True)
+class StrokeEvent(Gesture):
+    """A brush or eraser stroke (tools B and E): ``points`` [(x, y), ...] in original pixels
+    (clamped into the image), ``radius`` in original pixels, ``erase`` for the eraser."""
+
+    points: Tuple[Tuple[float, float], ...]
+    radius: float
+    erase: bool
+
+    @classmethod
+    def parse(cls, evt: Any, size: Optional[Tuple[int, int]] = None) -> "StrokeEvent":
+        d = event_data(evt)
+        w, h = size if size is not None else (None, None)
+        raw = d.get("points")
+        if not isinstance(raw, (list, tuple)) or not raw:
+            raise CanvasPayloadError("canvas event: a stroke needs a list of points")
+        if len(raw) > MAX_STROKE_POINTS:
+            raise CanvasPayloadError(f"canvas event: a stroke has at most {MAX_STROKE_POINTS} points")
+        points = []
+        for p in raw:
+            if not isinstance(p, (list, tuple)) or len(p) != 2:
+                raise CanvasPayloadError("canvas event: stroke points must be [x, y] pairs")
+            q = {"x": p[0], "y": p[1]}
+            points.append((_clamp(_number(q, "x"), w), _clamp(_number(q, "y"), h)))
+        radius = _number(d, "radius")
+        if not 0 < radius <= 1000:
+            raise CanvasPayloadError(f"canvas event: brush radius must be in (0, 1000] pixels, got {radius!r}")
+        erase = d.get("erase", False)
+        if not isinstance(erase, bool):
+            raise CanvasPayloadError("canvas event: 'erase' must be true or false")
+        return cls(points=tuple(points), radius=radius, erase=erase, **_gesture(d))
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """Ctrl+Z (``step`` -1: undo the last change, whatever it was) or Ctrl+Shift+Z / Ctrl+Y
+    (+1: redo it)."""
+
+    step: int
+    frame: int
+
+    @classmethod
+    def parse(cls, evt: Any) -> "HistoryEvent":
+        d = event_data(evt)
+        step = _int(d, "step")
+        if step not in (-1, 1):
+            raise CanvasPayloadError(f"canvas event: 'step' must be -1 or 1, got {step!r}")
+        return cls(step=step, frame=_int(d, "frame", 0) or 0)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image
 
-from ui.common.overlay import color_hex, display_scale, make_display, mask_edges, object_color, resize_mask
+from ui.canvas.raster import color_hex, display_scale, make_display, mask_edges, object_color, resize_mask
 
 UrlLike = Union[str, Dict[str, Any]]
 _SEQ = itertools.count(1)
@@ -73,7 +73,7 @@ MASK_FILL_ALPHA = 140
 def mask_png(mask: np.ndarray, color: Union[Sequence[int], str],
              hw: Optional[Tuple[int, int]] = None) -> str:
     """A boolean mask as a 2-bit palette PNG data URL in the object's ``color``: the inside
-    translucent, the outline (``ui.common.overlay.mask_edges``) opaque, the rest transparent.
+    translucent, the outline (``ui.canvas.raster.mask_edges``) opaque, the rest transparent.
 
     ``hw`` is the size to send (default: the display size of the mask's own size). The
     browser draws it as it is: colouring here costs nothing (the palette), while tinting a
@@ -132,7 +132,7 @@ class CanvasObject:
 
     @classmethod
     def numbered(cls, object_id: int, index: int) -> "CanvasObject":
-        """The ``index``-th object (0-based) in the app's palette (``ui.common.overlay.object_color``)."""
+        """The ``index``-th object (0-based) in the app's palette (``ui.canvas.raster.object_color``)."""
         return cls(object_id, color_hex(object_color(index)), f"object {object_id}")
 
 
@@ -152,6 +152,11 @@ class CanvasUpdate:
     - ``regions``: ``{"url": label_map_png(...), "count": n}``, or ``{}`` to clear them.
     - ``frame``: move the player to this frame. ``hint``: a short message on the canvas.
     - ``busy``: while set (a message), gestures show it instead of being sent; ``""`` clears it.
+    - ``preparing``: ``{"text": "Preparing image…", "eta_s": seconds or None}`` while the server
+      gets the picture ready (model loaded, image encoded): the canvas shows it with a progress
+      bar (towards ``eta_s``, the last encode's time) and still sends gestures, which the server
+      answers once it is ready; ``{}`` clears it (so does any answer carrying masks). Use
+      ``preparing_for(...)``.
     - ``ack``: the ``seq`` of the last gesture this update answers (drops provisional marks).
     - ``rev``: when the update was built (``next_revision``); build it under the session's lock
       so that it dates the state it shows.
@@ -170,6 +175,7 @@ class CanvasUpdate:
     frame: Optional[int] = None
     hint: Optional[str] = None
     busy: Optional[str] = None
+    preparing: Optional[Mapping[str, Any]] = None
     ack: Optional[int] = None
     rev: int = field(default_factory=next_revision)
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -192,6 +198,8 @@ class CanvasUpdate:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.preparing is not None:
+            out["preparing"] = dict(self.preparing) or None
         if self.frames is not None:
             out["frames"] = {str(int(k)): v for k, v in self.frames.items()}
         if self.objects is not None:
@@ -205,6 +213,11 @@ class CanvasUpdate:
             out["candidates"] = [dict(c) for c in self.candidates]
         out.update(self.extra)
         return out
+
+
+def preparing_for(what: str = "image", eta_s: Optional[float] = None) -> Dict[str, Any]:
+    """The ``preparing`` value for "Preparing <what>…" with an estimate in seconds (None: unknown)."""
+    return {"text": f"Preparing {what}…", "eta_s": None if eta_s is None else round(float(eta_s), 2)}
 
 
 def _prompt(p: Mapping[str, Any]) -> Dict[str, Any]:

@@ -1,79 +1,45 @@
-"""Turn exceptions into messages a user can act on, never a stack trace in the page.
+"""The errors a user can act on, one type each, shared by every part of ``ui``.
 
-* ``PromptError`` (a mistake the user can fix: click outside, no image yet, bad file):
-  a yellow ``gr.Warning`` toast plus the same words in the tab's status line; the other
-  outputs keep their values, so the session carries on where it was.
-* ``ModelUnavailableError`` (the weights cannot be had here): the same as a
-  ``PromptError``: a short toast that names the fix and the same words in the status
-  line, while the picture and the rest stay as they were (raising would put red "Error"
-  badges on every output). Its full detail is in the server log (``ModelRegistry``).
-* Anything else: logged with its traceback on the server, and a short ``gr.Error``.
+* ``UserError``: a mistake the user can fix (a click outside the picture, no image yet, a bad
+  file, a number out of range). Its message is shown as it is.
+* ``Notice``: a ``UserError`` that reports what the user asked for (a Cancel); information,
+  not a mistake.
+* ``ModelUnavailableError``: the weights cannot be had here (not cached, no Hub, broken). Its
+  message names the fix; its ``detail`` is the full story for the server log.
+
+``ui.tabkit.guard`` turns both into messages on the page; anything else is a bug.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from typing import Any, Callable, TypeVar
-
-import gradio as gr
-
-from ui.common.prompts import PromptError
-from ui.models.registry import ModelUnavailableError
-
-log = logging.getLogger("sam2.app")
-F = TypeVar("F", bound=Callable[..., Any])
+from typing import Optional
 
 
-def guarded(status: Any, generator: bool = False, model_toast: bool = True) -> Callable[[F], F]:
-    """Decorate an event handler whose outputs include the ``status`` component.
+class UserError(ValueError):
+    """An input or action the app cannot use; the message is shown to the user as is."""
 
-    Handlers return dicts ``{component: value}``; on a ``PromptError`` only ``status`` is
-    updated; an empty dict (nothing to change) leaves every output as it was. With ``generator=True`` the handler is a generator and the same rules apply
-    to whatever it raises while streaming.
 
-    ``model_toast=False``: a ``ModelUnavailableError`` updates the status line only, for
-    handlers of an event whose other handler already shows the same toast (the shared
-    model dropdown drives both tabs).
+class Notice(UserError):
+    """Not a mistake: the outcome of what the user asked for (a Cancel) that ends the action
+    early. Shown as information (``gr.Info``), not as a warning."""
+
+
+class ModelUnavailableError(RuntimeError):
+    """The weights could not be obtained or loaded.
+
+    ``str(exc)`` is the short message for the page (what happened and how to fix it, no
+    server paths); ``detail`` is the full story for the server log. ``offline`` is True
+    when the weights are simply not here (not cached, no Hub), False when they are here
+    but broken.
     """
 
-    def handle(exc: BaseException) -> dict:
-        if isinstance(exc, (PromptError, ModelUnavailableError)):
-            if model_toast or not isinstance(exc, ModelUnavailableError):
-                gr.Warning(str(exc).replace("`", ""))  # toasts show Markdown as typed
-            return {status: f"⚠️ {exc}"}
-        if isinstance(exc, gr.Error):
-            raise exc
-        log.exception("event handler failed")
-        # Only the exception's type reaches the page: its text may hold server paths or
-        # internals (an OSError names the file). The server log has the whole traceback.
-        raise gr.Error(f"Something went wrong ({type(exc).__name__}; details are in the server log). "
-                       "The session is still usable.", print_exception=False) from None  # logged above
+    def __init__(self, message: str, detail: Optional[str] = None, model_id: Optional[str] = None,
+                 offline: bool = False) -> None:
+        super().__init__(message)
+        self.detail = detail or message
+        self.model_id = model_id
+        self.offline = offline
 
-    def nothing_to_empty(result: Any) -> Any:
-        # Gradio takes an empty dict for one output value ("didn't return enough output
-        # values"); "change nothing" is said by skipping the status line.
-        return {status: gr.skip()} if isinstance(result, dict) and not result else result
-
-    def wrap(fn: F) -> F:
-        if generator:
-            @functools.wraps(fn)
-            def gen_inner(*args: Any, **kwargs: Any):
-                try:
-                    for item in fn(*args, **kwargs):
-                        yield nothing_to_empty(item)
-                except Exception as exc:  # noqa: BLE001 - translated for the user
-                    yield handle(exc)
-
-            return gen_inner  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def inner(*args: Any, **kwargs: Any):
-            try:
-                return nothing_to_empty(fn(*args, **kwargs))
-            except Exception as exc:  # noqa: BLE001 - translated for the user
-                return handle(exc)
-
-        return inner  # type: ignore[return-value]
-
-    return wrap
+    def again(self, prefix: str = "", suffix: str = "") -> "ModelUnavailableError":
+        """A fresh copy (re-raising one instance would grow its traceback), optionally reworded."""
+        return ModelUnavailableError(f"{prefix}{self}{suffix}", self.detail, self.model_id, self.offline)

@@ -15,6 +15,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
+from sam2.find import coco_categories
+from sam2.utils.amg import area_from_rle, coco_encode_rle, mask_to_rle_pytorch
+
+from ui.common.packed_mask import mask_area_box
 
 
 @dataclass(frozen=True)
@@ -85,18 +89,49 @@ def label_image(labels: np.ndarray) -> Image.Image:
     return img
 
 
-def write_label_png(masks: Sequence[np.ndarray], path: str) -> str:
-    """Palette PNG where pixel value k (1..255) means "object k" (DAVIS colours, 0 black);
-    later objects win where masks overlap."""
+def label_values(masks: Sequence[np.ndarray], values: Optional[Sequence[int]] = None) -> np.ndarray:
+    """H x W uint8: pixel value ``values[i]`` (default ``i + 1``) where mask ``i`` is, 0 elsewhere.
+
+    Where masks overlap, the one listed later wins: the canvas draws the objects in list
+    order, each over the ones before, so the label map says what the picture shows on top."""
     if not masks:
         raise ValueError("no masks to write")
-    if len(masks) > 255:
-        raise ValueError(f"a label PNG holds at most 255 objects, got {len(masks)}")
+    values = list(range(1, len(masks) + 1)) if values is None else [int(v) for v in values]
+    if len(values) != len(masks) or not all(1 <= v <= 255 for v in values):
+        raise ValueError(f"a label PNG needs one value in 1..255 per mask, got {values[:8]} for {len(masks)} masks")
     hw = np.asarray(masks[0]).shape
     labels = np.zeros(hw, dtype=np.uint8)
-    for k, m in enumerate(masks, start=1):
-        labels[_check_mask(m, hw)] = k
-    label_image(labels).save(path, format="PNG")
+    for v, m in zip(values, masks):
+        labels[_check_mask(m, hw)] = v
+    return labels
+
+
+def write_label_png(masks: Sequence[np.ndarray], path: str, values: Optional[Sequence[int]] = None) -> str:
+    """Palette PNG of ``label_values`` (DAVIS colours, 0 black): pixel value k means the
+    object numbered k (by default the k-th mask); later objects win where masks overlap."""
+    label_image(label_values(masks, values)).save(path, format="PNG")
+    return path
+
+
+def name_slug(name: str, default: str = "object") -> str:
+    """A file-name-safe form of an object name (``"box/thing"`` -> ``"box_thing"``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name or "").strip("._")[:40] or default
+
+
+def write_object_masks_zip(objects: Sequence[Tuple[int, str, np.ndarray]], path: str) -> str:
+    """One 0/255 PNG per object, ``objects/<number>_<name>.png`` (the video zip's layout for a
+    single picture), from (number, name, H x W mask) triples; stored, not deflated (PNGs
+    are compressed already)."""
+    import io
+    import zipfile
+
+    if not objects:
+        raise ValueError("no masks to write")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for number, name, mask in objects:
+            buf = io.BytesIO()
+            Image.fromarray(_check_mask(mask).astype(np.uint8) * 255, mode="L").save(buf, format="PNG")
+            zf.writestr(f"objects/{int(number):03d}_{name_slug(name)}.png", buf.getvalue())
     return path
 
 
@@ -110,6 +145,20 @@ def write_cutout_png(image: np.ndarray, mask: np.ndarray, path: str) -> str:
     return path
 
 
+def coco_bbox(mask: np.ndarray) -> List[int]:
+    """COCO ``[x, y, width, height]`` of a mask, as ``pycocotools.mask.toBbox`` gives it: the
+    width counts pixels (a mask spanning columns 3..7 is 5 wide; an empty mask is all zeros).
+
+    Not SAM's ``batched_mask_to_box`` + ``box_xyxy_to_xywh``: those keep the reference's
+    inclusive ends (``x1 - x0``, one pixel short), which the automatic mask generator's own
+    ``bbox`` records must keep for parity, but a COCO file must not."""
+    _, box = mask_area_box(np.asarray(mask, dtype=bool))
+    if box is None:
+        return [0, 0, 0, 0]
+    x0, y0, x1, y1 = box
+    return [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
+
+
 def coco_document(
     items: Sequence[ExportedMask], image_hw: Tuple[int, int], file_name: str = "image.png"
 ) -> Dict[str, Any]:
@@ -120,23 +169,13 @@ def coco_document(
     """
     import torch
 
-    from sam2.find import coco_categories
-
-    from sam2.utils.amg import (
-        area_from_rle,
-        batched_mask_to_box,
-        box_xyxy_to_xywh,
-        coco_encode_rle,
-        mask_to_rle_pytorch,
-    )
-
     h, w = int(image_hw[0]), int(image_hw[1])
     annotations: List[Dict[str, Any]] = []
     categories, category_ids = coco_categories([it.category or "object" for it in items] or ["object"])
     if items:
         stack = torch.from_numpy(np.stack([_check_mask(it.mask, (h, w)) for it in items]))
         rles = mask_to_rle_pytorch(stack)
-        boxes = box_xyxy_to_xywh(batched_mask_to_box(stack)).tolist()
+        boxes = [coco_bbox(it.mask) for it in items]
         for idx, (it, rle, bbox) in enumerate(zip(items, rles, boxes), start=1):
             ann: Dict[str, Any] = {
                 "id": idx,
@@ -145,7 +184,7 @@ def coco_document(
                 "label": it.label,
                 "segmentation": coco_encode_rle(rle),
                 "area": int(area_from_rle(rle)),
-                "bbox": [int(v) for v in bbox],
+                "bbox": bbox,
                 "iscrowd": 0,
             }
             if it.predicted_iou is not None:

@@ -3,7 +3,7 @@
 Gradio hands handlers whatever the client sent: ``None`` for an emptied number box,
 ``NaN``/``inf`` from a JSON client, ``2.5`` where a frame index is meant, a string from a
 hand-written request. Both tabs' handlers pass such values through ``number`` or
-``whole_number``, which return a clean ``float``/``int`` or raise ``PromptError`` ("x must
+``whole_number``, which return a clean ``float``/``int`` or raise ``UserError`` ("x must
 be a number", "frame must be a whole number"): never a ``TypeError`` from deep inside.
 """
 
@@ -12,26 +12,26 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 
 
 def number(value: object, name: str, low: Optional[float] = None, high: Optional[float] = None) -> float:
-    """``value`` as a finite float (within [low, high] when given), else ``PromptError``."""
+    """``value`` as a finite float (within [low, high] when given), else ``UserError``."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise PromptError(f"{name} must be a number (it was empty).")
+        raise UserError(f"{name} must be a number (it was empty).")
     if isinstance(value, bool):
-        raise PromptError(f"{name} must be a number, got {value!r}.")
+        raise UserError(f"{name} must be a number, got {value!r}.")
     if isinstance(value, int) and _too_large(value):
         f = math.inf if value > 0 else -math.inf  # a 401-digit integer: a number, just out of any range
         if low is not None or high is not None:
             _check_range(f, name, low, high, value)
-        raise PromptError(f"{name} must be a finite number, got {_show(value)}.")
+        raise UserError(f"{name} must be a finite number, got {_show(value)}.")
     try:
         f = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
-        raise PromptError(f"{name} must be a number, got {_show(value)}.") from None
+        raise UserError(f"{name} must be a number, got {_show(value)}.") from None
     if not math.isfinite(f):
-        raise PromptError(f"{name} must be a number, got {_show(value)}.")
+        raise UserError(f"{name} must be a number, got {_show(value)}.")
     _check_range(f, name, low, high, value)
     return f
 
@@ -47,25 +47,25 @@ def _too_large(value: int) -> bool:
 def _check_range(f: float, name: str, low: Optional[float], high: Optional[float], value: object) -> None:
     shown = _show(value) if isinstance(value, int) and _too_large(value) else f"{f:g}"
     if low is not None and high is not None and not low <= f <= high:
-        raise PromptError(f"{name} must be between {low:g} and {high:g}, got {shown}.")
+        raise UserError(f"{name} must be between {low:g} and {high:g}, got {shown}.")
     if low is not None and f < low:
-        raise PromptError(f"{name} must be at least {low:g}, got {shown}.")
+        raise UserError(f"{name} must be at least {low:g}, got {shown}.")
     if high is not None and f > high:
-        raise PromptError(f"{name} must be at most {high:g}, got {shown}.")
+        raise UserError(f"{name} must be at most {high:g}, got {shown}.")
 
 
 def whole_number(value: object, name: str, low: Optional[int] = None, high: Optional[int] = None) -> int:
     """``value`` as an int (``3.0`` is fine, ``2.5`` is not), within [low, high] when given."""
     if isinstance(value, int) and not isinstance(value, bool) and _too_large(value):
         if low is not None and high is not None:
-            raise PromptError(f"{name} must be a whole number from {low} to {high}, got {_show(value)}.")
+            raise UserError(f"{name} must be a whole number from {low} to {high}, got {_show(value)}.")
         number(value, name, low, high)  # raises, naming the bound
     f = number(value, name)
     if f != int(f):
-        raise PromptError(f"{name} must be a whole number, got {f:g}.")
+        raise UserError(f"{name} must be a whole number, got {f:g}.")
     i = int(f)
     if low is not None and high is not None and not low <= i <= high:
-        raise PromptError(f"{name} must be a whole number from {low} to {high}, got {i}.")
+        raise UserError(f"{name} must be a whole number from {low} to {high}, got {i}.")
     return int(number(i, name, low, high))
 
 

@@ -1,4 +1,4 @@
-"""The prompt vocabulary both tabs share: points, boxes, click modes and the prompt error.
+"""The prompt vocabulary both tabs share: points and boxes.
 
 One home, so the video side does not import image-side modules for its words."""
 
@@ -10,14 +10,6 @@ import numpy as np
 
 Point = Tuple[float, float, int]  # x, y (original pixels), label 1 = foreground, 0 = background
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 (original pixels), x0 < x1, y0 < y1
-
-#: What a click on the picture means, for API callers that name it (the canvas uses gestures).
-CLICK_MODES = ("foreground", "background", "box")
-
-
-class PromptError(ValueError):
-    """A prompt or input the app cannot use; the message is shown to the user as is."""
-
 
 class PointsAndBox:
     """Mixin for prompt dataclasses with ``points`` (tuple of ``Point``) and ``box``."""

@@ -23,7 +23,7 @@ uses) and enforces ``SessionLimits``:
   their work to newcomers, who are told the server is busy instead); the order is: never connected, then closed pages,
   then open ones, least recently used first;
 * when nothing can be dropped, the request is answered ``ServerBusyError`` ("The server is
-  busy: ..."), a ``PromptError``, so the page and API clients get it as a status message.
+  busy: ..."), a ``UserError``, so the page and API clients get it as a status message.
 
 Which connections are alive: ``ConnectionWatch`` (ASGI middleware) sees each page's and each
 ``gradio_client``'s heartbeat stream (``GET /gradio_api/heartbeat/<session_hash>``) open and
@@ -40,14 +40,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 
 log = logging.getLogger("sam2.app")
 
 MB = 1024 * 1024
 
 
-class ServerBusyError(PromptError):
+class ServerBusyError(UserError):
     """The server cannot take this session's work now; the message says why and what to do."""
 
 

@@ -28,7 +28,7 @@ people"), ``message`` (the status line: what was found, what was not, what was l
 and ``categories`` (COCO categories for an export: ``category_ids[label]`` is the
 ``category_id`` of an object with that label).
 
-Errors: ``PromptError`` (empty/punctuation-only/too long query, a bad or mismatched box
+Errors: ``UserError`` (empty/punctuation-only/too long query, a bad or mismatched box
 file) and ``ModelUnavailableError`` (the detector cannot be loaded: the message says why
 and how to fix it), the two types ``ui.common.errors.guarded`` already shows to the user. Nothing
 found is not an error: ``objects == ()`` and the message says so; the tab then leaves the
@@ -41,6 +41,7 @@ then runs inside a ``spaces.GPU`` function (``ui.find.finder.runner``), which en
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -65,21 +66,27 @@ from sam2.find import (
     read_box_file,
 )
 from ui.find import runner as find_runner
-from ui.common.prompts import PromptError
-from ui.models.registry import ModelUnavailableError
+from ui.common.errors import ModelUnavailableError, UserError
+from ui.common.words import counted
 
 #: Environment variable naming the detector (a Hub id or a local folder).
 DETECTOR_ENV = "SAM2_FIND_DETECTOR"
 
-# Plurals that English does not form with -s/-es, for the count summary.
-_IRREGULAR = {
-    "person": "people", "man": "men", "woman": "women", "child": "children", "mouse": "mice",
-    "goose": "geese", "tooth": "teeth", "foot": "feet", "knife": "knives", "leaf": "leaves",
-    "wolf": "wolves", "shelf": "shelves", "loaf": "loaves", "calf": "calves", "half": "halves",
-}
-_UNCHANGED = {"sheep", "deer", "fish", "people", "series", "species", "aircraft", "glasses", "scissors",
-              "skis", "pants", "jeans", "shorts", "trousers"}
+log = logging.getLogger("sam2.app")
 
+
+def detector_problem(name: str, detail: str) -> str:
+    """The page's one sentence for a detector that cannot be loaded, with the fix a user (or
+    whoever runs the server) can apply; ``detail`` (the library's full text, with paths and
+    the underlying exception) goes to the server log instead."""
+    short = os.path.basename(name.rstrip("/\\")) or name
+    if detail.startswith("could not get the detector"):
+        return (f"Find is unavailable: its detector ({short}) could not be downloaded here (offline); "
+                f"upload a box file instead, or restart the app with {DETECTOR_ENV} set to a local copy.")
+    if detail.startswith("detector folder not found"):
+        return (f"Find is unavailable: detector folder not found ({short}); set {DETECTOR_ENV} to a folder "
+                "with config.json and model.safetensors.")
+    return f"Find is unavailable: the detector {short} could not be loaded (details are in the server log)."
 
 @dataclass(frozen=True)
 class FindOutcome:
@@ -95,34 +102,11 @@ class FindOutcome:
 
 
 def query_labels(text: Optional[str]) -> Tuple[str, ...]:
-    """The labels of a typed query (lower-case, in order); ``PromptError`` if unusable."""
+    """The labels of a typed query (lower-case, in order); ``UserError`` if unusable."""
     try:
         return parse_query(text if text is not None else "")
     except QueryError as exc:
-        raise PromptError(str(exc)) from None
-
-
-def plural(label: str, count: int) -> str:
-    """``label`` for ``count`` things: "1 car", "2 cars", "2 people", "3 buses", "2 traffic lights".
-
-    A label typed in the plural ("cars") is kept as typed.
-    """
-    if count == 1:
-        return label
-    words = label.split(" ")
-    last = words[-1]
-    low = last.lower()
-    if low in _IRREGULAR:
-        last = _IRREGULAR[low]
-    elif low in _UNCHANGED or (low.endswith("s") and not low.endswith(("ss", "us", "is"))):
-        pass  # already plural, or the same in both
-    elif low.endswith(("s", "x", "z", "ch", "sh")):
-        last = last + "es"
-    elif low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
-        last = last[:-1] + "ies"
-    else:
-        last = last + "s"
-    return " ".join(words[:-1] + [last])
+        raise UserError(str(exc)) from None
 
 
 def count_summary(counts: Dict[str, int]) -> str:
@@ -131,7 +115,7 @@ def count_summary(counts: Dict[str, int]) -> str:
     if not found:
         return "nothing found"
     order = sorted(range(len(found)), key=lambda i: -found[i][1])
-    return ", ".join(f"{found[i][1]} {plural(found[i][0], found[i][1])}" for i in order)
+    return ", ".join(counted(found[i][1], found[i][0]) for i in order)
 
 
 def _counts(labels: Sequence[str], kept: Sequence[Detection]) -> Dict[str, int]:
@@ -179,9 +163,9 @@ def _check_threshold(threshold: float) -> float:
     try:
         value = float(threshold)
     except (TypeError, ValueError):
-        raise PromptError(f"The threshold must be a number between 0 and 1, got {threshold!r}.") from None
+        raise UserError(f"The threshold must be a number between 0 and 1, got {threshold!r}.") from None
     if not 0.0 <= value <= 1.0:
-        raise PromptError(f"The threshold must be between 0 and 1, got {value:g}.")
+        raise UserError(f"The threshold must be between 0 and 1, got {value:g}.")
     return value
 
 
@@ -239,7 +223,8 @@ class Finder:
 
                     self._detector = load_detector(self.name, device=self.device, short_side=self.short_side)
                 except DetectorUnavailableError as exc:
-                    self._error = f"Find is unavailable: {exc}"
+                    log.warning("Find: the detector %s cannot be loaded: %s", self.name, exc)
+                    self._error = detector_problem(self.name, str(exc))
                     raise ModelUnavailableError(self._error) from None
         return self._detector
 
@@ -266,12 +251,12 @@ class Finder:
 
 def _read_boxes(image: np.ndarray, path: Optional[str], names_text: Optional[str]) -> List[Detection]:
     if not path:
-        raise PromptError("Upload a COCO detections .json or a YOLO .txt file first.")
+        raise UserError("Upload a COCO detections .json or a YOLO .txt file first.")
     names = parse_class_names(names_text) if names_text and names_text.strip() else None
     try:
         return read_box_file(path, np.asarray(image).shape[:2], names=names)
     except BoxFileError as exc:
-        raise PromptError(str(exc)) from None
+        raise UserError(str(exc)) from None
 
 
 def boxes_from_file(predictor: Any, image: np.ndarray, path: Optional[str], threshold: float = 0.0,

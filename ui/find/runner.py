@@ -24,6 +24,8 @@ import numpy as np
 
 from sam2.find import Detection, FindResult, Selection, find_boxes, find_objects
 from ui.common import spaces
+from ui.models.shared_registry import image_predictor, published
+from ui.models.names import model_choices
 
 # Finders by key. Made when the app is built, before any GPU worker is forked, so a forked
 # worker holds the same table. Weak: a finder a test drops goes away with its detector.
@@ -45,20 +47,9 @@ def _finder(key: int) -> Any:
     return finder
 
 
-def _registry() -> Any:
-    """The app's model registry (set when ``ui.image.engine.ImageEngine`` is made)."""
-    from ui.image import engine as image_engine
-
-    if image_engine._REGISTRY is None:
-        raise RuntimeError("Find on ZeroGPU needs the image engine's model registry; none was made.")
-    return image_engine._REGISTRY
-
-
 def _model_id_of(model: Any) -> str:
     """The registry's id of a loaded SAM 2 image model (so the GPU worker can get it by name)."""
-    from ui.models.names import model_choices
-
-    registry = _registry()
+    registry = published()
     ids = [registry.default_model] + [model_id for _, model_id in model_choices()]
     for model_id in dict.fromkeys(ids):
         if registry.is_loaded(model_id) and registry.get(model_id).model is model:
@@ -108,9 +99,8 @@ def _gpu_find_objects(model_id: str, finder_key: Optional[int], image: np.ndarra
                       threshold: float, max_objects: int) -> FindResult:
     import torch
 
-    from ui.image.engine import _new_predictor
 
-    predictor = _new_predictor(_registry().get(model_id).model)
+    predictor = image_predictor(published().get(model_id).model)
     detector = _finder(finder_key).detector() if finder_key is not None else None
     with torch.inference_mode():
         return find_objects(predictor, image, labels, boxes=boxes, detector=detector, threshold=threshold,

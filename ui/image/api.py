@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from ui.common.errors import guarded
+from ui.tabkit.guard import guarded
 from ui.common.progress import progress_adapter
 from ui.common.sessions import connection_of
 
@@ -31,8 +31,8 @@ def wire_api(tab: Any) -> None:
     def load_image(path: Optional[str], request: gr.Request):
         sid = connection_of(request)
         if not path:
-            return tab.render_api(c.reset(sid))
-        return tab.render_api(c.load_image(sid, path))
+            return tab.render_api(c.unload(sid))
+        return tab.render_api(c.load(sid, path))
 
     @guarded(tab.status)
     def set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
@@ -58,7 +58,7 @@ def wire_api(tab: Any) -> None:
 
     @guarded(tab.status)
     def clear(request: gr.Request):
-        return tab.render_api(c.clear(connection_of(request)))
+        return tab.render_api(c.clear_all(connection_of(request)))
 
     @guarded(tab.status)
     def pick_candidate(index: Optional[int], request: gr.Request):
@@ -70,11 +70,16 @@ def wire_api(tab: Any) -> None:
 
     @guarded(tab.status)
     def select_object(index: Optional[int], request: gr.Request):
-        return tab.render_api(c.select_object(connection_of(request), index))
+        sid = connection_of(request)
+        return tab.render_api(c.select_object(sid, c.object_id_at(sid, index)))
 
     @guarded(tab.status)
     def remove_object(request: gr.Request):
         return tab.render_api(c.remove_object(connection_of(request)))
+
+    @guarded(tab.status)
+    def rename_object(name: str, request: gr.Request):
+        return tab.render_api(c.rename_object(connection_of(request), name))
 
     @guarded(tab.status)
     def export(request: gr.Request):
@@ -97,6 +102,7 @@ def wire_api(tab: Any) -> None:
     api.click(new_object, None, views, api_name="new_object", **prompt_kw)
     api.click(select_object, [tab.objects], views, api_name="select_object", **prompt_kw)
     api.click(remove_object, None, views, api_name="remove_object", **prompt_kw)
+    api.click(rename_object, [tab.name], views, api_name="rename_object", **prompt_kw)
     tab.export_btn.click(export, None, [tab.files, tab.status], api_name="export", **prompt_kw)
     everything_event = api.click(
         tab.everything_handler(c, lambda view: {

@@ -4,7 +4,7 @@ Every public method takes the session id, runs under that session's lock, and re
 the controller's renderer makes of the session afterwards (``ui.image.view``: an
 ``ImageView`` for the API endpoints, a ``CanvasView`` for the page's canvas; see
 ``rendering``). Problems the user can fix raise
-``PromptError`` with a readable message; ``ui.image.tab`` turns those into toasts.
+``UserError`` with a readable message; ``ui.image.tab`` turns those into toasts.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import copy
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
@@ -21,17 +21,21 @@ from PIL import Image
 
 from ui.image import exports as image_exports
 from ui.common import overlay
+from ui.canvas import raster
 from sam2.automatic_mask_generator import GenerationCancelled
 from ui.common.background_job import BackgroundJob
 from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image.state import ImageObject, ImageSession, Prediction, PromptSet
-from ui.image.view import ApiRenderer, canvas_id
-from ui.common.progress import ProgressFn, no_progress
-from ui.common.prompts import PromptError
+from ui.image.strokes import Stroke
+from ui.image.view import ApiRenderer
+from ui.common.progress import ProgressFn, TimeLeft, no_progress
+from ui.common.errors import ModelUnavailableError, Notice, UserError
 from ui.common.inputs import number, whole_number
 from ui.models.names import model_label
-from ui.models.registry import ModelUnavailableError
-from ui.common.sessions import SessionFiles, SessionStore
+from ui.models.switch import resolve_model, switch_model
+from ui.common.session_controller import SessionController
+from ui.image.slot import ImageSlot
+from sam2.media.images import ImageLoadError, check_image_kind, load_image, to_rgb_uint8
 
 log = logging.getLogger("sam2.app")
 
@@ -46,6 +50,9 @@ MAX_IMAGE_PIXELS = 40_000_000
 IMAGE_SESSION_OVERHEAD = 32 * 1024 * 1024
 
 
+#: Changes a session can undo with Ctrl+Z (each keeps references to that moment's masks).
+HISTORY_STEPS = 30
+
 #: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
 #: again within this many seconds is answered from memory, without a second toast.
 REPEAT_WINDOW_S = 2.0
@@ -56,7 +63,7 @@ class EverythingView:
     """The result of "segment everything": its masks over the picture (made when asked: the
     API returns it, the page's canvas draws ``regions`` instead), count, status and file."""
 
-    display: Any  # ui.common.overlay.DisplayImage
+    display: Any  # ui.canvas.raster.DisplayImage
     masks: Any  # PackedMasks, N x H x W
     status: str
     json_path: Optional[str]
@@ -67,25 +74,6 @@ class EverythingView:
 
 
 
-@dataclass
-class _ImageSlot:
-    state: ImageSession = field(default_factory=ImageSession)
-    files: SessionFiles = field(default_factory=SessionFiles)
-    last_encode_s: Optional[float] = None
-    last_decode_s: Optional[float] = None
-    refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
-    everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
-    shown: Any = None  # what the page's canvas already has (``ui.image.view.CanvasShown``)
-
-    def busy(self) -> bool:
-        """Background work is going ("segment everything"): not a session to drop for room."""
-        return self.everything_job is not None and not self.everything_job.finished.is_set()
-
-    def release(self) -> None:
-        """The session ends (tab closed, idle): stop its work and delete its files."""
-        if self.everything_job is not None:
-            self.everything_job.cancel()
-        self.files.cleanup()
 
 
 def read_image(source: Any) -> Tuple[np.ndarray, str]:
@@ -93,10 +81,8 @@ def read_image(source: Any) -> Tuple[np.ndarray, str]:
 
     Refuses images above ``MAX_IMAGE_PIXELS`` before decoding them.
     """
-    from sam2.media.images import ImageLoadError, check_image_kind, load_image, to_rgb_uint8
-
     if source is None:
-        raise PromptError("No image was given.")
+        raise UserError("No image was given.")
     name = "image"
     try:
         if isinstance(source, (str, os.PathLike)):
@@ -117,32 +103,30 @@ def read_image(source: Any) -> Tuple[np.ndarray, str]:
         text = str(exc).replace(os.fspath(source), name) if isinstance(source, (str, os.PathLike)) else str(exc)
         if not text.startswith("Could not read"):
             text = f"Could not read {name} as an image: {text}"
-        raise PromptError(text) from None
+        raise UserError(text) from None
     _check_size(*image.shape[:2])
     return image, name
 
 
 def _check_size(h: int, w: int) -> None:
     if h * w > MAX_IMAGE_PIXELS:
-        raise PromptError(
+        raise UserError(
             f"The image is {w}x{h} ({h * w / 1e6:.0f} megapixels); this app accepts up to "
             f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Please downscale it first."
         )
 
 
-class ImageController:
+class ImageController(SessionController[ImageSlot]):
     """The image tab's logic for all sessions."""
 
     def __init__(self, engine: ImageEngine, max_idle_s: float = 30 * 60.0,
-                 render: Optional[Callable[[_ImageSlot, str], Any]] = None) -> None:
+                 render: Optional[Callable[[ImageSlot, str], Any]] = None) -> None:
+        super().__init__(ImageSlot, max_idle_s)
         self.engine = engine
-        self.sessions: SessionStore[_ImageSlot] = SessionStore(
-            _ImageSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release(), busy_of=_ImageSlot.busy
-        )
         #: What every action returns: ``render(slot, note)``, called under the session's lock.
-        self.render: Callable[[_ImageSlot, str], Any] = render or ApiRenderer(getattr(engine, "registry", None))
+        self.render: Callable[[ImageSlot, str], Any] = render or ApiRenderer(getattr(engine, "registry", None))
 
-    def rendering(self, render: Callable[[_ImageSlot, str], Any]) -> "ImageController":
+    def rendering(self, render: Callable[[ImageSlot, str], Any]) -> "ImageController":
         """The same controller (same sessions, engine and locks) whose actions return what
         ``render`` makes: the page's canvas uses ``ui.image.view.CanvasRenderer``, the API
         endpoints the default ``ApiRenderer``."""
@@ -150,24 +134,56 @@ class ImageController:
         twin.render = render
         return twin
 
-    # ------------------------------------------------------------ session plumbing
-    def _run(self, sid: Optional[str], fn: Callable[[_ImageSlot], Any]) -> Any:
-        return self.sessions.run(sid, fn)
+    # ------------------------------------------------------------ history (Ctrl+Z / Ctrl+Shift+Z)
+    def _run_change(self, sid: Optional[str], fn: Callable[[ImageSlot], Any]) -> Any:
+        """``run_on`` for an action that changes the objects: what they were before goes on the
+        session's history (Ctrl+Z), once the action has succeeded; a new change drops redo."""
 
-    def drop(self, sid: Optional[str]) -> None:
-        self.sessions.drop(sid)
+        def act(slot: ImageSlot) -> Any:
+            before = slot.state.snapshot() if slot.state.has_media else None
+            out = fn(slot)
+            if before is not None:
+                slot.past.append(before)
+                del slot.past[:-HISTORY_STEPS]
+                slot.future.clear()
+            return out
+
+        return self.run_on(sid, act)
+
+    def history(self, sid: Optional[str], step: int, progress: ProgressFn = no_progress) -> View:
+        """Undo (``step`` -1) or redo (+1) the session's last change, whatever it was: a prompt,
+        a stroke, a candidate, a new, deleted or picked object, Clear all."""
+
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
+            src, dst = (slot.past, slot.future) if step < 0 else (slot.future, slot.past)
+            if not src:
+                raise UserError("Nothing to undo." if step < 0 else "Nothing to redo.")
+            dst.append(slot.state.snapshot())
+            slot.state.restore(src.pop())
+            self._predict_active(slot, progress)  # candidates of an object that was set aside
+            return self._view(slot, note="Undone." if step < 0 else "Redone.")
+
+        return self.run_on(sid, act)
+
+    @staticmethod
+    def _forget_history(slot: ImageSlot) -> None:
+        slot.past.clear()
+        slot.future.clear()
 
     def model_of(self, sid: Optional[str]) -> str:
-        return self._run(sid, lambda slot: self.engine.registry.resolve(slot.state.model_key))
+        return self.run_on(sid, lambda slot: self.engine.registry.resolve(slot.state.model_key))
 
     # ------------------------------------------------------------ actions
-    def load_image(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> View:
+    def load(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> View:
+        """Load a new picture (path, bytes, PIL image or array); its objects start empty."""
         image, file_name = read_image(source)
         # the picture, its display copy and candidate masks, and the embedding to come
         self.sessions.reserve(sid, 2 * image.nbytes + IMAGE_SESSION_OVERHEAD)
 
-        def act(slot: _ImageSlot) -> View:
-            slot.state.load(image, name or file_name, overlay.make_display(image))
+        def act(slot: ImageSlot) -> View:
+            slot.state.load(image, name or file_name, raster.make_display(image))
+            self._forget_history(slot)  # a new picture: nothing to undo into
             slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None
             try:
@@ -176,17 +192,18 @@ class ImageController:
                 return self._view(slot, note=f"⚠️ The image is here, but {exc}")
             return self._view(slot, note="Image loaded. Click on it to add a point.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
-    def reset(self, sid: Optional[str]) -> View:
-        """Forget the image (the upload box was cleared)."""
+    def unload(self, sid: Optional[str]) -> View:
+        """Forget the picture and its objects (the canvas was emptied); the model stays."""
 
-        def act(slot: _ImageSlot) -> View:
+        def act(slot: ImageSlot) -> View:
             slot.state = ImageSession(model_key=slot.state.model_key)
+            self._forget_history(slot)
             slot.files.cleanup()
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def set_model(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> View:
         """Switch model; objects that have prompts are predicted again with the new one.
@@ -195,11 +212,8 @@ class ImageController:
         prompts and masks) and raises ``ModelUnavailableError`` saying which model stays.
         """
 
-        def act(slot: _ImageSlot) -> View:
-            try:
-                new_id = self.engine.registry.resolve(model_id)
-            except ValueError as exc:
-                raise PromptError(str(exc)) from None
+        def act(slot: ImageSlot) -> View:
+            new_id = resolve_model(self.engine.registry.resolve, model_id)
             refused = slot.refused
             if refused is not None and refused[0] == new_id and time.monotonic() - refused[1] < REPEAT_WINDOW_S:
                 return self._view(slot, note=f"⚠️ {refused[2]}")
@@ -212,60 +226,58 @@ class ImageController:
                 return self._view(slot)
             return self._view(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.state.model_key))}.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def prepare(self, sid: Optional[str], model_id: Optional[str], progress: ProgressFn = no_progress) -> View:
         """Load the model and encode the current image now, so that the first click is fast."""
 
-        def act(slot: _ImageSlot) -> View:
+        def act(slot: ImageSlot) -> View:
             self._switch_model(slot, model_id, progress)
-            if not slot.state.has_image:
+            if not slot.state.has_media:
                 return self._view(slot)
             self._ensure_embedding(slot, progress)
             self._predict_all(slot, progress)
             return self._view(slot, note="Ready. Click on the image to add a point.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
-    def _switch_model(self, slot: _ImageSlot, model_id: Optional[str], progress: ProgressFn) -> bool:
-        """Make ``model_id`` the session's model; returns whether it changed.
+    def _switch_model(self, slot: ImageSlot, model_id: Optional[str], progress: ProgressFn) -> bool:
+        """Make ``model_id`` the session's model (``ui.models.switch``); returns whether it changed.
 
         The new model is checked (no image yet) or loaded and applied to the session's
         objects before anything is committed: on failure the session keeps its model,
         embedding and masks, and the error names the model that stays.
         """
         registry = self.engine.registry
-        try:
-            new_id = registry.resolve(model_id)
-        except ValueError as exc:
-            raise PromptError(str(exc)) from None
         st = slot.state
-        old_id = registry.resolve(st.model_key)
-        if old_id == new_id:
-            st.model_key = new_id
-            return False
-        saved = (st.model_key, st.embedding, st.everything, [o.prediction for o in st.objects],
-                 slot.last_encode_s, slot.last_decode_s)
-        try:
-            registry.require_available(new_id)  # at once when the weights are known to be missing
-            if st.has_image:
+
+        def save() -> Any:
+            return (st.model_key, st.embedding, st.everything, [o.prediction for o in st.objects],
+                    slot.last_encode_s, slot.last_decode_s)
+
+        def apply(new_id: str) -> None:
+            if st.has_media:
                 self.engine.ensure_model(new_id, progress)
             self._apply_model(slot, new_id)
-            if st.has_image and any(o.history for o in st.objects):
+            if st.has_media and any(o.history for o in st.objects):
                 self._predict_all(slot, progress)
-        except Exception as exc:
+
+        def restore(saved: Any) -> None:
             st.model_key, st.embedding, st.everything, predictions, slot.last_encode_s, slot.last_decode_s = saved
             for obj, prediction in zip(st.objects, predictions):
                 obj.prediction = prediction
-            if isinstance(exc, ModelUnavailableError):
-                raise exc.again(suffix=f" Still using {model_label(old_id)}.") from None
-            raise
-        return True
 
-    def _apply_model(self, slot: _ImageSlot, new_id: str) -> None:
+        changed = switch_model(registry.resolve, registry.require_available, st.model_key, model_id,
+                               save=save, apply=apply, restore=restore)
+        if not changed:
+            st.model_key = resolve_model(registry.resolve, model_id)
+        return changed
+
+    def _apply_model(self, slot: ImageSlot, new_id: str) -> None:
         """Commit ``new_id`` as the session's model: what the old one computed is dropped."""
         st = slot.state
         st.model_key = new_id
+        self._forget_history(slot)  # its snapshots hold the old model's masks
         st.embedding = None
         st.everything = None
         for obj in st.objects:
@@ -286,109 +298,149 @@ class ImageController:
         return self._prompt(sid, lambda st: st.refine(), progress)
 
     def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> View:
-        def act(slot: _ImageSlot) -> View:
-            slot.state.require_image()
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
             self.engine.registry.require_available(slot.state.model_key)  # no unseen prompt without a model
             change(slot.state)
             self._predict_active(slot, progress)
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
+
+    def add_stroke(self, sid: Optional[str], points: Any, radius: float, erase: bool = False,
+                   progress: ProgressFn = no_progress) -> View:
+        """A brush (or, with ``erase``, eraser) stroke on the selected object's mask: ``points``
+        [(x, y), ...] in original-image pixels, ``radius`` in original pixels. Applied after
+        SAM's mask and kept through later clicks (``ui.image.strokes``); undo removes it."""
+        pts = tuple((number(x, "x"), number(y, "y")) for x, y in points)
+        r = number(radius, "radius")
+
+        def act(slot: ImageSlot) -> View:
+            st = slot.state
+            st.require_media()
+            self._predict_active(slot, progress)  # its candidates, if they were set aside
+            try:
+                stroke = Stroke(pts, r, bool(erase), st.hw)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            st.add_stroke(stroke)
+            return self._view(slot)
+
+        return self._run_change(sid, act)
 
     def undo(self, sid: Optional[str], progress: ProgressFn = no_progress) -> View:
-        def act(slot: _ImageSlot) -> View:
-            slot.state.require_image()
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
             what = slot.state.undo()
             self._predict_active(slot, progress)
             return self._view(slot, note=f"Undid the last {what}.")
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
-    def clear(self, sid: Optional[str]) -> View:
-        def act(slot: _ImageSlot) -> View:
-            slot.state.clear()
-            return self._view(slot, note="Cleared all objects." if slot.state.has_image else "")
+    def clear_all(self, sid: Optional[str]) -> View:
+        """Remove every object, prompt and mask; the picture stays."""
 
-        return self._run(sid, act)
+        def act(slot: ImageSlot) -> View:
+            slot.state.clear_all()
+            return self._view(slot, note="Cleared all objects." if slot.state.has_media else "")
+
+        return self._run_change(sid, act)
 
     def choose(self, sid: Optional[str], index: int) -> View:
         i = whole_number(index, "candidate index")
 
-        def act(slot: _ImageSlot) -> View:
-            slot.state.require_image()
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
             slot.state.choose(i)
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     def new_object(self, sid: Optional[str]) -> View:
-        def act(slot: _ImageSlot) -> View:
-            slot.state.require_image()
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
             obj = slot.state.new_object()
             return self._view(slot, note=f"{obj.name}: click on it to add points.")
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
-    def select_object(self, sid: Optional[str], index: Optional[int] = None, canvas_object: Optional[int] = None) -> View:
-        """Select object ``index`` (0-based, as in the API), or the canvas's ``canvas_object`` id;
-        the id is looked up under the session's lock, so a delete answered just before cannot
-        shift it onto a neighbour."""
-        i = None if index is None else whole_number(index, "object index")
+    def select_object(self, sid: Optional[str], obj_id: int) -> View:
+        """Select object ``obj_id`` (looked up under the session's lock, so a delete answered
+        just before cannot shift the choice onto a neighbour)."""
+        oid = whole_number(obj_id, "object id")
 
-        if i is None and canvas_object is None:
-            raise PromptError("Name the object to select.")
-
-        def act(slot: _ImageSlot) -> View:
-            slot.state.require_image()
-            slot.state.select_object(i if canvas_object is None else _index_of(slot, canvas_object))
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
+            slot.state.select_object(oid)
             self._predict_active(slot, no_progress)  # its candidates, if they were set aside
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
-    def remove_object(self, sid: Optional[str], index: Optional[int] = None,
-                      canvas_object: Optional[int] = None) -> View:
-        """Delete the selected object (or object ``index``, or the canvas's ``canvas_object`` id,
-        looked up under the session's lock)."""
+    def rename_object(self, sid: Optional[str], name: str, obj_id: Optional[int] = None) -> View:
+        """Name the selected object (or object ``obj_id``); the list and the exports use the name."""
+        oid = None if obj_id is None else whole_number(obj_id, "object id")
 
-        def act(slot: _ImageSlot) -> View:
-            slot.state.require_image()
-            if canvas_object is not None:
-                slot.state.select_object(_index_of(slot, canvas_object))
-            elif index is not None:
-                slot.state.select_object(whole_number(index, "object index"))
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
+            obj = slot.state.rename_object(name, oid)
+            return self._view(slot, note=f"Renamed to {obj.name}.")
+
+        return self.run_on(sid, act)
+
+    def remove_object(self, sid: Optional[str], obj_id: Optional[int] = None) -> View:
+        """Delete object ``obj_id`` (None: the selected one)."""
+        oid = None if obj_id is None else whole_number(obj_id, "object id")
+
+        def act(slot: ImageSlot) -> View:
+            slot.state.require_media()
+            if oid is not None:
+                slot.state.select_object(oid)
             slot.state.remove_object()
             self._predict_active(slot, no_progress)  # the next object's candidates, if set aside
             return self._view(slot)
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
+
+    def object_id_at(self, sid: Optional[str], index: Any) -> int:
+        """The id of the object at list position ``index`` (0-based): the API names objects so."""
+        i = whole_number(index, "object index")
+
+        def act(slot: ImageSlot) -> int:
+            slot.state.require_media()
+            objects = slot.state.objects
+            if not 0 <= i < len(objects):
+                raise UserError(f"There is no object number {i + 1}.")
+            return objects[i].obj_id
+
+        return self.run_on(sid, act)
 
     def view(self, sid: Optional[str], note: str = "", fresh: bool = False) -> Any:
         """The session as it is; ``fresh``: for a page that has nothing yet (after a reload),
         so a renderer that sends changes sends everything."""
 
-        def act(slot: _ImageSlot) -> Any:
+        def act(slot: ImageSlot) -> Any:
             if fresh:
                 slot.shown = None
             return self._view(slot, note=note)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def pick_region(self, sid: Optional[str], index: int) -> Any:
         """Region ``index`` of "segment everything" becomes a new object, selected: its mask is
         the object's mask and its prompt the point that produced it, so clicks refine it."""
         i = whole_number(index, "region index")
 
-        def act(slot: _ImageSlot) -> Any:
+        def act(slot: ImageSlot) -> Any:
             st = slot.state
-            st.require_image()
+            st.require_media()
             ev = st.everything
             if ev is None or not len(ev.masks):
-                raise PromptError("Run segment everything first, then click one of its regions.")
+                raise UserError("Run segment everything first, then click one of its regions.")
             if not 0 <= i < len(ev.masks):
-                raise PromptError(f"There is no region {i + 1} (there are {len(ev.masks)}).")
+                raise UserError(f"There is no region {i + 1} (there are {len(ev.masks)}).")
             if st.room <= 0:
-                raise PromptError("This image already has the most objects this app keeps; remove one first.")
+                raise UserError("This image already has the most objects this app keeps; remove one first.")
             rec = ev.records[i]
             mask = np.asarray(ev.masks[i], dtype=bool)
             if not any(o.history for o in st.objects):
@@ -403,7 +455,7 @@ class ImageController:
             st.add_objects([obj])
             return self._view(slot, note=f"Region {i + 1} is now {obj.name}: click to refine it.")
 
-        return self._run(sid, act)
+        return self._run_change(sid, act)
 
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,
@@ -428,15 +480,15 @@ class ImageController:
         try:
             params = params.validated()
         except ValueError as exc:
-            raise PromptError(str(exc)) from None
+            raise UserError(str(exc)) from None
         params, note = params.within(self.engine.everything_budget)
         entry = self.sessions.get(sid)
         with entry.lock:
             slot = entry.state
             st = slot.state
-            st.require_image()
+            st.require_media()
             if slot.everything_job is not None and not slot.everything_job.finished.is_set():
-                raise PromptError("Segment everything is already running in this tab; wait for it or press Cancel.")
+                raise UserError("Segment everything is already running in this tab; wait for it or press Cancel.")
             model_id = self.engine.ensure_model(st.model_key, progress)
             image, display = st.image, st.display
             assert image is not None and display is not None
@@ -470,18 +522,21 @@ class ImageController:
         if note:
             progress(None, note)
 
+        left = TimeLeft()
+
         def tick(j: BackgroundJob) -> None:
             if j.total:
-                progress(j.done / j.total, f"Segment everything: batch {j.done} of {j.total}")
+                progress(j.done / j.total,
+                         f"Segment everything: batch {j.done} of {j.total}{left.text(j.done, j.total)}")
             else:
                 progress(None, "Segment everything: encoding the image...")
 
         try:
             yield from job.watch(tick)
         except GenerationCancelled:
-            raise PromptError(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
+            raise Notice(f"Segment everything cancelled after {job.done} of {job.total} batches.") from None
         if job.result is None:
-            raise PromptError("Another image was loaded while segment everything ran; run it again.")
+            raise UserError("Another image was loaded while segment everything ran; run it again.")
         yield job.result
 
     def cancel_everything(self, sid: Optional[str], wait_s: float = 30.0) -> str:
@@ -494,7 +549,7 @@ class ImageController:
         where = f" after {job.done} of {job.total} batches" if job.total else " before the first batch"
         return f"Segment everything cancelled{where}." + ("" if ended else " (stopping...)")
 
-    def _write_everything_json(self, slot: _ImageSlot) -> str:
+    def _write_everything_json(self, slot: ImageSlot) -> str:
         slot.files.clear("everything")  # the previous run's file is replaced
         return image_exports.write_everything_json(slot.state, lambda name: slot.files.path(name, "everything"))
 
@@ -505,15 +560,15 @@ class ImageController:
         Made on demand from the masks as they are now; the files of an earlier export are
         deleted first (the page clears what it offers whenever the masks change)."""
 
-        def act(slot: _ImageSlot) -> List[str]:
-            slot.state.require_image()
+        def act(slot: ImageSlot) -> List[str]:
+            slot.state.require_media()
             slot.files.clear("export")
             return image_exports.write_object_files(slot.state, lambda name: slot.files.path(name, "export"))
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     # ------------------------------------------------------------ model calls
-    def _ensure_embedding(self, slot: _ImageSlot, progress: ProgressFn) -> Any:
+    def _ensure_embedding(self, slot: ImageSlot, progress: ProgressFn) -> Any:
         st = slot.state
         assert st.image is not None
         model_id = self.engine.ensure_model(st.model_key, progress)
@@ -523,7 +578,7 @@ class ImageController:
             slot.last_encode_s = st.embedding.seconds
         return st.embedding
 
-    def _predict_active(self, slot: _ImageSlot, progress: ProgressFn) -> None:
+    def _predict_active(self, slot: ImageSlot, progress: ProgressFn) -> None:
         """Decode the active object's prompts when its candidates are missing (new prompts,
         or set aside while another object was edited: then the same pick is restored)."""
         obj = slot.state.current
@@ -538,7 +593,7 @@ class ImageController:
         if keep is not None and keep < obj.prediction.masks.shape[0]:  # type: ignore[union-attr]
             obj.chosen = keep
 
-    def _predict_all(self, slot: _ImageSlot, progress: ProgressFn) -> None:
+    def _predict_all(self, slot: ImageSlot, progress: ProgressFn) -> None:
         st = slot.state
         active = st.active
         try:
@@ -552,13 +607,6 @@ class ImageController:
             st.active = active
 
     # ------------------------------------------------------------ rendering
-    def _view(self, slot: _ImageSlot, note: str = "") -> Any:
+    def _view(self, slot: ImageSlot, note: str = "") -> Any:
         return self.render(slot, note)
 
-
-def _index_of(slot: _ImageSlot, canvas_object: int) -> int:
-    """The list index of the object the canvas calls ``canvas_object`` (see ``image_view.canvas_id``)."""
-    for i, obj in enumerate(slot.state.objects):
-        if canvas_id(obj) == canvas_object:
-            return i
-    raise PromptError("That object is gone; press [ or ] to pick another.")

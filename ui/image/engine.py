@@ -16,15 +16,18 @@ import math
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from ui.common import spaces
 from ui.image.state import EverythingResult, Prediction, PromptSet
 from ui.models.registry import ModelRegistry
+from ui.models.shared_registry import image_predictor, publish, published
 from ui.common.progress import ProgressFn
 from ui.common.packed_mask import PackedMask, PackedMasks
+from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+from sam2.utils.amg import calculate_stability_score
 
 #: Logit offset used for the stability score shown next to each candidate (as in the AMG).
 STABILITY_OFFSET = 1.0
@@ -132,12 +135,6 @@ class EverythingParams:
         return fitted, note
 
 
-def _new_predictor(model: Any) -> Any:
-    from sam2.sam2_image_predictor import SAM2ImagePredictor
-
-    return SAM2ImagePredictor(model)
-
-
 def mask_as_logits(mask: np.ndarray, strength: float = 10.0) -> np.ndarray:
     """A finished mask as the decoder's 256x256 low-resolution logits (+strength inside,
     -strength outside), so that "refine" can feed it back like a predicted mask. The model
@@ -148,7 +145,7 @@ def mask_as_logits(mask: np.ndarray, strength: float = 10.0) -> np.ndarray:
     return np.where(small >= 128, strength, -strength).astype(np.float32)
 
 
-def _stability(logits: np.ndarray, threshold: float) -> np.ndarray:
+def stability_scores(logits: np.ndarray, threshold: float) -> np.ndarray:
     """Stability score of each candidate, on the decoder's own 256x256 logits.
 
     The full-resolution logits are a bilinear upsampling of these, so the score is nearly
@@ -156,7 +153,6 @@ def _stability(logits: np.ndarray, threshold: float) -> np.ndarray:
     """
     import torch
 
-    from sam2.utils.amg import calculate_stability_score
 
     score = calculate_stability_score(torch.from_numpy(logits), threshold, STABILITY_OFFSET)
     return np.nan_to_num(score.float().numpy(), nan=0.0).astype(np.float32)
@@ -181,27 +177,23 @@ def _decode(predictor: Any, prompts: PromptSet, multimask: bool) -> Prediction:
     return Prediction(
         masks=logits > threshold,
         iou=np.asarray(iou, dtype=np.float32).reshape(-1),
-        stability=_stability(np.asarray(low_res, dtype=np.float32), threshold),
+        stability=stability_scores(np.asarray(low_res, dtype=np.float32), threshold),
         low_res_logits=np.asarray(low_res, dtype=np.float32),
     )
 
 
-# ZeroGPU entry points: module level, plain data in and out.
-_REGISTRY: Optional[ModelRegistry] = None
-
+# ZeroGPU entry points: module level, plain data in and out (``ui.models.shared_registry``).
 
 @spaces.gpu(duration=60)
 def _gpu_encode_and_decode(model_id: str, image: np.ndarray, prompts: PromptSet, multimask: bool) -> Prediction:
-    assert _REGISTRY is not None
-    predictor = _new_predictor(_REGISTRY.get(model_id).model)
+    predictor = image_predictor(published().get(model_id).model)
     predictor.set_image(image)
     return _decode(predictor, prompts, multimask)
 
 
 @spaces.gpu(duration=120)
 def _gpu_everything(model_id: str, image: np.ndarray, params: EverythingParams) -> List[dict]:
-    assert _REGISTRY is not None
-    return _everything(_REGISTRY.get(model_id).model, image, params)
+    return _everything(published().get(model_id).model, image, params)
 
 
 @contextlib.contextmanager
@@ -221,7 +213,6 @@ def _cpu_threads(n: Optional[int]) -> Iterator[None]:
 
 def _everything(model: Any, image: np.ndarray, params: EverythingParams,
                 progress: Optional[Callable[[int, int], None]] = None, stop: Any = None) -> List[dict]:
-    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
     import torch
 
@@ -245,9 +236,10 @@ class ImageEngine:
     """Encode / decode / segment-everything for the image tab, on top of a registry."""
 
     def __init__(self, registry: ModelRegistry) -> None:
-        global _REGISTRY
         self.registry = registry
-        _REGISTRY = registry
+        publish(registry)
+        #: Seconds the last encode took per model id: the canvas's "Preparing image…" estimate.
+        self.encode_seconds: Dict[str, float] = {}
 
     def ensure_model(self, model_id: Optional[str], progress: Optional[ProgressFn] = None) -> str:
         """Load the model in this process (with progress) and return its id."""
@@ -259,10 +251,12 @@ class ImageEngine:
             return Embedding(model_id, None, image, 0.0)
         import torch
 
-        predictor = _new_predictor(self.registry.get(model_id).model)
+        predictor = image_predictor(self.registry.get(model_id).model)
         with torch.inference_mode():
             predictor.set_image(image)
-        return Embedding(model_id, predictor, image, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        self.encode_seconds[model_id] = seconds
+        return Embedding(model_id, predictor, image, seconds)
 
     def predict(self, embedding: Embedding, prompts: PromptSet, multimask: bool = True) -> Prediction:
         if prompts.is_empty:

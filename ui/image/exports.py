@@ -12,16 +12,22 @@ from typing import Callable, List
 
 from ui.common import exports
 from ui.image.state import ImageSession
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 
 PathOf = Callable[[str], str]
 
 
 def write_object_files(st: ImageSession, path_of: PathOf) -> List[str]:
-    """Mask PNG (all objects), RGBA cutout, COCO JSON and, with several objects, a label PNG."""
+    """Mask PNG (all objects), RGBA cutout, COCO JSON, a zip of one mask PNG per object and,
+    with several objects, a label PNG.
+
+    Objects are written in the list's order, the order the canvas draws them (each over the
+    ones before): in the label PNG the later object wins an overlap, as on screen, and its
+    pixel value is the object's number ("Object 3" is 3, whatever was deleted before it).
+    Names are the list's (renamed or not)."""
     done = st.finished_objects()
     if not done:
-        raise PromptError("Nothing to download yet: segment at least one object.")
+        raise UserError("Nothing to download yet: segment at least one object.")
     assert st.image is not None
     stem = exports.safe_stem(st.name)
     masks = [o.mask for o in done]
@@ -45,8 +51,11 @@ def write_object_files(st: ImageSession, path_of: PathOf) -> List[str]:
             category=o.label or "object",
         ))
     paths.append(exports.write_coco_json(items, st.hw, path_of(f"{stem}_masks.json"), file_name=st.name))
+    paths.append(exports.write_object_masks_zip([(o.obj_id, o.name, m) for o, m in zip(done, masks)],
+                                                path_of(f"{stem}_objects.zip")))
     if len(done) > 1:
-        paths.append(exports.write_label_png(masks, path_of(f"{stem}_labels.png")))  # type: ignore[arg-type]
+        paths.append(exports.write_label_png(masks, path_of(f"{stem}_labels.png"),  # type: ignore[arg-type]
+                                             values=[o.obj_id for o in done]))
     return paths
 
 

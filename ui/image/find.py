@@ -1,6 +1,6 @@
 """The image tab's "Find objects": typed words or a box file in, one session object per box out.
 
-No Gradio here. ``ImageFind`` runs under the session's lock (``ImageController._run``),
+No Gradio here. ``ImageFind`` runs under the session's lock (``SessionController.run_on``),
 uses the session's encoded image (``ImageController._ensure_embedding``) and the process's
 ``ui.find.finder.Finder`` (the detector, loaded once, lazily, under its own lock), and adds every
 found object to the session as an ordinary object: its box is its first prompt, the mask
@@ -13,32 +13,20 @@ leaves the session as it was: objects are added only after Find has returned.
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any, Callable, List, Optional
 
 import numpy as np
 
 from sam2.find import DEFAULT_THRESHOLD, FoundObject
+from ui.find.query import check_query_length, without_paths
 from ui.find.finder import FindOutcome, Finder, boxes_from_file, count_summary, query_labels
-from ui.image.controller import ImageController, View, _ImageSlot
+from ui.image.controller import ImageController, View
+from ui.image.slot import ImageSlot
 from ui.common.progress import ProgressFn, no_progress
-from ui.image.engine import _new_predictor, _stability
+from ui.image.engine import stability_scores
+from ui.models.shared_registry import image_predictor
 from ui.image.state import MAX_OBJECTS, ImageObject, Prediction, PromptSet
-from ui.common.prompts import PromptError
-from ui.models.registry import ModelUnavailableError
-
-#: Longest query accepted from the page before it reaches the parser (which has its own,
-#: smaller limit and says so): a pasted essay is refused at once.
-MAX_QUERY_CHARS = 1000
-
-_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\"\\/:,;()]+){2,}[\\/]?")
-
-
-def without_paths(text: str) -> str:
-    """``text`` with filesystem paths cut to their last part (a message must not show server paths)."""
-    return _PATH.sub(lambda m: os.path.basename(m.group(0).rstrip("/\\")) or "...", text)
-
+from ui.common.errors import ModelUnavailableError, UserError
 
 def found_to_object(found: FoundObject, color_index: int, mask_threshold: float = 0.0) -> ImageObject:
     """A session object for one found box: the box is its prompt, Find's mask its prediction."""
@@ -46,7 +34,7 @@ def found_to_object(found: FoundObject, color_index: int, mask_threshold: float 
     mask = np.asarray(found.mask, dtype=bool)
     if found.low_res_logits is not None:
         low_res = np.asarray(found.low_res_logits, dtype=np.float32).reshape(1, *found.low_res_logits.shape[-2:])
-        stability = _stability(low_res, mask_threshold)
+        stability = stability_scores(low_res, mask_threshold)
     else:  # pragma: no cover - the adapter always keeps them
         low_res = np.zeros((1, 256, 256), np.float32)
         stability = np.zeros(1, np.float32)
@@ -74,8 +62,7 @@ class ImageFind:
     def find(self, sid: Optional[str], text: Optional[str], threshold: float = DEFAULT_THRESHOLD,
              progress: ProgressFn = no_progress) -> View:
         """Objects for the words in ``text`` (e.g. "car, person") on the session's image."""
-        if text is not None and len(text) > MAX_QUERY_CHARS:
-            raise PromptError(f"The query is {len(text)} characters long; type a few words separated by commas.")
+        check_query_length(text)
         reason = self.unavailable_reason()
         if reason is not None:
             raise ModelUnavailableError(reason)
@@ -100,41 +87,41 @@ class ImageFind:
                   names_text: Optional[str] = None, progress: ProgressFn = no_progress) -> View:
         """Objects for the boxes of an uploaded COCO detections ``.json`` or YOLO ``.txt``."""
         if not path:
-            raise PromptError("Upload a COCO detections .json or a YOLO .txt file first.")
+            raise UserError("Upload a COCO detections .json or a YOLO .txt file first.")
 
         def run(predictor: Any, image: np.ndarray, is_set: bool, room: int) -> FindOutcome:
             try:
                 return boxes_from_file(predictor, image, path, threshold, names_text=names_text,
                                        image_is_set=is_set, max_objects=min(self.finder.max_objects, room))
-            except PromptError as exc:
-                raise PromptError(without_paths(str(exc))) from None
+            except UserError as exc:
+                raise UserError(without_paths(str(exc))) from None
 
         return self._add(sid, run, progress)
 
     @staticmethod
     def _check_query(text: Optional[str]) -> None:
-        query_labels(text)  # PromptError for empty / punctuation-only / too long, before any model work
+        query_labels(text)  # UserError for empty / punctuation-only / too long, before any model work
 
     # ------------------------------------------------------------------ shared
     def _add(self, sid: Optional[str], run: Callable[[Any, np.ndarray, bool, int], FindOutcome],
              progress: ProgressFn, check_first: Optional[Callable[[], None]] = None) -> View:
         c = self.controller
 
-        def act(slot: _ImageSlot) -> View:
+        def act(slot: ImageSlot) -> View:
             st = slot.state
-            st.require_image()
+            st.require_media()
             if check_first is not None:
                 check_first()
             room = st.room
             if room <= 0:
-                raise PromptError(f"This image already has {MAX_OBJECTS} objects, the most this app keeps; "
+                raise UserError(f"This image already has {MAX_OBJECTS} objects, the most this app keeps; "
                                   "remove some (or Clear all) first.")
             c.engine.registry.require_available(st.model_key)
             assert st.image is not None
             emb = c._ensure_embedding(slot, progress)
             predictor, is_set = emb.predictor, True
             if predictor is None:  # ZeroGPU: no features kept between calls, encode here
-                predictor, is_set = _new_predictor(c.engine.registry.get(emb.model_id).model), False
+                predictor, is_set = image_predictor(c.engine.registry.get(emb.model_id).model), False
             outcome = run(predictor, st.image, is_set, room)
             if not outcome.objects:
                 return c._view(slot, note=f"⚠️ {outcome.message} Nothing was added.")
@@ -156,4 +143,4 @@ class ImageFind:
             st.add_objects(new)
             return c._view(slot, note=note)
 
-        return c._run(sid, act)
+        return c.run_on(sid, act)

@@ -13,14 +13,16 @@ at most ``MAX_OBJECTS`` objects. On a 36-megapixel photo an object costs ~1 MB i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ui.common.overlay import DisplayImage, object_color
+from ui.canvas.raster import DisplayImage, object_color
 from ui.common.packed_mask import PackedMasks
-from ui.common.prompts import Box, Point, PointsAndBox, PromptError
+from ui.common.prompts import Box, Point, PointsAndBox
+from ui.common.errors import UserError
+from ui.image.strokes import Stroke, apply_strokes
 
 
 #: Smallest box side, in original pixels, that counts as a box rather than a misclick.
@@ -28,6 +30,9 @@ MIN_BOX_SIDE = 2.0
 
 #: Objects one image session may hold (each keeps a packed full-size mask and its logits).
 MAX_OBJECTS = 20
+
+#: Longest object name kept (the video side keeps the same).
+MAX_NAME_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class PromptSet(PointsAndBox):
     points: Tuple[Point, ...] = ()
     box: Optional[Box] = None
     mask_input: Optional[np.ndarray] = field(default=None, compare=False)  # 256x256 logits
+    #: Brush / eraser strokes laid on the decoder's mask, in order (``ui.image.strokes``).
+    strokes: Tuple[Stroke, ...] = ()
 
 
     @property
@@ -96,11 +103,20 @@ class ImageObject:
     chosen_before_aside: Optional[int] = None  # candidate index before ``set_aside``
     label: Optional[str] = None  # what "Find" (or a box file) called it; None: clicked by hand
     score: Optional[float] = None  # the detector's (or file's) confidence for ``label``
+    given_name: Optional[str] = None  # the user's name for it (Rename); None: the default below
+
+    @property
+    def obj_id(self) -> int:
+        """The object's id in its session (1, 2, ...: unique, never reused while the session
+        lasts, as on the video side); the canvas, the list and the exports use it."""
+        return self.color_index + 1
 
     @property
     def name(self) -> str:
-        """ "Object 3", or "Object 3: car 0.92" for an object that Find made."""
-        base = f"Object {self.color_index + 1}"
+        """The user's name, else "Object 3", or "Object 3: car 0.92" for an object that Find made."""
+        if self.given_name:
+            return self.given_name
+        base = f"Object {self.obj_id}"
         if not self.label:
             return base
         return f"{base}: {self.label}" + (f" {self.score:.2f}" if self.score is not None else "")
@@ -115,9 +131,12 @@ class ImageObject:
 
     @property
     def mask(self) -> Optional[np.ndarray]:
+        """The chosen candidate with the brush / eraser strokes applied (``ui.image.strokes``)."""
         if self.prediction is None:
             return None
-        return self.prediction.masks[self.chosen]
+        base = self.prediction.masks[self.chosen]
+        strokes = self.prompts.strokes
+        return apply_strokes(base, strokes) if strokes else base
 
     def push(self, prompts: PromptSet) -> None:
         self.history.append(prompts)
@@ -155,6 +174,17 @@ class EverythingResult:
             self.masks = PackedMasks.pack(list(self.masks))
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The objects of a session at one moment (for Ctrl+Z / Ctrl+Y over every change). Objects
+    are shallow copies with their own history lists: predictions are shared, never changed in
+    place (an action replaces them), so a snapshot costs a few references per object."""
+
+    objects: Tuple[ImageObject, ...]
+    active: int
+    next_color: int
+
+
 @dataclass
 class ImageSession:
     """One browser session's image tab."""
@@ -166,51 +196,60 @@ class ImageSession:
     embedding: Any = None  # ui.image.engine.Embedding for (image, model) or None
     objects: List[ImageObject] = field(default_factory=lambda: [ImageObject(0)])
     active: int = 0
-    pending_corner: Optional[Tuple[float, float]] = None
     everything: Optional[EverythingResult] = None
     next_color: int = 1
 
     # ---------------------------------------------------------------- image
     def load(self, image: np.ndarray, name: str, display: DisplayImage) -> None:
+        """A new picture: its objects start empty."""
         self.image = image
         self.name = name
         self.display = display
         self.embedding = None
         self.everything = None
-        self.clear()
+        self.clear_all()
 
     @property
-    def has_image(self) -> bool:
+    def has_media(self) -> bool:
         return self.image is not None
 
     @property
     def hw(self) -> Tuple[int, int]:
         if self.image is None:
-            raise PromptError("Load an image first (upload one or pick an example).")
+            raise UserError("Load an image first (upload one or pick an example).")
         return int(self.image.shape[0]), int(self.image.shape[1])
 
-    def require_image(self) -> None:
+    def require_media(self) -> None:
         self.hw  # noqa: B018 - raises the user-facing error when no image is loaded
+
+    # ---------------------------------------------------------------- history
+    def snapshot(self) -> Snapshot:
+        return Snapshot(tuple(replace(o, history=list(o.history)) for o in self.objects), self.active,
+                        self.next_color)
+
+    def restore(self, snap: Snapshot) -> None:
+        """Objects, selection and colour counter as in ``snap`` (the image and embedding stay)."""
+        self.objects = [replace(o, history=list(o.history)) for o in snap.objects]
+        self.active = min(snap.active, len(self.objects) - 1)
+        self.next_color = snap.next_color
 
     # ---------------------------------------------------------------- objects
     @property
     def current(self) -> ImageObject:
         return self.objects[self.active]
 
-    def clear(self) -> None:
+    def clear_all(self) -> None:
         """Forget all objects and prompts (the image and its embedding stay)."""
         self.objects = [ImageObject(0)]
         self.active = 0
         self.next_color = 1
-        self.pending_corner = None
 
     def new_object(self) -> ImageObject:
         """Start a new object, unless the active one has no prompts yet (then reuse it)."""
-        self.pending_corner = None
         if not self.current.history:
             return self.current
         if len(self.objects) >= MAX_OBJECTS:
-            raise PromptError(
+            raise UserError(
                 f"This app keeps at most {MAX_OBJECTS} objects per image; remove one (or Clear all) to add another."
             )
         self.current.set_aside()
@@ -234,21 +273,25 @@ class ImageSession:
             return
         kept = [o for o in self.objects if o.history]
         if len(kept) + len(new) > MAX_OBJECTS:
-            raise PromptError(f"This app keeps at most {MAX_OBJECTS} objects per image; "
+            raise UserError(f"This app keeps at most {MAX_OBJECTS} objects per image; "
                               f"{len(kept)} are there, {len(new)} more do not fit.")
-        self.pending_corner = None
         self.current.set_aside()
         self.objects = kept
         self.active = len(self.objects)
         self.objects.extend(new)
 
-    def select_object(self, index: int) -> None:
-        if not 0 <= index < len(self.objects):
-            raise PromptError(f"There is no object number {index + 1}.")
+    def index_of(self, obj_id: int) -> int:
+        """The list position of object ``obj_id``."""
+        for i, obj in enumerate(self.objects):
+            if obj.obj_id == obj_id:
+                return i
+        raise UserError(f"Object {obj_id} is gone (or never was); press [ or ] to pick another.")
+
+    def select_object(self, obj_id: int) -> None:
+        index = self.index_of(obj_id)
         if index != self.active:
             self.current.set_aside()
         self.active = index
-        self.pending_corner = None
 
     @property
     def nbytes(self) -> int:
@@ -256,9 +299,18 @@ class ImageSession:
         everything = self.everything.masks.nbytes if self.everything is not None else 0
         return sum(o.nbytes for o in self.objects) + everything
 
+    def rename_object(self, name: str, obj_id: Optional[int] = None) -> ImageObject:
+        """Name the active object (or object ``obj_id``): the list, the status line and the
+        exports use it. Spaces are tidied, 40 characters at most; an empty name is refused."""
+        obj = self.current if obj_id is None else self.objects[self.index_of(obj_id)]
+        clean = " ".join(str(name or "").split())[:MAX_NAME_LENGTH]
+        if not clean:
+            raise UserError("An object name cannot be empty: type one, then press Rename.")
+        obj.given_name = clean
+        return obj
+
     def remove_object(self) -> None:
         """Delete the active object (the last one left is emptied instead)."""
-        self.pending_corner = None
         if len(self.objects) == 1:
             self.objects = [ImageObject(self.current.color_index)]
             return
@@ -269,9 +321,9 @@ class ImageSession:
     def _check_inside(self, x: float, y: float) -> None:
         h, w = self.hw
         if not (np.isfinite(x) and np.isfinite(y)):
-            raise PromptError("Point coordinates must be numbers.")
+            raise UserError("Point coordinates must be numbers.")
         if not (-0.5 <= x <= w - 0.5 and -0.5 <= y <= h - 0.5):
-            raise PromptError(
+            raise UserError(
                 f"Point ({x:g}, {y:g}) is outside the image (width {w}, height {h}); "
                 "click inside the picture."
             )
@@ -279,10 +331,9 @@ class ImageSession:
     def add_point(self, x: float, y: float, label: int) -> PromptSet:
         self._check_inside(float(x), float(y))
         if label not in (0, 1):
-            raise PromptError(f"Point label must be 1 (foreground) or 0 (background), got {label}.")
-        self.pending_corner = None
+            raise UserError(f"Point label must be 1 (foreground) or 0 (background), got {label}.")
         p = self.current.prompts
-        new = PromptSet(points=p.points + ((float(x), float(y), int(label)),), box=p.box)
+        new = PromptSet(points=p.points + ((float(x), float(y), int(label)),), box=p.box, strokes=p.strokes)
         self.current.push(new)
         return new
 
@@ -291,56 +342,59 @@ class ImageSession:
             self._check_inside(float(x), float(y))
         box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         if box[2] - box[0] < MIN_BOX_SIDE or box[3] - box[1] < MIN_BOX_SIDE:
-            raise PromptError(
+            raise UserError(
                 "That box is too thin; click two opposite corners of the object."
             )
-        self.pending_corner = None
         p = self.current.prompts
-        new = PromptSet(points=p.points, box=tuple(float(v) for v in box))  # type: ignore[arg-type]
+        new = PromptSet(points=p.points, box=tuple(float(v) for v in box), strokes=p.strokes)  # type: ignore[arg-type]
         self.current.push(new)
         return new
-
-    def box_click(self, x: float, y: float) -> Optional[PromptSet]:
-        """First click of a box: remember the corner (returns None); second: add the box."""
-        self._check_inside(float(x), float(y))
-        if self.pending_corner is None:
-            self.pending_corner = (float(x), float(y))
-            return None
-        (x0, y0), self.pending_corner = self.pending_corner, None
-        return self.add_box(x0, y0, x, y)
 
     def refine(self) -> PromptSet:
         obj = self.current
         if obj.prediction is None:
-            raise PromptError("Nothing to refine yet: add a point or a box first.")
+            raise UserError("Nothing to refine yet: add a point or a box first.")
         logits = obj.prediction.low_res_logits[obj.chosen]
         p = obj.prompts
-        new = PromptSet(points=p.points, box=p.box, mask_input=np.array(logits, copy=True))
+        new = PromptSet(points=p.points, box=p.box, mask_input=np.array(logits, copy=True), strokes=p.strokes)
         obj.push(new)
         return new
 
     def undo(self) -> str:
         """Undo the last action of the active object; returns a description of what went."""
-        if self.pending_corner is not None:
-            self.pending_corner = None
-            return "box corner"
         obj = self.current
         if not obj.history:
-            raise PromptError(f"{obj.name} has no prompts to undo.")
+            raise UserError(f"{obj.name} has no prompts to undo.")
         last = obj.history[-1]
+        prev = obj.history[-2] if len(obj.history) > 1 else PromptSet()
+        if last.strokes != prev.strokes and last.points == prev.points and last.box == prev.box:
+            obj.history.pop()  # the decoder's answer stays: only the strokes changed
+            return "eraser stroke" if last.strokes[-1].erase else "brush stroke"
         obj.pop()
         if last.is_refinement:
             return "refinement"
         prev = obj.prompts
         return "box" if last.box != prev.box else "point"
 
+    def add_stroke(self, stroke: Stroke) -> None:
+        """A brush / eraser stroke on the active object's mask (it needs a mask: click first).
+        The decoder's candidates stay; the stroke is applied on top of the chosen one."""
+        obj = self.current
+        if obj.prediction is None:
+            raise UserError("Click on the object first; the brush and eraser then correct its mask.")
+        if tuple(stroke.hw) != self.hw:
+            raise UserError("That stroke was made on another picture.")
+        p = obj.prompts
+        obj.history.append(PromptSet(points=p.points, box=p.box, mask_input=p.mask_input,
+                                     strokes=p.strokes + (stroke,)))
+
     def choose(self, index: int) -> None:
         obj = self.current
         if obj.prediction is None:
-            raise PromptError("There are no candidate masks yet: add a point or a box first.")
+            raise UserError("There are no candidate masks yet: add a point or a box first.")
         n = obj.prediction.masks.shape[0]
         if not 0 <= index < n:
-            raise PromptError(f"Candidate {index + 1} does not exist (there are {n}).")
+            raise UserError(f"Candidate {index + 1} does not exist (there are {n}).")
         obj.chosen = int(index)
 
     def set_prediction(self, prediction: Prediction) -> None:

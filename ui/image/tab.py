@@ -16,14 +16,14 @@ loaded by ``/load_image`` stays for the following calls):
 * ``/load_image(image)``, ``/set_model(model)``
 * ``/add_point(x, y, foreground)`` and ``/add_box(x0, y0, x1, y1)`` in original-image pixels
 * ``/undo``, ``/clear``, ``/refine``, ``/pick_candidate(index)``, ``/new_object``,
-  ``/select_object(index)``, ``/remove_object``
-* ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, (label PNG)]
+  ``/select_object(index)``, ``/remove_object``, ``/rename_object(name)`` (the selected one)
+* ``/export`` -> [mask PNG, RGBA cutout PNG, COCO RLE JSON, per-object PNG zip, (label PNG)]
 * ``/segment_everything(points_per_side, pred_iou_thresh, stability_score_thresh,
   box_nms_thresh, crop_n_layers, min_mask_region_area)``: streams "batch i of n" progress;
   settings above the server's budget are reduced (the status says so)
 * ``/cancel_everything``: stops this session's segment everything within a batch
 * ``/find(query, threshold)``: "car, person" -> one object per box found (label and score
-  kept on it); ``/find_boxes_file(file)``: the same from a COCO detections ``.json`` or a
+  kept on it); ``/find_boxes_file(file, threshold)``: the same from a COCO detections ``.json`` or a
   YOLO ``.txt`` (class numbers as labels)
 """
 
@@ -36,21 +36,28 @@ from typing import Any, Callable, Dict, List, Optional
 
 import gradio as gr
 
-from ui.canvas import BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas, UploadEvent
-from ui.common.errors import guarded
+from ui.canvas import (
+    END_PREPARING_JS, SHOW_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, HistoryEvent, IndexEvent,
+    ObjectEvent, PointEvent, PromptCanvas, StrokeEvent, UploadEvent, preparing_for,
+)
+from ui.tabkit.guard import guarded
 from ui.common.progress import progress_adapter
 from ui.image.controller import ImageController
 from ui.image.view import CanvasRenderer, CanvasView, ImageView, everything_regions
-from ui.models.registry import ModelUnavailableError
-from ui.common.prompts import PromptError
+from ui.common.errors import ModelUnavailableError, UserError
 from ui.image.engine import ENCODE_PROMPTS, EverythingParams
 from ui.common.inputs import number, whole_number
 from ui.image.api import EVERYTHING_GROUP, wire_api
 from ui.image.find import ImageFind
 from ui.tabkit.model_dropdown import dropdown_update
 from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
-from ui.common.overlay import MAX_DISPLAY_SIDE
+from ui.canvas.raster import MAX_DISPLAY_SIDE
 from ui.common.sessions import connection_of, restore_tab
+from sam2.find import DEFAULT_THRESHOLD
+from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind
+from ui.canvas.gradio_stubs import skip_stub_files
+
+skip_stub_files()  # before the class statements: no tab.pyi beside this file
 
 CANDIDATE_CHOICES = [("Mask 1", 0), ("Mask 2", 1), ("Mask 3", 2)]
 PROMPT_GROUP = "image_prompt"
@@ -70,7 +77,6 @@ class SafeImage(gr.Image):
         return "image"
 
     def preprocess(self, payload: Any) -> Any:
-        from sam2.media.images import SUPPORTED_FORMATS, ImageLoadError, check_image_kind
 
         name = getattr(payload, "orig_name", None) or "the file"
         path = getattr(payload, "path", None)
@@ -94,6 +100,10 @@ def example_images(folder: str) -> List[str]:
     for ext in ("png", "jpg", "jpeg", "webp"):
         paths += glob.glob(os.path.join(folder, f"*.{ext}"))
     return sorted(paths)
+
+
+#: The picture's largest height on the page: the window less what sits above and below it.
+CANVAS_MAX_HEIGHT = "max(240px, calc(100vh - 410px))"
 
 
 @dataclass
@@ -121,7 +131,9 @@ class ImageTab:
         self.model = model
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                self.canvas = PromptCanvas(mode="image", elem_id="image-canvas", max_height="72vh")
+                # Sized so that at 1366x768 the picture, its status line and the buttons under
+                # it fit the window without scrolling (the header and tabs take ~190 px).
+                self.canvas = PromptCanvas(mode="image", elem_id="image-canvas", max_height=CANVAS_MAX_HEIGHT)
                 with gr.Row():
                     self.undo_btn = gr.Button("↶ Undo (Z)", size="sm", elem_id="image-undo", min_width=60)
                     self.refine_btn = gr.Button("Refine", size="sm", elem_id="image-refine", min_width=60)
@@ -157,9 +169,13 @@ class ImageTab:
                                 label="Examples (drawn by examples/make_examples.py)", examples_per_page=8)
                 self.objects = ChoiceRadio([("Object 1 (empty)", 0)], value=0, label="Objects ([ ] or Tab)",
                                         elem_id="image-objects")
+                with gr.Row(equal_height=False):
+                    self.name = gr.Textbox(show_label=False, placeholder="Name the selected object", max_lines=1,
+                                           scale=3, min_width=120, container=False, elem_id="image-obj-name")
+                    self.rename_btn = gr.Button("Rename", size="sm", scale=1, min_width=60, elem_id="image-rename")
                 with gr.Group():
                     self.export_btn = gr.Button("Prepare downloads", variant="primary", elem_id="image-export")
-                    self.files = gr.File(label="Mask PNG · RGBA cutout PNG · COCO RLE JSON",
+                    self.files = gr.File(label="Mask PNG · RGBA cutout PNG · COCO RLE JSON · one PNG per object (zip)",
                                          file_count="multiple", interactive=False, elem_id="image-files")
         with gr.Accordion("Segment everything (automatic mask generator)", open=False):
             with gr.Row():
@@ -238,7 +254,7 @@ class ImageTab:
         toast; the gesture's provisional mark goes (``ack``), the session is as it was."""
         try:
             return self._show(act(), ack, **extra)
-        except (PromptError, ModelUnavailableError, CanvasPayloadError) as exc:
+        except (UserError, ModelUnavailableError, CanvasPayloadError) as exc:
             text = str(exc).replace("`", "")
             return {self.canvas: CanvasUpdate(hint=text, ack=ack).to_value(), self.status: f"⚠️ {text}"}
 
@@ -319,6 +335,20 @@ class ImageTab:
             return self._hinted(lambda: (lambda b: ui.add_box(connection_of(request), *b.as_box))(BoxEvent.parse(evt)), seq)
 
         @guarded(self.status)
+        def on_history(evt: gr.EventData, request: gr.Request):
+            """Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y: back or forward one change of any kind."""
+            return self._hinted(lambda: ui.history(connection_of(request), HistoryEvent.parse(evt).step))
+
+        @guarded(self.status)
+        def on_stroke(evt: gr.EventData, request: gr.Request):
+            """Brush / eraser on the selected object's mask (applied after SAM's, kept through clicks)."""
+            def act() -> CanvasView:
+                s = StrokeEvent.parse(evt)
+                return ui.add_stroke(connection_of(request), s.points, s.radius, s.erase)
+
+            return self._hinted(act, _seq(evt))
+
+        @guarded(self.status)
         def on_undo(evt: gr.EventData, request: gr.Request):
             return self._hinted(lambda: ui.undo(connection_of(request)))
 
@@ -332,7 +362,7 @@ class ImageTab:
 
         @guarded(self.status)
         def on_delete_object(evt: gr.EventData, request: gr.Request):
-            return self._hinted(lambda: ui.remove_object(connection_of(request), canvas_object=ObjectEvent.parse(evt).object_id))
+            return self._hinted(lambda: ui.remove_object(connection_of(request), ObjectEvent.parse(evt).object_id))
 
         @guarded(self.status)
         def on_select_object(evt: gr.EventData, request: gr.Request):
@@ -341,8 +371,8 @@ class ImageTab:
             def act() -> CanvasView:
                 oid = ObjectEvent.parse(evt).object_id
                 if oid is None:
-                    raise PromptError("No object to select yet: click the picture to start one.")
-                return ui.select_object(sid, canvas_object=oid)
+                    raise UserError("No object to select yet: click the picture to start one.")
+                return ui.select_object(sid, oid)
 
             return self._hinted(act)
 
@@ -352,13 +382,18 @@ class ImageTab:
             return self._hinted(lambda: ui.pick_region(connection_of(request), IndexEvent.parse(evt).index),
                                 _seq(evt) or None, regions={})
 
+        def preparing(sid: Optional[str]) -> Dict[str, Any]:
+            """"Preparing image…" while ``prepare`` (chained after a load) encodes the picture;
+            the estimate is the last encode with the session's model (None: not yet known)."""
+            return preparing_for("image", ui.engine.encode_seconds.get(ui.model_of(sid)))
+
         @guarded(self.status)
         def on_upload(evt: gr.EventData, request: gr.Request):
             def act() -> CanvasView:
                 u = UploadEvent.parse(evt)
-                return ui.load_image(connection_of(request), u.path, name=u.name)
+                return ui.load(connection_of(request), u.path, name=u.name)
 
-            return self._hinted(act)
+            return self._hinted(act, preparing=preparing(connection_of(request)))
 
         @guarded(self.status)
         def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
@@ -370,7 +405,8 @@ class ImageTab:
             """An example picked (it fills the hidden upload box)."""
             if not path:
                 return {}
-            return self._hinted(lambda: ui.load_image(connection_of(request), path))
+            return self._hinted(lambda: ui.load(connection_of(request), path),
+                                preparing=preparing(connection_of(request)))
 
         @guarded(self.status)
         def page_set_model(model_id: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
@@ -399,26 +435,41 @@ class ImageTab:
         def page_select_object(index: Optional[int], request: gr.Request):
             if index is None:
                 return {}
-            return self._hinted(lambda: ui.select_object(connection_of(request), index))
+            sid = connection_of(request)
+            return self._hinted(lambda: ui.select_object(sid, ui.object_id_at(sid, index)))
 
         c = self.canvas
         c.point(on_point, None, page, **gesture_kw)
         c.box(on_box, None, page, **gesture_kw)
+        c.stroke(on_stroke, None, page, **gesture_kw)
+        c.history(on_history, None, page, **gesture_kw)
         c.undo(on_undo, None, page, **gesture_kw)
         c.new_object(on_new_object, None, page, **gesture_kw)
         c.candidate(on_candidate, None, page, **gesture_kw)
         c.delete_object(on_delete_object, None, page, **gesture_kw)
         c.select_object(on_select_object, None, page, **gesture_kw)
         c.pick_region(on_pick_region, None, page, **gesture_kw)
-        c.upload(on_upload, None, page, **button_kw).then(prepare, [self.model], page, **button_kw)
-        self.upload.change(load_example, [self.upload], page, **button_kw).then(prepare, [self.model], page, **button_kw)
+        # The picture is encoded as soon as it is loaded (and when the model changes), the
+        # canvas saying "Preparing image…" meanwhile; clicks made then wait for it.
+        end_preparing = dict(fn=None, inputs=None, outputs=[c], js=END_PREPARING_JS, api_visibility="private")
+        c.upload(on_upload, None, page, **button_kw).then(prepare, [self.model], page, **button_kw).then(**end_preparing)
+        self.upload.change(load_example, [self.upload], page, **button_kw).then(
+            prepare, [self.model], page, **button_kw).then(**end_preparing)
+        self.model.input(None, None, [c], js=SHOW_PREPARING_JS, api_visibility="private")
         self.model.input(page_set_model, [self.model], page, **button_kw).then(
-            page_sync_model, None, [self.model], api_visibility="private")
+            page_sync_model, None, [self.model], api_visibility="private").then(
+            prepare, [self.model], page, **button_kw).then(**end_preparing)
         self.undo_btn.click(button(lambda sid: ui.undo(sid)), None, page, **button_kw)
         self.refine_btn.click(button(lambda sid: ui.refine(sid)), None, page, **button_kw)
         self.new_obj_btn.click(button(lambda sid: ui.new_object(sid)), None, page, **button_kw)
         self.remove_obj_btn.click(button(lambda sid: ui.remove_object(sid)), None, page, **button_kw)
-        self.clear_btn.click(button(lambda sid: ui.clear(sid)), None, page, **button_kw)
+
+        @guarded(self.status)
+        def page_rename(name: str, request: gr.Request):
+            return self._hinted(lambda: ui.rename_object(connection_of(request), name))
+
+        gr.on([self.rename_btn.click, self.name.submit], page_rename, [self.name], page, **button_kw)
+        self.clear_btn.click(button(lambda sid: ui.clear_all(sid)), None, page, **button_kw)
         self.objects.input(page_select_object, [self.objects], page, **button_kw)
         self.point_btn.click(page_add_point, [self.px, self.py, self.pfg], page, **button_kw)
         self.box_btn.click(page_add_box, [self.bx0, self.by0, self.bx1, self.by1], page, **button_kw)
@@ -428,7 +479,8 @@ class ImageTab:
                 self.everything_status: view.status, self.everything_file: view.json_path}),
             self.everything_inputs(),
             [self.canvas, self.everything_status, self.everything_file],
-            api_visibility="private", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1)
+            api_visibility="private", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
+            show_progress_on=[self.everything_status])
 
     def everything_inputs(self) -> List[Any]:
         return [self.pps, self.iou_t, self.stab_t, self.nms_t, self.crops, self.min_area]
@@ -438,11 +490,9 @@ class ImageTab:
         """Words or a box file in, one object per box out (``ui.image.find``)."""
         if self.find is None:
             return
-        from sam2.find import DEFAULT_THRESHOLD
 
         reason = self.find.unavailable_reason()
-        with gr.Accordion("Find objects (type what to find, or upload boxes)", open=reason is None,
-                          elem_id="image-find"):
+        with gr.Accordion("Find objects (type what to find, or upload boxes)", open=False, elem_id="image-find"):
             if reason is not None:
                 gr.Markdown(f"⚠️ {reason}")
             with gr.Row():
@@ -465,10 +515,12 @@ class ImageTab:
                 return render(finder.find(connection_of(request), query, threshold, progress_adapter(progress)))
 
             @guarded(self.status)
-            def find_boxes_file(file: Optional[str], request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            def find_boxes_file(file: Optional[str], threshold: float, request: gr.Request,
+                                progress=gr.Progress(track_tqdm=True)):
                 if not file:
-                    raise PromptError("Upload a COCO detections .json or a YOLO .txt file first.")
-                return render(finder.from_file(connection_of(request), file, progress=progress_adapter(progress)))
+                    raise UserError("Upload a COCO detections .json or a YOLO .txt file first.")
+                return render(finder.from_file(connection_of(request), file, threshold,
+                                               progress=progress_adapter(progress)))
 
             return find, find_boxes_file
 
@@ -476,13 +528,15 @@ class ImageTab:
         find, find_boxes_file = wire(self.ui_find, self._show, self._page_outputs())
         find.__name__, find_boxes_file.__name__ = "page_find", "page_find_boxes_file"
         gr.on([self.find_btn.click, self.find_text.submit], find, [self.find_text, self.find_threshold],
-              self._page_outputs(), api_visibility="private", **prompt_kw)
-        self.find_file.upload(find_boxes_file, [self.find_file], self._page_outputs(), api_visibility="private",
-                              **prompt_kw)
+              self._page_outputs(), api_visibility="private", show_progress_on=[self.status], **prompt_kw)
+        # A file's boxes obey the same score threshold slider as the detector's.
+        self.find_file.upload(find_boxes_file, [self.find_file, self.find_threshold], self._page_outputs(),
+                              api_visibility="private", show_progress_on=[self.status], **prompt_kw)
         # The API: as before.
         find, find_boxes_file = wire(self.find, self.render_api, self.api_outputs())
         self.api.click(find, [self.find_text, self.find_threshold], self.api_outputs(), api_name="find", **prompt_kw)
-        self.api.click(find_boxes_file, [self.find_file], self.api_outputs(), api_name="find_boxes_file",
+        self.api.click(find_boxes_file, [self.find_file, self.find_threshold], self.api_outputs(),
+                       api_name="find_boxes_file",
                        **prompt_kw)
 
     def _wire_stale_downloads(self) -> None:

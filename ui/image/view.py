@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ui.common import overlay
+from ui.canvas import raster
 from ui.canvas.scene import CanvasObject, CanvasUpdate, display_hw, label_map_png, mask_png, picture_url
+from ui.image.slot import ImageSlot
 from ui.image.state import ImageObject, ImageSession
 from ui.models.names import model_label
 from ui.models.registry import ModelRegistry
 
-if TYPE_CHECKING:  # the slot type lives with the controller that owns the sessions
-    from ui.image.controller import _ImageSlot
 
 #: Aspect ratio (long side / short side) above which the page says the picture is shown small.
 EXTREME_ASPECT = 6.0
@@ -68,10 +68,10 @@ class ApiRenderer:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
 
-    def __call__(self, slot: "_ImageSlot", note: str = "") -> ImageView:
+    def __call__(self, slot: ImageSlot, note: str = "") -> ImageView:
         st = slot.state
         objects = object_choices(st)
-        if not st.has_image or st.display is None:
+        if not st.has_media or st.display is None:
             return ImageView(None, objects=objects, active=st.active,
                              status=note or "Upload an image or pick an example to start.")
         base = st.display.pixels
@@ -79,8 +79,7 @@ class ApiRenderer:
         tinted = overlay.blend_masks(base, ((o.mask, o.color) for o in st.objects if o.prediction is not None))
         obj = st.current
         p = obj.prompts
-        canvas = overlay.draw_prompts(tinted, st.display, p.points, p.box, box_color=obj.color,
-                                      pending_corner=st.pending_corner)
+        canvas = overlay.draw_prompts(tinted, st.display, p.points, p.box, box_color=obj.color)
         candidates: List[Candidate] = []
         chosen: Optional[int] = None
         if obj.prediction is not None:
@@ -102,34 +101,29 @@ class CanvasView:
     objects: List[Tuple[str, int]] = field(default_factory=list)
     active: int = 0
     status: str = ""
-    has_image: bool = False
+    has_media: bool = False
 
     @property
     def canvas(self) -> Optional[CanvasUpdate]:
         """The canvas message, or None without an image (``sessions.restore_tab`` asks)."""
-        return self.update if self.has_image else None
+        return self.update if self.has_media else None
 
 
 @dataclass
 class CanvasShown:
     """What this session's page canvas already has (weak references: nothing is kept alive).
 
-    ``masks`` maps object id -> (its prediction, chosen index) as last sent; an object whose
-    pair differs gets a new PNG, one that is gone gets ``None``.
+    ``masks`` maps object id -> (its prediction, chosen index, strokes) as last sent; an object
+    whose triple differs gets a new PNG, one that is gone gets ``None``.
     """
 
     image: Optional["weakref.ref"] = None
-    masks: Dict[int, Tuple["weakref.ref", int]] = field(default_factory=dict)
-
-
-def canvas_id(obj: ImageObject) -> int:
-    """The id an object has on the canvas (its colour index + 1: unique in a session)."""
-    return obj.color_index + 1
+    masks: Dict[int, Tuple["weakref.ref", int, tuple]] = field(default_factory=dict)
 
 
 def canvas_object(obj: ImageObject) -> CanvasObject:
     tag = f"{obj.label} {obj.score:.2f}" if obj.label and obj.score is not None else (obj.label or "")
-    return CanvasObject(canvas_id(obj), overlay.color_hex(obj.color), obj.name, tag=tag)
+    return CanvasObject(obj.obj_id, raster.color_hex(obj.color), obj.name, tag=tag)
 
 
 def _same(ref: Optional["weakref.ref"], obj: Any) -> bool:
@@ -142,15 +136,15 @@ class CanvasRenderer:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
 
-    def __call__(self, slot: "_ImageSlot", note: str = "") -> CanvasView:
+    def __call__(self, slot: ImageSlot, note: str = "") -> CanvasView:
         st = slot.state
         shown: CanvasShown = slot.shown if isinstance(slot.shown, CanvasShown) else CanvasShown()
         slot.shown = shown
         objects = object_choices(st)
-        if not st.has_image or st.display is None or st.image is None:
+        if not st.has_media or st.display is None or st.image is None:
             return CanvasView(CanvasUpdate(objects=[], selected=None, candidates=[]), objects, st.active,
                               note or "Drop an image on the canvas, click it to browse, or pick an example.")
-        update = CanvasUpdate(objects=[canvas_object(o) for o in st.objects], selected=canvas_id(st.current))
+        update = CanvasUpdate(objects=[canvas_object(o) for o in st.objects], selected=st.current.obj_id)
         h, w = st.hw
         hw = display_hw(h, w)
         if not _same(shown.image, st.image):
@@ -162,7 +156,7 @@ class CanvasRenderer:
         masks: Dict[int, Optional[str]] = {}
         live = set()
         for o in st.objects:
-            oid = canvas_id(o)
+            oid = o.obj_id
             live.add(oid)
             had = shown.masks.get(oid)
             if o.prediction is None:
@@ -170,16 +164,17 @@ class CanvasRenderer:
                     masks[oid] = None
                     del shown.masks[oid]
                 continue
-            if had is not None and _same(had[0], o.prediction) and had[1] == o.chosen:
+            strokes = o.prompts.strokes  # brush / eraser strokes laid on the chosen candidate
+            if had is not None and _same(had[0], o.prediction) and had[1] == o.chosen and had[2] == strokes:
                 continue
-            masks[oid] = mask_png(o.prediction.masks[o.chosen], o.color, hw)
-            shown.masks[oid] = (weakref.ref(o.prediction), o.chosen)
+            masks[oid] = mask_png(o.mask, o.color, hw)
+            shown.masks[oid] = (weakref.ref(o.prediction), o.chosen, strokes)
         for oid in [k for k in shown.masks if k not in live]:
             masks[oid] = None
             del shown.masks[oid]
         if masks:
             update.masks = {0: masks}
-        update.prompts = {0: {canvas_id(o): {"points": list(o.prompts.points), "box": o.prompts.box}
+        update.prompts = {0: {o.obj_id: {"points": list(o.prompts.points), "box": o.prompts.box}
                               for o in st.objects}}
         obj = st.current
         if obj.prediction is not None:
@@ -193,7 +188,7 @@ class CanvasRenderer:
 
 
 
-def everything_regions(masks: Any, display: overlay.DisplayImage) -> Dict[str, Any]:
+def everything_regions(masks: Any, display: raster.DisplayImage) -> Dict[str, Any]:
     """"Segment everything" masks as the canvas's regions (a label map: hover and pick), or
     ``{}`` (no regions) when there are none."""
     if masks is None or not len(masks):
@@ -202,7 +197,7 @@ def everything_regions(masks: Any, display: overlay.DisplayImage) -> Dict[str, A
 
 
 # ---------------------------------------------------------------------------- status line
-def status_line(slot: "_ImageSlot", registry: ModelRegistry, note: str = "") -> str:
+def status_line(slot: ImageSlot, registry: ModelRegistry, note: str = "") -> str:
     """The line under the picture: the object, its prompts and mask, the image, model and timings."""
     st = slot.state
     h, w = st.hw
@@ -216,8 +211,10 @@ def status_line(slot: "_ImageSlot", registry: ModelRegistry, note: str = "") -> 
     if obj.prompts.is_refinement:
         parts.append("refined")
     if obj.prediction is not None:
-        parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, "
-                     f"{obj.prediction.masks.area(obj.chosen):,} px")
+        strokes = obj.prompts.strokes  # brush / eraser corrections count in the area
+        area = int(np.count_nonzero(obj.mask)) if strokes else obj.prediction.masks.area(obj.chosen)
+        parts.append(f"mask {obj.chosen + 1} of {obj.prediction.masks.shape[0]}, {area:,} px"
+                     + (f", {len(strokes)} brush stroke{'s' if len(strokes) != 1 else ''}" if strokes else ""))
     size = f"image {w}×{h}"
     if st.display is not None and st.display.scale < 1.0:
         size += f" (shown at {st.display.scale:.2f}×, outputs at full size)"

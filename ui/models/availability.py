@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from typing import Callable, Optional
+from sam2.configs import HF_MODELS
 
 log = logging.getLogger("sam2.app")
 
@@ -56,8 +57,6 @@ def cache_location() -> str:
 
 def cached_checkpoint(model_id: str) -> Optional[str]:
     """Path of ``model_id``'s checkpoint in the local Hugging Face cache, or None (no network)."""
-    from sam2.configs import HF_MODELS
-
     if model_id not in HF_MODELS:
         return None
     try:
@@ -131,11 +130,3 @@ class HubProbe:
         with self._lock:
             self._known = (self._clock(), UNREACHABLE)
 
-    def known_reason(self) -> Optional[str]:
-        """The remembered answer without probing (None: reachable or not asked yet)."""
-        if offline_mode():
-            return OFFLINE_MODE
-        with self._lock:
-            if self._known is not None and self._clock() - self._known[0] < self.remember_s:
-                return self._known[1]
-            return None

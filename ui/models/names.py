@@ -80,3 +80,23 @@ def fastest_tracking_note(model_id: str, device: str) -> str:
     where = "this CPU" if str(device) == "cpu" else f"this {device} device"
     return (f"Tracking with {model_label(model_id)}, the fastest model on {where}; "
             "pick another in **Model**.")
+
+
+#: Seconds per tracked frame with one object on a CPU, measured on the project's 2-core VM
+#: (``bench/bench.py --what video``, docs/speed.md): (model, fast?) -> seconds.
+#: Only the order of magnitude is promised to a user; more objects cost about that much each.
+CPU_SECONDS_PER_FRAME = {
+    (DEFAULT_CPU_MODEL, False): 6.0, (DEFAULT_CPU_MODEL, True): 1.8,
+    (EDGETAM_MODEL, False): 0.9, (EDGETAM_MODEL, True): 0.45,
+}
+
+
+def tracking_fallback_note(model_id: str, fast: bool, why: str) -> str:
+    """The line near the video player when EdgeTAM, the fastest tracker on a CPU, cannot be
+    had and the tab tracks with ``model_id`` instead: what happened and what it costs."""
+    line = f"⚠️ EdgeTAM, the fastest tracker on this CPU, is unavailable ({why}); tracking uses {model_label(model_id)}"
+    slow, quick = CPU_SECONDS_PER_FRAME.get((model_id, fast)), CPU_SECONDS_PER_FRAME[(EDGETAM_MODEL, fast)]
+    if slow is None:
+        return line + "."
+    return (f"{line}, about {slow:g} s a frame per object instead of about {quick:g} s "
+            f"({'fast' if fast else 'exact'} mode on a 2-core CPU).")

@@ -29,30 +29,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ui.models.availability import (FIX_HINT, REMEMBER_S, HubProbe, cache_location, cached_checkpoint)
 from ui.models.names import EDGETAM_MODEL, default_model_id, model_choices, model_label, resolve_model_id
 from ui.common.progress import ProgressFn
+from ui.common.errors import ModelUnavailableError
 
 log = logging.getLogger("sam2.app")
 
-
-
-class ModelUnavailableError(RuntimeError):
-    """The weights could not be obtained or loaded.
-
-    ``str(exc)`` is the short message for the page (what happened and how to fix it, no
-    server paths); ``detail`` is the full story for the server log. ``offline`` is True
-    when the weights are simply not here (not cached, no Hub), False when they are here
-    but broken.
-    """
-
-    def __init__(self, message: str, detail: Optional[str] = None, model_id: Optional[str] = None,
-                 offline: bool = False) -> None:
-        super().__init__(message)
-        self.detail = detail or message
-        self.model_id = model_id
-        self.offline = offline
-
-    def again(self, prefix: str = "", suffix: str = "") -> "ModelUnavailableError":
-        """A fresh copy (re-raising one instance would grow its traceback), optionally reworded."""
-        return ModelUnavailableError(f"{prefix}{self}{suffix}", self.detail, self.model_id, self.offline)
 
 
 def pick_device(requested: Optional[str] = None) -> str:

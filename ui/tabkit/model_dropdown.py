@@ -13,14 +13,15 @@ from typing import Optional
 
 import gradio as gr
 
-from ui.models.names import EDGETAM_TRADE
 from ui.models.registry import ModelRegistry
 
 
 def model_dropdown(registry: ModelRegistry) -> gr.Dropdown:
-    """The dropdown component (build it inside the page's ``gr.Blocks``)."""
+    """The dropdown component (build it inside the page's ``gr.Blocks``). No ``info`` line under
+    its label: the page header says what EdgeTAM trades (``ui.model_names.EDGETAM_TRADE``),
+    so the header stays one row high."""
     return gr.Dropdown(registry.choices(), value=registry.default_model, label="Model",
-                       elem_id="model-select", interactive=True, info=EDGETAM_TRADE)
+                       elem_id="model-select", interactive=True)
 
 
 def dropdown_update(registry: ModelRegistry, value: Optional[str]) -> gr.Dropdown:

@@ -20,6 +20,10 @@ from typing import Any
 
 import gradio as gr
 
+from ui.canvas.gradio_stubs import skip_stub_files
+
+skip_stub_files()  # before the class statements: no numbers.pyi beside this file
+
 
 def _plain_number(payload: Any) -> bool:
     if not isinstance(payload, (int, float)) or isinstance(payload, bool):

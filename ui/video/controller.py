@@ -4,7 +4,7 @@ Every public method takes the session id and returns a ``VideoView`` (what the p
 or files. Each session's state sits in a ``SessionStore`` (kept across a page reload, freed
 by the idle sweep, or at once when an API client closes) and every action runs under that
 session's lock. Problems the user can fix
-raise ``PromptError``; ``ui.common.errors.guarded`` shows them as warnings.
+raise ``UserError``; ``ui.common.errors.guarded`` shows them as warnings.
 
 Tracking (``ui.video.tracking``) runs in a background job that stores each frame's masks as
 soon as they are computed; while a run is going, actions that would change the prompts are
@@ -17,141 +17,74 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ui.common.background_job import BackgroundJob
-from ui.models.names import fastest_tracking_note, model_label
-from ui.models.registry import ModelUnavailableError
-from ui.common.sessions import SessionFiles, SessionStore
+from ui.models.names import fastest_tracking_note, model_label, tracking_fallback_note
+from ui.models.switch import resolve_model, switch_model
+from ui.common.errors import ModelUnavailableError, UserError
+from ui.common.session_controller import SessionController
 from ui.video.engine import FrameMasks, VideoEngine
 from ui.video.export_run import ExportCancelled, ExportPaths, make_exports, write_preview
 from ui.video.exports import ClipExport, ObjectInfo
-from ui.video.media import DecodedClip, KeptFile, VideoLimits, decode_clip
+from ui.video.media import KeptFile, VideoLimits, decode_clip
 from ui.video.render import check_effect
-from ui.video.tracking import TrackingActions, TrackRun
+from ui.video.tracking import TrackingActions
 from ui.canvas.scene import CanvasUpdate
 from ui.video.view import (TRACKING_BUSY, VideoView, canvas_update, empty_view, frame_display_scale, frame_view,
                            legend_html, status_text, write_frame_files)
 from ui.common.progress import ProgressFn, no_progress
-from ui.common.prompts import CLICK_MODES, PromptError
-from ui.video.state import FramePrompts, PendingCorner, VideoObject, VideoSession
+from ui.video.slot import VideoSlot
+from ui.video.state import FramePrompts, VideoObject, VideoSession
+from sam2.media.video import VideoFrames
 
 log = logging.getLogger("sam2.app")
 
-
-#: How long a closing session waits for its export to stop (it checks after every frame).
-EXPORT_STOP_WAIT_S = 60.0
 
 #: What a video session holds besides its frames (the tracker's memory, masks, frame JPEGs):
 #: bytes asked of the session budget (``ui.session_limits``) when a clip is loaded.
 VIDEO_SESSION_OVERHEAD = 64 * 1024 * 1024
 
 
-@dataclass
-class _VideoSlot:
-    state: VideoSession = field(default_factory=VideoSession)
-    clip: Optional[DecodedClip] = None
-    frames: Any = None  # sam2.media.video.VideoFrames of the clip
-    source: Optional[KeptFile] = None  # the upload, kept for full-fidelity exports
-    display_scale: float = 1.0  # display pixels per clip pixel
-    model_key: Optional[str] = None  # the model the session uses (None: the engine's default)
-    model_chosen: bool = False  # the user picked it (else the page's dropdown value is not a choice)
-    inference: Any = None  # the predictor's VideoSessionState for (clip, model)
-    inference_model: Optional[str] = None
-    files: SessionFiles = field(default_factory=SessionFiles)
-    tracking: bool = False
-    job: Optional[BackgroundJob] = None  # the tracking run in progress (its plan: ``run``)
-    run: Optional[TrackRun] = None  # the latest run (kept after it ends: its frames are streamed)
-    track_pending: bool = False  # the page asked to track and its run has not ended yet
-    frame_urls: List[Dict[str, Any]] = field(default_factory=list)  # the canvas's frame JPEGs
-    clip_version: int = 0
-    last_click_s: Optional[float] = None
-    last_run: str = ""
-    fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
-    exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
-    rendering: threading.Lock = field(default_factory=threading.Lock)  # one preview written at a time
-    export_stop: threading.Event = field(default_factory=threading.Event)  # set: the export/preview stops
-
-    def drop_source(self) -> None:
-        if self.source is not None:
-            self.source.delete()
-            self.source = None
-
-    def busy(self) -> bool:
-        """Tracking, an export or a preview is going: not a session to drop for room."""
-        return (self.tracking or self.exporting.locked() or self.rendering.locked()
-                or (self.job is not None and not self.job.finished.is_set()))
-
-    def stop_writing(self, wait_s: float = 0.0) -> bool:
-        """Ask a running export or preview to stop (before its next frame); wait up to
-        ``wait_s`` for it. Returns whether none is running any more."""
-        self.export_stop.set()
-        ended = True
-        for lock in (self.exporting, self.rendering):
-            if lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False):
-                lock.release()
-            else:
-                ended = False
-        return ended
-
-    def release(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-        # an export writes into the session's folder: stop it before the folder goes
-        if not self.stop_writing(wait_s=EXPORT_STOP_WAIT_S):
-            log.warning("a closed session's export did not stop within %.0f s", EXPORT_STOP_WAIT_S)
-        self.inference = None
-        self.frames = None
-        self.clip = None
-        self.drop_source()
-        self.files.cleanup()
 
 
-class VideoController(TrackingActions):
+class VideoController(SessionController[VideoSlot], TrackingActions):
     """The video tab's logic for all sessions (tracking: ``ui.video.tracking.TrackingActions``)."""
 
     def __init__(self, engine: VideoEngine, limits: Optional[VideoLimits] = None,
                  max_idle_s: float = 30 * 60.0) -> None:
+        super().__init__(VideoSlot, max_idle_s)
         self.engine = engine
         self.limits = limits or VideoLimits.for_device(engine.device)
-        self.sessions: SessionStore[_VideoSlot] = SessionStore(
-            _VideoSlot, max_idle_s=max_idle_s, on_drop=lambda slot: slot.release(), busy_of=_VideoSlot.busy
-        )
         self._running: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
         self._running_lock = threading.Lock()
 
     def model_note(self) -> str:
-        """One line for the page when tracking uses a faster model than the app's default."""
+        """One line for the page when tracking uses a faster model than the app's default, or
+        when EdgeTAM should have been that model and cannot be had (the fallback is said,
+        with its expected time per frame, never silent)."""
         model_id = self.engine.default_model
-        if model_id == self.engine.registry.default_model:
+        if model_id != self.engine.registry.default_model:
+            return fastest_tracking_note(model_id, self.engine.device)
+        why = self.engine.tracking_fallback_reason()
+        if why is None:
             return ""
-        return fastest_tracking_note(model_id, self.engine.device)
-
-    # ------------------------------------------------------------ session plumbing
-    def _run(self, sid: Optional[str], fn: Callable[[_VideoSlot], Any]) -> Any:
-        return self.sessions.run(sid, fn)
-
-    def drop(self, sid: Optional[str]) -> None:
-        """Forget a session now (its API client closed): its frames, tracking state, masks and files."""
-        self.sessions.drop(sid)
+        return tracking_fallback_note(model_id, self.engine.fast, why)
 
     @staticmethod
-    def _not_while_tracking(slot: _VideoSlot) -> None:
+    def _not_while_tracking(slot: VideoSlot) -> None:
         if slot.tracking:
-            raise PromptError(f"{TRACKING_BUSY} (or wait for it to finish).")
+            raise UserError(f"{TRACKING_BUSY} (or wait for it to finish).")
 
     # ------------------------------------------------------------ loading
     def load(self, sid: Optional[str], path: Optional[str], name: Optional[str] = None) -> VideoView:
         """Decode an uploaded video within the limits and start a new clip (objects cleared)."""
         if not path:
-            raise PromptError("No video was given.")
+            raise UserError("No video was given.")
         # room for the largest clip the limits allow (and the tracker's memory of it), before decoding
         self.sessions.reserve(sid, self.limits.max_clip_bytes() + VIDEO_SESSION_OVERHEAD)
         clip = decode_clip(str(path), self.limits, name=name)  # outside the lock: may take seconds
-        from sam2.media.video import VideoFrames
 
         frames = VideoFrames(clip.frames, source=clip.name, fps=clip.fps)
         try:  # exports read the upload again, whatever happens to Gradio's copy meanwhile
@@ -161,7 +94,7 @@ class VideoController(TrackingActions):
         if clip.source is not None:
             clip.source = clip.source.with_path(kept.path) if kept is not None else None
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             if slot.job is not None:
                 slot.job.cancel()  # it also sees the new clip_version and stops
             slot.tracking = False
@@ -171,7 +104,7 @@ class VideoController(TrackingActions):
             slot.source = kept
             slot.inference = slot.inference_model = None
             slot.display_scale = frame_display_scale(clip.height, clip.width)
-            slot.state.start(clip.num_frames, clip.height, clip.width)
+            slot.state.load(clip.num_frames, clip.height, clip.width)
             slot.files.cleanup()
             slot.frame_urls = write_frame_files(frames, slot.files)
             slot.run, slot.track_pending = None, False
@@ -192,7 +125,7 @@ class VideoController(TrackingActions):
             return view
 
         try:
-            return self._run(sid, act)
+            return self.run_on(sid, act)
         except BaseException:
             if kept is not None:
                 kept.delete()
@@ -201,7 +134,7 @@ class VideoController(TrackingActions):
     def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = no_progress) -> VideoView:
         """Load the model and encode the first frame now, so that the first click is fast."""
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             if slot.tracking:
                 return self._view(slot, slot.state.last_frame)
             # The dropdown always has a value: it is the user's choice only once they picked
@@ -212,7 +145,7 @@ class VideoController(TrackingActions):
             self._ensure_inference(slot, progress)
             return self._view(slot, slot.state.last_frame, "Ready: click on an object in the frame.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def set_model(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = no_progress) -> VideoView:
         """Switch model; prompts are replayed on the new one (track again for the other frames).
@@ -221,9 +154,9 @@ class VideoController(TrackingActions):
         masks) and raises ``ModelUnavailableError`` saying which model stays.
         """
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             if slot.tracking:
-                raise PromptError("The video tab keeps its model while tracking runs; pick the model "
+                raise UserError("The video tab keeps its model while tracking runs; pick the model "
                                   "again once tracking has finished (or press Cancel).")
             changed = self._switch_model(slot, model_key, progress)
             slot.model_chosen = True
@@ -237,42 +170,35 @@ class VideoController(TrackingActions):
                 note += " Prompts were applied again with it; track again to update the other frames."
             return self._view(slot, frame, note)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
-    def _switch_model(self, slot: _VideoSlot, model_key: Optional[str], progress: ProgressFn) -> bool:
-        """Make ``model_key`` the session's model (prompts replayed on it); returns whether it changed.
-
-        Nothing is committed until the new model has loaded and taken the prompts: on
-        failure the session keeps its model, tracking state and masks.
+    def _switch_model(self, slot: VideoSlot, model_key: Optional[str], progress: ProgressFn) -> bool:
+        """Make ``model_key`` the session's model, prompts replayed on it (``ui.models.switch``);
+        returns whether it changed. Nothing is committed until the new model has loaded and
+        taken the prompts: on failure the session keeps its model, tracking state and masks.
         """
-        try:
-            new_id = self.engine.resolve(model_key)
-        except ValueError as exc:
-            raise PromptError(str(exc)) from None
-        old_id = self.engine.resolve(slot.model_key)
-        if old_id == new_id:
-            slot.model_key = new_id
-            return False
-        saved = (slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version)
-        try:
-            self.engine.require_available(new_id)  # at once when the weights are known to be missing
+
+        def save() -> Any:
+            return slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version
+
+        def apply(new_id: str) -> None:
             if slot.clip is not None:
                 self.engine.predictor(new_id, progress)
             self._apply_model(slot, new_id)
             if slot.clip is not None and slot.state.all_prompted_frames():
                 self._ensure_inference(slot, progress)
-        except Exception as exc:
-            slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version = saved
-            if isinstance(exc, ModelUnavailableError):
-                raise exc.again(suffix=f" Still using {model_label(old_id)}.") from None
-            raise
-        return True
 
-    def _apply_model(self, slot: _VideoSlot, model_key: Optional[str]) -> bool:
-        try:
-            new_id = self.engine.resolve(model_key)
-        except ValueError as exc:
-            raise PromptError(str(exc)) from None
+        def restore(saved: Any) -> None:
+            slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version = saved
+
+        changed = switch_model(self.engine.resolve, self.engine.require_available, slot.model_key, model_key,
+                               save=save, apply=apply, restore=restore)
+        if not changed:
+            slot.model_key = resolve_model(self.engine.resolve, model_key)
+        return changed
+
+    def _apply_model(self, slot: VideoSlot, model_key: Optional[str]) -> bool:
+        new_id = resolve_model(self.engine.resolve, model_key)
         changed = self.engine.resolve(slot.model_key) != new_id
         slot.model_key = new_id
         if changed and slot.inference is not None:
@@ -280,14 +206,13 @@ class VideoController(TrackingActions):
             slot.state.prompts_version += 1  # tracked frames came from the other model
         return changed
 
-    def _ensure_inference(self, slot: _VideoSlot, progress: ProgressFn) -> Any:
+    def _ensure_inference(self, slot: VideoSlot, progress: ProgressFn) -> Any:
         """The predictor, with a tracking state for the clip (rebuilt with the prompts
         replayed when the model changed)."""
         if slot.clip is None or slot.frames is None:
-            raise PromptError("Load a video first (upload one or pick an example).")
+            raise UserError("Load a video first (upload one or pick an example).")
         model_id, predictor = self.engine.predictor(slot.model_key, progress)
         if slot.inference is None or slot.inference_model != model_id:
-            from sam2.media.video import VideoFrames
 
             frames = slot.frames
             if frames.image_size != predictor.image_size:
@@ -313,67 +238,37 @@ class VideoController(TrackingActions):
 
     # ------------------------------------------------------------ viewing
     def show(self, sid: Optional[str], frame: Any) -> VideoView:
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             if slot.clip is None:
                 return self._empty_view(slot)
             f = slot.state.check_frame(frame)
             slot.state.last_frame = f
             return self._view(slot, f)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def seek(self, sid: Optional[str], frame: Any) -> Tuple[int, str, str]:
         """The player moved to ``frame`` (the browser already shows it): (frame, legend,
         status), with no frame picture made."""
-        def act(slot: _VideoSlot) -> Tuple[int, str, str]:
-            slot.state.require_clip()
+        def act(slot: VideoSlot) -> Tuple[int, str, str]:
+            slot.state.require_media()
             f = slot.state.check_frame(frame)
             slot.state.last_frame = f
             return f, legend_html(slot, f), self._status(slot, f)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def view(self, sid: Optional[str]) -> VideoView:
-        return self._run(sid, lambda slot: self._view(slot, slot.state.last_frame)
+        return self.run_on(sid, lambda slot: self._view(slot, slot.state.last_frame)
                          if slot.clip is not None else self._empty_view(slot))
 
     # ------------------------------------------------------------ prompts
-    def click(self, sid: Optional[str], frame: Any, x: float, y: float, mode: str,
-              progress: ProgressFn = no_progress) -> VideoView:
-        """A click on the displayed frame at display pixel (x, y)."""
-        if mode not in CLICK_MODES:
-            raise PromptError(f"Unknown click mode {mode!r}; use one of {', '.join(CLICK_MODES)}.")
-
-        def act(slot: _VideoSlot) -> VideoView:
-            st = slot.state
-            f = st.check_frame(frame)
-            self._not_while_tracking(slot)
-            s = slot.display_scale
-            dw, dh = round(st.width * s), round(st.height * s)
-            if not (0 <= x < dw and 0 <= y < dh):
-                raise PromptError("That click was outside the frame.")
-            ox = min(max((float(x) + 0.5) / s - 0.5, 0.0), st.width - 1.0)
-            oy = min(max((float(y) + 0.5) / s - 0.5, 0.0), st.height - 1.0)
-            obj = st.object_for_prompt()
-            if mode == "box":
-                pc = st.pending_corner
-                if pc is None or pc.frame != f or pc.obj_id != obj.obj_id:
-                    st.pending_corner = PendingCorner(f, obj.obj_id, ox, oy)
-                    st.last_frame = f
-                    return self._view(slot, f, "First corner set; click the opposite corner.")
-                st.pending_corner = None
-                box = st.box_from(pc.x, pc.y, ox, oy)
-                return self._set(slot, obj, f, obj.on(f).with_box(box), progress)
-            return self._set(slot, obj, f, obj.on(f).with_point(ox, oy, 1 if mode == "foreground" else 0), progress)
-
-        return self._run(sid, act)
-
     def add_point(self, sid: Optional[str], frame: Any, x: Any, y: Any, foreground: bool = True,
                   obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
         """A click in clip pixel coordinates for object ``obj_id`` (created if new; 0 or None:
         the selected object)."""
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
             self._not_while_tracking(slot)
@@ -381,13 +276,13 @@ class VideoController(TrackingActions):
             obj = st.object_for_prompt(obj_id)
             return self._set(slot, obj, f, obj.on(f).with_point(px, py, 1 if foreground else 0), progress)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def add_box(self, sid: Optional[str], frame: Any, x0: Any, y0: Any, x1: Any, y1: Any,
                 obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
         """A box (replacing any box of the object on that frame; its clicks are kept)."""
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
             self._not_while_tracking(slot)
@@ -395,41 +290,38 @@ class VideoController(TrackingActions):
             obj = st.object_for_prompt(obj_id)
             return self._set(slot, obj, f, obj.on(f).with_box(box), progress)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def undo(self, sid: Optional[str], frame: Any, progress: ProgressFn = no_progress) -> VideoView:
         """Remove the selected object's newest click (or box) on ``frame``."""
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
             self._not_while_tracking(slot)
-            if st.pending_corner is not None:
-                st.pending_corner = None
-                return self._view(slot, f, "Box corner removed.")
             obj = st.active
             if obj is None or obj.on(f).is_empty:
-                raise PromptError("The selected object has no prompts on this frame to undo.")
+                raise UserError("The selected object has no prompts on this frame to undo.")
             return self._set(slot, obj, f, obj.on(f).without_last(), progress)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def clear_frame(self, sid: Optional[str], frame: Any, obj_id: Any = None,
                     progress: ProgressFn = no_progress) -> VideoView:
         """Remove an object's prompts (and its mask) on one frame."""
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
             self._not_while_tracking(slot)
             obj = st.active if obj_id in (None, 0) else st.get(st.check_id(obj_id))
             if obj is None:
-                raise PromptError("There is no object to clear yet.")
+                raise UserError("There is no object to clear yet.")
             return self._set(slot, obj, f, FramePrompts(), progress)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
-    def _set(self, slot: _VideoSlot, obj: VideoObject, frame: int, prompts: FramePrompts,
+    def _set(self, slot: VideoSlot, obj: VideoObject, frame: int, prompts: FramePrompts,
              progress: ProgressFn) -> VideoView:
         """Send an object's new prompt set on a frame to the model; commit it once that worked."""
         st = slot.state
@@ -454,42 +346,42 @@ class VideoController(TrackingActions):
 
     # ------------------------------------------------------------ objects
     def new_object(self, sid: Optional[str], name: Optional[str] = None) -> VideoView:
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
-            st.require_clip()
+            st.require_media()
             obj = st.new_object(name)
             return self._view(slot, st.last_frame, f"Added **{obj.name}** (id {obj.obj_id}): click on it.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def select_object(self, sid: Optional[str], obj_id: Any) -> VideoView:
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
-            st.require_clip()
+            st.require_media()
             obj = st.select(obj_id)
             return self._view(slot, st.last_frame, f"Selected **{obj.name}**.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def rename_object(self, sid: Optional[str], obj_id: Any, name: str) -> VideoView:
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
-            st.require_clip()
+            st.require_media()
             obj = st.rename(st.active_id if obj_id in (None, 0) else obj_id, name)
             return self._view(slot, st.last_frame, f"Renamed object {obj.obj_id} to **{obj.name}**.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def remove_object(self, sid: Optional[str], obj_id: Any = None) -> VideoView:
         """Delete an object everywhere (0 or None: the selected one)."""
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
-            st.require_clip()
+            st.require_media()
             self._not_while_tracking(slot)
             target = st.active_id if obj_id in (None, 0) else obj_id
             if target is None:
-                raise PromptError("There is no object to delete.")
+                raise UserError("There is no object to delete.")
             obj = st.get(st.check_id(target))
             if slot.inference is not None:
                 _, predictor = self.engine.predictor(slot.model_key)
@@ -497,45 +389,45 @@ class VideoController(TrackingActions):
             st.remove(obj.obj_id)
             return self._view(slot, st.last_frame, f"Deleted **{obj.name}**.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
-    def reset(self, sid: Optional[str]) -> VideoView:
-        """Start over on the same clip: every object, prompt and mask goes."""
+    def clear_all(self, sid: Optional[str]) -> VideoView:
+        """Remove every object, prompt and mask; the clip stays."""
 
-        def act(slot: _VideoSlot) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
-            st.require_clip()
+            st.require_media()
             self._not_while_tracking(slot)
             if slot.exporting.locked():  # its files are being written into the folder reset deletes
-                raise PromptError("The downloads are being made; start over once they are ready.")
+                raise UserError("The downloads are being made; start over once they are ready.")
             if slot.inference is not None:
                 _, predictor = self.engine.predictor(slot.model_key)
                 self.engine.reset(predictor, slot.inference)
-            st.reset()
+            st.clear_all()
             slot.last_run = ""
             slot.files.clear("preview")  # downloads and previews of the removed objects
             slot.files.clear("export")
             return self._view(slot, st.last_frame, "Started over: all objects removed.")
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     # ------------------------------------------------------------ the canvas
     def canvas(self, sid: Optional[str], frames: Any = None, clip: bool = False, **kw: Any) -> CanvasUpdate:
         """The canvas update after an action (``ui.video.view.canvas_update``)."""
-        return self._run(sid, lambda slot: canvas_update(slot, frames, clip, **kw))
+        return self.run_on(sid, lambda slot: canvas_update(slot, frames, clip, **kw))
 
     def frame_shown(self, sid: Optional[str]) -> int:
         """The frame the session's last action was on."""
-        return self._run(sid, lambda slot: slot.state.last_frame)
+        return self.run_on(sid, lambda slot: slot.state.last_frame)
 
     def clip_size(self, sid: Optional[str]) -> Optional[Tuple[int, int]]:
         """(width, height) of the session's clip, None without one (for clamping gestures)."""
         if sid not in self.sessions:
             return None
-        return self._run(sid, lambda slot: (slot.state.width, slot.state.height) if slot.clip is not None else None)
+        return self.run_on(sid, lambda slot: (slot.state.width, slot.state.height) if slot.clip is not None else None)
 
     # ------------------------------------------------------------ outputs
-    def _clip_export(self, slot: _VideoSlot, snapshot: bool = False) -> ClipExport:
+    def _clip_export(self, slot: VideoSlot, snapshot: bool = False) -> ClipExport:
         """The clip as the app processed it; with ``snapshot``, a copy of the masks that
         later prompts and tracking do not change (for work done outside the session lock)."""
         st = slot.state
@@ -552,23 +444,23 @@ class VideoController(TrackingActions):
                progress: ProgressFn = no_progress) -> Tuple[str, str]:
         """Write the preview MP4 (every frame, objects drawn with ``effect``); (path, status)."""
 
-        def snapshot(slot: _VideoSlot) -> Tuple[_VideoSlot, str, ClipExport, Any]:
-            slot.state.require_clip()
+        def snapshot(slot: VideoSlot) -> Tuple[VideoSlot, str, ClipExport, Any]:
+            slot.state.require_media()
             try:
                 key = check_effect(effect)
             except ValueError as exc:
-                raise PromptError(str(exc)) from None
+                raise UserError(str(exc)) from None
             return slot, key, self._clip_export(slot, snapshot=True), slot.frames
 
-        slot, key, clip, frames = self._run(sid, snapshot)
+        slot, key, clip, frames = self.run_on(sid, snapshot)
         path = self._write_preview(slot, clip, frames, key, progress)
-        return path, self._run(sid, lambda s: self._status(s, s.state.last_frame, f"Rendered the preview ({key})."))
+        return path, self.run_on(sid, lambda s: self._status(s, s.state.last_frame, f"Rendered the preview ({key})."))
 
     def render_after_track(self, sid: Optional[str], effect: Optional[str] = "overlay",
                            progress: ProgressFn = no_progress) -> Optional[Tuple[str, str]]:
         """The preview of a tracking run that just finished; None when there is none."""
 
-        def snapshot(slot: _VideoSlot) -> Optional[Tuple[_VideoSlot, str, ClipExport, Any]]:
+        def snapshot(slot: VideoSlot) -> Optional[Tuple[VideoSlot, str, ClipExport, Any]]:
             if not slot.fresh_run or slot.clip is None or slot.tracking:
                 return None
             slot.fresh_run = False
@@ -578,15 +470,15 @@ class VideoController(TrackingActions):
                 key = "overlay"
             return slot, key, self._clip_export(slot, snapshot=True), slot.frames
 
-        job = self._run(sid, snapshot)
+        job = self.run_on(sid, snapshot)
         if job is None:
             return None
         slot, key, clip, frames = job
         path = self._write_preview(slot, clip, frames, key, progress)
-        return path, self._run(sid, lambda s: self._status(s, s.state.last_frame, s.last_run + " Preview ready."))
+        return path, self.run_on(sid, lambda s: self._status(s, s.state.last_frame, s.last_run + " Preview ready."))
 
     @staticmethod
-    def _write_preview(slot: _VideoSlot, clip: ClipExport, frames: Any, effect: str,
+    def _write_preview(slot: VideoSlot, clip: ClipExport, frames: Any, effect: str,
                        progress: ProgressFn) -> str:
         """Write the preview MP4 from a snapshot of the masks, outside the session lock: a
         render takes seconds, and the session's clicks (or a reload's restore) must not wait
@@ -612,20 +504,20 @@ class VideoController(TrackingActions):
         made without it, so the session stays usable (scrubbing, prompting) meanwhile.
         """
 
-        def prepare(slot: _VideoSlot):
+        def prepare(slot: VideoSlot):
             st = slot.state
-            st.require_clip()
+            st.require_media()
             if not st.objects or not st.masks.frames():
-                raise PromptError("Nothing to download yet: click on an object (and track it) first.")
+                raise UserError("Nothing to download yet: click on an object (and track it) first.")
             try:
                 key = check_effect(effect)
             except ValueError as exc:
-                raise PromptError(str(exc)) from None
+                raise UserError(str(exc)) from None
             assert slot.clip is not None
             clip = self._clip_export(slot, snapshot=True)
             if not slot.exporting.acquire(blocking=False):  # released below, once the files are made
-                raise PromptError("An export of this clip is already running; wait for it to finish "
-                                  "(or press Cancel).")
+                raise UserError("An export of this clip is already running; wait for it to finish "
+                                "(or press Cancel).")
             if not slot.rendering.locked():
                 slot.export_stop = threading.Event()  # a fresh one: an earlier Cancel does not stop this one
             slot.files.clear("export")  # made on demand: an earlier export is replaced
@@ -634,14 +526,14 @@ class VideoController(TrackingActions):
             return (slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version,
                     st.prompts_version, slot.export_stop)
 
-        slot, key, clip, span, frames, paths, stale, version, prompts_version, stop = self._run(sid, prepare)
+        slot, key, clip, span, frames, paths, stale, version, prompts_version, stop = self.run_on(sid, prepare)
         try:
             result = make_exports(clip, span, frames.frame, key, paths, progress, stop)
         except ExportCancelled:
             raise
         except Exception:
             if slot.clip_version != version:
-                raise PromptError("The video was replaced while its files were being made; "
+                raise UserError("The video was replaced while its files were being made; "
                                   "export the new one.") from None
             raise
         finally:
@@ -663,7 +555,7 @@ class VideoController(TrackingActions):
     def info(self, sid: Optional[str]) -> Dict[str, Any]:
         """A summary of the session (clip, limits, objects, tracked frames) as plain data."""
 
-        def act(slot: _VideoSlot) -> Dict[str, Any]:
+        def act(slot: VideoSlot) -> Dict[str, Any]:
             st = slot.state
             out: Dict[str, Any] = {"loaded": slot.clip is not None, "tracking": slot.tracking,
                                    "model": self.engine.resolve(slot.model_key),
@@ -680,14 +572,14 @@ class VideoController(TrackingActions):
                 out["last_run"] = slot.last_run
             return out
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     # ------------------------------------------------------------ rendering the page
-    def _empty_view(self, slot: _VideoSlot, note: str = "") -> VideoView:
+    def _empty_view(self, slot: VideoSlot, note: str = "") -> VideoView:
         return empty_view(self.limits.describe(), note)
 
-    def _view(self, slot: _VideoSlot, frame: int, note: str = "") -> VideoView:
+    def _view(self, slot: VideoSlot, frame: int, note: str = "") -> VideoView:
         return frame_view(slot, frame, model_label(self.engine.resolve(slot.model_key)), self.limits.describe(), note)
 
-    def _status(self, slot: _VideoSlot, frame: int, note: str = "") -> str:
+    def _status(self, slot: VideoSlot, frame: int, note: str = "") -> str:
         return status_text(slot, frame, model_label(self.engine.resolve(slot.model_key)), note)

@@ -46,6 +46,31 @@ class VideoEngine:
             self._default = self.registry.tracking_default()
         return self._default
 
+    def tracking_fallback_reason(self) -> Optional[str]:
+        """Why the tab does not track with EdgeTAM where it would be the default (a CPU, no
+        model named at start-up) -- a short reason -- or None when nothing fell back."""
+        from ui.models.names import EDGETAM_MODEL
+        from ui.common.errors import ModelUnavailableError
+
+        reg = self.registry
+        if reg.model_given or reg.device.startswith("cuda") or self.default_model == EDGETAM_MODEL:
+            return None
+        try:
+            reg.require_available(EDGETAM_MODEL, remember=False)
+        except ModelUnavailableError as exc:
+            return "its weights are not here and cannot be downloaded" if getattr(exc, "offline", False) \
+                else "it cannot be loaded here"
+        return None
+
+    @property
+    def fast(self) -> bool:
+        """Whether models run in fast mode here (bfloat16 heavy layers, ``sam2.precision``)."""
+        import torch
+
+        from sam2.precision import resolve_compute_dtype
+
+        return resolve_compute_dtype(self.registry.precision, self.registry.device) != torch.float32
+
     @property
     def device(self) -> str:
         return self.registry.device

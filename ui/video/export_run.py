@@ -33,11 +33,12 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ui.common.progress import ProgressFn
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 from ui.video.exports import ClipExport, MaskFiles, stored_masks, write_json
 from ui.video.fullres import SourceRateMasks
 from ui.video.media import SourceSpan, iter_source_frames
 from ui.video.render import Layer, render_frame
+from sam2.media.mp4 import Mp4Writer, mux_audio
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 MAX_EXPORT_PIXELS = 3840 * 2160
 
 
-class ExportCancelled(PromptError):
+class ExportCancelled(UserError):
     """The export was stopped (Cancel, or its session closed); no files were kept."""
 
     def __init__(self) -> None:
@@ -117,7 +118,7 @@ def _source_clip(clip: ClipExport, span: SourceSpan, hw, downscaled: Optional[st
     objects = [replace(o, prompted_frames=tuple(f * span.stride for f in o.prompted_frames)) for o in clip.objects]
     processed = {"width": clip.width, "height": clip.height, "fps": clip.fps, "num_frames": clip.num_frames,
                  "frame_map": f"processed frame i = frame i*{span.stride} here; frames in between "
-                              "blend the masks of their two processed neighbours (see the README)",
+                              "blend the masks of their two processed neighbours (see docs/exports.md)",
                  "stride": span.stride}
     if downscaled:
         processed["downscaled"] = downscaled
@@ -135,8 +136,6 @@ def _write(clip: ClipExport, frames: Iterator[np.ndarray], masks_of: Callable[[i
            progress: ProgressFn, stop: Optional[threading.Event] = None, comment: str = "") -> ClipExport:
     """One pass over ``frames``: render into the MP4, masks into the files. Returns the clip
     description with the real frame count. ``stop`` is checked before every frame."""
-    from sam2.media.mp4 import Mp4Writer
-
     colors = {o.obj_id: o.color for o in clip.objects}
     _check(stop)
     files = MaskFiles(clip, paths.masks_zip)
@@ -226,7 +225,6 @@ def _make_exports(clip: ClipExport, span: Optional[SourceSpan], processed_frame:
             progress(None, "Adding the sound...")
             audio = False
             try:
-                from sam2.media.mp4 import mux_audio
 
                 audio = mux_audio(tmp_video, span.path, paths.video, seconds=done.num_frames / done.fps)
             except Exception as exc:  # noqa: BLE001 - the video without sound beats no video
@@ -250,8 +248,6 @@ def write_preview(path: str, clip: ClipExport, frame_of: Callable[[int], np.ndar
                   progress: ProgressFn, stop: Optional[threading.Event] = None) -> str:
     """The preview MP4 of the processed clip: every frame, its objects drawn with ``effect``,
     from the snapshot of masks in ``clip``. ``stop`` is checked before every frame."""
-    from sam2.media.mp4 import Mp4Writer
-
     with Mp4Writer(path, fps=clip.fps) as writer:
         for f in range(clip.num_frames):
             _check(stop)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -34,9 +33,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from ui.common.exports import davis_palette, label_image, safe_stem  # noqa: F401 - davis_palette re-exported
+from ui.common.exports import davis_palette, label_image, name_slug, safe_stem  # noqa: F401 - davis_palette, name_slug re-exported
 from ui.common.packed_mask import mask_area_box
 from ui.video.state import MaskStore
+from sam2.find import coco_categories
+from sam2.utils.amg import coco_encode_rle, masks_to_rle
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,6 @@ class ClipExport:
         object is its own category, numbered by its id."""
         if not any(o.label for o in self.objects):
             return [{"id": o.obj_id, "name": o.name} for o in self.objects], {o.obj_id: o.obj_id for o in self.objects}
-        from sam2.find import coco_categories
 
         names = [o.label or o.name for o in self.objects]
         categories, ids = coco_categories(names)
@@ -105,11 +105,6 @@ class ClipExport:
         if self.processed is not None:
             out["processed"] = dict(self.processed)
         return out
-
-
-def name_slug(name: str, default: str = "object") -> str:
-    """A file-name-safe form of an object name (``"box/thing"`` -> ``"box_thing"``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name or "").strip("._")[:40] or default
 
 
 def _png_bytes(img: Image.Image) -> bytes:
@@ -148,7 +143,6 @@ def coco_rle(mask: np.ndarray, box: Tuple[int, int, int, int]) -> Dict[str, Any]
     720p. Whole columns, not the box: padding rows costs more than scanning them."""
     import torch
 
-    from sam2.utils.amg import coco_encode_rle, masks_to_rle
 
     x0, _, x1, _ = box
     h = mask.shape[0]

@@ -16,13 +16,13 @@ import numpy as np
 
 from sam2.find import DEFAULT_THRESHOLD
 from ui.find.finder import Finder
-from ui.image.find import MAX_QUERY_CHARS, without_paths
-from ui.common.prompts import PromptError
-from ui.models.registry import ModelUnavailableError
+from ui.find.query import check_query_length, without_paths
+from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.progress import ProgressFn, no_progress
 from ui.video.controller import VideoController
 from ui.video.view import VideoView
 from ui.video.state import FramePrompts
+from ui.video.slot import VideoSlot
 
 
 def _frame_rgb(frame: Any) -> np.ndarray:
@@ -43,14 +43,13 @@ class VideoFind:
 
     def find(self, sid: Optional[str], frame: Any, text: Optional[str], threshold: float = DEFAULT_THRESHOLD,
              progress: ProgressFn = no_progress) -> VideoView:
-        if text is not None and len(text) > MAX_QUERY_CHARS:
-            raise PromptError(f"The query is {len(text)} characters long; type a few words separated by commas.")
+        check_query_length(text)
         reason = self.unavailable_reason()
         if reason is not None:
             raise ModelUnavailableError(reason)
         c = self.controller
 
-        def act(slot: Any) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
             c._not_while_tracking(slot)
@@ -69,7 +68,7 @@ class VideoFind:
                 y0, y1 = (min(max(v, 0.0), st.height - 1.0) for v in (y0, y1))
                 try:
                     boxes.append((det.label, st.box_from(x0, y0, x1, y1)))
-                except PromptError:
+                except UserError:
                     continue
             if not boxes:
                 return c._view(slot, f, f"⚠️ {outcome.message} The boxes are too thin to use; nothing was added.")
@@ -96,4 +95,4 @@ class VideoFind:
             st.active_id = added[0].obj_id
             return c._view(slot, f, f"{outcome.message} Press Track to follow them.")
 
-        return c._run(sid, act)
+        return c.run_on(sid, act)

@@ -32,14 +32,11 @@ import numpy as np
 
 from sam2.media.file_kind import sniff_file
 from sam2.media.video import VideoLoadError, decode_video, fit_within, iter_video_frames
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 
 # imageio-ffmpeg logs a warning whenever the output size differs from the source's, which
 # is exactly what downscaling asks for.
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
-
-#: Container formats offered in the upload box (ffmpeg reads more; those are accepted too).
-VIDEO_FILE_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"]
 
 #: Frames kept as raw RGB up to this many bytes; above, JPEG quality 95 (~15x smaller).
 RAW_BYTES_BUDGET = 256 * 1024 * 1024
@@ -144,7 +141,7 @@ class DecodedClip:
 NOT_VIDEO = ("vector", "document", "archive", "web", "text", "audio")
 
 
-def _explain(exc: BaseException, name: str) -> PromptError:
+def _explain(exc: BaseException, name: str) -> UserError:
     """A ``VideoLoadError`` of the decoder (or ffmpeg's own exception) as a reason for the
     user, without the server's file path."""
     cause = exc.__cause__ if exc.__cause__ is not None else exc
@@ -163,7 +160,7 @@ def _explain(exc: BaseException, name: str) -> PromptError:
     else:
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
         why = _without_paths(lines[-1]) if lines else type(cause).__name__
-    return PromptError(f"Could not read {name!r} as a video: {why}.")
+    return UserError(f"Could not read {name!r} as a video: {why}.")
 
 
 def _without_paths(line: str) -> str:
@@ -179,16 +176,16 @@ def fit_size(width: int, height: int, limits: VideoLimits) -> Tuple[int, int]:
 def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
                 raw_bytes_budget: int = RAW_BYTES_BUDGET) -> DecodedClip:
     """Decode ``path`` within ``limits`` (``sam2.media.video.decode_video`` does the work);
-    ``PromptError`` with a readable reason on failure, and a note per limit applied."""
+    ``UserError`` with a readable reason on failure, and a note per limit applied."""
     name = name or os.path.basename(path)
     if not path or not os.path.isfile(path):
-        raise PromptError(f"The video {name!r} was not received; please upload it again.")
+        raise UserError(f"The video {name!r} was not received; please upload it again.")
     if os.path.getsize(path) == 0:
-        raise PromptError(f"The file {name!r} is empty (0 bytes).")
+        raise UserError(f"The file {name!r} is empty (0 bytes).")
     kind = sniff_file(path)
     if kind.category in NOT_VIDEO:
         what = kind.description + (", with no video track" if kind.category == "audio" else "")
-        raise PromptError(f"Could not read {name} as a video: it is {what}. "
+        raise UserError(f"Could not read {name} as a video: it is {what}. "
                           "Please upload an MP4, MOV, WebM, MKV or AVI file.")
     try:
         d = decode_video(path, max_seconds=limits.max_seconds, max_frames=limits.max_frames,
@@ -247,10 +244,10 @@ def header_frame_rate(path: str) -> Optional[float]:
 def iter_source_frames(span: SourceSpan, size: Optional[Tuple[int, int]] = None) -> Iterator[np.ndarray]:
     """The source frames of ``span`` (H x W x 3 uint8 at the file's own size, or scaled by
     ffmpeg to ``size`` = (width, height)), one at a time: the file is decoded as it is
-    consumed, never held in memory. Raises ``PromptError`` if the file cannot be read (it
+    consumed, never held in memory. Raises ``UserError`` if the file cannot be read (it
     was read before, so this means it changed or vanished)."""
     if not os.path.isfile(span.path):
-        raise PromptError("The uploaded video is no longer available; load it again to export.")
+        raise UserError("The uploaded video is no longer available; load it again to export.")
     filters = [f"scale={int(size[0])}:{int(size[1])}:flags=area"] if size is not None else []
     try:
         yield from iter_video_frames(span.path, span.fps, span.trim_s, filters=filters, max_frames=span.max_frames)

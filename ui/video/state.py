@@ -18,10 +18,10 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ui.common.prompts import PointsAndBox
-from ui.common.prompts import PromptError
-from ui.common.inputs import number, whole_number, shown
+from ui.common.errors import UserError
+from ui.common.inputs import number, shown, whole_number
 from ui.common.packed_mask import PackedMask
-from ui.common.overlay import object_color
+from ui.canvas.raster import object_color
 
 Point = Tuple[float, float, int]  # x, y in clip pixels; label 1 = foreground, 0 = background
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 in clip pixels, x0 < x1, y0 < y1
@@ -31,7 +31,7 @@ MIN_BOX_SIDE = 2.0
 #: Object ids must fit a DAVIS palette PNG (0 is the background).
 MAX_OBJECT_ID = 255
 
-__all__ = ["PromptError", "FramePrompts", "VideoObject", "PackedMask", "MaskStore", "VideoSession",
+__all__ = ["UserError", "FramePrompts", "VideoObject", "PackedMask", "MaskStore", "VideoSession",
            "Point", "Box", "MAX_OBJECT_ID"]
 
 
@@ -129,16 +129,6 @@ class MaskStore:
 
 
 @dataclass
-class PendingCorner:
-    """First click of a two-click box: where, on which frame, for which object."""
-
-    frame: int
-    obj_id: int
-    x: float
-    y: float
-
-
-@dataclass
 class VideoSession:
     """One browser session's video tab (without the model state)."""
 
@@ -148,44 +138,42 @@ class VideoSession:
     objects: List[VideoObject] = field(default_factory=list)
     active_id: Optional[int] = None
     masks: MaskStore = field(default_factory=MaskStore)
-    pending_corner: Optional[PendingCorner] = None
     next_color: int = 0
     prompts_version: int = 0  # bumped by every prompt change
     tracked_version: int = -1  # prompts_version when the last tracking run finished
     last_frame: int = 0
 
     # ---------------------------------------------------------------- clip
-    def start(self, num_frames: int, height: int, width: int) -> None:
+    def load(self, num_frames: int, height: int, width: int) -> None:
         """A new clip: forget every object, prompt and mask."""
         self.num_frames, self.height, self.width = int(num_frames), int(height), int(width)
-        self.reset()
+        self.clear_all()
 
     @property
-    def has_clip(self) -> bool:
+    def has_media(self) -> bool:
         return self.num_frames > 0
 
-    def require_clip(self) -> None:
-        if not self.has_clip:
-            raise PromptError("Load a video first (upload one or pick an example).")
+    def require_media(self) -> None:
+        if not self.has_media:
+            raise UserError("Load a video first (upload one or pick an example).")
 
     def check_frame(self, frame: object) -> int:
-        """``frame`` as a valid index, or a ``PromptError`` naming the valid range."""
-        self.require_clip()
+        """``frame`` as a valid index, or a ``UserError`` naming the valid range."""
+        self.require_media()
         huge = isinstance(frame, int) and not isinstance(frame, bool) and abs(frame) > 2 ** 62
         i = -1 if huge else whole_number(frame, "frame")
         if not 0 <= i < self.num_frames:
-            raise PromptError(
+            raise UserError(
                 f"Frame {shown(frame) if huge else i} is outside the clip: it has {self.num_frames} frame"
                 f"{'s' if self.num_frames != 1 else ''} (0 to {self.num_frames - 1})."
             )
         return i
 
-    def reset(self) -> None:
-        """Start over on the same clip: no objects, prompts or masks."""
+    def clear_all(self) -> None:
+        """Remove every object, prompt and mask; the clip stays."""
         self.objects = []
         self.active_id = None
         self.masks.clear()
-        self.pending_corner = None
         self.next_color = 0
         self.prompts_version += 1
         self.tracked_version = -1
@@ -201,7 +189,7 @@ class VideoSession:
         obj = self.find(obj_id)
         if obj is None:
             known = ", ".join(str(o.obj_id) for o in self.objects) or "none yet"
-            raise PromptError(f"There is no object with id {obj_id} (objects: {known}).")
+            raise UserError(f"There is no object with id {obj_id} (objects: {known}).")
         return obj
 
     @property
@@ -213,49 +201,45 @@ class VideoSession:
 
     def new_object(self, name: Optional[str] = None, obj_id: Optional[int] = None) -> VideoObject:
         """Add an object (id: the next free one unless given) and make it the active one."""
-        self.require_clip()
+        self.require_media()
         if obj_id is None:
             used = {o.obj_id for o in self.objects}
             obj_id = next((i for i in range(1, MAX_OBJECT_ID + 1) if i not in used), None)
             if obj_id is None:
-                raise PromptError(f"At most {MAX_OBJECT_ID} objects per clip.")
+                raise UserError(f"At most {MAX_OBJECT_ID} objects per clip.")
         else:
             obj_id = self.check_id(obj_id)
             if self.find(obj_id) is not None:
-                raise PromptError(f"Object {obj_id} already exists.")
+                raise UserError(f"Object {obj_id} already exists.")
         clean = " ".join(str(name or "").split())[:40] or f"Object {obj_id}"
         obj = VideoObject(obj_id, clean, self.next_color)
         self.next_color += 1
         self.objects.append(obj)
         self.active_id = obj.obj_id
-        self.pending_corner = None
         return obj
 
     def object_for_prompt(self, obj_id: object = None) -> VideoObject:
         """The object a prompt goes to: ``obj_id`` (created if new), else the active one
         (created if there is none)."""
-        self.require_clip()
+        self.require_media()
         if obj_id is None or (isinstance(obj_id, (int, float)) and not isinstance(obj_id, bool) and obj_id == 0):
             obj = self.active or self.new_object()
         else:
             oid = self.check_id(obj_id)
             obj = self.find(oid) or self.new_object(obj_id=oid)
-        if self.active_id != obj.obj_id:
-            self.active_id = obj.obj_id
-            self.pending_corner = None
+        self.active_id = obj.obj_id
         return obj
 
     def select(self, obj_id: object) -> VideoObject:
         obj = self.get(self.check_id(obj_id))
         self.active_id = obj.obj_id
-        self.pending_corner = None
         return obj
 
     def rename(self, obj_id: object, name: str) -> VideoObject:
         obj = self.get(self.check_id(obj_id))
         clean = " ".join(str(name or "").split())[:40]
         if not clean:
-            raise PromptError("An object name cannot be empty.")
+            raise UserError("An object name cannot be empty.")
         obj.name = clean
         return obj
 
@@ -265,7 +249,6 @@ class VideoSession:
         self.masks.drop_object(obj.obj_id)
         if self.active_id == obj.obj_id:
             self.active_id = self.objects[-1].obj_id if self.objects else None
-        self.pending_corner = None
         self.prompts_version += 1
         return obj
 
@@ -273,7 +256,7 @@ class VideoSession:
     def check_inside(self, x: object, y: object) -> Tuple[float, float]:
         fx, fy = number(x, "x"), number(y, "y")
         if not (-0.5 <= fx <= self.width - 0.5 and -0.5 <= fy <= self.height - 0.5):
-            raise PromptError(
+            raise UserError(
                 f"Point ({fx:g}, {fy:g}) is outside the frame (width {self.width}, height "
                 f"{self.height}); click inside the picture."
             )
@@ -291,7 +274,7 @@ class VideoSession:
         bx, by = self.check_inside(x1, y1)
         box = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
         if box[2] - box[0] < MIN_BOX_SIDE or box[3] - box[1] < MIN_BOX_SIDE:
-            raise PromptError("That box is too thin; click two opposite corners of the object.")
+            raise UserError("That box is too thin; click two opposite corners of the object.")
         return box
 
     # ---------------------------------------------------------------- status

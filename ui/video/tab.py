@@ -13,55 +13,7 @@ Uploads are bounded (CPU: 10 s, 150 frames, 15 fps, 480p; CUDA: 30 s, 600 frames
 ``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` change them): a larger video is trimmed,
 thinned out or downscaled with a warning, not refused.
 
-Named API endpoints (``gradio_client``; each ``Client`` is one session, so the clip loaded by
-``/video_load`` stays for the calls that follow). Coordinates are pixels of the clip as the
-app works on it — after any downscaling, see ``/video_info`` ``width`` and ``height`` —
-origin top-left; frames are numbered from 0 after any frame-rate reduction. Object ids are
-integers 1-255; a prompt for a new id creates that object, 0 means the selected object.
-Most endpoints return ``(frame image, frame slider, objects, legend HTML, status text,
-selected object id)``; the frame image is for the API (the page shows the canvas instead; clips under 640 px are
-enlarged), the downloads have the clip's size. Mistakes (a frame outside the clip, a point outside
-the frame, tracking with no objects, an unreadable file) come back as a status text
-starting with ⚠️, not as an error.
-
-* ``/video_load(video)``: read an upload (mp4, mov, webm, mkv, ...) within the limits
-* ``/video_set_model(model)``: Hugging Face id or short name, as on the image tab; the
-  prompts are applied again with the new model
-* ``/video_show_frame(frame)``
-* ``/video_add_point(frame, x, y, foreground, obj_id)``; ``/video_add_box(frame, x0, y0, x1, y1, obj_id)``
-  — the returned image shows that frame's masks at once
-* ``/video_undo(frame)`` (the selected object's newest prompt there, a box included),
-  ``/video_clear_frame(frame, obj_id)`` (one object's prompts and mask on one frame)
-* ``/video_new_object(name)``, ``/video_select_object(obj_id)``, ``/video_rename_object(obj_id, name)``,
-  ``/video_remove_object(obj_id)``, ``/video_reset`` (start over, same clip)
-* ``/video_track(direction, frame)``: ``"forward"``, ``"backward"`` or ``"both"`` from ``frame``;
-  a generator that streams tracked frames (``job.status().progress_data`` has the
-  progress); ``job.cancel()`` or ``/video_cancel`` stops it after the frame in progress
-  and keeps what is done. Prompts can be added and corrected after a run (a correction
-  on a tracked frame stays a conditioning frame); track again to update the other frames.
-* ``/video_find(frame, query, threshold)``: "car, person" on one frame -> one new object per
-  box found (named "car 1", "car 2", ...; prompted with its box there), then ``/video_track``
-* ``/video_render(effect)`` -> (preview MP4, status); effects: ``overlay``, ``highlight``,
-  ``cutout``, ``blur``, ``pixelate``, ``erase``
-* ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status),
-  at the upload's own size, frame rate and sound (README: "How video downloads are made");
-  the zip has ``objects/<id>_<name>/<frame>.png`` (0/255) and DAVIS palette PNGs
-  ``davis/<frame>.png`` (pixel value = object id); see ``ui/video_exports.py``
-* ``/video_info`` -> JSON: clip size and fps (and the upload's), limits and the notes of
-  what they changed, objects with their prompted frames, tracked frames
-
-Example (``python app.py`` running; tracking the 20-frame example takes a few minutes on
-a CPU)::
-
-    from gradio_client import Client, handle_file
-
-    client = Client("http://127.0.0.1:7860/")
-    client.predict(handle_file("examples/moving_shapes.mp4"), api_name="/video_load")
-    client.predict(0, 40, 145, True, 1, api_name="/video_add_point")    # the ball, on frame 0
-    client.predict(10, 190, 115, True, 2, api_name="/video_add_point")  # the square, on frame 10
-    client.predict("both", 10, api_name="/video_track")                 # returns when done
-    files, preview, status = client.predict("overlay", api_name="/video_export")
-    print(status, files)  # MP4, masks zip, COCO JSON, boxes JSON
+Its named API endpoints (``ui.video.api``) call the same controller.
 """
 
 from __future__ import annotations
@@ -73,27 +25,30 @@ from typing import Any, Dict, List, Optional
 
 import gradio as gr
 
-from ui.common.errors import guarded
+from ui.tabkit.guard import guarded
 from ui.common.progress import progress_adapter
-from ui.common.inputs import whole_number
-from ui.models.registry import ModelRegistry, ModelUnavailableError
+from ui.models.registry import ModelRegistry
+from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.sessions import connection_of, restore_tab
 from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
+from ui.video.api import PROMPT_GROUP, SEEK_GROUP, sync_canvas_after, wire_api
 from ui.video.controller import VideoController
 from ui.video.view import VideoView
 from ui.video.engine import VideoEngine
 from ui.video.media import VideoLimits
 from ui.video.render import EFFECT_CHOICES
-from ui.canvas import BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas, UploadEvent
-from ui.common.prompts import PromptError
+from ui.canvas import (
+    END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas,
+    UploadEvent, preparing_for,
+)
+from sam2.find import DEFAULT_THRESHOLD
+from ui.video.find import VideoFind
+
+#: The frame's largest height on the page (see ``ui.image.tab.CANVAS_MAX_HEIGHT``); the
+#: player and timeline sit under it.
+VIDEO_CANVAS_MAX_HEIGHT = "max(200px, calc(100vh - 450px))"
+
 DIRECTION_CHOICES = [("Forward", "forward"), ("Backward", "backward"), ("Both ways", "both")]
-PROMPT_GROUP = "video_prompt"
-VIEW_GROUP = "video_view"
-TRACK_GROUP = "video_track"
-EXPORT_GROUP = "video_export"
-CANCEL_GROUP = "video_cancel"
-STREAM_GROUP = "video_stream"
-SEEK_GROUP = "video_seek"
 
 log = logging.getLogger("sam2.app")
 
@@ -130,21 +85,25 @@ class VideoTab:
                 # The frame is the canvas: drop / paste / browse a clip on it, click, right
                 # click, drag a box, keys; its player plays the frames and masks held in the
                 # browser, its timeline seeks (ui/canvas).
-                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height="65vh")
-                self.model_note = gr.Markdown(self.model_note_text(), elem_id="video-model-note")
+                # Sized so that at 1366x768 the frame, the player, the status line and Track fit
+                # the window without scrolling; the buttons come right under the status line.
+                self.canvas = PromptCanvas(mode="video", elem_id="video-canvas", max_height=VIDEO_CANVAS_MAX_HEIGHT,
+                                           effects=EFFECT_CHOICES)  # live in the player, as in the MP4
                 self.status = gr.Markdown(f"Upload a video or pick an example to start ({limits.describe()}).",
                                           elem_id="video-status")
+                with gr.Row(equal_height=True, elem_id="video-actions"):
+                    self.direction = gr.Radio(DIRECTION_CHOICES, value="both", scale=3, container=False,
+                                              label="Track all objects from the current frame",
+                                              elem_id="video-direction")
+                    self.track_btn = gr.Button("Track", variant="primary", scale=1, min_width=80,
+                                               elem_id="video-track")
+                    self.cancel_btn = gr.Button("Cancel", variant="stop", scale=1, min_width=80,
+                                                elem_id="video-cancel")
                 with gr.Row():
                     self.undo_btn = gr.Button("↶ Undo", size="sm", elem_id="video-undo")
                     self.clear_frame_btn = gr.Button("Clear object on this frame", size="sm",
                                                      elem_id="video-clear-frame")
-                with gr.Group():
-                    with gr.Row(equal_height=True):
-                        self.direction = gr.Radio(DIRECTION_CHOICES, value="both", scale=3,
-                                                  label="Track all objects from the current frame",
-                                                  elem_id="video-direction")
-                        self.track_btn = gr.Button("Track", variant="primary", scale=1, elem_id="video-track")
-                        self.cancel_btn = gr.Button("Cancel", variant="stop", scale=1, elem_id="video-cancel")
+                self.model_note = gr.Markdown(self.model_note_text(), elem_id="video-model-note")
                 with gr.Accordion("Prompt by frame number and pixel coordinates", open=False):
                     gr.Markdown("Pixels of the clip (origin top-left), on the frame below (it follows the "
                                 "player), for the object id below (a new id creates that object).")
@@ -202,14 +161,17 @@ class VideoTab:
                 with gr.Accordion("Session info", open=False):
                     self.info_btn = gr.Button("Refresh", size="sm")
                     self.info = gr.JSON(elem_id="video-info")
-        self._wire()
+        wire_api(self)
+        self._wire_canvas()
+        self._wire_find()
+        self._wire_stale_downloads()
 
     def model_note_text(self) -> str:
         """One line near the player on which model tracks (empty unless it says something)."""
         return self.controller.model_note()
 
     # ------------------------------------------------------------------ rendering
-    def _outputs(self) -> List[Any]:
+    def api_outputs(self) -> List[Any]:
         """What the named API endpoints return (unchanged: frame picture, frame slider,
         objects, legend, status, selected object id)."""
         return [self.picture, self.frame, self.objects, self.legend, self.status, self.pobj]
@@ -218,7 +180,7 @@ class VideoTab:
         """What the canvas's gestures update (no frame picture: the browser has the frame)."""
         return [self.canvas, self.objects, self.legend, self.status, self.pobj, self.fnum]
 
-    def _render(self, view: VideoView, slider: bool = True) -> Dict[Any, Any]:
+    def render_api(self, view: VideoView, slider: bool = True) -> Dict[Any, Any]:
         out: Dict[Any, Any] = {
             self.picture: view.canvas,
             self.objects: gr.Radio(choices=view.objects, value=view.active_id),
@@ -257,187 +219,6 @@ class VideoTab:
         return self.controller.info(sid)["model"] if sid in self.controller.sessions else None
 
     # ------------------------------------------------------------------ events
-    def _wire(self) -> None:
-        c = self.controller
-        outs = self._outputs()
-        prompt_kw = dict(concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
-        view_kw = dict(concurrency_id=VIEW_GROUP, concurrency_limit=self.concurrency_limit)
-        export_kw = dict(concurrency_id=EXPORT_GROUP, concurrency_limit=2)
-        private = dict(api_visibility="private")
-
-        @guarded(self.status)
-        def load(path: Optional[str], request: gr.Request):
-            if not path:
-                return {self.status: "The clip stays loaded until you upload another video."}
-            view = c.load(connection_of(request), path)
-            if view.warning:
-                gr.Warning(view.warning)
-            return self._render(view)
-
-        @guarded(self.status)
-        def prepare(model_id: Optional[str], request: gr.Request, progress=gr.Progress()):
-            """Load the video model and encode frame 0 right after an upload."""
-            return {self.status: c.prepare(connection_of(request), model_id, progress_adapter(progress)).status}
-
-        self._prepare = prepare  # also after an upload on the canvas (``_wire_canvas``)
-
-        @guarded(self.status, model_toast=False)  # the image tab's handler of the same pick shows it
-        def set_model(model_id: str, request: gr.Request, progress=gr.Progress()):
-            return self._render(c.set_model(connection_of(request), model_id, progress_adapter(progress)))
-
-        @guarded(self.status)
-        def goto_frame(frame: float, request: gr.Request):
-            return self._render(c.show(connection_of(request), frame))
-
-        @guarded(self.status)
-        def add_point(frame: float, x: float, y: float, foreground: bool, obj_id: float, request: gr.Request,
-                      progress=gr.Progress()):
-            return self._render(c.add_point(connection_of(request), frame, x, y, bool(foreground), obj_id,
-                                            progress_adapter(progress)))
-
-        @guarded(self.status)
-        def add_box(frame: float, x0: float, y0: float, x1: float, y1: float, obj_id: float,
-                    request: gr.Request, progress=gr.Progress()):
-            return self._render(c.add_box(connection_of(request), frame, x0, y0, x1, y1, obj_id,
-                                          progress_adapter(progress)))
-
-        @guarded(self.status)
-        def undo(frame: float, request: gr.Request, progress=gr.Progress()):
-            return self._render(c.undo(connection_of(request), frame, progress_adapter(progress)))
-
-        @guarded(self.status)
-        def clear_frame(frame: float, obj_id: float, request: gr.Request, progress=gr.Progress()):
-            return self._render(c.clear_frame(connection_of(request), frame, obj_id, progress_adapter(progress)))
-
-        @guarded(self.status)
-        def new_object(name: Optional[str], request: gr.Request):
-            return self._render(c.new_object(connection_of(request), name))
-
-        @guarded(self.status)
-        def select_object(obj_id: Optional[float], request: gr.Request):
-            if obj_id is None:
-                return {self.status: gr.skip()}
-            return self._render(c.select_object(connection_of(request), obj_id))
-
-        @guarded(self.status)
-        def rename_object(obj_id: float, name: str, request: gr.Request):
-            return self._render(c.rename_object(connection_of(request), obj_id, name))
-
-        @guarded(self.status)
-        def remove_object(obj_id: float, request: gr.Request):
-            return self._render(c.remove_object(connection_of(request), obj_id))
-
-        @guarded(self.status)
-        def reset(request: gr.Request):
-            return self._render(c.reset(connection_of(request)))
-
-        @guarded(self.status)
-        def announce(direction: str, frame: float, request: gr.Request):
-            """Say at once what the Track button does, and whether it has to wait its turn."""
-            sid = connection_of(request)
-            c.track_requested(sid)
-            busy = c.tracking_elsewhere(sid)
-            if busy >= self.track_concurrency:
-                return {self.status: (f"⏳ {busy} other tab{'s are' if busy > 1 else ' is'} tracking; this run "
-                                      "starts when a slot is free (Cancel withdraws it).")}
-            return {self.status: f"Starting to track {direction} from frame {whole_number(frame, 'frame')}..."}
-
-        @guarded(self.status, generator=True)
-        def track(direction: str, frame: float, request: gr.Request, progress=gr.Progress()):
-            for view in c.track(connection_of(request), direction, frame, progress_adapter(progress)):
-                yield {self.status: gr.skip()} if view is None else self._render(view)
-
-        def stream_masks(request: gr.Request):
-            """The masks of each tracked frame for the canvas, while the run goes on."""
-            try:
-                yield from c.track_updates(connection_of(request))
-            except Exception:  # noqa: BLE001 - the run itself reports its errors
-                log.exception("streaming tracked masks to the canvas failed")
-
-        @guarded(self.status)
-        def cancel(request: gr.Request):
-            return self._render(c.cancel(connection_of(request)))
-
-        @guarded(self.status)
-        def render(effect: str, request: gr.Request, progress=gr.Progress()):
-            path, status = c.render(connection_of(request), effect, progress_adapter(progress))
-            return {self.preview: path, self.status: status}
-
-        @guarded(self.status)
-        def render_after_track(effect: str, request: gr.Request, progress=gr.Progress()):
-            """The preview of a tracking run that just finished (nothing after a refused one)."""
-            done = c.render_after_track(connection_of(request), effect, progress_adapter(progress))
-            return {self.status: gr.skip()} if done is None else {self.preview: done[0], self.status: done[1]}
-
-        @guarded(self.status)
-        def export(effect: str, request: gr.Request, progress=gr.Progress()):
-            paths, status = c.export(connection_of(request), effect, progress_adapter(progress))
-            return {self.files: paths, self.preview: paths[0], self.status: status}
-
-        @guarded(self.status)
-        def info(request: gr.Request):
-            return {self.info: c.info(connection_of(request))}
-
-        then_sync = self._then_sync
-
-        load_event = self.upload.change(load, [self.upload], outs, api_name="video_load", **prompt_kw)
-        then_sync(load_event, clip=True).then(prepare, [self.model], [self.status], api_visibility="undocumented",
-                                              **prompt_kw)
-        then_sync(self.model.input(set_model, [self.model], outs, api_name="video_set_model", **prompt_kw), "all")
-        then_sync(self.goto_btn.click(goto_frame, [self.fnum], outs, api_name="video_show_frame", **view_kw))
-        then_sync(self.point_btn.click(add_point, [self.fnum, self.px, self.py, self.pfg, self.pobj], outs,
-                                       api_name="video_add_point", **prompt_kw))
-        then_sync(self.box_btn.click(add_box, [self.fnum, self.bx0, self.by0, self.bx1, self.by1, self.pobj], outs,
-                                     api_name="video_add_box", **prompt_kw))
-        then_sync(self.undo_btn.click(undo, [self.fnum], outs, api_name="video_undo", **prompt_kw))
-        then_sync(self.clear_frame_btn.click(clear_frame, [self.fnum, self.pobj], outs, api_name="video_clear_frame",
-                                             **prompt_kw))
-        then_sync(self.new_obj_btn.click(new_object, [self.name], outs, api_name="video_new_object", **prompt_kw))
-        then_sync(self.objects.input(select_object, [self.objects], outs, api_name="video_select_object",
-                                     **prompt_kw))
-        then_sync(self.rename_btn.click(rename_object, [self.pobj, self.name], outs, api_name="video_rename_object",
-                                        **prompt_kw))
-        then_sync(self.remove_obj_btn.click(remove_object, [self.pobj], outs, api_name="video_remove_object",
-                                            **prompt_kw), clip=True)
-        then_sync(self.reset_btn.click(reset, None, outs, api_name="video_reset", **prompt_kw), clip=True)
-        announced = self.track_btn.click(announce, [self.direction, self.fnum], [self.status],
-                                         api_visibility="undocumented", **view_kw)
-        track_event = announced.then(track, [self.direction, self.fnum], outs, api_name="video_track",
-                                     concurrency_id=TRACK_GROUP, concurrency_limit=self.track_concurrency)
-        track_event.success(render_after_track, [self.effect], [self.preview, self.status],
-                            api_visibility="undocumented", **export_kw)
-        # The canvas gets each tracked frame's masks while the run goes on (its own step
-        # beside the run, once the request is recorded: the named endpoint keeps its
-        # outputs), so the player plays them as they arrive.
-        announced.then(stream_masks, None, [self.canvas], **private,
-                       concurrency_id=STREAM_GROUP, concurrency_limit=16)
-        then_sync(self.cancel_btn.click(cancel, None, outs, api_name="video_cancel", cancels=[track_event],
-                                        concurrency_id=CANCEL_GROUP, concurrency_limit=8), "all", busy="")
-        self.render_btn.click(render, [self.effect], [self.preview, self.status], api_name="video_render",
-                              **export_kw)
-        self.export_btn.click(export, [self.effect], [self.files, self.preview, self.status],
-                              api_name="video_export", **export_kw)
-        self.info_btn.click(info, None, [self.info], api_name="video_info", **view_kw)
-        self._wire_canvas()
-        self._wire_find()
-        self._wire_stale_downloads()
-
-    def _then_sync(self, event: Any, frames: Any = None, clip: bool = False, **kw: Any) -> Any:
-        """After an API-named action: bring the canvas (and the frame number) to the
-        controller's state, in a step of its own so that the endpoint keeps its outputs."""
-        c = self.controller
-
-        def sync(request: gr.Request):
-            sid = connection_of(request)
-            if sid not in c.sessions:
-                return gr.skip(), gr.skip()
-            frame = c.frame_shown(sid)
-            extra = dict(kw) if clip else {"frame": frame, **kw}
-            return c.canvas(sid, frames, clip, **extra), frame
-
-        return event.then(sync, None, [self.canvas, self.fnum], api_visibility="private",
-                          concurrency_id=VIEW_GROUP, concurrency_limit=self.concurrency_limit)
-
     # ------------------------------------------------------------------ the canvas's gestures
     def _wire_canvas(self) -> None:
         """Gestures and keys on the canvas call the same controller functions as the named
@@ -449,7 +230,7 @@ class VideoTab:
         # answered); out of the API (gradio_client cannot send event data: the named
         # endpoints with explicit x, y are the API).
         ordered = dict(trigger_mode="multiple", api_visibility="private", concurrency_id=PROMPT_GROUP,
-                       concurrency_limit=self.concurrency_limit)
+                       concurrency_limit=self.concurrency_limit, show_progress_on=[self.status])
 
         def answer(sid: Optional[str], act: Any, seq: Optional[int] = None, clip: bool = False,
                    frame: Optional[int] = None) -> Dict[Any, Any]:
@@ -459,7 +240,7 @@ class VideoTab:
             answered meanwhile may have moved the session's current frame)."""
             try:
                 view = act()
-            except (PromptError, CanvasPayloadError, ModelUnavailableError) as exc:
+            except (UserError, CanvasPayloadError, ModelUnavailableError) as exc:
                 msg = str(exc)
                 out: Dict[Any, Any] = {self.status: f"⚠️ {msg}"}
                 if sid in c.sessions:
@@ -531,10 +312,21 @@ class VideoTab:
             view = c.load(sid, u.path, u.name)
             if view.warning:
                 gr.Warning(view.warning)
-            return self._render_page(view, c.canvas(sid, clip=True))
+            # The first frame is encoded next (``prepare``); clicks made meanwhile wait for it.
+            return self._render_page(view, c.canvas(sid, clip=True, preparing=preparing_for("the first frame")))
 
         def no_candidates(evt: gr.EventData):
             return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
+
+        def no_history(evt: gr.EventData):
+            return CanvasUpdate(hint="Ctrl+Z over every change works on the Image tab for now; Z undoes the last "
+                                     "prompt here")
+
+        def no_strokes(evt: gr.EventData):
+            data = getattr(evt, "_data", None) or {}
+            seq = data.get("seq") if isinstance(data.get("seq"), int) else None
+            return CanvasUpdate(hint="The brush works on the Image tab for now: click or drag to correct a video mask",
+                                ack=seq)
 
         self.canvas.point(on_point, None, page, **ordered)
         self.canvas.box(on_box, None, page, **ordered)
@@ -543,21 +335,23 @@ class VideoTab:
         self.canvas.delete_object(on_delete, None, page, **ordered)
         self.canvas.select_object(on_select, None, page, **ordered)
         self.canvas.candidate(no_candidates, None, [self.canvas], **ordered)
+        self.canvas.stroke(no_strokes, None, [self.canvas], **ordered)
+        self.canvas.history(no_history, None, [self.canvas], **ordered)
         # Seeks are answered one at a time, in the order they were made (two answered at once
         # could finish in the other order and leave the server on an older frame); each
         # costs a legend and a status line, no picture.
         self.canvas.seek(on_seek, None, [self.legend, self.status, self.fnum], trigger_mode="multiple",
                          api_visibility="private", concurrency_id=SEEK_GROUP, concurrency_limit=1)
         self.canvas.upload(on_upload, None, page, **ordered).then(
-            self._prepare, [self.model], [self.status], api_visibility="private", concurrency_id=PROMPT_GROUP,
-            concurrency_limit=self.concurrency_limit)
+            self.prepare_handler, [self.model], [self.status], api_visibility="private", concurrency_id=PROMPT_GROUP,
+            concurrency_limit=self.concurrency_limit).then(
+            None, None, [self.canvas], js=END_PREPARING_JS, api_visibility="private")
 
     # ------------------------------------------------------------------ find objects
     def _build_find(self) -> None:
         """Words in, one new object per box on the frame shown (``ui.video.find``)."""
         if self.find is None:
             return
-        from sam2.find import DEFAULT_THRESHOLD
 
         reason = self.find.unavailable_reason()
         with gr.Accordion("Find objects on this frame (type what to find)", open=False, elem_id="video-find"):
@@ -577,13 +371,14 @@ class VideoTab:
 
         @guarded(self.status)
         def find(frame: float, query: str, threshold: float, request: gr.Request, progress=gr.Progress()):
-            return self._render(finder.find(connection_of(request), frame, query, threshold, progress_adapter(progress)))
+            return self.render_api(finder.find(connection_of(request), frame, query, threshold, progress_adapter(progress)))
 
         event = gr.on([self.find_btn.click, self.find_text.submit], find,
-                      [self.fnum, self.find_text, self.find_threshold], self._outputs(), api_name="video_find",
-                      concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit)
+                      [self.fnum, self.find_text, self.find_threshold], self.api_outputs(), api_name="video_find",
+                      concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit,
+                      show_progress_on=[self.status])
         event.then(None, None, [self.files, self.preview], js="() => [null, null]")  # the downloads are stale
-        self._then_sync(event, "all")
+        sync_canvas_after(self, event, "all")
 
     def _wire_stale_downloads(self) -> None:
         """Offered files and the preview always match the masks: the browser takes them away
@@ -615,11 +410,11 @@ def build_video_tab(registry: ModelRegistry, config: Any, model: gr.Dropdown, fi
                    concurrency_limit=int(getattr(config, "concurrency_limit", 4)),
                    track_concurrency=2 if on_gpu else 1)
     if finder is not None:  # the process's ui.find.finder.Finder, shared with the image tab
-        from ui.video.find import VideoFind
 
         tab.find = VideoFind(controller, finder)
-    with gr.Tab("Video", id="video"):
+    with gr.Tab("Video", id="video") as page:
         tab.build(model)
+    tab.page = page  # the gr.Tab itself (ui.page remembers which tab was shown)
     return tab
 
 

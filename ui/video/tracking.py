@@ -13,53 +13,19 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from ui.common.background_job import BackgroundJob
+from ui.video.run_plan import DIRECTIONS, TrackRun, plan_run
 from ui.canvas.scene import CanvasUpdate, next_revision
-from ui.common.progress import ProgressFn, no_progress
-from ui.common.prompts import PromptError
+from ui.common.progress import ProgressFn, TimeLeft, no_progress
+from ui.common.errors import UserError
 from ui.video.view import TRACKING_BUSY, VideoView, mask_urls, packed_masks
-
-DIRECTIONS = ("forward", "backward", "both")
+from ui.video.slot import VideoSlot
+from ui.common.words import counted
 
 #: During tracking, a preview of the newest frame is made at most this often (seconds).
 PREVIEW_INTERVAL_S = 0.5
-
-
-@dataclass
-class TrackRun:
-    """The plan of a run and what it has done so far (read by the watching generator)."""
-
-    direction: str
-    start: int
-    passes: List[Tuple[int, bool]]  # (first frame, reverse) of each pass
-    total: int  # frames to yield (the start frame twice when going both ways)
-    clip_version: int
-    prompts_version: int
-    frames: Set[int] = field(default_factory=set)  # distinct frames tracked
-    preview: Any = None  # the newest VideoView made while tracking
-    preview_serial: int = 0
-
-
-def plan_run(direction: str, start: int, num_frames: int, clip_version: int, prompts_version: int) -> TrackRun:
-    """The passes for ``direction`` from ``start``. Going back always starts at the start frame
-    itself (the predictor tracks nothing backward from frame 0), so "both" does that frame
-    twice, as the reference does."""
-    if direction not in DIRECTIONS:
-        raise PromptError(f"Unknown direction {direction!r}; use one of {', '.join(DIRECTIONS)}.")
-    if direction == "backward" and start == 0:
-        raise PromptError("Frame 0 is the first frame: there is nothing before it to track. "
-                          "Track forward, or move to a later frame.")
-    passes = {"forward": [(start, False)], "backward": [(start, True)],
-              "both": [(start, False)] + ([(start, True)] if start > 0 else [])}[direction]
-    total = sum((num_frames - first) if not rev else (first + 1) for first, rev in passes)
-    return TrackRun(direction, start, passes, total, clip_version, prompts_version)
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 class TrackingActions:
@@ -77,12 +43,12 @@ class TrackingActions:
 
     def track_requested(self, sid: Optional[str]) -> None:
         """The page pressed Track: ``track_updates`` streams until that run has ended."""
-        def act(slot: Any) -> None:
+        def act(slot: VideoSlot) -> None:
             slot.track_pending = slot.clip is not None
             if not slot.tracking:
                 slot.run = None  # the frames of an earlier run were sent already
 
-        self._run(sid, act)
+        self.run_on(sid, act)
 
     def track_updates(self, sid: Optional[str], poll_s: float = 0.3,
                       max_s: float = 3600.0) -> Iterator[CanvasUpdate]:
@@ -131,7 +97,7 @@ class TrackingActions:
         if writing:  # Cancel also stops an export (or preview) of this session, after its frame
             entry.state.stop_writing()
 
-        def act(slot: Any) -> VideoView:
+        def act(slot: VideoSlot) -> VideoView:
             slot.track_pending = False  # a run still queued behind other tabs is withdrawn
             if slot.clip is None:
                 return self._empty_view(slot)
@@ -141,7 +107,7 @@ class TrackingActions:
                 x for x in ("No tracking is running.", slot.last_run) if x)
             return self._view(slot, slot.state.last_frame, note)
 
-        return self._run(sid, act)
+        return self.run_on(sid, act)
 
     def track(self, sid: Optional[str], direction: str, start_frame: Any,
               progress: ProgressFn = no_progress) -> Iterator[Optional[VideoView]]:
@@ -154,7 +120,7 @@ class TrackingActions:
         progress, keeping what is done.
         """
         if direction not in DIRECTIONS:
-            raise PromptError(f"Unknown direction {direction!r}; use one of {', '.join(DIRECTIONS)}.")
+            raise UserError(f"Unknown direction {direction!r}; use one of {', '.join(DIRECTIONS)}.")
         entry = self.sessions.get(sid)
         with entry.lock:
             try:
@@ -164,9 +130,11 @@ class TrackingActions:
                 raise
             slot = entry.state
         shown = -1
+        left = TimeLeft()
 
         def report(j: BackgroundJob) -> None:
-            progress(j.done / max(j.total, 1), f"Tracking {direction}: {j.done} of {j.total} frames")
+            progress(j.done / max(j.total, 1),
+                     f"Tracking {direction}: {j.done} of {j.total} frames{left.text(j.done, j.total)}")
 
         try:
             for _ in job.watch(report):
@@ -188,9 +156,9 @@ class TrackingActions:
         st = slot.state
         start = st.check_frame(start_frame)
         if slot.tracking:
-            raise PromptError("Tracking is already running in this tab.")
+            raise UserError("Tracking is already running in this tab.")
         if not any(o.prompted_frames for o in st.objects):
-            raise PromptError("Nothing to track yet: click on an object in a frame first.")
+            raise UserError("Nothing to track yet: click on an object in a frame first.")
         predictor = self._ensure_inference(slot, progress)
         run = plan_run(direction, start, st.num_frames, slot.clip_version, st.prompts_version)
         job = BackgroundJob(lambda j: self._track_work(entry, run, j, predictor), name="sam2-video-track")
@@ -206,7 +174,7 @@ class TrackingActions:
     def _track_work(self, entry: Any, run: TrackRun, job: BackgroundJob, predictor: Any) -> Optional[VideoView]:
         """Run the propagation passes; each frame's masks are stored under the session lock.
         Returns the final view (None when a new clip replaced this one)."""
-        slot: Any = entry.state
+        slot: VideoSlot = entry.state
         t0 = time.perf_counter()
         last_preview = 0.0
         stopped = False
@@ -250,13 +218,13 @@ class TrackingActions:
                     return None  # a new video replaced this one
                 st = slot.state
                 if stopped:
-                    slot.last_run = (f"Tracking cancelled after {plural(len(run.frames), 'frame')}; "
+                    slot.last_run = (f"Tracking cancelled after {counted(len(run.frames), 'frame')}; "
                                      "their masks are kept.")
                 else:
                     if st.prompts_version == run.prompts_version:
                         st.tracked_version = run.prompts_version
                     slot.fresh_run = True
-                    slot.last_run = (f"Tracked {plural(len(run.frames), 'frame')} {run.direction} "
+                    slot.last_run = (f"Tracked {counted(len(run.frames), 'frame')} {run.direction} "
                                      f"from frame {run.start} in {time.perf_counter() - t0:.1f} s.")
                 slot.tracking = False
                 st.last_frame = run.start
@@ -278,4 +246,4 @@ class TrackingActions:
 
 
 
-__all__ = ["DIRECTIONS", "PREVIEW_INTERVAL_S", "TrackRun", "TrackingActions", "plan_run", "plural"]
+__all__ = ["PREVIEW_INTERVAL_S", "TrackingActions"]

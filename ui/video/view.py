@@ -3,7 +3,7 @@
 Pure functions of a session slot (``ui.video.controller.VideoSlot``): no model calls, no
 locking (the controller calls them under the session lock). The frame picture is for the
 API and the page; it is enlarged when the clip is small (``MIN_DISPLAY_SIDE``) and reduced
-when it is large (``ui.common.overlay.MAX_DISPLAY_SIDE``); prompts, masks and downloads always use
+when it is large (``ui.canvas.raster.MAX_DISPLAY_SIDE``); prompts, masks and downloads always use
 the clip's own pixels.
 """
 
@@ -17,11 +17,13 @@ import numpy as np
 from PIL import Image
 
 from ui.common import overlay
+from ui.canvas import raster
 from ui.canvas.scene import CanvasObject, CanvasUpdate, file_ref, mask_png
 from ui.video.render import Layer, render_frame
+from ui.video.slot import VideoSlot
 
 #: Frames whose long side is shorter than this are shown enlarged (small clips are hard to
-#: click on), at most four times (``ui.common.overlay.display_scale``).
+#: click on), at most four times (``ui.canvas.raster.display_scale``).
 MIN_DISPLAY_SIDE = 640
 
 
@@ -35,15 +37,15 @@ class FramePicture:
     frames: Any  # the clip's frame store
     frame: int
     masks: Tuple[Tuple[Any, Tuple[int, int, int]], ...]  # (PackedMask, colour) of each object
-    prompts: Tuple[Tuple[Any, Tuple[int, int, int], Optional[Tuple[float, float]]], ...]  # (FramePrompts, colour, pending corner)
+    prompts: Tuple[Tuple[Any, Tuple[int, int, int]], ...]  # (FramePrompts, colour) of each prompted object
 
     def draw(self) -> np.ndarray:
         shown = [Layer(pm.unpack(), color) for pm, color in self.masks]
-        display = overlay.make_display(render_frame(self.frames.frame(self.frame), shown, "overlay"),
+        display = raster.make_display(render_frame(self.frames.frame(self.frame), shown, "overlay"),
                                        min_side=MIN_DISPLAY_SIDE)
         canvas = display.pixels
-        for p, color, pending in self.prompts:
-            canvas = overlay.draw_prompts(canvas, display, p.points, p.box, box_color=color, pending_corner=pending)
+        for p, color in self.prompts:
+            canvas = overlay.draw_prompts(canvas, display, p.points, p.box, box_color=color)
         return canvas
 
 
@@ -73,9 +75,9 @@ FRAME_JPEG_QUALITY = 85
 
 
 def frame_display_scale(height: int, width: int) -> float:
-    """Display pixels per clip pixel of the frame picture, as ``ui.common.overlay.make_display``
+    """Display pixels per clip pixel of the frame picture, as ``ui.canvas.raster.make_display``
     realises it (clicks on the picture map back with it)."""
-    s = overlay.display_scale(height, width, min_side=MIN_DISPLAY_SIDE)
+    s = raster.display_scale(height, width, min_side=MIN_DISPLAY_SIDE)
     return 1.0 if s == 1.0 else max(1, round(width * s)) / float(width)
 
 
@@ -83,7 +85,7 @@ def empty_view(limits_text: str, note: str = "") -> VideoView:
     return VideoView(None, status=note or f"Upload a video or pick an example to start ({limits_text}).")
 
 
-def frame_view(slot: Any, frame: int, model: str, limits_text: str, note: str = "") -> VideoView:
+def frame_view(slot: VideoSlot, frame: int, model: str, limits_text: str, note: str = "") -> VideoView:
     """The page after an action on ``frame``: picture with masks and prompts, legend, status."""
     st = slot.state
     if slot.clip is None or slot.frames is None:
@@ -91,13 +93,7 @@ def frame_view(slot: Any, frame: int, model: str, limits_text: str, note: str = 
     frame = min(max(int(frame), 0), st.num_frames - 1)
     masks = tuple((pm, o.color) for o in st.objects
                   if (pm := st.masks.get(frame, o.obj_id)) is not None and pm.area)
-    pc = st.pending_corner
-    prompts = []
-    for o in st.objects:
-        pending = (pc.x, pc.y) if pc is not None and pc.frame == frame and pc.obj_id == o.obj_id else None
-        p = o.on(frame)
-        if not p.is_empty or pending is not None:
-            prompts.append((p, o.color, pending))
+    prompts = [(o.on(frame), o.color) for o in st.objects if not o.on(frame).is_empty]
     picture = FramePicture(slot.frames, frame, masks, tuple(prompts))
     objects = [(f"{o.name} · id {o.obj_id}", o.obj_id) for o in st.objects]
     return VideoView(picture, frame, st.num_frames, objects, st.active_id, legend_html(slot, frame),
@@ -108,7 +104,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def legend_html(slot: Any, frame: int) -> str:
+def legend_html(slot: VideoSlot, frame: int) -> str:
     """One line per object: colour, name, mask area on ``frame``, prompted frames."""
     st = slot.state
     if not st.objects:
@@ -123,14 +119,14 @@ def legend_html(slot: Any, frame: int) -> str:
         weight = "font-weight:600;" if o.obj_id == st.active_id else ""
         rows.append(
             f"<div style='{weight}margin:2px 0'><span style='display:inline-block;width:0.9em;height:0.9em;"
-            f"border-radius:50%;background:{overlay.color_hex(o.color)};vertical-align:middle;"
+            f"border-radius:50%;background:{raster.color_hex(o.color)};vertical-align:middle;"
             f"margin-right:6px'></span>{_escape(o.name)} (id {o.obj_id}) · on this frame: {here} · "
             f"prompted frames: {prompted}</div>"
         )
     return "<div class='video-legend'>" + "".join(rows) + "</div>"
 
 
-def status_text(slot: Any, frame: int, model: str, note: str = "") -> str:
+def status_text(slot: VideoSlot, frame: int, model: str, note: str = "") -> str:
     """The status line: frame, the selected object's prompts here, tracked frames, model."""
     st = slot.state
     parts = [f"Frame **{frame}** of 0–{st.num_frames - 1}"]
@@ -167,13 +163,13 @@ def write_frame_files(frames: Any, files: Any) -> List[Dict[str, Any]]:
     refs = []
     for i in range(len(frames)):
         path = files.path(f"{i:05d}.jpg", "frames")
-        Image.fromarray(overlay.make_display(frames.frame(i)).pixels).save(path, quality=FRAME_JPEG_QUALITY)
+        Image.fromarray(raster.make_display(frames.frame(i)).pixels).save(path, quality=FRAME_JPEG_QUALITY)
         refs.append(file_ref(path))
     return refs
 
 
 def canvas_objects(st: Any) -> List[CanvasObject]:
-    return [CanvasObject(o.obj_id, overlay.color_hex(o.color), o.name) for o in st.objects]
+    return [CanvasObject(o.obj_id, raster.color_hex(o.color), o.name) for o in st.objects]
 
 
 def prompt_dict(p: Any) -> Dict[str, Any]:
@@ -199,7 +195,7 @@ def mask_urls(packed: PackedFrames, colors: Mapping[int, Tuple[int, int, int]]) 
     return out
 
 
-def canvas_update(slot: Any, frames: Union[None, str, Sequence[int]] = None, clip: bool = False,
+def canvas_update(slot: VideoSlot, frames: Union[None, str, Sequence[int]] = None, clip: bool = False,
                   **kw: Any) -> CanvasUpdate:
     """What the canvas needs after an action: objects, selection, and the masks and prompts
     of ``frames`` (None: the frame shown; ``"all"``: every frame with masks or prompts).

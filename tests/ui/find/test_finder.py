@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from sam2.find import Detection
-from ui.find.finder import Finder, boxes_file_boxes, boxes_from_file, count_summary, plural, query_labels
-from ui.common.prompts import PromptError
-from ui.models.registry import ModelUnavailableError
+from ui.common.words import plural
+from ui.find.finder import Finder, boxes_file_boxes, boxes_from_file, count_summary, query_labels
+from ui.common.errors import ModelUnavailableError, UserError
 
 
 class StandIn:
@@ -60,7 +60,7 @@ def test_count_summary_most_first():
 def test_query_labels_turn_query_errors_into_prompt_errors():
     assert query_labels("Car, person") == ("car", "person")
     for bad in ("", None, "?!.", "x" * 500):
-        with pytest.raises(PromptError):
+        with pytest.raises(UserError):
             query_labels(bad)
 
 
@@ -99,13 +99,13 @@ def test_nothing_found_is_a_message_not_an_error(predictor):
 
 
 def test_bad_threshold_and_unloadable_detector(predictor, tmp_path):
-    with pytest.raises(PromptError, match="between 0 and 1"):
+    with pytest.raises(UserError, match="between 0 and 1"):
         Finder.with_detector(StandIn(CARS)).find(predictor, IMAGE, "car", threshold=1.5)
     finder = Finder(device="cpu", detector=str(tmp_path / "no-such-detector"))
     with pytest.raises(ModelUnavailableError, match="Find is unavailable: detector folder not found"):
         finder.find(predictor, IMAGE, "car", 0.3)
     assert finder.unavailable_reason().startswith("Find is unavailable: detector folder not found")
-    with pytest.raises(PromptError):  # the query is checked before any detector is loaded
+    with pytest.raises(UserError):  # the query is checked before any detector is loaded
         finder.find(predictor, IMAGE, "  ", 0.3)
 
 
@@ -116,13 +116,13 @@ def test_box_files_through_the_adapter(predictor, tmp_path):
     assert outcome.summary == "1 cup, 1 bowl" and len(outcome.objects) == 2
     assert outcome.message == "Found 1 cup, 1 bowl (score >= 0.30)."
     video = boxes_file_boxes(IMAGE, str(good))
-    assert video.objects == () and len(video.boxes) == 3 and video.summary == "2 class 0s, 1 class 1"
+    assert video.objects == () and len(video.boxes) == 3 and video.summary == "2 of class 0, 1 of class 1"
     wrong = tmp_path / "other.json"
     wrong.write_text(json.dumps({"images": [{"id": 1, "width": 640, "height": 480}],
                                  "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}]}))
-    with pytest.raises(PromptError, match="640x480 image, this image is 120x80"):
+    with pytest.raises(UserError, match="640x480 image, this image is 120x80"):
         boxes_from_file(predictor, IMAGE, str(wrong))
-    with pytest.raises(PromptError, match="Upload a COCO"):
+    with pytest.raises(UserError, match="Upload a COCO"):
         boxes_from_file(predictor, IMAGE, None)
     low = boxes_from_file(predictor, IMAGE, str(good), threshold=0.95)
     assert low.objects == () and "No box in the file has a score of at least 0.95" in low.message

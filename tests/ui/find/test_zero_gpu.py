@@ -43,7 +43,8 @@ import numpy as np
 import spaces
 from ui.common import spaces as ui_spaces
 from ui.find.finder import Finder, boxes_file_boxes, boxes_from_file
-from ui.image.engine import ImageEngine, _new_predictor
+from ui.image.engine import ImageEngine
+from ui.models.shared_registry import image_predictor
 from ui.models.registry import ModelRegistry
 from sam2.find import Detection
 from sam2.find.testing import StandInDetector
@@ -61,8 +62,8 @@ with open(sys.argv[2], "w") as f:
 
 
 def run_all():
-    found = finder.find(_new_predictor(model), image, "car", 0.5, image_is_set=False)
-    from_file = boxes_from_file(_new_predictor(model), image, sys.argv[2], image_is_set=False)
+    found = finder.find(image_predictor(model), image, "car", 0.5, image_is_set=False)
+    from_file = boxes_from_file(image_predictor(model), image, sys.argv[2], image_is_set=False)
     boxes = finder.find_boxes(image, "car", 0.5)
     file_boxes = boxes_file_boxes(image, sys.argv[2])
     return found, from_file, boxes, file_boxes

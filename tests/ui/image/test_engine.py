@@ -10,7 +10,7 @@ from ui.common import spaces
 from ui.image.controller import ImageController
 from ui.image.engine import EverythingParams, ImageEngine
 from ui.image.state import PromptSet
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 from ui.models.registry import ModelRegistry
 from tests.support.hub_cache import REPO_ROOT
 
@@ -82,7 +82,7 @@ def test_controller_encodes_once_per_image_per_session(engine, small_image, tmp_
     path = tmp_path / "small.png"
     Image.fromarray(small_image).save(path)
     progress = []
-    ctl.load_image("s1", str(path))
+    ctl.load("s1", str(path))
     view = ctl.add_point("s1", 57, 65, True, progress=lambda f, d: progress.append(d))
     assert any("Encoding" in d for d in progress)
     ctl.add_point("s1", 200, 150, False)
@@ -94,12 +94,12 @@ def test_controller_encodes_once_per_image_per_session(engine, small_image, tmp_
     view = ctl.add_point("s1", 200, 150, True)
     assert len(view.objects) == 2 and view.canvas.shape == (192, 256, 3)
     assert calls == [(192, 256, 3)]
-    with pytest.raises(PromptError, match="Load an image first"):
+    with pytest.raises(UserError, match="Load an image first"):
         ctl.add_point("s2", 1, 1, True)
-    ctl.load_image("s2", str(path))
+    ctl.load("s2", str(path))
     ctl.add_point("s2", 57, 65, True)
     assert len(calls) == 2  # the other session encodes its own copy
-    ctl.load_image("s1", str(path))
+    ctl.load("s1", str(path))
     ctl.add_point("s1", 57, 65, True)
     assert len(calls) == 3  # a new image in s1 is encoded again
     paths = ctl.export("s1")
@@ -116,7 +116,7 @@ def test_model_switch_predicts_again_and_a_refused_one_keeps_everything(tiny_mod
     (weights not here) leaves model, embedding and masks as they were."""
     from sam2 import build_sam
     from ui.models.availability import HubProbe
-    from ui.models.registry import ModelUnavailableError
+    from ui.common.errors import ModelUnavailableError
 
     monkeypatch.setattr(build_sam, "build_sam2_hf", lambda model_id, **kw: tiny_model)  # "small" = tiny weights
     probe = {"reason": None}
@@ -125,7 +125,7 @@ def test_model_switch_predicts_again_and_a_refused_one_keeps_everything(tiny_mod
     ctl = ImageController(ImageEngine(registry))
     path = tmp_path / "small.png"
     Image.fromarray(small_image).save(path)
-    ctl.load_image("s", str(path))
+    ctl.load("s", str(path))
     ctl.add_point("s", 57, 65, True)
     view = ctl.set_model("s", "small")
     assert "Model set to SAM 2.1 · small" in view.status and len(view.candidates) == 3

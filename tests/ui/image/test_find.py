@@ -7,7 +7,8 @@ import numpy as np
 
 from sam2.find import FoundObject
 from ui.common.exports import ExportedMask, coco_document
-from ui.image.find import found_to_object, without_paths
+from ui.find.query import without_paths
+from ui.image.find import found_to_object
 from ui.image.state import ImageObject, ImageSession, PromptSet
 
 
@@ -58,12 +59,12 @@ def test_a_session_takes_found_objects_only_up_to_its_limit():
     import pytest
 
     from ui.image.state import MAX_OBJECTS
-    from ui.common.prompts import PromptError
+    from ui.common.errors import UserError
 
     st = ImageSession()
     assert st.room == MAX_OBJECTS  # the empty first object does not count
     st.add_objects([found_to_object(_found(), i) for i in range(MAX_OBJECTS - 1)])
     assert st.room == 1
-    with pytest.raises(PromptError, match=f"at most {MAX_OBJECTS}"):
+    with pytest.raises(UserError, match=f"at most {MAX_OBJECTS}"):
         st.add_objects([found_to_object(_found(), 90 + i) for i in range(2)])
     assert len(st.objects) == MAX_OBJECTS - 1  # a refused add changes nothing

@@ -35,7 +35,7 @@ class CountingEngine:
 def test_find_without_a_detector_answers_before_encoding(monkeypatch):
     engine = CountingEngine()
     controller = ImageController(engine)
-    controller.load_image("s", np.zeros((32, 48, 3), np.uint8))
+    controller.load("s", np.zeros((32, 48, 3), np.uint8))
     finder = Finder(detector="no-such/detector")
     monkeypatch.setattr(finder, "unavailable_reason", lambda: None)  # looks available until loaded
 

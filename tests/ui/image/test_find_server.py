@@ -81,7 +81,7 @@ def test_find_endpoints_are_published(app):
     info = Client(app.url, verbose=False).view_api(return_format="dict", print_info=False)
     eps = info["named_endpoints"]
     assert [p["parameter_name"] for p in eps["/find"]["parameters"]] == ["query", "threshold"]
-    assert [p["parameter_name"] for p in eps["/find_boxes_file"]["parameters"]] == ["file"]
+    assert [p["parameter_name"] for p in eps["/find_boxes_file"]["parameters"]] == ["file", "threshold"]
 
 
 def test_find_adds_labelled_objects_counts_them_and_exports_their_categories(client, detector_dir):

@@ -7,9 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from ui.common import overlay
+from ui.canvas import raster
 from ui.image.state import MAX_OBJECTS, ImageSession, Prediction
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 
 from bench.image_session_memory import blob_candidates
 
@@ -38,7 +38,7 @@ def test_prediction_masks_read_like_the_array_they_replace():
 def test_bytes_per_object_are_bounded_on_a_36_megapixel_image():
     image = np.zeros((SIDE, SIDE, 3), np.uint8)
     session = ImageSession()
-    session.load(image, "big.png", overlay.make_display(image))
+    session.load(image, "big.png", raster.make_display(image))
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
@@ -67,12 +67,12 @@ def test_bytes_per_object_are_bounded_on_a_36_megapixel_image():
 def test_objects_per_session_are_capped_with_a_message():
     image = np.zeros((60, 80, 3), np.uint8)
     session = ImageSession()
-    session.load(image, "small.png", overlay.make_display(image))
+    session.load(image, "small.png", raster.make_display(image))
     for k in range(MAX_OBJECTS):
         if k:
             session.new_object()
         session.add_point(10, 10, 1)
-    with pytest.raises(PromptError, match=f"at most {MAX_OBJECTS} objects per image; remove one"):
+    with pytest.raises(UserError, match=f"at most {MAX_OBJECTS} objects per image; remove one"):
         session.new_object()
     session.remove_object()
     session.new_object()  # room again
@@ -92,7 +92,7 @@ def test_an_object_set_aside_gets_its_candidates_and_pick_back_when_selected(tin
     small.save(path)
     ctl = ImageController(ImageEngine(ModelRegistry(device="cpu", default_model="sam2.1-hiera-tiny",
                                                     checkpoint=tiny_checkpoint)))
-    ctl.load_image("s", str(path))
+    ctl.load("s", str(path))
     ctl.add_point("s", 57, 65, True)
     view = ctl.choose("s", 1)
     picked = ctl.sessions.get("s").state.state.current.mask.copy()
@@ -100,8 +100,10 @@ def test_an_object_set_aside_gets_its_candidates_and_pick_back_when_selected(tin
     view = ctl.add_point("s", 200, 150, True)
     first = ctl.sessions.get("s").state.state.objects[0]
     assert first.prediction.masks.shape[0] == 1 and np.array_equal(first.mask, picked)
-    view = ctl.select_object("s", 0)
+    view = ctl.select_object("s", first.obj_id)
     assert len(view.candidates) == 3 and view.chosen == 1
     assert np.array_equal(first.mask, picked)
-    with pytest.raises(PromptError, match="object index must be a whole number"):
+    with pytest.raises(UserError, match="object id must be a whole number"):
         ctl.select_object("s", 0.5)
+    with pytest.raises(UserError, match="object index must be a whole number"):
+        ctl.object_id_at("s", 0.5)

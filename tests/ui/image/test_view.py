@@ -10,9 +10,9 @@ from PIL import Image
 
 from ui.image.controller import ImageController
 from ui.image.engine import EverythingParams, ImageEngine
-from ui.image.view import CanvasRenderer, CanvasView, ImageView, canvas_id, everything_regions
+from ui.image.view import CanvasRenderer, CanvasView, ImageView, everything_regions
 from ui.models.registry import ModelRegistry
-from ui.common.prompts import PromptError
+from ui.common.errors import UserError
 from tests.support.hub_cache import REPO_ROOT
 
 SHAPES = f"{REPO_ROOT}/examples/shapes.png"
@@ -37,7 +37,7 @@ def _masks(view: CanvasView) -> dict:
 def test_only_changed_masks_travel_and_a_reload_gets_everything(controllers, small_image):
     api, ui = controllers
     sid = "view-a"
-    v = ui.load_image(sid, small_image)
+    v = ui.load(sid, small_image)
     msg = v.update.to_value()
     assert msg["picture"]["width"] == 256 and msg["picture"]["url"].startswith("data:image/jpeg")
     assert "masks" not in msg and msg["selected"] == 1
@@ -74,10 +74,10 @@ def test_only_changed_masks_travel_and_a_reload_gets_everything(controllers, sma
 def test_refused_prompts_raise_and_leave_the_session(controllers, small_image):
     _, ui = controllers
     sid = "view-b"
-    ui.load_image(sid, small_image)
-    with pytest.raises(PromptError, match="too thin"):
+    ui.load(sid, small_image)
+    with pytest.raises(UserError, match="too thin"):
         ui.add_box(sid, 10, 10, 11, 80)
-    with pytest.raises(PromptError, match="outside"):
+    with pytest.raises(UserError, match="outside"):
         ui.add_point(sid, 400, 10, True)
     v = ui.view(sid)
     assert v.update.to_value()["prompts"]["0"]["1"] == {"points": [], "box": None}
@@ -86,14 +86,14 @@ def test_refused_prompts_raise_and_leave_the_session(controllers, small_image):
 def test_picking_a_region_makes_an_object_that_clicks_refine(controllers, small_image):
     _, ui = controllers
     sid = "view-c"
-    ui.load_image(sid, small_image)
-    with pytest.raises(PromptError, match="segment everything first"):
+    ui.load(sid, small_image)
+    with pytest.raises(UserError, match="segment everything first"):
         ui.pick_region(sid, 0)
     params = EverythingParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0)
     result = ui.segment_everything(sid, params)
     regions = everything_regions(result.masks, result.display)
     assert regions["count"] == len(result.masks) >= 1 and regions["url"].startswith("data:image/png")
-    with pytest.raises(PromptError, match="no region"):
+    with pytest.raises(UserError, match="no region"):
         ui.pick_region(sid, len(result.masks))
 
     v = ui.pick_region(sid, 0)
@@ -113,18 +113,18 @@ def test_canvas_object_ids_are_looked_up_when_the_action_runs(controllers, small
     so the second one deletes the object it named, not the neighbour that slid into its index."""
     _, ui = controllers
     sid = "view-ids"
-    ui.load_image(sid, small_image)
+    ui.load(sid, small_image)
     for x in (20, 50, 80):
         ui.add_point(sid, x, 30, True)
         ui.new_object(sid)
     st = ui.sessions.run(sid, lambda slot: slot.state)
-    ids = [canvas_id(o) for o in st.objects if o.prompts.points]
+    ids = [o.obj_id for o in st.objects if o.prompts.points]
     assert len(ids) == 3
-    ui.remove_object(sid, canvas_object=ids[0])
-    ui.remove_object(sid, canvas_object=ids[2])
-    left = [canvas_id(o) for o in ui.sessions.run(sid, lambda slot: slot.state).objects if o.prompts.points]
+    ui.remove_object(sid, ids[0])
+    ui.remove_object(sid, ids[2])
+    left = [o.obj_id for o in ui.sessions.run(sid, lambda slot: slot.state).objects if o.prompts.points]
     assert left == [ids[1]]
-    with pytest.raises(PromptError, match="gone"):
-        ui.select_object(sid, canvas_object=ids[0])
-    v = ui.select_object(sid, canvas_object=ids[1])
+    with pytest.raises(UserError, match="gone"):
+        ui.select_object(sid, ids[0])
+    v = ui.select_object(sid, ids[1])
     assert v is not None

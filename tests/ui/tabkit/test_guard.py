@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from ui.common.errors import guarded
+from ui.tabkit.guard import guarded
 
 
 def test_unexpected_error_shows_its_type_but_no_server_path():

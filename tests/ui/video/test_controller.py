@@ -20,7 +20,7 @@ import pytest
 from ui.video.controller import VideoController
 from ui.video.engine import VideoEngine
 from ui.video.media import VideoLimits
-from ui.video.state import PromptError
+from ui.common.errors import UserError
 
 from tests.support.video_fakes import LIMITS, SMALL, TINY, FakePredictor, FakeRegistry, fake_controller as _controller, run_track as _run_track
 
@@ -55,33 +55,29 @@ def test_click_shows_the_mask_at_once_and_corrections_stay_conditioning(clip_pat
     assert m[60, 40] and m.sum() > 50 and not m[10, 150]
     assert np.abs(view.canvas.astype(int)[241, 161] - before[241, 161]).sum() > 30  # tinted + marker
     assert preds[TINY].add_all_frames_to_correct_as_cond is True
-    # display clicks in box mode: first corner waits, second sends the box (clicks kept)
-    view = c.click("s", 3, 401.5, 81.5, "box")  # clip pixel (100, 20)
-    assert "First corner" in view.status and _mask(c, "s", 3, 1)[60, 40]
-    c.click("s", 3, 561.5, 201.5, "box")  # clip pixel (140, 50)
+    # a box adds to the object's clicks on that frame
+    c.add_box("s", 3, 100, 20, 140, 50, 1)
     m = _mask(c, "s", 3, 1)
     assert m[30, 120] and m[60, 40]
     c.add_point("s", 3, 120, 30, False, 1)  # background click cuts a hole
     assert not _mask(c, "s", 3, 1)[30, 120]
     c.undo("s", 3)
     assert _mask(c, "s", 3, 1)[30, 120]
-    with pytest.raises(PromptError, match="outside the clip"):
+    with pytest.raises(UserError, match="outside the clip"):
         c.add_point("s", 8, 10, 10, True, 1)
-    with pytest.raises(PromptError, match="outside the frame"):
+    with pytest.raises(UserError, match="outside the frame"):
         c.add_point("s", 0, 200, 10, True, 1)
-    with pytest.raises(PromptError, match="outside the frame"):
-        c.click("s", 0, 700, 10, "foreground")
 
 
 def test_track_both_ways_fills_every_frame_and_objects_can_be_added_after(clip_path):
     c, preds = _controller()
     c.load("s", clip_path)
-    with pytest.raises(PromptError, match="Nothing to track"):
+    with pytest.raises(UserError, match="Nothing to track"):
         list(c.track("s", "both", 0))
-    with pytest.raises(PromptError, match="direction"):
+    with pytest.raises(UserError, match="direction"):
         list(c.track("s", "sideways", 0))
     c.add_point("s", 0, 30, 30, True, 9)
-    with pytest.raises(PromptError, match="nothing before it"):
+    with pytest.raises(UserError, match="nothing before it"):
         list(c.track("s", "backward", 0))
     c.remove_object("s", 9)
     c.add_point("s", 1, 30, 30, True, 1)
@@ -118,12 +114,12 @@ def test_cancel_stops_after_the_current_frame_and_keeps_done_frames(clip_path):
     deadline = time.time() + 10
     while len(c.info("s")["tracked_frames"]) < 3 and time.time() < deadline:
         time.sleep(0.02)
-    with pytest.raises(PromptError, match="Tracking is running"):
+    with pytest.raises(UserError, match="Tracking is running"):
         c.add_point("s", 2, 30, 30, True, 1)
     t0 = time.time()
     c.show("s", 1)  # views do not wait for the frame being tracked
     assert time.time() - t0 < 0.12
-    with pytest.raises(PromptError, match="already running"):
+    with pytest.raises(UserError, match="already running"):
         list(c.track("s", "forward", 0))
     view = c.cancel("s")
     t.join(5)
@@ -203,11 +199,11 @@ def test_objects_clear_delete_rename_and_start_over(clip_path):
     view = c.remove_object("s", 2)
     assert preds[TINY].removed == [2] and [o[1] for o in view.objects] == [1] and view.active_id == 1
     assert _mask(c, "s", 4, 2) is None
-    with pytest.raises(PromptError, match="no object with id 9"):
+    with pytest.raises(UserError, match="no object with id 9"):
         c.select_object("s", 9)
-    view = c.reset("s")
+    view = c.clear_all("s")
     assert view.objects == [] and c.info("s")["tracked_frames"] == []
-    with pytest.raises(PromptError, match="no object to delete"):
+    with pytest.raises(UserError, match="no object to delete"):
         c.remove_object("s", 0)
 
 
@@ -220,12 +216,12 @@ def test_switching_model_replays_the_prompts(clip_path):
     assert "Prompts were applied again" in view.status
     assert sorted(preds[SMALL].prompt_calls) == [(1, 1), (5, 2)]
     assert c.info("s")["model"] == SMALL and c.info("s")["tracking_stale"]
-    with pytest.raises(PromptError, match="unknown model"):
+    with pytest.raises(UserError, match="unknown model"):
         c.set_model("s", "gigantic")
 
 
 def test_a_refused_model_switch_keeps_the_session(clip_path):
-    from ui.models.registry import ModelUnavailableError
+    from ui.common.errors import ModelUnavailableError
 
     preds = {TINY: FakePredictor(), SMALL: FakePredictor()}
     c = VideoController(VideoEngine(FakeRegistry(preds, unavailable={SMALL})), LIMITS)
@@ -250,14 +246,14 @@ def test_render_and_export_files(clip_path):
 
     c, _ = _controller()
     c.load("s", clip_path)
-    with pytest.raises(PromptError, match="Nothing to download"):
+    with pytest.raises(UserError, match="Nothing to download"):
         c.export("s")
     c.add_point("s", 0, 30, 30, True, 1)
     c.add_point("s", 3, 100, 60, True, 2)
     _run_track(c, "s", "forward", 0)
     path, status = c.render("s", "highlight")
     assert path.endswith(".mp4") and "highlight" in status
-    with pytest.raises(PromptError, match="unknown effect"):
+    with pytest.raises(UserError, match="unknown effect"):
         c.render("s", "sparkles")
     # the preview of a run that just finished is made once, after the run, outside the lock
     _run_track(c, "s", "forward", 0)

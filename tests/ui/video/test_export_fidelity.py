@@ -239,7 +239,7 @@ def test_mux_keeps_every_frame_when_the_sound_is_shorter(tmp_path):
 
 
 def test_one_export_per_session_at_a_time(tmp_path):
-    from ui.video.state import PromptError
+    from ui.common.errors import UserError
 
     path = _numbered_clip(str(tmp_path / "n.mp4"), n=6, fps=6)
     c, _ = _controller()
@@ -247,7 +247,7 @@ def test_one_export_per_session_at_a_time(tmp_path):
     c.add_point("s", 0, 40, 30, True, 1)
     slot = c.sessions.get("s").state
     with slot.exporting:  # as if another export of this session were running
-        with pytest.raises(PromptError, match="already running"):
+        with pytest.raises(UserError, match="already running"):
             c.export("s")
     paths, status = c.export("s")  # and the lock is free again afterwards
     assert "files ready" in status and c.show("s", 2).frame == 2

@@ -15,7 +15,8 @@ from PIL import Image
 from ui.video.exports import ClipExport, ObjectInfo, boxes_document, coco_document, davis_palette, write_masks_zip
 from ui.video.media import VideoLimits, decode_clip, fit_size
 from ui.video.render import EFFECTS, Layer, check_effect, render_frame
-from ui.video.state import FramePrompts, MaskStore, PackedMask, PromptError, VideoSession
+from ui.video.state import FramePrompts, MaskStore, PackedMask, VideoSession
+from ui.common.errors import UserError
 
 
 def _ffmpeg() -> str:
@@ -120,7 +121,7 @@ def test_unreadable_uploads_give_reasons(tmp_path, kind, expected):
         path.write_bytes(open(full, "rb").read()[:3000])
     else:
         path = tmp_path / "nothing.mp4"
-    with pytest.raises(PromptError, match=expected):
+    with pytest.raises(UserError, match=expected):
         decode_clip(str(path), LIMITS)
 
 
@@ -142,24 +143,24 @@ def test_packed_mask_round_trip_is_compact():
 
 def test_session_objects_prompts_and_frame_checks():
     s = VideoSession()
-    with pytest.raises(PromptError, match="Load a video"):
+    with pytest.raises(UserError, match="Load a video"):
         s.new_object()
-    s.start(12, 120, 160)
-    with pytest.raises(PromptError, match="outside the clip"):
+    s.load(12, 120, 160)
+    with pytest.raises(UserError, match="outside the clip"):
         s.check_frame(12)
-    with pytest.raises(PromptError, match="frame must be a whole number"):
+    with pytest.raises(UserError, match="frame must be a whole number"):
         s.check_frame(1.5)
     a = s.new_object("  red   ball ")
     b = s.object_for_prompt(7)  # a new id creates that object
     assert (a.obj_id, a.name, b.obj_id, s.active_id) == (1, "red ball", 7, 7)
     assert s.new_object().obj_id == 2 and a.color != b.color
-    with pytest.raises(PromptError, match="already exists"):
+    with pytest.raises(UserError, match="already exists"):
         s.new_object(obj_id=7)
-    with pytest.raises(PromptError, match="1 to 255"):
+    with pytest.raises(UserError, match="1 to 255"):
         s.object_for_prompt(300)
-    with pytest.raises(PromptError, match="outside the frame"):
+    with pytest.raises(UserError, match="outside the frame"):
         s.check_inside(160, 10)
-    with pytest.raises(PromptError, match="too thin"):
+    with pytest.raises(UserError, match="too thin"):
         s.box_from(10, 10, 11, 50)
     p = FramePrompts().with_point(5, 6, 1).with_box((1, 2, 30, 40)).with_point(7, 8, 0)
     assert p.point_arrays()[1].tolist() == [1, 0] and p.box_array().tolist() == [1, 2, 30, 40]

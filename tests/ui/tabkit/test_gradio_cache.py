@@ -1,4 +1,4 @@
-"""Gradio's cache writes (patched by ``ui.common.gradio_cache``): the same picture written again
+"""Gradio's cache writes (patched by ``ui.tabkit.gradio_cache``): the same picture written again
 leaves the file being sent untouched; a new one appears whole."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from ui.common.gradio_cache import atomic_cache_writes
+from ui.tabkit.gradio_cache import atomic_cache_writes
 
 
 def test_an_identical_picture_does_not_rewrite_the_file_in_the_cache(tmp_path):

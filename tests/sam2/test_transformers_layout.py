@@ -17,9 +17,10 @@ import pytest
 import torch
 
 from tests.support.parity import PARITY_DIR
-from sam2 import hf_layout
+from sam2 import hub, transformers_folder, transformers_keys
 from sam2.build_sam import build_sam2
 from sam2.checkpoint import CheckpointError, read_state_dict
+from sam2.configs import get_config
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 from sam2.testing import fill_value, hf_cache_snapshot
 
@@ -64,18 +65,18 @@ def assert_same_state(actual: dict, expected: dict) -> None:
 @pytest.mark.parametrize("name", ALL_NAMES)
 def test_mapping_is_a_bijection_on_every_official_layout(name):
     sd = manifest_state_dict(name, device="meta")
-    hf = hf_layout.to_transformers_state_dict(sd, name)
+    hf = transformers_keys.to_transformers_state_dict(sd, get_config(name).architecture)
     # every official name changes except a few that transformers kept, and nothing collides
     fused_kv = 4 if name == "edgetam" else 0  # the perceiver's 2 x 2 fused key/value matrices, split
     assert len(hf) == len(sd) - 4 + 1 + 1 + fused_kv  # 4 point embeddings -> 1 matrix; a copy of the PE
     assert not any(k.startswith(("image_encoder.", "sam_", "obj_ptr")) for k in hf)
-    back = hf_layout.from_transformers_state_dict(hf, name)
+    back = transformers_keys.from_transformers_state_dict(hf, get_config(name).architecture)
     assert {k: tuple(v.shape) for k, v in back.items()} == {k: tuple(v.shape) for k, v in sd.items()}
 
 
 def test_merged_split_and_duplicated_tensors():
     sd = manifest_state_dict("edgetam")
-    hf = hf_layout.to_transformers_state_dict(sd, "edgetam")
+    hf = transformers_keys.to_transformers_state_dict(sd, "edgetam")
     points = hf["prompt_encoder.point_embed.weight"]
     assert points.shape == (4, 256)
     for i in range(4):
@@ -95,9 +96,9 @@ def test_merged_split_and_duplicated_tensors():
 
 def _round_trip(tmp_path, name, seed=0):
     sd = manifest_state_dict(name, seed)
-    folder = hf_layout.write_transformers_checkpoint(tmp_path / name, sd, name)
+    folder = transformers_folder.write_transformers_checkpoint(tmp_path / name, sd, name)
     assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors"]
-    found, back = hf_layout.read_transformers_checkpoint(folder)
+    found, back = transformers_folder.read_transformers_checkpoint(folder)
     assert found == name
     assert_same_state(back, sd)
 
@@ -117,7 +118,7 @@ def test_folder_round_trip_larger_models(tmp_path, name):
 def test_model_from_transformers_folder_predicts_like_the_pt(tmp_path, tiny_checkpoint, tiny_model, media_dir):
     from PIL import Image
 
-    folder = hf_layout.write_transformers_checkpoint(tmp_path / "hf", read_state_dict(tiny_checkpoint),
+    folder = transformers_folder.write_transformers_checkpoint(tmp_path / "hf", read_state_dict(tiny_checkpoint),
                                                      "sam2.1_hiera_t")
     image = np.asarray(Image.open(media_dir / "cars.jpg").convert("RGB"))
     results = []
@@ -140,17 +141,17 @@ def test_download_from_a_hub_repo_in_the_transformers_layout(tmp_path, tiny_fold
     snapshot = hf_cache_snapshot(str(cache), "someone/sam2.1-tiny-hf")
     for name in ("config.json", "model.safetensors"):
         os.symlink(os.path.join(tiny_folder, name), os.path.join(snapshot, name))
-    folder = hf_layout.download_transformers_checkpoint("someone/sam2.1-tiny-hf", cache_dir=str(cache),
+    folder = hub.download_transformers_checkpoint("someone/sam2.1-tiny-hf", cache_dir=str(cache),
                                                         local_files_only=True)
     assert os.path.realpath(folder) == os.path.realpath(snapshot)
     model = build_sam2("sam2.1_hiera_t", folder, device="cpu")
-    assert_same_state(model.state_dict(), hf_layout.read_transformers_checkpoint(tiny_folder)[1])
+    assert_same_state(model.state_dict(), transformers_folder.read_transformers_checkpoint(tiny_folder)[1])
     with pytest.raises(HubDownloadError, match="could not get config.json of someone/else"):
-        hf_layout.download_transformers_checkpoint("someone/else", cache_dir=str(cache), local_files_only=True)
+        hub.download_transformers_checkpoint("someone/else", cache_dir=str(cache), local_files_only=True)
     config_only = hf_cache_snapshot(str(cache), "someone/config-only")
     os.symlink(os.path.join(tiny_folder, "config.json"), os.path.join(config_only, "config.json"))
     with pytest.raises(HubDownloadError, match="could not get model.safetensors of someone/config-only"):
-        hf_layout.download_transformers_checkpoint("someone/config-only", cache_dir=str(cache), local_files_only=True)
+        hub.download_transformers_checkpoint("someone/config-only", cache_dir=str(cache), local_files_only=True)
 
 
 # ------------------------------------------------------------------------------- bad input
@@ -159,7 +160,7 @@ def test_download_from_a_hub_repo_in_the_transformers_layout(tmp_path, tiny_fold
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
     sd = manifest_state_dict("sam2.1_hiera_t")
-    return hf_layout.write_transformers_checkpoint(tmp_path_factory.mktemp("hf") / "t", sd, "sam2.1_hiera_t")
+    return transformers_folder.write_transformers_checkpoint(tmp_path_factory.mktemp("hf") / "t", sd, "sam2.1_hiera_t")
 
 
 def test_folder_without_config_json_is_named(tmp_path, tiny_folder):
@@ -172,7 +173,7 @@ def test_folder_without_config_json_is_named(tmp_path, tiny_folder):
 
 
 def test_folder_without_weights_is_named(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps(hf_layout.transformers_config("sam2.1_hiera_t")))
+    (tmp_path / "config.json").write_text(json.dumps(transformers_folder.transformers_config("sam2.1_hiera_t")))
     with pytest.raises(CheckpointError, match="has no model.safetensors"):
         build_sam2("sam2.1_hiera_t", str(tmp_path), device="cpu")
 
@@ -184,7 +185,7 @@ def test_config_json_of_another_model_is_named(tiny_folder, given):
 
 
 def test_edgetam_folder_with_a_sam2_config_is_named(tmp_path):
-    folder = hf_layout.write_transformers_checkpoint(tmp_path / "e", manifest_state_dict("edgetam"), "edgetam")
+    folder = transformers_folder.write_transformers_checkpoint(tmp_path / "e", manifest_state_dict("edgetam"), "edgetam")
     with pytest.raises(CheckpointError, match="describes edgetam, but the model being built is sam2.1_hiera_t"):
         build_sam2("sam2.1_hiera_t", str(folder), device="cpu")
 
@@ -204,7 +205,7 @@ def test_config_json_of_another_architecture_or_unreadable(tmp_path, tiny_folder
 def test_image_only_transformers_checkpoint_is_named(tmp_path):
     from safetensors.torch import save_file
 
-    hf = hf_layout.to_transformers_state_dict(manifest_state_dict("sam2.1_hiera_t"), "sam2.1_hiera_t")
+    hf = transformers_keys.to_transformers_state_dict(manifest_state_dict("sam2.1_hiera_t"), "sam2")
     image_only = {k: v for k, v in hf.items() if not k.startswith(("memory_", "mask_downsample", "object_pointer"))}
     save_file(image_only, str(tmp_path / "model.safetensors"))
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "sam2", "architectures": ["Sam2Model"]}))
@@ -214,30 +215,43 @@ def test_image_only_transformers_checkpoint_is_named(tmp_path):
 
 def test_config_json_sizes_and_families():
     for name in SAM2_NAMES + ["edgetam"]:
-        assert hf_layout.config_name_from_transformers_config(hf_layout.transformers_config(name)) == name
+        assert transformers_folder.config_name_from_transformers_config(transformers_folder.transformers_config(name)) == name
     # transformers' defaults (Sam2VideoConfig()) are SAM 2.1 tiny
-    assert hf_layout.config_name_from_transformers_config({"model_type": "sam2_video"}) == "sam2.1_hiera_t"
+    assert transformers_folder.config_name_from_transformers_config({"model_type": "sam2_video"}) == "sam2.1_hiera_t"
     odd = {"model_type": "sam2_video", "vision_config": {"backbone_config": {"blocks_per_stage": [1, 1, 1, 1]}}}
     with pytest.raises(CheckpointError, match="matches none of the official SAM 2 sizes"):
-        hf_layout.config_name_from_transformers_config(odd)
+        transformers_folder.config_name_from_transformers_config(odd)
 
 
 def test_differing_positional_encoding_copies_are_refused():
-    hf = hf_layout.to_transformers_state_dict(manifest_state_dict("sam2_hiera_t"), "sam2_hiera_t")
+    hf = transformers_keys.to_transformers_state_dict(manifest_state_dict("sam2_hiera_t"), "sam2")
     hf["shared_image_embedding.positional_embedding"] = hf["shared_image_embedding.positional_embedding"] + 1
-    with pytest.raises(CheckpointError, match="differ"):
-        hf_layout.from_transformers_state_dict(hf, "sam2_hiera_t")
+    with pytest.raises(transformers_keys.KeyMappingError, match="differ"):
+        transformers_keys.from_transformers_state_dict(hf, "sam2")
     del hf["shared_image_embedding.positional_embedding"]  # one copy alone is enough
-    back = hf_layout.from_transformers_state_dict(hf, "sam2_hiera_t")
+    back = transformers_keys.from_transformers_state_dict(hf, "sam2")
     assert "sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix" in back
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        transformers_keys.from_transformers_state_dict(hf, "sam2_hiera_t")  # a config name is not an architecture
+
+
+def test_folder_reader_reports_differing_copies_as_a_checkpoint_error(tmp_path):
+    from safetensors.torch import save_file
+
+    hf = transformers_keys.to_transformers_state_dict(manifest_state_dict("sam2.1_hiera_t"), "sam2")
+    hf["shared_image_embedding.positional_embedding"] = hf["shared_image_embedding.positional_embedding"] + 1
+    save_file({k: v.contiguous() for k, v in hf.items()}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps(transformers_folder.transformers_config("sam2.1_hiera_t")))
+    with pytest.raises(CheckpointError, match=f"transformers checkpoint {tmp_path}: .* differ"):
+        transformers_folder.read_transformers_checkpoint(tmp_path)
 
 
 def test_official_safetensors_file_is_not_mistaken_for_the_transformers_layout(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"image_encoder.trunk.pos_embed": torch.zeros(1)}, str(tmp_path / "model.safetensors"))
-    assert not hf_layout.is_transformers_checkpoint(tmp_path / "model.safetensors")
-    assert hf_layout.is_transformers_checkpoint(tmp_path)
+    assert not transformers_folder.is_transformers_checkpoint(tmp_path / "model.safetensors")
+    assert transformers_folder.is_transformers_checkpoint(tmp_path)
 
 
 # ------------------------------------------------- against transformers itself (if installed)
@@ -250,12 +264,12 @@ def _transformers():
 @pytest.mark.parametrize("name", SAM2_NAMES)
 def test_key_set_is_exactly_transformers_sam2_video_model(name):
     transformers = _transformers()
-    config = transformers.Sam2VideoConfig(**hf_layout.transformers_config(name))
+    config = transformers.Sam2VideoConfig(**transformers_folder.transformers_config(name))
     with torch.device("meta"):
         model = transformers.Sam2VideoModel(config)
     theirs = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     ours = {k: tuple(v.shape) for k, v in
-            hf_layout.to_transformers_state_dict(manifest_state_dict(name, device="meta"), name).items()}
+            transformers_keys.to_transformers_state_dict(manifest_state_dict(name, device="meta"), get_config(name).architecture).items()}
     assert ours == theirs
 
 
@@ -269,7 +283,7 @@ def test_key_set_is_exactly_transformers_edgetam_video_model(monkeypatch):
             return torch.nn.Module()
 
     monkeypatch.setattr(modeling_edgetam, "AutoModel", NoBackbone)
-    fields = hf_layout.transformers_config("edgetam")
+    fields = transformers_folder.transformers_config("edgetam")
     vision = {k: v for k, v in fields.pop("vision_config").items() if k != "model_type"}
     backbone = {k: v for k, v in vision.pop("backbone_config").items() if k != "model_type"}
     config = transformers.EdgeTamVideoConfig(  # sub-configs built by hand: from a dict it would ask for timm
@@ -279,7 +293,7 @@ def test_key_set_is_exactly_transformers_edgetam_video_model(monkeypatch):
         model = transformers.EdgeTamVideoModel(config)
     theirs = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     ours = {k: tuple(v.shape) for k, v in
-            hf_layout.to_transformers_state_dict(manifest_state_dict("edgetam", device="meta"), "edgetam").items()}
+            transformers_keys.to_transformers_state_dict(manifest_state_dict("edgetam", device="meta"), "edgetam").items()}
     backbone = "vision_encoder.backbone.timm_model."  # timm's own names under transformers' wrapper
     assert {k: v for k, v in ours.items() if not k.startswith(backbone)} == theirs
     assert {k[len(backbone):] for k in ours if k.startswith(backbone)} == {
@@ -291,29 +305,30 @@ def test_checkpoint_saved_by_transformers_loads_here_and_ours_there(tmp_path, ti
     transformers = _transformers()
     torch.manual_seed(0)
     theirs = transformers.Sam2VideoModel(transformers.Sam2VideoConfig()).eval()  # SAM 2.1 tiny
-    with pytest.raises(CheckpointError, match="differ"):  # a fresh model draws its two PE copies apart...
-        hf_layout.from_transformers_state_dict(dict(theirs.state_dict()), "sam2.1_hiera_t")
+    with pytest.raises(transformers_keys.KeyMappingError, match="differ"):  # a fresh model draws its two PE copies apart...
+        transformers_keys.from_transformers_state_dict(dict(theirs.state_dict()), "sam2")
     with torch.no_grad():  # ...which the conversion from an official checkpoint never does
         theirs.shared_image_embedding.positional_embedding.copy_(
             theirs.prompt_encoder.shared_embedding.positional_embedding)
     theirs.save_pretrained(tmp_path / "saved")
     ours = build_sam2("sam2.1_hiera_t", str(tmp_path / "saved"), device="cpu")
-    assert_same_state(hf_layout.to_transformers_state_dict(ours.state_dict(), "sam2.1_hiera_t"),
+    assert_same_state(transformers_keys.to_transformers_state_dict(ours.state_dict(), "sam2"),
                       dict(theirs.state_dict()))
 
     official = read_state_dict(tiny_checkpoint)
-    hf_layout.write_transformers_checkpoint(tmp_path / "ours", official, "sam2.1_hiera_t")
+    transformers_folder.write_transformers_checkpoint(tmp_path / "ours", official, "sam2.1_hiera_t")
     loaded = transformers.Sam2VideoModel.from_pretrained(tmp_path / "ours")
-    assert_same_state(dict(loaded.state_dict()), hf_layout.to_transformers_state_dict(official, "sam2.1_hiera_t"))
+    assert_same_state(dict(loaded.state_dict()), transformers_keys.to_transformers_state_dict(official, "sam2"))
 
 
 def test_app_takes_a_transformers_folder_as_checkpoint(tiny_folder, tiny_checkpoint):
-    from ui.models.registry import ModelRegistry, ModelUnavailableError
+    from ui.models.registry import ModelRegistry
+    from ui.common.errors import ModelUnavailableError
 
     loaded = ModelRegistry(device="cpu", default_model="sam2.1-hiera-tiny", checkpoint=str(tiny_folder),
                            precision="exact").get(None)
     assert loaded.source == str(tiny_folder)
-    expected = hf_layout.read_transformers_checkpoint(tiny_folder)[1]
+    expected = transformers_folder.read_transformers_checkpoint(tiny_folder)[1]
     assert_same_state(loaded.model.state_dict(), expected)
     # the folder's config.json is for SAM 2.1 tiny: another --model is refused; the page gets a
     # short message (no server paths), the reason travels as the cause (and goes to the log)
@@ -329,7 +344,7 @@ def test_transformers_computes_the_same_on_our_export(tmp_path, tiny_checkpoint,
     transformers = _transformers()
     from PIL import Image
 
-    folder = hf_layout.write_transformers_checkpoint(tmp_path / "hf", read_state_dict(tiny_checkpoint),
+    folder = transformers_folder.write_transformers_checkpoint(tmp_path / "hf", read_state_dict(tiny_checkpoint),
                                                      "sam2.1_hiera_t")
     # 1024 x 1024, so a point means the same pixel to both (transformers' processor would rescale it)
     image = np.asarray(Image.open(media_dir / "cars.jpg").convert("RGB").resize((1024, 1024)))
