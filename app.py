@@ -59,8 +59,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     # and swept of earlier runs' leftovers now (ui.run_folder).
     from ui.common import run_folder
 
-    run_folder.use_for_gradio(run_folder.current())
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    run = run_folder.current()
+    run_folder.use_for_gradio(run)
+
+    def stop(signum: int, frame: object) -> None:
+        # SIGTERM (a container or Space stopping): remove the run's files, then end at once,
+        # as the default action would (a normal exit would wait on the model's threads).
+        run.remove()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
     from sam2.checkpoint import CheckpointError

@@ -8,7 +8,12 @@ in the tab's ``sessionStorage`` and sends it once on load; the load event then s
 tabs as they were. A closed tab's session stays until the idle sweep frees it (a reload
 closes the old page too), while a closed ``gradio_client`` session is freed at once.
 Gradio's own temporary copies (uploads, rendered canvases, offered downloads) are deleted
-by ``delete_cache`` once they are older than the idle time plus a margin.
+by ``delete_cache`` once they are older than the idle time plus a margin, and the app's own
+files (``ui.common.run_folder``) by the same age.
+
+Both tabs' sessions share one ``SessionBudget`` (``ui.common.session_limits``): a memory
+budget, a cap on sessions and on sessions per client address, a short life for sessions that
+never connect; the bounds are in ``docs/limits.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ui.models.registry import ModelRegistry
 from ui.common.errors import ModelUnavailableError
 from ui.tabkit.model_dropdown import dropdown_update, model_dropdown
 from ui.common import run_folder
+from ui.tabkit.gradio_cache import atomic_cache_writes
 from ui.tabkit.input_errors import explain_input_errors
 from ui.common.request_limits import RemoteFileRefGuard, RequestSizeLimit, UnknownEndpointGuard
 from ui.common.session_limits import ConnectionWatch, SessionBudget, SessionLimits
@@ -185,6 +191,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
         _wire_sessions(demo, keys, session_key, model, tabs, registry)
         demo.load(None, None, None, js=PAGE_JS)
     explain_input_errors(demo)  # inputs Gradio cannot convert get a message, not "error: null"
+    atomic_cache_writes()  # two sessions' identical pictures must not truncate each other's download
     every, age = config.cache_policy()
     run_folder.current().start_sweeper(max_age_s=age, every_s=every)  # the app's own files age out too
     demo.sam2_registry = registry  # type: ignore[attr-defined]
