@@ -11,9 +11,12 @@ Tables:
   float tensor in bfloat16, and with int8 linear/convolution weights (``sam2.modeling.int8``);
 * resident memory: RSS of a fresh process after building the model (and its peak while
   building), float32 against int8;
-* speed: ``set_image`` + one click, and video seconds per frame (one object, after the
-  warm-up frames), float32 and int8 in alternation in one process (ABBA rounds, so a steady
-  drift of a shared machine cancels); the ratio int8 / float32 per round and its median;
+* speed: ``set_image`` + one click (wall and CPU-seconds), and video seconds per frame
+  (one object, after the warm-up frames), float32 and int8 in alternation in one process
+  (ABBA rounds, so a steady drift of a shared machine cancels); the ratio int8 / float32
+  per round and its median. On a machine shared with other work, compare CPU-seconds with
+  ``--threads 1``: with two threads, each extra parallel region (one per dequantised
+  weight) waits for a descheduled thread, which stretches int8's wall time only;
 * agreement: IoU of every mask against float32 on the parity image (truck, the parity calls)
   and on a tracked synthetic clip.
 """
@@ -144,19 +147,21 @@ def image_speed_and_iou(model_name: str, rounds: int) -> Dict[str, object]:
     image = _image()
     predictors = {k: SAM2ImagePredictor(m) for k, m in _pair(model_name).items()}
     times: Dict[str, List[float]] = {"exact": [], "int8": []}
+    cpu: Dict[str, List[float]] = {"exact": [], "int8": []}
     masks: Dict[str, list] = {}
     with torch.inference_mode():
         for r in range(rounds):
             for name in (("exact", "int8") if r % 2 == 0 else ("int8", "exact")):
                 p = predictors[name]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 p.set_image(image)
                 _click(p, CLICKS[0])
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
                 if r == 0:
                     masks[name] = [_click(p, c)[0] for c in CLICKS]
     ious = np.concatenate([_iou(a, b).ravel() for a, b in zip(masks["exact"], masks["int8"])])
-    return {"set_image_click_s": times, "image_iou_min": float(ious.min()), "image_iou_mean": float(ious.mean())}
+    return {"set_image_click_s": times, "set_image_click_cpu_s": cpu, "image_iou_min": float(ious.min()), "image_iou_mean": float(ious.mean())}
 
 
 def video_speed_and_iou(model_name: str, frames: int, warm: int) -> Dict[str, object]:
@@ -235,6 +240,7 @@ def main() -> None:
         if "image" in what:
             r = image_speed_and_iou(model_name, args.rounds)
             print(f"set_image + click, fp32 / int8: {_median_ratio(r['set_image_click_s'])}")
+            print(f"  the same in CPU-seconds: {_median_ratio(r['set_image_click_cpu_s'])}")
             print(f"image masks IoU vs fp32 ({len(CLICKS)} parity calls): min {r['image_iou_min']:.4f}, "
                   f"mean {r['image_iou_mean']:.4f}")
         if "video" in what:

@@ -80,8 +80,9 @@ def quantize_int8(weight: torch.Tensor, group_size: Optional[int] = GROUP_SIZE) 
 
 def dequantize(q: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``q * scale`` in ``dtype``, each scale applied to its group of an output channel."""
-    groups = scale.shape[1]
-    blocks = q.reshape(q.shape[0], groups, -1).to(dtype)
+    blocks = q.reshape(q.shape[0], scale.shape[1], -1)
+    # int8 x float promotes to the float dtype in the one kernel (no int8 -> float copy
+    # first); the integers are exact in bfloat16 too, so the result is the same
     return (blocks * scale.to(dtype)[:, :, None]).reshape(q.shape)
 
 

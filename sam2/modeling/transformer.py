@@ -95,7 +95,8 @@ class Attention(nn.Module):
 
     def _head_weights(self, proj: nn.Linear) -> Tensor:
         """A q/k/v projection's weight as heads x head_dim x input channels."""
-        return proj.weight.view(self.num_heads, self.head_dim, proj.weight.shape[1])
+        weight = proj.weight  # read once: an int8 layer dequantises it on every read
+        return weight.view(self.num_heads, self.head_dim, weight.shape[1])
 
     def attend_few_queries(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Few queries (B x M x C), many keys/values (B x N x C_kv), no key/value projection.

@@ -90,15 +90,18 @@ def linear_into(x: torch.Tensor, layer: nn.Linear, buffer: Optional[torch.Tensor
     The same kernel as ``nn.Linear`` on a contiguous input (addmm), so the same bits; other
     inputs, which ``nn.Linear`` may route differently, are left to it.
     """
-    if buffer is None or x.dtype != layer.weight.dtype or not x.is_contiguous():
+    if buffer is None or not x.is_contiguous():
+        return layer(x)
+    weight = layer.weight  # read once: an int8 layer dequantises it on every read (sam2.modeling.int8)
+    if x.dtype != weight.dtype:
         return layer(x)
     rows = x.numel() // x.shape[-1]
     out = buffer[: rows * layer.out_features].view(rows, layer.out_features)
     x2d = x.reshape(rows, x.shape[-1])
     if layer.bias is None:
-        torch.mm(x2d, layer.weight.t(), out=out)
+        torch.mm(x2d, weight.t(), out=out)
     else:
-        torch.addmm(layer.bias, x2d, layer.weight.t(), out=out)
+        torch.addmm(layer.bias, x2d, weight.t(), out=out)
     return out.view(*x.shape[:-1], layer.out_features)
 
 

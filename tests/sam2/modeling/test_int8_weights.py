@@ -102,3 +102,26 @@ def test_builder_precision_int8(tiny_checkpoint):
     assert isinstance(model.image_encoder.trunk.blocks[0].attn.qkv, Int8Linear)
     with pytest.raises(ValueError, match="precision"):
         build_sam2("sam2.1_hiera_t", tiny_checkpoint, device="cpu", precision="int4")
+
+
+def test_float_weights_are_freed_as_layers_are_replaced():
+    """Nothing keeps the replaced float layers alive (a list of all modules did: the peak
+    was then float32 + int8, and nothing was freed until the end)."""
+    import weakref
+
+    model = nn.Sequential(*[nn.Linear(256, 256) for _ in range(4)])
+    weights = [weakref.ref(layer.weight) for layer in model]
+    freed_when_next_done = []
+    original = Int8Linear.from_float.__func__
+
+    def spy(cls, layer, group_size=32):
+        freed_when_next_done.append(sum(w() is None for w in weights))
+        return original(cls, layer, group_size)
+
+    Int8Linear.from_float = classmethod(spy)
+    try:
+        quantize_model_(model)
+    finally:
+        Int8Linear.from_float = classmethod(original)
+    assert freed_when_next_done == [0, 1, 2, 3]  # each layer freed before the next is quantized
+    assert all(w() is None for w in weights)
