@@ -75,7 +75,7 @@ def test_undo_and_redo_walk_over_every_kind_of_change(ctl):
                 lambda: ctl.new_object("s"),
                 lambda: ctl.add_point("s", 50, 10, True),
                 lambda: ctl.remove_object("s"),
-                lambda: ctl.clear("s")):
+                lambda: ctl.clear_all("s")):
         seen.append(_shape(act()))
     assert seen[-1][0] == [("Object 1", (), 0, None)]  # Clear all
     # Back, one change at a time, to the empty start ...

@@ -103,7 +103,7 @@ def test_controller_encodes_once_per_image_per_session(engine, small_image, tmp_
     ctl.add_point("s1", 57, 65, True)
     assert len(calls) == 3  # a new image in s1 is encoded again
     paths = ctl.export("s1")
-    assert [p.rsplit("_", 1)[-1] for p in paths] == ["mask.png", "cutout.png", "masks.json"]
+    assert [p.rsplit("_", 1)[-1] for p in paths] == ["mask.png", "cutout.png", "masks.json", "objects.zip"]
     ctl.drop("s1")
     import os
 

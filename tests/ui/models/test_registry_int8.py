@@ -17,7 +17,7 @@ def test_command_line_accepts_int8_and_refuses_unknown(capsys):
 
 def test_registry_builds_int8_models(tiny_checkpoint):
     from sam2.modeling.int8 import is_quantized
-    from ui.model_registry import ModelRegistry
+    from ui.models.registry import ModelRegistry
 
     registry = ModelRegistry(device="cpu", default_model="sam2.1-hiera-tiny", checkpoint=tiny_checkpoint,
                              precision="int8")
