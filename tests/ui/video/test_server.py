@@ -155,7 +155,7 @@ def test_two_objects_track_both_ways_correct_add_and_download(client, clip):
     for f, labels in davis.items():
         assert labels.shape == (H, W) and set(np.unique(labels)) <= {0, 1, 2, 3}
         assert ((labels == 3) == masks[(3, f)]).all()  # the last object wins overlaps
-    reader = imageio_ffmpeg.readsquares_frames(files["overlay.mp4"])
+    reader = imageio_ffmpeg.read_frames(files["overlay.mp4"])
     meta = next(reader)
     assert meta["size"] == (W, H) and meta["codec"] == "h264" and "yuv420p" in meta["pix_fmt"]
     assert sum(1 for _ in reader) == 3
@@ -175,12 +175,12 @@ def test_two_objects_track_both_ways_correct_add_and_download(client, clip):
 
     # effects render to playable MP4s of the same length
     path, status = client.predict("pixelate", api_name="/video_render")
-    reader = imageio_ffmpeg.readsquares_frames(path)
+    reader = imageio_ffmpeg.read_frames(path)
     assert next(reader)["size"] == (W, H) and sum(1 for _ in reader) == 3
 
 
 @pytest.mark.slow
-def test_cancel_mid_run_keeps_finishedsquares_frames(client, tmp_path):
+def test_cancel_mid_run_keeps_finished_frames(client, tmp_path):
     path = write_squares_clip(str(tmp_path / "eight.mp4"), n=8)
     client.predict(handle_file(path), api_name="/video_load")
     client.predict(0, 40, 50, True, 1, api_name="/video_add_point")
@@ -229,7 +229,7 @@ def test_export_has_the_uploads_size_rate_and_sound(client, tmp_path):
     took = time.perf_counter() - t0
     assert "1280×720, 30 fps, 30 frames, with sound" in status, status
     by_name = {os.path.basename(f).split("_", 1)[-1]: f for f in files}
-    reader = imageio_ffmpeg.readsquares_frames(by_name["overlay.mp4"])
+    reader = imageio_ffmpeg.read_frames(by_name["overlay.mp4"])
     meta = next(reader)
     frames = [np.frombuffer(f, np.uint8).reshape(720, 1280, 3) for f in reader]
     assert meta["size"] == (1280, 720) and meta["fps"] == 30 and len(frames) == 30
