@@ -18,7 +18,7 @@ the raw requests were told (loaded / "the server is busy" / their session was dr
 room) and whether every connected client kept its picture and objects (nothing lost within
 bounds).
 
-    python bench/abuse_load.py [--raw 24] [--clients 12] [--budget-mb 512] [--side 3000]
+    python -m bench.abuse_load [--raw 24] [--clients 12] [--budget-mb 512] [--side 3000]
 
 Bounded: ``--raw`` <= 200, ``--clients`` <= 32, the whole run stops after ``--timeout`` s.
 The numbers depend on the machine and its load; on a shared machine compare runs made together.

@@ -1,7 +1,7 @@
 """Batch annotation throughput and memory: ``python -m sam2.annotate`` against a plain loop.
 
-    python bench/annotate_bench.py                          # 40 images, SAM 2.1 tiny at 1024 px, 1 round
-    python bench/annotate_bench.py --image-size 256 --rounds 2 --rss-counts 100 1000
+    python -m bench.annotate_bench                          # 40 images, SAM 2.1 tiny at 1024 px, 1 round
+    python -m bench.annotate_bench --image-size 256 --rounds 2 --rss-counts 100 1000
 
 Throughput: the same 40 images of four sizes (640x480, 480x640, 640x360, 512x512, two boxes
 each from a COCO file), SAM 2.1 tiny with seeded random weights (the real architecture,

@@ -2,9 +2,9 @@
 speed and mask agreement, for SAM 2.1 tiny and large (seeded random weights: the shapes are
 what cost memory and time).
 
-    python bench/int8_bench.py                                    # tiny and large, everything
-    python bench/int8_bench.py --models sam2.1_hiera_t --rounds 3 --video-frames 6
-    python bench/int8_bench.py --what memory                      # the byte table only (seconds)
+    python -m bench.int8_bench                                    # tiny and large, everything
+    python -m bench.int8_bench --models sam2.1_hiera_t --rounds 3 --video-frames 6
+    python -m bench.int8_bench --what memory                      # the byte table only (seconds)
 
 Tables:
 * weight memory: the bytes of every parameter and buffer with float32 weights, with every

@@ -14,8 +14,8 @@ Growth is reported in MiB per tracked frame and object between the second and la
 (past warm-up). ``--speed`` also times both modes in one process, turn by turn (ABBA), and
 reports the bounded / unbounded ratio of seconds per frame. ``--png`` draws the curve.
 
-    python bench/long_video_memory.py                                   # full size (slow on a CPU)
-    python bench/long_video_memory.py --image-size 256 --png docs/long_video_memory.png --speed
+    python -m bench.long_video_memory                                   # full size (slow on a CPU)
+    python -m bench.long_video_memory --image-size 256 --png docs/long_video_memory.png --speed
 """
 
 from __future__ import annotations
