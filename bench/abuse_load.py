@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 SHAPES = str(ROOT / "examples" / "shapes.png")
 

@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 SIZES = [(480, 640), (640, 480), (360, 640), (512, 512)]
 
@@ -110,8 +109,7 @@ def run_annotate(folder: str, boxes: str, ckpt: str, overrides, out: str, engine
 
 
 _RSS_CHILD = """
-import resource, sys
-sys.path.insert(0, {repo!r})
+import resource
 from sam2.annotate import annotate
 s = annotate({folder!r}, {out!r}, boxes={boxes!r}, checkpoint={ckpt!r}, overrides=({ov!r},), device="cpu",
              progress=False, overwrite=True, threads=1)

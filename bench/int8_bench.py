@@ -37,7 +37,6 @@ from typing import Dict, List
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 MODELS = "sam2.1_hiera_t,sam2.1_hiera_l"
 # the parity calls on the truck image (tests/data/parity/cases.json, truck_prompts), without
@@ -58,7 +57,7 @@ def weight_memory(model_name: str) -> Dict[str, float]:
     import torch
 
     from sam2.configs import get_config
-    from sam2.modeling.int8 import quantize_model_, tensor_bytes
+    from sam2.modeling.int8 import quantize_model_
     from sam2.modeling.sam2_base import SAM2Base
 
     model = SAM2Base(get_config(model_name))

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Dict, List
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 MEDIA = REPO.parent / "shared" / "media" / "bedroom"
 MODELS = {"tiny": "sam2.1_hiera_t", "edgetam": "edgetam"}
 

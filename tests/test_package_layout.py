@@ -55,3 +55,14 @@ def test_session_state_is_read_by_attribute_inside_the_package(path):
             assert not (isinstance(key, ast.Constant) and isinstance(key.value, str)), (
                 f"{path.name}:{node.lineno} reads {node.value.id}[{key.value!r}]; use the attribute"
             )
+
+
+@pytest.mark.parametrize("folder", ["bench", "tests", "examples", "checkpoints", "ui", "sam2"])
+def test_nothing_edits_sys_path(folder):
+    """The project is installed (``pip install -r requirements.txt`` installs it editable), so
+    scripts and tests import it as a package; a ``sys.path`` edit would hide a packaging bug."""
+    root = PACKAGE.parent / folder
+    edits = tuple("sys.path." + verb + "(" for verb in ("insert", "append"))  # spelt so this file has none
+    offenders = [str(p.relative_to(root.parent)) for p in sorted(root.rglob("*.py"))
+                 if any(edit in p.read_text() for edit in edits)]
+    assert offenders == []
