@@ -24,21 +24,7 @@ from PIL import Image
 
 from sam2.annotate.files import atomic_write, replace_folder
 from sam2.annotate.results import Found, ItemResult
-
-
-def davis_palette() -> List[int]:
-    """The DAVIS / PASCAL VOC palette (flattened RGB), the app's for every label PNG."""
-    pal: List[int] = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal += [r, g, b]
-    return pal
+from sam2.media.palette import davis_palette
 
 
 _PALETTE = davis_palette()

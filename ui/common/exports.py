@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 from sam2.find import coco_categories
 from sam2.utils.amg import area_from_rle, coco_encode_rle, mask_to_rle_pytorch
+from sam2.media.palette import davis_palette
 
 from ui.common.packed_mask import mask_area_box
 
@@ -63,22 +64,6 @@ def write_mask_png(mask: np.ndarray, path: str) -> str:
     m = _check_mask(mask)
     Image.fromarray(m.astype(np.uint8) * 255, mode="L").save(path, format="PNG")
     return path
-
-
-def davis_palette() -> List[int]:
-    """The 256-colour palette of DAVIS / PASCAL VOC label PNGs (flattened RGB): 0 black,
-    1 dark red, 2 green, ... — the one palette of every label PNG the app writes."""
-    pal: List[int] = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal += [r, g, b]
-    return pal
 
 
 def label_image(labels: np.ndarray) -> Image.Image:

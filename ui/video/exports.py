@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from ui.common.exports import davis_palette, label_image, name_slug, safe_stem  # noqa: F401 - davis_palette, name_slug re-exported
+from ui.common.exports import label_image, name_slug, safe_stem
 from ui.common.packed_mask import mask_area_box
 from ui.video.state import MaskStore
 from sam2.find import coco_categories

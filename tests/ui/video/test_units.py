@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ui.video.exports import ClipExport, ObjectInfo, boxes_document, coco_document, davis_palette, write_masks_zip
+from sam2.media.palette import davis_palette
+from ui.video.exports import ClipExport, ObjectInfo, boxes_document, coco_document, write_masks_zip
 from ui.video.media import VideoLimits, decode_clip, fit_size
 from ui.video.render import EFFECTS, Layer, check_effect, render_frame
 from ui.video.state import FramePrompts, MaskStore, PackedMask, VideoSession
