@@ -82,6 +82,11 @@ class SAM2VideoPredictor(SAM2Tracker):
         self.non_overlap_masks = non_overlap_masks
         self.clear_non_cond_mem_around_input = clear_non_cond_mem_around_input
         self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
+        # EdgeTAM's reference runs SAM 2's older video predictor, which hands out a correction
+        # on an already tracked frame as it is when tracking passes that frame again; SAM 2's
+        # current one tracks the frame again (replacing the correction's mask, memory and
+        # pointer). Each model follows its own reference.
+        self.keep_corrections_on_tracked_frames = self.spatial_perceiver is not None
         self.feature_cache_size = max(1, int(feature_cache_size))
 
     @classmethod
@@ -455,6 +460,11 @@ class SAM2VideoPredictor(SAM2Tracker):
                     pred_masks = bank.cond_frame_outputs[frame_idx].pred_masks.to(state.device, non_blocking=True)
                     if self.clear_non_cond_mem_around_input:
                         self._clear_obj_non_cond_mem_around_input(state, frame_idx, obj_idx)
+                elif self.keep_corrections_on_tracked_frames and frame_idx in bank.non_cond_frame_outputs and (
+                        frame_idx in state.point_inputs_per_obj[obj_idx] or frame_idx in state.mask_inputs_per_obj[obj_idx]):
+                    # a correction on an already tracked frame, kept as a non-conditioning output
+                    # (add_all_frames_to_correct_as_cond off): handed out as it is, not tracked again
+                    pred_masks = bank.non_cond_frame_outputs[frame_idx].pred_masks.to(state.device, non_blocking=True)
                 else:
                     current_out, pred_masks = self._run_single_frame_inference(
                         state, bank, frame_idx, batch_size=1, is_init_cond_frame=False,
