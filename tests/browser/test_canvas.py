@@ -17,56 +17,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.app import launch_demo
-from tests.support.browser import ARTIFACTS, CHROMIUM, canvas_pixel, canvas_screen
+from tests.support.browser import ARTIFACTS, canvas_pixel, canvas_screen
 from ui.canvas import demo as canvas_demo
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
-IMG = "#demo-image"
-VID = "#demo-video"
-W, H = canvas_demo.IMAGE_WH
+from tests.browser import canvas_demo as served_demo
+from tests.browser.canvas_demo import IMG, VID, W, H
+
+app, browser, page = served_demo.app, served_demo.browser, served_demo.page  # the served demo's fixtures
 TOL = 2.0  # original pixels: one screen pixel is 1800 / 933 ~ 1.9 of them at 1200 px wide
 
 
 
-@pytest.fixture(scope="module")
-def app():
-    demo = canvas_demo.build_demo()
-    url = launch_demo(demo)
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    try:
-        yield demo, url
-    finally:
-        demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(app, browser):
-    demo, url = app
-    demo.recorder.events.clear()
-    ctx = browser.new_context(viewport={"width": 1200, "height": 1000})
-    pg = ctx.new_page()
-    errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(url, wait_until="load", timeout=60_000)
-    pg.wait_for_selector(f"{IMG} .sc-root[data-state=ready]", timeout=60_000)
-    pg.wait_for_selector(f"{VID} .sc-root[data-state=ready]", timeout=60_000)
-    pg.errors = errors
-    yield pg
-    ctx.close()
-    assert not errors, errors
 
 
 def _events(demo, name, n=1, timeout=15.0):

@@ -9,8 +9,6 @@ zoom test. Screenshots go to test-artifacts/canvas22_*.png for a person to look 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import time
 
 import pytest
@@ -20,59 +18,13 @@ from ui.canvas.raster import PALETTE, color_hex
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                         "test-artifacts")
-IMG = "#demo-image"
-VID = "#demo-video"
-W, H = canvas_demo.IMAGE_WH
+from tests.browser import canvas_demo as served_demo
+from tests.browser.canvas_demo import IMG, VID, W
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
+app, browser, page = served_demo.app, served_demo.browser, served_demo.page  # the served demo's fixtures
+from tests.support.browser import ARTIFACTS
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def app():
-    demo = canvas_demo.build_demo()
-    port = _free_port()
-    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    try:
-        yield demo, f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(app, browser):
-    demo, url = app
-    demo.recorder.events.clear()
-    ctx = browser.new_context(viewport={"width": 1200, "height": 1000})
-    pg = ctx.new_page()
-    errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(url, wait_until="load", timeout=60_000)
-    pg.wait_for_selector(f"{IMG} .sc-root[data-state=ready]", timeout=60_000)
-    pg.wait_for_selector(f"{VID} .sc-root[data-state=ready]", timeout=60_000)
-    yield pg
-    ctx.close()
-    assert not errors, errors
 
 
 # ---------------------------------------------------------------------------- helpers
