@@ -226,13 +226,16 @@ class UnknownEndpointGuard:
             return
         path = str(scope.get("path", ""))
         named = _NAMED_ROUTES.match(path)
-        if named is not None:
+        # ``/run/predict`` is Gradio's route for calls by ``fn_index`` (the page's examples use
+        # it): like ``/queue/join``, its body names the event.
+        by_index = path.rstrip("/") == "/gradio_api/queue/join" or (named is not None and named.group(1) == "predict")
+        if named is not None and not by_index:
             names, _ = _known_endpoints(scope.get("app"))
             name = named.group(1)
             if names is not None and name not in names:
                 await _answer(send, 404, _unknown_endpoint_message(name))
                 return
-        elif path.rstrip("/") == "/gradio_api/queue/join":
+        elif by_index:
             receive = await self._check_fn_index(scope, receive, send)
             if receive is None:
                 return
