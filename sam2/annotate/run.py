@@ -93,6 +93,9 @@ def annotate(
         if status == "failed":
             bar.set_postfix_str(f"failed: {key}"[:60], refresh=False)
 
+    import torch
+
+    threads = torch.get_num_threads()  # --threads is for this run, not for the caller's process
     try:
         if engine == "local":
             from sam2.annotate.pipeline import run_local
@@ -106,6 +109,7 @@ def annotate(
             run_ray(opts, todo, on_row, ray_options or RayOptions())
     finally:
         bar.close()
+        torch.set_num_threads(threads)
     return merge(opts.out, keys, prompts.categories, run_seconds=time.perf_counter() - t0,
                  processed_this_run=processed, notes=notes)
 
