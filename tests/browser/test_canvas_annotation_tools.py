@@ -388,7 +388,7 @@ def test_live_effects_play_in_the_player_and_match_the_mp4_renderer(app, page):
     # Erase: the square is gone (filled from the dark surroundings), unlike the frame.
     page.select_option(f"{VID} .sc-effect", "erase")
     page.wait_for_function(f"() => document.querySelector('{VID} .sc-root').dataset.effect === 'erase' "
-                           f"&& document.querySelector('{VID} .sc-root').__canvas.fx.key.startsWith('erase')")
+                           f"&& document.querySelector('{VID} .sc-root').__canvas.fx?.key?.startsWith('erase')")
     t, w, h, rgb = _effect_frame(page)
     ours = np.array(rgb, np.int16).reshape(h, w, 3)
     inside = canvas_demo.clip_mask(t)
