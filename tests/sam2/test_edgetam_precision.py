@@ -71,7 +71,11 @@ def test_edgetam_bfloat16_keeps_tracked_masks(checkpoint, group, media_dir):
     from tests.support.parity import replay
 
     case = group["video_cases"][0]
-    steps = case["steps"][:3] + [dict(case["steps"][3], max_frames=5)]  # three objects, 6 frames
+    # Three objects, 5 frames. Not frame 5: with these random weights the reference's own
+    # visibility score there is +0.0097 for all three objects (exact mode reproduces it, see
+    # tests/parity/test_edgetam_video_parity.py), so any rounding, bfloat16's included, decides
+    # whether they are shown; this bound is about the masks, not a coin flip at zero.
+    steps = case["steps"][:3] + [dict(case["steps"][3], max_frames=4)]
     results = {}
     for dtype in (torch.float32, torch.bfloat16):
         predictor = build_sam2_video_predictor("edgetam", checkpoint, device="cpu")
