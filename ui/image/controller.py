@@ -57,6 +57,10 @@ HISTORY_STEPS = 30
 #: again within this many seconds is answered from memory, without a second toast.
 REPEAT_WINDOW_S = 2.0
 
+#: The page prepares the picture after every pick, refused or not: a refusal this recent stays
+#: on the status line instead of "Ready" (the model that works is the one prepared).
+REFUSAL_SHOWN_S = 30.0
+
 
 @dataclass
 class EverythingView:
@@ -222,6 +226,7 @@ class ImageController(SessionController[ImageSlot]):
             except ModelUnavailableError as exc:
                 slot.refused = (new_id, time.monotonic(), str(exc))
                 raise
+            slot.refused = None
             if not changed:
                 return self._view(slot)
             return self._view(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.state.model_key))}.")
@@ -237,6 +242,9 @@ class ImageController(SessionController[ImageSlot]):
                 return self._view(slot)
             self._ensure_embedding(slot, progress)
             self._predict_all(slot, progress)
+            refused = slot.refused  # a refused switch just before (its prepare follows): keep saying why
+            if refused is not None and time.monotonic() - refused[1] < REFUSAL_SHOWN_S:
+                return self._view(slot, note=f"⚠️ {refused[2]}")
             return self._view(slot, note="Ready. Click on the image to add a point.")
 
         return self.run_on(sid, act)
