@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 import pytest
@@ -19,41 +19,10 @@ import torch
 
 from sam2.configs import get_config
 from sam2.sam2_video_predictor import SAM2VideoPredictor
+from tests.support.parity import replay_steps
 
 PARITY_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "parity"
 Record = Tuple[str, int, list, torch.Tensor]
-
-
-def _replay(predictor, state, steps: List[dict]) -> Tuple[List[Record], Dict[str, list]]:
-    """Run parity-case steps on ``state``; the mask sets in call order and remaining ids."""
-    records: List[Record] = []
-    extras: Dict[str, list] = {}
-    for s, step in enumerate(steps):
-        op = step["op"]
-        if op == "add":
-            out = predictor.add_new_points_or_box(
-                state, frame_idx=step["frame"], obj_id=step["obj_id"], points=step.get("points"),
-                labels=step.get("labels"), box=step.get("box"), clear_old_points=step.get("clear_old_points", True))
-            records.append((f"s{s}add", *out))
-        elif op == "add_mask":
-            x0, y0, x1, y1 = step["rect"]
-            mask = np.zeros((state.video_height, state.video_width), dtype=bool)
-            mask[y0:y1, x0:x1] = True
-            records.append((f"s{s}mask", *predictor.add_new_mask(state, step["frame"], step["obj_id"], mask)))
-        elif op == "propagate":
-            for out in predictor.propagate_in_video(
-                    state, start_frame_idx=step.get("start_frame"), max_frame_num_to_track=step.get("max_frames"),
-                    reverse=step.get("reverse", False)):
-                records.append((f"s{s}prop", *out))
-        elif op == "clear_frame":
-            records.append((f"s{s}clear", *predictor.clear_all_prompts_in_frame(state, step["frame"], step["obj_id"])))
-        elif op == "remove_object":
-            extras[f"s{s}_remaining"] = list(predictor.remove_object(state, step["obj_id"])[0])
-        elif op == "reset":
-            predictor.reset_state(state)
-        else:
-            raise AssertionError(f"unknown op {op}")
-    return records, extras
 
 
 def _assert_identical(spilled: List[Record], kept: List[Record]) -> None:
@@ -64,9 +33,9 @@ def _assert_identical(spilled: List[Record], kept: List[Record]) -> None:
 
 
 def _both_ways(predictor, video, steps, tmp_path, frames_in_ram=0):
-    kept = _replay(predictor, predictor.init_state(video, spill=False), steps)
+    kept = replay_steps(predictor, predictor.init_state(video, spill=False), steps)
     state = predictor.init_state(video, spill_dir=str(tmp_path), frames_in_ram=frames_in_ram)
-    spilled = _replay(predictor, state, steps)
+    spilled = replay_steps(predictor, state, steps)
     return kept, spilled, state
 
 

@@ -79,9 +79,14 @@ def check_prompt_calls(predictor, calls, golden, score_tol: float, tol: float, m
 
 
 def replay(predictor, frames_dir: Path, steps: List[dict]) -> Tuple[List[Tuple[str, int, list, torch.Tensor]], Dict[str, list]]:
-    """Run the steps; returns the mask sets in call order as (name, frame, obj_ids, logits)
-    and the remaining ids after each remove_object, keyed like the golden file."""
-    state = predictor.init_state(str(frames_dir))
+    """Run the steps on a new session of ``frames_dir``; returns the mask sets in call order as
+    (name, frame, obj_ids, logits) and the remaining ids after each remove_object, keyed like
+    the golden file."""
+    return replay_steps(predictor, predictor.init_state(str(frames_dir)), steps)
+
+
+def replay_steps(predictor, state, steps: List[dict]) -> Tuple[List[Tuple[str, int, list, torch.Tensor]], Dict[str, list]]:
+    """``replay`` on a session the caller made (e.g. with other ``init_state`` options)."""
     records: List[Tuple[str, int, list, torch.Tensor]] = []
     extras: Dict[str, list] = {}
     for s, step in enumerate(steps):
