@@ -74,6 +74,7 @@ def _wait_for_batches(job, minimum: int, timeout_s: float = 240.0):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads CPU time from /proc")
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_largest_everything_streams_progress_lets_clicks_through_and_cancel_stops_it(app):
     heavy, other = _client(app), _client(app)
     try:

@@ -87,6 +87,7 @@ def test_first_run_without_the_hub_answers_each_action_fast(tmp_path, how):
             client.close()
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_failed_model_switch_keeps_the_session_and_the_next_click_works(tmp_path, tiny_checkpoint):
     home = str(tmp_path / "hf_home")
     args = ["--no-video", "--device", "cpu", "--model", "tiny", "--checkpoint", tiny_checkpoint]

@@ -30,6 +30,7 @@ STREET = os.path.join(REPO_ROOT, "examples", "street.jpg")  # 1200 x 800
 
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_typing_a_query_adds_labelled_objects(tmp_path):
     from sam2.find.testing import save_random_grounding_dino
 

@@ -65,6 +65,7 @@ def _shot(page, name):
     page.screenshot(path=os.path.join(ARTIFACTS, f"browser_image_{name}.png"), full_page=True)
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_clicks_box_and_keys_on_the_picture(served):
     page = _page(served)
     upload_image(page)  # the canvas's own file input: what a click on the empty canvas opens
@@ -155,6 +156,7 @@ def test_clicks_box_and_keys_on_the_picture(served):
     assert _toasts(page) == 0 and not page.errors, page.errors
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_bad_input_gets_hints_not_toasts(served, tmp_path):
     page = _page(served)
     # Keys with nothing there: hints on the canvas.
@@ -226,6 +228,7 @@ def test_upload_by_drop_at_390px_wide(served):
     assert _toasts(page) == 0 and not page.errors, page.errors
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_segment_everything_regions_hover_pick_then_refine(served):
     page = _page(served, height=1400)
     upload_image(page)

@@ -28,6 +28,7 @@ def _offered_files(page, root: str) -> int:
     return page.locator(f"{root} tbody tr").count()
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_reload_restores_the_image_session_and_downloads_follow_the_masks(tmp_path):
     env = hf_cache_env(str(tmp_path / "hf"))
     with app_and_browser(["--no-video", "--device", "cpu"], env) as (app, browser):

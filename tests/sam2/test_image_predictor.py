@@ -81,6 +81,7 @@ def test_refine_with_previous_logits(predictor):
     assert masks.shape == (1, 300, 400)
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_image_conversions_feed_the_same_pixels(tiny_model):
     rng = np.random.default_rng(1)
     rgb = rng.integers(0, 255, size=(64, 80, 3), dtype=np.uint8)
@@ -102,6 +103,7 @@ def test_image_conversions_feed_the_same_pixels(tiny_model):
         p.set_image("not an image")
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_batch_api(tiny_model):
     rng = np.random.default_rng(2)
     imgs = [rng.integers(0, 255, size=(50, 60, 3), dtype=np.uint8), rng.integers(0, 255, size=(70, 40, 3), dtype=np.uint8)]

@@ -70,6 +70,7 @@ def _small_clip() -> np.ndarray:
     pytest.param({"clear_non_cond_mem_around_input": True, "add_all_frames_to_correct_as_cond": True}, 2,
                  marks=pytest.mark.slow),
 ])
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_small_session_spilled_is_bit_identical(options, frames_in_ram, tmp_path, one_torch_thread):
     torch.manual_seed(0)
     cfg = get_config("sam2.1_hiera_t", image_size=128, fill_hole_area=8, binarize_mask_from_pts_for_mem_enc=True)

@@ -115,6 +115,7 @@ def test_folder_round_trip_larger_models(tmp_path, name):
     _round_trip(tmp_path, name, seed=1)
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_model_from_transformers_folder_predicts_like_the_pt(tmp_path, tiny_checkpoint, tiny_model, media_dir):
     from PIL import Image
 

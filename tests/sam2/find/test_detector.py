@@ -81,6 +81,7 @@ def test_scores_are_the_model_probabilities_of_each_labels_tokens(detector, phot
     assert all(0 <= d.box[0] <= d.box[2] <= w and 0 <= d.box[1] <= d.box[3] <= h for d in dets)
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_text_to_masks_to_labelled_export(detector, photo, tiny_model):
     from sam2.sam2_image_predictor import SAM2ImagePredictor
     from ui.common.exports import ExportedMask, coco_document

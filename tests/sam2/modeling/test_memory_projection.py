@@ -129,6 +129,7 @@ def _track(predictor, frames, clicks, cached_counts=None):
     return state, masks
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_tracking_projects_each_stored_memory_once_with_the_same_masks(monkeypatch, frames):
     predictor = _predictor()
     projected = []
@@ -166,6 +167,7 @@ def _track_then_click_again(predictor, frames):
     return {f: m.clone() for f, _, m in predictor.propagate_in_video(state)}
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_new_clicks_on_a_tracked_frame_refresh_its_projection(monkeypatch, frames):
     predictor = _predictor()
     cached = _track_then_click_again(predictor, frames)
@@ -202,6 +204,7 @@ def _counting_first_layer(monkeypatch, module_or_predictor):
     return calls
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_objects_tracked_together_share_the_first_self_attention_with_the_same_masks(monkeypatch, frames):
     def track_two(predictor):
         state = predictor.init_state(frames)

@@ -71,6 +71,7 @@ def clip(tmp_path_factory) -> str:
     return write_mp4(str(tmp_path_factory.mktemp("clip") / "squares.mp4"), frames(), fps=6)
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_image_downloads_after_an_edit_match_the_new_masks(tiny_checkpoint):
     demo, url = _launch(tiny_checkpoint, video=False)
     store = demo.sam2_image_controller.sessions

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.support.hub_cache import REPO_ROOT
 
 FAKE_SPACES = '''
@@ -87,6 +89,7 @@ print(json.dumps({"calls": calls, "sent_max": sent, "same": same, "counts": [len
 '''
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_find_runs_inside_gpu_functions_on_zero_gpu(tiny_checkpoint, tmp_path):
     (tmp_path / "spaces.py").write_text(FAKE_SPACES)
     env = dict(os.environ, SPACES_ZERO_GPU="1", PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO_ROOT)]))

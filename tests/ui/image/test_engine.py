@@ -27,6 +27,7 @@ def small_image():
     return np.asarray(Image.open(SHAPES).convert("RGB").resize((256, 192)))
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_predict_structure_refine_and_zero_gpu_path_agree(engine, small_image, monkeypatch):
     model_id = engine.ensure_model(None)
     emb = engine.encode(model_id, small_image)
@@ -52,6 +53,7 @@ def test_predict_structure_refine_and_zero_gpu_path_agree(engine, small_image, m
     np.testing.assert_allclose(zpred.iou, pred.iou, atol=1e-5)
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_segment_everything_is_sorted_and_binary(engine, small_image):
     params = EverythingParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0)
     result = engine.segment_everything(engine.ensure_model(None), small_image, params)
@@ -63,6 +65,7 @@ def test_segment_everything_is_sorted_and_binary(engine, small_image):
         engine.segment_everything(engine.ensure_model(None), small_image, EverythingParams(points_per_side=0))
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_controller_encodes_once_per_image_per_session(engine, small_image, tmp_path):
     calls = []
     real_encode = engine.encode
@@ -110,6 +113,7 @@ def test_controller_encodes_once_per_image_per_session(engine, small_image, tmp_
     assert not any(os.path.exists(p) for p in paths)  # session files removed with the session
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_model_switch_predicts_again_and_a_refused_one_keeps_everything(tiny_model, small_image, tmp_path,
                                                                         monkeypatch):
     """A working switch re-predicts the session's objects with the new model; a refused one

@@ -84,6 +84,7 @@ def test_find_endpoints_are_published(app):
     assert [p["parameter_name"] for p in eps["/find_boxes_file"]["parameters"]] == ["file", "threshold"]
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_find_adds_labelled_objects_counts_them_and_exports_their_categories(client, detector_dir):
     expected = _expected_counts(detector_dir, "car, person", THRESHOLD)
     assert sum(expected.values()) >= 2, expected  # the fixed random detector does find some
@@ -150,6 +151,7 @@ def test_boxes_from_coco_and_yolo_files(client, tmp_path):
     assert str(tmp_path) not in status and "/tmp" not in status
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_find_without_a_detector_says_why_and_changes_nothing(tmp_path_factory):
     empty = str(tmp_path_factory.mktemp("no_detector_here"))  # an empty folder
     with find_app(tmp_path_factory, empty, ["--no-video", "--device", "cpu"]) as proc:

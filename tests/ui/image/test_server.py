@@ -246,6 +246,7 @@ def test_large_image_is_downscaled_for_display_only_and_huge_is_refused(client, 
     assert "megapixels" in status
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_two_sessions_get_their_own_results(app):
     a, b = Client(app.url, verbose=False), Client(app.url, verbose=False)
     try:
@@ -288,6 +289,7 @@ def test_readme_client_example_runs(app):
     assert "masks in" in out.stdout
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_closing_a_client_frees_its_session(tiny_checkpoint):
     """In-process app with a local --checkpoint: demo.unload drops the session's state."""
     import time

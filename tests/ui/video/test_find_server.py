@@ -34,6 +34,7 @@ def app(tmp_path_factory, detector_dir):
         yield proc
 
 
+@pytest.mark.slow  # over ~7 s on a 2-core CI machine; CI runs it with -m slow
 def test_find_on_a_frame_adds_box_prompted_objects_that_track(app, tmp_path):
     clip = write_squares_clip(str(tmp_path / "squares.mp4"))
     c = Client(app.url, verbose=False)
