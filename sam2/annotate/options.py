@@ -8,19 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 from sam2.find import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, MAX_OBJECTS
+from sam2.mask_generator_settings import MaskGeneratorSettings
 
 
-@dataclass(frozen=True)
-class EverythingOptions:
-    """``--everything``: the automatic mask generator's main parameters (its defaults)."""
-
-    points_per_side: int = 32
-    points_per_batch: int = 64
-    pred_iou_thresh: float = 0.8
-    stability_score_thresh: float = 0.95
-    box_nms_thresh: float = 0.7
-    crop_n_layers: int = 0
-    min_mask_region_area: int = 0
+# ``--everything``: the app's "Segment everything" knobs (one checked dataclass for both).
+EverythingOptions = MaskGeneratorSettings
 
 
 @dataclass(frozen=True)

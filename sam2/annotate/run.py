@@ -60,7 +60,7 @@ def annotate(
     if "overrides" in options:
         options["overrides"] = tuple(options["overrides"] or ())
     if isinstance(everything, EverythingOptions):
-        options["everything"] = everything
+        options["everything"] = everything.validated()  # a bad knob: ValueError before any model work
     opts = AnnotateOptions(out=os.fspath(out), mode=mode, text=text, boxes=_abs(boxes), points=_abs(points),
                            checkpoint=_abs(options.pop("checkpoint", None)), **options)
     if engine == "ray":

@@ -75,11 +75,9 @@ class Annotator:
     @property
     def amg(self):
         if self._amg is None:
-            import dataclasses
-
             from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
-            self._amg = SAM2AutomaticMaskGenerator(self.image_model, **dataclasses.asdict(self.options.everything))
+            self._amg = SAM2AutomaticMaskGenerator(self.image_model, **self.options.everything.generator_kwargs())
         return self._amg
 
     @property

@@ -27,6 +27,7 @@ from ui.models.shared_registry import image_predictor, publish, published
 from ui.common.progress import ProgressFn
 from ui.common.packed_mask import PackedMask, PackedMasks
 from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+from sam2.mask_generator_settings import MaskGeneratorSettings
 from sam2.utils.amg import calculate_stability_score
 
 #: Logit offset used for the stability score shown next to each candidate (as in the AMG).
@@ -71,43 +72,9 @@ class Embedding:
 
 
 @dataclass(frozen=True)
-class EverythingParams:
-    """The main knobs of ``SAM2AutomaticMaskGenerator`` exposed in the UI."""
-
-    points_per_side: int = 32
-    points_per_batch: int = 64
-    pred_iou_thresh: float = 0.8
-    stability_score_thresh: float = 0.95
-    box_nms_thresh: float = 0.7
-    crop_n_layers: int = 0
-    min_mask_region_area: int = 0
-    use_m2m: bool = False
-
-    def validated(self) -> "EverythingParams":
-        if not 1 <= self.points_per_side <= 128:
-            raise ValueError(f"points per side must be between 1 and 128, got {self.points_per_side}")
-        if not 1 <= self.points_per_batch <= 1024:
-            raise ValueError(f"points per batch must be between 1 and 1024, got {self.points_per_batch}")
-        for name in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name.replace('_', ' ')} must be in [0, 1], got {v}")
-        if not 0 <= self.crop_n_layers <= 3:
-            raise ValueError(f"crop layers must be between 0 and 3, got {self.crop_n_layers}")
-        if self.min_mask_region_area < 0:
-            raise ValueError("minimum region area must not be negative")
-        return self
-
-    @property
-    def crops(self) -> int:
-        """Image crops encoded: the whole image, then 4**i crops in layer i."""
-        return sum(4 ** i for i in range(self.crop_n_layers + 1))
-
-    @property
-    def prompts(self) -> int:
-        """Grid points over all crops (each crop gets the full grid; the app keeps the
-        generator's crop_n_points_downscale_factor of 1)."""
-        return self.points_per_side ** 2 * self.crops
+class EverythingParams(MaskGeneratorSettings):
+    """The generator's settings as the image tab runs them: the library's checked knobs plus the
+    server's work budget (``work``, ``within``)."""
 
     @property
     def work(self) -> int:
@@ -216,18 +183,7 @@ def _everything(model: Any, image: np.ndarray, params: EverythingParams,
 
     import torch
 
-    generator = SAM2AutomaticMaskGenerator(
-        model,
-        points_per_side=params.points_per_side,
-        points_per_batch=params.points_per_batch,
-        pred_iou_thresh=params.pred_iou_thresh,
-        stability_score_thresh=params.stability_score_thresh,
-        box_nms_thresh=params.box_nms_thresh,
-        crop_n_layers=params.crop_n_layers,
-        min_mask_region_area=params.min_mask_region_area,
-        use_m2m=params.use_m2m,
-        output_mode="binary_mask",
-    )
+    generator = SAM2AutomaticMaskGenerator(model, output_mode="binary_mask", **params.generator_kwargs())
     with torch.inference_mode():
         return generator.generate(image, progress=progress, stop=stop)
 

@@ -314,3 +314,14 @@ def test_same_size_images_are_encoded_together_with_the_same_results(dataset, ti
         mx, my = (mask_utils.decode(v["segmentation"]).astype(bool) for v in (x, y))
         assert (mx != my).mean() < 0.01
         assert x["predicted_iou"] == pytest.approx(y["predicted_iou"], abs=1e-3)
+
+
+def test_everything_settings_out_of_range_are_refused_before_any_work(tmp_path, capsys):
+    """``--everything`` knobs share the app's checked settings: a bad one is one line on stderr."""
+    from sam2.annotate.__main__ import main
+
+    (tmp_path / "in").mkdir()
+    code = main([str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--everything", "--points-per-side", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "points per side must be between 1 and 128, got 0" in err, err
+    assert not (tmp_path / "out").exists()
