@@ -37,12 +37,18 @@ class History(Generic[S]):
         del self.past[:-self.steps]
         self.future.clear()
 
+    def peek(self, step: int) -> S:
+        """The snapshot ``step`` would restore (``UserError`` when there is none)."""
+        src = self.past if step < 0 else self.future
+        if not src:
+            raise UserError("Nothing to undo." if step < 0 else "Nothing to redo.")
+        return src[-1]
+
     def step(self, step: int, now: S) -> S:
         """Undo (``step`` -1) or redo (+1): ``now`` goes on the other list; returns the snapshot to
         restore. ``UserError`` when there is nothing to undo (or redo)."""
+        self.peek(step)
         src, dst = (self.past, self.future) if step < 0 else (self.future, self.past)
-        if not src:
-            raise UserError("Nothing to undo." if step < 0 else "Nothing to redo.")
         dst.append(now)
         return src.pop()
 

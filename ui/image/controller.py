@@ -27,7 +27,7 @@ from ui.common.background_job import BackgroundJob
 from ui.common.history import HISTORY_STEPS, REDONE, UNDONE  # noqa: F401 - HISTORY_STEPS: the tab's depth
 from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image.state import ImageObject, ImageSession, Prediction, PromptSet
-from ui.image.strokes import Stroke
+from ui.common.strokes import Stroke
 from ui.image.view import ApiRenderer
 from ui.common.progress import ProgressFn, TimeLeft, no_progress
 from ui.common.errors import ModelUnavailableError, Notice, UserError
@@ -314,7 +314,7 @@ class ImageController(SessionController[ImageSlot]):
                    progress: ProgressFn = no_progress) -> View:
         """A brush (or, with ``erase``, eraser) stroke on the selected object's mask: ``points``
         [(x, y), ...] in original-image pixels, ``radius`` in original pixels. Applied after
-        SAM's mask and kept through later clicks (``ui.image.strokes``); undo removes it."""
+        SAM's mask and kept through later clicks (``ui.common.strokes``); undo removes it."""
         pts = tuple((number(x, "x"), number(y, "y")) for x, y in points)
         r = number(radius, "radius")
 

@@ -38,8 +38,8 @@ from ui.video.engine import VideoEngine
 from ui.video.media import VideoLimits
 from ui.video.render import EFFECT_CHOICES
 from ui.canvas import (
-    END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas,
-    UploadEvent, preparing_for,
+    END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, HistoryEvent, IndexEvent, ObjectEvent, PointEvent,
+    PromptCanvas, StrokeEvent, UploadEvent, preparing_for,
 )
 from sam2.find import DEFAULT_THRESHOLD
 from ui.video.find import VideoFind
@@ -318,15 +318,21 @@ class VideoTab:
         def no_candidates(evt: gr.EventData):
             return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
 
-        def no_history(evt: gr.EventData):
-            return CanvasUpdate(hint="Ctrl+Z over every change works on the Image tab for now; Z undoes the last "
-                                     "prompt here")
+        @guarded(self.status)
+        def on_stroke(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
+            # Brush (B) or eraser (E) on the frame shown: the painted mask becomes the object's
+            # mask prompt on that frame (``VideoController.add_stroke``).
+            sid = connection_of(request)
+            s = StrokeEvent.parse(evt, size(sid))
+            return answer(sid, lambda: c.add_stroke(sid, s.frame, s.points, s.radius, s.erase, s.object_id or 0,
+                                                    progress_adapter(progress)), s.seq, frame=s.frame)
 
-        def no_strokes(evt: gr.EventData):
-            data = getattr(evt, "_data", None) or {}
-            seq = data.get("seq") if isinstance(data.get("seq"), int) else None
-            return CanvasUpdate(hint="The brush works on the Image tab for now: click or drag to correct a video mask",
-                                ack=seq)
+        @guarded(self.status)
+        def on_history(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
+            # Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y: masks of any frame may change, so the whole scene goes.
+            sid = connection_of(request)
+            h = HistoryEvent.parse(evt)
+            return answer(sid, lambda: c.history(sid, h.step, progress_adapter(progress)), clip=True)
 
         self.canvas.point(on_point, None, page, **ordered)
         self.canvas.box(on_box, None, page, **ordered)
@@ -335,8 +341,8 @@ class VideoTab:
         self.canvas.delete_object(on_delete, None, page, **ordered)
         self.canvas.select_object(on_select, None, page, **ordered)
         self.canvas.candidate(no_candidates, None, [self.canvas], **ordered)
-        self.canvas.stroke(no_strokes, None, [self.canvas], **ordered)
-        self.canvas.history(no_history, None, [self.canvas], **ordered)
+        self.canvas.stroke(on_stroke, None, page, **ordered)
+        self.canvas.history(on_history, None, page, **ordered)
         # Seeks are answered one at a time, in the order they were made (two answered at once
         # could finish in the other order and leave the server on an older frame); each
         # costs a legend and a status line, no picture.
@@ -386,7 +392,8 @@ class VideoTab:
         for -- a new clip or model, a prompt, a correction, an object added, renamed or
         removed, a reset, a new tracking run (whose preview follows when it ends)."""
         for gesture in (self.canvas.upload, self.canvas.point, self.canvas.box, self.canvas.undo,
-                        self.canvas.new_object, self.canvas.delete_object):  # custom events: not for gr.on
+                        self.canvas.new_object, self.canvas.delete_object, self.canvas.stroke,
+                        self.canvas.history):  # custom events: not for gr.on
             gesture(None, None, [self.files, self.preview], js="() => [null, null]", api_visibility="private")
         changes = [self.upload.change, self.model.input, self.point_btn.click,
                    self.box_btn.click, self.undo_btn.click, self.clear_frame_btn.click, self.new_obj_btn.click,

@@ -138,6 +138,8 @@ def status_text(slot: VideoSlot, frame: int, model: str, note: str = "") -> str:
         desc = f"{fg} foreground / {bg} background click{'s' if bg != 1 else ''}"
         if p.box is not None:
             desc += " + box"
+        if p.mask is not None:  # the painted mask is the prompt; clicks after it refine it
+            desc = "painted mask" + (f" + {desc}" if p.has_clicks else "")
         parts.append(f"**{obj.name}** (id {obj.obj_id}): {desc} here")
     tracked = len(st.masks.frames())
     parts.append(f"{tracked}/{st.num_frames} frames with masks")
