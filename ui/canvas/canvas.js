@@ -793,7 +793,10 @@ function setTool(t) {
   S.tool = t;
   S.stroke = null;
   root.dataset.tool = t;
-  hint(t === 'brush' ? 'Brush: drag to paint the mask · [ ] or Alt+wheel: size · B or Esc: back to clicks'
+  if (t !== 'prompt' && S.kind === 'video')  // a painted frame becomes the object's mask prompt there
+    hint((t === 'brush' ? 'Brush' : 'Eraser') + ': the mask you paint on this frame becomes its prompt; '
+      + 'Track follows it · [ ] or Alt+wheel: size · ' + (t === 'brush' ? 'B' : 'E') + ' or Esc: back to clicks', 3000);
+  else hint(t === 'brush' ? 'Brush: drag to paint the mask · [ ] or Alt+wheel: size · B or Esc: back to clicks'
     : t === 'erase' ? 'Eraser: drag to erase · [ ] or Alt+wheel: size · E or Esc: back to clicks'
       : 'Clicks and boxes', 2200);
   redraw();

@@ -336,7 +336,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         return self._run_change(sid, act)
 
     def _set(self, slot: VideoSlot, obj: VideoObject, frame: int, prompts: FramePrompts,
-             progress: ProgressFn) -> VideoView:
+             progress: ProgressFn, note: str = "") -> VideoView:
         """Send an object's new prompt set on a frame to the model; commit it once that worked."""
         st = slot.state
         t0 = time.perf_counter()
@@ -353,7 +353,6 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             masks = self.engine.prompt(predictor, slot.inference, frame, obj.obj_id, prompts)
             st.set_prompts(obj, frame, prompts)
             self._store(st, frame, masks)
-            note = ""
         slot.last_click_s = time.perf_counter() - t0
         st.last_frame = frame
         return self._view(slot, frame, note)
@@ -390,8 +389,11 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             if np.array_equal(painted, current):
                 raise UserError(f"That stroke does not change {name}'s mask on frame {f}.")
             obj = st.object_for_prompt(obj_id)
-            view = self._set(slot, obj, f, obj.on(f).with_mask(painted), progress)
-            return view
+            had_clicks = obj.on(f).has_clicks
+            note = (f"{'Erased from' if erase else 'Painted'} {obj.name} on frame {f}: this mask is its prompt "
+                    "there now" + (" (it replaces the clicks there; a new click refines it)" if had_clicks else "")
+                    + ". Track to follow it.")
+            return self._set(slot, obj, f, obj.on(f).with_mask(painted), progress, note)
 
         return self._run_change(sid, act)
 

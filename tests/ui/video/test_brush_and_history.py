@@ -58,7 +58,7 @@ def test_a_brush_stroke_becomes_the_objects_mask_prompt_and_tracking_follows_it(
     assert np.array_equal(_mask(c, 2, 1), given)
     prompts = _st(c).objects[0].prompts[2]
     assert prompts.points == () and prompts.mask is not None
-    assert "painted mask here" in view.status and "press Track" in view.status
+    assert "painted mask here" in view.status and "it replaces the clicks there" in view.status
     # tracking follows the painted mask: every frame gets it (the stand-in copies the prompt)
     run_track(c, "s", "both", 2)
     for f in range(8):
