@@ -186,3 +186,29 @@ def test_history_is_bounded_forgotten_with_a_new_clip_and_refused_while_tracking
     c.load("s", clip_path)
     with pytest.raises(UserError, match="Nothing to redo"):
         c.history("s", +1)
+
+
+def test_a_find_on_video_is_one_step_and_a_find_that_found_nothing_is_none(clip_path):
+    from types import SimpleNamespace
+
+    from ui.video.find import VideoFind
+
+    found = [SimpleNamespace(label="car", box=(10.0, 10.0, 50.0, 40.0)),
+             SimpleNamespace(label="car", box=(80.0, 60.0, 120.0, 100.0))]
+    answers = [found, []]
+    finder = SimpleNamespace(unavailable_reason=lambda: None,
+                             find_boxes=lambda frame, text, threshold, progress=None: SimpleNamespace(
+                                 boxes=answers.pop(0), message="Found."))
+    c, _ = fake_controller()
+    c.load("s", clip_path)
+    c.add_point("s", 0, 140, 20, True, 1)
+    by_hand = _seen(c)
+    find = VideoFind(c, finder)  # type: ignore[arg-type]
+    find.find("s", 2, "car")
+    with_found = _seen(c)
+    assert [o.name for o in _st(c).objects] == ["Object 1", "car 1", "car 2"]
+    c.history("s", -1)
+    assert _seen(c) == by_hand  # one step takes both found objects back
+    find.find("s", 2, "car")  # found nothing: no step, the redo stays
+    c.history("s", +1)
+    assert _seen(c) == with_found
