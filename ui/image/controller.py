@@ -389,7 +389,7 @@ class ImageController(SessionController[ImageSlot]):
             obj = slot.state.rename_object(name, oid)
             return self._view(slot, note=f"Renamed to {obj.name}.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)  # a step of its own: else undoing the change before it took the name back
 
     def remove_object(self, sid: Optional[str], obj_id: Optional[int] = None) -> View:
         """Delete object ``obj_id`` (None: the selected one)."""

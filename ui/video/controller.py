@@ -430,9 +430,14 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             self._not_while_tracking(slot)
             now = replace(st.snapshot(), frame=slot.changes.peek(step).frame)
             if st.restore(slot.changes.step(step, now)) and slot.inference is not None:
-                predictor = self._ensure_inference(slot, progress)
-                self.engine.reset(predictor, slot.inference)
-                self._replay(slot, predictor, progress, store=False)
+                try:
+                    predictor = self._ensure_inference(slot, progress)
+                    self.engine.reset(predictor, slot.inference)
+                    self._replay(slot, predictor, progress, store=False)
+                except Exception:  # noqa: BLE001 - the next prompt or Track builds a fresh state and replays
+                    log.exception("replaying the prompts after an undo / redo failed; the tracking state is rebuilt "
+                                  "on the next action")
+                    slot.inference = slot.inference_model = None
             slot.last_run = ""
             return self._view(slot, st.last_frame, UNDONE if step < 0 else REDONE)
 
@@ -464,7 +469,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             obj = st.rename(st.active_id if obj_id in (None, 0) else obj_id, name)
             return self._view(slot, st.last_frame, f"Renamed object {obj.obj_id} to **{obj.name}**.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)  # a step of its own: else undoing the change before it took the name back
 
     def remove_object(self, sid: Optional[str], obj_id: Any = None) -> VideoView:
         """Delete an object everywhere (0 or None: the selected one)."""

@@ -72,6 +72,7 @@ def test_undo_and_redo_walk_over_every_kind_of_change(ctl):
                 lambda: ctl.add_point("s", 24, 20, False),
                 lambda: ctl.add_stroke("s", [(40.0, 30.0)], 3.0),
                 lambda: ctl.choose("s", 2),
+                lambda: ctl.rename_object("s", "ball"),
                 lambda: ctl.new_object("s"),
                 lambda: ctl.add_point("s", 50, 10, True),
                 lambda: ctl.remove_object("s"),

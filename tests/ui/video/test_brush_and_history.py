@@ -112,6 +112,7 @@ def test_ctrl_z_and_ctrl_y_walk_over_every_change_and_the_model_is_told_again(cl
     for act in (lambda: c.add_point("s", 0, 40, 60, True, 1),
                 lambda: c.add_box("s", 0, 90, 20, 130, 50, 1),
                 lambda: c.add_stroke("s", 3, [(20.0, 100.0)], 5.0, False, 1),
+                lambda: c.rename_object("s", 1, "ball"),
                 lambda: c.new_object("s", "second"),
                 lambda: c.add_point("s", 4, 120, 90, True, 2),
                 lambda: c.undo("s", 4),
