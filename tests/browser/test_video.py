@@ -1,8 +1,9 @@
 """The video tab in a real headless Chromium, with real mouse and keyboard events on its canvas:
 upload a clip onto the canvas, left click / right click / drag a box on a frame, undo the box
 (Z), track, a click while tracking, then play (Space), step (arrows), scrub and seek on the
-timeline with the tracked masks in place; and the 390 px layout. Screenshots are kept in
-test-artifacts/ for a person to look at."""
+timeline with the tracked masks in place; and the 390 px layout; the brush (B, a real drag)
+making a frame's mask prompt that Track carries; Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y over Delete
+object and Start over. Screenshots are kept in test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ endpoints below; those keep their outputs, and a private step after each brings 
 to the new state.
 
 Upload a clip (or pick an example), click on objects in any frame, track them forward,
-backward or both ways, correct any frame and track again, then download the results.
+backward or both ways, correct any frame (clicks, or the brush / eraser: a painted frame becomes
+the object's mask prompt there) and track again, then download the results. Ctrl+Z /
+Ctrl+Shift+Z / Ctrl+Y undo and redo any change (``VideoController.history``).
 Uploads are bounded (CPU: 10 s, 150 frames, 15 fps, 480p; CUDA: 30 s, 600 frames, 30 fps,
 720p; environment variables ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
 ``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` change them): a larger video is trimmed,
