@@ -261,9 +261,13 @@ def test_ctrl_z_brings_back_a_deleted_object_and_redo_after_start_over_clears_ag
     _wait_status(page, "Started over")
     _shot(page, "history_cleared")
     page.mouse.move(*video_screen(page, 120, 80))
+    page.keyboard.press("+")  # zoomed in: an undo keeps the zoom
+    wait_video(page, "S.view.z > 1.1")
     page.keyboard.press("Control+z")  # ... and can be undone
     wait_video(page, "S.objects.length === 2 && S.prompts[0][1].points.length === 1 && S.prompts[0][2].points.length === 1")
     wait_video(page, "S.masks[0] && S.masks[0][1] && S.masks[0][1].img && S.masks[0][1].img.complete")
+    assert video_state(page, "S.view.z") > 1.1
+    page.keyboard.press("0")  # fit again
     _shot(page, "history_undone")
     page.keyboard.press("Control+Shift+z")  # redo: cleared again
     _wait_status(page, "Redone.")

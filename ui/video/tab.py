@@ -235,11 +235,13 @@ class VideoTab:
                        concurrency_limit=self.concurrency_limit, show_progress_on=[self.status])
 
         def answer(sid: Optional[str], act: Any, seq: Optional[int] = None, clip: bool = False,
-                   frame: Optional[int] = None) -> Dict[Any, Any]:
+                   frame: Optional[int] = None, every: bool = False) -> Dict[Any, Any]:
             """Run ``act()`` (a controller call returning a view); a refusal becomes a hint on
             the canvas and the status line (the browser's provisional mark goes). ``frame``: the
             frame the gesture was made on, whose masks and prompts the answer must carry (a seek
-            answered meanwhile may have moved the session's current frame)."""
+            answered meanwhile may have moved the session's current frame). ``every``: the masks
+            and prompts of every frame, and the player moves to the view's frame (undo / redo;
+            unlike ``clip`` the frames, the zoom and the playback stay)."""
             try:
                 view = act()
             except (UserError, CanvasPayloadError, ModelUnavailableError) as exc:
@@ -250,6 +252,8 @@ class VideoTab:
                 else:
                     out[self.canvas] = CanvasUpdate(hint=msg, ack=seq)
                 return out
+            if every:
+                return self._render_page(view, c.canvas(sid, frames="every", frame=view.frame, ack=seq))
             frames = None if frame is None else [int(frame)]
             return self._render_page(view, c.canvas(sid, frames=frames, clip=clip, ack=seq))
 
@@ -331,10 +335,10 @@ class VideoTab:
 
         @guarded(self.status)
         def on_history(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
-            # Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y: masks of any frame may change, so the whole scene goes.
+            # Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y: masks of any frame may change, so every frame's go.
             sid = connection_of(request)
             h = HistoryEvent.parse(evt)
-            return answer(sid, lambda: c.history(sid, h.step, progress_adapter(progress)), clip=True)
+            return answer(sid, lambda: c.history(sid, h.step, progress_adapter(progress)), every=True)
 
         self.canvas.point(on_point, None, page, **ordered)
         self.canvas.box(on_box, None, page, **ordered)

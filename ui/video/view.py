@@ -200,7 +200,8 @@ def mask_urls(packed: PackedFrames, colors: Mapping[int, Tuple[int, int, int]]) 
 def canvas_update(slot: VideoSlot, frames: Union[None, str, Sequence[int]] = None, clip: bool = False,
                   **kw: Any) -> CanvasUpdate:
     """What the canvas needs after an action: objects, selection, and the masks and prompts
-    of ``frames`` (None: the frame shown; ``"all"``: every frame with masks or prompts).
+    of ``frames`` (None: the frame shown; ``"all"``: every frame with masks or prompts;
+    ``"every"``: every frame of the clip, None for the masks that are gone).
     ``clip``: the whole scene from scratch (the frames to play too): after a new clip, a
     reset, a removed object, or a page reload."""
     st = slot.state
@@ -208,6 +209,8 @@ def canvas_update(slot: VideoSlot, frames: Union[None, str, Sequence[int]] = Non
         return CanvasUpdate(**kw)
     if clip or frames == "all":
         fs = sorted(set(st.masks.frames()) | set(st.all_prompted_frames()) | {st.last_frame})
+    elif frames == "every":  # after an undo / redo: any frame may have lost or got masks
+        fs = list(range(st.num_frames))
     elif frames is None:
         fs = [st.last_frame]
     else:
