@@ -1,8 +1,9 @@
 """The video tab in a real headless Chromium, with real mouse and keyboard events on its canvas:
 upload a clip onto the canvas, left click / right click / drag a box on a frame, undo the box
 (Z), track, a click while tracking, then play (Space), step (arrows), scrub and seek on the
-timeline with the tracked masks in place; and the 390 px layout. Screenshots are kept in
-test-artifacts/ for a person to look at."""
+timeline with the tracked masks in place; and the 390 px layout; the brush (B, a real drag)
+making a frame's mask prompt that Track carries; Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y over Delete
+object and Start over. Screenshots are kept in test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -173,3 +174,107 @@ def test_390px_layout_fits_and_maps_clicks(app):
     assert abs(pts[0][0] - 60) <= 3 and abs(pts[0][1] - 70) <= 3, pts
     page.locator(VIDEO).scroll_into_view_if_needed()
     page.screenshot(path=os.path.join(ARTIFACTS, "browser_video_390px.png"))
+
+
+# A clip pixel (x, y), at least ``margin`` px inside the frame, whose ``margin`` x ``margin``
+# neighbourhood is all outside (want=false) or all inside (want=true) object 1's mask on frame 0,
+# read from the mask PNG the canvas holds; null when there is none.
+_FIND_SPOT = """([want, margin]) => {
+  const S = document.querySelector('#video-canvas .sc-root').__canvas;
+  const img = S.masks[0][1].img, c = document.createElement('canvas');
+  c.width = S.W; c.height = S.H;
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0, S.W, S.H);
+  const a = g.getImageData(0, 0, S.W, S.H).data;
+  const inside = (x, y) => a[4 * (y * S.W + x) + 3] > 0;
+  for (let y = margin; y < S.H - margin; y += 4)
+    for (let x = 2 * margin; x < S.W - 2 * margin; x += 4) {
+      let ok = true;
+      for (let dy = -margin; dy <= margin && ok; dy++)
+        for (let dx = -2 * margin; dx <= 2 * margin && ok; dx++) ok = inside(x + dx, y + dy) === want;
+      if (ok) return [x, y];
+    }
+  return null;
+}"""
+
+
+def test_brush_on_a_frame_becomes_its_mask_prompt_and_tracking_carries_it(app):
+    """B, then a real drag on frame 0: the mask shown changes there (pixels), the status says the
+    painted mask is the prompt, and Track gives every later frame a mask."""
+    page = _loaded_page(app)
+    page.mouse.click(*video_screen(page, 60, 70))
+    _wait_status(page, "1 foreground / 0 background")
+    wait_video(page, "S.masks[0] && S.masks[0][1] && S.masks[0][1].img && S.masks[0][1].img.complete")
+    spot = page.evaluate(_FIND_SPOT, [False, 6])  # paint where the mask is not (random weights)
+    tool = "b"
+    if spot is None:  # the mask covers everything: the eraser then takes a part out
+        spot, tool = page.evaluate(_FIND_SPOT, [True, 6]), "e"
+    assert spot is not None, "no place to paint or erase"
+    x, y = spot
+    before_url = video_state(page, "S.masks[0][1].url")
+    before = video_pixel(page, x, y)
+    page.mouse.move(*video_screen(page, x - 8, y))
+    page.keyboard.press(tool)
+    wait_video(page, f"S.tool === '{'brush' if tool == 'b' else 'erase'}'")
+    page.mouse.down()
+    page.mouse.move(*video_screen(page, x, y), steps=4)
+    page.mouse.move(*video_screen(page, x + 8, y), steps=4)
+    page.mouse.up()
+    _wait_status(page, "painted mask here")
+    wait_video(page, "S.pending.length === 0 && S.masks[0][1].img.complete")
+    assert video_state(page, "S.masks[0][1].url") != before_url  # a new mask came from the server
+    after = video_pixel(page, x, y)
+    assert sum(abs(a - b) for a, b in zip(after, before)) > 30, (before, after, tool)
+    assert video_state(page, "S.prompts[0][1].points.length") == 0  # the mask prompt replaced the click
+    _shot(page, f"brush_{tool}")
+    page.keyboard.press("Escape")  # back to clicks
+    wait_video(page, "S.tool === 'prompt'")
+
+    page.locator("#video-direction").get_by_text("Forward", exact=True).click()
+    page.locator("#video-track").click()
+    _wait_status(page, f"{N}/{N} frames with masks", timeout=300_000)
+    wait_video(page, f"[...Array({N}).keys()].every(f => S.masks[f] && S.masks[f][1] && S.masks[f][1].img.complete)")
+    _shot(page, "brush_tracked")
+
+
+def test_ctrl_z_brings_back_a_deleted_object_and_redo_after_start_over_clears_again(app):
+    page = _loaded_page(app)
+    page.mouse.click(*video_screen(page, 60, 70))
+    _wait_status(page, "1 foreground / 0 background")
+    page.mouse.move(*video_screen(page, 120, 80))
+    page.keyboard.press("n")
+    _wait_status(page, "Object 2")
+    page.mouse.click(*video_screen(page, 200, 130))
+    wait_video(page, "S.prompts[0] && S.prompts[0][2] && S.prompts[0][2].points.length === 1")
+    wait_video(page, "S.selected === 2 && S.pending.length === 0")
+    page.keyboard.press("Delete")
+    wait_video(page, "S.objects.length === 1")
+    _wait_status(page, "Deleted")
+    page.keyboard.press("Control+z")  # Delete object undone: object 2 is back with its click
+    _wait_status(page, "Undone.")
+    wait_video(page, "S.objects.length === 2 && S.prompts[0][2] && S.prompts[0][2].points.length === 1")
+    pts = video_state(page, "S.prompts[0][2].points")
+    assert abs(pts[0][0] - 200) <= 2 and abs(pts[0][1] - 130) <= 2, pts
+
+    page.locator("#video-reset").click()  # Start over asks nothing ...
+    wait_video(page, "S.objects.length === 0")
+    _wait_status(page, "Started over")
+    _shot(page, "history_cleared")
+    page.mouse.move(*video_screen(page, 120, 80))
+    page.keyboard.press("+")  # zoomed in: an undo keeps the zoom
+    wait_video(page, "S.view.z > 1.1")
+    page.keyboard.press("Control+z")  # ... and can be undone
+    wait_video(page, "S.objects.length === 2 && S.prompts[0][1].points.length === 1 && S.prompts[0][2].points.length === 1")
+    wait_video(page, "S.masks[0] && S.masks[0][1] && S.masks[0][1].img && S.masks[0][1].img.complete")
+    assert video_state(page, "S.view.z") > 1.1
+    page.keyboard.press("0")  # fit again
+    _shot(page, "history_undone")
+    page.keyboard.press("Control+Shift+z")  # redo: cleared again
+    _wait_status(page, "Redone.")
+    wait_video(page, "S.objects.length === 0")
+    page.keyboard.press("Control+z")
+    wait_video(page, "S.objects.length === 2")
+    page.keyboard.press("Control+y")  # Ctrl+Y redoes too
+    wait_video(page, "S.objects.length === 0")
+    page.keyboard.press("Control+y")
+    wait_video(page, "(document.querySelector('#video-canvas .sc-root').dataset.hint || '').includes('Nothing to redo')")

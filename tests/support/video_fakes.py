@@ -25,6 +25,7 @@ class FakeState:
         self.obj_id_to_idx: Dict[int, int] = {}
         self.cond: Dict[int, Dict[int, np.ndarray]] = {}
         self.tracked: Dict[int, Dict[int, np.ndarray]] = {}
+        self.mask_inputs: Dict[tuple, np.ndarray] = {}  # (obj_id, frame) -> the mask prompt there
 
 
 class FakePredictor:
@@ -38,6 +39,7 @@ class FakePredictor:
         self.add_all_frames_to_correct_as_cond = False
         self.prompt_calls = []
         self.removed = []
+        self.mask_calls = []  # (frame, obj_id, mask) of every add_new_mask
 
     def init_state(self, frames):
         return FakeState(frames)
@@ -60,7 +62,9 @@ class FakePredictor:
         st.cond.setdefault(obj_id, {})
         st.tracked.setdefault(obj_id, {})
         yy, xx = np.mgrid[: st.video_height, : st.video_width]
-        m = np.zeros((st.video_height, st.video_width), bool)
+        # like the real predictor: clicks after a mask prompt start from that mask (which they replace)
+        given = st.mask_inputs.pop((obj_id, frame_idx), None)
+        m = np.zeros((st.video_height, st.video_width), bool) if given is None else given.copy()
         if box is not None:
             x0, y0, x1, y1 = (int(round(v)) for v in box)
             m[y0: y1 + 1, x0: x1 + 1] = True
@@ -68,6 +72,17 @@ class FakePredictor:
             disc = (xx - x) ** 2 + (yy - y) ** 2 <= 36
             m = (m | disc) if lab == 1 else (m & ~disc)
         st.cond[obj_id][frame_idx] = m
+        return self._logits(st, frame_idx)
+
+    def add_new_mask(self, st, frame_idx, obj_id, mask):
+        if not 0 <= frame_idx < st.num_frames:
+            raise ValueError("frame out of range")
+        m = np.asarray(mask, bool).copy()
+        self.mask_calls.append((frame_idx, obj_id, m))
+        st.obj_id_to_idx.setdefault(obj_id, len(st.obj_id_to_idx))
+        st.cond.setdefault(obj_id, {})[frame_idx] = m
+        st.tracked.setdefault(obj_id, {})
+        st.mask_inputs[(obj_id, frame_idx)] = m
         return self._logits(st, frame_idx)
 
     def propagate_in_video(self, st, start_frame_idx=None, reverse=False):
@@ -86,6 +101,7 @@ class FakePredictor:
             yield self._logits(st, f)
 
     def clear_all_prompts_in_frame(self, st, frame_idx, obj_id, need_output=True):
+        st.mask_inputs.pop((obj_id, frame_idx), None)
         m = st.cond[obj_id].pop(frame_idx, None)
         if m is not None:
             st.tracked[obj_id][frame_idx] = m
@@ -97,7 +113,8 @@ class FakePredictor:
             d.pop(obj_id, None)
 
     def reset_state(self, st):
-        for d in (st.obj_id_to_idx, st.cond, st.tracked):
+        self.resets = getattr(self, "resets", 0) + 1
+        for d in (st.obj_id_to_idx, st.cond, st.tracked, st.mask_inputs):
             d.clear()
 
 

@@ -782,13 +782,10 @@ root.addEventListener('pointerleave', () => { S.hover = false; });
 // ---------------------------------------------------------------- brush and eraser
 // B / E toggle the tool (Esc, or the same key again, back to prompts). A press-drag-release
 // is one stroke, sent as points in original pixels with a radius in original pixels; the
-// server lays it on the object's mask (after SAM's mask) and answers with the mask.
+// server lays it on the object's mask (image: after SAM's mask; video: the painted mask
+// becomes the object's mask prompt on that frame) and answers with the mask.
 function setTool(t) {
   if (t !== 'prompt' && !S.W) { hint('Open a picture first'); return; }
-  if (t !== 'prompt' && S.kind === 'video') {  // the video tab has no mask prompts yet
-    hint('The brush works on the Image tab for now: click or drag to correct a video mask', 3500);
-    return;
-  }
   if (t !== 'prompt' && S.selected === null && !S.objects.length) {
     hint('Click on an object first; the brush and eraser then correct its mask', 3500);
     return;
@@ -796,7 +793,10 @@ function setTool(t) {
   S.tool = t;
   S.stroke = null;
   root.dataset.tool = t;
-  hint(t === 'brush' ? 'Brush: drag to paint the mask · [ ] or Alt+wheel: size · B or Esc: back to clicks'
+  if (t !== 'prompt' && S.kind === 'video')  // a painted frame becomes the object's mask prompt there
+    hint((t === 'brush' ? 'Brush' : 'Eraser') + ': the mask you paint on this frame becomes its prompt; '
+      + 'Track follows it · [ ] or Alt+wheel: size · ' + (t === 'brush' ? 'B' : 'E') + ' or Esc: back to clicks', 3000);
+  else hint(t === 'brush' ? 'Brush: drag to paint the mask · [ ] or Alt+wheel: size · B or Esc: back to clicks'
     : t === 'erase' ? 'Eraser: drag to erase · [ ] or Alt+wheel: size · E or Esc: back to clicks'
       : 'Clicks and boxes', 2200);
   redraw();

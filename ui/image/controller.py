@@ -24,9 +24,10 @@ from ui.common import overlay
 from ui.canvas import raster
 from sam2.automatic_mask_generator import GenerationCancelled
 from ui.common.background_job import BackgroundJob
+from ui.common.history import HISTORY_STEPS, REDONE, UNDONE  # noqa: F401 - HISTORY_STEPS: the tab's depth
 from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image.state import ImageObject, ImageSession, Prediction, PromptSet
-from ui.image.strokes import Stroke
+from ui.common.strokes import Stroke
 from ui.image.view import ApiRenderer
 from ui.common.progress import ProgressFn, TimeLeft, no_progress
 from ui.common.errors import ModelUnavailableError, Notice, UserError
@@ -50,8 +51,6 @@ MAX_IMAGE_PIXELS = 40_000_000
 IMAGE_SESSION_OVERHEAD = 32 * 1024 * 1024
 
 
-#: Changes a session can undo with Ctrl+Z (each keeps references to that moment's masks).
-HISTORY_STEPS = 30
 
 #: Gradio 6.31's dropdown sends its ``input`` event twice per pick: a refused switch asked
 #: again within this many seconds is answered from memory, without a second toast.
@@ -139,17 +138,18 @@ class ImageController(SessionController[ImageSlot]):
         return twin
 
     # ------------------------------------------------------------ history (Ctrl+Z / Ctrl+Shift+Z)
-    def _run_change(self, sid: Optional[str], fn: Callable[[ImageSlot], Any]) -> Any:
+    def _run_change(self, sid: Optional[str], fn: Callable[[ImageSlot], Any],
+                    changed: Optional[Callable[[Any, ImageSession], bool]] = None) -> Any:
         """``run_on`` for an action that changes the objects: what they were before goes on the
-        session's history (Ctrl+Z), once the action has succeeded; a new change drops redo."""
+        session's history (Ctrl+Z), once the action has succeeded; a new change drops redo.
+        ``changed(before, after)``: for an action that may change nothing (a Find that found
+        nothing), whether it did; nothing is recorded when it did not."""
 
         def act(slot: ImageSlot) -> Any:
             before = slot.state.snapshot() if slot.state.has_media else None
             out = fn(slot)
-            if before is not None:
-                slot.past.append(before)
-                del slot.past[:-HISTORY_STEPS]
-                slot.future.clear()
+            if before is not None and (changed is None or changed(before, slot.state)):
+                slot.changes.record(before)
             return out
 
         return self.run_on(sid, act)
@@ -160,20 +160,15 @@ class ImageController(SessionController[ImageSlot]):
 
         def act(slot: ImageSlot) -> View:
             slot.state.require_media()
-            src, dst = (slot.past, slot.future) if step < 0 else (slot.future, slot.past)
-            if not src:
-                raise UserError("Nothing to undo." if step < 0 else "Nothing to redo.")
-            dst.append(slot.state.snapshot())
-            slot.state.restore(src.pop())
+            slot.state.restore(slot.changes.step(step, slot.state.snapshot()))
             self._predict_active(slot, progress)  # candidates of an object that was set aside
-            return self._view(slot, note="Undone." if step < 0 else "Redone.")
+            return self._view(slot, note=UNDONE if step < 0 else REDONE)
 
         return self.run_on(sid, act)
 
     @staticmethod
     def _forget_history(slot: ImageSlot) -> None:
-        slot.past.clear()
-        slot.future.clear()
+        slot.changes.forget()
 
     def model_of(self, sid: Optional[str]) -> str:
         return self.run_on(sid, lambda slot: self.engine.registry.resolve(slot.state.model_key))
@@ -319,7 +314,7 @@ class ImageController(SessionController[ImageSlot]):
                    progress: ProgressFn = no_progress) -> View:
         """A brush (or, with ``erase``, eraser) stroke on the selected object's mask: ``points``
         [(x, y), ...] in original-image pixels, ``radius`` in original pixels. Applied after
-        SAM's mask and kept through later clicks (``ui.image.strokes``); undo removes it."""
+        SAM's mask and kept through later clicks (``ui.common.strokes``); undo removes it."""
         pts = tuple((number(x, "x"), number(y, "y")) for x, y in points)
         r = number(radius, "radius")
 
@@ -394,7 +389,7 @@ class ImageController(SessionController[ImageSlot]):
             obj = slot.state.rename_object(name, oid)
             return self._view(slot, note=f"Renamed to {obj.name}.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)  # a step of its own: else undoing the change before it took the name back
 
     def remove_object(self, sid: Optional[str], obj_id: Optional[int] = None) -> View:
         """Delete object ``obj_id`` (None: the selected one)."""

@@ -28,6 +28,10 @@ from ui.models.shared_registry import image_predictor
 from ui.image.state import MAX_OBJECTS, ImageObject, Prediction, PromptSet
 from ui.common.errors import ModelUnavailableError, UserError
 
+def _ids(objects: Any) -> List[int]:
+    return [o.obj_id for o in objects]
+
+
 def found_to_object(found: FoundObject, color_index: int, mask_threshold: float = 0.0) -> ImageObject:
     """A session object for one found box: the box is its prompt, Find's mask its prediction."""
     box = tuple(float(v) for v in found.box)
@@ -143,4 +147,6 @@ class ImageFind:
             st.add_objects(new)
             return c._view(slot, note=note)
 
-        return c.run_on(sid, act)
+        # One Find is one step of the tab's history (Ctrl+Z takes back all it added); a Find
+        # that added nothing is no step.
+        return c._run_change(sid, act, changed=lambda before, st: _ids(before.objects) != _ids(st.objects))

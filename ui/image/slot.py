@@ -4,9 +4,10 @@ the running "segment everything", what the page's canvas already has)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from ui.common.background_job import BackgroundJob
+from ui.common.history import History
 from ui.common.sessions import SessionFiles
 from ui.image.state import ImageSession
 
@@ -21,8 +22,7 @@ class ImageSlot:
     refused: Optional[Tuple[str, float, str]] = None  # (model id, when, why): the last switch refused
     everything_job: Optional[BackgroundJob] = None  # a running "segment everything"
     shown: Any = None  # what the page's canvas already has (``ui.image.view.CanvasShown``)
-    past: List[Any] = field(default_factory=list)  # ImageSession snapshots before each change (Ctrl+Z)
-    future: List[Any] = field(default_factory=list)  # changes undone, for redo (Ctrl+Shift+Z / Ctrl+Y)
+    changes: History = field(default_factory=History)  # snapshots for Ctrl+Z / Ctrl+Shift+Z (ui.common.history)
 
     def busy(self) -> bool:
         """Background work is going ("segment everything"): not a session to drop for room."""

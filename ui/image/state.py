@@ -22,7 +22,7 @@ from ui.canvas.raster import DisplayImage, object_color
 from ui.common.packed_mask import PackedMasks
 from ui.common.prompts import Box, Point, PointsAndBox
 from ui.common.errors import UserError
-from ui.image.strokes import Stroke, apply_strokes
+from ui.common.strokes import Stroke, apply_strokes
 
 
 #: Smallest box side, in original pixels, that counts as a box rather than a misclick.
@@ -42,7 +42,7 @@ class PromptSet(PointsAndBox):
     points: Tuple[Point, ...] = ()
     box: Optional[Box] = None
     mask_input: Optional[np.ndarray] = field(default=None, compare=False)  # 256x256 logits
-    #: Brush / eraser strokes laid on the decoder's mask, in order (``ui.image.strokes``).
+    #: Brush / eraser strokes laid on the decoder's mask, in order (``ui.common.strokes``).
     strokes: Tuple[Stroke, ...] = ()
 
 
@@ -131,7 +131,7 @@ class ImageObject:
 
     @property
     def mask(self) -> Optional[np.ndarray]:
-        """The chosen candidate with the brush / eraser strokes applied (``ui.image.strokes``)."""
+        """The chosen candidate with the brush / eraser strokes applied (``ui.common.strokes``)."""
         if self.prediction is None:
             return None
         base = self.prediction.masks[self.chosen]

@@ -17,13 +17,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import replace
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ui.models.names import fastest_tracking_note, model_label, tracking_fallback_note
 from ui.models.switch import resolve_model, switch_model
 from ui.common.errors import ModelUnavailableError, UserError
+from ui.common.history import REDONE, UNDONE
+from ui.common.inputs import number
+from ui.common.strokes import Stroke, apply_strokes
 from ui.common.session_controller import SessionController
 from ui.video.engine import FrameMasks, VideoEngine
 from ui.video.export_run import ExportCancelled, ExportPaths, make_exports, write_preview
@@ -105,6 +109,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             slot.inference = slot.inference_model = None
             slot.display_scale = frame_display_scale(clip.height, clip.width)
             slot.state.load(clip.num_frames, clip.height, clip.width)
+            slot.changes.forget()  # a new clip: nothing to undo into
             slot.files.cleanup()
             slot.frame_urls = write_frame_files(frames, slot.files)
             slot.run, slot.track_pending = None, False
@@ -204,6 +209,8 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         if changed and slot.inference is not None:
             slot.inference = slot.inference_model = None
             slot.state.prompts_version += 1  # tracked frames came from the other model
+        if changed:
+            slot.changes.forget()  # its snapshots hold the other model's masks (as on the image tab)
         return changed
 
     def _ensure_inference(self, slot: VideoSlot, progress: ProgressFn) -> Any:
@@ -221,12 +228,19 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             progress(None, "Preparing the video for tracking (encoding the first frame)...")
             slot.inference = self.engine.init_state(predictor, frames)
             slot.inference_model = model_id
-            st = slot.state
-            for obj in st.objects:
-                for f in obj.prompted_frames:
-                    progress(None, f"Applying the prompts of {obj.name} on frame {f}...")
-                    self._store(st, f, self.engine.prompt(predictor, slot.inference, f, obj.obj_id, obj.prompts[f]))
+            self._replay(slot, predictor, progress, store=True)
         return predictor
+
+    def _replay(self, slot: VideoSlot, predictor: Any, progress: ProgressFn, store: bool) -> None:
+        """Give the model every object's prompts again, frame by frame (a fresh tracking state,
+        or one just reset); ``store``: keep the masks it answers."""
+        st = slot.state
+        for obj in st.objects:
+            for f in obj.prompted_frames:
+                progress(None, f"Applying the prompts of {obj.name} on frame {f}...")
+                masks = self.engine.prompt(predictor, slot.inference, f, obj.obj_id, obj.prompts[f])
+                if store:
+                    self._store(st, f, masks)
 
     @staticmethod
     def _store(st: VideoSession, frame: int, masks: Optional[FrameMasks]) -> None:
@@ -276,7 +290,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             obj = st.object_for_prompt(obj_id)
             return self._set(slot, obj, f, obj.on(f).with_point(px, py, 1 if foreground else 0), progress)
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def add_box(self, sid: Optional[str], frame: Any, x0: Any, y0: Any, x1: Any, y1: Any,
                 obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
@@ -290,7 +304,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             obj = st.object_for_prompt(obj_id)
             return self._set(slot, obj, f, obj.on(f).with_box(box), progress)
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def undo(self, sid: Optional[str], frame: Any, progress: ProgressFn = no_progress) -> VideoView:
         """Remove the selected object's newest click (or box) on ``frame``."""
@@ -304,7 +318,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                 raise UserError("The selected object has no prompts on this frame to undo.")
             return self._set(slot, obj, f, obj.on(f).without_last(), progress)
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def clear_frame(self, sid: Optional[str], frame: Any, obj_id: Any = None,
                     progress: ProgressFn = no_progress) -> VideoView:
@@ -319,10 +333,10 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                 raise UserError("There is no object to clear yet.")
             return self._set(slot, obj, f, FramePrompts(), progress)
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def _set(self, slot: VideoSlot, obj: VideoObject, frame: int, prompts: FramePrompts,
-             progress: ProgressFn) -> VideoView:
+             progress: ProgressFn, note: str = "") -> VideoView:
         """Send an object's new prompt set on a frame to the model; commit it once that worked."""
         st = slot.state
         t0 = time.perf_counter()
@@ -339,10 +353,95 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             masks = self.engine.prompt(predictor, slot.inference, frame, obj.obj_id, prompts)
             st.set_prompts(obj, frame, prompts)
             self._store(st, frame, masks)
-            note = ""
         slot.last_click_s = time.perf_counter() - t0
         st.last_frame = frame
         return self._view(slot, frame, note)
+
+    def add_stroke(self, sid: Optional[str], frame: Any, points: Any, radius: Any, erase: bool = False,
+                   obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
+        """A brush (or, with ``erase``, eraser) stroke on object ``obj_id``'s mask on ``frame``
+        (0 or None: the selected object; the brush makes one when there is none): ``points``
+        [(x, y), ...] and ``radius`` in clip pixels. The object's mask there with the stroke
+        applied becomes its mask prompt on that frame (``add_new_mask``), replacing its clicks
+        and box there; the model's answer is shown at once, and tracking follows it."""
+        pts = tuple((number(x, "x"), number(y, "y")) for x, y in points)
+        r = number(radius, "radius")
+
+        def act(slot: VideoSlot) -> VideoView:
+            st = slot.state
+            f = st.check_frame(frame)
+            self._not_while_tracking(slot)
+            try:
+                stroke = Stroke(pts, r, bool(erase), (st.height, st.width))
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            target = st.active if obj_id is None or obj_id == 0 else st.find(st.check_id(obj_id))
+            current = st.masks.mask(f, target.obj_id) if target is not None else None
+            if current is None:
+                current = np.zeros((st.height, st.width), dtype=bool)
+            painted = apply_strokes(current, (stroke,))
+            name = target.name if target is not None else "the object"
+            if erase and not current.any():
+                raise UserError(f"{name} has no mask on frame {f} to erase from.")
+            if not painted.any():
+                raise UserError(f"That would erase all of {name} on frame {f}; use \"Clear object on this "
+                                "frame\" to remove its prompts there.")
+            if np.array_equal(painted, current):
+                raise UserError(f"That stroke does not change {name}'s mask on frame {f}.")
+            obj = st.object_for_prompt(obj_id)
+            had_clicks = obj.on(f).has_clicks
+            note = (f"{'Erased from' if erase else 'Painted'} {obj.name} on frame {f}: this mask is its prompt "
+                    "there now" + (" (it replaces the clicks there; a new click refines it)" if had_clicks else "")
+                    + ". Track to follow it.")
+            return self._set(slot, obj, f, obj.on(f).with_mask(painted), progress, note)
+
+        return self._run_change(sid, act)
+
+    # ------------------------------------------------------------ history (Ctrl+Z / Ctrl+Shift+Z)
+    def _run_change(self, sid: Optional[str], fn: Callable[[VideoSlot], Any],
+                    changed: Optional[Callable[[Any, VideoSession], bool]] = None) -> Any:
+        """``run_on`` for an action that changes objects or prompts: what they were before goes on
+        the session's history (Ctrl+Z), with the frame the change was made on, once the action
+        has succeeded; a new change drops redo. ``changed(before, after)``: for an action that
+        may change nothing (a Find that found nothing), whether it did."""
+
+        def act(slot: VideoSlot) -> Any:
+            before = slot.state.snapshot() if slot.clip is not None else None
+            out = fn(slot)
+            if before is not None and (changed is None or changed(before, slot.state)):
+                slot.changes.record(replace(before, frame=slot.state.last_frame))
+            return out
+
+        return self.run_on(sid, act)
+
+    def history(self, sid: Optional[str], step: int, progress: ProgressFn = no_progress) -> VideoView:
+        """Undo (``step`` -1) or redo (+1) the session's last change, whatever it was: a click, a
+        box, a stroke, Z, a cleared frame, a new or deleted object, Start over, a Find.
+
+        Objects, prompts and masks come back as they were shown, on the frame of the change.
+        When the prompts differ from before, the model is given the restored prompts again
+        (its tracking state is reset and every prompt replayed) and the tracked frames count
+        as out of date, as after any prompt change: Track again to bring the model's memory of
+        the other frames back (the masks shown stay until then)."""
+
+        def act(slot: VideoSlot) -> VideoView:
+            st = slot.state
+            st.require_media()
+            self._not_while_tracking(slot)
+            now = replace(st.snapshot(), frame=slot.changes.peek(step).frame)
+            if st.restore(slot.changes.step(step, now)) and slot.inference is not None:
+                try:
+                    predictor = self._ensure_inference(slot, progress)
+                    self.engine.reset(predictor, slot.inference)
+                    self._replay(slot, predictor, progress, store=False)
+                except Exception:  # noqa: BLE001 - the next prompt or Track builds a fresh state and replays
+                    log.exception("replaying the prompts after an undo / redo failed; the tracking state is rebuilt "
+                                  "on the next action")
+                    slot.inference = slot.inference_model = None
+            slot.last_run = ""
+            return self._view(slot, st.last_frame, UNDONE if step < 0 else REDONE)
+
+        return self.run_on(sid, act)
 
     # ------------------------------------------------------------ objects
     def new_object(self, sid: Optional[str], name: Optional[str] = None) -> VideoView:
@@ -352,7 +451,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             obj = st.new_object(name)
             return self._view(slot, st.last_frame, f"Added **{obj.name}** (id {obj.obj_id}): click on it.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def select_object(self, sid: Optional[str], obj_id: Any) -> VideoView:
         def act(slot: VideoSlot) -> VideoView:
@@ -370,7 +469,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             obj = st.rename(st.active_id if obj_id in (None, 0) else obj_id, name)
             return self._view(slot, st.last_frame, f"Renamed object {obj.obj_id} to **{obj.name}**.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)  # a step of its own: else undoing the change before it took the name back
 
     def remove_object(self, sid: Optional[str], obj_id: Any = None) -> VideoView:
         """Delete an object everywhere (0 or None: the selected one)."""
@@ -389,7 +488,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             st.remove(obj.obj_id)
             return self._view(slot, st.last_frame, f"Deleted **{obj.name}**.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     def clear_all(self, sid: Optional[str]) -> VideoView:
         """Remove every object, prompt and mask; the clip stays."""
@@ -409,7 +508,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             slot.files.clear("export")
             return self._view(slot, st.last_frame, "Started over: all objects removed.")
 
-        return self.run_on(sid, act)
+        return self._run_change(sid, act)
 
     # ------------------------------------------------------------ the canvas
     def canvas(self, sid: Optional[str], frames: Any = None, clip: bool = False, **kw: Any) -> CanvasUpdate:

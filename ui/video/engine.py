@@ -98,12 +98,24 @@ class VideoEngine:
 
     @staticmethod
     def prompt(predictor: Any, state: Any, frame: int, obj_id: int, prompts: FramePrompts) -> FrameMasks:
-        """Replace ``obj_id``'s prompts on ``frame`` by ``prompts``; every object's mask there."""
-        coords, labels = prompts.point_arrays()
-        _, obj_ids, logits = predictor.add_new_points_or_box(
-            state, frame_idx=frame, obj_id=int(obj_id), points=coords, labels=labels,
-            clear_old_points=True, box=prompts.box_array(),
-        )
+        """Replace ``obj_id``'s prompts on ``frame`` by ``prompts``; every object's mask there.
+
+        A painted mask goes first (``add_new_mask``: it replaces the object's clicks there),
+        then the clicks and box, if any (``add_new_points_or_box``, which decodes them with
+        the painted mask's result as the mask input: clicks refine the painted mask). Sending
+        the painted mask again before every click keeps a frame's answer a function of its
+        prompts alone, the same live and when the prompts are replayed (model switch, undo).
+        """
+        result = None
+        if prompts.mask is not None:
+            result = predictor.add_new_mask(state, frame_idx=frame, obj_id=int(obj_id), mask=prompts.mask.unpack())
+        if prompts.has_clicks or result is None:
+            coords, labels = prompts.point_arrays()
+            result = predictor.add_new_points_or_box(
+                state, frame_idx=frame, obj_id=int(obj_id), points=coords, labels=labels,
+                clear_old_points=True, box=prompts.box_array(),
+            )
+        _, obj_ids, logits = result
         return logits_to_masks(obj_ids, logits)
 
     @staticmethod

@@ -95,4 +95,6 @@ class VideoFind:
             st.active_id = added[0].obj_id
             return c._view(slot, f, f"{outcome.message} Press Track to follow them.")
 
-        return c.run_on(sid, act)
+        # One Find is one step of the tab's history (Ctrl+Z takes back all it added); a Find
+        # that added nothing is no step.
+        return c._run_change(sid, act, changed=lambda before, st: len(before.objects) != len(st.objects))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ui.common.background_job import BackgroundJob
+from ui.common.history import History
 from ui.common.sessions import SessionFiles
 from ui.video.media import DecodedClip, KeptFile
 from ui.video.run_plan import TrackRun
@@ -45,6 +46,7 @@ class VideoSlot:
     exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
     rendering: threading.Lock = field(default_factory=threading.Lock)  # one preview written at a time
     export_stop: threading.Event = field(default_factory=threading.Event)  # set: the export/preview stops
+    changes: History = field(default_factory=History)  # snapshots for Ctrl+Z / Ctrl+Shift+Z (ui.common.history)
 
     def drop_source(self) -> None:
         if self.source is not None:

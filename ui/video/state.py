@@ -12,7 +12,7 @@ this object is what the user sees and what the downloads are made from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -37,23 +37,50 @@ __all__ = ["UserError", "FramePrompts", "VideoObject", "PackedMask", "MaskStore"
 
 @dataclass(frozen=True)
 class FramePrompts(PointsAndBox):
-    """An object's prompts on one frame: clicks and at most one box (sent together)."""
+    """An object's prompts on one frame: clicks and at most one box (sent together), and a
+    painted mask (brush / eraser) when the user painted on that frame.
+
+    How a painted mask and clicks combine follows ``SAM2VideoPredictor``: ``add_new_mask``
+    replaces the object's clicks and box on that frame, so a stroke keeps only the painted mask
+    (``with_mask``); a later click there is decoded together with the painted mask's result
+    (``add_new_points_or_box`` takes the frame's previous mask as the decoder's mask input), so
+    clicks after painting refine the painted mask. The engine sends the mask first, then the
+    clicks (``ui.video.engine.VideoEngine.prompt``); undo (Z) drops the newest click or box,
+    and the painted mask last.
+    """
 
     points: Tuple[Point, ...] = ()
     box: Optional[Box] = None
     box_newest: bool = field(default=False, compare=False)  # the box came after the last click
+    mask: Optional[PackedMask] = None  # the painted mask, clip size; None: not painted
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.points and self.box is None and self.mask is None
+
+    @property
+    def has_clicks(self) -> bool:
+        """Clicks or a box (what ``add_new_points_or_box`` takes)."""
+        return bool(self.points) or self.box is not None
 
     def with_point(self, x: float, y: float, label: int) -> "FramePrompts":
-        return FramePrompts(self.points + ((float(x), float(y), int(label)),), self.box)
+        return FramePrompts(self.points + ((float(x), float(y), int(label)),), self.box, mask=self.mask)
 
     def with_box(self, box: Box) -> "FramePrompts":
-        return FramePrompts(self.points, box, box_newest=True)
+        return FramePrompts(self.points, box, box_newest=True, mask=self.mask)
+
+    def with_mask(self, mask: np.ndarray) -> "FramePrompts":
+        """The painted ``mask`` as the frame's prompt: it replaces the clicks and the box there."""
+        return FramePrompts(mask=PackedMask.pack(mask))
 
     def without_last(self) -> "FramePrompts":
-        """Drop the newest prompt: the box if it came after the last click, else that click."""
+        """Drop the newest prompt: the box if it came after the last click, else that click;
+        with neither left, the painted mask."""
         if self.points and not (self.box is not None and self.box_newest):
-            return FramePrompts(self.points[:-1], self.box)
-        return FramePrompts(self.points, None)
+            return FramePrompts(self.points[:-1], self.box, mask=self.mask)
+        if self.box is not None:
+            return FramePrompts(self.points, None, mask=self.mask)
+        return FramePrompts()
 
 
 @dataclass
@@ -128,6 +155,20 @@ class MaskStore:
         return sum(p.nbytes for objs in self._frames.values() for p in objs.values())
 
 
+@dataclass(frozen=True)
+class VideoSnapshot:
+    """The objects of a clip at one moment (Ctrl+Z / Ctrl+Y over every change, as on the image
+    tab): objects are copies with their own prompt dicts (``FramePrompts`` and packed masks are
+    immutable and shared), the masks a ``MaskStore.copy``; ``frame`` is the frame the change
+    was made on (an undo or redo shows it)."""
+
+    objects: Tuple[VideoObject, ...]
+    active_id: Optional[int]
+    next_color: int
+    masks: "MaskStore"
+    frame: int
+
+
 @dataclass
 class VideoSession:
     """One browser session's video tab (without the model state)."""
@@ -177,6 +218,31 @@ class VideoSession:
         self.next_color = 0
         self.prompts_version += 1
         self.tracked_version = -1
+
+    # ---------------------------------------------------------------- history
+    def snapshot(self) -> VideoSnapshot:
+        return VideoSnapshot(tuple(replace(o, prompts=dict(o.prompts)) for o in self.objects), self.active_id,
+                             self.next_color, self.masks.copy(), self.last_frame)
+
+    def prompt_key(self) -> List[Tuple[int, List[Tuple[int, FramePrompts]]]]:
+        """Every object's prompts, comparable: what the model has been told."""
+        key = [(o.obj_id, sorted((f, p) for f, p in o.prompts.items() if not p.is_empty)) for o in self.objects]
+        return sorted((oid, frames) for oid, frames in key if frames)  # objects without prompts: the model never saw them
+
+    def restore(self, snap: VideoSnapshot) -> bool:
+        """Objects, prompts, masks and selection as in ``snap`` (the clip stays); shows the frame
+        of the change. Returns whether the prompts differ from before (the model must be told
+        them again, and tracked frames are then out of date, as after any prompt change)."""
+        before = self.prompt_key()
+        self.objects = [replace(o, prompts=dict(o.prompts)) for o in snap.objects]
+        self.active_id = snap.active_id
+        self.next_color = snap.next_color
+        self.masks = snap.masks.copy()
+        self.last_frame = min(max(0, snap.frame), max(0, self.num_frames - 1))
+        changed = self.prompt_key() != before
+        if changed:
+            self.prompts_version += 1
+        return changed
 
     # ---------------------------------------------------------------- objects
     def find(self, obj_id: int) -> Optional[VideoObject]:

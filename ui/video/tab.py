@@ -7,7 +7,9 @@ endpoints below; those keep their outputs, and a private step after each brings 
 to the new state.
 
 Upload a clip (or pick an example), click on objects in any frame, track them forward,
-backward or both ways, correct any frame and track again, then download the results.
+backward or both ways, correct any frame (clicks, or the brush / eraser: a painted frame becomes
+the object's mask prompt there) and track again, then download the results. Ctrl+Z /
+Ctrl+Shift+Z / Ctrl+Y undo and redo any change (``VideoController.history``).
 Uploads are bounded (CPU: 10 s, 150 frames, 15 fps, 480p; CUDA: 30 s, 600 frames, 30 fps,
 720p; environment variables ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
 ``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` change them): a larger video is trimmed,
@@ -38,8 +40,8 @@ from ui.video.engine import VideoEngine
 from ui.video.media import VideoLimits
 from ui.video.render import EFFECT_CHOICES
 from ui.canvas import (
-    END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas,
-    UploadEvent, preparing_for,
+    END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, HistoryEvent, IndexEvent, ObjectEvent, PointEvent,
+    PromptCanvas, StrokeEvent, UploadEvent, preparing_for,
 )
 from sam2.find import DEFAULT_THRESHOLD
 from ui.video.find import VideoFind
@@ -233,11 +235,13 @@ class VideoTab:
                        concurrency_limit=self.concurrency_limit, show_progress_on=[self.status])
 
         def answer(sid: Optional[str], act: Any, seq: Optional[int] = None, clip: bool = False,
-                   frame: Optional[int] = None) -> Dict[Any, Any]:
+                   frame: Optional[int] = None, every: bool = False) -> Dict[Any, Any]:
             """Run ``act()`` (a controller call returning a view); a refusal becomes a hint on
             the canvas and the status line (the browser's provisional mark goes). ``frame``: the
             frame the gesture was made on, whose masks and prompts the answer must carry (a seek
-            answered meanwhile may have moved the session's current frame)."""
+            answered meanwhile may have moved the session's current frame). ``every``: the masks
+            and prompts of every frame, and the player moves to the view's frame (undo / redo;
+            unlike ``clip`` the frames, the zoom and the playback stay)."""
             try:
                 view = act()
             except (UserError, CanvasPayloadError, ModelUnavailableError) as exc:
@@ -248,6 +252,8 @@ class VideoTab:
                 else:
                     out[self.canvas] = CanvasUpdate(hint=msg, ack=seq)
                 return out
+            if every:
+                return self._render_page(view, c.canvas(sid, frames="every", frame=view.frame, ack=seq))
             frames = None if frame is None else [int(frame)]
             return self._render_page(view, c.canvas(sid, frames=frames, clip=clip, ack=seq))
 
@@ -318,15 +324,21 @@ class VideoTab:
         def no_candidates(evt: gr.EventData):
             return CanvasUpdate(hint="Video objects have one mask: click or drag to refine it")
 
-        def no_history(evt: gr.EventData):
-            return CanvasUpdate(hint="Ctrl+Z over every change works on the Image tab for now; Z undoes the last "
-                                     "prompt here")
+        @guarded(self.status)
+        def on_stroke(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
+            # Brush (B) or eraser (E) on the frame shown: the painted mask becomes the object's
+            # mask prompt on that frame (``VideoController.add_stroke``).
+            sid = connection_of(request)
+            s = StrokeEvent.parse(evt, size(sid))
+            return answer(sid, lambda: c.add_stroke(sid, s.frame, s.points, s.radius, s.erase, s.object_id or 0,
+                                                    progress_adapter(progress)), s.seq, frame=s.frame)
 
-        def no_strokes(evt: gr.EventData):
-            data = getattr(evt, "_data", None) or {}
-            seq = data.get("seq") if isinstance(data.get("seq"), int) else None
-            return CanvasUpdate(hint="The brush works on the Image tab for now: click or drag to correct a video mask",
-                                ack=seq)
+        @guarded(self.status)
+        def on_history(evt: gr.EventData, request: gr.Request, progress=gr.Progress()):
+            # Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y: masks of any frame may change, so every frame's go.
+            sid = connection_of(request)
+            h = HistoryEvent.parse(evt)
+            return answer(sid, lambda: c.history(sid, h.step, progress_adapter(progress)), every=True)
 
         self.canvas.point(on_point, None, page, **ordered)
         self.canvas.box(on_box, None, page, **ordered)
@@ -335,8 +347,8 @@ class VideoTab:
         self.canvas.delete_object(on_delete, None, page, **ordered)
         self.canvas.select_object(on_select, None, page, **ordered)
         self.canvas.candidate(no_candidates, None, [self.canvas], **ordered)
-        self.canvas.stroke(no_strokes, None, [self.canvas], **ordered)
-        self.canvas.history(no_history, None, [self.canvas], **ordered)
+        self.canvas.stroke(on_stroke, None, page, **ordered)
+        self.canvas.history(on_history, None, page, **ordered)
         # Seeks are answered one at a time, in the order they were made (two answered at once
         # could finish in the other order and leave the server on an older frame); each
         # costs a legend and a status line, no picture.
@@ -386,7 +398,8 @@ class VideoTab:
         for -- a new clip or model, a prompt, a correction, an object added, renamed or
         removed, a reset, a new tracking run (whose preview follows when it ends)."""
         for gesture in (self.canvas.upload, self.canvas.point, self.canvas.box, self.canvas.undo,
-                        self.canvas.new_object, self.canvas.delete_object):  # custom events: not for gr.on
+                        self.canvas.new_object, self.canvas.delete_object, self.canvas.stroke,
+                        self.canvas.history):  # custom events: not for gr.on
             gesture(None, None, [self.files, self.preview], js="() => [null, null]", api_visibility="private")
         changes = [self.upload.change, self.model.input, self.point_btn.click,
                    self.box_btn.click, self.undo_btn.click, self.clear_frame_btn.click, self.new_obj_btn.click,

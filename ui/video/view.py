@@ -138,6 +138,8 @@ def status_text(slot: VideoSlot, frame: int, model: str, note: str = "") -> str:
         desc = f"{fg} foreground / {bg} background click{'s' if bg != 1 else ''}"
         if p.box is not None:
             desc += " + box"
+        if p.mask is not None:  # the painted mask is the prompt; clicks after it refine it
+            desc = "painted mask" + (f" + {desc}" if p.has_clicks else "")
         parts.append(f"**{obj.name}** (id {obj.obj_id}): {desc} here")
     tracked = len(st.masks.frames())
     parts.append(f"{tracked}/{st.num_frames} frames with masks")
@@ -198,7 +200,8 @@ def mask_urls(packed: PackedFrames, colors: Mapping[int, Tuple[int, int, int]]) 
 def canvas_update(slot: VideoSlot, frames: Union[None, str, Sequence[int]] = None, clip: bool = False,
                   **kw: Any) -> CanvasUpdate:
     """What the canvas needs after an action: objects, selection, and the masks and prompts
-    of ``frames`` (None: the frame shown; ``"all"``: every frame with masks or prompts).
+    of ``frames`` (None: the frame shown; ``"all"``: every frame with masks or prompts;
+    ``"every"``: every frame of the clip, None for the masks that are gone).
     ``clip``: the whole scene from scratch (the frames to play too): after a new clip, a
     reset, a removed object, or a page reload."""
     st = slot.state
@@ -206,6 +209,8 @@ def canvas_update(slot: VideoSlot, frames: Union[None, str, Sequence[int]] = Non
         return CanvasUpdate(**kw)
     if clip or frames == "all":
         fs = sorted(set(st.masks.frames()) | set(st.all_prompted_frames()) | {st.last_frame})
+    elif frames == "every":  # after an undo / redo: any frame may have lost or got masks
+        fs = list(range(st.num_frames))
     elif frames is None:
         fs = [st.last_frame]
     else:

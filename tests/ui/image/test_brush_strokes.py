@@ -10,7 +10,7 @@ from ui.canvas import CanvasPayloadError, StrokeEvent
 from ui.common.errors import UserError
 from ui.canvas.raster import make_display
 from ui.image.state import ImageSession, Prediction
-from ui.image.strokes import Stroke, apply_strokes
+from ui.common.strokes import Stroke, apply_strokes
 
 H, W = 60, 80
 

@@ -72,6 +72,7 @@ def test_undo_and_redo_walk_over_every_kind_of_change(ctl):
                 lambda: ctl.add_point("s", 24, 20, False),
                 lambda: ctl.add_stroke("s", [(40.0, 30.0)], 3.0),
                 lambda: ctl.choose("s", 2),
+                lambda: ctl.rename_object("s", "ball"),
                 lambda: ctl.new_object("s"),
                 lambda: ctl.add_point("s", 50, 10, True),
                 lambda: ctl.remove_object("s"),
@@ -127,3 +128,33 @@ def test_history_event_parses_its_step():
     for bad in ({"step": 0}, {"step": 2}, {"step": "1"}, {}):
         with pytest.raises(CanvasPayloadError):
             HistoryEvent.parse(bad)
+
+
+def test_a_find_result_is_one_step_and_a_find_that_found_nothing_is_none(ctl):
+    """Ctrl+Z takes back every object one Find added (and Ctrl+Y brings them back); a Find
+    that added nothing leaves the history as it was (redo still possible)."""
+    from sam2.find import FoundObject
+    from ui.common.progress import no_progress
+    from ui.find.finder import FindOutcome
+    from ui.image.find import ImageFind
+
+    ctl.engine.encode = lambda model_id, image: SimpleNamespace(model_id="stand-in", predictor=object(), seconds=0.0)
+
+    def found(label):
+        mask = np.zeros((H, W), bool)
+        mask[5:15, 5:25] = True
+        return FoundObject(label, 0.9, (5.0, 5.0, 24.0, 14.0), mask, 0.8, np.zeros((256, 256), np.float32))
+
+    def outcome(objects):
+        return lambda *args: FindOutcome(tuple(objects), (), ("car",), "", "Found.")
+
+    find = ImageFind(ctl, finder=None)  # type: ignore[arg-type]
+    ctl.add_point("s", 40, 30, True)
+    by_hand = _shape(ctl.view("s"))
+    find._add("s", outcome([found("car"), found("dog")]), no_progress)
+    with_found = _shape(ctl.view("s"))
+    assert [o.label for o in ctl.view("s").state.objects] == [None, "car", "dog"]
+    assert _shape(ctl.history("s", -1)) == by_hand  # one step takes both found objects back
+    find._add("s", outcome([]), no_progress)  # found nothing: no step, the redo stays
+    assert _shape(ctl.history("s", +1)) == with_found
+    assert _shape(ctl.history("s", -1)) == by_hand

@@ -1,12 +1,17 @@
-"""Brush and eraser strokes on an image object's mask (the canvas's B and E tools).
+"""Brush and eraser strokes on an object's mask (the canvas's B and E tools), for both tabs.
 
-How strokes and SAM's masks combine (issue #22): a stroke is kept in the object's prompt
-history beside its points and box, and is applied AFTER the decoder: the object's mask is
-SAM's chosen candidate, then every stroke in the order made (brush adds its pixels, eraser
-removes them). A later click decodes the points and box again and the strokes are laid on
-the new mask once more, so hand corrections survive clicks; undo steps back through strokes
-like through points. The decoder never sees the strokes (feeding a painted mask back as a
-mask prompt changes SAM's answer in ways a user cannot predict).
+A stroke is the footprint of one press-drag-release: the brush adds its pixels to the mask,
+the eraser removes them. How a painted mask reaches the model differs by tab:
+
+* Image tab (``ui.image.state``): a stroke is kept in the object's prompt history beside its
+  points and box, and is applied AFTER the decoder: the object's mask is SAM's chosen
+  candidate, then every stroke in the order made. A later click decodes the points and box
+  again and the strokes are laid on the new mask once more, so hand corrections survive
+  clicks; undo steps back through strokes like through points. The decoder never sees the
+  strokes (feeding a painted mask back as a mask prompt changes SAM's answer in ways a user
+  cannot predict).
+* Video tab (``ui.video.state``): the object's mask on that frame with the stroke applied
+  becomes the object's mask prompt on the frame (``add_new_mask``), so tracking follows it.
 """
 
 from __future__ import annotations
