@@ -82,11 +82,15 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         """Decode an uploaded video within the limits and start a new clip (objects cleared)."""
         if not path:
             raise UserError("No video was given.")
-        # room for the largest clip the limits allow (and the tracker's memory of it), before decoding
+        # room for the RAM a clip may take (its frames past that go to disk), before decoding
         self.sessions.reserve(sid, self.limits.max_clip_bytes() + VIDEO_SESSION_OVERHEAD)
         clip = decode_clip(str(path), self.limits, name=name)  # outside the lock: may take seconds
 
-        frames = VideoFrames(clip.frames, source=clip.name, fps=clip.fps)
+        try:
+            frames = VideoFrames(stream=clip.frames.view(), source=clip.name, fps=clip.fps)
+        except BaseException:
+            clip.frames.close()
+            raise
         try:  # exports read the upload again, whatever happens to Gradio's copy meanwhile
             kept: Optional[KeptFile] = KeptFile(str(path))
         except OSError:
@@ -99,10 +103,10 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                 slot.job.cancel()  # it also sees the new clip_version and stops
             slot.tracking = False
             slot.clip_version += 1
+            slot.drop_clip()
             slot.clip, slot.frames = clip, frames
             slot.drop_source()
             slot.source = kept
-            slot.inference = slot.inference_model = None
             slot.display_scale = frame_display_scale(clip.height, clip.width)
             slot.state.load(clip.num_frames, clip.height, clip.width)
             slot.files.cleanup()
@@ -129,6 +133,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         except BaseException:
             if kept is not None:
                 kept.delete()
+            clip.frames.close()
             raise
 
     def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = no_progress) -> VideoView:
@@ -202,7 +207,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         changed = self.engine.resolve(slot.model_key) != new_id
         slot.model_key = new_id
         if changed and slot.inference is not None:
-            slot.inference = slot.inference_model = None
+            slot.drop_inference()
             slot.state.prompts_version += 1  # tracked frames came from the other model
         return changed
 
@@ -216,10 +221,11 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
 
             frames = slot.frames
             if frames.image_size != predictor.image_size:
-                frames = VideoFrames(slot.clip.frames, image_size=predictor.image_size,
+                frames = VideoFrames(stream=slot.clip.frames.view(), image_size=predictor.image_size,
                                      source=slot.clip.name, fps=slot.clip.fps)
             progress(None, "Preparing the video for tracking (encoding the first frame)...")
-            slot.inference = self.engine.init_state(predictor, frames)
+            slot.drop_inference()
+            slot.inference, slot.storage_note = self.engine.init_state(predictor, frames)
             slot.inference_model = model_id
             st = slot.state
             for obj in st.objects:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, replace
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import logging
 
@@ -33,13 +33,12 @@ import numpy as np
 from sam2.media.file_kind import sniff_file
 from sam2.media.video import VideoLoadError, decode_video, fit_within, iter_video_frames
 from ui.common.errors import UserError
+from ui.video.clip_frames import FRAMES_RAM_BYTES, RAW_BYTES_BUDGET, ClipFrames
 
 # imageio-ffmpeg logs a warning whenever the output size differs from the source's, which
 # is exactly what downscaling asks for.
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
-#: Frames kept as raw RGB up to this many bytes; above, JPEG quality 95 (~15x smaller).
-RAW_BYTES_BUDGET = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,11 @@ class VideoLimits:
         return replace(base, **changes)
 
     def max_clip_bytes(self) -> int:
-        """Bytes of the largest processed clip (RGB frames) these limits allow."""
-        return int(self.max_frames) * int(self.max_short_side) * int(self.max_long_side) * 3
+        """Bytes of RAM the frames of a clip within these limits may take: raw RGB frames up
+        to ``RAW_BYTES_BUDGET`` (past it they are JPEG, at most ``FRAMES_RAM_BYTES`` in RAM,
+        the rest on disk: ``ui.video.clip_frames``)."""
+        raw = int(self.max_frames) * int(self.max_short_side) * int(self.max_long_side) * 3
+        return min(raw, max(RAW_BYTES_BUDGET, FRAMES_RAM_BYTES))
 
     def describe(self) -> str:
         return (f"up to {self.max_seconds:g} s and {self.max_frames} frames, at most {self.max_fps:g} fps "
@@ -121,7 +123,7 @@ class SourceSpan:
 class DecodedClip:
     """Frames ready for the tracker, and how they relate to the uploaded file."""
 
-    frames: List  # H x W x 3 uint8 arrays, or sam2.media.video.EncodedFrame when large
+    frames: Sequence  # ClipFrames (H x W x 3 uint8 arrays, or EncodedFrame when large; some on disk)
     fps: float
     width: int
     height: int
@@ -174,9 +176,12 @@ def fit_size(width: int, height: int, limits: VideoLimits) -> Tuple[int, int]:
 
 
 def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
-                raw_bytes_budget: int = RAW_BYTES_BUDGET) -> DecodedClip:
-    """Decode ``path`` within ``limits`` (``sam2.media.video.decode_video`` does the work);
-    ``UserError`` with a readable reason on failure, and a note per limit applied."""
+                raw_bytes_budget: Optional[int] = None, frames_ram_bytes: Optional[int] = None,
+                folder_root: Optional[str] = None) -> DecodedClip:
+    """Decode ``path`` within ``limits`` (``sam2.media.video.decode_video`` does the work)
+    into a ``ClipFrames`` (bounded RAM, the rest on disk under ``folder_root``, default the
+    run folder; budgets None: ``ui.video.clip_frames``'s); ``UserError`` with a readable reason on failure, and a note per limit
+    applied. The caller owns the frames: ``clip.frames.close()`` deletes them."""
     name = name or os.path.basename(path)
     if not path or not os.path.isfile(path):
         raise UserError(f"The video {name!r} was not received; please upload it again.")
@@ -187,12 +192,17 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
         what = kind.description + (", with no video track" if kind.category == "audio" else "")
         raise UserError(f"Could not read {name} as a video: it is {what}. "
                           "Please upload an MP4, MOV, WebM, MKV or AVI file.")
+    store = ClipFrames(raw_bytes_budget, frames_ram_bytes, folder_root)
     try:
         d = decode_video(path, max_seconds=limits.max_seconds, max_frames=limits.max_frames,
                          max_fps=limits.max_fps, max_short_side=limits.max_short_side,
-                         max_long_side=limits.max_long_side, max_raw_bytes=raw_bytes_budget, keep_partial=True)
+                         max_long_side=limits.max_long_side, keep_partial=True, sink=store)
     except VideoLoadError as exc:
+        store.close()
         raise _explain(exc, name) from None
+    except BaseException:
+        store.close()
+        raise
     probe = d.probe
     notes: List[str] = []
     header_fps = header_frame_rate(path) if d.fps_assumed else None

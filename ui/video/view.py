@@ -153,6 +153,8 @@ def status_text(slot: VideoSlot, frame: int, model: str, note: str = "") -> str:
     if extra:
         tail += " · " + " · ".join(extra)
     body = line + tail
+    if slot.storage_note and slot.storage_note not in note:
+        body += "  \n" + slot.storage_note
     return (note + "  \n" + body) if note else body
 
 
