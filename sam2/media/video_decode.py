@@ -12,7 +12,7 @@ from typing import Any, Iterator, List, NamedTuple, Optional, Protocol, Sequence
 
 import numpy as np
 
-from sam2.media.frame_codec import DEFAULT_MAX_RAW_BYTES, EncodedFrame, StoredFrame, VideoLoadError, encode_jpeg
+from sam2.media.frame_codec import DEFAULT_MAX_RAW_BYTES, StoredFrame, VideoLoadError, encode_jpeg
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
 
