@@ -41,12 +41,34 @@ logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
 
 
+#: Seconds per tracked frame with one object that the CPU bounds are sized from: EdgeTAM in
+#: fast mode, the tab's default tracker on a CPU (``ui.models.names.CPU_SECONDS_PER_FRAME``,
+#: measured on the project's 2-core VM).
+CPU_TRACK_SECONDS_PER_FRAME = 0.45
+
+
+def _duration(seconds: float) -> str:
+    """``90`` -> "1 min 30 s", ``300`` -> "5 min", ``4`` -> "4 s"."""
+    m, s = divmod(round(float(seconds)), 60)
+    if seconds < 60 or abs(seconds - round(seconds)) > 1e-9:
+        return f"{seconds:g} s"
+    return f"{m} min" + (f" {s} s" if s else "")
+
+
 @dataclass(frozen=True)
 class VideoLimits:
-    """What the app accepts per clip; larger uploads are trimmed / downscaled, with a note."""
+    """What the app accepts per clip; larger uploads are trimmed / downscaled, with a note.
 
-    max_seconds: float = 10.0
-    max_frames: int = 150
+    The defaults (``for_device``) bound the time a clip takes to track, not the memory: the
+    server keeps a clip's frames and the tracker's data in bounded RAM whatever the length
+    (the rest on disk, ``ui.video.clip_frames`` and ``sam2.spill_store``), and the page
+    holds a window of frames around the playhead. On a CPU, 1,800 frames (5 minutes at
+    6 fps, 2 minutes at 15 fps) take about 14 minutes to track with one object at
+    ``CPU_TRACK_SECONDS_PER_FRAME``.
+    """
+
+    max_seconds: float = 300.0
+    max_frames: int = 1800
     max_fps: float = 15.0
     max_short_side: int = 480
     max_long_side: int = 854
@@ -58,12 +80,15 @@ class VideoLimits:
 
     @classmethod
     def for_device(cls, device: str, env: Optional[Dict[str, str]] = None) -> "VideoLimits":
-        """CPU-friendly defaults (10 s, 15 fps, 480p), larger on CUDA (30 s, 30 fps, 720p),
-        each overridable with ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
-        ``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` (short side) environment variables."""
+        """CPU: 5 min, 1,800 frames, 15 fps, 480p (about 14 minutes of tracking per object
+        with EdgeTAM fast); CUDA: 10 min, 9,000 frames, 30 fps, 720p (a GPU tracks tens of
+        frames per second; what bounds it is the disk the tracker's data takes, about 0.75
+        MiB per frame and object with SAM 2, ~6.6 GiB for 9,000 frames). Each is overridable
+        with ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``, ``SAM2_VIDEO_MAX_FPS``,
+        ``SAM2_VIDEO_MAX_SIDE`` (short side) environment variables."""
         env = os.environ if env is None else env
         if str(device).startswith("cuda"):
-            base = cls(max_seconds=30.0, max_frames=600, max_fps=30.0, max_short_side=720, max_long_side=1280)
+            base = cls(max_seconds=600.0, max_frames=9000, max_fps=30.0, max_short_side=720, max_long_side=1280)
         else:
             base = cls()
         changes = {}
@@ -89,7 +114,7 @@ class VideoLimits:
         return min(raw, max(RAW_BYTES_BUDGET, FRAMES_RAM_BYTES))
 
     def describe(self) -> str:
-        return (f"up to {self.max_seconds:g} s and {self.max_frames} frames, at most {self.max_fps:g} fps "
+        return (f"up to {_duration(self.max_seconds)} and {self.max_frames:,} frames, at most {self.max_fps:g} fps "
                 f"and {self.max_short_side}p (longer, faster or larger videos are trimmed, thinned "
                 f"out or downscaled)")
 
@@ -218,8 +243,10 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
     if d.damaged_after is not None:
         notes.append(f"the file is damaged after frame {d.damaged_after}; kept the frames before")
     if d.capped:
-        notes.insert(0, f"trimmed to the first {len(d.frames) / d.fps:.1f} s ({len(d.frames)} frames) of "
-                        f"{probe.seconds:.1f} s")
+        notes.insert(0, f"trimmed to the first {_duration(round(len(d.frames) / d.fps, 1))} ({len(d.frames):,} frames) "
+                        f"of {_duration(round(probe.seconds, 1))}: this server takes clips of at most "
+                        f"{_duration(limits.max_seconds)} and {limits.max_frames:,} frames; upload the rest "
+                        "as another clip to track it")
     return DecodedClip(
         frames=d.frames, fps=d.fps, width=d.width, height=d.height, name=name,
         source_size=(probe.width, probe.height), source_fps=probe.fps, source_seconds=probe.seconds,

@@ -8,8 +8,8 @@ to the new state.
 
 Upload a clip (or pick an example), click on objects in any frame, track them forward,
 backward or both ways, correct any frame and track again, then download the results.
-Uploads are bounded (CPU: 10 s, 150 frames, 15 fps, 480p; CUDA: 30 s, 600 frames, 30 fps,
-720p; environment variables ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
+Uploads are bounded (CPU: 5 min, 1,800 frames, 15 fps, 480p; CUDA: 10 min, 9,000 frames,
+30 fps, 720p: ``ui.video.media.VideoLimits`` says why; environment variables ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
 ``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` change them): a larger video is trimmed,
 thinned out or downscaled with a warning, not refused.
 
