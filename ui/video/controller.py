@@ -33,7 +33,7 @@ from ui.video.render import check_effect
 from ui.video.tracking import TrackingActions
 from ui.canvas.scene import CanvasUpdate
 from ui.video.view import (TRACKING_BUSY, VideoView, canvas_update, empty_view, frame_display_scale, frame_view,
-                           legend_html, status_text, write_frame_files)
+                           legend_html, status_text, window_update, write_frame_files)
 from ui.common.progress import ProgressFn, no_progress
 from ui.video.slot import VideoSlot
 from ui.video.state import FramePrompts, VideoObject, VideoSession
@@ -418,6 +418,10 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         return self.run_on(sid, act)
 
     # ------------------------------------------------------------ the canvas
+    def window(self, sid: Optional[str], start: int, end: int, clip_key: Optional[int] = None) -> CanvasUpdate:
+        """Frames [start, end) of the clip for the page's window (``ui.video.view.window_update``)."""
+        return self.run_on(sid, lambda slot: window_update(slot, start, end, clip_key))
+
     def canvas(self, sid: Optional[str], frames: Any = None, clip: bool = False, **kw: Any) -> CanvasUpdate:
         """The canvas update after an action (``ui.video.view.canvas_update``)."""
         return self.run_on(sid, lambda slot: canvas_update(slot, frames, clip, **kw))

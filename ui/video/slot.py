@@ -37,7 +37,7 @@ class VideoSlot:
     job: Optional[BackgroundJob] = None  # the tracking run in progress (its plan: ``run``)
     run: Optional[TrackRun] = None  # the latest run (kept after it ends: its frames are streamed)
     track_pending: bool = False  # the page asked to track and its run has not ended yet
-    frame_urls: List[Dict[str, Any]] = field(default_factory=list)  # the canvas's frame JPEGs
+    frame_urls: Any = None  # ui.video.view.FrameFiles: the canvas's frame JPEGs, written when asked for
     clip_version: int = 0
     last_click_s: Optional[float] = None
     last_run: str = ""

@@ -31,7 +31,7 @@ from ui.models.registry import ModelRegistry
 from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.sessions import connection_of, restore_tab
 from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
-from ui.video.api import PROMPT_GROUP, SEEK_GROUP, sync_canvas_after, wire_api
+from ui.video.api import PROMPT_GROUP, SEEK_GROUP, WINDOW_GROUP, sync_canvas_after, wire_api
 from ui.video.controller import VideoController
 from ui.video.view import VideoView
 from ui.video.engine import VideoEngine
@@ -39,7 +39,7 @@ from ui.video.media import VideoLimits
 from ui.video.render import EFFECT_CHOICES
 from ui.canvas import (
     END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, IndexEvent, ObjectEvent, PointEvent, PromptCanvas,
-    UploadEvent, preparing_for,
+    UploadEvent, WindowEvent, preparing_for,
 )
 from sam2.find import DEFAULT_THRESHOLD
 from ui.video.find import VideoFind
@@ -305,6 +305,17 @@ class VideoTab:
             frame, legend, status = c.seek(sid, IndexEvent.parse(evt).index)
             return {self.legend: legend, self.status: status, self.fnum: frame}
 
+        def on_window(evt: gr.EventData, request: gr.Request):
+            """Frames and masks near the page's playhead (the page holds a window of the clip)."""
+            sid = connection_of(request)
+            if sid not in c.sessions:
+                return gr.skip()
+            try:
+                w = WindowEvent.parse(evt)
+            except CanvasPayloadError:
+                return gr.skip()
+            return c.window(sid, w.start, w.end, w.clip_key)
+
         @guarded(self.status)
         def on_upload(evt: gr.EventData, request: gr.Request):
             sid = connection_of(request)
@@ -342,6 +353,10 @@ class VideoTab:
         # costs a legend and a status line, no picture.
         self.canvas.seek(on_seek, None, [self.legend, self.status, self.fnum], trigger_mode="multiple",
                          api_visibility="private", concurrency_id=SEEK_GROUP, concurrency_limit=1)
+        # Windows are answered apart from gestures and seeks (a playing clip asks for the next
+        # block while a click is answered), two at a time, none dropped.
+        self.canvas.window(on_window, None, [self.canvas], trigger_mode="multiple", api_visibility="private",
+                           concurrency_id=WINDOW_GROUP, concurrency_limit=2)
         self.canvas.upload(on_upload, None, page, **ordered).then(
             self.prepare_handler, [self.model], [self.status], api_visibility="private", concurrency_id=PROMPT_GROUP,
             concurrency_limit=self.concurrency_limit).then(
