@@ -220,7 +220,7 @@ class TrackingActions:
                                 last_preview = now
                                 rate = (job.done + 1) / max(now - t0, 1e-6)
                                 note = (f"Tracking {run.direction}: frame {f} ({job.done + 1} of {job.total}, "
-                                        f"{rate:.2g} frames/s)...")
+                                        f"{rate:.2g} frames/s)..." if rate < 10 else f"{rate:.0f} frames/s)...")
                                 run.preview = self._view(slot, f, note)
                                 run.preview_serial += 1
                             if not again:
