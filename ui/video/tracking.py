@@ -219,8 +219,9 @@ class TrackingActions:
                             if now - last_preview >= PREVIEW_INTERVAL_S or job.done + 1 == job.total:
                                 last_preview = now
                                 rate = (job.done + 1) / max(now - t0, 1e-6)
+                                pace = f"{rate:.2g}" if rate < 10 else f"{rate:.0f}"
                                 note = (f"Tracking {run.direction}: frame {f} ({job.done + 1} of {job.total}, "
-                                        f"{rate:.2g} frames/s)..." if rate < 10 else f"{rate:.0f} frames/s)...")
+                                        f"{pace} frames/s)...")
                                 run.preview = self._view(slot, f, note)
                                 run.preview_serial += 1
                             if not again:
