@@ -503,6 +503,7 @@ function apply(msg) {
   S.lastSeq = msg.seq;
   if (msg.picture) {
     reset('image', msg.picture.width, msg.picture.height);
+    S.windowed = false;
     setFrames([msg.picture.url]);
   }
   if (msg.video) {
@@ -560,8 +561,8 @@ function apply(msg) {
       S.prompts[+f] = S.prompts[+f] || {};
       for (const [id, p] of Object.entries(per)) {
         if (!fresh(msg, 'p' + f + ':' + id)) continue;
-        // none here: nothing kept (a window's frames come with an empty entry per object)
-        if (!(p && ((p.points && p.points.length) || p.box))) delete S.prompts[+f][+id];
+        // a long clip's window comes with an empty entry per frame and object: none is kept
+        if (S.windowed && !(p && ((p.points && p.points.length) || p.box))) delete S.prompts[+f][+id];
         else S.prompts[+f][+id] = p;
       }
     }
