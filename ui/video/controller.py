@@ -112,7 +112,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             slot.files.cleanup()
             slot.frame_urls = write_frame_files(frames, slot.files)
             slot.run, slot.track_pending = None, False
-            slot.last_run = ""
+            slot.last_run = slot.storage_note = ""
             note = (f"Loaded **{clip.name}**: {clip.num_frames} frame{'s' if clip.num_frames != 1 else ''} of "
                     f"{clip.width}×{clip.height} "
                     f"at {clip.fps:.4g} fps.")
