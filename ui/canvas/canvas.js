@@ -55,6 +55,7 @@ const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false,
   // have[i] = frame i's picture URL and masks are here; cover[id][i] = object id has a mask on
   // frame i (the timeline); live = frames whose picture is decoded; asked = block -> time asked.
   windowed: false, have: null, cover: {}, live: new Set(), asked: new Map(), clipKey: null,
+  windowAsks: 0,                    // window requests sent (tests count them)
   revs: {},                         // newest revision drawn per mask, prompt and list (apply)
   objects: [], selected: null,
   masks: {},                        // frame -> object id -> {url, img}
@@ -396,6 +397,10 @@ function setFrames(list) {
 // page's memory does not grow with the clip. The timeline reads the coverage (cover), not
 // the masks. The server's side: ui/video/view.py (window_update, WINDOW_*).
 const WIN_BEHIND = 16, WIN_AHEAD = 48, WIN_BLOCK = 32, KEEP_BEHIND = 48, KEEP_AHEAD = 112, ASK_AGAIN_MS = 8000;
+// A scrub or a timeline drag passes many blocks in a second: the page asks only once the
+// playhead has rested this long (playing asks at once), so the server answers where it stops.
+const ASK_SETTLE_MS = 120;
+let askTimer = 0;
 function startWindow(count) {
   S.windowed = true;
   S.frames = new Array(count).fill(null);
@@ -415,6 +420,31 @@ function ensureWindow() {
   const n = S.frames.length;
   if (!n) return;
   const c = S.frame, a = Math.max(0, c - WIN_BEHIND), b = Math.min(n, c + WIN_AHEAD + 1);
+  clearTimeout(askTimer);
+  if (S.playing) askWindow();
+  else askTimer = setTimeout(askWindow, ASK_SETTLE_MS);
+  for (let i = a; i < b; i++) {
+    if (S.frames[i] && !S.imgs[i]) {
+      const k = i;
+      S.imgs[i] = loadImage(S.frames[i], () => frameLoaded(k));
+      S.live.add(i);
+    }
+  }
+  // far from the playhead: pictures and masks go (asked again when it comes back)
+  for (const i of Array.from(S.live)) if (!keptNear(i)) dropPicture(i);
+  for (const k of Object.keys(S.masks)) {
+    const f = +k;
+    if (!keptNear(f)) {
+      for (const id of Object.keys(S.masks[k])) delete S.revs['m' + k + ':' + id];
+      delete S.masks[k];
+      S.have[f] = 0;
+    }
+  }
+}
+function askWindow() {
+  if (S.kind !== 'video' || !S.windowed) return;
+  const n = S.frames.length;
+  const c = S.frame, a = Math.max(0, c - WIN_BEHIND), b = Math.min(n, c + WIN_AHEAD + 1);
   const now = performance.now();
   // the blocks of the window that the page lacks, the playhead's first
   const first = Math.floor(c / WIN_BLOCK), blocks = [first];
@@ -427,20 +457,8 @@ function ensureWindow() {
     const t = S.asked.get(k);
     if (t !== undefined && now - t < ASK_AGAIN_MS) continue;
     S.asked.set(k, now);
+    S.windowAsks++;
     emit('window', { start: s, end: e, clip_key: S.clipKey });
-  }
-  for (let i = a; i < b; i++) {
-    if (S.frames[i] && !S.imgs[i]) {
-      const k = i;
-      S.imgs[i] = loadImage(S.frames[i], () => frameLoaded(k));
-      S.live.add(i);
-    }
-  }
-  // far from the playhead: pictures and masks go (asked again when it comes back)
-  for (const i of Array.from(S.live)) if (!keptNear(i)) dropPicture(i);
-  for (const k of Object.keys(S.masks)) {
-    const f = +k;
-    if (!keptNear(f)) { delete S.masks[k]; S.have[f] = 0; }
   }
 }
 function setCoverage(cov) {
@@ -463,7 +481,10 @@ let maskUid = 0;
 function setMask(frame, id, url, expect) {
   if (S.windowed && frame >= 0 && frame < S.frames.length) {
     (S.cover[id] = S.cover[id] || new Uint8Array(S.frames.length))[frame] = url ? 1 : 0;
-    if (!keptNear(frame)) return;  // far from the playhead: the timeline knows, the page holds nothing
+    if (!keptNear(frame)) {  // far from the playhead: the timeline knows, the page holds nothing
+      delete S.revs['m' + frame + ':' + id];
+      return;
+    }
   }
   S.masks[frame] = S.masks[frame] || {};
   if (!url) { delete S.masks[frame][id]; return; }
