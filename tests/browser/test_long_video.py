@@ -132,8 +132,8 @@ def test_five_minute_clip_loads_tracks_plays_and_seeks_in_bounded_page_memory(ap
     # Track forward over the whole clip: progress with a time-left estimate while it runs.
     page.locator("#video-direction").get_by_text("Forward", exact=True).click()
     page.locator("#video-track").click()
-    page.wait_for_function(f"() => /Tracking forward: \\d+ of {N} frames · about .+ left/.test(document.body.innerText)",
-                           timeout=240_000)
+    progress = f"/Tracking forward: \\d+ of {N} frames · about .+ left/"
+    page.wait_for_function(f"() => {progress}.test(document.body.innerText)", timeout=240_000)
     page.screenshot(path=os.path.join(ARTIFACTS, "browser_long_video_tracking.png"), full_page=True)
     page.wait_for_function(f"() => (document.querySelector('#video-status')?.innerText || '')"
                            f".includes('{N}/{N} frames with masks')", timeout=600_000)
