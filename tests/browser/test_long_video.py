@@ -134,6 +134,16 @@ def test_five_minute_clip_loads_tracks_plays_and_seeks_in_bounded_page_memory(ap
     page.locator("#video-track").click()
     progress = f"/Tracking forward: \\d+ of {N} frames · about .+ left/"
     page.wait_for_function(f"() => {progress}.test(document.body.innerText)", timeout=240_000)
+    shown_at = page.evaluate(f"""() => {{
+        const all = Array.from(document.querySelectorAll('body *')).filter(e => {progress}.test(e.innerText || ''));
+        const e = all[all.length - 1];  // the innermost element saying it
+        const r = e.getBoundingClientRect(), st = getComputedStyle(e);
+        return {{cls: e.className, text: e.innerText, x: r.x, y: r.y, w: r.width, h: r.height, vis: st.visibility,
+                 op: st.opacity}};
+    }}""")
+    assert shown_at["w"] > 0 and shown_at["h"] > 0 and shown_at["vis"] == "visible" and shown_at["op"] != "0", shown_at
+    page.screenshot(path=os.path.join(ARTIFACTS, "browser_long_video_estimate.png"),
+                    clip={"x": 0, "y": max(0, shown_at["y"] - 60), "width": 1400, "height": 160})
     page.screenshot(path=os.path.join(ARTIFACTS, "browser_long_video_tracking.png"), full_page=True)
     page.wait_for_function(f"() => (document.querySelector('#video-status')?.innerText || '')"
                            f".includes('{N}/{N} frames with masks')", timeout=600_000)

@@ -483,6 +483,7 @@ function setMask(frame, id, url, expect) {
     (S.cover[id] = S.cover[id] || new Uint8Array(S.frames.length))[frame] = url ? 1 : 0;
     if (!keptNear(frame)) {  // far from the playhead: the timeline knows, the page holds nothing
       delete S.revs['m' + frame + ':' + id];
+      S.have[frame] = 0;  // what the page had of that frame is out of date: asked again there
       return;
     }
   }
@@ -561,7 +562,8 @@ function apply(msg) {
   }
   if (S.windowed && Array.isArray(msg.window)) {
     const [a, b] = msg.window;
-    for (let i = Math.max(0, a); i < Math.min(S.frames.length, b); i++) S.have[i] = 1;
+    // only frames near the playhead keep their masks (setMask): the others are not here yet
+    for (let i = Math.max(0, a); i < Math.min(S.frames.length, b); i++) if (keptNear(i)) S.have[i] = 1;
     for (let k = Math.floor(a / WIN_BLOCK); k * WIN_BLOCK < b; k++) S.asked.delete(k);
   }
   if (msg.objects && fresh(msg, 'objects')) S.objects = msg.objects.map((o) => ({ id: +o.id, color: o.color, label: o.label || '', tag: o.tag || '' }));
