@@ -8,13 +8,22 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from sam2.media.frame_codec import DEFAULT_MAX_RAW_BYTES, EncodedFrame, StoredFrame, VideoLoadError, encode_jpeg
+from sam2.media.frame_codec import DEFAULT_MAX_RAW_BYTES, StoredFrame, VideoLoadError, encode_jpeg
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
+
+
+class FrameSink(Protocol):
+    """Where ``decode_video`` puts each decoded frame when given one (H x W x 3 uint8; the
+    array may be reused by the decoder after the call, so copy or encode it)."""
+
+    def append(self, frame: np.ndarray) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 class VideoProbe(NamedTuple):
@@ -145,7 +154,7 @@ ASSUMED_FPS = 24.0
 def decode_video(path: str, *, max_seconds: Optional[float] = None, max_frames: Optional[int] = None,
                  max_fps: Optional[float] = None, max_short_side: Optional[int] = None,
                  max_long_side: Optional[int] = None, max_raw_bytes: Optional[int] = DEFAULT_MAX_RAW_BYTES,
-                 keep_partial: bool = False) -> DecodedVideo:
+                 keep_partial: bool = False, sink: Optional[FrameSink] = None) -> DecodedVideo:
     """Decode a video file, within limits when any is given; one pass of ffmpeg does it all.
 
     * ``max_fps``: the file is read at a constant rate, its own (a guess of at most
@@ -156,7 +165,10 @@ def decode_video(path: str, *, max_seconds: Optional[float] = None, max_frames: 
     * ``max_raw_bytes``: past this total, frames are kept as quality-95 ``EncodedFrame``
       (compressed as they are decoded; None: never);
     * ``keep_partial``: a file damaged midway gives the frames before the damage
-      (``damaged_after``) instead of ``VideoLoadError``.
+      (``damaged_after``) instead of ``VideoLoadError``;
+    * ``sink``: each decoded frame is given to ``sink.append`` (which keeps it its own way,
+      e.g. compressed and partly on disk) and ``frames`` is the sink; ``max_raw_bytes`` is
+      then the sink's business. Without it, a long clip's frames would all be in RAM at once.
     """
     probe = probe_video(path)
     stride, fps, fps_assumed, read_fps = 1, probe.fps, False, None
@@ -175,7 +187,8 @@ def decode_video(path: str, *, max_seconds: Optional[float] = None, max_frames: 
     filters = [f"select=not(mod(n\\,{stride}))"] if stride > 1 else []
     if (width, height) != (probe.width, probe.height):
         filters.append(f"scale={width}:{height}:flags=area")
-    frames: List[StoredFrame] = []
+    frames: Any = sink if sink is not None else []
+    first_hw: Optional[Tuple[int, int]] = None
     raw_bytes, compress, capped, damaged = 0, False, False, None
     reader = iter_video_frames(path, read_fps, trim_s, filters,
                                None if max_frames is None else max_frames + 1)
@@ -184,6 +197,10 @@ def decode_video(path: str, *, max_seconds: Optional[float] = None, max_frames: 
             if max_frames is not None and len(frames) >= max_frames:
                 capped = True
                 break
+            first_hw = first_hw or (int(frame.shape[0]), int(frame.shape[1]))
+            if sink is not None:
+                sink.append(frame)
+                continue
             raw_bytes += frame.nbytes
             if not compress and max_raw_bytes is not None and raw_bytes > max_raw_bytes:
                 compress = True
@@ -195,9 +212,9 @@ def decode_video(path: str, *, max_seconds: Optional[float] = None, max_frames: 
         damaged = len(frames) - 1
     finally:
         reader.close()
-    if not frames:
+    if not len(frames) or first_hw is None:
         raise VideoLoadError(f"video file {path} contains no frames")
-    h, w = (frames[0].decode() if isinstance(frames[0], EncodedFrame) else frames[0]).shape[:2]
+    h, w = first_hw
     return DecodedVideo(frames, float(fps), w, h, probe, stride, read_fps, trim_s, fps_assumed,
                         capped or trim_s is not None, damaged)
 

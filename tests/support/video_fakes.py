@@ -41,7 +41,15 @@ class FakePredictor:
         self.removed = []
         self.mask_calls = []  # (frame, obj_id, mask) of every add_new_mask
 
-    def init_state(self, frames):
+    #: set to an OSError to have init_state with spill=True raise it (an unusable spill folder)
+    spill_init_error = None
+    #: propagate_in_video raises sam2's SpillError once before this frame (a disk that fills up)
+    spill_fail_at = None
+
+    def init_state(self, frames, spill=True, spill_dir=None):
+        self.init_calls = getattr(self, "init_calls", []) + [(spill, spill_dir)]
+        if spill and self.spill_init_error is not None:
+            raise self.spill_init_error
         return FakeState(frames)
 
     def _logits(self, st, frame):
@@ -92,6 +100,11 @@ class FakePredictor:
         order = (range(start_frame_idx, -1, -1) if start_frame_idx > 0 else range(0)) if reverse \
             else range(start_frame_idx, st.num_frames)
         for f in order:
+            if self.spill_fail_at is not None and f == self.spill_fail_at:
+                from sam2.spill_store import SpillError
+
+                self.spill_fail_at = None
+                raise SpillError(28, "could not write to the spill folder /srv/secret/spill (No space left on device)")
             for oid in st.obj_id_to_idx:
                 if st.cond[oid] and f not in st.cond[oid]:
                     nearest = min(st.cond[oid], key=lambda c: abs(c - f))

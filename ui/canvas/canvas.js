@@ -51,6 +51,11 @@ const S = kept ? Object.assign(kept, { drag: null, hover: false, playing: false,
   kind: null, W: 0, H: 0,          // original size of the picture / clip
   frames: [], imgs: [], fps: 10,    // frame URLs and their Image objects (image: one frame)
   frame: 0, playing: false, lastTick: 0,
+  // A clip sent with a frame count is held as a window around the playhead (see ensureWindow):
+  // have[i] = frame i's picture URL and masks are here; cover[id][i] = object id has a mask on
+  // frame i (the timeline); live = frames whose picture is decoded; asked = block -> time asked.
+  windowed: false, have: null, cover: {}, live: new Set(), asked: new Map(), clipKey: null,
+  windowAsks: 0,                    // window requests sent (tests count them)
   revs: {},                         // newest revision drawn per mask, prompt and list (apply)
   objects: [], selected: null,
   masks: {},                        // frame -> object id -> {url, img}
@@ -94,6 +99,7 @@ function loadImage(url, onload) {
   img.decoding = 'async';
   img.src = url;
   img.decode().then(() => onload && onload(img), () => {
+    if (img.dropped) return;  // left the window before it was decoded
     img.failed = true;
     hint('Could not load a picture from the server');
   });
@@ -384,6 +390,86 @@ function setFrames(list) {
   S.frames = list.map(urlOf);
   S.imgs = S.frames.map((u, i) => u ? loadImage(u, () => frameLoaded(i)) : null);
 }
+// ---------------------------------------------------------------- the clip's window
+// A long clip never sits whole in the page: pictures and masks are held from WIN_BEHIND
+// frames before the playhead to WIN_AHEAD after it (asked of the server in blocks of
+// WIN_BLOCK frames, ahead of playback), and dropped beyond KEEP_BEHIND / KEEP_AHEAD, so the
+// page's memory does not grow with the clip. The timeline reads the coverage (cover), not
+// the masks. The server's side: ui/video/view.py (window_update, WINDOW_*).
+const WIN_BEHIND = 16, WIN_AHEAD = 48, WIN_BLOCK = 32, KEEP_BEHIND = 48, KEEP_AHEAD = 112, ASK_AGAIN_MS = 8000;
+// A scrub or a timeline drag passes many blocks in a second: the page asks only once the
+// playhead has rested this long (playing asks at once), so the server answers where it stops.
+const ASK_SETTLE_MS = 120;
+let askTimer = 0;
+function startWindow(count) {
+  S.windowed = true;
+  S.frames = new Array(count).fill(null);
+  S.imgs = new Array(count).fill(null);
+  S.have = new Uint8Array(count);
+  S.cover = {}; S.live = new Set(); S.asked = new Map();
+}
+const keptNear = (f) => f >= S.frame - KEEP_BEHIND && f <= S.frame + KEEP_AHEAD;
+function dropPicture(i) {
+  const img = S.imgs[i];
+  if (img) img.dropped = true;
+  S.imgs[i] = null;
+  S.live.delete(i);
+}
+function ensureWindow() {
+  if (S.kind !== 'video' || !S.windowed) return;
+  const n = S.frames.length;
+  if (!n) return;
+  const c = S.frame, a = Math.max(0, c - WIN_BEHIND), b = Math.min(n, c + WIN_AHEAD + 1);
+  clearTimeout(askTimer);
+  if (S.playing) askWindow();
+  else askTimer = setTimeout(askWindow, ASK_SETTLE_MS);
+  for (let i = a; i < b; i++) {
+    if (S.frames[i] && !S.imgs[i]) {
+      const k = i;
+      S.imgs[i] = loadImage(S.frames[i], () => frameLoaded(k));
+      S.live.add(i);
+    }
+  }
+  // far from the playhead: pictures and masks go (asked again when it comes back)
+  for (const i of Array.from(S.live)) if (!keptNear(i)) dropPicture(i);
+  for (const k of Object.keys(S.masks)) {
+    const f = +k;
+    if (!keptNear(f)) {
+      for (const id of Object.keys(S.masks[k])) delete S.revs['m' + k + ':' + id];
+      delete S.masks[k];
+      S.have[f] = 0;
+    }
+  }
+}
+function askWindow() {
+  if (S.kind !== 'video' || !S.windowed) return;
+  const n = S.frames.length;
+  const c = S.frame, a = Math.max(0, c - WIN_BEHIND), b = Math.min(n, c + WIN_AHEAD + 1);
+  const now = performance.now();
+  // the blocks of the window that the page lacks, the playhead's first
+  const first = Math.floor(c / WIN_BLOCK), blocks = [first];
+  for (let k = Math.floor(a / WIN_BLOCK); k * WIN_BLOCK < b; k++) if (k !== first) blocks.push(k);
+  for (const k of blocks) {
+    const s = k * WIN_BLOCK, e = Math.min(n, s + WIN_BLOCK);
+    let lacking = false;
+    for (let i = s; i < e && !lacking; i++) lacking = !S.have[i];
+    if (!lacking) continue;
+    const t = S.asked.get(k);
+    if (t !== undefined && now - t < ASK_AGAIN_MS) continue;
+    S.asked.set(k, now);
+    S.windowAsks++;
+    emit('window', { start: s, end: e, clip_key: S.clipKey });
+  }
+}
+function setCoverage(cov) {
+  const n = S.frames.length;
+  S.cover = {};
+  for (const [id, runs] of Object.entries(cov || {})) {
+    const row = new Uint8Array(n);
+    for (const [s, e] of runs) row.fill(1, Math.max(0, s), Math.min(n, e));
+    S.cover[+id] = row;
+  }
+}
 function frameLoaded(i) {
   if (i === S.frame) {
     if (S.loading) { S.loading = false; root.dataset.state = 'ready'; flushQueued(); }
@@ -393,6 +479,14 @@ function frameLoaded(i) {
 }
 let maskUid = 0;
 function setMask(frame, id, url, expect) {
+  if (S.windowed && frame >= 0 && frame < S.frames.length) {
+    (S.cover[id] = S.cover[id] || new Uint8Array(S.frames.length))[frame] = url ? 1 : 0;
+    if (!keptNear(frame)) {  // far from the playhead: the timeline knows, the page holds nothing
+      delete S.revs['m' + frame + ':' + id];
+      S.have[frame] = 0;  // what the page had of that frame is out of date: asked again there
+      return;
+    }
+  }
   S.masks[frame] = S.masks[frame] || {};
   if (!url) { delete S.masks[frame][id]; return; }
   const m = { url, uid: ++maskUid };
@@ -426,25 +520,53 @@ function fresh(msg, key) {
 }
 function apply(msg) {
   if (!msg || typeof msg !== 'object' || !msg.v || msg.seq === S.lastSeq) return;
+  // a window answered for an earlier clip (a new one arrived meanwhile) is not this clip's
+  if (!msg.video && 'clip_key' in msg && S.clipKey !== null && msg.clip_key !== S.clipKey) return;
   S.lastSeq = msg.seq;
   if (msg.picture) {
     reset('image', msg.picture.width, msg.picture.height);
+    S.windowed = false;
     setFrames([msg.picture.url]);
   }
   if (msg.video) {
     reset('video', msg.video.width, msg.video.height);
     S.fps = msg.video.fps > 0 ? msg.video.fps : 10;
-    setFrames(msg.video.frames || []);
+    S.windowed = false;
+    S.clipKey = 'clip_key' in msg ? msg.clip_key : null;
+    if (typeof msg.video.count === 'number') startWindow(msg.video.count);
+    else setFrames(msg.video.frames || []);
     scrub.max = String(Math.max(0, S.frames.length - 1));
   }
   if (msg.frames) {
     for (const [k, u] of Object.entries(msg.frames)) {
       const i = +k;
+      if (S.windowed) {  // pictures are decoded by ensureWindow, near the playhead only
+        if (i < 0 || i >= S.frames.length) continue;
+        const url = urlOf(u);
+        if (S.frames[i] !== url) { dropPicture(i); S.frames[i] = url; }
+        continue;
+      }
       while (S.frames.length <= i) { S.frames.push(null); S.imgs.push(null); }
       S.frames[i] = urlOf(u);
       S.imgs[i] = S.frames[i] ? loadImage(S.frames[i], () => frameLoaded(i)) : null;
     }
     scrub.max = String(Math.max(0, S.frames.length - 1));
+  }
+  if (S.windowed && msg.coverage) {
+    // every frame's masks may have changed (a reset, a new model): the page keeps only the
+    // ones this message brings, and asks for the others again as the playhead moves
+    setCoverage(msg.coverage);
+    for (const k of Object.keys(S.masks)) if (!(msg.masks && k in msg.masks)) delete S.masks[k];
+    // such a message brings every prompted frame (an undo may have taken prompts off any frame)
+    for (const k of Object.keys(S.prompts)) if (!(msg.prompts && k in msg.prompts)) delete S.prompts[k];
+    S.have.fill(0);
+    S.asked.clear();
+  }
+  if (S.windowed && Array.isArray(msg.window)) {
+    const [a, b] = msg.window;
+    // only frames near the playhead keep their masks (setMask): the others are not here yet
+    for (let i = Math.max(0, a); i < Math.min(S.frames.length, b); i++) if (keptNear(i)) S.have[i] = 1;
+    for (let k = Math.floor(a / WIN_BLOCK); k * WIN_BLOCK < b; k++) S.asked.delete(k);
   }
   if (msg.objects && fresh(msg, 'objects')) S.objects = msg.objects.map((o) => ({ id: +o.id, color: o.color, label: o.label || '', tag: o.tag || '' }));
   if ('selected' in msg && fresh(msg, 'selected')) S.selected = msg.selected === null ? null : +msg.selected;
@@ -462,7 +584,12 @@ function apply(msg) {
   if (msg.prompts) {
     for (const [f, per] of Object.entries(msg.prompts)) {
       S.prompts[+f] = S.prompts[+f] || {};
-      for (const [id, p] of Object.entries(per)) if (fresh(msg, 'p' + f + ':' + id)) S.prompts[+f][+id] = p;
+      for (const [id, p] of Object.entries(per)) {
+        if (!fresh(msg, 'p' + f + ':' + id)) continue;
+        // a long clip's window comes with an empty entry per frame and object: none is kept
+        if (S.windowed && !(p && ((p.points && p.points.length) || p.box))) delete S.prompts[+f][+id];
+        else S.prompts[+f][+id] = p;
+      }
     }
   }
   if ('ack' in msg) S.pending = S.pending.filter((g) => g.seq > msg.ack);
@@ -483,6 +610,7 @@ function apply(msg) {
   // An answer that brings no new picture ends an upload (refused, with a hint): the old
   // picture, if any, takes clicks again.
   if (root.dataset.state === 'uploading' && !msg.picture && !msg.video) root.dataset.state = S.W ? 'ready' : 'empty';
+  ensureWindow();
   updatePlayer();
   renderLegend();
   redraw();
@@ -1143,6 +1271,7 @@ function seek(f, tell) {
   const changed = f !== S.frame;
   S.frame = f;
   S.preview = null;
+  ensureWindow();
   updatePlayer();
   redraw();
   if (tell && (changed || !S.playing)) emit('seek', { index: f, frame: f });
@@ -1161,9 +1290,10 @@ function tick(now) {
     if (ready(S.imgs[next])) {  // frames not yet in the browser: wait for them (buffering)
       S.frame = next;
       S.lastTick = now - Math.min(dt, now - S.lastTick - dt);
+      ensureWindow();
       updatePlayer();
       draw();
-    }
+    } else if (S.windowed && !S.imgs[next]) ensureWindow();  // asks (at most every few s) and decodes
   }
   requestAnimationFrame(tick);
 }
@@ -1206,17 +1336,31 @@ function drawTimeline() {
   tctx.clearRect(0, 0, W, tl.height);
   tctx.scale(dpr, dpr);
   const cwc = cw / dpr;
+  // One rectangle per run of frames (a long clip has thousands of frames and few runs).
+  const runs = (has, y, h) => {
+    for (let f = 0; f < n; f++) {
+      if (!has(f)) continue;
+      let e = f + 1;
+      while (e < n && has(e)) e++;
+      tctx.fillRect(f * cwc, y, Math.max(1, (e - f) * cwc - 0.5), h);
+      f = e;
+    }
+  };
   tctx.fillStyle = 'rgba(128,128,128,0.25)';
-  for (let f = 0; f < n; f++) if (S.imgs[f]) tctx.fillRect(f * cwc, 0, Math.max(1, cwc - 0.5), HEAD - 2);
+  if (S.windowed) runs((f) => S.live.has(f) && ready(S.imgs[f]), 0, HEAD - 2);
+  else for (let f = 0; f < n; f++) if (S.imgs[f]) tctx.fillRect(f * cwc, 0, Math.max(1, cwc - 0.5), HEAD - 2);
   S.objects.forEach((o, r) => {
     const y = HEAD + r * ROW;
     tctx.fillStyle = 'rgba(128,128,128,0.12)';
     tctx.fillRect(0, y, W / dpr, ROW - 2);
     tctx.fillStyle = o.color;
-    for (let f = 0; f < n; f++) {
+    const row = S.cover[o.id];
+    if (S.windowed) runs((f) => !!(row && row[f]), y, ROW - 2);
+    else for (let f = 0; f < n; f++) {
       if (S.masks[f] && S.masks[f][o.id]) tctx.fillRect(f * cwc, y, Math.max(1, cwc - 0.5), ROW - 2);
     }
-    for (let f = 0; f < n; f++) {
+    for (const k of Object.keys(S.prompts)) {
+      const f = +k;
       const p = S.prompts[f] && S.prompts[f][o.id];
       if (p && ((p.points && p.points.length) || p.box)) {
         const cx = (f + 0.5) * cwc;

@@ -44,6 +44,8 @@ history        Ctrl+Z (step -1), Ctrl+Shift+Z / Ctrl+Y (step +1)         step, f
 stroke         a press-drag-release with the brush (B) or eraser (E)     points [[x, y]..],
                                                                          radius, erase,
                                                                          frame, object, seq
+window         a clip's playhead nears frames the page does not hold     start, end,
+               (a clip sent with ``count``: the page holds a window)     clip_key
 ============== ======================================================== ================
 
 Coordinates are original-image pixels (see ``ui.canvas.events``). ``object`` is the id the

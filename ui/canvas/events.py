@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Tuple
 #: Every event the canvas emits, in the order the module docstring of ``component`` lists them.
 EVENT_NAMES: Tuple[str, ...] = (
     "point", "box", "undo", "new_object", "candidate", "delete_object",
-    "select_object", "pick_region", "seek", "upload", "stroke", "history",
+    "select_object", "pick_region", "seek", "upload", "stroke", "history", "window",
 )
 
 #: Most points a stroke event may carry (the browser thins a long drag below this).
@@ -193,6 +193,24 @@ class IndexEvent:
         if i is None or i < 0 or (upper is not None and i >= upper):
             raise CanvasPayloadError(f"canvas event: index {i!r} out of range")
         return cls(index=i, frame=_int(d, "frame", 0) or 0)
+
+
+@dataclass(frozen=True)
+class WindowEvent:
+    """``window``: the page wants frames [start, end) of the clip ``clip_key`` (their pictures
+    and masks) because its playhead came near them."""
+
+    start: int
+    end: int
+    clip_key: Optional[int]
+
+    @classmethod
+    def parse(cls, evt: Any) -> "WindowEvent":
+        d = event_data(evt)
+        start, end = _int(d, "start"), _int(d, "end")
+        if start is None or end is None or start < 0 or end < start:
+            raise CanvasPayloadError(f"canvas event: window {start!r}..{end!r} is not a range")
+        return cls(start=start, end=end, clip_key=_int(d, "clip_key"))
 
 
 @dataclass(frozen=True)

@@ -186,9 +186,16 @@ class CanvasUpdate:
 
     @classmethod
     def clip(cls, frames: Sequence[Optional[UrlLike]], fps: float, width: int, height: int,
+             count: Optional[int] = None, frame_refs: Optional[Mapping[int, UrlLike]] = None,
              **kw: Any) -> "CanvasUpdate":
-        return cls(video={"frames": list(frames), "fps": float(fps), "width": int(width),
-                          "height": int(height)}, **kw)
+        """A new clip: its frame pictures all at once (``frames``), or, for a clip the page
+        holds a window of, its frame ``count`` and the window's pictures (``frame_refs``, by
+        index; the page asks for others with its ``window`` event)."""
+        video: Dict[str, Any] = {"frames": list(frames), "fps": float(fps), "width": int(width),
+                                 "height": int(height)}
+        if count is not None:
+            video["count"] = int(count)
+        return cls(video=video, frames=dict(frame_refs) if frame_refs is not None else None, **kw)
 
     def to_value(self) -> Dict[str, Any]:
         """The JSON message; ``seq`` is unique so that two equal updates both reach the browser."""

@@ -7,14 +7,15 @@ age. Now everything lives under ``<tmp>/sam2-studio/run-<pid>-<start time>/``:
 
 * ``sessions/``: each session's folder (``ui.sessions.SessionFiles``): downloads, previews,
   the canvas's frame pictures; ``sources/``: uploads kept for full-size exports
-  (``ui.video_media.KeptFile``); ``gradio/``: Gradio's own cache (uploads, returned files),
+  (``ui.video_media.KeptFile``); ``clips/`` and ``spill/``: long clips' frames and the
+  tracker's data on disk (issue #25); ``gradio/``: Gradio's own cache (uploads, returned files),
   when ``app.py`` starts the server (it sets ``GRADIO_TEMP_DIR`` unless the operator did);
 * at start-up, run folders of processes that are gone are deleted (and the pre-run-folder
   ``sam2_app_*`` / ``sam2_source_*`` folders older than a day);
 * at exit (``atexit``; ``app.py`` turns SIGTERM into a normal exit), the run folder is deleted;
 * while running, files older than the cache age are deleted (``start_sweeper``), like
-  Gradio's ``delete_cache`` does for its own files; kept uploads go with their session
-  instead (an export needs them for as long as the session lives).
+  Gradio's ``delete_cache`` does for its own files; kept uploads, clips' frames and spilled
+  tracking data go with their session instead (``KEEP_WITH_SESSION``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ ROOT_NAME = "sam2-studio"
 LEGACY_PREFIXES = ("sam2_app_", "sam2_source_")
 LEGACY_AGE_S = 24 * 3600.0
 _RUN = re.compile(r"^run-(\d+)-\d+$")
+#: Subfolders whose files live as long as their session, not by age: kept uploads, a long
+#: clip's frames on disk (``ui.video.clip_frames``), the tracker's spilled outputs. A session
+#: working on one clip for longer than the cache age must not lose them.
+KEEP_WITH_SESSION = ("sources", "clips", "spill")
 
 
 def _alive(pid: int) -> bool:
@@ -108,7 +113,7 @@ class RunFolder:
                 gone += 1
         return gone
 
-    def age_out(self, max_age_s: float, keep: Iterable[str] = ("sources",)) -> int:
+    def age_out(self, max_age_s: float, keep: Iterable[str] = KEEP_WITH_SESSION) -> int:
         """Delete files older than ``max_age_s`` (by modification time) under this run's
         folder, except in the ``keep`` subfolders; empty folders left behind go too.
         Returns how many files were deleted."""

@@ -70,6 +70,7 @@ EXPORT_GROUP = "video_export"
 CANCEL_GROUP = "video_cancel"
 STREAM_GROUP = "video_stream"
 SEEK_GROUP = "video_seek"
+WINDOW_GROUP = "video_window"
 
 log = logging.getLogger("sam2.app")
 

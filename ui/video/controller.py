@@ -37,7 +37,7 @@ from ui.video.render import check_effect
 from ui.video.tracking import TrackingActions
 from ui.canvas.scene import CanvasUpdate
 from ui.video.view import (TRACKING_BUSY, VideoView, canvas_update, empty_view, frame_display_scale, frame_view,
-                           legend_html, status_text, write_frame_files)
+                           legend_html, status_text, window_update, write_frame_files)
 from ui.common.progress import ProgressFn, no_progress
 from ui.video.slot import VideoSlot
 from ui.video.state import FramePrompts, VideoObject, VideoSession
@@ -86,11 +86,15 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         """Decode an uploaded video within the limits and start a new clip (objects cleared)."""
         if not path:
             raise UserError("No video was given.")
-        # room for the largest clip the limits allow (and the tracker's memory of it), before decoding
+        # room for the RAM a clip may take (its frames past that go to disk), before decoding
         self.sessions.reserve(sid, self.limits.max_clip_bytes() + VIDEO_SESSION_OVERHEAD)
         clip = decode_clip(str(path), self.limits, name=name)  # outside the lock: may take seconds
 
-        frames = VideoFrames(clip.frames, source=clip.name, fps=clip.fps)
+        try:
+            frames = VideoFrames(stream=clip.frames.view(), source=clip.name, fps=clip.fps)
+        except BaseException:
+            clip.frames.close()
+            raise
         try:  # exports read the upload again, whatever happens to Gradio's copy meanwhile
             kept: Optional[KeptFile] = KeptFile(str(path))
         except OSError:
@@ -103,17 +107,17 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                 slot.job.cancel()  # it also sees the new clip_version and stops
             slot.tracking = False
             slot.clip_version += 1
+            slot.drop_clip()
             slot.clip, slot.frames = clip, frames
             slot.drop_source()
             slot.source = kept
-            slot.inference = slot.inference_model = None
             slot.display_scale = frame_display_scale(clip.height, clip.width)
             slot.state.load(clip.num_frames, clip.height, clip.width)
             slot.changes.forget()  # a new clip: nothing to undo into
             slot.files.cleanup()
             slot.frame_urls = write_frame_files(frames, slot.files)
             slot.run, slot.track_pending = None, False
-            slot.last_run = ""
+            slot.last_run = slot.storage_note = ""
             note = (f"Loaded **{clip.name}**: {clip.num_frames} frame{'s' if clip.num_frames != 1 else ''} of "
                     f"{clip.width}×{clip.height} "
                     f"at {clip.fps:.4g} fps.")
@@ -134,6 +138,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         except BaseException:
             if kept is not None:
                 kept.delete()
+            clip.frames.close()
             raise
 
     def prepare(self, sid: Optional[str], model_key: Optional[str], progress: ProgressFn = no_progress) -> VideoView:
@@ -207,7 +212,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         changed = self.engine.resolve(slot.model_key) != new_id
         slot.model_key = new_id
         if changed and slot.inference is not None:
-            slot.inference = slot.inference_model = None
+            slot.drop_inference()
             slot.state.prompts_version += 1  # tracked frames came from the other model
         if changed:
             slot.changes.forget()  # its snapshots hold the other model's masks (as on the image tab)
@@ -223,10 +228,11 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
 
             frames = slot.frames
             if frames.image_size != predictor.image_size:
-                frames = VideoFrames(slot.clip.frames, image_size=predictor.image_size,
+                frames = VideoFrames(stream=slot.clip.frames.view(), image_size=predictor.image_size,
                                      source=slot.clip.name, fps=slot.clip.fps)
             progress(None, "Preparing the video for tracking (encoding the first frame)...")
-            slot.inference = self.engine.init_state(predictor, frames)
+            slot.drop_inference()
+            slot.inference, slot.storage_note = self.engine.init_state(predictor, frames)
             slot.inference_model = model_id
             self._replay(slot, predictor, progress, store=True)
         return predictor
@@ -511,6 +517,10 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         return self._run_change(sid, act)
 
     # ------------------------------------------------------------ the canvas
+    def window(self, sid: Optional[str], start: int, end: int, clip_key: Optional[int] = None) -> CanvasUpdate:
+        """Frames [start, end) of the clip for the page's window (``ui.video.view.window_update``)."""
+        return self.run_on(sid, lambda slot: window_update(slot, start, end, clip_key))
+
     def canvas(self, sid: Optional[str], frames: Any = None, clip: bool = False, **kw: Any) -> CanvasUpdate:
         """The canvas update after an action (``ui.video.view.canvas_update``)."""
         return self.run_on(sid, lambda slot: canvas_update(slot, frames, clip, **kw))

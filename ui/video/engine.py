@@ -13,6 +13,7 @@ object id, so the controller never touches logits.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -23,6 +24,15 @@ from ui.video.state import FramePrompts
 
 FrameMasks = Dict[int, np.ndarray]  # obj_id -> H x W bool
 
+log = logging.getLogger("sam2.app")
+
+
+def spill_note(exc: OSError) -> str:
+    """What the user is told when tracking data cannot go to disk (no server path)."""
+    from ui.video.clip_frames import disk_message
+
+    return (f"⚠️ Tracking data cannot be written to disk ({disk_message(exc)}): this session keeps it in "
+            "memory instead, which limits how long a clip it can track. Your work is kept.")
 
 
 def logits_to_masks(obj_ids: List[Any], logits: Any) -> FrameMasks:
@@ -92,9 +102,22 @@ class VideoEngine:
 
     # ------------------------------------------------------------------ session calls
     @staticmethod
-    def init_state(predictor: Any, frames: Any) -> Any:
-        """A fresh tracking state for ``frames`` (a ``VideoFrames``); encodes frame 0."""
-        return predictor.init_state(frames)
+    def init_state(predictor: Any, frames: Any, spill_root: Optional[str] = None) -> Tuple[Any, str]:
+        """A fresh tracking state for ``frames`` (a ``VideoFrames``; encodes frame 0) and a note
+        for the user ("" when all is well).
+
+        The state keeps in RAM only what tracking the next frame reads and moves older frames'
+        outputs to a folder under ``spill_root`` (default: the run folder's ``spill/``, so it
+        goes with the session, at exit, and at the next start-up after a crash). Where that
+        folder cannot be used, the state keeps everything in RAM and the note says so."""
+        from ui.common import run_folder
+
+        try:
+            root = spill_root or run_folder.current().sub("spill")
+            return predictor.init_state(frames, spill_dir=root), ""
+        except OSError as exc:  # sam2's SpillError is one; so is a run folder that cannot be made
+            log.warning("tracking keeps its data in RAM: %s", exc)
+            return predictor.init_state(frames, spill=False), spill_note(exc)
 
     @staticmethod
     def prompt(predictor: Any, state: Any, frame: int, obj_id: int, prompts: FramePrompts) -> FrameMasks:

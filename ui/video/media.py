@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, replace
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import logging
 
@@ -33,21 +33,42 @@ import numpy as np
 from sam2.media.file_kind import sniff_file
 from sam2.media.video import VideoLoadError, decode_video, fit_within, iter_video_frames
 from ui.common.errors import UserError
+from ui.video.clip_frames import FRAMES_RAM_BYTES, RAW_BYTES_BUDGET, ClipFrames
 
 # imageio-ffmpeg logs a warning whenever the output size differs from the source's, which
 # is exactly what downscaling asks for.
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
-#: Frames kept as raw RGB up to this many bytes; above, JPEG quality 95 (~15x smaller).
-RAW_BYTES_BUDGET = 256 * 1024 * 1024
+
+
+#: Seconds per tracked frame with one object that the CPU bounds are sized from: EdgeTAM in
+#: fast mode, the tab's default tracker on a CPU (``ui.models.names.CPU_SECONDS_PER_FRAME``,
+#: measured on the project's 2-core VM).
+CPU_TRACK_SECONDS_PER_FRAME = 0.45
+
+
+def _duration(seconds: float) -> str:
+    """``90`` -> "1 min 30 s", ``300`` -> "5 min", ``4`` -> "4 s"."""
+    m, s = divmod(round(float(seconds)), 60)
+    if seconds < 60 or abs(seconds - round(seconds)) > 1e-9:
+        return f"{seconds:g} s"
+    return f"{m} min" + (f" {s} s" if s else "")
 
 
 @dataclass(frozen=True)
 class VideoLimits:
-    """What the app accepts per clip; larger uploads are trimmed / downscaled, with a note."""
+    """What the app accepts per clip; larger uploads are trimmed / downscaled, with a note.
 
-    max_seconds: float = 10.0
-    max_frames: int = 150
+    The defaults (``for_device``) bound the time a clip takes to track, not the memory: the
+    server keeps a clip's frames and the tracker's data in bounded RAM whatever the length
+    (the rest on disk, ``ui.video.clip_frames`` and ``sam2.spill_store``), and the page
+    holds a window of frames around the playhead. On a CPU, 1,800 frames (5 minutes at
+    6 fps, 2 minutes at 15 fps) take about 14 minutes to track with one object at
+    ``CPU_TRACK_SECONDS_PER_FRAME``.
+    """
+
+    max_seconds: float = 300.0
+    max_frames: int = 1800
     max_fps: float = 15.0
     max_short_side: int = 480
     max_long_side: int = 854
@@ -59,12 +80,15 @@ class VideoLimits:
 
     @classmethod
     def for_device(cls, device: str, env: Optional[Dict[str, str]] = None) -> "VideoLimits":
-        """CPU-friendly defaults (10 s, 15 fps, 480p), larger on CUDA (30 s, 30 fps, 720p),
-        each overridable with ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
-        ``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` (short side) environment variables."""
+        """CPU: 5 min, 1,800 frames, 15 fps, 480p (about 14 minutes of tracking per object
+        with EdgeTAM fast); CUDA: 10 min, 9,000 frames, 30 fps, 720p (a GPU tracks tens of
+        frames per second; what bounds it is the disk the tracker's data takes, about 0.75
+        MiB per frame and object with SAM 2, ~6.6 GiB for 9,000 frames). Each is overridable
+        with ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``, ``SAM2_VIDEO_MAX_FPS``,
+        ``SAM2_VIDEO_MAX_SIDE`` (short side) environment variables."""
         env = os.environ if env is None else env
         if str(device).startswith("cuda"):
-            base = cls(max_seconds=30.0, max_frames=600, max_fps=30.0, max_short_side=720, max_long_side=1280)
+            base = cls(max_seconds=600.0, max_frames=9000, max_fps=30.0, max_short_side=720, max_long_side=1280)
         else:
             base = cls()
         changes = {}
@@ -83,11 +107,14 @@ class VideoLimits:
         return replace(base, **changes)
 
     def max_clip_bytes(self) -> int:
-        """Bytes of the largest processed clip (RGB frames) these limits allow."""
-        return int(self.max_frames) * int(self.max_short_side) * int(self.max_long_side) * 3
+        """Bytes of RAM the frames of a clip within these limits may take: raw RGB frames up
+        to ``RAW_BYTES_BUDGET`` (past it they are JPEG, at most ``FRAMES_RAM_BYTES`` in RAM,
+        the rest on disk: ``ui.video.clip_frames``)."""
+        raw = int(self.max_frames) * int(self.max_short_side) * int(self.max_long_side) * 3
+        return min(raw, max(RAW_BYTES_BUDGET, FRAMES_RAM_BYTES))
 
     def describe(self) -> str:
-        return (f"up to {self.max_seconds:g} s and {self.max_frames} frames, at most {self.max_fps:g} fps "
+        return (f"up to {_duration(self.max_seconds)} and {self.max_frames:,} frames, at most {self.max_fps:g} fps "
                 f"and {self.max_short_side}p (longer, faster or larger videos are trimmed, thinned "
                 f"out or downscaled)")
 
@@ -121,7 +148,7 @@ class SourceSpan:
 class DecodedClip:
     """Frames ready for the tracker, and how they relate to the uploaded file."""
 
-    frames: List  # H x W x 3 uint8 arrays, or sam2.media.video.EncodedFrame when large
+    frames: Sequence  # ClipFrames (H x W x 3 uint8 arrays, or EncodedFrame when large; some on disk)
     fps: float
     width: int
     height: int
@@ -174,9 +201,12 @@ def fit_size(width: int, height: int, limits: VideoLimits) -> Tuple[int, int]:
 
 
 def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
-                raw_bytes_budget: int = RAW_BYTES_BUDGET) -> DecodedClip:
-    """Decode ``path`` within ``limits`` (``sam2.media.video.decode_video`` does the work);
-    ``UserError`` with a readable reason on failure, and a note per limit applied."""
+                raw_bytes_budget: Optional[int] = None, frames_ram_bytes: Optional[int] = None,
+                folder_root: Optional[str] = None) -> DecodedClip:
+    """Decode ``path`` within ``limits`` (``sam2.media.video.decode_video`` does the work)
+    into a ``ClipFrames`` (bounded RAM, the rest on disk under ``folder_root``, default the
+    run folder; budgets None: ``ui.video.clip_frames``'s); ``UserError`` with a readable reason on failure, and a note per limit
+    applied. The caller owns the frames: ``clip.frames.close()`` deletes them."""
     name = name or os.path.basename(path)
     if not path or not os.path.isfile(path):
         raise UserError(f"The video {name!r} was not received; please upload it again.")
@@ -187,12 +217,17 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
         what = kind.description + (", with no video track" if kind.category == "audio" else "")
         raise UserError(f"Could not read {name} as a video: it is {what}. "
                           "Please upload an MP4, MOV, WebM, MKV or AVI file.")
+    store = ClipFrames(raw_bytes_budget, frames_ram_bytes, folder_root)
     try:
         d = decode_video(path, max_seconds=limits.max_seconds, max_frames=limits.max_frames,
                          max_fps=limits.max_fps, max_short_side=limits.max_short_side,
-                         max_long_side=limits.max_long_side, max_raw_bytes=raw_bytes_budget, keep_partial=True)
+                         max_long_side=limits.max_long_side, keep_partial=True, sink=store)
     except VideoLoadError as exc:
+        store.close()
         raise _explain(exc, name) from None
+    except BaseException:
+        store.close()
+        raise
     probe = d.probe
     notes: List[str] = []
     header_fps = header_frame_rate(path) if d.fps_assumed else None
@@ -208,8 +243,10 @@ def decode_clip(path: str, limits: VideoLimits, name: Optional[str] = None,
     if d.damaged_after is not None:
         notes.append(f"the file is damaged after frame {d.damaged_after}; kept the frames before")
     if d.capped:
-        notes.insert(0, f"trimmed to the first {len(d.frames) / d.fps:.1f} s ({len(d.frames)} frames) of "
-                        f"{probe.seconds:.1f} s")
+        notes.insert(0, f"trimmed to the first {_duration(round(len(d.frames) / d.fps, 1))} ({len(d.frames):,} frames) "
+                        f"of {_duration(round(probe.seconds, 1))}: this server takes clips of at most "
+                        f"{_duration(limits.max_seconds)} and {limits.max_frames:,} frames; upload the rest "
+                        "as another clip to track it")
     return DecodedClip(
         frames=d.frames, fps=d.fps, width=d.width, height=d.height, name=name,
         source_size=(probe.width, probe.height), source_fps=probe.fps, source_seconds=probe.seconds,

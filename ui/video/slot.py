@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 from ui.common.background_job import BackgroundJob
 from ui.common.history import History
@@ -38,15 +38,30 @@ class VideoSlot:
     job: Optional[BackgroundJob] = None  # the tracking run in progress (its plan: ``run``)
     run: Optional[TrackRun] = None  # the latest run (kept after it ends: its frames are streamed)
     track_pending: bool = False  # the page asked to track and its run has not ended yet
-    frame_urls: List[Dict[str, Any]] = field(default_factory=list)  # the canvas's frame JPEGs
+    frame_urls: Any = None  # ui.video.view.FrameFiles: the canvas's frame JPEGs, written when asked for
     clip_version: int = 0
     last_click_s: Optional[float] = None
     last_run: str = ""
+    storage_note: str = ""  # the server's disk could not take this session's data (said on the status line)
     fresh_run: bool = False  # a tracking run finished and its preview is not rendered yet
     exporting: threading.Lock = field(default_factory=threading.Lock)  # one export at a time
     rendering: threading.Lock = field(default_factory=threading.Lock)  # one preview written at a time
     export_stop: threading.Event = field(default_factory=threading.Event)  # set: the export/preview stops
     changes: History = field(default_factory=History)  # snapshots for Ctrl+Z / Ctrl+Shift+Z (ui.common.history)
+
+    def drop_inference(self) -> None:
+        """Forget the tracking state; its spill folder goes now, or with the state when a run
+        still uses it (the state deletes it when garbage collected)."""
+        inference, self.inference, self.inference_model = self.inference, None, None
+        if inference is not None and hasattr(inference, "close") and not self.busy():
+            inference.close()
+
+    def drop_clip(self) -> None:
+        """Forget the clip and its frames (their folder on disk goes with them)."""
+        self.drop_inference()
+        clip, self.clip, self.frames = self.clip, None, None
+        if clip is not None and hasattr(clip.frames, "close") and not self.busy():
+            clip.frames.close()
 
     def drop_source(self) -> None:
         if self.source is not None:
@@ -76,8 +91,6 @@ class VideoSlot:
         # an export writes into the session's folder: stop it before the folder goes
         if not self.stop_writing(wait_s=EXPORT_STOP_WAIT_S):
             log.warning("a closed session's export did not stop within %.0f s", EXPORT_STOP_WAIT_S)
-        self.inference = None
-        self.frames = None
-        self.clip = None
+        self.drop_clip()
         self.drop_source()
         self.files.cleanup()

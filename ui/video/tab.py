@@ -10,8 +10,8 @@ Upload a clip (or pick an example), click on objects in any frame, track them fo
 backward or both ways, correct any frame (clicks, or the brush / eraser: a painted frame becomes
 the object's mask prompt there) and track again, then download the results. Ctrl+Z /
 Ctrl+Shift+Z / Ctrl+Y undo and redo any change (``VideoController.history``).
-Uploads are bounded (CPU: 10 s, 150 frames, 15 fps, 480p; CUDA: 30 s, 600 frames, 30 fps,
-720p; environment variables ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
+Uploads are bounded (CPU: 5 min, 1,800 frames, 15 fps, 480p; CUDA: 10 min, 9,000 frames,
+30 fps, 720p: ``ui.video.media.VideoLimits`` says why; environment variables ``SAM2_VIDEO_MAX_SECONDS``, ``SAM2_VIDEO_MAX_FRAMES``,
 ``SAM2_VIDEO_MAX_FPS``, ``SAM2_VIDEO_MAX_SIDE`` change them): a larger video is trimmed,
 thinned out or downscaled with a warning, not refused.
 
@@ -33,7 +33,7 @@ from ui.models.registry import ModelRegistry
 from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.sessions import connection_of, restore_tab
 from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
-from ui.video.api import PROMPT_GROUP, SEEK_GROUP, sync_canvas_after, wire_api
+from ui.video.api import PROMPT_GROUP, SEEK_GROUP, WINDOW_GROUP, sync_canvas_after, wire_api
 from ui.video.controller import VideoController
 from ui.video.view import VideoView
 from ui.video.engine import VideoEngine
@@ -41,7 +41,7 @@ from ui.video.media import VideoLimits
 from ui.video.render import EFFECT_CHOICES
 from ui.canvas import (
     END_PREPARING_JS, BoxEvent, CanvasPayloadError, CanvasUpdate, HistoryEvent, IndexEvent, ObjectEvent, PointEvent,
-    PromptCanvas, StrokeEvent, UploadEvent, preparing_for,
+    PromptCanvas, StrokeEvent, UploadEvent, WindowEvent, preparing_for,
 )
 from sam2.find import DEFAULT_THRESHOLD
 from ui.video.find import VideoFind
@@ -253,7 +253,7 @@ class VideoTab:
                     out[self.canvas] = CanvasUpdate(hint=msg, ack=seq)
                 return out
             if every:
-                return self._render_page(view, c.canvas(sid, frames="every", frame=view.frame, ack=seq))
+                return self._render_page(view, c.canvas(sid, frames="all", frame=view.frame, ack=seq))
             frames = None if frame is None else [int(frame)]
             return self._render_page(view, c.canvas(sid, frames=frames, clip=clip, ack=seq))
 
@@ -311,6 +311,17 @@ class VideoTab:
             frame, legend, status = c.seek(sid, IndexEvent.parse(evt).index)
             return {self.legend: legend, self.status: status, self.fnum: frame}
 
+        def on_window(evt: gr.EventData, request: gr.Request):
+            """Frames and masks near the page's playhead (the page holds a window of the clip)."""
+            sid = connection_of(request)
+            if sid not in c.sessions:
+                return gr.skip()
+            try:
+                w = WindowEvent.parse(evt)
+            except CanvasPayloadError:
+                return gr.skip()
+            return c.window(sid, w.start, w.end, w.clip_key)
+
         @guarded(self.status)
         def on_upload(evt: gr.EventData, request: gr.Request):
             sid = connection_of(request)
@@ -354,6 +365,10 @@ class VideoTab:
         # costs a legend and a status line, no picture.
         self.canvas.seek(on_seek, None, [self.legend, self.status, self.fnum], trigger_mode="multiple",
                          api_visibility="private", concurrency_id=SEEK_GROUP, concurrency_limit=1)
+        # Windows are answered apart from gestures and seeks (a playing clip asks for the next
+        # block while a click is answered), two at a time, none dropped.
+        self.canvas.window(on_window, None, [self.canvas], trigger_mode="multiple", api_visibility="private",
+                           concurrency_id=WINDOW_GROUP, concurrency_limit=2)
         self.canvas.upload(on_upload, None, page, **ordered).then(
             self.prepare_handler, [self.model], [self.status], api_visibility="private", concurrency_id=PROMPT_GROUP,
             concurrency_limit=self.concurrency_limit).then(

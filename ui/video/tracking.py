@@ -21,6 +21,7 @@ from ui.canvas.scene import CanvasUpdate, next_revision
 from ui.common.progress import ProgressFn, TimeLeft, no_progress
 from ui.common.errors import UserError
 from ui.video.view import TRACKING_BUSY, VideoView, mask_urls, packed_masks
+from ui.video.engine import spill_note
 from ui.video.slot import VideoSlot
 from ui.common.words import counted
 
@@ -180,7 +181,11 @@ class TrackingActions:
         stopped = False
         try:
             inference = slot.inference
-            for first, reverse in run.passes:
+            passes = list(run.passes)
+            redo: Optional[int] = None  # a frame tracked again on resuming (counted once)
+            while passes:
+                first, reverse = passes.pop(0)
+                last_done: Optional[int] = None
                 frames = self.engine.propagate(predictor, inference, first, reverse)
                 try:
                     while True:
@@ -193,6 +198,16 @@ class TrackingActions:
                             f, masks = next(frames)
                         except StopIteration:
                             break
+                        except OSError as exc:
+                            # the tracker's disk store failed (sam2's SpillError, said once):
+                            # it keeps its data in RAM from now on; the pass goes on from
+                            # the frame it was on, the frames done are kept
+                            with entry.lock:
+                                slot.storage_note = spill_note(exc)
+                            passes.insert(0, (first if last_done is None else last_done, reverse))
+                            redo = last_done
+                            break
+                        again, redo, last_done = f == redo, None, f
                         with entry.lock:
                             if slot.clip_version != run.clip_version:
                                 stopped = True
@@ -204,11 +219,13 @@ class TrackingActions:
                             if now - last_preview >= PREVIEW_INTERVAL_S or job.done + 1 == job.total:
                                 last_preview = now
                                 rate = (job.done + 1) / max(now - t0, 1e-6)
+                                pace = f"{rate:.2g}" if rate < 10 else f"{rate:.0f}"
                                 note = (f"Tracking {run.direction}: frame {f} ({job.done + 1} of {job.total}, "
-                                        f"{rate:.2g} frames/s)...")
+                                        f"{pace} frames/s)...")
                                 run.preview = self._view(slot, f, note)
                                 run.preview_serial += 1
-                            job.done += 1
+                            if not again:
+                                job.done += 1
                 finally:
                     frames.close()
                 if stopped:

@@ -10,6 +10,8 @@ the clip's own pixels.
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -155,19 +157,76 @@ def status_text(slot: VideoSlot, frame: int, model: str, note: str = "") -> str:
     if extra:
         tail += " · " + " · ".join(extra)
     body = line + tail
+    if slot.storage_note and slot.storage_note not in note:
+        body += "  \n" + slot.storage_note
     return (note + "  \n" + body) if note else body
 
 
 # ---------------------------------------------------------------------------- the canvas
-def write_frame_files(frames: Any, files: Any) -> List[Dict[str, Any]]:
-    """Every frame of the clip as a display-size JPEG in the session's folder, as canvas file
-    references: the browser fetches each once and plays the clip from them."""
-    refs = []
-    for i in range(len(frames)):
-        path = files.path(f"{i:05d}.jpg", "frames")
-        Image.fromarray(raster.make_display(frames.frame(i)).pixels).save(path, quality=FRAME_JPEG_QUALITY)
-        refs.append(file_ref(path))
-    return refs
+#: The page holds a window of the clip around its playhead, never the whole clip: frames (and
+#: their masks) from WINDOW_BEHIND before to WINDOW_AHEAD after it are sent with a new clip
+#: and fetched as the playhead moves (the canvas's ``window`` event, in blocks of
+#: WINDOW_BLOCK frames); the browser drops what falls far outside (ui/canvas/canvas.js).
+WINDOW_BEHIND = 16
+WINDOW_AHEAD = 48
+WINDOW_BLOCK = 32
+#: Most frames one ``window`` request may ask for (a refused larger one asks for nothing).
+MAX_WINDOW_FRAMES = 256
+
+
+class FrameFiles:
+    """The canvas's display-size JPEG of each frame, written into the session's folder the
+    first time the page asks for it (a long clip is never written out whole at upload)."""
+
+    def __init__(self, frames: Any, files: Any) -> None:
+        self.frames = frames
+        self.files = files
+        self._lock = threading.Lock()
+        self._written: set = set()
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def ref(self, i: int) -> Dict[str, Any]:
+        """Frame ``i``'s file reference (Gradio serves it), written first if it is not yet."""
+        path = self.files.path(f"{i:05d}.jpg", "frames")
+        with self._lock:
+            if i not in self._written or not os.path.exists(path):
+                tmp = path + ".part.jpg"
+                Image.fromarray(raster.make_display(self.frames.frame(i)).pixels).save(tmp, quality=FRAME_JPEG_QUALITY)
+                os.replace(tmp, path)
+                self._written.add(i)
+        return file_ref(path)
+
+
+def write_frame_files(frames: Any, files: Any) -> FrameFiles:
+    """The clip's frame pictures for the canvas (written as the page asks for them)."""
+    return FrameFiles(frames, files)
+
+
+def window_around(frame: int, num_frames: int) -> Tuple[int, int]:
+    """[start, end) of the frames the page holds around ``frame`` (see ``WINDOW_AHEAD``)."""
+    return max(0, int(frame) - WINDOW_BEHIND), min(int(num_frames), int(frame) + WINDOW_AHEAD + 1)
+
+
+def coverage(st: Any) -> Dict[int, List[List[int]]]:
+    """Per object, the frames that have a mask as [start, end) runs: the timeline shows every
+    tracked frame while the page holds the masks of only a window of them."""
+    out: Dict[int, List[List[int]]] = {}
+    frames_of: Dict[int, List[int]] = {o.obj_id: [] for o in st.objects}
+    for f in st.masks.frames():
+        for oid, pm in st.masks.frame(f).items():
+            if oid in frames_of and pm is not None and pm.area:
+                frames_of[oid].append(f)
+    for oid, fs in frames_of.items():
+        runs: List[List[int]] = []
+        for f in fs:
+            if runs and runs[-1][1] == f:
+                runs[-1][1] = f + 1
+            else:
+                runs.append([f, f + 1])
+        out[oid] = runs
+    return out
 
 
 def canvas_objects(st: Any) -> List[CanvasObject]:
@@ -200,27 +259,51 @@ def mask_urls(packed: PackedFrames, colors: Mapping[int, Tuple[int, int, int]]) 
 def canvas_update(slot: VideoSlot, frames: Union[None, str, Sequence[int]] = None, clip: bool = False,
                   **kw: Any) -> CanvasUpdate:
     """What the canvas needs after an action: objects, selection, and the masks and prompts
-    of ``frames`` (None: the frame shown; ``"all"``: every frame with masks or prompts;
-    ``"every"``: every frame of the clip, None for the masks that are gone).
-    ``clip``: the whole scene from scratch (the frames to play too): after a new clip, a
-    reset, a removed object, or a page reload."""
+    of ``frames`` (None: the frame shown; ``"all"``: the window of frames around the frame
+    shown, with every prompt and the frames with masks (``coverage``), after a change that
+    may touch any frame, an undo or redo included: the page drops the masks and prompts this
+    update does not bring and asks for the window's masks again). ``clip``: the whole scene from scratch (the clip's frame count, the
+    window's frame pictures): after a new clip, a reset, a removed object, or a page reload."""
     st = slot.state
     if slot.clip is None or not st.num_frames:
         return CanvasUpdate(**kw)
-    if clip or frames == "all":
-        fs = sorted(set(st.masks.frames()) | set(st.all_prompted_frames()) | {st.last_frame})
-    elif frames == "every":  # after an undo / redo: any frame may have lost or got masks
-        fs = list(range(st.num_frames))
+    whole = clip or frames == "all"
+    if whole:
+        shown = kw.get("frame")
+        start, end = window_around(st.last_frame if shown is None else int(shown), st.num_frames)
+        fs = sorted(set(range(start, end)) | set(st.all_prompted_frames()) | {st.last_frame})
+        mask_fs = sorted(set(range(start, end)) | {st.last_frame})
     elif frames is None:
-        fs = [st.last_frame]
+        fs = mask_fs = [st.last_frame]
     else:
-        fs = sorted(set(int(f) for f in frames))
+        fs = mask_fs = sorted(set(int(f) for f in frames))
     colors = {o.obj_id: o.color for o in st.objects}
-    masks = mask_urls(packed_masks(st, fs), colors)
+    masks = mask_urls(packed_masks(st, mask_fs), colors)
     prompts = {f: {o.obj_id: prompt_dict(o.on(f)) for o in st.objects} for f in fs}
     common = dict(objects=canvas_objects(st), selected=st.active_id, masks=masks, prompts=prompts)
     common.update(kw)
+    if whole:
+        common["extra"] = {"coverage": {str(k): v for k, v in coverage(st).items()}, "window": [start, end],
+                           "clip_key": slot.clip_version}
     if clip:
         common.setdefault("frame", st.last_frame)
-        return CanvasUpdate.clip(slot.frame_urls, slot.clip.fps, st.width, st.height, **common)
+        refs = {i: slot.frame_urls.ref(i) for i in range(start, end)}
+        return CanvasUpdate.clip([], slot.clip.fps, st.width, st.height, count=st.num_frames, frame_refs=refs,
+                                 **common)
     return CanvasUpdate(**common)
+
+
+def window_update(slot: VideoSlot, start: int, end: int, clip_key: Optional[int] = None) -> CanvasUpdate:
+    """The frames [start, end) for the page's window: their pictures and every object's mask
+    (None where there is none: the page drops what it had). Nothing when ``clip_key`` names an
+    earlier clip (the page asked before a new clip replaced it)."""
+    st = slot.state
+    if slot.clip is None or not st.num_frames or (clip_key is not None and clip_key != slot.clip_version):
+        return CanvasUpdate()
+    start = max(0, min(int(start), st.num_frames))
+    end = max(start, min(int(end), st.num_frames, start + MAX_WINDOW_FRAMES))
+    fs = list(range(start, end))
+    colors = {o.obj_id: o.color for o in st.objects}
+    return CanvasUpdate(frames={i: slot.frame_urls.ref(i) for i in fs},
+                        masks=mask_urls(packed_masks(st, fs), colors),
+                        extra={"window": [start, end], "clip_key": slot.clip_version})

@@ -206,6 +206,27 @@ def test_decode_video_applies_limits_in_one_pass(tmp_path):
         decode_video(str(tmp_path / "missing.mp4"))
 
 
+def test_decode_video_gives_each_frame_to_a_sink_in_order(tmp_path):
+    """A caller that keeps frames its own way (the app: bounded RAM, the rest on disk) gets
+    the very frames decode_video would keep, one at a time, and the sink back as ``frames``."""
+    from sam2.media.video import decode_video
+
+    frames = _frames(7)
+    path = str(tmp_path / "clip.mkv")
+    _write_lossless_video(path, frames)
+
+    class Sink(list):
+        def append(self, frame):  # the decoder may reuse its buffer: keep a copy
+            super().append(frame.copy())
+
+    sink = Sink()
+    d = decode_video(path, max_frames=5, sink=sink, max_raw_bytes=1)
+    assert d.frames is sink and len(sink) == 5 and d.capped and (d.width, d.height) == (64, 48)
+    plain = decode_video(path, max_frames=5)
+    assert all(np.array_equal(a, b) for a, b in zip(sink, plain.frames))
+    assert all(np.array_equal(a, b) for a, b in zip(sink, frames[:5]))  # lossless: the frames written
+
+
 def test_an_unknown_ffmpeg_error_reaches_the_page_without_the_server_path():
     from ui.video.media import _explain
 

@@ -52,9 +52,12 @@ def test_old_files_age_out_but_kept_uploads_stay_with_their_session(tmp_path):
     fresh = _touch(os.path.join(run.sub("sessions"), "s2", "frames", "0.jpg"))
     gradio_old = _touch(os.path.join(run.sub("gradio"), "abc", "upload.png"), age_s=7200)
     source = _touch(os.path.join(run.sub("sources"), "source-1", "source.mp4"), age_s=7200)
+    frames = _touch(os.path.join(run.sub("clips"), "clip-1", "frames.bin"), age_s=7200)
+    spilled = _touch(os.path.join(run.sub("spill"), "session-1-a", "outputs.bin"), age_s=7200)
     assert run.age_out(3600) == 2
     assert not os.path.exists(old) and not os.path.exists(gradio_old)
     assert os.path.exists(fresh) and os.path.exists(source)
+    assert os.path.exists(frames) and os.path.exists(spilled)  # they go with their session
     run.remove()
 
 

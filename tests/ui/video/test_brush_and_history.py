@@ -164,14 +164,16 @@ def test_undo_shows_the_frame_of_the_change_and_keeps_tracked_frames_until_promp
     assert view.frame == 5 and _st(c).tracking_stale  # prompts changed back: Track again
     assert len(_st(c).masks.frames()) == 8  # the tracked masks shown before the click are back
     assert not _mask(c, 5, 1)[30, 100]
-    # the page gets every frame's masks after a step (None where a mask is gone), not only the shown one
+    # the page gets the whole scene after a step (every frame of its window, None where a mask is
+    # gone, and the coverage that tells it to drop what it held elsewhere), not only the shown one
     c.new_object("s")
     c.add_point("s", 3, 20, 20, True, 2)
     run_track(c, "s", "forward", 3)
     c.history("s", -1)  # object 2's click (and so its prompts) undone: its tracked masks stay shown
     c.history("s", -1)  # object 2 gone
-    update = c.canvas("s", frames="every")
+    update = c.canvas("s", frames="all")
     assert sorted(update.masks) == list(range(8)) and all(set(m) == {1} for m in update.masks.values())
+    assert set(update.extra["coverage"]) == {"1"}
     assert update.masks[4][1] is not None
 
 

@@ -138,7 +138,6 @@ def test_a_closed_session_stops_its_export_before_removing_its_files(clip, monke
     c = _session_with_masks(clip)
     monkeypatch.setattr(export_run, "_write", _slowed(export_run._write))
     started, outcome = threading.Event(), {}
-    folder = c.sessions.get("s").state.files.folder
 
     def run():
         try:
@@ -149,6 +148,8 @@ def test_a_closed_session_stops_its_export_before_removing_its_files(clip, monke
     worker = threading.Thread(target=run)
     worker.start()
     assert started.wait(30)
+    folder = c.sessions.get("s").state.files.folder  # made by the export (frame pictures are written when asked for)
+    assert folder is not None and os.path.isdir(folder)
     c.drop("s")  # the API client closed: the export stops first, then the folder goes
     worker.join(30)
     assert not worker.is_alive()

@@ -14,7 +14,7 @@ from PIL import Image
 
 from sam2.media.palette import davis_palette
 from ui.video.exports import ClipExport, ObjectInfo, boxes_document, coco_document, write_masks_zip
-from ui.video.media import VideoLimits, decode_clip, fit_size
+from ui.video.media import CPU_TRACK_SECONDS_PER_FRAME, VideoLimits, decode_clip, fit_size
 from ui.video.render import EFFECTS, Layer, check_effect, render_frame
 from ui.video.state import FramePrompts, MaskStore, PackedMask, VideoSession
 from ui.common.errors import UserError
@@ -43,7 +43,12 @@ LIMITS = VideoLimits(max_seconds=2.0, max_frames=30, max_fps=10.0, max_short_sid
 
 def test_limits_defaults_and_environment_overrides():
     cpu, cuda = VideoLimits.for_device("cpu", env={}), VideoLimits.for_device("cuda", env={})
-    assert cpu.max_seconds <= 10 and cpu.max_short_side <= 480 and cuda.max_short_side >= 720
+    # minutes of video on a CPU, bounded by the time tracking them takes (~15 min for one
+    # object with the default tracker), much more on CUDA
+    assert cpu.max_seconds >= 120 and cpu.max_short_side <= 480 and cuda.max_short_side >= 720
+    assert 10 * 60 <= cpu.max_frames * CPU_TRACK_SECONDS_PER_FRAME <= 20 * 60
+    assert cuda.max_seconds > cpu.max_seconds and cuda.max_frames >= 4 * cpu.max_frames
+    assert cpu.describe().startswith("up to 5 min and 1,800 frames, at most 15 fps and 480p")
     env = {"SAM2_VIDEO_MAX_SECONDS": "4", "SAM2_VIDEO_MAX_FPS": "6", "SAM2_VIDEO_MAX_SIDE": "360",
            "SAM2_VIDEO_MAX_FRAMES": "20"}
     lim = VideoLimits.for_device("cpu", env=env)
@@ -82,6 +87,9 @@ def test_long_fast_large_clip_is_trimmed_thinned_and_downscaled_with_notes(tmp_p
     assert clip.num_frames == 20  # 2 s at 10 fps
     text = " ".join(clip.notes)
     assert "trimmed" in text and "30 to 10 fps" in text and "640x360 to 214x120" in text
+    # the trim note says what was kept, of what, the bound, and what to do about the rest
+    assert clip.notes[0] == ("trimmed to the first 2 s (20 frames) of 3 s: this server takes clips of at most "
+                             "2 s and 30 frames; upload the rest as another clip to track it"), clip.notes[0]
     assert clip.source_size == (640, 360) and clip.source_fps == 30.0
 
 
