@@ -190,7 +190,6 @@ class MaskDecoder(nn.Module):
 
         # image_pe (1 x C x h x w) is the same for every prompt: broadcast, not repeated
         hs, src = self.transformer(src, image_pe, tokens, projected=projected)
-        b = src.shape[0]
         iou_token_out = hs[:, first, :]
         mask_tokens_out = hs[:, first + 1: first + 1 + self.num_mask_tokens, :]
 
