@@ -23,14 +23,21 @@ Every convolution is followed by a BatchNorm. Two ways to run them:
   state dict keeps the checkpoint's layout. Equal to the unfolded network up to float
   rounding. Training mode runs the unfolded layers.
 
-The trunk runs channels-last (NHWC): oneDNN's depthwise and 1x1 convolutions need about
-half the CPU time they need on NCHW maps (trunk at 1024 px, float32, 2 threads: 1.37 ->
-0.70 CPU-seconds) and give the same numbers bit for bit, as do BatchNorm and the residual
-adds. Two operations do not: a GELU on a channels-last map takes ATen's own kernel where
-an NCHW one takes oneDNN's (2.6 % of values differ in the last bit), and a mean over the
-map sums in another order. Exact mode therefore applies the GELU to the map's NHWC view
-(contiguous, so oneDNN's kernel, in place) and takes the mean of an NCHW copy. Outputs
-stay channels-last (see ``RepViT.forward``).
+The trunk runs channels-last (NHWC) in both modes: oneDNN's depthwise and 1x1 convolutions
+need about half the CPU time they need on NCHW maps (trunk at 1024 px, float32, 2
+threads: 1.37 -> 0.70 CPU-seconds; depthwise 3x3 at 256 x 256 several times less).
+BatchNorm, the residual adds and the depthwise convolutions give the same numbers bit
+for bit on either layout; three operations may not, and exact mode works around each:
+a GELU on a channels-last map takes ATen's own kernel where an NCHW one takes oneDNN's
+(2.6 % of values differ in the last bit), so it is applied to the map's NHWC view
+(contiguous, so oneDNN's kernel, in place); a mean over the map sums in another order, so
+it is taken of an NCHW copy; and convolutions with long reductions (at 2 threads on the
+machine measured: the stem's second convolution and the 1x1 convolutions over 192
+channels or more; at 1 thread only the stem's) sum in another order, so each
+convolution is measured once against its NCHW result and, where they differ, runs on an
+NCHW copy (``conv_as_reference``). The token mixer's depthwise 1x1 branch is one product
+per value, computed as a multiplication (``_is_channel_scale``). Fast mode's outputs
+stay channels-last; exact mode hands NCHW maps to the neck (see ``RepViT.forward``).
 
 It also stays in float32 in the fast (bfloat16) precision, though not for lack of speed:
 oneDNN's bfloat16 convolutions take a third of the float32 time on an AVX512-BF16 CPU
@@ -160,6 +167,8 @@ def conv_as_reference(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     reference does. Inputs that are NCHW already, or that autograd tracks, convolve as
     they are.
     """
+    if _is_channel_scale(conv) and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
+        return x * conv.weight.view(1, -1, 1, 1)
     if x.dim() != 4 or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last) \
             or (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
         return conv(x)
@@ -176,6 +185,16 @@ def conv_as_reference(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     if same:
         return conv(x)
     return conv(x.contiguous()).contiguous(memory_format=torch.channels_last)
+
+
+def _is_channel_scale(conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` is a depthwise 1x1 convolution without bias (the token mixer's second
+    branch): each output is one product ``weight[c] * x[c]``, a single rounding whichever
+    way it is computed, so an elementwise multiplication gives the same numbers. PyTorch
+    runs it as a convolution through its generic path, one small matrix product per
+    channel (4155 per 1024 px image; at 1 thread 0.65-0.9 of the trunk's 1.3-1.6 s)."""
+    return (conv.kernel_size == (1, 1) and conv.groups == conv.in_channels == conv.out_channels
+            and conv.bias is None and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.dilation == (1, 1))
 
 
 # (convolution's geometry, input shape, dtype, device, threads) -> channels-last gives the

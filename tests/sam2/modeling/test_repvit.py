@@ -154,3 +154,13 @@ def test_conv_as_reference_gives_the_nchw_numbers_on_a_channels_last_map(monkeyp
     with torch.inference_mode():
         plain_same = torch.equal(conv(x.contiguous(memory_format=torch.channels_last)).contiguous(), expected)
     assert same == plain_same
+
+
+def test_depthwise_1x1_runs_as_a_multiplication_with_the_convolutions_numbers():
+    conv = torch.nn.Conv2d(96, 96, 1, groups=96, bias=False).eval()
+    x = torch.randn(1, 96, 40, 40, generator=torch.Generator().manual_seed(2)) * 1e4
+    assert repvit._is_channel_scale(conv) and not repvit._is_channel_scale(torch.nn.Conv2d(96, 96, 3, groups=96))
+    with torch.inference_mode():
+        expected = conv(x)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            assert torch.equal(repvit.conv_as_reference(conv, x.contiguous(memory_format=layout)).contiguous(), expected)
