@@ -9,6 +9,17 @@ heap back to the OS) and the spill folder's size at 100, 200, 400 and 800 tracke
 * ``bounded``: this tree's default session (outputs past the tracking window go to disk);
 * ``unbounded``: ``init_state(..., spill=False)``, every output kept in RAM: the code path
   of the previous revision (its tracking loop is unchanged apart from the spill).
+* ``reference``: the reference implementation (facebookresearch/sam2, or EdgeTAM for
+  ``edgetam``), built by the shared oracle (``../shared/oracle/setup.sh``; its folder is
+  ``$SAM2_ORACLE``, default ``/work/oracle-edgetam``), on the same clip written as a JPEG
+  folder, with ``init_state(offload_video_to_cpu=True, offload_state_to_cpu=True)``. It
+  loads every frame at model resolution up front (float32), so its first point is higher
+  by the whole clip; on the CPU its memories are kept as float32 (the oracle's patch: the
+  reference's bfloat16 store needs CUDA autocast), a little more than on a GPU.
+
+Every mode loads the same seeded random checkpoint (the parity fill rule, seed 0).
+``--sizes tiny=128 edgetam=256`` sets the model input per model (EdgeTAM's smallest is
+256: its perceiver needs a 16 x 16 memory map).
 
 Growth is reported in MiB per tracked frame and object between the second and last point
 (past warm-up). ``--speed`` also times both modes in one process, turn by turn (ABBA), and
@@ -16,6 +27,8 @@ reports the bounded / unbounded ratio of seconds per frame. ``--png`` draws the 
 
     python -m bench.long_video_memory                                   # full size (slow on a CPU)
     python -m bench.long_video_memory --image-size 256 --png docs/long_video_memory.png --speed
+    nice -n 10 python -m bench.long_video_memory --modes bounded unbounded reference --threads 1 \
+        --sizes tiny=128 edgetam=256 --json out.json --png docs/long_video_memory.png
 """
 
 from __future__ import annotations
@@ -240,7 +253,7 @@ def spill_cost(records: int = 200) -> Dict:
     return out
 
 
-def run_child(args: argparse.Namespace, extra: List[str], reference: bool = False) -> Dict:
+def run_child(args: argparse.Namespace, extra: List[str], reference: bool = False, on_row=None) -> Dict:
     python, env = sys.executable, dict(os.environ, PYTHONPATH=str(REPO))
     if reference:  # the reference's own venv and import root (../shared/oracle/setup.sh)
         model = extra[extra.index("--model") + 1]
@@ -249,14 +262,25 @@ def run_child(args: argparse.Namespace, extra: List[str], reference: bool = Fals
         env = dict(os.environ, PYTHONPATH=f"{root}{os.pathsep}{REPO.parent / 'shared' / 'oracle'}")
     cmd = [python, __file__, "--child", "--image-size", str(args.image_size), "--threads", str(args.threads),
            "--frames", *map(str, args.frames), "--clip-dir", str(args.clip_dir), *extra]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO.parent)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO.parent)
+    rows, last = [], ""
+    for line in proc.stdout:  # checkpoints as they come, so that a run stopped midway keeps them
+        if line.startswith('{"row"'):
+            rows.append(json.loads(line)["row"])
+            if on_row is not None:
+                on_row({"rows": rows, "s_per_frame": rows[-1]["s_per_frame"], "partial": True})
+        elif line.startswith("{"):
+            last = line
+    err = proc.stderr.read()
+    if proc.wait() != 0 or not last:
+        raise RuntimeError(err[-3000:])
+    return json.loads(last)
 
 
 def growth(rows: List[Dict], objects: int) -> float:
     """MiB per tracked frame and object between the second and the last checkpoint."""
+    if len(rows) < 2:
+        return float("nan")
     a, b = rows[1 if len(rows) > 2 else 0], rows[-1]
     return (b["rss_mib"] - a["rss_mib"]) / (b["frames"] - a["frames"]) / objects
 
@@ -293,10 +317,14 @@ def draw_png(results: Dict, path: str, title: str) -> None:
         c = colours.get(model, (0, 0, 0))
         if objects.startswith("3"):
             c = tuple(int(v * 0.6) for v in c)
+        if mode == "reference":  # the reference: a lighter shade, thin line, square points
+            c = tuple(int(v + (255 - v) * 0.45) for v in c)
         pts = [(X(r["frames"]), Y(r["rss_mib"])) for r in rows]
         for a, b in zip(pts, pts[1:]):
             if mode == "bounded":
                 d.line([a, b], fill=c, width=3)
+            elif mode == "reference":
+                d.line([a, b], fill=c, width=1)
             else:  # dashed
                 steps = 12
                 for s in range(0, steps, 2):
@@ -304,7 +332,8 @@ def draw_png(results: Dict, path: str, title: str) -> None:
                     q = (a[0] + (b[0] - a[0]) * (s + 1) / steps, a[1] + (b[1] - a[1]) * (s + 1) / steps)
                     d.line([p, q], fill=c, width=2)
         for p in pts:
-            d.ellipse([p[0] - 3, p[1] - 3, p[0] + 3, p[1] + 3], fill=c)
+            shape = d.rectangle if mode == "reference" else d.ellipse
+            shape([p[0] - 3, p[1] - 3, p[0] + 3, p[1] + 3], fill=c)
         y = T + 18 * n
         d.line([W - R + 10, y + 6, W - R + 40, y + 6], fill=c, width=3 if mode == "bounded" else 1)
         d.text((W - R + 46, y), f"{key}  {growth(rows, int(objects[0])):+.4f} MiB/fr/obj", fill="black")
@@ -371,8 +400,13 @@ def main() -> None:
         for objects in args.objects:
             for mode in args.modes:
                 key = f"{model}/{objects}obj/{mode}"
+                def save_partial(partial: Dict, key: str = key) -> None:
+                    results[key] = partial
+                    if args.json:
+                        Path(args.json).write_text(json.dumps({"image_size": label, "results": results}))
+
                 res = run_child(args, ["--model", model, "--objects", str(objects), "--mode", mode,
-                                       "--ckpt", ckpts[model]], reference=mode == "reference")
+                                       "--ckpt", ckpts[model]], reference=mode == "reference", on_row=save_partial)
                 results[key] = res
                 points = "  ".join(f"{r['frames']}: {r['rss_mib']:.0f} MiB" for r in res["rows"])
                 disk = res["rows"][-1]["disk_mib"]
