@@ -8,7 +8,9 @@ build their predictor once, and the parent asks them for a turn of tracking in a
 (ABBA, so a steady drift of a shared machine cancels). Only one worker computes at a time:
 the other waits on its pipe. Each turn opens the bedroom clip (24 frames,
 ``../shared/media/bedroom``), prompts the same objects on frame 0 and tracks forward; the
-first 8 tracked frames (memory bank filling) are left out, the rest give the turn's median.
+first 8 tracked frames (memory bank filling) are left out, the rest give the turn's median
+wall seconds and median CPU-seconds of the process per frame (on a loaded machine, with
+``--threads 1``, the CPU-seconds are the steadier measure: a waiting process costs none).
 
     python -m bench.edgetam_vs_reference --oracle /work/oracle-edgetam --rounds 3
     python -m bench.edgetam_vs_reference --oracle OUT --objects 3 --threads 2
@@ -50,14 +52,16 @@ def _track_turn(predictor, objects: int, reference: bool) -> List[float]:
             predictor.add_new_points_or_box(state, frame_idx=0, obj_id=k + 1,
                                             points=np.array([POINTS[k % 3]], np.float32),
                                             labels=np.array([1], np.int32))
-        times, t0 = [], time.perf_counter()
+        times, cpu, t0, c0 = [], [], time.perf_counter(), time.process_time()
         for _ in predictor.propagate_in_video(state):
-            now = time.perf_counter()
+            now, cnow = time.perf_counter(), time.process_time()
             times.append(now - t0)
-            t0 = now
+            cpu.append(cnow - c0)
+            t0, c0 = now, cnow
         if not reference:
             state.close()
-    return times[WARM_FRAMES + 1:]  # frame 0 (the prompted frame) and the warm-up left out
+    # frame 0 (the prompted frame) and the warm-up left out
+    return {"times": times[WARM_FRAMES + 1:], "cpu": cpu[WARM_FRAMES + 1:]}
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -82,8 +86,7 @@ def worker(args: argparse.Namespace) -> None:
     for line in sys.stdin:
         if line.strip() != "turn":
             break
-        times = _track_turn(predictor, args.objects, args.side == "reference")
-        print(json.dumps({"times": times}), flush=True)
+        print(json.dumps(_track_turn(predictor, args.objects, args.side == "reference")), flush=True)
 
 
 def _start(side: str, args: argparse.Namespace, ckpt: str) -> subprocess.Popen:
@@ -141,14 +144,17 @@ def main() -> None:
             for proc in workers.values():  # built and warmed one after the other
                 _ask(proc)
             medians: Dict[str, List[float]] = {"ours": [], "reference": []}
+            cpu: Dict[str, List[float]] = {"ours": [], "reference": []}
             for r in range(args.rounds):
                 order = ["ours", "reference"] if r % 2 == 0 else ["reference", "ours"]
                 for side in order:
-                    times = _ask(workers[side], "turn")["times"]
-                    medians[side].append(statistics.median(times))
+                    turn = _ask(workers[side], "turn")
+                    medians[side].append(statistics.median(turn["times"]))
+                    cpu[side].append(statistics.median(turn["cpu"]))
                 ratio = medians["ours"][-1] / medians["reference"][-1]
-                print(f"round {r + 1}: ours {medians['ours'][-1]:.3f} s/frame, reference "
-                      f"{medians['reference'][-1]:.3f} s/frame, ratio {ratio:.3f}", flush=True)
+                print(f"round {r + 1}: ours {medians['ours'][-1]:.3f} s/frame ({cpu['ours'][-1]:.3f} CPU-s), "
+                      f"reference {medians['reference'][-1]:.3f} s/frame ({cpu['reference'][-1]:.3f} CPU-s), "
+                      f"ratio {ratio:.3f} (CPU-s {cpu['ours'][-1] / cpu['reference'][-1]:.3f})", flush=True)
         finally:
             for proc in workers.values():
                 if proc.poll() is None:
@@ -156,11 +162,15 @@ def main() -> None:
                     proc.stdin.close()
                     proc.wait(timeout=60)
     ratios = [o / r for o, r in zip(medians["ours"], medians["reference"])]
+    cpu_ratios = [o / r for o, r in zip(cpu["ours"], cpu["reference"])]
     summary = {"objects": args.objects, "threads": args.threads, "precision": args.precision,
                "ours_s_per_frame": medians["ours"], "reference_s_per_frame": medians["reference"],
-               "ratios": ratios, "ratio_median": statistics.median(ratios)}
+               "ours_cpu_s_per_frame": cpu["ours"], "reference_cpu_s_per_frame": cpu["reference"],
+               "ratios": ratios, "ratio_median": statistics.median(ratios),
+               "cpu_ratios": cpu_ratios, "cpu_ratio_median": statistics.median(cpu_ratios)}
     print(f"EdgeTAM {args.precision} / reference, {args.objects} object(s), {args.threads} threads: "
-          f"median ratio {summary['ratio_median']:.3f} (rounds {', '.join(f'{x:.3f}' for x in ratios)})")
+          f"median ratio {summary['ratio_median']:.3f} (rounds {', '.join(f'{x:.3f}' for x in ratios)}); "
+          f"CPU-seconds {summary['cpu_ratio_median']:.3f} (rounds {', '.join(f'{x:.3f}' for x in cpu_ratios)})")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1))
 
