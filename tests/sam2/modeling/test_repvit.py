@@ -163,4 +163,5 @@ def test_depthwise_1x1_runs_as_a_multiplication_with_the_convolutions_numbers():
     with torch.inference_mode():
         expected = conv(x)
         for layout in (torch.contiguous_format, torch.channels_last):
-            assert torch.equal(repvit.conv_as_reference(conv, x.contiguous(memory_format=layout)).contiguous(), expected)
+            got = repvit.conv_as_reference(conv, x.contiguous(memory_format=layout))
+            assert torch.equal(got.contiguous(), expected)
