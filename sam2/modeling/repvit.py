@@ -23,14 +23,21 @@ Every convolution is followed by a BatchNorm. Two ways to run them:
   state dict keeps the checkpoint's layout. Equal to the unfolded network up to float
   rounding. Training mode runs the unfolded layers.
 
-The trunk runs channels-last (NHWC): oneDNN's depthwise and 1x1 convolutions need about
-half the CPU time they need on NCHW maps (trunk at 1024 px, float32, 2 threads: 1.37 ->
-0.70 CPU-seconds) and give the same numbers bit for bit, as do BatchNorm and the residual
-adds. Two operations do not: a GELU on a channels-last map takes ATen's own kernel where
-an NCHW one takes oneDNN's (2.6 % of values differ in the last bit), and a mean over the
-map sums in another order. Exact mode therefore applies the GELU to the map's NHWC view
-(contiguous, so oneDNN's kernel, in place) and takes the mean of an NCHW copy. Outputs
-stay channels-last (see ``RepViT.forward``).
+The trunk runs channels-last (NHWC) in both modes: oneDNN's depthwise and 1x1 convolutions
+need about half the CPU time they need on NCHW maps (trunk at 1024 px, float32, 2
+threads: 1.37 -> 0.70 CPU-seconds; depthwise 3x3 at 256 x 256 several times less).
+BatchNorm, the residual adds and the depthwise convolutions give the same numbers bit
+for bit on either layout; three operations may not, and exact mode works around each:
+a GELU on a channels-last map takes ATen's own kernel where an NCHW one takes oneDNN's
+(2.6 % of values differ in the last bit), so it is applied to the map's NHWC view
+(contiguous, so oneDNN's kernel, in place); a mean over the map sums in another order, so
+it is taken of an NCHW copy; and convolutions with long reductions (at 2 threads on the
+machine measured: the stem's second convolution and the 1x1 convolutions over 192
+channels or more; at 1 thread only the stem's) sum in another order, so each
+convolution is measured once against its NCHW result and, where they differ, runs on an
+NCHW copy (``conv_as_reference``). The token mixer's depthwise 1x1 branch is one product
+per value, computed as a multiplication (``_is_channel_scale``). Fast mode's outputs
+stay channels-last; exact mode hands NCHW maps to the neck (see ``RepViT.forward``).
 
 It also stays in float32 in the fast (bfloat16) precision, though not for lack of speed:
 oneDNN's bfloat16 convolutions take a third of the float32 time on an AVX512-BF16 CPU
@@ -43,7 +50,7 @@ dtype but computes in its own (``keeps_float32``).
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -142,6 +149,60 @@ def gelu_as_reference(x: torch.Tensor, training: bool = False) -> torch.Tensor:
     return activate_in_place(_GELU, x) if may_write_in_place(training, x) else F.gelu(x)
 
 
+def conv_as_reference(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` with the numbers the reference gets on its NCHW maps, bit for bit, for a
+    channels-last ``x``; the result is channels-last.
+
+    oneDNN convolves channels-last maps about twice as fast as NCHW ones at the trunk's
+    high resolutions (depthwise 3x3 at 256 x 256: several times), and for most of the
+    trunk's convolutions with the same numbers: each output sums its inputs in the same
+    order. Not for all: on the CPU where this was measured (2 threads), every convolution
+    whose reduction is long (the stem's second 3x3 over 24 channels, the 1x1 convolutions
+    over 192 channels or more) sums in another order on channels-last maps (5e-7 to 1e-6
+    relative), which is enough to flip the reference's knife-edge decisions (see the
+    module docstring). Which ones differ depends on the CPU's oneDNN kernels and the
+    thread count, so it is not written down here but measured: the first time a
+    convolution meets an input shape (per thread count), it runs both ways; where they
+    agree it runs channels-last from then on, else on an NCHW copy of its input, as the
+    reference does. Inputs that are NCHW already, or that autograd tracks, convolve as
+    they are.
+    """
+    if _is_channel_scale(conv) and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
+        return x * conv.weight.view(1, -1, 1, 1)
+    if x.dim() != 4 or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last) \
+            or (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
+        return conv(x)
+    key = (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.groups,
+           tuple(x.shape), x.dtype, x.device.type, torch.get_num_threads())
+    same = _LAYOUT_FREE.get(key)
+    if same is None:
+        reference = conv(x.contiguous())
+        same = torch.equal(conv(x), reference)
+        if len(_LAYOUT_FREE) > _LAYOUT_FREE_LIMIT:
+            _LAYOUT_FREE.clear()
+        _LAYOUT_FREE[key] = same
+        return reference.contiguous(memory_format=torch.channels_last)
+    if same:
+        return conv(x)
+    return conv(x.contiguous()).contiguous(memory_format=torch.channels_last)
+
+
+def _is_channel_scale(conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` is a depthwise 1x1 convolution without bias (the token mixer's second
+    branch): each output is one product ``weight[c] * x[c]``, a single rounding whichever
+    way it is computed, so an elementwise multiplication gives the same numbers. PyTorch
+    runs it as a convolution through its generic path at one thread, one small matrix
+    product per channel (4155 calls per 1024 px image); the multiplication is one pass."""
+    return (conv.kernel_size == (1, 1) and conv.groups == conv.in_channels == conv.out_channels
+            and conv.bias is None and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.dilation == (1, 1))
+
+
+# (convolution's geometry, input shape, dtype, device, threads) -> channels-last gives the
+# NCHW numbers (oneDNN picks its kernel, hence its order of summation, from these)
+_LAYOUT_FREE: Dict[Tuple, bool] = {}
+_LAYOUT_FREE_LIMIT = 4096  # a few trunks at a few input sizes; cleared (measured again) past it
+
+
 class ConvNorm(FoldedConv):
     """Convolution without bias followed by BatchNorm (timm's ``c`` / ``bn`` names)."""
 
@@ -158,7 +219,7 @@ class ConvNorm(FoldedConv):
         return self.c.weight.float() * scale[:, None, None, None], shift
 
     def forward_unfolded(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.c(x))
+        return self.bn(conv_as_reference(self.c, x))
 
 
 class RepDepthwise(FoldedConv):
@@ -185,7 +246,12 @@ class RepDepthwise(FoldedConv):
         return weight, bias + point_bias
 
     def forward_unfolded(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x) + self.conv1(x) + x
+        # (3x3 branch + 1x1 branch) + x, the reference's order, summed into the fresh 3x3
+        # branch where autograd allows (no two map-sized temporaries)
+        y = self.conv(x)
+        if not may_write_in_place(self.training, y, x):
+            return y + self.conv1(x) + x
+        return y.add_(self.conv1(x)).add_(x)
 
 
 class SqueezeExcite(nn.Module):
@@ -243,7 +309,9 @@ class ConvMlp(nn.Module):
         cache-sized buffer that the allocator hands back band after band, instead of fresh
         pages for every block. Same per-pixel arithmetic as the whole-map form.
         """
-        if not may_write_in_place(self.training, x) or x.dim() != 4 \
+        # exact mode (unfolded) takes whole maps: a band's NCHW copy need not convolve in
+        # the order the whole map does (see ``conv_as_reference``)
+        if not may_write_in_place(self.training, x) or x.dim() != 4 or not self.conv1.folded \
                 or not x.is_contiguous(memory_format=torch.channels_last):
             return add_into_branch(self(x), x, self.training)
         height = x.shape[2]
@@ -386,8 +454,11 @@ class RepViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         dtype = self.body.stem.conv1.c.weight.dtype
-        layout = torch.channels_last if self.batchnorm_folded else torch.contiguous_format
-        out = self.body(x.to(dtype).contiguous(memory_format=layout))
-        # Handed on in the layout computed: the neck's 1x1 convolutions read either layout,
-        # and their outputs (fewer channels) are what gets made NCHW.
-        return [f.to(x.dtype) for f in out]
+        out = self.body(x.to(dtype).contiguous(memory_format=torch.channels_last))
+        if self.batchnorm_folded:
+            # Handed on channels-last, as computed: the neck's 1x1 convolutions read either
+            # layout, and their outputs (fewer channels) are what gets made NCHW.
+            return [f.to(x.dtype) for f in out]
+        # Exact: NCHW, as the reference hands them to its neck, whose wide 1x1 convolutions
+        # sum in another order on channels-last maps.
+        return [f.to(x.dtype).contiguous() for f in out]

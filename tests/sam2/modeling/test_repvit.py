@@ -133,3 +133,35 @@ def test_gelu_as_reference_on_a_channels_last_map_equals_the_nchw_gelu():
         got = repvit.gelu_as_reference(x.contiguous(memory_format=torch.channels_last))
     assert got.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(got.contiguous(), expected)
+
+
+@pytest.mark.parametrize("in_dim,out_dim,kernel,groups", [(384, 192, 1, 1), (24, 48, 3, 1), (96, 96, 3, 96)])
+def test_conv_as_reference_gives_the_nchw_numbers_on_a_channels_last_map(monkeypatch, in_dim, out_dim, kernel, groups):
+    """Wide convolutions (long reductions) sum in another order on channels-last maps on
+    oneDNN; conv_as_reference measures which ones do and convolves those on an NCHW copy, so
+    its result is the NCHW one bit for bit either way, and channels-last for the next layer."""
+    monkeypatch.setattr(repvit, "_LAYOUT_FREE", {})
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(in_dim, out_dim, kernel, padding=kernel // 2, groups=groups, bias=False).eval()
+    x = torch.randn(1, in_dim, 48, 48) * 1e3
+    with torch.inference_mode():
+        expected = conv(x)
+        for _ in range(2):  # the first call measures, the second uses the measurement
+            got = repvit.conv_as_reference(conv, x.contiguous(memory_format=torch.channels_last))
+            assert got.is_contiguous(memory_format=torch.channels_last)
+            assert torch.equal(got.contiguous(), expected)
+    (same,) = repvit._LAYOUT_FREE.values()
+    with torch.inference_mode():
+        plain_same = torch.equal(conv(x.contiguous(memory_format=torch.channels_last)).contiguous(), expected)
+    assert same == plain_same
+
+
+def test_depthwise_1x1_runs_as_a_multiplication_with_the_convolutions_numbers():
+    conv = torch.nn.Conv2d(96, 96, 1, groups=96, bias=False).eval()
+    x = torch.randn(1, 96, 40, 40, generator=torch.Generator().manual_seed(2)) * 1e4
+    assert repvit._is_channel_scale(conv) and not repvit._is_channel_scale(torch.nn.Conv2d(96, 96, 3, groups=96))
+    with torch.inference_mode():
+        expected = conv(x)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            got = repvit.conv_as_reference(conv, x.contiguous(memory_format=layout))
+            assert torch.equal(got.contiguous(), expected)
