@@ -70,14 +70,12 @@ def worker(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     if args.side == "reference":
-        sys.path.insert(0, str(SHARED / "oracle"))
         import edgetam_env  # noqa: F401  (untrained timm trunk; the checkpoint fills it)
         import make_golden  # noqa: F401  (CPU hole filling, bfloat16 memories handed on as float32)
         from sam2.build_sam import build_sam2_video_predictor
 
         predictor = build_sam2_video_predictor("configs/edgetam.yaml", args.ckpt, device="cpu")
     else:
-        sys.path.insert(0, str(REPO))
         from sam2.build_sam import build_sam2_video_predictor
 
         predictor = build_sam2_video_predictor("edgetam", args.ckpt, device="cpu", precision=args.precision)
@@ -134,7 +132,6 @@ def main() -> None:
 
     import tempfile
 
-    sys.path.insert(0, str(REPO))
     from sam2.testing import write_random_checkpoint
 
     with tempfile.TemporaryDirectory(prefix="edgetam-bench-") as tmp:

@@ -383,7 +383,6 @@ def main() -> None:
 
     import tempfile
 
-    sys.path.insert(0, str(REPO))
     from sam2.testing import write_random_checkpoint
 
     sizes = {k: int(v) for k, v in (item.split("=") for item in args.sizes)}

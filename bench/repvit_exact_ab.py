@@ -15,7 +15,6 @@ import argparse
 import importlib.util
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +30,6 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1024)
     args = ap.parse_args()
 
-    sys.path.insert(0, str(REPO))
     import torch
 
     import sam2.modeling.repvit as this
