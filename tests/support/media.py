@@ -58,3 +58,18 @@ def squares_frames(n: int):
 def write_squares_clip(path: str, n: int = 3) -> str:
     """Two coloured squares moving over a gradient, as an H.264 MP4."""
     return write_mp4(path, squares_frames(n), fps=6)
+
+
+def pattern_clip(folder, name: str = "clip.mp4", size: str = "160x120", fps: int = 8, seconds: float = 1,
+                 frames: int = 0) -> str:
+    """FFmpeg's moving test pattern as an H.264 MP4 in ``folder``: ``seconds`` long, or exactly
+    ``frames`` frames when given (a real encoded clip, as a user would upload)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    path = str(Path(folder) / name)
+    length = ["-frames:v", str(frames)] if frames else ["-t", f"{seconds:g}"]
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc=size={size}:rate={fps}", *length, "-pix_fmt", "yuv420p", path], check=True)
+    return path

@@ -4,7 +4,6 @@ its Ctrl+Z / Ctrl+Y over every change, with the stand-in predictor of ``tests.su
 
 from __future__ import annotations
 
-import subprocess
 
 import numpy as np
 import pytest
@@ -13,18 +12,14 @@ from ui.common.errors import UserError
 from ui.common.history import HISTORY_STEPS
 from ui.common.strokes import Stroke, apply_strokes
 
+from tests.support.media import pattern_clip
 from tests.support.video_fakes import TINY, fake_controller, run_track
 
 
 @pytest.fixture(scope="module")
 def clip_path(tmp_path_factory) -> str:
     """8 frames of 160x120 at 8 fps."""
-    import imageio_ffmpeg
-
-    path = str(tmp_path_factory.mktemp("clips") / "clip.mp4")
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=size=160x120:rate=8", "-t", "1", "-pix_fmt", "yuv420p", path], check=True)
-    return path
+    return pattern_clip(tmp_path_factory.mktemp("clips"))
 
 
 def _st(c, sid="s"):

@@ -5,7 +5,6 @@ frame's output differs from the same run without the stroke)."""
 
 from __future__ import annotations
 
-import subprocess
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from ui.common.strokes import Stroke, apply_strokes
 from ui.video.controller import VideoController
 from ui.video.engine import VideoEngine
 
+from tests.support.media import pattern_clip
 from tests.support.video_fakes import LIMITS, TINY, FakeRegistry, run_track
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
@@ -23,12 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 @pytest.fixture(scope="module")
 def clip_path(tmp_path_factory) -> str:
     """2 frames of 160x120."""
-    import imageio_ffmpeg
-
-    path = str(tmp_path_factory.mktemp("clips") / "clip2.mp4")
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=size=160x120:rate=8", "-frames:v", "2", "-pix_fmt", "yuv420p", path], check=True)
-    return path
+    return pattern_clip(tmp_path_factory.mktemp("clips"), "clip2.mp4", frames=2)
 
 
 def test_a_stroke_is_an_add_new_mask_and_tracking_follows_it(tiny_checkpoint, clip_path):

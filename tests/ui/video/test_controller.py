@@ -9,7 +9,6 @@ sessions stay apart. The real model is exercised end to end by test_app_video_se
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 import zipfile
@@ -22,6 +21,7 @@ from ui.video.engine import VideoEngine
 from ui.video.media import VideoLimits
 from ui.common.errors import UserError
 
+from tests.support.media import pattern_clip
 from tests.support.video_fakes import LIMITS, SMALL, TINY, FakePredictor, FakeRegistry, fake_controller as _controller, run_track as _run_track
 
 
@@ -29,12 +29,7 @@ from tests.support.video_fakes import LIMITS, SMALL, TINY, FakePredictor, FakeRe
 @pytest.fixture(scope="module")
 def clip_path(tmp_path_factory) -> str:
     """8 frames of 160x120 at 8 fps."""
-    import imageio_ffmpeg
-
-    path = str(tmp_path_factory.mktemp("clips") / "clip.mp4")
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=size=160x120:rate=8", "-t", "1", "-pix_fmt", "yuv420p", path], check=True)
-    return path
+    return pattern_clip(tmp_path_factory.mktemp("clips"))
 
 
 def _mask(c, sid, frame, obj_id):

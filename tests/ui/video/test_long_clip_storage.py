@@ -5,7 +5,6 @@ the session stays usable (issue #25, the app)."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -16,18 +15,14 @@ from ui.video import clip_frames
 from ui.video.clip_frames import ClipFrames
 from ui.video.media import decode_clip
 
+from tests.support.media import pattern_clip
 from tests.support.video_fakes import LIMITS, TINY, fake_controller, run_track
 
 
 @pytest.fixture(scope="module")
 def clip_path(tmp_path_factory) -> str:
     """20 frames of 160x120 at 10 fps."""
-    import imageio_ffmpeg
-
-    path = str(tmp_path_factory.mktemp("clips") / "clip.mp4")
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=size=160x120:rate=10", "-t", "2", "-pix_fmt", "yuv420p", path], check=True)
-    return path
+    return pattern_clip(tmp_path_factory.mktemp("clips"), fps=10, seconds=2)
 
 
 def _frames(n: int, h: int = 48, w: int = 64):

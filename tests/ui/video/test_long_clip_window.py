@@ -5,25 +5,20 @@ The browser's side is tests/browser/test_long_video.py."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
 from ui.video import view
 from ui.video.view import MAX_WINDOW_FRAMES
 
+from tests.support.media import pattern_clip
 from tests.support.video_fakes import fake_controller, run_track
 
 
 @pytest.fixture(scope="module")
 def clip_path(tmp_path_factory) -> str:
     """30 frames of 160x120 at 10 fps."""
-    import imageio_ffmpeg
-
-    path = str(tmp_path_factory.mktemp("clips") / "clip.mp4")
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=size=160x120:rate=10", "-t", "3", "-pix_fmt", "yuv420p", path], check=True)
-    return path
+    return pattern_clip(tmp_path_factory.mktemp("clips"), fps=10, seconds=3)
 
 
 @pytest.fixture()
