@@ -262,7 +262,12 @@ def run_child(args: argparse.Namespace, extra: List[str], reference: bool = Fals
         env = dict(os.environ, PYTHONPATH=f"{root}{os.pathsep}{REPO.parent / 'shared' / 'oracle'}")
     cmd = [python, __file__, "--child", "--image-size", str(args.image_size), "--threads", str(args.threads),
            "--frames", *map(str, args.frames), "--clip-dir", str(args.clip_dir), *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO.parent)
+    import tempfile
+
+    # stderr to a file, not a pipe: the reference's progress bar writes a line a frame, and an
+    # undrained pipe fills at 64 KiB and stops the child mid-run (it did, at ~400 frames)
+    err_file = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=env, cwd=REPO.parent)
     rows, last = [], ""
     for line in proc.stdout:  # checkpoints as they come, so that a run stopped midway keeps them
         if line.startswith('{"row"'):
@@ -271,8 +276,11 @@ def run_child(args: argparse.Namespace, extra: List[str], reference: bool = Fals
                 on_row({"rows": rows, "s_per_frame": rows[-1]["s_per_frame"], "partial": True})
         elif line.startswith("{"):
             last = line
-    err = proc.stderr.read()
-    if proc.wait() != 0 or not last:
+    code = proc.wait()
+    err_file.seek(0)
+    err = err_file.read()
+    err_file.close()
+    if code != 0 or not last:
         raise RuntimeError(err[-3000:])
     return json.loads(last)
 
