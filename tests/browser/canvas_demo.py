@@ -6,6 +6,7 @@ import app, browser, page``."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -59,3 +60,15 @@ def page(app, browser):
     yield pg
     ctx.close()
     assert not errors, errors
+
+
+def recorded(demo, name, n=1, timeout=45.0):
+    """The demo's recorded ``name`` events once there are at least ``n`` (generous: the shared
+    machine is often overloaded), else an AssertionError listing what did arrive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = demo.recorder.named(name)
+        if len(got) >= n:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"expected {n} '{name}' events, got {demo.recorder.events}")

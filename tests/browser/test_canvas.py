@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import time
 
 import numpy as np
 import pytest
@@ -32,14 +31,7 @@ TOL = 2.0  # original pixels: one screen pixel is 1800 / 933 ~ 1.9 of them at 12
 
 
 
-def _events(demo, name, n=1, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = demo.recorder.named(name)
-        if len(got) >= n:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"expected {n} '{name}' events, got {demo.recorder.events}")
+_events = served_demo.recorded  # the demo's recorded events, waited for
 
 
 _screen = canvas_screen  # original pixel (x, y) of the canvas ``sel`` -> screen

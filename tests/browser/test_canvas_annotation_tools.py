@@ -28,14 +28,7 @@ from tests.support.browser import ARTIFACTS
 
 
 # ---------------------------------------------------------------------------- helpers
-def _events(demo, name, n=1, timeout=45.0):  # generous: the shared machine is often overloaded
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = demo.recorder.named(name)
-        if len(got) >= n:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"expected {n} '{name}' events, got {demo.recorder.events}")
+_events = served_demo.recorded  # the demo's recorded events, waited for
 
 
 def _screen(page, sel, x, y):
