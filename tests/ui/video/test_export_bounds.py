@@ -94,7 +94,9 @@ def _slow_progress(started: threading.Event, delay: float = 0.05):
     return progress
 
 
-def test_cancel_stops_an_export_within_a_frame_and_leaves_no_files(clip, monkeypatch):
+def _export_running(clip, monkeypatch):
+    """A session with masks whose export (slowed a frame at a time) has started on a thread:
+    (controller, thread, outcome dict that gets "result" or "error")."""
     c = _session_with_masks(clip)
     monkeypatch.setattr(export_run, "_write", _slowed(export_run._write))
     started, outcome = threading.Event(), {}
@@ -102,12 +104,17 @@ def test_cancel_stops_an_export_within_a_frame_and_leaves_no_files(clip, monkeyp
     def run():
         try:
             outcome["result"] = c.export("s", progress=_slow_progress(started))
-        except Exception as exc:  # noqa: BLE001 - inspected below
+        except Exception as exc:  # noqa: BLE001 - inspected by the tests
             outcome["error"] = exc
 
     worker = threading.Thread(target=run)
     worker.start()
     assert started.wait(30)
+    return c, worker, outcome
+
+
+def test_cancel_stops_an_export_within_a_frame_and_leaves_no_files(clip, monkeypatch):
+    c, worker, outcome = _export_running(clip, monkeypatch)
     t0 = time.perf_counter()
     view = c.cancel("s")
     worker.join(30)
@@ -135,19 +142,7 @@ def _slowed(write):
 
 
 def test_a_closed_session_stops_its_export_before_removing_its_files(clip, monkeypatch, caplog):
-    c = _session_with_masks(clip)
-    monkeypatch.setattr(export_run, "_write", _slowed(export_run._write))
-    started, outcome = threading.Event(), {}
-
-    def run():
-        try:
-            outcome["result"] = c.export("s", progress=_slow_progress(started))
-        except Exception as exc:  # noqa: BLE001 - inspected below
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    assert started.wait(30)
+    c, worker, outcome = _export_running(clip, monkeypatch)
     folder = c.sessions.get("s").state.files.folder  # made by the export (frame pictures are written when asked for)
     assert folder is not None and os.path.isdir(folder)
     c.drop("s")  # the API client closed: the export stops first, then the folder goes
