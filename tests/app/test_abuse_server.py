@@ -36,9 +36,7 @@ def app(tmp_path_factory):
     env = hf_cache_env(str(tmp_path_factory.mktemp("hf_home")))
     env.update(TMPDIR=str(tmp), SAM2_MAX_SESSIONS_PER_CLIENT=str(PER_CLIENT),
                SAM2_UNCONNECTED_IDLE_S=str(UNCONNECTED_IDLE_S))
-    env.pop("GRADIO_TEMP_DIR", None)
     proc = AppProcess(["--device", "cpu"], env)
-    proc.env.pop("GRADIO_TEMP_DIR", None)
     with proc:
         proc.tmp = tmp
         yield proc

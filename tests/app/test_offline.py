@@ -134,6 +134,10 @@ def test_bad_checkpoint_is_refused_at_startup(bad_checkpoints, case, monkeypatch
     import app
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # ``main`` points Gradio's cache into its run folder (an environment variable) and takes
+    # SIGTERM; both are undone after the test so that later tests' apps keep their own.
+    monkeypatch.setenv("GRADIO_TEMP_DIR", "")
+    monkeypatch.setattr(app.signal, "signal", lambda *a: None)
     args, expected = bad_checkpoints[case]
     monkeypatch.setattr("gradio.Blocks.launch", lambda *a, **k: pytest.fail("served a bad checkpoint"))
     with pytest.raises(SystemExit) as info:
@@ -151,3 +155,12 @@ def test_bad_checkpoint_exits_with_one_line_on_stderr(bad_checkpoints):
     assert out.returncode == 1, out.stderr[-2000:]
     assert len(errors) == 1 and expected in errors[0], out.stderr[-2000:]
     assert "Traceback" not in out.stderr and "Running on" not in out.stdout
+
+
+def test_app_processes_get_their_own_gradio_cache(monkeypatch):
+    """An in-process ``app.main`` sets GRADIO_TEMP_DIR here; a test app started afterwards must
+    not inherit it (its files would land under this process's run folder and be aged out by
+    this process's sweeper: CI saw a 403 for a picture deleted before the client fetched it)."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", "/tmp/sam2-studio/run-1-1/gradio")
+    assert "GRADIO_TEMP_DIR" not in AppProcess(["--no-video"], {"HF_HUB_OFFLINE": "1"}).env
+    assert AppProcess([], {"GRADIO_TEMP_DIR": "/chosen"}).env["GRADIO_TEMP_DIR"] == "/chosen"

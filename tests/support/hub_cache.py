@@ -44,7 +44,10 @@ class AppProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.args = list(args)
-        self.env = dict(os.environ)
+        # The app makes its own run folder and points Gradio's cache into it; a
+        # GRADIO_TEMP_DIR inherited from this process (set by an in-process ``app.main``)
+        # would put its files under this process's run folder and its sweeper instead.
+        self.env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR"}
         self.env.update(env or {})
         self.env.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
         self.env["PYTHONUNBUFFERED"] = "1"

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.support.app import decode_coco, launch_demo
-from ui.common import exports
+from ui.common import exports, run_folder
 from tests.support.hub_cache import REPO_ROOT
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -152,6 +152,10 @@ def test_gradio_temp_files_are_deleted_after_their_age(tiny_checkpoint, tmp_path
     temp = tmp_path / "gradio_tmp"
     temp.mkdir()
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(temp))
+    # The 4 s age also starts the run folder's sweeper; give this demo a run folder of its
+    # own, or the sweeper would age out every later in-process test's files after 4 s.
+    run = run_folder.RunFolder(base=str(tmp_path))
+    monkeypatch.setattr(run_folder, "_current", run)
     upload = str(tmp_path / "upload_me.png")
     shutil.copy(SHAPES, upload)
     demo, url = _launch(tiny_checkpoint, video=False, cache_max_age_s=4, cache_sweep_s=1)
@@ -171,3 +175,4 @@ def test_gradio_temp_files_are_deleted_after_their_age(tiny_checkpoint, tmp_path
               f"after the age of {demo.delete_cache[1]} s")
     finally:
         demo.close()
+        run.remove()  # stops its sweeper
