@@ -56,7 +56,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Everything this run writes goes under one folder, removed at exit (SIGTERM included)
-    # and swept of earlier runs' leftovers now (ui.run_folder).
+    # and swept of earlier runs' leftovers now (ui.common.run_folder).
     from ui.common import run_folder
 
     run = run_folder.current()

@@ -203,7 +203,7 @@ def build_demo(config: AppConfig = AppConfig(), registry: Optional[ModelRegistry
 
 
 def _session_budget(config: AppConfig, keys: SessionKeys, tabs: List[Any], demo: gr.Blocks) -> SessionBudget:
-    """One budget over both tabs' sessions (``ui.session_limits``), swept in the background;
+    """One budget over both tabs' sessions (``ui.common.session_limits``), swept in the background;
     it also forgets the aliases and Gradio's state of connections that never connected."""
     limits = config.session_limits or SessionLimits.from_env()
     budget = SessionBudget(limits, connections_of=keys.connections_of)
@@ -297,6 +297,6 @@ def launch_options() -> Dict[str, Any]:
     middleware = [Middleware(ConnectionWatch), guard, Middleware(RemoteFileRefGuard), Middleware(UnknownEndpointGuard)]
     # Gradio keeps ~0.3 MB of state per connection (a copy of the page's config), for 10,000
     # connections by default; connections that never connect a heartbeat are also swept
-    # (``ui.session_limits``).
+    # (``ui.common.session_limits``).
     return dict(theme=gr.themes.Soft(), css=CSS, max_file_size=MAX_FILE_SIZE,
                 state_session_capacity=GRADIO_STATE_CAPACITY, app_kwargs={"middleware": middleware})

@@ -13,6 +13,7 @@ import sys
 from typing import List, Optional
 
 from sam2.find import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, MAX_OBJECTS
+from sam2.precision import PRECISIONS
 
 PROG = "sam2.annotate"
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="official config override, repeatable (e.g. ++model.image_size=512: faster, coarser)")
     model.add_argument("--device", default=os.environ.get("SAM2_DEVICE"), help="cpu, cuda, cuda:1, mps")
     model.add_argument("--precision", default=os.environ.get("SAM2_PRECISION", "auto"),
-                       choices=["auto", "fast", "exact"])
+                       choices=list(PRECISIONS), help="as the app's --precision (int8: 8-bit weights)")
     find = p.add_argument_group("text / boxes")
     find.add_argument("--detector", default=DEFAULT_DETECTOR, help="Hub id or local folder of the text detector")
     find.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="lowest box score kept")

@@ -1,6 +1,6 @@
 """The output files: COCO annotations (RLE), YOLO-seg labels, palette PNG masks, per-video exports.
 
-Formats are the app's (``ui/exports.py``, ``ui/video_exports.py``): COCO RLE strings as
+Formats are the app's (``ui/image/exports.py``, ``ui/video/exports.py``): COCO RLE strings as
 ``pycocotools.mask.encode`` writes them (made by ``sam2.utils.amg``), ``bbox`` as
 ``pycocotools.mask.toBbox`` gives it (``[x, y, w, h]`` of the mask's pixels, ``w = x1 - x0 + 1``),
 label PNGs with the DAVIS palette where pixel value k is object k (later objects win

@@ -82,10 +82,6 @@ def list_frame_files(folder: str) -> List[str]:
     return [os.path.join(folder, n) for n in names]
 
 
-def _read_frame_file(path: str) -> np.ndarray:
-    return _read_frame_file_kept(path)[0]
-
-
 def _read_frame_file_kept(path: str) -> Tuple[np.ndarray, EncodedFrame]:
     """Decode a frame file (checking it) and keep its bytes as the compact stored form."""
     try:
@@ -256,7 +252,9 @@ class VideoFrames(Sequence):
                 f"model input {self.image_size}x{self.image_size})")
 
 
-def _load_folder(folder: str, lazy: bool, **kwargs) -> VideoFrames:
+def load_frame_folder(folder: str, lazy: bool, **kwargs) -> VideoFrames:
+    """A folder of numbered JPEG/PNG frames as ``VideoFrames`` (``lazy``: decoded in the
+    background, each frame on first use if it is asked for earlier)."""
     paths = list_frame_files(folder)
     if not paths:
         raise VideoLoadError(f"no JPEG or PNG frames found in folder {folder}")

@@ -39,7 +39,7 @@ from sam2.media.frame_codec import (DEFAULT_MAX_RAW_BYTES, JPEG_QUALITY, Encoded
                                     encode_jpeg)
 from sam2.media.frame_preprocess import IMAGENET_MEAN, IMAGENET_STD, preprocess_frame
 from sam2.media.frame_stream import DEFAULT_FRAMES_RAM_BYTES, StreamedVideoFile
-from sam2.media.frame_store import (FRAME_EXTENSIONS, LRUCache, VideoFrames, _load_folder, list_frame_files)
+from sam2.media.frame_store import (FRAME_EXTENSIONS, LRUCache, VideoFrames, list_frame_files, load_frame_folder)
 from sam2.media.images import ImageLoadError, load_image
 from sam2.media.video_decode import (ASSUMED_FPS, VIDEO_EXTENSIONS, DecodedVideo, VideoProbe, constant_rate_params,
                                      count_video_frames, decode_video, decode_video_file, fit_within, has_audio, iter_video_frames,
@@ -103,7 +103,7 @@ def load_video(
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if os.path.isdir(path):
-            return _load_folder(path, async_loading_frames, **opts)
+            return load_frame_folder(path, async_loading_frames, **opts)
         if not os.path.exists(path):
             raise VideoLoadError(f"no such video file or frame folder: {path}")
         ext = os.path.splitext(path)[1].lower()

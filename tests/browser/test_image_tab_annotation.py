@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,16 +24,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARTIFACTS = os.path.join(REPO, "test-artifacts")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 CANVAS = "#image-canvas"
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
+pytestmark = pytest.mark.slow  # the browser marker and the Chromium skip: tests/browser/conftest.py
 
 
 def _free_port() -> int:

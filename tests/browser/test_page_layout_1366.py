@@ -15,7 +15,6 @@ The app runs in a child process with seeded random weights in a private Hugging 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,17 +24,17 @@ import urllib.request
 
 import pytest
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = os.path.join(REPO, "test-artifacts")
 SHAPES = os.path.join(REPO, "examples", "shapes.png")
 CLIP = os.path.join(REPO, "examples", "moving_shapes.mp4")
 W, H = 1366, 768
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
+pytestmark = pytest.mark.slow  # the browser marker and the Chromium skip: tests/browser/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +76,7 @@ def browser():
 
     os.makedirs(ARTIFACTS, exist_ok=True)
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM,
-                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

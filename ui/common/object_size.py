@@ -1,6 +1,6 @@
 """How many bytes of array data an object holds (numpy arrays and torch tensors, however nested).
 
-The session budget (``ui.session_limits``) weighs each session by what it keeps: the picture,
+The session budget (``ui.common.session_limits``) weighs each session by what it keeps: the picture,
 its embedding, candidate masks, a clip's frames, the tracker's memory. Those are all numpy
 arrays or torch tensors inside dataclasses, dicts, lists and small caches, so a walk over
 the object graph that adds up their buffers measures a session without each class having to

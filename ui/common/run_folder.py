@@ -5,9 +5,9 @@ Why: sessions' downloads, rendered frames and kept uploads used to go to separat
 (or killed) stayed there for good, and files of a long-lived session outlived Gradio's cache
 age. Now everything lives under ``<tmp>/sam2-studio/run-<pid>-<start time>/``:
 
-* ``sessions/``: each session's folder (``ui.sessions.SessionFiles``): downloads, previews,
+* ``sessions/``: each session's folder (``ui.common.sessions.SessionFiles``): downloads, previews,
   the canvas's frame pictures; ``sources/``: uploads kept for full-size exports
-  (``ui.video_media.KeptFile``); ``clips/`` and ``spill/``: long clips' frames and the
+  (``ui.video.media.KeptFile``); ``clips/`` and ``spill/``: long clips' frames and the
   tracker's data on disk (issue #25); ``gradio/``: Gradio's own cache (uploads, returned files),
   when ``app.py`` starts the server (it sets ``GRADIO_TEMP_DIR`` unless the operator did);
 * at start-up, run folders of processes that are gone are deleted (and the pre-run-folder

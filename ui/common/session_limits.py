@@ -10,7 +10,7 @@ uses) and enforces ``SessionLimits``:
   session beyond either bound first makes room by dropping the least recently used idle
   session (of that address, for the per-client bound);
 * ``memory_bytes`` of session data (arrays and tensors a session holds, measured by
-  ``ui.object_size.array_bytes``; the models are not counted): a load that would pass it
+  ``ui.common.object_size.array_bytes``; the models are not counted): a load that would pass it
   drops least recently used idle sessions first, and the sweeper drops them while tracking
   results push the total over;
 * sessions that never connected a page or a heartbeat (``Connections``) are dropped first,
@@ -27,7 +27,7 @@ uses) and enforces ``SessionLimits``:
 
 Which connections are alive: ``ConnectionWatch`` (ASGI middleware) sees each page's and each
 ``gradio_client``'s heartbeat stream (``GET /gradio_api/heartbeat/<session_hash>``) open and
-close; ``connection_of`` (``ui.sessions``) notes the client address of every event.
+close; ``connection_of`` (``ui.common.sessions``) notes the client address of every event.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ class Connections:
                 del self._by_hash[session_hash]
 
 
-#: The process's connections: fed by ``ConnectionWatch`` and ``ui.sessions.connection_of``.
+#: The process's connections: fed by ``ConnectionWatch`` and ``ui.common.sessions.connection_of``.
 CONNECTIONS = Connections()
 
 #: Whether to take the client address from ``X-Forwarded-For`` (behind a proxy that sets it,

@@ -48,7 +48,7 @@ def connection_of(request: Any) -> Optional[str]:
     """The page connection an event came from (``request.session_hash``; None without one).
 
     Stores resolve it to the session key through ``SessionKeys``. The client's address is
-    noted for the per-client session bound (``ui.session_limits``)."""
+    noted for the per-client session bound (``ui.common.session_limits``)."""
     if request is None:
         return None
     session_hash = request.session_hash
@@ -176,7 +176,7 @@ class SessionKeys:
             return [h for h, k in self._alias.items() if k == store_key]
 
     def forget(self, session_hash: str) -> None:
-        """Drop a connection's alias now (it never connected: ``ui.session_limits``)."""
+        """Drop a connection's alias now (it never connected: ``ui.common.session_limits``)."""
         with self._guard:
             self._alias.pop(session_hash, None)
             self._closed.pop(session_hash, None)
@@ -191,7 +191,7 @@ class SessionKeys:
 
 class SessionFiles:
     """A temporary folder per session for downloads, removed with the session; it lives in
-    the server run's folder (``ui.run_folder``), which also ages old files out.
+    the server run's folder (``ui.common.run_folder``), which also ages old files out.
 
     Files are grouped by ``kind`` (one subfolder each): ``clear(kind)`` deletes what an
     earlier export of that kind wrote, so replaced downloads do not pile up on disk.
@@ -246,7 +246,7 @@ class SessionStore(Generic[T]):
     With ``use_keys(keys)`` the ids given to ``get``/``run``/``drop``/``in`` are page
     connections (``session_hash``) resolved through ``SessionKeys``.
 
-    With ``use_budget(budget)`` (``ui.session_limits.SessionBudget``) a new session is
+    With ``use_budget(budget)`` (``ui.common.session_limits.SessionBudget``) a new session is
     admitted only within the budget's bounds, and ``reserve`` makes room for a load.
     ``size_of(state)`` weighs a session (default: its arrays and tensors), ``busy_of(state)``
     says it has background work going (such a session is never dropped to make room).
@@ -449,9 +449,6 @@ class SessionStore(Generic[T]):
 
         self._sweeper = threading.Thread(target=loop, name="session-sweeper", daemon=True)
         self._sweeper.start()
-
-    def stop_sweeper(self) -> None:
-        self._stop.set()
 
     def _release(self, entry: SessionEntry[T]) -> None:
         if self._on_drop is not None:

@@ -1,14 +1,14 @@
 """A clear message for a request whose inputs Gradio cannot even convert.
 
 Gradio converts each input (``Blocks.preprocess_data``) before an event handler runs, so the
-handler's own checks (``ui.inputs``, ``ui.errors.guarded``) never see a value Gradio fails
+handler's own checks (``ui.common.inputs``, ``ui.tabkit.guard.guarded``) never see a value Gradio fails
 on: ``[null]`` where a file reference is expected (a pydantic ``ValidationError``), too few
 inputs, a number Gradio's own conversion chokes on. Such failures reach the client as
 ``error: null`` and the server log as a traceback. ``explain_input_errors(demo)`` wraps the
 demo's conversion: any failure other than a ``gr.Error`` becomes a ``gr.Error`` that names
 the endpoint, the input and what it takes, and the log gets one line instead of a traceback.
 
-The components that can (``ui.number_components``) hand odd values on to the handler, whose
+The components that can (``ui.tabkit.numbers``) hand odd values on to the handler, whose
 message names the field and its range; this wrapper catches what is left.
 """
 

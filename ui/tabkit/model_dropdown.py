@@ -18,7 +18,7 @@ from ui.models.registry import ModelRegistry
 
 def model_dropdown(registry: ModelRegistry) -> gr.Dropdown:
     """The dropdown component (build it inside the page's ``gr.Blocks``). No ``info`` line under
-    its label: the page header says what EdgeTAM trades (``ui.model_names.EDGETAM_TRADE``),
+    its label: the page header says what EdgeTAM trades (``ui.models.names.EDGETAM_TRADE``),
     so the header stays one row high."""
     return gr.Dropdown(registry.choices(), value=registry.default_model, label="Model",
                        elem_id="model-select", interactive=True)

@@ -62,7 +62,7 @@ class NumberSlider(gr.Slider):
 
 class ChoiceRadio(gr.Radio):
     """``gr.Radio``; a value that is not one of the choices reaches the handler as sent (the
-    handler checks it, e.g. with ``ui.inputs.whole_number``)."""
+    handler checks it, e.g. with ``ui.common.inputs.whole_number``)."""
 
     @classmethod
     def get_block_name(cls) -> str:

@@ -187,3 +187,15 @@ def test_cli_needs_exactly_one_prompt(tmp_path):
     assert main([str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--quiet"]) == 1
     assert main([str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--everything", "--text", "x"]) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_precision_choices_are_the_apps():
+    """``--precision`` takes what the app takes (int8 included) and refuses anything else."""
+    from sam2.annotate.__main__ import build_parser
+    from sam2.precision import PRECISIONS
+
+    parser = build_parser()
+    for precision in PRECISIONS:
+        assert parser.parse_args(["in", "--out", "o", "--everything", "--precision", precision]).precision == precision
+    with pytest.raises(SystemExit):
+        parser.parse_args(["in", "--out", "o", "--everything", "--precision", "half"])

@@ -1,4 +1,4 @@
-"""The server run's folder (``ui.run_folder``): earlier runs' leftovers swept at start-up, old
+"""The server run's folder (``ui.common.run_folder``): earlier runs' leftovers swept at start-up, old
 files aged out (kept uploads excepted), the folder removed at exit."""
 
 from __future__ import annotations

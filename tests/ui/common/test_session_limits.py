@@ -1,4 +1,4 @@
-"""The session budget (``ui.session_limits``) on real ``SessionStore``s with array states:
+"""The session budget (``ui.common.session_limits``) on real ``SessionStore``s with array states:
 counts, per-address counts, memory, never-connected sessions first, busy sessions kept,
 "the server is busy" when nothing can go."""
 
