@@ -1,12 +1,15 @@
-"""How many bytes of array data an object holds (numpy arrays and torch tensors, however nested).
+"""How many bytes of array data an object holds (numpy arrays, torch tensors and large byte
+strings, however nested).
 
 The session budget (``ui.common.session_limits``) weighs each session by what it keeps: the picture,
 its embedding, candidate masks, a clip's frames, the tracker's memory. Those are all numpy
 arrays or torch tensors inside dataclasses, dicts, lists and small caches, so a walk over
 the object graph that adds up their buffers measures a session without each class having to
 report its own size. Buffers shared by several arrays (views, a tensor and its slices) are
-counted once. Models (``torch.nn.Module``), threads, locks, modules and functions are not
-walked: they are shared by all sessions or hold no data of one.
+counted once. Byte strings of at least ``MIN_BYTES`` count too: packed masks (a tracked clip's
+masks, the undo history's copies of them) and JPEG frames are ``bytes``. Models
+(``torch.nn.Module``), threads, locks, modules and functions are not walked: they are shared
+by all sessions or hold no data of one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import Any, Set
 
 #: Walk at most this many objects per call (a bound on the cost, far above a session's count).
 MAX_OBJECTS = 200_000
+
+#: ``bytes`` shorter than this are names and small values, not a session's data.
+MIN_BYTES = 256
 
 _SKIP_TYPES = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
                str, bytes, int, float, bool, complex, type(None))
@@ -36,6 +42,10 @@ def array_bytes(root: Any) -> int:
     visited = 0
     while stack and visited < MAX_OBJECTS:
         obj = stack.pop()
+        if type(obj) is bytes and len(obj) >= MIN_BYTES and id(obj) not in seen:
+            seen.add(id(obj))  # the same bytes object held twice (a history step) counts once
+            total += len(obj)
+            continue
         if isinstance(obj, _SKIP_TYPES) or id(obj) in seen:
             continue
         seen.add(id(obj))

@@ -248,7 +248,7 @@ class SessionStore(Generic[T]):
 
     With ``use_budget(budget)`` (``ui.common.session_limits.SessionBudget``) a new session is
     admitted only within the budget's bounds, and ``reserve`` makes room for a load.
-    ``size_of(state)`` weighs a session (default: its arrays and tensors), ``busy_of(state)``
+    ``size_of(state)`` weighs a session (default: its arrays, tensors and large byte strings), ``busy_of(state)``
     says it has background work going (such a session is never dropped to make room).
     """
 

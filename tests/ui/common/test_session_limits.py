@@ -178,6 +178,19 @@ def test_array_bytes_counts_each_buffer_once():
     assert array_bytes(state) == a.nbytes + t.nbytes + 10
 
 
+def test_array_bytes_counts_packed_masks_and_frames_once():
+    """Packed masks (a tracked clip's, and the undo history's copies of the same objects) and
+    JPEG frames are ``bytes``: they count, each object once; short byte strings do not."""
+    from ui.common.packed_mask import PackedMask
+
+    rs = np.random.RandomState(0)
+    packed = PackedMask.pack(rs.rand(480, 640) > 0.5)  # noise: does not compress
+    jpeg = bytes(rs.randint(0, 256, 5000, dtype=np.uint8))
+    history = [{"masks": {0: packed}}, {"masks": {0: packed, 1: packed}}]
+    assert len(packed.data) > 30_000
+    assert array_bytes({"frames": [jpeg], "history": history, "name": b"car"}) == len(packed.data) + len(jpeg)
+
+
 def test_limits_from_env_and_forwarded_addresses():
     limits = SessionLimits.from_env({"SAM2_SESSION_MEMORY_MB": "2048", "SAM2_MAX_SESSIONS": "7"}, total_ram=64 << 30)
     assert limits.memory_bytes == 2048 * MB and limits.max_sessions == 7
