@@ -834,9 +834,11 @@ cv.addEventListener('pointermove', (e) => {
     if (S.pinch && touchList().length === 2) {
       const [a, b] = touchList(), P = S.pinch;
       const d = Math.hypot(a.x - b.x, a.y - b.y) || 1, mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
-      const [cx, cy] = screenToCanvas({ clientX: mx, clientY: my });
-      panBy(mx - P.mx, my - P.my);
+      // Zoom around the previous midpoint first, then carry that point to the new one: a pan
+      // at the fitted zoom is clamped to nothing, so panning first lost the fingers' shift.
+      const [cx, cy] = screenToCanvas({ clientX: P.mx, clientY: P.my });
       zoomAt(P.z * d / P.d, cx, cy);
+      panBy(mx - P.mx, my - P.my);
       P.mx = mx; P.my = my; P.z = S.view.z; P.d = d;
       return;
     }
