@@ -63,8 +63,8 @@ class VideoController(SessionController[VideoSlot], TrackingActions, ExportActio
         super().__init__(VideoSlot, max_idle_s)
         self.engine = engine
         self.limits = limits or VideoLimits.for_device(engine.device)
-        self._running: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
-        self._running_lock = threading.Lock()
+        self.tracking_sessions: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
+        self.tracking_sessions_lock = threading.Lock()
 
     def model_note(self) -> str:
         """One line for the page when tracking uses a faster model than the app's default, or

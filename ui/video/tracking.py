@@ -34,13 +34,13 @@ class TrackingActions:
 
     sessions: Any
     engine: Any
-    _running: Dict[int, str]  # id(job) -> session id, for "others are tracking"
-    _running_lock: threading.Lock
+    tracking_sessions: Dict[int, str]  # id(job) -> session id, for "others are tracking"
+    tracking_sessions_lock: threading.Lock
 
     def tracking_elsewhere(self, sid: Optional[str]) -> int:
         """How many other sessions are tracking right now."""
-        with self._running_lock:
-            return sum(1 for other in self._running.values() if other != sid)
+        with self.tracking_sessions_lock:
+            return sum(1 for other in self.tracking_sessions.values() if other != sid)
 
     def track_requested(self, sid: Optional[str]) -> None:
         """The page pressed Track: ``track_updates`` streams until that run has ended."""
@@ -167,8 +167,8 @@ class TrackingActions:
         slot.job, slot.run = job, run
         slot.tracking = True
         slot.fresh_run = False
-        with self._running_lock:
-            self._running[id(job)] = str(sid)
+        with self.tracking_sessions_lock:
+            self.tracking_sessions[id(job)] = str(sid)
         job.start()
         return job, run
 
@@ -258,8 +258,8 @@ class TrackingActions:
                     slot.tracking = False
                 if slot.job is job:
                     slot.job = None
-            with self._running_lock:
-                self._running.pop(id(job), None)
+            with self.tracking_sessions_lock:
+                self.tracking_sessions.pop(id(job), None)
 
 
 
