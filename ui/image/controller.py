@@ -5,6 +5,11 @@ the controller's renderer makes of the session afterwards (``ui.image.view``: an
 ``ImageView`` for the API endpoints, a ``CanvasView`` for the page's canvas; see
 ``rendering``). Problems the user can fix raise
 ``UserError`` with a readable message; ``ui.image.tab`` turns those into toasts.
+
+The downloads (``ui.image.export_actions``), undo / redo (``ui.image.history_actions``) and
+the brush (``ui.image.brush``) live in modules of their own whose classes the controller
+inherits, as on the video side; they and ``ui.image.find`` use the helpers here that are
+public for that (``view_of``, ``predict_active``, ``ensure_embedding``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 import copy
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import numpy as np
 from PIL import Image
@@ -24,11 +29,12 @@ from ui.common import overlay
 from ui.canvas import raster
 from sam2.automatic_mask_generator import GenerationCancelled
 from ui.common.background_job import BackgroundJob
-from ui.common.history import HISTORY_STEPS, REDONE, UNDONE  # noqa: F401 - HISTORY_STEPS: the tab's depth
 from ui.image.engine import EverythingParams, ImageEngine, mask_as_logits
 from ui.image.state import ImageObject, ImageSession, Prediction, PromptSet
-from ui.common.strokes import Stroke
-from ui.image.view import ApiRenderer
+from ui.image.brush import BrushActions
+from ui.image.export_actions import ExportActions
+from ui.image.history_actions import HistoryActions
+from ui.image.view import ApiRenderer, View
 from ui.common.progress import ProgressFn, TimeLeft, no_progress
 from ui.common.errors import ModelUnavailableError, Notice, UserError
 from ui.common.inputs import number, whole_number
@@ -39,9 +45,6 @@ from ui.image.slot import ImageSlot
 from sam2.media.images import ImageLoadError, check_image_kind, load_image, to_rgb_uint8
 
 log = logging.getLogger("sam2.app")
-
-#: What an action returns: whatever the controller's renderer makes (``ui.image.view``).
-View = Any
 
 #: Largest image accepted, in pixels (width x height). Bigger ones are refused with a
 #: message: their full-resolution masks and logits would need gigabytes per click.
@@ -119,8 +122,9 @@ def _check_size(h: int, w: int) -> None:
         )
 
 
-class ImageController(SessionController[ImageSlot]):
-    """The image tab's logic for all sessions."""
+class ImageController(SessionController[ImageSlot], ExportActions, HistoryActions, BrushActions):
+    """The image tab's logic for all sessions (the downloads, undo / redo and the brush are in
+    the modules of the classes it inherits, as on the video side)."""
 
     def __init__(self, engine: ImageEngine, max_idle_s: float = 30 * 60.0,
                  render: Optional[Callable[[ImageSlot, str], Any]] = None) -> None:
@@ -136,35 +140,6 @@ class ImageController(SessionController[ImageSlot]):
         twin = copy.copy(self)
         twin.render = render
         return twin
-
-    # ------------------------------------------------------------ history (Ctrl+Z / Ctrl+Shift+Z)
-    def _run_change(self, sid: Optional[str], fn: Callable[[ImageSlot], Any],
-                    changed: Optional[Callable[[Any, ImageSession], bool]] = None) -> Any:
-        """``run_on`` for an action that changes the objects: what they were before goes on the
-        session's history (Ctrl+Z), once the action has succeeded; a new change drops redo.
-        ``changed(before, after)``: for an action that may change nothing (a Find that found
-        nothing), whether it did; nothing is recorded when it did not."""
-
-        def act(slot: ImageSlot) -> Any:
-            before = slot.state.snapshot() if slot.state.has_media else None
-            out = fn(slot)
-            if before is not None and (changed is None or changed(before, slot.state)):
-                slot.changes.record(before)
-            return out
-
-        return self.run_on(sid, act)
-
-    def history(self, sid: Optional[str], step: int, progress: ProgressFn = no_progress) -> View:
-        """Undo (``step`` -1) or redo (+1) the session's last change, whatever it was: a prompt,
-        a stroke, a candidate, a new, deleted or picked object, Clear all."""
-
-        def act(slot: ImageSlot) -> View:
-            slot.state.require_media()
-            slot.state.restore(slot.changes.step(step, slot.state.snapshot()))
-            self._predict_active(slot, progress)  # candidates of an object that was set aside
-            return self._view(slot, note=UNDONE if step < 0 else REDONE)
-
-        return self.run_on(sid, act)
 
     @staticmethod
     def _forget_history(slot: ImageSlot) -> None:
@@ -188,8 +163,8 @@ class ImageController(SessionController[ImageSlot]):
             try:
                 self.engine.registry.require_available(slot.state.model_key)
             except ModelUnavailableError as exc:  # say so now, not after the first click
-                return self._view(slot, note=f"⚠️ The image is here, but {exc}")
-            return self._view(slot, note="Image loaded. Click on it to add a point.")
+                return self.view_of(slot, note=f"⚠️ The image is here, but {exc}")
+            return self.view_of(slot, note="Image loaded. Click on it to add a point.")
 
         return self.run_on(sid, act)
 
@@ -200,7 +175,7 @@ class ImageController(SessionController[ImageSlot]):
             slot.state = ImageSession(model_key=slot.state.model_key)
             self._forget_history(slot)
             slot.files.cleanup()
-            return self._view(slot)
+            return self.view_of(slot)
 
         return self.run_on(sid, act)
 
@@ -215,7 +190,7 @@ class ImageController(SessionController[ImageSlot]):
             new_id = resolve_model(self.engine.registry.resolve, model_id)
             refused = slot.refused
             if refused is not None and refused[0] == new_id and time.monotonic() - refused[1] < REPEAT_WINDOW_S:
-                return self._view(slot, note=f"⚠️ {refused[2]}")
+                return self.view_of(slot, note=f"⚠️ {refused[2]}")
             try:
                 changed = self._switch_model(slot, new_id, progress)
             except ModelUnavailableError as exc:
@@ -223,8 +198,8 @@ class ImageController(SessionController[ImageSlot]):
                 raise
             slot.refused = None
             if not changed:
-                return self._view(slot)
-            return self._view(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.state.model_key))}.")
+                return self.view_of(slot)
+            return self.view_of(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.state.model_key))}.")
 
         return self.run_on(sid, act)
 
@@ -234,13 +209,13 @@ class ImageController(SessionController[ImageSlot]):
         def act(slot: ImageSlot) -> View:
             self._switch_model(slot, model_id, progress)
             if not slot.state.has_media:
-                return self._view(slot)
-            self._ensure_embedding(slot, progress)
+                return self.view_of(slot)
+            self.ensure_embedding(slot, progress)
             self._predict_all(slot, progress)
             refused = slot.refused  # a refused switch just before (its prepare follows): keep saying why
             if refused is not None and time.monotonic() - refused[1] < REFUSAL_SHOWN_S:
-                return self._view(slot, note=f"⚠️ {refused[2]}")
-            return self._view(slot, note="Ready. Click on the image to add a point.")
+                return self.view_of(slot, note=f"⚠️ {refused[2]}")
+            return self.view_of(slot, note="Ready. Click on the image to add a point.")
 
         return self.run_on(sid, act)
 
@@ -305,49 +280,28 @@ class ImageController(SessionController[ImageSlot]):
             slot.state.require_media()
             self.engine.registry.require_available(slot.state.model_key)  # no unseen prompt without a model
             change(slot.state)
-            self._predict_active(slot, progress)
-            return self._view(slot)
+            self.predict_active(slot, progress)
+            return self.view_of(slot)
 
-        return self._run_change(sid, act)
-
-    def add_stroke(self, sid: Optional[str], points: Any, radius: float, erase: bool = False,
-                   progress: ProgressFn = no_progress) -> View:
-        """A brush (or, with ``erase``, eraser) stroke on the selected object's mask: ``points``
-        [(x, y), ...] in original-image pixels, ``radius`` in original pixels. Applied after
-        SAM's mask and kept through later clicks (``ui.common.strokes``); undo removes it."""
-        pts = tuple((number(x, "x"), number(y, "y")) for x, y in points)
-        r = number(radius, "radius")
-
-        def act(slot: ImageSlot) -> View:
-            st = slot.state
-            st.require_media()
-            self._predict_active(slot, progress)  # its candidates, if they were set aside
-            try:
-                stroke = Stroke(pts, r, bool(erase), st.hw)
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-            st.add_stroke(stroke)
-            return self._view(slot)
-
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def undo(self, sid: Optional[str], progress: ProgressFn = no_progress) -> View:
         def act(slot: ImageSlot) -> View:
             slot.state.require_media()
             what = slot.state.undo()
-            self._predict_active(slot, progress)
-            return self._view(slot, note=f"Undid the last {what}.")
+            self.predict_active(slot, progress)
+            return self.view_of(slot, note=f"Undid the last {what}.")
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def clear_all(self, sid: Optional[str]) -> View:
         """Remove every object, prompt and mask; the picture stays."""
 
         def act(slot: ImageSlot) -> View:
             slot.state.clear_all()
-            return self._view(slot, note="Cleared all objects." if slot.state.has_media else "")
+            return self.view_of(slot, note="Cleared all objects." if slot.state.has_media else "")
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def choose(self, sid: Optional[str], index: int) -> View:
         i = whole_number(index, "candidate index")
@@ -355,17 +309,17 @@ class ImageController(SessionController[ImageSlot]):
         def act(slot: ImageSlot) -> View:
             slot.state.require_media()
             slot.state.choose(i)
-            return self._view(slot)
+            return self.view_of(slot)
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def new_object(self, sid: Optional[str]) -> View:
         def act(slot: ImageSlot) -> View:
             slot.state.require_media()
             obj = slot.state.new_object()
-            return self._view(slot, note=f"{obj.name}: click on it to add points.")
+            return self.view_of(slot, note=f"{obj.name}: click on it to add points.")
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def select_object(self, sid: Optional[str], obj_id: int) -> View:
         """Select object ``obj_id`` (looked up under the session's lock, so a delete answered
@@ -375,8 +329,8 @@ class ImageController(SessionController[ImageSlot]):
         def act(slot: ImageSlot) -> View:
             slot.state.require_media()
             slot.state.select_object(oid)
-            self._predict_active(slot, no_progress)  # its candidates, if they were set aside
-            return self._view(slot)
+            self.predict_active(slot, no_progress)  # its candidates, if they were set aside
+            return self.view_of(slot)
 
         return self.run_on(sid, act)
 
@@ -387,9 +341,9 @@ class ImageController(SessionController[ImageSlot]):
         def act(slot: ImageSlot) -> View:
             slot.state.require_media()
             obj = slot.state.rename_object(name, oid)
-            return self._view(slot, note=f"Renamed to {obj.name}.")
+            return self.view_of(slot, note=f"Renamed to {obj.name}.")
 
-        return self._run_change(sid, act)  # a step of its own: else undoing the change before it took the name back
+        return self.run_change(sid, act)  # a step of its own: else undoing the change before it took the name back
 
     def remove_object(self, sid: Optional[str], obj_id: Optional[int] = None) -> View:
         """Delete object ``obj_id`` (None: the selected one)."""
@@ -400,10 +354,10 @@ class ImageController(SessionController[ImageSlot]):
             if oid is not None:
                 slot.state.select_object(oid)
             slot.state.remove_object()
-            self._predict_active(slot, no_progress)  # the next object's candidates, if set aside
-            return self._view(slot)
+            self.predict_active(slot, no_progress)  # the next object's candidates, if set aside
+            return self.view_of(slot)
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def object_id_at(self, sid: Optional[str], index: Any) -> int:
         """The id of the object at list position ``index`` (0-based): the API names objects so."""
@@ -425,7 +379,7 @@ class ImageController(SessionController[ImageSlot]):
         def act(slot: ImageSlot) -> Any:
             if fresh:
                 slot.shown = None
-            return self._view(slot, note=note)
+            return self.view_of(slot, note=note)
 
         return self.run_on(sid, act)
 
@@ -456,9 +410,9 @@ class ImageController(SessionController[ImageSlot]):
                 low_res_logits=mask_as_logits(mask)[None])
             st.next_color += 1
             st.add_objects([obj])
-            return self._view(slot, note=f"Region {i + 1} is now {obj.name}: click to refine it.")
+            return self.view_of(slot, note=f"Region {i + 1} is now {obj.name}: click to refine it.")
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     # ------------------------------------------------------------ segment everything
     def segment_everything(self, sid: Optional[str], params: EverythingParams,
@@ -556,22 +510,10 @@ class ImageController(SessionController[ImageSlot]):
         slot.files.clear("everything")  # the previous run's file is replaced
         return image_exports.write_everything_json(slot.state, lambda name: slot.files.path(name, "everything"))
 
-    # ------------------------------------------------------------ downloads
-    def export(self, sid: Optional[str]) -> List[str]:
-        """Write mask PNG, RGBA cutout and COCO JSON for the current objects; returns paths.
-
-        Made on demand from the masks as they are now; the files of an earlier export are
-        deleted first (the page clears what it offers whenever the masks change)."""
-
-        def act(slot: ImageSlot) -> List[str]:
-            slot.state.require_media()
-            slot.files.clear("export")
-            return image_exports.write_object_files(slot.state, lambda name: slot.files.path(name, "export"))
-
-        return self.run_on(sid, act)
-
     # ------------------------------------------------------------ model calls
-    def _ensure_embedding(self, slot: ImageSlot, progress: ProgressFn) -> Any:
+    def ensure_embedding(self, slot: ImageSlot, progress: ProgressFn) -> Any:
+        """The picture's embedding by the session's model, encoded once per picture and model
+        (clicks, Find and a model switch reuse it)."""
         st = slot.state
         assert st.image is not None
         model_id = self.engine.ensure_model(st.model_key, progress)
@@ -581,14 +523,14 @@ class ImageController(SessionController[ImageSlot]):
             slot.last_encode_s = st.embedding.seconds
         return st.embedding
 
-    def _predict_active(self, slot: ImageSlot, progress: ProgressFn) -> None:
+    def predict_active(self, slot: ImageSlot, progress: ProgressFn) -> None:
         """Decode the active object's prompts when its candidates are missing (new prompts,
         or set aside while another object was edited: then the same pick is restored)."""
         obj = slot.state.current
         if not obj.history or (obj.prediction is not None and obj.prediction.complete):
             return
         keep = obj.chosen_before_aside if obj.prediction is not None else None
-        emb = self._ensure_embedding(slot, progress)
+        emb = self.ensure_embedding(slot, progress)
         t0 = time.perf_counter()
         slot.state.set_prediction(self.engine.predict(emb, obj.prompts))
         slot.last_decode_s = time.perf_counter() - t0
@@ -603,13 +545,14 @@ class ImageController(SessionController[ImageSlot]):
             for i, obj in enumerate(st.objects):
                 if obj.history and obj.prediction is None:
                     st.active = i
-                    self._predict_active(slot, progress)
+                    self.predict_active(slot, progress)
                     if i != active:
                         obj.set_aside()
         finally:
             st.active = active
 
     # ------------------------------------------------------------ rendering
-    def _view(self, slot: ImageSlot, note: str = "") -> Any:
+    def view_of(self, slot: ImageSlot, note: str = "") -> View:
+        """What the action answers: the session as this controller's renderer shows it."""
         return self.render(slot, note)
 

@@ -1,7 +1,7 @@
 """The image tab's "Find objects": typed words or a box file in, one session object per box out.
 
 No Gradio here. ``ImageFind`` runs under the session's lock (``SessionController.run_on``),
-uses the session's encoded image (``ImageController._ensure_embedding``) and the process's
+uses the session's encoded image (``ImageController.ensure_embedding``) and the process's
 ``ui.find.finder.Finder`` (the detector, loaded once, lazily, under its own lock), and adds every
 found object to the session as an ordinary object: its box is its first prompt, the mask
 Find gave is its prediction, and its label and score stay on it (``ImageObject.label``),
@@ -20,8 +20,9 @@ import numpy as np
 from sam2.find import DEFAULT_THRESHOLD, FoundObject
 from ui.find.query import check_query_length, without_paths
 from ui.find.finder import FindOutcome, Finder, boxes_from_file, count_summary, query_labels
-from ui.image.controller import ImageController, View
+from ui.image.controller import ImageController
 from ui.image.slot import ImageSlot
+from ui.image.view import View
 from ui.common.progress import ProgressFn, no_progress
 from ui.image.engine import stability_scores
 from ui.models.shared_registry import image_predictor
@@ -122,13 +123,13 @@ class ImageFind:
                                   "remove some (or Clear all) first.")
             c.engine.registry.require_available(st.model_key)
             assert st.image is not None
-            emb = c._ensure_embedding(slot, progress)
+            emb = c.ensure_embedding(slot, progress)
             predictor, is_set = emb.predictor, True
             if predictor is None:  # ZeroGPU: no features kept between calls, encode here
                 predictor, is_set = image_predictor(c.engine.registry.get(emb.model_id).model), False
             outcome = run(predictor, st.image, is_set, room)
             if not outcome.objects:
-                return c._view(slot, note=f"⚠️ {outcome.message} Nothing was added.")
+                return c.view_of(slot, note=f"⚠️ {outcome.message} Nothing was added.")
             found = outcome.objects[:room]  # strongest first
             note = outcome.message
             if len(found) < len(outcome.objects):
@@ -145,8 +146,8 @@ class ImageFind:
                 new.append(found_to_object(obj, st.next_color, threshold))
                 st.next_color += 1
             st.add_objects(new)
-            return c._view(slot, note=note)
+            return c.view_of(slot, note=note)
 
         # One Find is one step of the tab's history (Ctrl+Z takes back all it added); a Find
         # that added nothing is no step.
-        return c._run_change(sid, act, changed=lambda before, st: _ids(before.objects) != _ids(st.objects))
+        return c.run_change(sid, act, changed=lambda before, st: _ids(before.objects) != _ids(st.objects))

@@ -36,6 +36,10 @@ from ui.models.registry import ModelRegistry
 #: Aspect ratio (long side / short side) above which the page says the picture is shown small.
 EXTREME_ASPECT = 6.0
 
+#: What a controller action returns: whatever its renderer makes (an ``ImageView`` from
+#: ``ApiRenderer``, a ``CanvasView`` from ``CanvasRenderer``).
+View = Any
+
 
 # ---------------------------------------------------------------------------- API view
 @dataclass

@@ -1,4 +1,4 @@
-"""Video-tab behaviour without Gradio: clips, objects, prompts, tracking, renders, downloads.
+"""Video-tab behaviour without Gradio: clips, the model, prompts, objects and the page's view.
 
 Every public method takes the session id and returns a ``VideoView`` (what the page shows)
 or files. Each session's state sits in a ``SessionStore`` (kept across a page reload, freed
@@ -6,10 +6,15 @@ by the idle sweep, or at once when an API client closes) and every action runs u
 session's lock. Problems the user can fix
 raise ``UserError``; ``ui.common.errors.guarded`` shows them as warnings.
 
-Tracking (``ui.video.tracking``) runs in a background job that stores each frame's masks as
-soon as they are computed; while a run is going, actions that would change the prompts are
-refused with a message rather than queued behind it. What the page shows is made by
-``ui.video.view`` (picture, legend, status, and the canvas's updates).
+The controller's other jobs live in modules of their own whose classes it inherits:
+tracking (``ui.video.tracking``), the preview and downloads (``ui.video.export_actions``),
+undo / redo (``ui.video.history_actions``) and the brush (``ui.video.brush``); they use the
+helpers here that are public for that (``view_of``, ``send_prompts``, ``ensure_inference``...).
+
+Tracking runs in a background job that stores each frame's masks as soon as they are
+computed; while a run is going, actions that would change the prompts are refused with a
+message rather than queued behind it. What the page shows is made by ``ui.video.view``
+(picture, legend, status, and the canvas's updates).
 """
 
 from __future__ import annotations
@@ -17,23 +22,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import replace
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from ui.models.names import fastest_tracking_note, model_label, tracking_fallback_note
 from ui.models.switch import resolve_model, switch_model
 from ui.common.errors import ModelUnavailableError, UserError
-from ui.common.history import REDONE, UNDONE
-from ui.common.inputs import number
-from ui.common.strokes import Stroke, apply_strokes
 from ui.common.session_controller import SessionController
+from ui.video.brush import BrushActions
 from ui.video.engine import FrameMasks, VideoEngine
-from ui.video.export_run import ExportCancelled, ExportPaths, make_exports, write_preview
-from ui.video.exports import ClipExport, ObjectInfo
+from ui.video.export_actions import ExportActions, clip_export
+from ui.video.history_actions import HistoryActions
 from ui.video.media import KeptFile, VideoLimits, decode_clip
-from ui.video.render import check_effect
 from ui.video.tracking import TrackingActions
 from ui.canvas.scene import CanvasUpdate
 from ui.video.view import (TRACKING_BUSY, VideoView, canvas_update, empty_view, frame_display_scale, frame_view,
@@ -53,16 +54,17 @@ VIDEO_SESSION_OVERHEAD = 64 * 1024 * 1024
 
 
 
-class VideoController(SessionController[VideoSlot], TrackingActions):
-    """The video tab's logic for all sessions (tracking: ``ui.video.tracking.TrackingActions``)."""
+class VideoController(SessionController[VideoSlot], TrackingActions, ExportActions, HistoryActions, BrushActions):
+    """The video tab's logic for all sessions (tracking, the preview and downloads, undo / redo
+    and the brush are in the modules of the classes it inherits)."""
 
     def __init__(self, engine: VideoEngine, limits: Optional[VideoLimits] = None,
                  max_idle_s: float = 30 * 60.0) -> None:
         super().__init__(VideoSlot, max_idle_s)
         self.engine = engine
         self.limits = limits or VideoLimits.for_device(engine.device)
-        self._running: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
-        self._running_lock = threading.Lock()
+        self.tracking_sessions: Dict[int, str] = {}  # id(job) -> session id, for "others are tracking"
+        self.tracking_sessions_lock = threading.Lock()
 
     def model_note(self) -> str:
         """One line for the page when tracking uses a faster model than the app's default, or
@@ -77,7 +79,9 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         return tracking_fallback_note(model_id, self.engine.fast, why)
 
     @staticmethod
-    def _not_while_tracking(slot: VideoSlot) -> None:
+    def not_while_tracking(slot: VideoSlot) -> None:
+        """Refuse an action that would change the prompts while a run tracks them (the run
+        reads them without the session lock)."""
         if slot.tracking:
             raise UserError(f"{TRACKING_BUSY} (or wait for it to finish).")
 
@@ -128,7 +132,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                 self.engine.require_available(slot.model_key)
             except ModelUnavailableError as exc:  # say so now, not after the first click
                 note = f"⚠️ The clip is here, but {exc}"
-            view = self._view(slot, 0, note)
+            view = self.view_of(slot, 0, note)
             if clip.notes:
                 view.warning = f"{clip.name}: " + "; ".join(clip.notes) + f" (limits: {self.limits.describe()})."
             return view
@@ -146,14 +150,14 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
 
         def act(slot: VideoSlot) -> VideoView:
             if slot.tracking:
-                return self._view(slot, slot.state.last_frame)
+                return self.view_of(slot, slot.state.last_frame)
             # The dropdown always has a value: it is the user's choice only once they picked
             # one; until then the session tracks with the engine's default (EdgeTAM on a CPU).
             self._switch_model(slot, model_key if slot.model_chosen else None, progress)
             if slot.clip is None:
-                return self._empty_view(slot)
-            self._ensure_inference(slot, progress)
-            return self._view(slot, slot.state.last_frame, "Ready: click on an object in the frame.")
+                return self.empty_view_of(slot)
+            self.ensure_inference(slot, progress)
+            return self.view_of(slot, slot.state.last_frame, "Ready: click on an object in the frame.")
 
         return self.run_on(sid, act)
 
@@ -172,13 +176,13 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             slot.model_chosen = True
             frame = slot.state.last_frame
             if not changed:
-                return self._view(slot, frame) if slot.clip is not None else self._empty_view(slot)
+                return self.view_of(slot, frame) if slot.clip is not None else self.empty_view_of(slot)
             note = f"Model set to {model_label(self.engine.resolve(slot.model_key))}."
             if slot.clip is None:
-                return self._empty_view(slot, note)
+                return self.empty_view_of(slot, note)
             if slot.state.all_prompted_frames():
                 note += " Prompts were applied again with it; track again to update the other frames."
-            return self._view(slot, frame, note)
+            return self.view_of(slot, frame, note)
 
         return self.run_on(sid, act)
 
@@ -196,7 +200,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                 self.engine.predictor(new_id, progress)
             self._apply_model(slot, new_id)
             if slot.clip is not None and slot.state.all_prompted_frames():
-                self._ensure_inference(slot, progress)
+                self.ensure_inference(slot, progress)
 
         def restore(saved: Any) -> None:
             slot.model_key, slot.inference, slot.inference_model, slot.state.prompts_version = saved
@@ -218,7 +222,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             slot.changes.forget()  # its snapshots hold the other model's masks (as on the image tab)
         return changed
 
-    def _ensure_inference(self, slot: VideoSlot, progress: ProgressFn) -> Any:
+    def ensure_inference(self, slot: VideoSlot, progress: ProgressFn) -> Any:
         """The predictor, with a tracking state for the clip (rebuilt with the prompts
         replayed when the model changed)."""
         if slot.clip is None or slot.frames is None:
@@ -234,10 +238,10 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             slot.drop_inference()
             slot.inference, slot.storage_note = self.engine.init_state(predictor, frames)
             slot.inference_model = model_id
-            self._replay(slot, predictor, progress, store=True)
+            self.replay_prompts(slot, predictor, progress, store=True)
         return predictor
 
-    def _replay(self, slot: VideoSlot, predictor: Any, progress: ProgressFn, store: bool) -> None:
+    def replay_prompts(self, slot: VideoSlot, predictor: Any, progress: ProgressFn, store: bool) -> None:
         """Give the model every object's prompts again, frame by frame (a fresh tracking state,
         or one just reset); ``store``: keep the masks it answers."""
         st = slot.state
@@ -246,10 +250,12 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                 progress(None, f"Applying the prompts of {obj.name} on frame {f}...")
                 masks = self.engine.prompt(predictor, slot.inference, f, obj.obj_id, obj.prompts[f])
                 if store:
-                    self._store(st, f, masks)
+                    self.store_masks(st, f, masks)
 
     @staticmethod
-    def _store(st: VideoSession, frame: int, masks: Optional[FrameMasks]) -> None:
+    def store_masks(st: VideoSession, frame: int, masks: Optional[FrameMasks]) -> None:
+        """Keep the model's masks of ``frame`` (a prompt's answer, a tracked frame), except
+        those of objects deleted meanwhile."""
         if not masks:
             return
         for oid, mask in masks.items():
@@ -260,10 +266,10 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
     def show(self, sid: Optional[str], frame: Any) -> VideoView:
         def act(slot: VideoSlot) -> VideoView:
             if slot.clip is None:
-                return self._empty_view(slot)
+                return self.empty_view_of(slot)
             f = slot.state.check_frame(frame)
             slot.state.last_frame = f
-            return self._view(slot, f)
+            return self.view_of(slot, f)
 
         return self.run_on(sid, act)
 
@@ -274,13 +280,13 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             slot.state.require_media()
             f = slot.state.check_frame(frame)
             slot.state.last_frame = f
-            return f, legend_html(slot, f), self._status(slot, f)
+            return f, legend_html(slot, f), self.status_of(slot, f)
 
         return self.run_on(sid, act)
 
     def view(self, sid: Optional[str]) -> VideoView:
-        return self.run_on(sid, lambda slot: self._view(slot, slot.state.last_frame)
-                         if slot.clip is not None else self._empty_view(slot))
+        return self.run_on(sid, lambda slot: self.view_of(slot, slot.state.last_frame)
+                         if slot.clip is not None else self.empty_view_of(slot))
 
     # ------------------------------------------------------------ prompts
     def add_point(self, sid: Optional[str], frame: Any, x: Any, y: Any, foreground: bool = True,
@@ -291,12 +297,12 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
-            self._not_while_tracking(slot)
+            self.not_while_tracking(slot)
             px, py = st.check_inside(x, y)
             obj = st.object_for_prompt(obj_id)
-            return self._set(slot, obj, f, obj.on(f).with_point(px, py, 1 if foreground else 0), progress)
+            return self.send_prompts(slot, obj, f, obj.on(f).with_point(px, py, 1 if foreground else 0), progress)
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def add_box(self, sid: Optional[str], frame: Any, x0: Any, y0: Any, x1: Any, y1: Any,
                 obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
@@ -305,12 +311,12 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
-            self._not_while_tracking(slot)
+            self.not_while_tracking(slot)
             box = st.box_from(x0, y0, x1, y1)
             obj = st.object_for_prompt(obj_id)
-            return self._set(slot, obj, f, obj.on(f).with_box(box), progress)
+            return self.send_prompts(slot, obj, f, obj.on(f).with_box(box), progress)
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def undo(self, sid: Optional[str], frame: Any, progress: ProgressFn = no_progress) -> VideoView:
         """Remove the selected object's newest click (or box) on ``frame``."""
@@ -318,13 +324,13 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
-            self._not_while_tracking(slot)
+            self.not_while_tracking(slot)
             obj = st.active
             if obj is None or obj.on(f).is_empty:
                 raise UserError("The selected object has no prompts on this frame to undo.")
-            return self._set(slot, obj, f, obj.on(f).without_last(), progress)
+            return self.send_prompts(slot, obj, f, obj.on(f).without_last(), progress)
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def clear_frame(self, sid: Optional[str], frame: Any, obj_id: Any = None,
                     progress: ProgressFn = no_progress) -> VideoView:
@@ -333,24 +339,24 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
-            self._not_while_tracking(slot)
+            self.not_while_tracking(slot)
             obj = st.active if obj_id in (None, 0) else st.get(st.check_id(obj_id))
             if obj is None:
                 raise UserError("There is no object to clear yet.")
-            return self._set(slot, obj, f, FramePrompts(), progress)
+            return self.send_prompts(slot, obj, f, FramePrompts(), progress)
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
-    def _set(self, slot: VideoSlot, obj: VideoObject, frame: int, prompts: FramePrompts,
-             progress: ProgressFn, note: str = "") -> VideoView:
+    def send_prompts(self, slot: VideoSlot, obj: VideoObject, frame: int, prompts: FramePrompts,
+                     progress: ProgressFn, note: str = "") -> VideoView:
         """Send an object's new prompt set on a frame to the model; commit it once that worked."""
         st = slot.state
         t0 = time.perf_counter()
-        predictor = self._ensure_inference(slot, progress)
+        predictor = self.ensure_inference(slot, progress)
         if prompts.is_empty:
             masks = self.engine.clear(predictor, slot.inference, frame, obj.obj_id)
             st.set_prompts(obj, frame, prompts)
-            self._store(st, frame, masks)
+            self.store_masks(st, frame, masks)
             st.masks.put(frame, obj.obj_id, np.zeros((st.height, st.width), dtype=bool))
             note = f"Cleared the prompts of {obj.name} on frame {frame}."
             if obj.prompted_frames:
@@ -358,96 +364,10 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         else:
             masks = self.engine.prompt(predictor, slot.inference, frame, obj.obj_id, prompts)
             st.set_prompts(obj, frame, prompts)
-            self._store(st, frame, masks)
+            self.store_masks(st, frame, masks)
         slot.last_click_s = time.perf_counter() - t0
         st.last_frame = frame
-        return self._view(slot, frame, note)
-
-    def add_stroke(self, sid: Optional[str], frame: Any, points: Any, radius: Any, erase: bool = False,
-                   obj_id: Any = None, progress: ProgressFn = no_progress) -> VideoView:
-        """A brush (or, with ``erase``, eraser) stroke on object ``obj_id``'s mask on ``frame``
-        (0 or None: the selected object; the brush makes one when there is none): ``points``
-        [(x, y), ...] and ``radius`` in clip pixels. The object's mask there with the stroke
-        applied becomes its mask prompt on that frame (``add_new_mask``), replacing its clicks
-        and box there; the model's answer is shown at once, and tracking follows it."""
-        pts = tuple((number(x, "x"), number(y, "y")) for x, y in points)
-        r = number(radius, "radius")
-
-        def act(slot: VideoSlot) -> VideoView:
-            st = slot.state
-            f = st.check_frame(frame)
-            self._not_while_tracking(slot)
-            try:
-                stroke = Stroke(pts, r, bool(erase), (st.height, st.width))
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-            target = st.active if obj_id is None or obj_id == 0 else st.find(st.check_id(obj_id))
-            current = st.masks.mask(f, target.obj_id) if target is not None else None
-            if current is None:
-                current = np.zeros((st.height, st.width), dtype=bool)
-            painted = apply_strokes(current, (stroke,))
-            name = target.name if target is not None else "the object"
-            if erase and not current.any():
-                raise UserError(f"{name} has no mask on frame {f} to erase from.")
-            if not painted.any():
-                raise UserError(f"That would erase all of {name} on frame {f}; use \"Clear object on this "
-                                "frame\" to remove its prompts there.")
-            if np.array_equal(painted, current):
-                raise UserError(f"That stroke does not change {name}'s mask on frame {f}.")
-            obj = st.object_for_prompt(obj_id)
-            had_clicks = obj.on(f).has_clicks
-            note = (f"{'Erased from' if erase else 'Painted'} {obj.name} on frame {f}: this mask is its prompt "
-                    "there now" + (" (it replaces the clicks there; a new click refines it)" if had_clicks else "")
-                    + ". Track to follow it.")
-            return self._set(slot, obj, f, obj.on(f).with_mask(painted), progress, note)
-
-        return self._run_change(sid, act)
-
-    # ------------------------------------------------------------ history (Ctrl+Z / Ctrl+Shift+Z)
-    def _run_change(self, sid: Optional[str], fn: Callable[[VideoSlot], Any],
-                    changed: Optional[Callable[[Any, VideoSession], bool]] = None) -> Any:
-        """``run_on`` for an action that changes objects or prompts: what they were before goes on
-        the session's history (Ctrl+Z), with the frame the change was made on, once the action
-        has succeeded; a new change drops redo. ``changed(before, after)``: for an action that
-        may change nothing (a Find that found nothing), whether it did."""
-
-        def act(slot: VideoSlot) -> Any:
-            before = slot.state.snapshot() if slot.clip is not None else None
-            out = fn(slot)
-            if before is not None and (changed is None or changed(before, slot.state)):
-                slot.changes.record(replace(before, frame=slot.state.last_frame))
-            return out
-
-        return self.run_on(sid, act)
-
-    def history(self, sid: Optional[str], step: int, progress: ProgressFn = no_progress) -> VideoView:
-        """Undo (``step`` -1) or redo (+1) the session's last change, whatever it was: a click, a
-        box, a stroke, Z, a cleared frame, a new or deleted object, Start over, a Find.
-
-        Objects, prompts and masks come back as they were shown, on the frame of the change.
-        When the prompts differ from before, the model is given the restored prompts again
-        (its tracking state is reset and every prompt replayed) and the tracked frames count
-        as out of date, as after any prompt change: Track again to bring the model's memory of
-        the other frames back (the masks shown stay until then)."""
-
-        def act(slot: VideoSlot) -> VideoView:
-            st = slot.state
-            st.require_media()
-            self._not_while_tracking(slot)
-            now = replace(st.snapshot(), frame=slot.changes.peek(step).frame)
-            if st.restore(slot.changes.step(step, now)) and slot.inference is not None:
-                try:
-                    predictor = self._ensure_inference(slot, progress)
-                    self.engine.reset(predictor, slot.inference)
-                    self._replay(slot, predictor, progress, store=False)
-                except Exception:  # noqa: BLE001 - the next prompt or Track builds a fresh state and replays
-                    log.exception("replaying the prompts after an undo / redo failed; the tracking state is rebuilt "
-                                  "on the next action")
-                    slot.inference = slot.inference_model = None
-            slot.last_run = ""
-            return self._view(slot, st.last_frame, UNDONE if step < 0 else REDONE)
-
-        return self.run_on(sid, act)
+        return self.view_of(slot, frame, note)
 
     # ------------------------------------------------------------ objects
     def new_object(self, sid: Optional[str], name: Optional[str] = None) -> VideoView:
@@ -455,16 +375,16 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             st = slot.state
             st.require_media()
             obj = st.new_object(name)
-            return self._view(slot, st.last_frame, f"Added **{obj.name}** (id {obj.obj_id}): click on it.")
+            return self.view_of(slot, st.last_frame, f"Added **{obj.name}** (id {obj.obj_id}): click on it.")
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def select_object(self, sid: Optional[str], obj_id: Any) -> VideoView:
         def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             st.require_media()
             obj = st.select(obj_id)
-            return self._view(slot, st.last_frame, f"Selected **{obj.name}**.")
+            return self.view_of(slot, st.last_frame, f"Selected **{obj.name}**.")
 
         return self.run_on(sid, act)
 
@@ -473,9 +393,9 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             st = slot.state
             st.require_media()
             obj = st.rename(st.active_id if obj_id in (None, 0) else obj_id, name)
-            return self._view(slot, st.last_frame, f"Renamed object {obj.obj_id} to **{obj.name}**.")
+            return self.view_of(slot, st.last_frame, f"Renamed object {obj.obj_id} to **{obj.name}**.")
 
-        return self._run_change(sid, act)  # a step of its own: else undoing the change before it took the name back
+        return self.run_change(sid, act)  # a step of its own: else undoing the change before it took the name back
 
     def remove_object(self, sid: Optional[str], obj_id: Any = None) -> VideoView:
         """Delete an object everywhere (0 or None: the selected one)."""
@@ -483,7 +403,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             st.require_media()
-            self._not_while_tracking(slot)
+            self.not_while_tracking(slot)
             target = st.active_id if obj_id in (None, 0) else obj_id
             if target is None:
                 raise UserError("There is no object to delete.")
@@ -492,9 +412,9 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                 _, predictor = self.engine.predictor(slot.model_key)
                 self.engine.remove(predictor, slot.inference, obj.obj_id)
             st.remove(obj.obj_id)
-            return self._view(slot, st.last_frame, f"Deleted **{obj.name}**.")
+            return self.view_of(slot, st.last_frame, f"Deleted **{obj.name}**.")
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     def clear_all(self, sid: Optional[str]) -> VideoView:
         """Remove every object, prompt and mask; the clip stays."""
@@ -502,7 +422,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             st.require_media()
-            self._not_while_tracking(slot)
+            self.not_while_tracking(slot)
             if slot.exporting.locked():  # its files are being written into the folder reset deletes
                 raise UserError("The downloads are being made; start over once they are ready.")
             if slot.inference is not None:
@@ -512,9 +432,9 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             slot.last_run = ""
             slot.files.clear("preview")  # downloads and previews of the removed objects
             slot.files.clear("export")
-            return self._view(slot, st.last_frame, "Started over: all objects removed.")
+            return self.view_of(slot, st.last_frame, "Started over: all objects removed.")
 
-        return self._run_change(sid, act)
+        return self.run_change(sid, act)
 
     # ------------------------------------------------------------ the canvas
     def window(self, sid: Optional[str], start: int, end: int, clip_key: Optional[int] = None) -> CanvasUpdate:
@@ -535,132 +455,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
             return None
         return self.run_on(sid, lambda slot: (slot.state.width, slot.state.height) if slot.clip is not None else None)
 
-    # ------------------------------------------------------------ outputs
-    def _clip_export(self, slot: VideoSlot, snapshot: bool = False) -> ClipExport:
-        """The clip as the app processed it; with ``snapshot``, a copy of the masks that
-        later prompts and tracking do not change (for work done outside the session lock)."""
-        st = slot.state
-        clip = slot.clip
-        assert clip is not None
-        return ClipExport(
-            name=clip.name, num_frames=st.num_frames, height=st.height, width=st.width, fps=clip.fps,
-            objects=[ObjectInfo(o.obj_id, o.name, o.color, tuple(o.prompted_frames), o.label) for o in st.objects],
-            masks=st.masks.copy() if snapshot else st.masks, source_size=clip.source_size,
-            source_fps=clip.source_fps or None,
-        )
-
-    def render(self, sid: Optional[str], effect: Optional[str] = "overlay",
-               progress: ProgressFn = no_progress) -> Tuple[str, str]:
-        """Write the preview MP4 (every frame, objects drawn with ``effect``); (path, status)."""
-
-        def snapshot(slot: VideoSlot) -> Tuple[VideoSlot, str, ClipExport, Any]:
-            slot.state.require_media()
-            try:
-                key = check_effect(effect)
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-            return slot, key, self._clip_export(slot, snapshot=True), slot.frames
-
-        slot, key, clip, frames = self.run_on(sid, snapshot)
-        path = self._write_preview(slot, clip, frames, key, progress)
-        return path, self.run_on(sid, lambda s: self._status(s, s.state.last_frame, f"Rendered the preview ({key})."))
-
-    def render_after_track(self, sid: Optional[str], effect: Optional[str] = "overlay",
-                           progress: ProgressFn = no_progress) -> Optional[Tuple[str, str]]:
-        """The preview of a tracking run that just finished; None when there is none."""
-
-        def snapshot(slot: VideoSlot) -> Optional[Tuple[VideoSlot, str, ClipExport, Any]]:
-            if not slot.fresh_run or slot.clip is None or slot.tracking:
-                return None
-            slot.fresh_run = False
-            try:
-                key = check_effect(effect)
-            except ValueError:
-                key = "overlay"
-            return slot, key, self._clip_export(slot, snapshot=True), slot.frames
-
-        job = self.run_on(sid, snapshot)
-        if job is None:
-            return None
-        slot, key, clip, frames = job
-        path = self._write_preview(slot, clip, frames, key, progress)
-        return path, self.run_on(sid, lambda s: self._status(s, s.state.last_frame, s.last_run + " Preview ready."))
-
-    @staticmethod
-    def _write_preview(slot: VideoSlot, clip: ClipExport, frames: Any, effect: str,
-                       progress: ProgressFn) -> str:
-        """Write the preview MP4 from a snapshot of the masks, outside the session lock: a
-        render takes seconds, and the session's clicks (or a reload's restore) must not wait
-        for it. Renders of one session take turns, since they replace the same file."""
-        with slot.rendering:
-            slot.files.clear("preview")  # the preview it replaces
-            path = slot.files.path(f"{clip.stem}_{effect}_preview.mp4", "preview")
-            if not slot.exporting.locked():
-                slot.export_stop = threading.Event()  # a fresh one: an earlier Cancel does not stop this one
-            stop = slot.export_stop
-            try:
-                return write_preview(path, clip, frames.frame, effect, progress, stop)
-            except ExportCancelled:
-                slot.files.clear("preview")
-                raise
-
-    def export(self, sid: Optional[str], effect: Optional[str] = "overlay",
-               progress: ProgressFn = no_progress) -> Tuple[List[str], str]:
-        """[MP4, masks zip, COCO RLE JSON, boxes JSON] and a status line.
-
-        The files have the upload's own size and frame rate, and the MP4 its sound
-        (``ui.video.export_run``). The masks are copied under the session lock and the files
-        made without it, so the session stays usable (scrubbing, prompting) meanwhile.
-        """
-
-        def prepare(slot: VideoSlot):
-            st = slot.state
-            st.require_media()
-            if not st.objects or not st.masks.frames():
-                raise UserError("Nothing to download yet: click on an object (and track it) first.")
-            try:
-                key = check_effect(effect)
-            except ValueError as exc:
-                raise UserError(str(exc)) from None
-            assert slot.clip is not None
-            clip = self._clip_export(slot, snapshot=True)
-            if not slot.exporting.acquire(blocking=False):  # released below, once the files are made
-                raise UserError("An export of this clip is already running; wait for it to finish "
-                                "(or press Cancel).")
-            if not slot.rendering.locked():
-                slot.export_stop = threading.Event()  # a fresh one: an earlier Cancel does not stop this one
-            slot.files.clear("export")  # made on demand: an earlier export is replaced
-            paths = ExportPaths(*(slot.files.path(f"{clip.stem}_{suffix}", "export") for suffix in
-                                  (f"{key}.mp4", "masks.zip", "coco.json", "boxes.json")))
-            return (slot, key, clip, slot.clip.source, slot.frames, paths, st.tracking_stale, slot.clip_version,
-                    st.prompts_version, slot.export_stop)
-
-        slot, key, clip, span, frames, paths, stale, version, prompts_version, stop = self.run_on(sid, prepare)
-        try:
-            result = make_exports(clip, span, frames.frame, key, paths, progress, stop)
-        except ExportCancelled:
-            raise
-        except Exception:
-            if slot.clip_version != version:
-                raise UserError("The video was replaced while its files were being made; "
-                                  "export the new one.") from None
-            raise
-        finally:
-            slot.exporting.release()
-        note = (f"{len(result.paths.as_list())} files ready ({result.width}×{result.height}, "
-                f"{result.fps:.4g} fps, {result.num_frames} frames, "
-                f"{'with' if result.audio else 'no'} sound; made in {result.seconds:.1f} s): "
-                f"{result.tracked_frames} of {result.num_frames} frames have masks, "
-                f"{len(clip.objects)} object{'s' if len(clip.objects) != 1 else ''}.")
-        if result.notes:
-            note += " Note: " + "; ".join(result.notes) + "."
-        if stale:
-            note += " Some frames may be out of date: track again to include the latest prompts."
-        if slot.state.prompts_version != prompts_version:  # prompts changed while the files were made
-            note += (" The prompts changed while these files were being made: they show the masks from "
-                     "before; prepare the downloads again for the current ones.")
-        return result.paths.as_list(), note
-
+    # ------------------------------------------------------------ info
     def info(self, sid: Optional[str]) -> Dict[str, Any]:
         """A summary of the session (clip, limits, objects, tracked frames) as plain data."""
 
@@ -672,7 +467,7 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
                                               ("max_seconds", "max_frames", "max_fps", "max_short_side",
                                                "max_long_side")}}
             if slot.clip is not None:
-                clip = self._clip_export(slot)
+                clip = clip_export(slot)
                 out.update(clip.header())
                 out["notes"] = list(slot.clip.notes)
                 out["active_object"] = st.active_id
@@ -684,11 +479,15 @@ class VideoController(SessionController[VideoSlot], TrackingActions):
         return self.run_on(sid, act)
 
     # ------------------------------------------------------------ rendering the page
-    def _empty_view(self, slot: VideoSlot, note: str = "") -> VideoView:
+    # (public: the actions in the modules mixed in answer with them too)
+    def empty_view_of(self, slot: VideoSlot, note: str = "") -> VideoView:
+        """The page without a clip (the limits said)."""
         return empty_view(self.limits.describe(), note)
 
-    def _view(self, slot: VideoSlot, frame: int, note: str = "") -> VideoView:
+    def view_of(self, slot: VideoSlot, frame: int, note: str = "") -> VideoView:
+        """What the page shows of the session on ``frame``, with ``note`` on the status line."""
         return frame_view(slot, frame, model_label(self.engine.resolve(slot.model_key)), self.limits.describe(), note)
 
-    def _status(self, slot: VideoSlot, frame: int, note: str = "") -> str:
+    def status_of(self, slot: VideoSlot, frame: int, note: str = "") -> str:
+        """The status line alone (no picture made)."""
         return status_text(slot, frame, model_label(self.engine.resolve(slot.model_key)), note)

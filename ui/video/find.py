@@ -52,7 +52,7 @@ class VideoFind:
         def act(slot: VideoSlot) -> VideoView:
             st = slot.state
             f = st.check_frame(frame)
-            c._not_while_tracking(slot)
+            c.not_while_tracking(slot)
             assert slot.clip is not None
             try:
                 outcome = self.finder.find_boxes(_frame_rgb(slot.clip.frames[f]), text, threshold, progress=progress)
@@ -60,7 +60,7 @@ class VideoFind:
                 raise ModelUnavailableError(without_paths(str(exc))) from None
             if not outcome.boxes:
                 st.last_frame = f
-                return c._view(slot, f, f"⚠️ {outcome.message} Nothing was added.")
+                return c.view_of(slot, f, f"⚠️ {outcome.message} Nothing was added.")
             boxes = []
             for det in outcome.boxes:  # inside the frame; a box too thin to prompt with is left out
                 x0, y0, x1, y1 = (float(v) for v in det.box)
@@ -71,7 +71,7 @@ class VideoFind:
                 except UserError:
                     continue
             if not boxes:
-                return c._view(slot, f, f"⚠️ {outcome.message} The boxes are too thin to use; nothing was added.")
+                return c.view_of(slot, f, f"⚠️ {outcome.message} The boxes are too thin to use; nothing was added.")
             before_active = st.active_id
             added: List[Any] = []
             seen: Dict[str, int] = {}
@@ -81,7 +81,7 @@ class VideoFind:
                     obj = st.new_object(f"{label} {seen[label]}")
                     obj.label = label
                     added.append(obj)
-                    c._set(slot, obj, f, FramePrompts().with_box(box), progress)
+                    c.send_prompts(slot, obj, f, FramePrompts().with_box(box), progress)
             except Exception:
                 for obj in added:  # take back what this Find added, then report
                     try:
@@ -93,8 +93,8 @@ class VideoFind:
                 st.active_id = before_active
                 raise
             st.active_id = added[0].obj_id
-            return c._view(slot, f, f"{outcome.message} Press Track to follow them.")
+            return c.view_of(slot, f, f"{outcome.message} Press Track to follow them.")
 
         # One Find is one step of the tab's history (Ctrl+Z takes back all it added); a Find
         # that added nothing is no step.
-        return c._run_change(sid, act, changed=lambda before, st: len(before.objects) != len(st.objects))
+        return c.run_change(sid, act, changed=lambda before, st: len(before.objects) != len(st.objects))

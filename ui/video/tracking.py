@@ -34,13 +34,13 @@ class TrackingActions:
 
     sessions: Any
     engine: Any
-    _running: Dict[int, str]  # id(job) -> session id, for "others are tracking"
-    _running_lock: threading.Lock
+    tracking_sessions: Dict[int, str]  # id(job) -> session id, for "others are tracking"
+    tracking_sessions_lock: threading.Lock
 
     def tracking_elsewhere(self, sid: Optional[str]) -> int:
         """How many other sessions are tracking right now."""
-        with self._running_lock:
-            return sum(1 for other in self._running.values() if other != sid)
+        with self.tracking_sessions_lock:
+            return sum(1 for other in self.tracking_sessions.values() if other != sid)
 
     def track_requested(self, sid: Optional[str]) -> None:
         """The page pressed Track: ``track_updates`` streams until that run has ended."""
@@ -101,12 +101,12 @@ class TrackingActions:
         def act(slot: VideoSlot) -> VideoView:
             slot.track_pending = False  # a run still queued behind other tabs is withdrawn
             if slot.clip is None:
-                return self._empty_view(slot)
+                return self.empty_view_of(slot)
             if writing:
-                return self._view(slot, slot.state.last_frame, "Cancelled the export: no files were made.")
+                return self.view_of(slot, slot.state.last_frame, "Cancelled the export: no files were made.")
             note = slot.last_run if job is not None else " ".join(
                 x for x in ("No tracking is running.", slot.last_run) if x)
-            return self._view(slot, slot.state.last_frame, note)
+            return self.view_of(slot, slot.state.last_frame, note)
 
         return self.run_on(sid, act)
 
@@ -160,15 +160,15 @@ class TrackingActions:
             raise UserError("Tracking is already running in this tab.")
         if not any(o.prompted_frames for o in st.objects):
             raise UserError("Nothing to track yet: click on an object in a frame first.")
-        predictor = self._ensure_inference(slot, progress)
+        predictor = self.ensure_inference(slot, progress)
         run = plan_run(direction, start, st.num_frames, slot.clip_version, st.prompts_version)
         job = BackgroundJob(lambda j: self._track_work(entry, run, j, predictor), name="sam2-video-track")
         job.total = run.total
         slot.job, slot.run = job, run
         slot.tracking = True
         slot.fresh_run = False
-        with self._running_lock:
-            self._running[id(job)] = str(sid)
+        with self.tracking_sessions_lock:
+            self.tracking_sessions[id(job)] = str(sid)
         job.start()
         return job, run
 
@@ -212,7 +212,7 @@ class TrackingActions:
                             if slot.clip_version != run.clip_version:
                                 stopped = True
                                 break
-                            self._store(slot.state, f, masks)
+                            self.store_masks(slot.state, f, masks)
                             entry.touch()
                             run.frames.add(f)
                             now = time.perf_counter()
@@ -222,7 +222,7 @@ class TrackingActions:
                                 pace = f"{rate:.2g}" if rate < 10 else f"{rate:.0f}"
                                 note = (f"Tracking {run.direction}: frame {f} ({job.done + 1} of {job.total}, "
                                         f"{pace} frames/s)...")
-                                run.preview = self._view(slot, f, note)
+                                run.preview = self.view_of(slot, f, note)
                                 run.preview_serial += 1
                             if not again:
                                 job.done += 1
@@ -245,7 +245,7 @@ class TrackingActions:
                                      f"from frame {run.start} in {time.perf_counter() - t0:.1f} s.")
                 slot.tracking = False
                 st.last_frame = run.start
-                return self._view(slot, run.start, slot.last_run)
+                return self.view_of(slot, run.start, slot.last_run)
         except BaseException as exc:
             with entry.lock:
                 if slot.clip_version == run.clip_version:
@@ -258,8 +258,8 @@ class TrackingActions:
                     slot.tracking = False
                 if slot.job is job:
                     slot.job = None
-            with self._running_lock:
-                self._running.pop(id(job), None)
+            with self.tracking_sessions_lock:
+                self.tracking_sessions.pop(id(job), None)
 
 
 

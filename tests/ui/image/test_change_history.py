@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from ui.common.errors import UserError
-from ui.image.controller import HISTORY_STEPS, ImageController
+from ui.common.history import HISTORY_STEPS
+from ui.image.controller import ImageController
 from ui.image.state import Prediction
 
 H, W = 48, 64
