@@ -50,7 +50,7 @@ log = logging.getLogger("sam2.app")
 #: message: their full-resolution masks and logits would need gigabytes per click.
 MAX_IMAGE_PIXELS = 40_000_000
 #: What an image session holds besides its picture (embedding, logits, thumbnails): bytes
-#: asked of the session budget (``ui.session_limits``) when a picture is loaded.
+#: asked of the session budget (``ui.common.session_limits``) when a picture is loaded.
 IMAGE_SESSION_OVERHEAD = 32 * 1024 * 1024
 
 

@@ -48,7 +48,7 @@ log = logging.getLogger("sam2.app")
 
 
 #: What a video session holds besides its frames (the tracker's memory, masks, frame JPEGs):
-#: bytes asked of the session budget (``ui.session_limits``) when a clip is loaded.
+#: bytes asked of the session budget (``ui.common.session_limits``) when a clip is loaded.
 VIDEO_SESSION_OVERHEAD = 64 * 1024 * 1024
 
 
