@@ -117,7 +117,7 @@ def _speed(res: Dict) -> List[str]:
             row += [_item_error(video), "", ""]
         else:
             row += [f"{1000 * video['video_1obj_s_per_frame']:.1f}", f"{video['fps']:.1f}",
-                    f"{ref} ({video['fps'] / ref:.2f}x)" if ref else "-"]
+                    f"{ref} ({video['fps'] / ref:.3g}x)" if ref else "-"]
         rows.append(row)
     return [f"## Speed (one object, {res.get('model_input_px')} px model input, seeded random weights)", "",
             *_table(["model", "precision", "set_image s", "click ms", "video ms/frame", "video FPS",
@@ -136,14 +136,15 @@ def _batch(res: Dict) -> List[str]:
         rnd, variant = key.split(".", 1)
         err = _item_error(item)
         if err:
-            rows.append([rnd, variant, err, "", ""])
+            rows.append([rnd, variant, err, "", None])
             continue
         if variant == "loop":
             loop[rnd] = item["images_per_s"]
-        rows.append([rnd, variant, f"{item['seconds_total']:.2f}", f"{item['images_per_s']:.2f}", ""])
+        rows.append([rnd, variant, f"{item['seconds_total']:.2f}", f"{item['images_per_s']:.2f}", item["images_per_s"]])
     for row in rows:
-        if row[0] in loop and row[3]:
-            row[4] = f"{float(row[3]) / loop[row[0]]:.2f}x"
-    return [f"## Batch throughput (sam2.annotate, {setup.get('images')} images of 4 sizes, SAM 2.1 tiny at "
+        rate = row[4]
+        row[4] = f"{rate / loop[row[0]]:.2f}x" if row[0] in loop and isinstance(rate, float) else ""
+    return [f"## Batch throughput (sam2.annotate, {setup.get('images')} images of {len(setup.get('sizes', []))} "
+            f"sizes, SAM 2.1 tiny at "
             f"{setup.get('model_input_px')} px, model load included)", "",
             *_table(["round", "variant", "seconds", "images/s", "vs loop"], rows)]

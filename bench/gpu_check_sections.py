@@ -162,12 +162,12 @@ def _rgb(ctx: Context, name: str) -> np.ndarray:
 
 
 def _video_steps(group: dict, quick: bool) -> List[dict]:
-    """The bedroom case's steps; in quick mode its first two prompts and 2 tracked frames
+    """The bedroom case's steps; in quick mode its first two prompts and one tracked frame
     (tracking is causal, so the records are the first ones of the golden file)."""
     from tests.parity.test_video_parity import CASE
 
     steps = _case(group, "video_cases", CASE)["steps"]
-    return steps[:2] + [dict(steps[2], max_frames=2)] if quick else steps
+    return steps[:2] + [dict(steps[2], max_frames=1)] if quick else steps
 
 
 def _image_truck(ctx: Context, ckpt: str, model: str) -> dict:
@@ -319,13 +319,14 @@ def _fast_video(ctx: Context, ckpt: str, model: str) -> dict:
 
     group = _parity_group()
     frames = ctx.media / _case(group, "video_cases", CASE)["frames"]
-    results = {}
+    results, dtypes = {}, {}
     for precision in ("exact", "fast"):
         predictor = build_sam2_video_predictor(model, ckpt, device=ctx.device, precision=precision,
                                                feature_cache_size=8)
         records, _ = replay(predictor, frames, _video_steps(group, ctx.quick))
         results[precision] = [(name, frame, list(ids), (logits > 0).cpu().numpy()[:, 0])
                               for name, frame, ids, logits in records]
+        dtypes[precision] = str(predictor.compute_dtype)
         del predictor
         free_device_memory(ctx.device)
     worst, same = 1.0, len(results["exact"]) == len(results["fast"])
@@ -333,7 +334,8 @@ def _fast_video(ctx: Context, ckpt: str, model: str) -> dict:
         same &= (frame, ids) == (frame16, ids16)
         if exact.shape == fast.shape:
             worst = min(worst, float(mask_iou(exact, fast).min()))
-    return {"records": len(results["exact"]), "same_frames_and_ids": bool(same), "min_mask_iou": worst,
+    return {"compute_dtype": dtypes, "records": len(results["exact"]), "same_frames_and_ids": bool(same),
+            "min_mask_iou": worst,
             "within_test_bound": bool(same and worst >= FAST_IOU_BOUND)}
 
 
@@ -377,17 +379,20 @@ def _speed_image(ctx: Context, ckpt: str, model: str, precision: str) -> dict:
     from sam2.build_sam import build_sam2
     from sam2.sam2_image_predictor import SAM2ImagePredictor
 
-    if ctx.media is not None and (ctx.media / "truck.jpg").exists():
+    if ctx.quick:  # full-size masks of a big photo would cost more than the small model input saves
+        image = np.random.default_rng(0).integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
+    elif ctx.media is not None and (ctx.media / "truck.jpg").exists():
         image = _rgb(ctx, "truck.jpg")
     else:
         image = np.random.default_rng(0).integers(0, 255, size=(1200, 1800, 3), dtype=np.uint8)
     sam = build_sam2(model, ckpt, device=ctx.device, precision=precision, hydra_overrides_extra=_overrides(ctx))
     predictor = SAM2ImagePredictor(sam)
     repeat = 2 if ctx.quick else 10
-    point, label = np.array([[900, 600]]), np.array([1])
+    point, label = np.array([[image.shape[1] // 2, image.shape[0] // 2]]), np.array([1])
     with torch.inference_mode():
         set_image_s = _timed(lambda: predictor.set_image(image), ctx.device, repeat)
-        click_s = _timed(lambda: predictor.predict(point, label, multimask_output=True), ctx.device, 3 * repeat)
+        click_s = _timed(lambda: predictor.predict(point, label, multimask_output=True), ctx.device,
+                         repeat if ctx.quick else 3 * repeat)
     return {"set_image_s": set_image_s, "click_ms": 1000 * click_s, "compute_dtype": str(sam.compute_dtype),
             "image_hw": list(image.shape[:2])}
 
@@ -403,12 +408,14 @@ def _speed_video(ctx: Context, ckpt: str, model: str, precision: str) -> dict:
     predictor = build_sam2_video_predictor(model, ckpt, device=ctx.device, precision=precision,
                                            hydra_overrides_extra=_overrides(ctx))
     bedroom = ctx.media / "bedroom" if ctx.media is not None else None
-    if bedroom is not None and bedroom.is_dir():
+    if ctx.quick:  # loading the 24 bedroom frames would cost more than tracking three
+        video, click, source = synthetic_clip(3, 240, 320), (160, 120), "synthetic 320x240 clip"
+    elif bedroom is not None and bedroom.is_dir():
         video, click, source = str(bedroom), VIDEO_CLICK, "bedroom frames (960x540)"
     else:
         video, click, source = synthetic_clip(24), (250, 360), "synthetic 1280x720 clip"
     state = predictor.init_state(video)
-    track = 3 if ctx.quick else None  # quick: frames 0-3 of the clip
+    track = 2 if ctx.quick else None  # quick: frames 0-2 of the clip
     warm_runs, runs = (1, 1) if ctx.quick else (2, 5)
     with torch.inference_mode():
         predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, points=np.array([click], np.float32),
@@ -462,17 +469,19 @@ def batch(rec: Recorder, ctx: Context) -> None:
     from sam2.testing import write_random_checkpoint
 
     annotate_bench.DEVICE = ctx.device
-    n_images = 8 if ctx.quick else 40
+    n_images = 4 if ctx.quick else 40
+    # quick: one small size, so that a batch of 4 forms; otherwise annotate_bench's four sizes
+    sizes = [(120, 160)] if ctx.quick else annotate_bench.SIZES
     variants = ["loop", "local", "local-b4"] if ctx.quick else ["loop", "local", "local-b4", "local-b16"]
     overrides = _overrides(ctx)
     rec.set("setup", {"images": n_images, "model": "sam2.1_hiera_t", "model_input_px": ctx.image_size,
-                      "sizes": annotate_bench.SIZES, "variants": variants})
+                      "sizes": sizes, "variants": variants})
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = write_random_checkpoint(os.path.join(tmp, "tiny.pt"), "sam2.1_hiera_t", 0)
         folder = os.path.join(tmp, "images")
-        boxes = annotate_bench.make_images(folder, n_images)
+        boxes = annotate_bench.make_images(folder, n_images, sizes)
         warm = os.path.join(tmp, "warm")
-        warm_boxes = annotate_bench.make_images(warm, 2)
+        warm_boxes = annotate_bench.make_images(warm, 2, sizes)
         # the first model load in a process pays the device's start-up (CUDA context, kernels)
         run_item(rec, ctx, "warm_up", lambda: {"loop_s": annotate_bench.plain_loop(warm, warm_boxes, ckpt, overrides)})
 

@@ -55,8 +55,8 @@ def test_quick_cpu_run_reports_every_section(tmp_path, media_dir):
     out = tmp_path / "check"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.gpu_check", "--device", "cpu", "--quick", "--out", str(out),
-         "--budget", "420", "--media", str(media_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=480)
+         "--budget", "600", "--media", str(media_dir)],
+        cwd=REPO, capture_output=True, text=True, timeout=660)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "gpu_check.json").read_text())
     assert list(report["sections"]) == list(SECTIONS)
