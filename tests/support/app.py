@@ -50,3 +50,25 @@ def find_app(tmp_path_factory, detector_dir: str, args: List[str]) -> Iterator[o
     env["SAM2_FIND_DETECTOR"] = detector_dir
     with AppProcess(args, env) as proc:
         yield proc
+
+
+def api_summary(info: dict) -> dict:
+    """What ``gradio_client`` sees of the app's API, in a form worth pinning: for each named
+    endpoint its parameters (name, label, component, type, default) and returns (label,
+    component, type), and how many unnamed endpoints there are. ``info`` is
+    ``Client.view_api(return_format="dict")``; examples and descriptions are left out (they
+    carry no contract)."""
+    def parameter(p: dict) -> dict:
+        return {"name": p["parameter_name"], "label": p["label"], "component": p["component"],
+                "type": p["python_type"]["type"], "has_default": p["parameter_has_default"],
+                "default": p.get("parameter_default")}
+
+    def returned(r: dict) -> dict:
+        return {"label": r["label"], "component": r["component"], "type": r["python_type"]["type"]}
+
+    return {
+        "named_endpoints": {name: {"parameters": [parameter(p) for p in ep["parameters"]],
+                                   "returns": [returned(r) for r in ep["returns"]]}
+                            for name, ep in sorted(info["named_endpoints"].items())},
+        "unnamed_endpoints": len(info["unnamed_endpoints"]),
+    }

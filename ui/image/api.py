@@ -1,11 +1,14 @@
-"""The image tab's named API endpoints (for ``gradio_client``), wired onto the tab's hidden
-``image-api`` button: the same inputs and outputs as before the page drew on a canvas.
+"""The image tab's named API endpoints (for ``gradio_client``): the same inputs and outputs as
+before the page drew on a canvas.
 
-They call the tab's controller with its default renderer (``ui.image.view.ApiRenderer``), so
-``/add_point`` and friends still return the overlay picture, candidate thumbnails, chosen
-candidate, objects and status; ``/export`` and ``/cancel_everything`` hang on the page's own
-buttons (their outputs are the page's too). The page's gestures call the same controller
-methods (``ui.image.tab``).
+They are registered through ``ui.tabkit.api_wiring.ApiWiring``, as the video tab's are: most
+hang on the tab's hidden ``image-api`` button (the page never presses it: its canvas and
+buttons have private handlers that answer the canvas with only what changed) and return the
+tab's API outputs, drawn by the controller's default renderer (``ui.image.view.ApiRenderer``,
+via ``tab.render_api``): the overlay picture, candidate thumbnails, chosen candidate, objects
+and status. No page-sync step follows them (no page shows them). ``/export`` and
+``/cancel_everything`` hang on the page's own buttons (their outputs are the page's too);
+``/find`` and ``/find_boxes_file`` are wired with the tab's Find block (``ui.image.tab``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, Optional
 
 import gradio as gr
 
+from ui.tabkit.api_wiring import ApiWiring
 from ui.tabkit.guard import guarded
 from ui.common.progress import progress_adapter
 from ui.common.sessions import connection_of
@@ -90,27 +94,27 @@ def wire_api(tab: Any) -> None:
     def cancel_everything(request: gr.Request):
         return {tab.everything_status: c.cancel_everything(connection_of(request))}
 
-    api = tab.api
-    api.click(load_image, [tab.upload], views, api_name="load_image", concurrency_limit=tab.concurrency_limit)
-    api.click(set_model, [tab.model], views, api_name="set_model", **prompt_kw)
-    api.click(add_point, [tab.px, tab.py, tab.pfg], views, api_name="add_point", **prompt_kw)
-    api.click(add_box, [tab.bx0, tab.by0, tab.bx1, tab.by1], views, api_name="add_box", **prompt_kw)
-    api.click(undo, None, views, api_name="undo", **prompt_kw)
-    api.click(refine, None, views, api_name="refine", **prompt_kw)
-    api.click(clear, None, views, api_name="clear", **prompt_kw)
-    api.click(pick_candidate, [tab.candidate], views, api_name="pick_candidate", **prompt_kw)
-    api.click(new_object, None, views, api_name="new_object", **prompt_kw)
-    api.click(select_object, [tab.objects], views, api_name="select_object", **prompt_kw)
-    api.click(remove_object, None, views, api_name="remove_object", **prompt_kw)
-    api.click(rename_object, [tab.name], views, api_name="rename_object", **prompt_kw)
-    tab.export_btn.click(export, None, [tab.files, tab.status], api_name="export", **prompt_kw)
-    everything_event = api.click(
+    api = tab.endpoints = ApiWiring(views, trigger=tab.api_button.click)
+    api.endpoint(load_image, [tab.upload], "load_image", concurrency_limit=tab.concurrency_limit)
+    api.endpoint(set_model, [tab.model], "set_model", **prompt_kw)
+    api.endpoint(add_point, [tab.px, tab.py, tab.pfg], "add_point", **prompt_kw)
+    api.endpoint(add_box, [tab.bx0, tab.by0, tab.bx1, tab.by1], "add_box", **prompt_kw)
+    api.endpoint(undo, None, "undo", **prompt_kw)
+    api.endpoint(refine, None, "refine", **prompt_kw)
+    api.endpoint(clear, None, "clear", **prompt_kw)
+    api.endpoint(pick_candidate, [tab.candidate], "pick_candidate", **prompt_kw)
+    api.endpoint(new_object, None, "new_object", **prompt_kw)
+    api.endpoint(select_object, [tab.objects], "select_object", **prompt_kw)
+    api.endpoint(remove_object, None, "remove_object", **prompt_kw)
+    api.endpoint(rename_object, [tab.name], "rename_object", **prompt_kw)
+    api.endpoint(export, None, "export", on=tab.export_btn.click, outputs=[tab.files, tab.status], **prompt_kw)
+    everything_event = api.endpoint(
         tab.everything_handler(c, lambda view: {
             tab.everything_canvas: view.canvas, tab.everything_status: view.status,
             tab.everything_file: view.json_path}),
-        tab.everything_inputs(),
-        [tab.everything_canvas, tab.everything_status, tab.everything_file],
-        api_name="segment_everything", concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
+        tab.everything_inputs(), "segment_everything",
+        outputs=[tab.everything_canvas, tab.everything_status, tab.everything_file],
+        concurrency_id=EVERYTHING_GROUP, concurrency_limit=1,
     )
     tab.api_everything = everything_event
     tab.cancel_everything = cancel_everything

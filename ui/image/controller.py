@@ -146,7 +146,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
         slot.changes.forget()
 
     def model_of(self, sid: Optional[str]) -> str:
-        return self.run_on(sid, lambda slot: self.engine.registry.resolve(slot.state.model_key))
+        return self.run_on(sid, lambda slot: self.engine.registry.resolve(slot.model_key))
 
     # ------------------------------------------------------------ actions
     def load(self, sid: Optional[str], source: Any, name: Optional[str] = None) -> View:
@@ -161,7 +161,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
             slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None
             try:
-                self.engine.registry.require_available(slot.state.model_key)
+                self.engine.registry.require_available(slot.model_key)
             except ModelUnavailableError as exc:  # say so now, not after the first click
                 return self.view_of(slot, note=f"⚠️ The image is here, but {exc}")
             return self.view_of(slot, note="Image loaded. Click on it to add a point.")
@@ -172,7 +172,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
         """Forget the picture and its objects (the canvas was emptied); the model stays."""
 
         def act(slot: ImageSlot) -> View:
-            slot.state = ImageSession(model_key=slot.state.model_key)
+            slot.state = ImageSession()
             self._forget_history(slot)
             slot.files.cleanup()
             return self.view_of(slot)
@@ -199,7 +199,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
             slot.refused = None
             if not changed:
                 return self.view_of(slot)
-            return self.view_of(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.state.model_key))}.")
+            return self.view_of(slot, note=f"Model set to {model_label(self.engine.registry.resolve(slot.model_key))}.")
 
         return self.run_on(sid, act)
 
@@ -230,7 +230,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
         st = slot.state
 
         def save() -> Any:
-            return (st.model_key, st.embedding, st.everything, [o.prediction for o in st.objects],
+            return (slot.model_key, st.embedding, st.everything, [o.prediction for o in st.objects],
                     slot.last_encode_s, slot.last_decode_s)
 
         def apply(new_id: str) -> None:
@@ -241,20 +241,20 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
                 self._predict_all(slot, progress)
 
         def restore(saved: Any) -> None:
-            st.model_key, st.embedding, st.everything, predictions, slot.last_encode_s, slot.last_decode_s = saved
+            slot.model_key, st.embedding, st.everything, predictions, slot.last_encode_s, slot.last_decode_s = saved
             for obj, prediction in zip(st.objects, predictions):
                 obj.prediction = prediction
 
-        changed = switch_model(registry.resolve, registry.require_available, st.model_key, model_id,
+        changed = switch_model(registry.resolve, registry.require_available, slot.model_key, model_id,
                                save=save, apply=apply, restore=restore)
         if not changed:
-            st.model_key = resolve_model(registry.resolve, model_id)
+            slot.model_key = resolve_model(registry.resolve, model_id)
         return changed
 
     def _apply_model(self, slot: ImageSlot, new_id: str) -> None:
         """Commit ``new_id`` as the session's model: what the old one computed is dropped."""
         st = slot.state
-        st.model_key = new_id
+        slot.model_key = new_id
         self._forget_history(slot)  # its snapshots hold the old model's masks
         st.embedding = None
         st.everything = None
@@ -278,7 +278,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
     def _prompt(self, sid: Optional[str], change: Callable[[ImageSession], Any], progress: ProgressFn) -> View:
         def act(slot: ImageSlot) -> View:
             slot.state.require_media()
-            self.engine.registry.require_available(slot.state.model_key)  # no unseen prompt without a model
+            self.engine.registry.require_available(slot.model_key)  # no unseen prompt without a model
             change(slot.state)
             self.predict_active(slot, progress)
             return self.view_of(slot)
@@ -446,7 +446,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
             st.require_media()
             if slot.everything_job is not None and not slot.everything_job.finished.is_set():
                 raise UserError("Segment everything is already running in this tab; wait for it or press Cancel.")
-            model_id = self.engine.ensure_model(st.model_key, progress)
+            model_id = self.engine.ensure_model(slot.model_key, progress)
             image, display = st.image, st.display
             assert image is not None and display is not None
 
@@ -516,7 +516,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
         (clicks, Find and a model switch reuse it)."""
         st = slot.state
         assert st.image is not None
-        model_id = self.engine.ensure_model(st.model_key, progress)
+        model_id = self.engine.ensure_model(slot.model_key, progress)
         if st.embedding is None or st.embedding.model_id != model_id:
             progress(None, "Encoding the image (once per image)...")
             st.embedding = self.engine.encode(model_id, st.image)

@@ -121,7 +121,7 @@ class ImageFind:
             if room <= 0:
                 raise UserError(f"This image already has {MAX_OBJECTS} objects, the most this app keeps; "
                                   "remove some (or Clear all) first.")
-            c.engine.registry.require_available(st.model_key)
+            c.engine.registry.require_available(slot.model_key)
             assert st.image is not None
             emb = c.ensure_embedding(slot, progress)
             predictor, is_set = emb.predictor, True

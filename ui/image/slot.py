@@ -1,5 +1,7 @@
-"""One session's image side: its state and what belongs to it besides (files, timings,
-the running "segment everything", what the page's canvas already has)."""
+"""One session's image side: its state (the user's picture, objects and prompts) and what
+belongs to it besides: the model it uses (on the slot, as on the video side: the slot holds
+the model's work), files, timings, the running "segment everything", what the page's canvas
+already has."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ class ImageSlot:
     """The image side of one session (``SessionController`` runs actions on it under its lock)."""
 
     state: ImageSession = field(default_factory=ImageSession)
+    model_key: Optional[str] = None  # the model the session uses (None: the app's default)
     files: SessionFiles = field(default_factory=SessionFiles)
     last_encode_s: Optional[float] = None
     last_decode_s: Optional[float] = None

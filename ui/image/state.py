@@ -192,7 +192,6 @@ class ImageSession:
     image: Optional[np.ndarray] = None  # H x W x 3 uint8, original size
     name: str = "image"
     display: Optional[DisplayImage] = None
-    model_key: Optional[str] = None  # the model the user picked (None: app default)
     embedding: Any = None  # ui.image.engine.Embedding for (image, model) or None
     objects: List[ImageObject] = field(default_factory=lambda: [ImageObject(0)])
     active: int = 0

@@ -6,8 +6,9 @@ drag = box, keys for undo, new object, candidates, delete and stepping through o
 Its gestures call the same controller methods as the named endpoints below, through a
 controller that renders ``CanvasView``s (only what changed travels per click).
 
-The named endpoints keep their inputs and outputs; they hang on a hidden button
-(``image-api``) and return the overlay picture, candidate thumbnails, chosen candidate,
+The named endpoints keep their inputs and outputs; they are registered through
+``ui.tabkit.api_wiring.ApiWiring`` (as the video tab's are), most on a hidden button
+(``image-api``), and return the overlay picture, candidate thumbnails, chosen candidate,
 objects and status as before (``ImageView``), which the page itself no longer shows.
 
 Named API endpoints (for ``gradio_client``; each ``Client`` is one session, so the image
@@ -203,7 +204,7 @@ class ImageTab:
         )
         # What the API endpoints return and the page does not show (the canvas draws it all).
         with gr.Column(visible=False):
-            self.api = gr.Button("api", elem_id="image-api")
+            self.api_button = gr.Button("api", elem_id="image-api")  # the named endpoints' trigger
             self.overlay = gr.Image(label="Overlay", type="numpy", format="jpeg", interactive=False)
             self.gallery = gr.Gallery(label="Candidate masks", interactive=False)
             self.candidate = ChoiceRadio(CANDIDATE_CHOICES, value=None, label="Mask used")
@@ -276,10 +277,9 @@ class ImageTab:
         wire_api(self)  # first: the named endpoints keep their plain names
         self._wire_page()
         # Not in the everything group (it must run while that event holds the group's slot).
-        self.everything_cancel_btn.click(self.cancel_everything, None, [self.everything_status],
-                                         api_name="cancel_everything",
-                                         cancels=[self.api_everything, self.page_everything],
-                                         **self.prompt_kw())
+        self.endpoints.endpoint(self.cancel_everything, None, "cancel_everything", on=self.everything_cancel_btn.click,
+                                outputs=[self.everything_status], cancels=[self.api_everything, self.page_everything],
+                                **self.prompt_kw())
         self._wire_find()
         self._wire_stale_downloads()
 
@@ -534,10 +534,8 @@ class ImageTab:
                               api_visibility="private", show_progress_on=[self.status], **prompt_kw)
         # The API: as before.
         find, find_boxes_file = wire(self.find, self.render_api, self.api_outputs())
-        self.api.click(find, [self.find_text, self.find_threshold], self.api_outputs(), api_name="find", **prompt_kw)
-        self.api.click(find_boxes_file, [self.find_file, self.find_threshold], self.api_outputs(),
-                       api_name="find_boxes_file",
-                       **prompt_kw)
+        self.endpoints.endpoint(find, [self.find_text, self.find_threshold], "find", **prompt_kw)
+        self.endpoints.endpoint(find_boxes_file, [self.find_file, self.find_threshold], "find_boxes_file", **prompt_kw)
 
     def _wire_stale_downloads(self) -> None:
         """Offered files always match what is on screen: downloads are made on demand, and the

@@ -227,6 +227,6 @@ def status_line(slot: ImageSlot, registry: ModelRegistry, note: str = "") -> str
         timing.append(f"encode {slot.last_encode_s:.2f} s")
     if slot.last_decode_s is not None:
         timing.append(f"decode {slot.last_decode_s * 1000:.0f} ms")
-    model = model_label(registry.resolve(st.model_key))
+    model = model_label(registry.resolve(slot.model_key))
     line = " · ".join(parts) + f"  \n{size} · {model}" + (f" · {', '.join(timing)}" if timing else "")
     return (note + "  \n" + line) if note else line

@@ -1,4 +1,13 @@
-"""The video tab's named API endpoints (``gradio_client``), wired onto the tab's components.
+"""The video tab's named API endpoints (``gradio_client``).
+
+They are registered through ``ui.tabkit.api_wiring.ApiWiring``, as the image tab's are. Each
+hangs on the page control that does the same thing ("Add point" on the page runs
+``/video_add_point``; the upload box ``/video_load``), returns the tab's API outputs, and is
+followed by the wiring's page-sync step (``sync_canvas_after``: a private step that brings
+the canvas and the frame number to the controller's state, so the endpoint keeps its
+outputs). ``/video_track`` needs none (``stream_masks`` feeds the canvas while it runs);
+``/video_render``, ``/video_export`` and ``/video_info`` return their own outputs;
+``/video_find`` is wired with the tab's Find block (``ui.video.tab``).
 
 Named API endpoints (``gradio_client``; each ``Client`` is one session, so the clip loaded by
 ``/video_load`` stays for the calls that follow). Coordinates are pixels of the clip as the
@@ -33,7 +42,7 @@ starting with ⚠️, not as an error.
 * ``/video_export(effect)`` -> ([MP4, masks zip, COCO RLE JSON, boxes JSON], preview, status),
   at the upload's own size, frame rate and sound (docs/exports.md: "How video downloads are made");
   the zip has ``objects/<id>_<name>/<frame>.png`` (0/255) and DAVIS palette PNGs
-  ``davis/<frame>.png`` (pixel value = object id); see ``ui/video_exports.py``
+  ``davis/<frame>.png`` (pixel value = object id); see ``ui/video/exports.py``
 * ``/video_info`` -> JSON: clip size and fps (and the upload's), limits and the notes of
   what they changed, objects with their prompted frames, tracked frames
 
@@ -61,6 +70,7 @@ import gradio as gr
 from ui.common.inputs import whole_number
 from ui.common.progress import progress_adapter
 from ui.common.sessions import connection_of
+from ui.tabkit.api_wiring import ApiWiring
 from ui.tabkit.guard import guarded
 
 PROMPT_GROUP = "video_prompt"
@@ -76,7 +86,7 @@ log = logging.getLogger("sam2.app")
 
 
 def wire_api(tab: Any) -> None:
-    """The named endpoints on the tab's components; each action then brings the canvas along."""
+    """The named endpoints, as ``tab.endpoints`` (an ``ApiWiring``); each action then brings the canvas along."""
     c = tab.controller
     outs = tab.api_outputs()
     prompt_kw = dict(concurrency_id=PROMPT_GROUP, concurrency_limit=tab.concurrency_limit)
@@ -198,34 +208,31 @@ def wire_api(tab: Any) -> None:
     def info(request: gr.Request):
         return {tab.info: c.info(connection_of(request))}
 
-    def then_sync(event: Any, *args: Any, **kw: Any) -> Any:
-        return sync_canvas_after(tab, event, *args, **kw)
-
-    load_event = tab.upload.change(load, [tab.upload], outs, api_name="video_load", **prompt_kw)
-    then_sync(load_event, clip=True).then(prepare, [tab.model], [tab.status], api_visibility="undocumented",
-                                          **prompt_kw)
-    then_sync(tab.model.input(set_model, [tab.model], outs, api_name="video_set_model", **prompt_kw), "all")
-    then_sync(tab.goto_btn.click(goto_frame, [tab.fnum], outs, api_name="video_show_frame", **view_kw))
-    then_sync(tab.point_btn.click(add_point, [tab.fnum, tab.px, tab.py, tab.pfg, tab.pobj], outs,
-                                   api_name="video_add_point", **prompt_kw))
-    then_sync(tab.box_btn.click(add_box, [tab.fnum, tab.bx0, tab.by0, tab.bx1, tab.by1, tab.pobj], outs,
-                                 api_name="video_add_box", **prompt_kw))
-    then_sync(tab.undo_btn.click(undo, [tab.fnum], outs, api_name="video_undo", **prompt_kw))
-    then_sync(tab.clear_frame_btn.click(clear_frame, [tab.fnum, tab.pobj], outs, api_name="video_clear_frame",
-                                         **prompt_kw))
-    then_sync(tab.new_obj_btn.click(new_object, [tab.name], outs, api_name="video_new_object", **prompt_kw))
-    then_sync(tab.objects.input(select_object, [tab.objects], outs, api_name="video_select_object",
-                                 **prompt_kw))
-    then_sync(tab.rename_btn.click(rename_object, [tab.pobj, tab.name], outs, api_name="video_rename_object",
-                                    **prompt_kw))
-    then_sync(tab.remove_obj_btn.click(remove_object, [tab.pobj], outs, api_name="video_remove_object",
-                                        **prompt_kw), clip=True)
-    then_sync(tab.reset_btn.click(reset, None, outs, api_name="video_reset", **prompt_kw), clip=True)
+    api = tab.endpoints = ApiWiring(outs, page_sync=lambda event, **how: sync_canvas_after(tab, event, **how))
+    load_event = api.endpoint(load, [tab.upload], "video_load", on=tab.upload.change, sync=False, **prompt_kw)
+    api.sync(load_event, clip=True).then(prepare, [tab.model], [tab.status], api_visibility="undocumented",
+                                         **prompt_kw)
+    api.endpoint(set_model, [tab.model], "video_set_model", on=tab.model.input, sync=dict(frames="all"),
+                 **prompt_kw)
+    api.endpoint(goto_frame, [tab.fnum], "video_show_frame", on=tab.goto_btn.click, **view_kw)
+    api.endpoint(add_point, [tab.fnum, tab.px, tab.py, tab.pfg, tab.pobj], "video_add_point",
+                 on=tab.point_btn.click, **prompt_kw)
+    api.endpoint(add_box, [tab.fnum, tab.bx0, tab.by0, tab.bx1, tab.by1, tab.pobj], "video_add_box",
+                 on=tab.box_btn.click, **prompt_kw)
+    api.endpoint(undo, [tab.fnum], "video_undo", on=tab.undo_btn.click, **prompt_kw)
+    api.endpoint(clear_frame, [tab.fnum, tab.pobj], "video_clear_frame", on=tab.clear_frame_btn.click, **prompt_kw)
+    api.endpoint(new_object, [tab.name], "video_new_object", on=tab.new_obj_btn.click, **prompt_kw)
+    api.endpoint(select_object, [tab.objects], "video_select_object", on=tab.objects.input, **prompt_kw)
+    api.endpoint(rename_object, [tab.pobj, tab.name], "video_rename_object", on=tab.rename_btn.click, **prompt_kw)
+    api.endpoint(remove_object, [tab.pobj], "video_remove_object", on=tab.remove_obj_btn.click,
+                 sync=dict(clip=True), **prompt_kw)
+    api.endpoint(reset, None, "video_reset", on=tab.reset_btn.click, sync=dict(clip=True), **prompt_kw)
     announced = tab.track_btn.click(announce, [tab.direction, tab.fnum], [tab.status],
                                      api_visibility="undocumented", **view_kw)
-    track_event = announced.then(track, [tab.direction, tab.fnum], outs, api_name="video_track",
-                                 concurrency_id=TRACK_GROUP, concurrency_limit=tab.track_concurrency,
-                                 show_progress_on=[tab.status])
+    # The canvas follows a run through ``stream_masks`` below, not through a sync step.
+    track_event = api.endpoint(track, [tab.direction, tab.fnum], "video_track", on=announced.then, sync=False,
+                               concurrency_id=TRACK_GROUP, concurrency_limit=tab.track_concurrency,
+                               show_progress_on=[tab.status])
     track_event.success(render_after_track, [tab.effect], [tab.preview, tab.status],
                         api_visibility="undocumented", **export_kw)
     # The canvas gets each tracked frame's masks while the run goes on (its own step
@@ -233,13 +240,13 @@ def wire_api(tab: Any) -> None:
     # outputs), so the player plays them as they arrive.
     announced.then(stream_masks, None, [tab.canvas], **private,
                    concurrency_id=STREAM_GROUP, concurrency_limit=16)
-    then_sync(tab.cancel_btn.click(cancel, None, outs, api_name="video_cancel", cancels=[track_event],
-                                    concurrency_id=CANCEL_GROUP, concurrency_limit=8), "all", busy="")
-    tab.render_btn.click(render, [tab.effect], [tab.preview, tab.status], api_name="video_render",
-                          **export_kw)
-    tab.export_btn.click(export, [tab.effect], [tab.files, tab.preview, tab.status],
-                          api_name="video_export", **export_kw)
-    tab.info_btn.click(info, None, [tab.info], api_name="video_info", **view_kw)
+    api.endpoint(cancel, None, "video_cancel", on=tab.cancel_btn.click, sync=dict(frames="all", busy=""),
+                 cancels=[track_event], concurrency_id=CANCEL_GROUP, concurrency_limit=8)
+    api.endpoint(render, [tab.effect], "video_render", on=tab.render_btn.click, outputs=[tab.preview, tab.status],
+                 **export_kw)
+    api.endpoint(export, [tab.effect], "video_export", on=tab.export_btn.click,
+                 outputs=[tab.files, tab.preview, tab.status], **export_kw)
+    api.endpoint(info, None, "video_info", on=tab.info_btn.click, outputs=[tab.info], **view_kw)
 
 
 def sync_canvas_after(tab: Any, event: Any, frames: Any = None, clip: bool = False, **kw: Any) -> Any:

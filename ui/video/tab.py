@@ -33,7 +33,7 @@ from ui.models.registry import ModelRegistry
 from ui.common.errors import ModelUnavailableError, UserError
 from ui.common.sessions import connection_of, restore_tab
 from ui.tabkit.numbers import ChoiceRadio, NumberBox, NumberSlider
-from ui.video.api import PROMPT_GROUP, SEEK_GROUP, WINDOW_GROUP, sync_canvas_after, wire_api
+from ui.video.api import PROMPT_GROUP, SEEK_GROUP, WINDOW_GROUP, wire_api
 from ui.video.controller import VideoController
 from ui.video.view import VideoView
 from ui.video.engine import VideoEngine
@@ -400,12 +400,12 @@ class VideoTab:
         def find(frame: float, query: str, threshold: float, request: gr.Request, progress=gr.Progress()):
             return self.render_api(finder.find(connection_of(request), frame, query, threshold, progress_adapter(progress)))
 
-        event = gr.on([self.find_btn.click, self.find_text.submit], find,
-                      [self.fnum, self.find_text, self.find_threshold], self.api_outputs(), api_name="video_find",
-                      concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit,
-                      show_progress_on=[self.status])
+        event = self.endpoints.endpoint(find, [self.fnum, self.find_text, self.find_threshold], "video_find",
+                                        on=[self.find_btn.click, self.find_text.submit], sync=False,
+                                        concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit,
+                                        show_progress_on=[self.status])
         event.then(None, None, [self.files, self.preview], js="() => [null, null]")  # the downloads are stale
-        sync_canvas_after(self, event, "all")
+        self.endpoints.sync(event, frames="all")
 
     def _wire_stale_downloads(self) -> None:
         """Offered files and the preview always match the masks: the browser takes them away

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from ui.image.exports import write_object_files
+from ui.image.slot import ImageSlot
 from ui.image.state import ImageSession, Prediction, PromptSet
 from ui.canvas.raster import make_display
 from ui.common.errors import UserError
@@ -94,12 +95,9 @@ def test_the_canvas_draws_objects_in_list_order():
 
     st = _session()
 
-    class _Slot:
-        state, shown, last_encode_s, last_decode_s = st, None, None, None
-
     class _Registry:
         def resolve(self, key):
             return "facebook/sam2.1-hiera-tiny"
 
-    update = CanvasRenderer(_Registry())(_Slot()).update
+    update = CanvasRenderer(_Registry())(ImageSlot(state=st)).update
     assert [o.id for o in update.objects] == [o.obj_id for o in st.objects] == [1, 3]

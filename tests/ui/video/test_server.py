@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.app import api_summary
 from tests.support.hub_cache import AppProcess, hf_cache_env
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -80,6 +81,17 @@ def test_video_endpoints_are_published(app):
         assert name in names, sorted(names)
     params = [p["parameter_name"] for p in info["named_endpoints"]["/video_add_point"]["parameters"]]
     assert params == ["frame", "x", "y", "foreground", "obj_id"]
+
+
+def test_the_whole_named_api_is_as_pinned(app):
+    """Both tabs' named endpoints -- names, parameters with their types and defaults, returns --
+    and the count of unnamed ones are exactly those in ``tests/data/named_api.json``: the API
+    ``gradio_client`` users call does not change by accident (this app has both tabs and Find).
+    A deliberate change rewrites that file from ``api_summary`` of the new app."""
+    info = Client(app.url, verbose=False).view_api(return_format="dict", print_info=False)
+    with open(paths.TEST_DATA / "named_api.json", encoding="utf-8") as f:
+        pinned = json.load(f)
+    assert api_summary(info) == pinned
 
 
 def test_bad_inputs_give_messages_not_errors(client, clip, tmp_path):
