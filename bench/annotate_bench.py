@@ -65,6 +65,7 @@ def make_images(folder: str, n: int, sizes=SIZES) -> str:
 
 DEVICE = "cpu"
 THREADS = None  # torch threads of the loop and the local engine (None: torch's default)
+PRECISION = "auto"  # the same for every variant (the batch command's default)
 
 
 def plain_loop(folder: str, boxes: str, ckpt: str, overrides) -> float:
@@ -79,7 +80,7 @@ def plain_loop(folder: str, boxes: str, ckpt: str, overrides) -> float:
     if THREADS:
         torch.set_num_threads(THREADS)
     t0 = time.perf_counter()
-    predictor = SAM2ImagePredictor(build_image_model("sam2.1_hiera_t", ckpt, device=DEVICE,
+    predictor = SAM2ImagePredictor(build_image_model("sam2.1_hiera_t", ckpt, device=DEVICE, precision=PRECISION,
                                                      hydra_overrides_extra=list(overrides)))
     doc = json.load(open(boxes))
     by_image = {}
@@ -100,7 +101,7 @@ def run_annotate(folder: str, boxes: str, ckpt: str, overrides, out: str, engine
 
     t0 = time.perf_counter()
     summary = annotate(folder, out, boxes=boxes, checkpoint=ckpt, overrides=tuple(overrides), device=DEVICE,
-                       progress=False, overwrite=True, engine=engine, batch_size=batch,
+                       precision=PRECISION, progress=False, overwrite=True, engine=engine, batch_size=batch,
                        threads=1 if engine == "ray" else THREADS,
                        ray_options=RayOptions(local_cpus=2, actors=2, cpus_per_actor=0.5, rows_per_batch=2))
     seconds = time.perf_counter() - t0
@@ -137,17 +138,19 @@ def main() -> None:
                                                     "local-b16 there)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads for loop/local (ray actors use 1 each); 1 on a busy shared machine")
+    ap.add_argument("--precision", default="auto",
+                    help="for every variant (the loop used to run exact while the command ran auto)")
     ap.add_argument("--rss-counts", type=int, nargs="*", default=[100, 1000])
     ap.add_argument("--rss-image-size", type=int, default=64)
     ap.add_argument("--json", default=str(REPO / "bench" / "results" / "annotate.json"))
     args = ap.parse_args()
-    global DEVICE, THREADS
-    DEVICE, THREADS = args.device, args.threads
+    global DEVICE, THREADS, PRECISION
+    DEVICE, THREADS, PRECISION = args.device, args.threads, args.precision
 
     from sam2.testing import write_random_checkpoint
 
     results = {"load_average_start": os.getloadavg(), "image_size": args.image_size, "images": args.images,
-               "threads": args.threads, "device": args.device,
+               "threads": args.threads, "device": args.device, "precision": args.precision,
                "rounds": [], "rss_mb": {}}
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = write_random_checkpoint(os.path.join(tmp, "tiny.pt"), "sam2.1_hiera_t", 0)
