@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Awaitable, Callable, Dict
+from typing import Any, Awaitable, Callable, Dict, Optional
 
 Scope = Dict[str, Any]
 Message = Dict[str, Any]
@@ -157,37 +157,18 @@ class RemoteFileRefGuard:
         if scope.get("type") != "http" or str(scope.get("path", "")).rstrip("/").endswith(self.exempt_suffixes):
             await self.app(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message.get("type") != "http.request":
-                return  # the client went away (or RequestSizeLimit cut the body off and answers 413)
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away (or RequestSizeLimit cut the body off and answers 413)
         if body:
             try:
                 data = json.loads(body)
             except (ValueError, RecursionError):
                 data = None  # not JSON: the route refuses it itself
             if names_remote_file(data):
-                payload = json.dumps({"detail": REMOTE_FILE_MESSAGE, "error": REMOTE_FILE_MESSAGE}).encode()
-                await send({"type": "http.response.start", "status": 400,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(payload)).encode())]})
-                await send({"type": "http.response.body", "body": payload})
+                await _answer(send, 400, REMOTE_FILE_MESSAGE)
                 return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # later calls wait for the client's disconnect, as before
-
-        await self.app(scope, replay, send)
+        await self.app(scope, _replay(body, receive), send)
 
 
 #: Routes that name an endpoint in their path (POST): ``/gradio_api/<route>/<api_name>``.
@@ -243,15 +224,9 @@ class UnknownEndpointGuard:
 
     async def _check_fn_index(self, scope: Scope, receive: Receive, send: Send) -> Any:
         """The body replayed (a ``receive``), or None when this guard answered the request."""
-        chunks = []
-        while True:
-            message = await receive()
-            if message.get("type") != "http.request":
-                return None
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await _read_body(receive)
+        if body is None:
+            return None
         try:
             data = json.loads(body) if body else None
         except (ValueError, RecursionError):
@@ -264,16 +239,34 @@ class UnknownEndpointGuard:
                 await _answer(send, 404, f"There is no event with fn_index {str(index)[:30]}. The list of endpoints "
                                          "is at /gradio_api/info.")
                 return None
-        replayed = False
+        return _replay(body, receive)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        return replay
+async def _read_body(receive: Receive) -> Optional[bytes]:
+    """The whole request body, or None when the client went away before sending it all."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message.get("type") != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then waits on the client's own
+    (for its disconnect), as the app would have."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _answer(send: Send, status: int, message: str) -> None:
