@@ -13,18 +13,13 @@ from __future__ import annotations
 import io
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.hub_cache import AppProcess, hf_cache_env
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -35,47 +30,14 @@ CANVAS = "#image-canvas"
 pytestmark = pytest.mark.slow  # the browser marker and the Chromium skip: tests/browser/conftest.py
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    """``python app.py --no-video`` in a child process (its own process group), offline, with
-    random tiny weights in a private cache; its URL."""
-    from sam2.testing import populate_hf_cache
-
-    cache = str(tmp_path_factory.mktemp("hf"))
-    hub = os.path.join(cache, "hub")
-    populate_hf_cache(hub, "facebook/sam2.1-hiera-tiny", seed=0)
-    env = dict(os.environ, HF_HOME=cache, HF_HUB_CACHE=hub, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
-               PYTHONUNBUFFERED="1")
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "app.py"), "--port", str(port), "--no-video",
-                             "--device", "cpu"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, "the app exited"
-            try:
-                with urllib.request.urlopen(url + "gradio_api/info", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.5)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the child's own process group
-            proc.wait(20)
-        log.seek(0)
-        print(log.read()[-3000:])
-        log.close()
+    """``python app.py --no-video`` in a child process, offline, with random tiny weights in a
+    private cache; its URL (the app's log is printed when the module ends)."""
+    env = hf_cache_env(str(tmp_path_factory.mktemp("hf")))
+    with AppProcess(["--no-video", "--device", "cpu"], env) as app:
+        yield app.url
+        print(app.log()[-3000:])
 
 
 @pytest.fixture

@@ -15,16 +15,11 @@ The app runs in a child process with seeded random weights in a private Hugging 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.hub_cache import AppProcess, hf_cache_env
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -40,34 +35,9 @@ pytestmark = pytest.mark.slow  # the browser marker and the Chromium skip: tests
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """``python app.py`` as a user starts it, with random tiny weights in an offline cache."""
-    from sam2.testing import populate_hf_cache
-
-    cache = str(tmp_path_factory.mktemp("hf"))
-    populate_hf_cache(os.path.join(cache, "hub"), "facebook/sam2.1-hiera-tiny", seed=0)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, HF_HOME=cache, HF_HUB_CACHE=os.path.join(cache, "hub"), HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-    log = open(os.path.join(str(tmp_path_factory.mktemp("log")), "app.log"), "w+")
-    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "app.py"), "--port", str(port), "--device", "cpu"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, "the app exited"
-            try:
-                urllib.request.urlopen(url + "gradio_api/info", timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
-        log.close()
+    env = hf_cache_env(str(tmp_path_factory.mktemp("hf")))
+    with AppProcess(["--device", "cpu"], env) as app:
+        yield app.url
 
 
 @pytest.fixture(scope="module")
