@@ -15,6 +15,9 @@ import sys
 from typing import List, Optional
 
 from ui.common import spaces  # noqa: F401 - must be imported before torch on ZeroGPU Spaces
+from sam2.checkpoint import CheckpointError
+from ui.common import run_folder
+from ui.common.errors import ModelUnavailableError
 from ui.page import AppConfig, build_demo, launch_options, make_registry
 from ui.models.names import model_ids
 from sam2.precision import PRECISIONS
@@ -57,8 +60,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Everything this run writes goes under one folder, removed at exit (SIGTERM included)
     # and swept of earlier runs' leftovers now (ui.common.run_folder).
-    from ui.common import run_folder
-
     run = run_folder.current()
     run_folder.use_for_gradio(run)
 
@@ -71,8 +72,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     signal.signal(signal.SIGTERM, stop)
     if spaces.ON_SPACES and args.host == "127.0.0.1":
         args.host = "0.0.0.0"
-    from sam2.checkpoint import CheckpointError
-    from ui.common.errors import ModelUnavailableError
 
     try:
         config = AppConfig(model=args.model, checkpoint=args.checkpoint, device=args.device,

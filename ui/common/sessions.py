@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Generic, List, Optional, Tuple, TypeVar
 
 from sam2.utils.memory import trim_process_memory
+from ui.common import run_folder
+from ui.common.object_size import array_bytes
 from ui.common.session_limits import CONNECTIONS, client_address
 
 T = TypeVar("T")
@@ -206,8 +208,6 @@ class SessionFiles:
 
     def path(self, name: str, kind: str = "files") -> str:
         if self._dir is None or not os.path.isdir(self._dir):
-            from ui.common import run_folder
-
             self._dir = tempfile.mkdtemp(prefix="session-", dir=run_folder.current().sub("sessions"))
         sub = os.path.join(self._dir, kind)
         os.makedirs(sub, exist_ok=True)
@@ -274,8 +274,6 @@ class SessionStore(Generic[T]):
         self._keys: Optional[SessionKeys] = None
         self._budget: Any = None
         if size_of is None:
-            from ui.common.object_size import array_bytes
-
             size_of = array_bytes
         self._size_of = size_of
         self._busy_of = busy_of or (lambda state: False)

@@ -31,6 +31,7 @@ from typing import Iterator, List, Optional, Sequence, Union
 import numpy as np
 
 from sam2.media.frame_codec import EncodedFrame, StoredFrame, encode_jpeg
+from ui.common import run_folder
 from ui.common.errors import UserError
 
 log = logging.getLogger("sam2.app")
@@ -117,8 +118,6 @@ class ClipFrames(Sequence):
 
     def _open_file(self) -> None:
         if self._root is None:
-            from ui.common import run_folder
-
             self._root = run_folder.current().sub("clips")
         os.makedirs(self._root, exist_ok=True)
         self._folder = tempfile.mkdtemp(prefix="clip-", dir=self._root)

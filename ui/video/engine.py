@@ -19,6 +19,10 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ui.models.registry import ModelRegistry
+from ui.models.names import EDGETAM_MODEL
+from ui.common import run_folder
+from ui.common.errors import ModelUnavailableError
+from ui.video.clip_frames import disk_message
 from ui.common.progress import ProgressFn, no_progress
 from ui.video.state import FramePrompts
 
@@ -29,8 +33,6 @@ log = logging.getLogger("sam2.app")
 
 def spill_note(exc: OSError) -> str:
     """What the user is told when tracking data cannot go to disk (no server path)."""
-    from ui.video.clip_frames import disk_message
-
     return (f"⚠️ Tracking data cannot be written to disk ({disk_message(exc)}): this session keeps it in "
             "memory instead, which limits how long a clip it can track. Your work is kept.")
 
@@ -59,9 +61,6 @@ class VideoEngine:
     def tracking_fallback_reason(self) -> Optional[str]:
         """Why the tab does not track with EdgeTAM where it would be the default (a CPU, no
         model named at start-up) -- a short reason -- or None when nothing fell back."""
-        from ui.models.names import EDGETAM_MODEL
-        from ui.common.errors import ModelUnavailableError
-
         reg = self.registry
         if reg.model_given or reg.device.startswith("cuda") or self.default_model == EDGETAM_MODEL:
             return None
@@ -110,8 +109,6 @@ class VideoEngine:
         outputs to a folder under ``spill_root`` (default: the run folder's ``spill/``, so it
         goes with the session, at exit, and at the next start-up after a crash). Where that
         folder cannot be used, the state keeps everything in RAM and the note says so."""
-        from ui.common import run_folder
-
         try:
             root = spill_root or run_folder.current().sub("spill")
             return predictor.init_state(frames, spill_dir=root), ""

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -33,6 +35,7 @@ import numpy as np
 from sam2.media.file_kind import sniff_file
 from sam2.media.video import VideoLoadError, decode_video, fit_within, iter_video_frames
 from ui.common.errors import UserError
+from ui.common import run_folder
 from ui.video.clip_frames import FRAMES_RAM_BYTES, RAW_BYTES_BUDGET, ClipFrames
 
 # imageio-ffmpeg logs a warning whenever the output size differs from the source's, which
@@ -297,11 +300,6 @@ class KeptFile:
     file again, whatever happens to Gradio's temporary copy meanwhile. ``delete()`` frees it."""
 
     def __init__(self, path: str) -> None:
-        import shutil
-        import tempfile
-
-        from ui.common import run_folder
-
         self._dir = tempfile.mkdtemp(prefix="source-", dir=run_folder.current().sub("sources"))
         self.path = os.path.join(self._dir, "source" + os.path.splitext(path)[1].lower())
         try:
