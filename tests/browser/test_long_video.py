@@ -133,14 +133,16 @@ def test_five_minute_clip_loads_tracks_plays_and_seeks_in_bounded_page_memory(ap
     page.locator("#video-direction").get_by_text("Forward", exact=True).click()
     page.locator("#video-track").click()
     progress = f"/Tracking forward: \\d+ of {N} frames · about .+ left/"
-    page.wait_for_function(f"() => {progress}.test(document.body.innerText)", timeout=240_000)
-    shown_at = page.evaluate(f"""() => {{
+    # Found and measured in one evaluation: the progress text is redrawn every frame, so an
+    # element found by one call may be gone by the next (CI saw exactly that).
+    shown_at = page.wait_for_function(f"""() => {{
         const all = Array.from(document.querySelectorAll('body *')).filter(e => {progress}.test(e.innerText || ''));
         const e = all[all.length - 1];  // the innermost element saying it
+        if (!e) return null;
         const r = e.getBoundingClientRect(), st = getComputedStyle(e);
-        return {{cls: e.className, text: e.innerText, x: r.x, y: r.y, w: r.width, h: r.height, vis: st.visibility,
-                 op: st.opacity}};
-    }}""")
+        return {{cls: String(e.className), text: e.innerText, x: r.x, y: r.y, w: r.width, h: r.height,
+                 vis: st.visibility, op: st.opacity}};
+    }}""", timeout=240_000).json_value()
     assert shown_at["w"] > 0 and shown_at["h"] > 0 and shown_at["vis"] == "visible" and shown_at["op"] != "0", shown_at
     page.screenshot(path=os.path.join(ARTIFACTS, "browser_long_video_estimate.png"),
                     clip={"x": 0, "y": max(0, shown_at["y"] - 60), "width": 1400, "height": 160})
