@@ -167,10 +167,10 @@ def conv_as_reference(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     reference does. Inputs that are NCHW already, or that autograd tracks, convolve as
     they are.
     """
-    if _is_channel_scale(conv) and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
+    tracked = torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)
+    if not tracked and _is_channel_scale(conv):
         return x * conv.weight.view(1, -1, 1, 1)
-    if x.dim() != 4 or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last) \
-            or (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)):
+    if tracked or x.dim() != 4 or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
         return conv(x)
     key = (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.groups,
            tuple(x.shape), x.dtype, x.device.type, torch.get_num_threads())
@@ -192,9 +192,15 @@ def _is_channel_scale(conv: nn.Conv2d) -> bool:
     branch): each output is one product ``weight[c] * x[c]``, a single rounding whichever
     way it is computed, so an elementwise multiplication gives the same numbers. PyTorch
     runs it as a convolution through its generic path at one thread, one small matrix
-    product per channel (4155 calls per 1024 px image); the multiplication is one pass."""
-    return (conv.kernel_size == (1, 1) and conv.groups == conv.in_channels == conv.out_channels
-            and conv.bias is None and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.dilation == (1, 1))
+    product per channel (4155 calls per 1024 px image); the multiplication is one pass.
+    Worked out once per module (it runs for every convolution of every frame)."""
+    known = conv.__dict__.get("_sam2_channel_scale")
+    if known is not None:
+        return known
+    known = (conv.kernel_size == (1, 1) and conv.groups == conv.in_channels == conv.out_channels
+             and conv.bias is None and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.dilation == (1, 1))
+    conv.__dict__["_sam2_channel_scale"] = known
+    return known
 
 
 # (convolution's geometry, input shape, dtype, device, threads) -> channels-last gives the
