@@ -8,6 +8,7 @@ that raises is recorded with its error while the section goes on with the next o
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -144,6 +145,7 @@ def environment(rec: Recorder, ctx: Context) -> None:
 
 
 # ---------------------------------------------------------------------------- parity
+@functools.lru_cache(maxsize=None)
 def _parity_group() -> dict:
     from tests.support.parity import PARITY_DIR
 
@@ -359,18 +361,11 @@ def _overrides(ctx: Context) -> List[str]:
 
 
 def _timed(fn: Callable, device: str, repeat: int) -> float:
-    """Median wall seconds of ``repeat`` calls after one warm-up call, device work included."""
-    def call():
-        fn()
-        sync(device)
+    """Median wall seconds of ``repeat`` calls after one warm-up call, device work included
+    (``bench.bench.timed`` around a call that waits for the device)."""
+    from bench.bench import timed
 
-    call()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+    return timed(lambda: (fn(), sync(device)), repeat)
 
 
 def _speed_image(ctx: Context, ckpt: str, model: str, precision: str) -> dict:
