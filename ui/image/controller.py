@@ -141,10 +141,6 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
         twin.render = render
         return twin
 
-    @staticmethod
-    def _forget_history(slot: ImageSlot) -> None:
-        slot.changes.forget()
-
     def model_of(self, sid: Optional[str]) -> str:
         return self.run_on(sid, lambda slot: self.engine.registry.resolve(slot.model_key))
 
@@ -157,7 +153,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
 
         def act(slot: ImageSlot) -> View:
             slot.state.load(image, name or file_name, raster.make_display(image))
-            self._forget_history(slot)  # a new picture: nothing to undo into
+            slot.changes.forget()  # a new picture: nothing to undo into
             slot.files.cleanup()  # downloads of the previous image
             slot.last_encode_s = slot.last_decode_s = None
             try:
@@ -173,7 +169,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
 
         def act(slot: ImageSlot) -> View:
             slot.state = ImageSession()
-            self._forget_history(slot)
+            slot.changes.forget()
             slot.files.cleanup()
             return self.view_of(slot)
 
@@ -255,7 +251,7 @@ class ImageController(SessionController[ImageSlot], ExportActions, HistoryAction
         """Commit ``new_id`` as the session's model: what the old one computed is dropped."""
         st = slot.state
         slot.model_key = new_id
-        self._forget_history(slot)  # its snapshots hold the old model's masks
+        slot.changes.forget()  # its snapshots hold the old model's masks
         st.embedding = None
         st.everything = None
         for obj in st.objects:

@@ -401,11 +401,10 @@ class VideoTab:
             return self.render_api(finder.find(connection_of(request), frame, query, threshold, progress_adapter(progress)))
 
         event = self.endpoints.endpoint(find, [self.fnum, self.find_text, self.find_threshold], "video_find",
-                                        on=[self.find_btn.click, self.find_text.submit], sync=False,
+                                        on=[self.find_btn.click, self.find_text.submit], sync=dict(frames="all"),
                                         concurrency_id=PROMPT_GROUP, concurrency_limit=self.concurrency_limit,
                                         show_progress_on=[self.status])
         event.then(None, None, [self.files, self.preview], js="() => [null, null]")  # the downloads are stale
-        self.endpoints.sync(event, frames="all")
 
     def _wire_stale_downloads(self) -> None:
         """Offered files and the preview always match the masks: the browser takes them away
