@@ -8,7 +8,7 @@ them from interleaving on one session's state, and is written once here for both
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Optional, Protocol, TypeVar
+from typing import Any, Callable, Generic, Optional, Protocol, TypeVar
 
 from ui.common.sessions import SessionStore
 
@@ -41,3 +41,22 @@ class SessionController(Generic[SlotT]):
     def drop(self, sid: Optional[str]) -> None:
         """Forget a session now (its API client closed): its slot is released."""
         self.sessions.drop(sid)
+
+    # ------------------------------------------------------------ undo / redo records
+    def run_change(self, sid: Optional[str], fn: Callable[[SlotT], R],
+                   changed: Optional[Callable[[Any, Any], bool]] = None) -> R:
+        """``run_on`` for an action that changes the session's objects or prompts: what the
+        session was before (``change_snapshot``) goes on its history (``slot.changes``, Ctrl+Z)
+        once the action has succeeded; a new change drops redo. ``changed(before, state)``: for
+        an action that may change nothing (a Find that found nothing), whether it did; nothing
+        is recorded when it did not. Each side says what a record is: ``change_snapshot(slot)``
+        (None: nothing to record yet) and ``stamp_change(slot, before)`` (its history actions)."""
+
+        def act(slot: Any) -> R:
+            before = self.change_snapshot(slot)  # type: ignore[attr-defined]
+            out = fn(slot)
+            if before is not None and (changed is None or changed(before, slot.state)):
+                slot.changes.record(self.stamp_change(slot, before))  # type: ignore[attr-defined]
+            return out
+
+        return self.run_on(sid, act)

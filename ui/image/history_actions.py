@@ -1,19 +1,18 @@
 """The image tab's undo / redo (Ctrl+Z / Ctrl+Shift+Z) over every change to its objects:
 methods of ``ImageController`` (mixed in), as the video tab's are (``ui.video.history_actions``).
 
-An action that changes the objects runs through ``run_change``, which puts what they were
-before on the session's history (``ui.common.history.History``) once the action has
-succeeded; ``history`` steps back or forward through it.
+An action that changes the objects runs through ``run_change`` (``ui.common.session_controller``),
+which puts what they were before on the session's history (``ui.common.history.History``) once
+the action has succeeded; ``history`` steps back or forward through it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ui.common.history import REDONE, UNDONE
 from ui.common.progress import ProgressFn, no_progress
 from ui.image.slot import ImageSlot
-from ui.image.state import ImageSession
 from ui.image.view import View
 
 
@@ -21,21 +20,14 @@ class HistoryActions:
     """Record, undo and redo changes: methods of ``ImageController`` (mixed in; they use its
     ``run_on``, ``predict_active`` and ``view_of``)."""
 
-    def run_change(self, sid: Optional[str], fn: Callable[[ImageSlot], Any],
-                   changed: Optional[Callable[[Any, ImageSession], bool]] = None) -> Any:
-        """``run_on`` for an action that changes the objects: what they were before goes on the
-        session's history (Ctrl+Z), once the action has succeeded; a new change drops redo.
-        ``changed(before, after)``: for an action that may change nothing (a Find that found
-        nothing), whether it did; nothing is recorded when it did not."""
+    def change_snapshot(self, slot: ImageSlot) -> Any:
+        """What the objects were before a change (``SessionController.run_change`` records it);
+        nothing before a picture is loaded."""
+        return slot.state.snapshot() if slot.state.has_media else None
 
-        def act(slot: ImageSlot) -> Any:
-            before = slot.state.snapshot() if slot.state.has_media else None
-            out = fn(slot)
-            if before is not None and (changed is None or changed(before, slot.state)):
-                slot.changes.record(before)
-            return out
-
-        return self.run_on(sid, act)
+    def stamp_change(self, slot: ImageSlot, before: Any) -> Any:
+        """The record as taken (an image change has no frame to remember)."""
+        return before
 
     def history(self, sid: Optional[str], step: int, progress: ProgressFn = no_progress) -> View:
         """Undo (``step`` -1) or redo (+1) the session's last change, whatever it was: a prompt,

@@ -1,8 +1,8 @@
 """The video tab's undo / redo (Ctrl+Z / Ctrl+Shift+Z) over every change to objects and
 prompts: methods of ``VideoController`` (mixed in, as ``ui.video.tracking.TrackingActions`` is).
 
-An action that changes objects or prompts runs through ``run_change``, which puts what the
-session was before on its history (``ui.common.history.History``) once the action has
+An action that changes objects or prompts runs through ``run_change``
+(``ui.common.session_controller``), which puts what the session was before on its history (``ui.common.history.History``) once the action has
 succeeded; ``history`` steps back or forward through it and gives the model the restored
 prompts again.
 """
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ui.common.history import REDONE, UNDONE
 from ui.common.progress import ProgressFn, no_progress
 from ui.video.slot import VideoSlot
-from ui.video.state import VideoSession
 from ui.video.view import VideoView
 
 log = logging.getLogger("sam2.app")
@@ -29,21 +28,14 @@ class HistoryActions:
 
     engine: Any
 
-    def run_change(self, sid: Optional[str], fn: Callable[[VideoSlot], Any],
-                   changed: Optional[Callable[[Any, VideoSession], bool]] = None) -> Any:
-        """``run_on`` for an action that changes objects or prompts: what they were before goes on
-        the session's history (Ctrl+Z), with the frame the change was made on, once the action
-        has succeeded; a new change drops redo. ``changed(before, after)``: for an action that
-        may change nothing (a Find that found nothing), whether it did."""
+    def change_snapshot(self, slot: VideoSlot) -> Any:
+        """What objects and prompts were before a change (``SessionController.run_change``
+        records it); nothing before a clip is loaded."""
+        return slot.state.snapshot() if slot.clip is not None else None
 
-        def act(slot: VideoSlot) -> Any:
-            before = slot.state.snapshot() if slot.clip is not None else None
-            out = fn(slot)
-            if before is not None and (changed is None or changed(before, slot.state)):
-                slot.changes.record(replace(before, frame=slot.state.last_frame))
-            return out
-
-        return self.run_on(sid, act)
+    def stamp_change(self, slot: VideoSlot, before: Any) -> Any:
+        """The record carries the frame the change was made on (an undo shows that frame)."""
+        return replace(before, frame=slot.state.last_frame)
 
     def history(self, sid: Optional[str], step: int, progress: ProgressFn = no_progress) -> VideoView:
         """Undo (``step`` -1) or redo (+1) the session's last change, whatever it was: a click, a
