@@ -192,15 +192,9 @@ def _is_channel_scale(conv: nn.Conv2d) -> bool:
     branch): each output is one product ``weight[c] * x[c]``, a single rounding whichever
     way it is computed, so an elementwise multiplication gives the same numbers. PyTorch
     runs it as a convolution through its generic path at one thread, one small matrix
-    product per channel (4155 calls per 1024 px image); the multiplication is one pass.
-    Worked out once per module (it runs for every convolution of every frame)."""
-    known = conv.__dict__.get("_sam2_channel_scale")
-    if known is not None:
-        return known
-    known = (conv.kernel_size == (1, 1) and conv.groups == conv.in_channels == conv.out_channels
-             and conv.bias is None and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.dilation == (1, 1))
-    conv.__dict__["_sam2_channel_scale"] = known
-    return known
+    product per channel (4155 calls per 1024 px image); the multiplication is one pass."""
+    return (conv.kernel_size == (1, 1) and conv.groups == conv.in_channels == conv.out_channels
+            and conv.bias is None and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.dilation == (1, 1))
 
 
 # (convolution's geometry, input shape, dtype, device, threads) -> channels-last gives the
